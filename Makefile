@@ -1,0 +1,186 @@
+# sectionloss - build, test, demo, install.
+#
+#   make               build/libsectionloss.a and build/libsectionloss.so
+#   make demo          the article's three examples, with PyTorch's values beside ours
+#   make test          the Criterion suite, once per ISA this CPU can run (ISA=avx2 for one)
+#   make install PREFIX=/usr/local
+#   make format        clang-format every source file
+#   make WERROR=1 ...  warnings are errors (CI)
+#   make CROSS=aarch64-linux-gnu- ...   cross-build into build-aarch64/ (tests run under qemu)
+#   make NEON_SIMDE=1 test ISA=neon     NEON kernels on x86 through SIMDe, in build/simde/
+#
+# ISA flags go on the files of that ISA only (-mavx2 -mfma for src/avx2/*.c): baseline code never
+# contains an instruction the CPU may lack. No LTO, no -ffast-math, no -march=native.
+# Topic makefiles in mk/ (benchmarks, sanitizers, NEON/SIMDe, fuzzing, ...) are included at the end.
+
+.DEFAULT_GOAL := all
+.DELETE_ON_ERROR:
+
+CROSS ?=
+ifneq ($(CROSS),)
+CC := $(CROSS)gcc
+AR := $(CROSS)ar
+endif
+AR ?= ar
+PREFIX ?= /usr/local
+
+ARCH := $(firstword $(subst -, ,$(shell $(CC) -dumpmachine)))
+NEON_SIMDE ?= 0
+ifeq ($(CROSS),)
+ifeq ($(NEON_SIMDE),1)
+BUILD ?= build/simde
+else
+BUILD ?= build
+endif
+else
+BUILD ?= build-$(ARCH)
+endif
+
+# Run a target binary: directly, or under qemu-user for a cross build.
+ifeq ($(CROSS),)
+RUN ?=
+else
+SYSROOT ?= /usr/$(patsubst %-,%,$(CROSS))
+RUN ?= timeout 900 qemu-$(ARCH) -L $(SYSROOT)
+endif
+
+OPT ?= -O2
+WERROR ?= 0
+WARN := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes -Wvla
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+DEFS :=
+CFLAGS_ALL = -std=c11 $(OPT) -g -fPIC -fopenmp -fvisibility=hidden $(WARN) $(DEFS) \
+             -Iinclude -Isrc $(EXTRA_CFLAGS)
+LDLIBS_ALL = -fopenmp -lm $(EXTRA_LDFLAGS)
+
+# ---- sources -----------------------------------------------------------------------------------
+SRC_CORE := $(wildcard src/*.c) $(wildcard src/scalar/*.c)
+SRC_ISA :=
+ifeq ($(ARCH),x86_64)
+DEFS += -DSL_BUILD_AVX2
+SRC_ISA += $(wildcard src/avx2/*.c)
+endif
+ifeq ($(ARCH),aarch64)
+DEFS += -DSL_BUILD_NEON
+SRC_ISA += $(wildcard src/neon/*.c)
+endif
+# NEON_SIMDE=1: the NEON kernels compiled on x86 through SIMDe (simde/arm/neon.h), a test build
+# in build/simde/ where SL_ISA_NEON is available and forceable like on ARM.
+ifeq ($(NEON_SIMDE),1)
+DEFS += -DSL_BUILD_NEON -DSL_NEON_SIMDE
+SRC_ISA += $(wildcard src/neon/*.c)
+endif
+LIB_SRC := $(SRC_CORE) $(SRC_ISA)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+
+# Per-ISA flags, on those files only.
+$(BUILD)/obj/src/avx2/%.o: ISAFLAGS := -mavx2 -mfma
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(ISAFLAGS) -MMD -MP -c $< -o $@
+
+LIB_A := $(BUILD)/libsectionloss.a
+LIB_SO := $(BUILD)/libsectionloss.so
+
+$(LIB_A): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libsectionloss.so.$(SL_MAJOR) -o $@ $^ $(LDLIBS_ALL)
+
+SL_MAJOR := $(shell sed -n 's/^\#define SL_VERSION_MAJOR \([0-9]*\)/\1/p' include/sectionloss.h)
+SL_VERSION := $(SL_MAJOR).$(shell sed -n 's/^\#define SL_VERSION_MINOR \([0-9]*\)/\1/p' include/sectionloss.h).$(shell sed -n 's/^\#define SL_VERSION_PATCH \([0-9]*\)/\1/p' include/sectionloss.h)
+
+.PHONY: all lib
+all: lib
+lib: $(LIB_A) $(LIB_SO) $(BUILD)/sl-info
+
+# ---- tools: sl-info prints the version and the ISAs this CPU can run ---------------------------
+$(BUILD)/sl-info: $(BUILD)/obj/tools/sl_info.o $(LIB_A)
+	$(CC) -o $@ $^ $(LDLIBS_ALL)
+
+# ---- tests (Criterion) ---------------------------------------------------------------------
+# Every tests/*.c file is one part of the suite; tests/mini/ holds a small Criterion-compatible
+# runner used where Criterion cannot run (cross builds under qemu, valgrind).
+TEST_SRC := $(wildcard tests/*.c)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_BIN := $(BUILD)/sl-test
+TEST_MINI_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj-mini/%.o) $(patsubst %.c,$(BUILD)/obj-mini/%.o,$(wildcard tests/mini/*.c))
+TEST_MINI_BIN := $(BUILD)/sl-test-mini
+
+$(BUILD)/obj-mini/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -DSL_TEST_MINI -Itests -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/tests/%.o: EXTRA_CFLAGS += -Itests
+
+$(TEST_BIN): $(TEST_OBJ) $(LIB_A)
+	$(CC) -o $@ $^ -lcriterion $(LDLIBS_ALL)
+
+$(TEST_MINI_BIN): $(TEST_MINI_OBJ) $(LIB_A)
+	$(CC) -o $@ $^ -lpthread $(LDLIBS_ALL)
+
+# ISA= runs one forced ISA; otherwise every ISA this CPU can run, one full run each.
+ISA ?=
+ifeq ($(CROSS),)
+TEST_RUNNER := $(TEST_BIN)
+else
+TEST_RUNNER := $(TEST_MINI_BIN)
+endif
+
+.PHONY: test test-mini deps
+test: deps $(TEST_RUNNER) $(BUILD)/sl-info
+	@RUN="$(RUN)" scripts/run-tests.sh "$(BUILD)/sl-info" "$(ISA)" $(TEST_RUNNER)
+
+test-mini: $(TEST_MINI_BIN) $(BUILD)/sl-info
+	@RUN="$(RUN)" scripts/run-tests.sh "$(BUILD)/sl-info" "$(ISA)" $(TEST_MINI_BIN)
+
+# Installs missing Debian packages (compiler, Criterion, SIMDe); a no-op when all are present.
+deps:
+ifeq ($(CROSS),)
+	@scripts/install-deps.sh
+else
+	@scripts/install-deps.sh --cross
+endif
+
+# ---- demo: the article's three examples -----------------------------------------------------
+EXAMPLE_SRC := $(wildcard examples/*.c)
+EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
+
+$(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ $(LDLIBS_ALL)
+
+.PHONY: demo examples
+examples: $(EXAMPLE_BIN)
+demo: deps $(EXAMPLE_BIN)
+	@set -e; for e in $(EXAMPLE_BIN); do $(RUN) $$e; done
+
+# ---- install ----------------------------------------------------------------------------------
+.PHONY: install
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/sectionloss.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libsectionloss.so.$(SL_VERSION)
+	ln -sf libsectionloss.so.$(SL_VERSION) $(DESTDIR)$(PREFIX)/lib/libsectionloss.so.$(SL_MAJOR)
+	ln -sf libsectionloss.so.$(SL_MAJOR) $(DESTDIR)$(PREFIX)/lib/libsectionloss.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(SL_VERSION)|' sectionloss.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/sectionloss.pc
+
+# ---- housekeeping -----------------------------------------------------------------------------
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+.PHONY: format format-check clean
+format:
+	clang-format -i $(FORMAT_FILES)
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_FILES)
+clean:
+	rm -rf build build-*
+
+-include $(wildcard mk/*.mk)
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,195 @@
+/*
+ * sectionloss.h - section losses (BCE, BCE with logits, multi-class CE) and their gradients,
+ * computed only inside a section (box, mask, or both) of an NCHW float32 tensor.
+ *
+ * This is the only installed header. C11, usable from C++.
+ *
+ * Shape legend used throughout:
+ *   N  batch size      C  channels (BCE) or classes (CE)
+ *   H  image height    W  image width
+ * Tensors are contiguous, row-major NCHW float32: element (n, c, y, x) is at
+ *   ((n * C + c) * H + y) * W + x.
+ *
+ * Semantics are PyTorch's (1.13), taking the selected elements as the tensor:
+ *   sl_bce        == F.binary_cross_entropy(prob[sel], target[sel], weight=weight[sel])
+ *   sl_bce_logits == F.binary_cross_entropy_with_logits(logits[sel], target[sel], ...)
+ *   sl_ce         == F.cross_entropy(logits, labels, ...) over the selected pixels only.
+ * See README.md ("Semantics", "Differences from PyTorch") for the exact formulas.
+ *
+ * Every function is thread-safe and may be called concurrently, also from inside an
+ * OpenMP parallel region. The library never prints, never allocates per call (beyond a small
+ * fixed stack array) and never changes the floating-point environment (MXCSR / FPCR).
+ */
+#ifndef SECTIONLOSS_H
+#define SECTIONLOSS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SL_VERSION_MAJOR 0
+#define SL_VERSION_MINOR 1
+#define SL_VERSION_PATCH 0
+
+#if defined(_WIN32)
+#define SL_API
+#elif defined(__GNUC__)
+#define SL_API __attribute__((visibility("default")))
+#else
+#define SL_API
+#endif
+
+/* Status codes. SL_OK is 0; every error is nonzero and has its own message
+ * (sl_status_string). On any status other than SL_OK and SL_ERR_DOMAIN, no output buffer
+ * (loss, grad, stats) has been touched. */
+typedef enum sl_status {
+  SL_OK = 0,
+  SL_ERR_NULL_POINTER,    /* a required pointer argument is NULL */
+  SL_ERR_SHAPE,           /* a dimension of sl_shape is <= 0 */
+  SL_ERR_OVERFLOW,        /* the element count (or its size in bytes) overflows int64/size_t */
+  SL_ERR_NUM_BOXES,       /* region->num_boxes is not 0, 1 or N */
+  SL_ERR_BOX,             /* a box is inverted (x1 > x2 or y1 > y2) or reaches outside the image */
+  SL_ERR_MASK_CHANNELS,   /* region->mask_channels is not 1 or C (CE: not 1) */
+  SL_ERR_REDUCTION,       /* options->reduction is not an sl_reduction value */
+  SL_ERR_LABEL_TYPE,      /* label_type is not an sl_label_type value */
+  SL_ERR_OPTION,          /* an option is out of range: label_smoothing outside [0, 1] or NaN,
+                             grad_scale not finite, num_threads < 0 */
+  SL_ERR_GRAD_MAP,        /* grad_map given with MEAN/SUM, or missing for NONE with a gradient */
+  SL_ERR_NO_OUTPUT,       /* loss, grad and options->stats are all NULL: nothing to compute */
+  SL_ERR_ALIAS,           /* an output buffer overlaps an input buffer or another output */
+  SL_ERR_DOMAIN,          /* sl_bce: a selected probability or target outside [0, 1] (or NaN) */
+  SL_ERR_LABEL,           /* sl_ce: a selected label outside [0, C) that is not ignore_index */
+  SL_ERR_ISA_UNAVAILABLE, /* sl_isa_set: that ISA is unknown, not built in, or not on this CPU */
+  SL_STATUS_COUNT_        /* number of status codes; not a status */
+} sl_status;
+
+/* Tensor shape: contiguous NCHW float32. Every dimension must be > 0. */
+typedef struct sl_shape {
+  int64_t n, c, h, w;
+} sl_shape;
+
+/* Half-open box: selects exactly t[:, :, y1:y2, x1:x2].
+ * Valid when 0 <= x1 <= x2 <= W and 0 <= y1 <= y2 <= H (an empty box selects nothing). */
+typedef struct sl_box {
+  int32_t x1, y1, x2, y2;
+} sl_box;
+
+/* The section. A NULL sl_region pointer means the whole tensor.
+ *   boxes, num_boxes: num_boxes == 0 (no box), 1 (the box applies to every sample) or N (box i
+ *                     applies to sample i). boxes may be NULL only when num_boxes == 0.
+ *   mask:             NULL (no mask) or bytes, nonzero = selected, shape
+ *                     N x mask_channels x H x W.
+ *   mask_channels:    1 (broadcast over C) or C (one mask per channel; BCE only).
+ *                     Ignored when mask is NULL.
+ * An element is selected when it is inside its sample's box (if any) AND its mask byte is nonzero
+ * (if a mask is given). */
+typedef struct sl_region {
+  const sl_box *boxes;
+  int64_t num_boxes;
+  const uint8_t *mask;
+  int64_t mask_channels;
+} sl_region;
+
+typedef enum sl_reduction {
+  SL_REDUCTION_MEAN = 0, /* weighted loss sum / normaliser (BCE: selected count; CE: sum of the
+                            class weights of the counted pixels) */
+  SL_REDUCTION_SUM = 1,  /* weighted loss sum */
+  SL_REDUCTION_NONE = 2  /* a loss map: BCE N x C x H x W, CE N x H x W; 0 outside the section */
+} sl_reduction;
+
+typedef enum sl_label_type {
+  SL_LABEL_I64 = 0, /* int64_t labels, N x H x W (PyTorch's LongTensor) */
+  SL_LABEL_I32 = 1, /* int32_t labels */
+  SL_LABEL_U8 = 2   /* uint8_t labels (ignore_index must then be in [0, 255] to match any) */
+} sl_label_type;
+
+/* Optional out-parameter: exact partial results, so shards of one batch (threads, processes,
+ * machines) combine exactly: total loss = sum(loss_sum) / sum(normalizer) for MEAN. */
+typedef struct sl_stats {
+  double loss_sum;   /* sum over the section of the weighted per-element loss */
+  double normalizer; /* MEAN's denominator: BCE the selected element count, CE the sum of the
+                        class weights of the counted pixels (0 for an empty selection) */
+  int64_t count;     /* selected elements (BCE) or counted pixels (CE, ignore_index excluded) */
+} sl_stats;
+
+/* Options. Always start from sl_options_default(); a NULL options pointer means the defaults. */
+typedef struct sl_options {
+  sl_reduction reduction;  /* default SL_REDUCTION_MEAN */
+  const float *weight;     /* BCE, BCE with logits: per-element weight, N x C x H x W;
+                              CE: per-class weight, [C]. NULL = all 1. */
+  const float *pos_weight; /* BCE with logits only: per-channel positive weight, [C]
+                              (PyTorch: pos_weight.view(C, 1, 1)). NULL = all 1. */
+  int64_t ignore_index;    /* CE: pixels with this label are not counted. Default -100. */
+  float label_smoothing;   /* CE: in [0, 1], default 0 */
+  float grad_scale;        /* upstream gradient for MEAN/SUM (d outer / d loss), default 1 */
+  const float *grad_map;   /* upstream gradient map for NONE, same shape as the loss map */
+  int num_threads;         /* 0 = OpenMP default, 1 = serial, k = at most k threads. Results are
+                              bitwise identical for every thread count. */
+  sl_stats *stats;         /* optional out-parameter, may be NULL */
+} sl_options;
+
+SL_API sl_options sl_options_default(void);
+
+/* Binary cross-entropy on probabilities.
+ * input:  shape, prob [N,C,H,W] in [0, 1], target [N,C,H,W] in [0, 1], region, options
+ * output: loss (MEAN/SUM: one float; NONE: [N,C,H,W] map, 0 outside the section) or NULL;
+ *         grad [N,C,H,W] = d loss / d prob (0 outside the section) or NULL.
+ * Forward, backward or both in one pass, depending on which outputs are non-NULL.
+ * A selected probability or target outside [0, 1] (NaN included) gives SL_ERR_DOMAIN, found in
+ * the same pass: the scalar loss and stats are then not written, but grad (and a NONE loss map)
+ * have been written and hold unspecified values. */
+SL_API sl_status sl_bce(const sl_shape *shape, const float *prob, const float *target,
+                        const sl_region *region, const sl_options *options, float *loss,
+                        float *grad);
+
+/* Binary cross-entropy with logits (numerically stable, optional pos_weight).
+ * input:  shape, logits [N,C,H,W], target [N,C,H,W], region, options
+ * output: loss, grad = d loss / d logits, as for sl_bce. NaN logits give a NaN loss. */
+SL_API sl_status sl_bce_logits(const sl_shape *shape, const float *logits, const float *target,
+                               const sl_region *region, const sl_options *options, float *loss,
+                               float *grad);
+
+/* Multi-class cross-entropy over the class dimension C, at each selected pixel.
+ * input:  shape (C = number of classes), logits [N,C,H,W], labels [N,H,W] of label_type,
+ *         region (mask_channels must be 1), options
+ * output: loss (MEAN/SUM: one float; NONE: [N,H,W] map, 0 outside the section and at ignored
+ *         pixels) or NULL; grad [N,C,H,W] = d loss / d logits (0 outside) or NULL.
+ * A selected label outside [0, C) that is not ignore_index gives SL_ERR_LABEL, found before
+ * anything is written. NaN logits give a NaN loss. */
+SL_API sl_status sl_ce(const sl_shape *shape, const float *logits, const void *labels,
+                       sl_label_type label_type, const sl_region *region,
+                       const sl_options *options, float *loss, float *grad);
+
+/* A readable, static, never-NULL message for any value (unknown values included). */
+SL_API const char *sl_status_string(sl_status status);
+
+/* "MAJOR.MINOR.PATCH" */
+SL_API const char *sl_version(void);
+
+/* Instruction sets. The best available one is chosen at first use (CPUID + XGETBV on x86,
+ * always NEON on AArch64, getauxval(AT_HWCAP) on 32-bit ARM); the environment variable
+ * SECTIONLOSS_ISA ("scalar", "avx2", "neon"), read once at first use, may choose another
+ * available one (an unavailable or unknown name is ignored). */
+typedef enum sl_isa {
+  SL_ISA_SCALAR = 0,
+  SL_ISA_AVX2 = 1, /* x86-64 AVX2 + FMA, with YMM state enabled by the OS */
+  SL_ISA_NEON = 2, /* ARM Advanced SIMD */
+  SL_ISA_COUNT_    /* number of ISAs; not an ISA */
+} sl_isa;
+
+SL_API sl_isa sl_isa_active(void);
+/* 1 when this build has kernels for isa and this CPU (and OS) can run them, else 0. */
+SL_API int sl_isa_available(sl_isa isa);
+/* Use isa for all later calls (process-wide). SL_ERR_ISA_UNAVAILABLE if not available. */
+SL_API sl_status sl_isa_set(sl_isa isa);
+/* "scalar", "avx2", "neon"; "unknown" for any other value. */
+SL_API const char *sl_isa_name(sl_isa isa);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SECTIONLOSS_H */

@@ -1,0 +1,216 @@
+/*
+ * api.c - the public entry points: argument validation, then the driver (driver.c).
+ *
+ * Every check here runs before any output is touched, so an argument error leaves loss, grad
+ * and stats exactly as they were. Checks are O(number of boxes + C), never O(tensor).
+ * Shape legend: N, C, H, W as in sectionloss.h.
+ */
+#include <math.h>
+#include <stdint.h>
+
+#include "driver.h"
+#include "sectionloss.h"
+
+sl_options sl_options_default(void) {
+  sl_options o = {
+      .reduction = SL_REDUCTION_MEAN,
+      .weight = NULL,
+      .pos_weight = NULL,
+      .ignore_index = -100,
+      .label_smoothing = 0.0f,
+      .grad_scale = 1.0f,
+      .grad_map = NULL,
+      .num_threads = 0,
+      .stats = NULL,
+  };
+  return o;
+}
+
+const char *sl_version(void) {
+#define SL_STR2(x) #x
+#define SL_STR(x) SL_STR2(x)
+  return SL_STR(SL_VERSION_MAJOR) "." SL_STR(SL_VERSION_MINOR) "." SL_STR(SL_VERSION_PATCH);
+}
+
+const char *sl_status_string(sl_status s) {
+  switch (s) {
+  case SL_OK:
+    return "success";
+  case SL_ERR_NULL_POINTER:
+    return "a required pointer argument is NULL";
+  case SL_ERR_SHAPE:
+    return "invalid shape: every dimension (n, c, h, w) must be > 0";
+  case SL_ERR_OVERFLOW:
+    return "shape too large: the element count or its size in bytes overflows";
+  case SL_ERR_NUM_BOXES:
+    return "invalid region: num_boxes must be 0, 1 or n (and boxes non-NULL when it is not 0)";
+  case SL_ERR_BOX:
+    return "invalid box: need 0 <= x1 <= x2 <= w and 0 <= y1 <= y2 <= h (half-open)";
+  case SL_ERR_MASK_CHANNELS:
+    return "invalid region: mask_channels must be 1 or c (1 for cross-entropy)";
+  case SL_ERR_REDUCTION:
+    return "invalid options: reduction must be SL_REDUCTION_MEAN, _SUM or _NONE";
+  case SL_ERR_LABEL_TYPE:
+    return "invalid label_type: must be SL_LABEL_I64, SL_LABEL_I32 or SL_LABEL_U8";
+  case SL_ERR_OPTION:
+    return "invalid options: label_smoothing must be in [0, 1] (0 for BCE), grad_scale finite, "
+           "num_threads >= 0, pos_weight only with sl_bce_logits";
+  case SL_ERR_GRAD_MAP:
+    return "invalid options: grad_map is required for reduction NONE with a gradient and not "
+           "allowed with MEAN or SUM";
+  case SL_ERR_NO_OUTPUT:
+    return "nothing to compute: loss, grad and options->stats are all NULL";
+  case SL_ERR_ALIAS:
+    return "an output buffer overlaps an input buffer or another output";
+  case SL_ERR_DOMAIN:
+    return "all elements of input and target should be between 0 and 1 (a selected probability "
+           "or target is outside [0, 1] or NaN)";
+  case SL_ERR_LABEL:
+    return "a selected label is outside [0, c) and is not ignore_index";
+  case SL_ERR_ISA_UNAVAILABLE:
+    return "that instruction set is not available in this build or on this CPU";
+  default:
+    return "unknown status code";
+  }
+}
+
+/* A byte range [p, p + bytes) of one buffer, for the overlap check. */
+typedef struct span {
+  const void *p;
+  uint64_t bytes;
+} span;
+
+static int overlap(span a, span b) {
+  if (!a.p || !b.p || a.bytes == 0 || b.bytes == 0)
+    return 0;
+  uintptr_t a0 = (uintptr_t)a.p, b0 = (uintptr_t)b.p;
+  return a0 < b0 + b.bytes && b0 < a0 + a.bytes;
+}
+
+static int mul_ok(int64_t a, int64_t b, int64_t *out) { return !__builtin_mul_overflow(a, b, out); }
+
+/* Validation shared by the three entry points. Fills job on success. */
+static sl_status validate(sl_job *j, const sl_shape *shape, const sl_region *region,
+                          const sl_options *options) {
+  if (!shape || !j->x || (j->op != SL_OP_CE && !j->target) || (j->op == SL_OP_CE && !j->labels))
+    return SL_ERR_NULL_POINTER;
+  if (shape->n <= 0 || shape->c <= 0 || shape->h <= 0 || shape->w <= 0)
+    return SL_ERR_SHAPE;
+  /* N*C*H*W floats (and N*H*W int64 labels) must be addressable: elements and bytes in int64,
+   * bytes in size_t, and H*W and box coordinates within int32 where the API stores them. */
+  int64_t nc, nch, elems, bytes, hw, nhw, label_bytes;
+  if (!mul_ok(shape->n, shape->c, &nc) || !mul_ok(nc, shape->h, &nch) ||
+      !mul_ok(nch, shape->w, &elems) || !mul_ok(elems, (int64_t)sizeof(float), &bytes) ||
+      !mul_ok(shape->h, shape->w, &hw) || !mul_ok(hw, shape->n, &nhw) ||
+      !mul_ok(nhw, (int64_t)sizeof(int64_t), &label_bytes) || (uint64_t)bytes > SIZE_MAX ||
+      (uint64_t)label_bytes > SIZE_MAX || shape->h > INT32_MAX || shape->w > INT32_MAX)
+    return SL_ERR_OVERFLOW;
+  j->n = shape->n;
+  j->c = shape->c;
+  j->h = shape->h;
+  j->w = shape->w;
+
+  j->opt = options ? *options : sl_options_default();
+  const sl_options *o = &j->opt;
+  if (o->reduction != SL_REDUCTION_MEAN && o->reduction != SL_REDUCTION_SUM &&
+      o->reduction != SL_REDUCTION_NONE)
+    return SL_ERR_REDUCTION;
+  if (j->op == SL_OP_CE && j->label_type != SL_LABEL_I64 && j->label_type != SL_LABEL_I32 &&
+      j->label_type != SL_LABEL_U8)
+    return SL_ERR_LABEL_TYPE;
+  int smoothing_ok = j->op == SL_OP_CE
+                         ? (o->label_smoothing >= 0.0f && o->label_smoothing <= 1.0f)
+                         : o->label_smoothing == 0.0f;
+  if (!smoothing_ok || !isfinite(o->grad_scale) || o->num_threads < 0 ||
+      (o->pos_weight && j->op != SL_OP_BCE_LOGITS))
+    return SL_ERR_OPTION;
+  if (!j->loss && !j->grad && !o->stats)
+    return SL_ERR_NO_OUTPUT;
+  if ((o->reduction == SL_REDUCTION_NONE && j->grad && !o->grad_map) ||
+      (o->reduction != SL_REDUCTION_NONE && o->grad_map))
+    return SL_ERR_GRAD_MAP;
+
+  j->boxes = NULL;
+  j->num_boxes = 0;
+  j->mask = NULL;
+  j->mask_channels = 1;
+  if (region) {
+    if (region->num_boxes != 0 && region->num_boxes != 1 && region->num_boxes != j->n)
+      return SL_ERR_NUM_BOXES;
+    if (region->num_boxes > 0 && !region->boxes)
+      return SL_ERR_NULL_POINTER;
+    for (int64_t i = 0; i < region->num_boxes; i++) {
+      const sl_box *b = &region->boxes[i];
+      if (b->x1 < 0 || b->y1 < 0 || b->x1 > b->x2 || b->y1 > b->y2 || b->x2 > j->w ||
+          b->y2 > j->h)
+        return SL_ERR_BOX;
+    }
+    if (region->mask) {
+      int64_t mc = region->mask_channels;
+      if (mc != 1 && (mc != j->c || j->op == SL_OP_CE))
+        return SL_ERR_MASK_CHANNELS;
+      j->mask_channels = mc;
+    }
+    j->boxes = region->num_boxes > 0 ? region->boxes : NULL;
+    j->num_boxes = region->num_boxes;
+    j->mask = region->mask;
+  }
+
+  /* Outputs must not overlap inputs or each other. */
+  uint64_t ub = (uint64_t)bytes;
+  int64_t map_elems = j->op == SL_OP_CE ? nhw : elems;
+  uint64_t map_bytes = (uint64_t)map_elems * sizeof(float);
+  uint64_t label_size = j->label_type == SL_LABEL_I64   ? 8
+                        : j->label_type == SL_LABEL_I32 ? 4
+                                                        : 1;
+  span loss = {j->loss, o->reduction == SL_REDUCTION_NONE ? map_bytes : sizeof(float)};
+  span grad = {j->grad, ub};
+  span stats = {o->stats, sizeof(sl_stats)};
+  span inputs[] = {
+      {j->x, ub},
+      {j->target, ub},
+      {j->op == SL_OP_CE ? j->labels : NULL, (uint64_t)nhw * label_size},
+      {o->weight, j->op == SL_OP_CE ? (uint64_t)j->c * sizeof(float) : ub},
+      {o->pos_weight, (uint64_t)j->c * sizeof(float)},
+      {o->grad_map, map_bytes},
+      {j->mask, (uint64_t)(j->n * j->mask_channels * hw)},
+      {j->boxes, (uint64_t)j->num_boxes * sizeof(sl_box)},
+  };
+  if (overlap(loss, grad) || overlap(loss, stats) || overlap(grad, stats))
+    return SL_ERR_ALIAS;
+  for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++)
+    if (overlap(loss, inputs[i]) || overlap(grad, inputs[i]) || overlap(stats, inputs[i]))
+      return SL_ERR_ALIAS;
+  return SL_OK;
+}
+
+static sl_status run(sl_job *j, const sl_shape *shape, const sl_region *region,
+                     const sl_options *options) {
+  sl_status s = validate(j, shape, region, options);
+  return s != SL_OK ? s : sl_run(j);
+}
+
+sl_status sl_bce(const sl_shape *shape, const float *prob, const float *target,
+                 const sl_region *region, const sl_options *options, float *loss, float *grad) {
+  sl_job j = {.op = SL_OP_BCE_PROB, .x = prob, .target = target, .loss = loss, .grad = grad};
+  return run(&j, shape, region, options);
+}
+
+sl_status sl_bce_logits(const sl_shape *shape, const float *logits, const float *target,
+                        const sl_region *region, const sl_options *options, float *loss,
+                        float *grad) {
+  sl_job j = {.op = SL_OP_BCE_LOGITS, .x = logits, .target = target, .loss = loss, .grad = grad};
+  return run(&j, shape, region, options);
+}
+
+sl_status sl_ce(const sl_shape *shape, const float *logits, const void *labels,
+                sl_label_type label_type, const sl_region *region, const sl_options *options,
+                float *loss, float *grad) {
+  sl_job j = {.op = SL_OP_CE,
+              .x = logits,
+              .labels = labels,
+              .label_type = label_type,
+              .loss = loss,
+              .grad = grad};
+  return run(&j, shape, region, options);
+}

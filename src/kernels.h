@@ -1,0 +1,110 @@
+/*
+ * kernels.h - the internal microkernel interface shared by every ISA.
+ *
+ * The driver (driver.c) walks the section and calls one *row microkernel* per contiguous run of
+ * elements inside a box row. Microkernels know nothing about shapes, boxes, label types,
+ * ignore_index or reductions: the driver resolves all of those into the row structs below.
+ * Each ISA folder (src/scalar, src/avx2, src/neon) implements the three kernels; dispatch.c puts
+ * the best available set in a table. Names say ISA and unroll: sl_bce_prob__avx2_u16.
+ *
+ * Shape legend: N, C, H, W as in sectionloss.h.
+ *
+ * Contract for every kernel:
+ *   - reads exactly len elements of each non-NULL per-element input and writes exactly len
+ *     elements of each non-NULL output (CE: len pixels x C classes); never past the end;
+ *   - pointers carry no alignment guarantee beyond that of float;
+ *   - unselected elements (mask byte 0, CE class < 0) get 0 in loss and grad and are never
+ *     checked or allowed to leak NaN into the sum (blend, never multiply by 0);
+ *   - returns the double-precision sum over selected elements of the weighted loss; per-row
+ *     results must not depend on thread count or call history (the driver sums rows in order);
+ *   - allocates nothing, locks nothing, prints nothing, leaves MXCSR/FPCR alone.
+ */
+#ifndef SL_KERNELS_H
+#define SL_KERNELS_H
+
+#include <stdint.h>
+
+#include "sectionloss.h"
+
+/* One row of BCE work: len consecutive elements of one (n, c, y) row.
+ * input:  x (probabilities or logits), y (targets), w (weights or NULL = 1),
+ *         mask (bytes, nonzero = selected, or NULL = all selected),
+ *         gmap (upstream gradient per element, reduction NONE) or NULL (use gscale)
+ * output: loss (per-element weighted loss, NONE) or NULL; grad (d loss / d x) or NULL */
+typedef struct sl_bce_row {
+  const float *x;
+  const float *y;
+  const float *w;
+  const uint8_t *mask;
+  const float *gmap;
+  float *loss;
+  float *grad;
+  double gscale;    /* upstream gradient when gmap is NULL: grad_scale / normaliser (MEAN) */
+  float pos_weight; /* logits only: pos_weight of this row's channel (1 without pos_weight) */
+  int64_t len;
+} sl_bce_row;
+
+/* BCE row kernel: returns sum(w * l) over selected elements.
+ * sl_bce_prob__*: sets *domain_error = 1 when a selected x or y is outside [0, 1] or NaN
+ * (otherwise leaves it alone). sl_bce_logits__* never touches domain_error. */
+typedef double (*sl_bce_fn)(const sl_bce_row *r, int *domain_error);
+
+/* One run of CE work: len consecutive pixels (n, y, x0 .. x0+len) across all C classes.
+ * input:  x   logits; class c of pixel i at x[c * cstride + i]
+ *         cls target class in [0, C) per pixel, or < 0: pixel not counted (outside the mask,
+ *             or ignore_index) -> loss 0, grad 0 for every class, logits not read
+ *         cw  class weights [C] or NULL (= 1)
+ *         gmap upstream gradient per pixel (NONE) or NULL (use gscale)
+ * output: loss per pixel (NONE) or NULL; grad with the layout of x, or NULL
+ * Per counted pixel with label t, logp = log_softmax(x[:, i]), e = smoothing, W = cw_sum:
+ *   loss_i = (1 - e) * w_t * (-logp_t) + (e / C) * sum_c (-w_c * logp_c)
+ *   grad_c = g_i * (p_c * ((1 - e) * w_t + (e / C) * W) - (1 - e) * w_t * [c == t] - (e / C) * w_c)
+ */
+typedef struct sl_ce_row {
+  const float *x;
+  const int32_t *cls;
+  const float *cw;
+  const float *gmap;
+  float *loss;
+  float *grad;
+  double gscale;
+  double cw_sum;   /* sum of class weights (C when cw is NULL) */
+  float smoothing; /* label smoothing e in [0, 1] */
+  int64_t cstride; /* H * W */
+  int64_t classes; /* C */
+  int64_t len;
+} sl_ce_row;
+
+typedef double (*sl_ce_fn)(const sl_ce_row *r);
+
+typedef struct sl_kernels {
+  sl_isa isa;
+  sl_bce_fn bce_prob;
+  sl_bce_fn bce_logits;
+  sl_ce_fn ce;
+} sl_kernels;
+
+/* Per-ISA tables, each defined in its own folder (src/scalar/table.c, src/avx2/..., src/neon/...)
+ * and naming that ISA's microkernels (sl_ce__avx2_u8 and the like). Only the tables of the ISAs
+ * in this build exist: SL_BUILD_AVX2 on x86-64, SL_BUILD_NEON on AArch64 and in the SIMDe test
+ * build (SL_NEON_SIMDE). */
+extern const sl_kernels sl_kernels_scalar;
+double sl_bce_prob__scalar(const sl_bce_row *r, int *domain_error);
+double sl_bce_logits__scalar(const sl_bce_row *r, int *domain_error);
+double sl_ce__scalar(const sl_ce_row *r);
+#if defined(SL_BUILD_AVX2)
+extern const sl_kernels sl_kernels_avx2;
+#endif
+#if defined(SL_BUILD_NEON)
+extern const sl_kernels sl_kernels_neon;
+#endif
+
+/* The active table (dispatch.c): filled once, thread-safely, at first use. */
+const sl_kernels *sl_kernels_active(void);
+
+/* CPU feature detection, one file per architecture (cpu_x86.c, cpu_arm.c, cpu_other.c):
+ * 1 when the CPU and OS can run that ISA's kernels. Called once by dispatch.c. */
+int sl_cpu_has_avx2_fma(void);
+int sl_cpu_has_neon(void);
+
+#endif /* SL_KERNELS_H */

@@ -1,0 +1,89 @@
+/*
+ * scalar/bce.c - reference BCE row microkernels (probabilities and logits).
+ *
+ * The reference every SIMD kernel is tested against: plain C, each element computed in double
+ * and rounded once to float for the loss map and gradient, sums accumulated in double.
+ * Formulas are PyTorch 1.13's (aten/src/ATen/native/Loss.cpp), operation for operation where
+ * the float rounding shows: 1 - p is rounded to float before its log, as PyTorch does.
+ * Shape legend: a row is len consecutive elements of one (n, c, y) row of an N x C x H x W tensor.
+ */
+#include <math.h>
+
+#include "kernels.h"
+
+/* PyTorch's clamp of log terms and its gradient denominator floor (float 1e-12). */
+#define SL_LOG_FLOOR (-100.0)
+#define SL_BCE_EPS ((double)1e-12f)
+
+/* input:  r->x probabilities in [0, 1], r->y targets in [0, 1], r->w, r->mask, r->gmap
+ * output: r->loss, r->grad, *domain_error = 1 if a selected x or y is outside [0, 1] or NaN;
+ *         returns sum over selected of w * l,
+ *         l = -(y * max(log p, -100) + (1 - y) * max(log(1 - p), -100)),
+ *         dl/dp = (p - y) / max(p * (1 - p), 1e-12) */
+double sl_bce_prob__scalar(const sl_bce_row *r, int *domain_error) {
+  double sum = 0.0;
+  for (int64_t i = 0; i < r->len; i++) {
+    if (r->mask && !r->mask[i]) {
+      if (r->loss)
+        r->loss[i] = 0.0f;
+      if (r->grad)
+        r->grad[i] = 0.0f;
+      continue;
+    }
+    float pf = r->x[i], tf = r->y[i];
+    if (!(pf >= 0.0f && pf <= 1.0f && tf >= 0.0f && tf <= 1.0f))
+      *domain_error = 1;
+    double p = pf, t = tf, q = (double)(1.0f - pf);
+    double w = r->w ? (double)r->w[i] : 1.0;
+    double l = -w * (t * fmax(log(p), SL_LOG_FLOOR) + (1.0 - t) * fmax(log(q), SL_LOG_FLOOR));
+    sum += l;
+    if (r->loss)
+      r->loss[i] = (float)l;
+    if (r->grad) {
+      double g = r->gmap ? (double)r->gmap[i] : r->gscale;
+      r->grad[i] = (float)(g * w * (p - t) / fmax(p * q, SL_BCE_EPS));
+    }
+  }
+  return sum;
+}
+
+/* input:  r->x logits, r->y targets, r->w, r->mask, r->gmap, r->pos_weight (pw)
+ * output: r->loss, r->grad; returns sum over selected of w * l, with lw = (pw - 1) * y + 1:
+ *         l = (1 - y) * x + lw * (log1p(exp(-|x|)) + max(-x, 0))           (PyTorch's form)
+ *           = lw * log1p(exp(-|x|)) + (1 - y) * max(x, 0) + pw * y * max(-x, 0)
+ *         dl/dx = (pw * y + 1 - y) * sigmoid(x) - pw * y
+ *               = (1 - y) * sigmoid(x) - pw * y * sigmoid(-x)
+ * The second forms are used: equal for every finite x, but free of the cancellation of the
+ * first (x = -20, y = 0: -20 + 20.000000002), so tiny losses and gradients keep their digits.
+ * At x = -inf PyTorch's form gives NaN (inf - inf) for every y; so does this kernel. */
+double sl_bce_logits__scalar(const sl_bce_row *r, int *domain_error) {
+  (void)domain_error;
+  double sum = 0.0, pw = r->pos_weight;
+  for (int64_t i = 0; i < r->len; i++) {
+    if (r->mask && !r->mask[i]) {
+      if (r->loss)
+        r->loss[i] = 0.0f;
+      if (r->grad)
+        r->grad[i] = 0.0f;
+      continue;
+    }
+    double x = r->x[i], t = r->y[i];
+    double w = r->w ? (double)r->w[i] : 1.0;
+    double e = exp(-fabs(x)); /* sigmoid(|x|) = 1 / (1 + e), sigmoid(-|x|) = e / (1 + e) */
+    double l = (pw - 1.0) * t + 1.0;
+    l = l * log1p(e) + (1.0 - t) * fmax(x, 0.0) + pw * t * fmax(-x, 0.0);
+    if (x == -INFINITY)
+      l = NAN;
+    l *= w;
+    sum += l;
+    if (r->loss)
+      r->loss[i] = (float)l;
+    if (r->grad) {
+      double g = r->gmap ? (double)r->gmap[i] : r->gscale;
+      double sp = x >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e); /* sigmoid(x) */
+      double sn = x >= 0.0 ? e / (1.0 + e) : 1.0 / (1.0 + e); /* sigmoid(-x) */
+      r->grad[i] = (float)(g * w * ((1.0 - t) * sp - pw * t * sn));
+    }
+  }
+  return sum;
+}

@@ -1,0 +1,11 @@
+/*
+ * scalar/table.c - the scalar function table: the reference, and the fallback on every CPU.
+ */
+#include "kernels.h"
+
+const sl_kernels sl_kernels_scalar = {
+    .isa = SL_ISA_SCALAR,
+    .bce_prob = sl_bce_prob__scalar,
+    .bce_logits = sl_bce_logits__scalar,
+    .ce = sl_ce__scalar,
+};
