@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
-# install-deps.sh: installs the Debian packages sectionloss needs to build and test.
-#   scripts/install-deps.sh            core: compiler, OpenMP, Criterion, SIMDe
-#   scripts/install-deps.sh --ci       + sanitizer runtimes, valgrind, AArch64 cross toolchain, qemu
+# install-deps.sh: installs the Debian packages sectionloss needs; only what is missing, so it is
+# a quick no-op on a machine that has everything. Called by the Makefile (deps) and .ci/run.
+#   scripts/install-deps.sh            build + test: compiler, OpenMP, Criterion, SIMDe
+#   scripts/install-deps.sh --cross    + AArch64 cross toolchain and qemu-user (tests under qemu)
+#   scripts/install-deps.sh --ci       + --cross, clang sanitizer/libFuzzer runtimes, valgrind
 #   scripts/install-deps.sh --bench    + hyperfine, gnuplot, python3-torch (benchmarks, golden data)
-# Only installs what is missing; a no-op on a machine that has everything.
+# Criterion for arm64 is not needed: the cross test build uses the mini runner in tests/mini/.
 set -euo pipefail
 
-want=(gcc make pkg-config libcriterion-dev libsimde-dev libgomp1)
-arm64=0
+want=(gcc make libc6-dev libgomp1 libcriterion-dev libsimde-dev)
+cross=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 for arg in "$@"; do
   case "$arg" in
-    --ci) want+=(clang libclang-rt-14-dev valgrind qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
-          arm64=1 ;;
+    --cross) want+=("${cross[@]}") ;;
+    --ci) want+=("${cross[@]}" clang libclang-rt-14-dev libomp-14-dev valgrind) ;;
     --bench) want+=(hyperfine gnuplot-nox python3-torch) ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
-
 
 missing=()
 for p in "${want[@]}"; do
@@ -26,9 +27,6 @@ done
 
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
-if [ "$arm64" = 1 ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
-  $sudo dpkg --add-architecture arm64
-fi
 echo "install-deps.sh: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq

@@ -213,14 +213,20 @@ static sl_status run_bce(const sl_job *j, const sl_kernels *k) {
 
 /* ---- CE ---------------------------------------------------------------------------------- */
 
-static int64_t label_at(const void *labels, sl_label_type t, int64_t i) {
-  switch (t) {
+/* Labels [n*H*W + p, + len) as int64, whatever their type (one switch per run, not per pixel). */
+static void load_labels(const sl_job *j, int64_t p, int64_t len, int64_t *out) {
+  switch (j->label_type) {
   case SL_LABEL_I64:
-    return ((const int64_t *)labels)[i];
+    memcpy(out, (const int64_t *)j->labels + p, (size_t)len * sizeof(int64_t));
+    break;
   case SL_LABEL_I32:
-    return ((const int32_t *)labels)[i];
+    for (int64_t i = 0; i < len; i++)
+      out[i] = ((const int32_t *)j->labels)[p + i];
+    break;
   default:
-    return ((const uint8_t *)labels)[i];
+    for (int64_t i = 0; i < len; i++)
+      out[i] = ((const uint8_t *)j->labels)[p + i];
+    break;
   }
 }
 
@@ -234,23 +240,24 @@ typedef struct ce_ctx {
 static void ce_check_rows(const void *vctx, int64_t r0, int64_t r1, chunk_acc *acc) {
   const sl_job *j = ((const ce_ctx *)vctx)->job;
   const float *cw = j->opt.weight;
+  int64_t lab[SL_CE_SEG];
   for (int64_t r = r0; r < r1; r++) {
     sl_box b = box_of(j, r / j->h);
     if (!row_in_box(&b, r % j->h))
       continue;
-    for (int64_t x = b.x1; x < b.x2; x++) {
-      int64_t i = r * j->w + x;
-      if (j->mask && !j->mask[i])
-        continue;
-      int64_t lab = label_at(j->labels, j->label_type, i);
-      if (lab == j->opt.ignore_index)
-        continue;
-      if (lab < 0 || lab >= j->c) {
-        acc->err = 1;
-        continue;
+    for (int64_t x0 = b.x1; x0 < b.x2; x0 += SL_CE_SEG) {
+      int64_t len = b.x2 - x0 < SL_CE_SEG ? b.x2 - x0 : SL_CE_SEG, p = r * j->w + x0;
+      load_labels(j, p, len, lab);
+      for (int64_t i = 0; i < len; i++) {
+        if ((j->mask && !j->mask[p + i]) || lab[i] == j->opt.ignore_index)
+          continue;
+        if (lab[i] < 0 || lab[i] >= j->c) {
+          acc->err = 1;
+          continue;
+        }
+        acc->sum += cw ? (double)cw[lab[i]] : 1.0;
+        acc->count++;
       }
-      acc->sum += cw ? (double)cw[lab] : 1.0;
-      acc->count++;
     }
   }
 }
@@ -262,6 +269,7 @@ static void ce_rows(const void *vctx, int64_t r0, int64_t r1, chunk_acc *acc) {
   int64_t w = j->w, h = j->h, hw = j->h * j->w;
   float *lmap_all = o->reduction == SL_REDUCTION_NONE ? j->loss : NULL;
   int32_t cls[SL_CE_SEG];
+  int64_t lab[SL_CE_SEG];
   for (int64_t r = r0; r < r1; r++) {
     int64_t n = r / h, y = r % h;
     int64_t xoff = n * j->c * hw + y * w; /* element (n, 0, y, 0) */
@@ -281,11 +289,11 @@ static void ce_rows(const void *vctx, int64_t r0, int64_t r1, chunk_acc *acc) {
     zero_outside(lmap, w, &b);
     for (int64_t x0 = b.x1; x0 < b.x2; x0 += SL_CE_SEG) {
       int64_t len = b.x2 - x0 < SL_CE_SEG ? b.x2 - x0 : SL_CE_SEG;
+      int64_t p = r * w + x0;
+      load_labels(j, p, len, lab); /* valid: checked by the prepass */
       for (int64_t i = 0; i < len; i++) {
-        int64_t p = r * w + x0 + i;
-        int64_t lab = label_at(j->labels, j->label_type, p);
-        int sel = (!j->mask || j->mask[p]) && lab != o->ignore_index;
-        cls[i] = sel ? (int32_t)lab : -1;
+        int sel = (!j->mask || j->mask[p + i]) && lab[i] != o->ignore_index;
+        cls[i] = sel ? (int32_t)lab[i] : -1;
       }
       sl_ce_row row = {
           .x = j->x + xoff + x0,
