@@ -36,13 +36,14 @@ double sl_ce__scalar(const sl_ce_row *r) {
     double s = 0.0;
     for (int64_t c = 0; c < C; c++)
       s += exp(x[c * cs] - m);
-    double lse = m + log(s); /* logp_c = x_c - lse */
+    double ls = log(s); /* logp_c = (x_c - m) - log(s): never m + log(s), which loses log(s)
+                           when |m| is huge (m = 1e30: p = 1 instead of 1/2) */
     double wt = r->cw ? (double)r->cw[t] : 1.0;
-    double l = -wt * (x[t * cs] - lse);
+    double l = -wt * ((x[t * cs] - m) - ls);
     if (e != 0.0) {
       double smooth = 0.0;
       for (int64_t c = 0; c < C; c++)
-        smooth -= (r->cw ? (double)r->cw[c] : 1.0) * (x[c * cs] - lse);
+        smooth -= (r->cw ? (double)r->cw[c] : 1.0) * ((x[c * cs] - m) - ls);
       l = (1.0 - e) * l + ec * smooth;
     }
     sum += l;
@@ -53,7 +54,7 @@ double sl_ce__scalar(const sl_ce_row *r) {
       double a = (1.0 - e) * wt + ec * r->cw_sum;
       for (int64_t c = 0; c < C; c++) {
         double wc = r->cw ? (double)r->cw[c] : 1.0;
-        double d = exp(x[c * cs] - lse) * a - ec * wc - (c == t ? (1.0 - e) * wt : 0.0);
+        double d = exp((x[c * cs] - m) - ls) * a - ec * wc - (c == t ? (1.0 - e) * wt : 0.0);
         r->grad[c * cs + i] = (float)(g * d);
       }
     }

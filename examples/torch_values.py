@@ -1,0 +1,145 @@
+#!/usr/bin/python3
+"""
+torch_values.py - PyTorch's values for the three examples (examples/*.c), from the same data.
+
+Run with Debian's python3-torch (1.13):  /usr/bin/python3 examples/torch_values.py
+It rebuilds each example's tensors with the generator of examples/example_data.h (splitmix64,
+replicated bit for bit here), computes the loss and its gradient the way the article does it in
+PyTorch (example 3 the correct way, see below), and prints the constants stored in the examples:
+the float32 loss and the L1 norm of the gradient (a float64 sum of |grad|).
+With --check it also reads those constants from examples/<name>.c and exits 1 if one differs.
+Shape legend N, C, H, W as in include/sectionloss.h.
+"""
+import os
+import re
+import sys
+
+import torch
+import torch.nn.functional as F
+
+M64 = (1 << 64) - 1
+
+
+class Rng:
+    """splitmix64, as ex_next() in example_data.h."""
+
+    def __init__(self, seed):
+        self.state = seed
+
+    def next(self):
+        self.state = (self.state + 0x9E3779B97F4A7C15) & M64
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+        return z ^ (z >> 31)
+
+
+def prob(r, shape):  # ex_fill_prob: v * 2^-24
+    n = shape[0] * shape[1] * shape[2] * shape[3]
+    return torch.tensor([(r.next() >> 40) * 2.0**-24 for _ in range(n)]).view(shape)
+
+
+def logit(r, shape):  # ex_fill_logit: (v - 2^23) * 2^-22
+    n = shape[0] * shape[1] * shape[2] * shape[3]
+    return torch.tensor([((r.next() >> 40) - (1 << 23)) * 2.0**-22 for _ in range(n)]).view(shape)
+
+
+def binary(r, shape):  # ex_fill_binary: the top bit
+    n = shape[0] * shape[1] * shape[2] * shape[3]
+    return torch.tensor([float(r.next() >> 63) for _ in range(n)]).view(shape)
+
+
+def class4(r, shape):  # ex_fill_class4: the top 2 bits
+    n = shape[0] * shape[1] * shape[2]
+    return torch.tensor([r.next() >> 62 for _ in range(n)], dtype=torch.int64).view(shape)
+
+
+def disc_mask(n, h, w):  # ex_disc_mask: N x 1 x H x W booleans
+    m = torch.zeros((n, 1, h, w), dtype=torch.bool)
+    for k in range(n):
+        cy, cx, rad = 30 + 2 * k, 26 + 4 * k, 14 + 3 * k
+        for y in range(h):
+            for x in range(w):
+                m[k, 0, y, x] = (y - cy) ** 2 + (x - cx) ** 2 <= rad * rad
+    return m
+
+
+MISMATCHES = []
+
+
+def report(name, loss, grad):
+    values = {"TORCH_LOSS": "%.9g" % loss.item(),
+              "TORCH_GRAD_L1": "%.17g" % grad.double().abs().sum().item()}
+    print("%s: TORCH_LOSS %s  TORCH_GRAD_L1 %s" % (name, values["TORCH_LOSS"],
+                                                  values["TORCH_GRAD_L1"]))
+    if "--check" in sys.argv:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".c")
+        with open(path) as f:
+            src = f.read()
+        for key, want in values.items():
+            m = re.search(r"#define %s\s+(\S+)" % key, src)
+            if not m or m.group(1) != want:
+                MISMATCHES.append("%s: %s is %s, PyTorch gives %s" % (
+                    path, key, m.group(1) if m else "missing", want))
+
+
+def example1():
+    """BCE in the box [x1, y1, x2, y2] = [10, 10, 50, 50] of a 4 x 1 x 64 x 64 batch."""
+    r = Rng(1)
+    shape = (4, 1, 64, 64)
+    pred = prob(r, shape).requires_grad_()
+    gt = binary(r, shape)
+    x1, y1, x2, y2 = 10, 10, 50, 50
+    loss = F.binary_cross_entropy(pred[:, :, y1:y2, x1:x2], gt[:, :, y1:y2, x1:x2])
+    loss.backward()
+    report("1_box_bce", loss, pred.grad)
+
+
+def example2():
+    """BCE under a per-sample disc mask, 4 x 1 x 64 x 64."""
+    r = Rng(2)
+    shape = (4, 1, 64, 64)
+    pred = prob(r, shape).requires_grad_()
+    gt = binary(r, shape)
+    mask = disc_mask(4, 64, 64)
+    loss = F.binary_cross_entropy(pred[mask], gt[mask])
+    loss.backward()
+    report("2_mask_bce", loss, pred.grad)
+
+
+def example3():
+    """CE over 4 classes under the disc mask, 4 x 4 x 64 x 64: the mean over the selected pixels
+    of -log softmax(logits[n, :, y, x])[label]. Unselected pixels get ignore_index, so
+    F.cross_entropy (classes in dim 1) skips them."""
+    r = Rng(3)
+    logits = logit(r, (4, 4, 64, 64)).requires_grad_()
+    labels = class4(r, (4, 64, 64))
+    mask = disc_mask(4, 64, 64)[:, 0]
+    target = labels.clone()
+    target[~mask] = -100
+    loss = F.cross_entropy(logits, target, ignore_index=-100)
+    loss.backward()
+    report("3_mask_ce", loss, logits.grad)
+
+    # The article's version, for the record: it permutes to (B, N, C), but F.cross_entropy
+    # wants the classes in dim 1, and its reshape assumes every image selects as many pixels.
+    try:
+        sel = logits[mask[:, None].expand_as(logits)]
+        sel = sel.reshape(logits.shape[0], logits.shape[1], -1).permute(0, 2, 1)
+        F.cross_entropy(sel, labels[mask])
+        print("3_mask_ce: the article's version ran (it should not have)")
+    except (RuntimeError, ValueError) as err:
+        print("3_mask_ce: the article's version fails: %s" % str(err).splitlines()[0])
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    print("PyTorch %s" % torch.__version__)
+    example1()
+    example2()
+    example3()
+    for line in MISMATCHES:
+        print("MISMATCH " + line)
+    if "--check" in sys.argv:
+        print("constants in examples/*.c: %s" % ("differ" if MISMATCHES else "all as PyTorch's"))
+    sys.exit(1 if MISMATCHES else 0)

@@ -1,0 +1,28 @@
+# golden.mk - PyTorch golden cases and the demo's reference values (issue 2).
+#
+#   make test-golden    only the golden suite (tests/test_golden.c: the library against PyTorch's
+#                       stored loss and gradient), once per ISA this CPU can run (ISA=... for one)
+#   make golden-regen   rewrites tests/golden/golden_cases.h with tests/gen_golden.py
+#   make golden-check   regenerates into $(BUILD)/golden/ and fails if that differs from the
+#                       committed fixture (it is reproducible)
+#   make demo-values    examples/torch_values.py --check: PyTorch's values for the three examples,
+#                       compared with the constants stored in examples/*.c
+# The last three need PyTorch 1.13 (Debian's python3-torch, /usr/bin/python3); the suite and the
+# demo do not.
+
+TORCH_PYTHON ?= /usr/bin/python3
+
+.PHONY: test-golden golden-regen golden-check demo-values
+test-golden: deps $(TEST_RUNNER) $(BUILD)/sl-info
+	@RUN="$(RUN)" scripts/run-tests.sh "$(BUILD)/sl-info" "$(ISA)" $(TEST_RUNNER) --filter 'golden/*'
+
+golden-regen:
+	$(TORCH_PYTHON) tests/gen_golden.py
+
+golden-check:
+	@mkdir -p $(BUILD)/golden
+	$(TORCH_PYTHON) tests/gen_golden.py $(BUILD)/golden/golden_cases.h
+	cmp tests/golden/golden_cases.h $(BUILD)/golden/golden_cases.h
+
+demo-values:
+	$(TORCH_PYTHON) examples/torch_values.py --check
