@@ -1,0 +1,32 @@
+/*
+ * ref.h - an independent double-precision reference of the public semantics of sl_bce,
+ * sl_bce_logits and sl_ce (PyTorch 1.13), written from the formulas: it does not call the
+ * library's kernels or driver. Direct loops over every element of N x C x H x W.
+ * Shape legend: N, C, H, W as in sectionloss.h.
+ */
+#ifndef SL_TEST_REF_H
+#define SL_TEST_REF_H
+
+#include <stdint.h>
+
+#include "sectionloss.h"
+#include "util.h"
+
+typedef struct ref_out {
+  sl_status status; /* SL_OK, SL_ERR_DOMAIN (BCE probabilities) or SL_ERR_LABEL (CE) */
+  double loss;      /* MEAN or SUM value (also filled for NONE: the SUM) */
+  double loss_nat;  /* its natural magnitude (tolerance scale, see util.c t_tol) */
+  double *map;      /* per element (BCE) / pixel (CE) weighted loss, 0 where not counted */
+  double *map_nat;
+  uint8_t *sel; /* per map element: 1 = selected and counted */
+  double *grad; /* N x C x H x W, d loss / d x, 0 outside */
+  double *grad_nat;
+  sl_stats stats;
+} ref_out;
+
+/* Computes everything for c (its opt: reduction, weight, pos_weight, ignore_index,
+ * label_smoothing, grad_scale, grad_map). */
+void ref_run(const t_case *c, ref_out *o);
+void ref_free(ref_out *o);
+
+#endif /* SL_TEST_REF_H */

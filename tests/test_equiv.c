@@ -1,0 +1,359 @@
+/*
+ * test_equiv.c - the ISA active at test start against SL_ISA_SCALAR, the reference kernels.
+ *
+ * Every case runs twice, once per ISA (sl_isa_set, restored before any assertion), on
+ * unaligned buffers (each input and output starts 1..7 floats past an aligned address) with
+ * row widths 1..67, boxes that start rows at odd columns, masks, every reduction and option,
+ * and special values. Criteria, per the kernel contract (src/kernels.h):
+ *   - per element (NONE loss map, grad): NaN exactly where scalar has NaN, infinities equal,
+ *     otherwise within 4 float ULPs of scalar, or within 1e-6 absolute (times the gradient
+ *     scale g = grad_scale / normaliser for MEAN, |grad_scale| for SUM, max |grad_map| for
+ *     NONE, and times the largest weight) for values that close to 0;
+ *   - reduced loss and stats.loss_sum within 1e-6 relative; normaliser and count exact;
+ *   - the same status.
+ * When the active ISA is scalar the comparison is trivial; the test says so with cr_log_info.
+ * Shape legend: N, C, H, W as in sectionloss.h.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "sectionloss.h"
+#include "util.h"
+
+/* A copy of a case whose every buffer starts off floats (or bytes / labels) past an aligned
+ * base. */
+typedef struct shifted {
+  t_case c;
+  void *base[8];
+} shifted;
+
+static void *shift_copy(shifted *s, int slot, const void *src, size_t bytes, size_t off) {
+  if (!src)
+    return NULL;
+  unsigned char *b = t_alloc(bytes + 64);
+  s->base[slot] = b;
+  memcpy(b + off, src, bytes);
+  return b + off;
+}
+
+static void shift_case(shifted *s, const t_case *src, int off) {
+  memset(s, 0, sizeof *s);
+  s->c = *src;
+  const int64_t e = t_elems(&src->shape), m = t_map_elems(src), C = src->shape.c;
+  const size_t fo = (size_t)(off % 8) * sizeof(float);
+  const size_t fo2 = (size_t)((off + 3) % 8) * sizeof(float);
+  s->c.x = shift_copy(s, 0, src->x, (size_t)e * 4, fo);
+  s->c.target = shift_copy(s, 1, src->target, (size_t)e * 4, fo2);
+  if (src->labels)
+    s->c.labels = shift_copy(s, 2, src->labels, (size_t)m * t_label_size(src->label_type),
+                             (size_t)(off % 8) * t_label_size(src->label_type));
+  s->c.weight = shift_copy(s, 3, src->weight, (size_t)(src->op == T_CE ? C : e) * 4, fo2);
+  s->c.pos_weight = shift_copy(s, 4, src->pos_weight, (size_t)C * 4, fo);
+  s->c.grad_map = shift_copy(s, 5, src->grad_map, (size_t)m * 4, fo2);
+  if (src->mask)
+    s->c.mask =
+        shift_copy(s, 6, src->mask,
+                   (size_t)(src->shape.n * src->region.mask_channels * src->shape.h * src->shape.w),
+                   (size_t)off);
+  s->c.region.mask = s->c.mask;
+  s->c.opt.weight = s->c.weight;
+  s->c.opt.pos_weight = s->c.pos_weight;
+  s->c.opt.grad_map = s->c.grad_map;
+}
+
+static void shift_free(shifted *s) {
+  for (int i = 0; i < 8; i++)
+    free(s->base[i]);
+}
+
+typedef struct result {
+  sl_status status;
+  float *loss, *grad;
+  sl_stats stats;
+  int guards_ok;
+} result;
+
+static void run_isa(const t_case *c, sl_isa isa, int off, result *r, void **bases) {
+  int64_t lsize = c->opt.reduction == SL_REDUCTION_NONE ? t_map_elems(c) : 1;
+  int64_t e = t_elems(&c->shape);
+  unsigned char *lb = t_alloc((size_t)lsize * 4 + 64), *gb = t_alloc((size_t)e * 4 + 64);
+  bases[0] = lb;
+  bases[1] = gb;
+  r->loss = (float *)(lb + (size_t)((off + 5) % 8) * 4);
+  r->grad = (float *)(gb + (size_t)((off + 1) % 8) * 4);
+  t_canary(lb, (size_t)lsize * 4 + 64);
+  t_canary(gb, (size_t)e * 4 + 64);
+  sl_options o = c->opt;
+  o.stats = &r->stats;
+  sl_isa before = sl_isa_active();
+  sl_isa_set(isa);
+  r->status = t_call(c, &o, r->loss, r->grad);
+  sl_isa_set(before);
+  /* nothing written around the outputs (the canary fills the slack on both sides) */
+  r->guards_ok = t_is_canary(lb, (size_t)((off + 5) % 8) * 4) && t_is_canary(r->loss + lsize, 32) &&
+                 t_is_canary(gb, (size_t)((off + 1) % 8) * 4) && t_is_canary(r->grad + e, 32);
+}
+
+static int elem_ok(float a, float b, double abs_tol) {
+  if (isnan(a) || isnan(b))
+    return isnan(a) && isnan(b);
+  if (isinf(a) || isinf(b))
+    return a == b;
+  double d = fabs((double)a - (double)b);
+  return d <= 4.0 * t_ulpf(b) || d <= abs_tol;
+}
+
+/* The largest difference seen, in float ULPs of the scalar value, over elements farther from 0
+ * than the absolute criterion (reported per test: how close the ISA really is). */
+static double max_ulps_seen;
+static char max_ulps_where[320];
+
+static int compare_elems(const char *desc, const char *what, const float *a, const float *b,
+                         int64_t n, double abs_tol) {
+  int64_t bad = 0, first = -1;
+  for (int64_t i = 0; i < n; i++) {
+    if (!elem_ok(a[i], b[i], abs_tol)) {
+      bad++;
+      if (first < 0)
+        first = i;
+    } else if (isfinite(a[i]) && isfinite(b[i]) && fabs((double)b[i]) > abs_tol) {
+      double u = fabs((double)a[i] - (double)b[i]) / t_ulpf(b[i]);
+      if (u > max_ulps_seen) {
+        max_ulps_seen = u;
+        snprintf(max_ulps_where, sizeof max_ulps_where, "%s[%lld] = %.9g, scalar %.9g, in %s", what,
+                 (long long)i, (double)a[i], (double)b[i], desc);
+      }
+    }
+  }
+  if (bad)
+    cr_expect(0, "%s: %s: %lld of %lld differ from scalar; first at %lld: %.9g vs scalar %.9g",
+              desc, what, (long long)bad, (long long)n, (long long)first, (double)a[first],
+              (double)b[first]);
+  return bad != 0;
+}
+
+static int rel_ok(double a, double b) {
+  if (isnan(a) || isnan(b))
+    return isnan(a) && isnan(b);
+  if (isinf(a) || isinf(b))
+    return a == b;
+  return fabs(a - b) <= 1e-6 * fabs(b);
+}
+
+/* Runs c (shifted by off) on the active ISA and on scalar and compares. */
+static int equiv_case(const t_case *src, int off, const char *desc) {
+  const sl_isa active = sl_isa_active();
+  shifted s;
+  shift_case(&s, src, off);
+  const t_case *c = &s.c;
+  void *bases[4];
+  result a, b;
+  run_isa(c, active, off, &a, bases);
+  run_isa(c, SL_ISA_SCALAR, off + 2, &b, bases + 2);
+  int fails = 0;
+  if (!a.guards_ok || !b.guards_ok) {
+    cr_expect(0, "%s: a write outside the output buffers (%s)", desc,
+              a.guards_ok ? "scalar" : sl_isa_name(active));
+    fails++;
+  }
+  if (a.status != b.status) {
+    cr_expect(0, "%s: status %d on %s, %d on scalar", desc, a.status, sl_isa_name(active),
+              b.status);
+    fails++;
+  } else if (a.status == SL_OK) {
+    const int none = c->opt.reduction == SL_REDUCTION_NONE;
+    double wmax = 1.0, gabs = fabs((double)c->opt.grad_scale);
+    if (c->weight)
+      for (int64_t i = 0; i < (c->op == T_CE ? c->shape.c : t_elems(&c->shape)); i++)
+        wmax = fmax(wmax, fabs((double)c->weight[i]));
+    double pwmax = 1.0;
+    if (c->pos_weight)
+      for (int64_t i = 0; i < c->shape.c; i++)
+        pwmax = fmax(pwmax, fabs((double)c->pos_weight[i]));
+    if (c->opt.reduction == SL_REDUCTION_MEAN)
+      gabs = b.stats.normalizer != 0 ? gabs / fabs(b.stats.normalizer) : 0.0;
+    if (none) {
+      gabs = 0.0;
+      for (int64_t i = 0; i < t_map_elems(c); i++)
+        gabs = fmax(gabs, fabs((double)c->grad_map[i]));
+    }
+    fails +=
+        compare_elems(desc, "grad", a.grad, b.grad, t_elems(&c->shape), 1e-6 * gabs * wmax * pwmax);
+    if (none) {
+      fails += compare_elems(desc, "loss map", a.loss, b.loss, t_map_elems(c), 1e-6 * wmax);
+    } else if (!rel_ok(a.loss[0], b.loss[0])) {
+      cr_expect(0, "%s: loss %.9g, scalar %.9g", desc, (double)a.loss[0], (double)b.loss[0]);
+      fails++;
+    }
+    if (!rel_ok(a.stats.loss_sum, b.stats.loss_sum) || a.stats.normalizer != b.stats.normalizer ||
+        a.stats.count != b.stats.count) {
+      cr_expect(0, "%s: stats {%.17g, %.17g, %lld}, scalar {%.17g, %.17g, %lld}", desc,
+                a.stats.loss_sum, a.stats.normalizer, (long long)a.stats.count, b.stats.loss_sum,
+                b.stats.normalizer, (long long)b.stats.count);
+      fails++;
+    }
+  }
+  for (int i = 0; i < 4; i++)
+    free(bases[i]);
+  shift_free(&s);
+  return fails;
+}
+
+static void say_isa(void) {
+  sl_isa active = sl_isa_active();
+  max_ulps_seen = 0.0;
+  max_ulps_where[0] = '\0';
+  if (active == SL_ISA_SCALAR)
+    cr_log_info("equivalence: the active ISA is scalar: comparing scalar with itself (trivial)");
+}
+
+static void say_ulps(const char *test) {
+  cr_log_info("equivalence %s: %s vs scalar, largest element difference %.2f ULP (%s)", test,
+              sl_isa_name(sl_isa_active()), max_ulps_seen, max_ulps_where);
+}
+
+/* Row widths 1..67 for one entry point: every reduction, boxes starting at odd columns, masks,
+ * options on and off, unaligned buffers. */
+static void widths(t_op op, uint64_t seed) {
+  say_isa();
+  int fails = 0;
+  for (int w = 1; w <= 67; w++)
+    for (int red = 0; red < 3; red++) {
+      sl_shape sh = {2, op == T_CE ? 5 : 3, 3, w};
+      t_spec s = t_spec_default(op, sh, seed++);
+      s.reduction = (sl_reduction)red;
+      s.box = (w + red) % 3 == 0 ? TB_NONE : (w + red) % 3 == 1 ? TB_PER_SAMPLE : TB_INTERIOR;
+      s.mask = (w % 4 == 0)   ? TM_NONE
+               : (w % 4 == 1) ? TM_RANDOM
+               : (w % 4 == 2) ? TM_CHECKER
+                              : TM_FULL;
+      if (op != T_CE && w % 5 == 0)
+        s.mask = TM_PER_CHANNEL;
+      s.weight = (w + red) % 2;
+      s.pos_weight = op == T_BCE_LOGITS && w % 3 == 0;
+      s.grad_scale = red == 1 ? -1.5f : 1.0f;
+      if (op == T_CE) {
+        s.label_type = (sl_label_type)(w % 3);
+        s.ignore = w % 2;
+        s.ignore_index = w % 4 == 1 ? 1 : s.label_type == SL_LABEL_U8 ? 255 : -100;
+        s.smoothing = w % 3 == 1 ? 0.15f : 0.0f;
+      }
+      t_case c;
+      t_case_make(&c, &s);
+      char desc[256];
+      fails += equiv_case(&c, 1 + w % 7, t_spec_str(&s, desc, sizeof desc));
+      t_case_free(&c);
+    }
+  say_ulps(t_op_name(op));
+  cr_assert(fails == 0);
+}
+
+Test(equiv, bce_widths) {
+  widths(T_BCE, 30000);
+}
+Test(equiv, bce_logits_widths) {
+  widths(T_BCE_LOGITS, 31000);
+}
+Test(equiv, ce_widths) {
+  widths(T_CE, 32000);
+}
+
+/* Larger rows (several CE segments of 256 pixels, long SIMD loops), logits at wider scales. */
+Test(equiv, long_rows) {
+  say_isa();
+  int fails = 0;
+  for (int op = 0; op < 3; op++)
+    for (int red = 0; red < 3; red++) {
+      sl_shape sh = {2, op == T_CE ? 7 : 2, 3, 600};
+      t_spec s = t_spec_default((t_op)op, sh, 33000 + (uint64_t)(op * 3 + red));
+      s.reduction = (sl_reduction)red;
+      s.box = TB_INTERIOR;
+      s.mask = TM_RANDOM;
+      s.weight = 1;
+      s.scale = red == 2 ? 30.0f : 0.0f;
+      s.smoothing = op == T_CE && red == 0 ? 0.2f : 0.0f;
+      t_case c;
+      t_case_make(&c, &s);
+      char desc[256];
+      fails += equiv_case(&c, 3 + red, t_spec_str(&s, desc, sizeof desc));
+      t_case_free(&c);
+    }
+  say_ulps("long rows");
+  cr_assert(fails == 0);
+}
+
+/* Special values spread over rows of every width class. */
+Test(equiv, special_values) {
+  say_isa();
+  static const float probs[] = {0.0f,        1.0f,          1e-30f,  1e-45f, 1e-7f, 0.5f,
+                                0.99999994f, 5.9604645e-8f, 0.9999f, 1e-38f, 0.25f};
+  static const float targets[] = {0.0f, 1.0f, 0.5f, 0.25f, 1e-8f};
+  /* 1e37, not 3e38: with weights and pos_weight the per-element loss stays below FLT_MAX
+   * (a float kernel may overflow a single element's loss beyond it; scalar works in double) */
+  static const float logits[] = {0.0f,   -0.0f,  1e-30f,   -1e-45f,   1.0f,    -1.0f,  17.5f,
+                                 -17.5f, 88.7f,  -88.7f,   103.9f,    -103.9f, 1e30f,  -1e30f,
+                                 1e37f,  -1e37f, INFINITY, -INFINITY, NAN,     15.25f, -40.0f};
+  const int np = sizeof probs / sizeof probs[0], nt = sizeof targets / sizeof targets[0];
+  const int nl = sizeof logits / sizeof logits[0];
+  int fails = 0;
+  uint64_t seed = 34000;
+  for (int op = 0; op < 3; op++)
+    for (int w = 1; w <= 33; w += (w < 17 ? 1 : 8))
+      for (int red = 0; red < 3; red++) {
+        sl_shape sh = {1, op == T_CE ? 4 : 2, 5, w};
+        t_spec s = t_spec_default((t_op)op, sh, seed++);
+        s.reduction = (sl_reduction)red;
+        s.weight = red != 1;
+        s.pos_weight = op == T_BCE_LOGITS && red != 2;
+        s.smoothing = op == T_CE && red == 1 ? 0.1f : 0.0f;
+        s.box = w > 2 ? TB_INTERIOR : TB_NONE;
+        t_case c;
+        t_case_make(&c, &s);
+        t_rng r = t_rng_seed(seed * 7);
+        for (int64_t i = 0; i < t_elems(&sh); i++) {
+          if (op == T_BCE) {
+            c.x[i] = probs[t_rng_int(&r, 0, np)];
+            c.target[i] = targets[t_rng_int(&r, 0, nt)];
+          } else if (t_rng_unit(&r) < 0.5) {
+            c.x[i] = logits[t_rng_int(&r, 0, nl)];
+          }
+        }
+        char desc[256];
+        fails += equiv_case(&c, 1 + (w + red) % 7, t_spec_str(&s, desc, sizeof desc));
+        t_case_free(&c);
+      }
+  say_ulps("special values");
+  cr_assert(fails == 0);
+}
+
+/* Out-of-domain probabilities and bad labels: both ISAs report the same status. */
+Test(equiv, errors) {
+  say_isa();
+  int fails = 0;
+  for (int k = 0; k < 4; k++) {
+    sl_shape sh = {2, 2, 3, 13};
+    t_spec s = t_spec_default(k < 3 ? T_BCE : T_CE, sh, 35000 + (uint64_t)k);
+    s.reduction = (sl_reduction)(k % 3);
+    t_case c;
+    t_case_make(&c, &s);
+    if (k < 3)
+      c.x[17 + k] = k == 0 ? NAN : k == 1 ? 1.5f : -0.5f;
+    else
+      t_label_set(&c, 40, 2);
+    sl_options o = c.opt;
+    sl_status want = k < 3 ? SL_ERR_DOMAIN : SL_ERR_LABEL;
+    sl_isa active = sl_isa_active();
+    sl_isa_set(SL_ISA_SCALAR);
+    float loss[160], grad[156];
+    sl_status got = t_call(&c, &o, loss, grad);
+    sl_isa_set(active);
+    cr_expect(got == want, "case %d: scalar status %d", k, got);
+    fails += equiv_case(&c, 1 + k, k < 3 ? "bce domain" : "ce label");
+    t_case_free(&c);
+  }
+  cr_assert(fails == 0);
+}
