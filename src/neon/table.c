@@ -1,12 +1,11 @@
 /*
- * neon/table.c - the NEON function table. Placeholder until the NEON kernels land:
- * points at the scalar kernels so dispatch, forcing and the per-ISA test runs already work.
+ * neon/table.c - the NEON function table (AArch64; x86 through SIMDe in the test build).
  */
-#include "kernels.h"
+#include "neon/kernels_neon.h"
 
 const sl_kernels sl_kernels_neon = {
     .isa = SL_ISA_NEON,
-    .bce_prob = sl_bce_prob__scalar,
-    .bce_logits = sl_bce_logits__scalar,
-    .ce = sl_ce__scalar,
+    .bce_prob = sl_bce_prob__neon_u8,
+    .bce_logits = sl_bce_logits__neon_u8,
+    .ce = sl_ce__neon_u4,
 };

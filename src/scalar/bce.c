@@ -15,6 +15,17 @@
 #define SL_LOG_FLOOR (-100.0)
 #define SL_BCE_EPS ((double)1e-12f)
 
+/* 1 when element i is outside the mask, after writing its zeros to the loss map and grad. */
+static int unselected(const sl_bce_row *r, int64_t i) {
+  if (!r->mask || r->mask[i])
+    return 0;
+  if (r->loss)
+    r->loss[i] = 0.0f;
+  if (r->grad)
+    r->grad[i] = 0.0f;
+  return 1;
+}
+
 /* input:  r->x probabilities in [0, 1], r->y targets in [0, 1], r->w, r->mask, r->gmap
  * output: r->loss, r->grad, *domain_error = 1 if a selected x or y is outside [0, 1] or NaN;
  *         returns sum over selected of w * l,
@@ -23,13 +34,8 @@
 double sl_bce_prob__scalar(const sl_bce_row *r, int *domain_error) {
   double sum = 0.0;
   for (int64_t i = 0; i < r->len; i++) {
-    if (r->mask && !r->mask[i]) {
-      if (r->loss)
-        r->loss[i] = 0.0f;
-      if (r->grad)
-        r->grad[i] = 0.0f;
+    if (unselected(r, i))
       continue;
-    }
     float pf = r->x[i], tf = r->y[i];
     if (!(pf >= 0.0f && pf <= 1.0f && tf >= 0.0f && tf <= 1.0f))
       *domain_error = 1;
@@ -60,13 +66,8 @@ double sl_bce_logits__scalar(const sl_bce_row *r, int *domain_error) {
   (void)domain_error;
   double sum = 0.0, pw = r->pos_weight;
   for (int64_t i = 0; i < r->len; i++) {
-    if (r->mask && !r->mask[i]) {
-      if (r->loss)
-        r->loss[i] = 0.0f;
-      if (r->grad)
-        r->grad[i] = 0.0f;
+    if (unselected(r, i))
       continue;
-    }
     double x = r->x[i], t = r->y[i];
     double w = r->w ? (double)r->w[i] : 1.0;
     double e = exp(-fabs(x)); /* sigmoid(|x|) = 1 / (1 + e), sigmoid(-|x|) = e / (1 + e) */
