@@ -1,0 +1,770 @@
+/*
+ * sl_bench.c - build/sl-bench: times sectionloss's entry points over named cases, sections and
+ * modes, and compares each median with a memory roofline measured in the same run.
+ *
+ *   entry points: bce, bce_logits (BCE cases), ce (CE cases)
+ *   sections:     whole, box (central 2/3 of H and of W), mask (broadcast N x 1 x H x W mask,
+ *                 the same central 2/3), boxes (one box per sample, central 2/3 shifted)
+ *   modes:        fwd (loss only), bwd (grad only), fused (loss and grad in one call)
+ *   cases:        "bce-NxCxHxW" or "ce-NxCxHxW", any shape; the default list is the article's
+ *                 4x1x64x64 BCE and 4x4x64x64 CE, bce-16x1x512x512, ce-8x21x512x512 (VOC-like)
+ *                 and ce-1x19x1024x2048 (Cityscapes-like, batch of 1).
+ *
+ * Shape legend: N batch, C channels (BCE) or classes (CE), H height, W width.
+ *
+ * Each measurement: one warm-up call, then enough repetitions for about --min-time seconds (at
+ * least 5); median and minimum wall time. "elements" is the tensor size N*C*H*W; "GB/s" counts
+ * the bytes the call must touch: selected inputs read (x and target, or logits and int64
+ * labels), the whole mask read, and the whole gradient written (zeros outside the section
+ * included); the scalar loss is not counted. The roofline time of a call is
+ * read bytes / read bandwidth + written bytes / write bandwidth, both measured here by streaming
+ * loops over a large buffer with the same thread count; "%roof" = roofline time / median time.
+ *
+ * Single-case mode for hyperfine: --case, --section and --mode with one value each and no
+ * output flag runs the call once (or --reps K times) and prints nothing.
+ * --load DIR reads the inputs (prob.f32, logits.f32, target.f32, labels.i64, mask.u8, raw
+ * little-endian) written by bench/torch_compare.py instead of generating them.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include "sectionloss.h"
+
+enum { MAX_LIST = 64, MIN_REPS = 5, MAX_REPS = 100000 };
+
+static const char *const default_cases[] = {"bce-4x1x64x64", "ce-4x4x64x64", "bce-16x1x512x512",
+                                            "ce-8x21x512x512", "ce-1x19x1024x2048"};
+static const char *const all_entries[] = {"bce", "bce_logits", "ce"};
+static const char *const all_sections[] = {"whole", "box", "mask", "boxes"};
+static const char *const all_modes[] = {"fwd", "bwd", "fused"};
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void die(const char *msg, const char *arg) {
+  fprintf(stderr, "sl-bench: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
+  exit(2);
+}
+
+static void *xmalloc(size_t bytes) {
+  void *p = NULL;
+  if (bytes == 0)
+    bytes = 64;
+  if (posix_memalign(&p, 64, bytes) != 0)
+    die("out of memory", NULL);
+  return p;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Splits a comma list into items (pointers into a copy of s). Returns the count. */
+static int split_list(const char *s, char *buf, size_t bufsize, const char **items) {
+  int n = 0;
+  if (strlen(s) >= bufsize)
+    die("argument too long", s);
+  strcpy(buf, s);
+  for (char *tok = strtok(buf, ","); tok && n < MAX_LIST; tok = strtok(NULL, ","))
+    items[n++] = tok;
+  return n;
+}
+
+static int in_list(const char *s, const char *const *list, int n) {
+  for (int i = 0; i < n; i++)
+    if (strcmp(s, list[i]) == 0)
+      return 1;
+  return 0;
+}
+
+/* xorshift64*: fast, deterministic test data. */
+static uint64_t rng_next(uint64_t *s) {
+  uint64_t x = *s;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  *s = x;
+  return x * 0x2545F4914F6CDD1DULL;
+}
+
+static float rng_unit(uint64_t *s) { /* in (0, 1) */
+  return ((float)(rng_next(s) >> 40) + 0.5f) * (1.0f / 16777216.0f);
+}
+
+/* ---- cases and their data ----------------------------------------------------------------- */
+
+typedef struct bcase {
+  char name[64];
+  int is_ce;
+  sl_shape shape;
+  sl_box box;           /* central 2/3 */
+  sl_box *boxes;        /* per sample, central 2/3 shifted */
+  uint8_t *mask;        /* N x 1 x H x W, the box's pixels set */
+  float *prob, *logits; /* BCE: prob and logits; CE: logits */
+  float *target;        /* BCE */
+  int64_t *labels;      /* CE: N x H x W */
+  float *grad;
+} bcase;
+
+static int parse_case(const char *name, bcase *k) {
+  long long n, c, h, w;
+  char kind[16];
+  char tail;
+  memset(k, 0, sizeof *k);
+  if (sscanf(name, "%15[a-z]-%lldx%lldx%lldx%lld%c", kind, &n, &c, &h, &w, &tail) != 5)
+    return 0;
+  if (strcmp(kind, "bce") != 0 && strcmp(kind, "ce") != 0)
+    return 0;
+  if (n <= 0 || c <= 0 || h < 6 || w < 6 || h > 1 << 20 || w > 1 << 20 || n * c > 1 << 20 ||
+      (double)n * c * h * w > 4e9)
+    return 0;
+  snprintf(k->name, sizeof k->name, "%s", name);
+  k->is_ce = strcmp(kind, "ce") == 0;
+  k->shape = (sl_shape){n, c, h, w};
+  k->box = (sl_box){(int32_t)(w / 6), (int32_t)(h / 6), (int32_t)(w - w / 6), (int32_t)(h - h / 6)};
+  return 1;
+}
+
+static int64_t numel(const sl_shape *s) {
+  return s->n * s->c * s->h * s->w;
+}
+static int64_t npix(const sl_shape *s) {
+  return s->n * s->h * s->w;
+}
+
+/* Reads exactly count elements of size bytes from dir/file. Returns 1, or 0 if absent. */
+static int load_file(const char *dir, const char *file, void *dst, size_t size, int64_t count) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, file);
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    if (errno == ENOENT)
+      return 0;
+    die("cannot open", path);
+  }
+  size_t got = fread(dst, size, (size_t)count, f);
+  int extra = fgetc(f) != EOF;
+  fclose(f);
+  if (got != (size_t)count || extra)
+    die("file size does not match the case's shape", path);
+  return 1;
+}
+
+static void case_alloc(bcase *k, const char *load_dir) {
+  const sl_shape *s = &k->shape;
+  int64_t t = numel(s), p = npix(s);
+  uint64_t seed = 0x9E3779B97F4A7C15ULL ^ (uint64_t)t;
+  k->boxes = xmalloc((size_t)s->n * sizeof *k->boxes);
+  for (int64_t n = 0; n < s->n; n++) {
+    int32_t dx = (int32_t)((n % 3 - 1) * (s->w / 12)), dy = (int32_t)((n % 2) * (s->h / 12));
+    k->boxes[n] = (sl_box){k->box.x1 + dx, k->box.y1 - dy, k->box.x2 + dx, k->box.y2 - dy};
+  }
+  k->mask = xmalloc((size_t)p);
+  k->logits = xmalloc((size_t)t * sizeof(float));
+  k->grad = xmalloc((size_t)t * sizeof(float));
+  if (k->is_ce) {
+    k->labels = xmalloc((size_t)p * sizeof(int64_t));
+  } else {
+    k->prob = xmalloc((size_t)t * sizeof(float));
+    k->target = xmalloc((size_t)t * sizeof(float));
+  }
+  /* The mask: the central box's pixels, in every sample. */
+  int mask_loaded = load_dir && load_file(load_dir, "mask.u8", k->mask, 1, p);
+  if (!mask_loaded) {
+    for (int64_t i = 0; i < p; i++) {
+      int64_t y = (i / s->w) % s->h, x = i % s->w;
+      k->mask[i] = y >= k->box.y1 && y < k->box.y2 && x >= k->box.x1 && x < k->box.x2;
+    }
+  }
+  int loaded = 0;
+  if (load_dir) {
+    loaded += load_file(load_dir, "logits.f32", k->logits, sizeof(float), t);
+    if (k->is_ce) {
+      loaded += load_file(load_dir, "labels.i64", k->labels, sizeof(int64_t), p);
+    } else {
+      loaded += load_file(load_dir, "prob.f32", k->prob, sizeof(float), t);
+      loaded += load_file(load_dir, "target.f32", k->target, sizeof(float), t);
+    }
+    if (loaded != (k->is_ce ? 2 : 3) || !mask_loaded)
+      die("--load: missing input files (need mask.u8, logits.f32 and labels.i64 or prob.f32 "
+          "and target.f32)",
+          load_dir);
+    return;
+  }
+  for (int64_t i = 0; i < t; i++)
+    k->logits[i] = 8.0f * rng_unit(&seed) - 4.0f;
+  if (k->is_ce) {
+    for (int64_t i = 0; i < p; i++)
+      k->labels[i] = (int64_t)(rng_next(&seed) % (uint64_t)s->c);
+  } else {
+    for (int64_t i = 0; i < t; i++) {
+      k->prob[i] = rng_unit(&seed);
+      k->target[i] = (float)(rng_next(&seed) >> 63);
+    }
+  }
+  memset(k->grad, 0, (size_t)t * sizeof(float));
+}
+
+static void case_free(bcase *k) {
+  free(k->boxes);
+  free(k->mask);
+  free(k->logits);
+  free(k->grad);
+  free(k->labels);
+  free(k->prob);
+  free(k->target);
+}
+
+/* ---- one call ------------------------------------------------------------------------------ */
+
+typedef struct job {
+  const bcase *k;
+  const char *entry, *section, *mode;
+  sl_region region;
+  const sl_region *regp;
+  sl_options opt;
+  float loss;
+  int want_loss, want_grad;
+} job;
+
+static void job_init(job *j, const bcase *k, const char *entry, const char *section,
+                     const char *mode, int threads) {
+  memset(j, 0, sizeof *j);
+  j->k = k;
+  j->entry = entry;
+  j->section = section;
+  j->mode = mode;
+  j->opt = sl_options_default();
+  j->opt.num_threads = threads;
+  j->want_loss = strcmp(mode, "bwd") != 0;
+  j->want_grad = strcmp(mode, "fwd") != 0;
+  j->region = (sl_region){NULL, 0, NULL, 1};
+  if (strcmp(section, "box") == 0) {
+    j->region.boxes = &k->box;
+    j->region.num_boxes = 1;
+  } else if (strcmp(section, "boxes") == 0) {
+    j->region.boxes = k->boxes;
+    j->region.num_boxes = k->shape.n;
+  } else if (strcmp(section, "mask") == 0) {
+    j->region.mask = k->mask;
+  }
+  j->regp = strcmp(section, "whole") == 0 ? NULL : &j->region;
+}
+
+static sl_status job_run(job *j) {
+  const bcase *k = j->k;
+  float *loss = j->want_loss ? &j->loss : NULL;
+  float *grad = j->want_grad ? k->grad : NULL;
+  if (strcmp(j->entry, "ce") == 0)
+    return sl_ce(&k->shape, k->logits, k->labels, SL_LABEL_I64, j->regp, &j->opt, loss, grad);
+  if (strcmp(j->entry, "bce") == 0)
+    return sl_bce(&k->shape, k->prob, k->target, j->regp, &j->opt, loss, grad);
+  return sl_bce_logits(&k->shape, k->logits, k->target, j->regp, &j->opt, loss, grad);
+}
+
+static void job_check(job *j) {
+  sl_status st = job_run(j);
+  if (st != SL_OK) {
+    char what[256];
+    snprintf(what, sizeof what, "%s %s %s %s: %s", j->k->name, j->entry, j->section, j->mode,
+             sl_status_string(st));
+    die("call failed", what);
+  }
+}
+
+/* Selected pixels per the section (CE), selected elements (BCE). */
+static int64_t selected_pixels(const job *j) {
+  const sl_shape *s = &j->k->shape;
+  if (strcmp(j->section, "whole") == 0)
+    return npix(s);
+  if (strcmp(j->section, "mask") == 0) {
+    int64_t c = 0;
+    for (int64_t i = 0; i < npix(s); i++)
+      c += j->k->mask[i] != 0;
+    return c;
+  }
+  int64_t c = 0;
+  for (int64_t n = 0; n < s->n; n++) {
+    const sl_box *b = j->region.num_boxes == 1 ? &j->k->box : &j->k->boxes[n];
+    c += (int64_t)(b->x2 - b->x1) * (b->y2 - b->y1);
+  }
+  return c;
+}
+
+/* Bytes the call must touch: selected inputs read, mask read, gradient written. */
+static void job_bytes(const job *j, double *rd, double *wr) {
+  const sl_shape *s = &j->k->shape;
+  double sp = (double)selected_pixels(j);
+  double r = j->k->is_ce ? sp * ((double)s->c * 4.0 + 8.0) : sp * (double)s->c * 8.0;
+  if (j->region.mask)
+    r += (double)npix(s);
+  *rd = r;
+  *wr = j->want_grad ? (double)numel(s) * 4.0 : 0.0;
+}
+
+/* ---- memory roofline ------------------------------------------------------------------------- */
+
+/* Streaming read: sums the buffer as integers (vectorised with SSE2 where available). */
+static uint64_t stream_read(const uint8_t *buf, size_t bytes, int threads) {
+  uint64_t total = 0;
+  size_t blocks = bytes / 64;
+#pragma omp parallel for num_threads(threads) reduction(+ : total) schedule(static)
+  for (size_t b = 0; b < blocks; b++) {
+    const uint8_t *p = buf + b * 64;
+#if defined(__SSE2__)
+    __m128i a0 = _mm_load_si128((const __m128i *)p);
+    __m128i a1 = _mm_load_si128((const __m128i *)(p + 16));
+    __m128i a2 = _mm_load_si128((const __m128i *)(p + 32));
+    __m128i a3 = _mm_load_si128((const __m128i *)(p + 48));
+    __m128i s = _mm_add_epi64(_mm_add_epi64(a0, a1), _mm_add_epi64(a2, a3));
+    uint64_t lanes[2];
+    _mm_storeu_si128((__m128i *)lanes, s);
+    total += lanes[0] + lanes[1];
+#else
+    const uint64_t *q = (const uint64_t *)(const void *)p;
+    total += q[0] + q[1] + q[2] + q[3] + q[4] + q[5] + q[6] + q[7];
+#endif
+  }
+  return total;
+}
+
+/* Streaming write with ordinary stores (like the kernels' gradient stores). */
+static void stream_write(uint8_t *buf, size_t bytes, int threads, uint64_t v) {
+  size_t blocks = bytes / 64;
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (size_t b = 0; b < blocks; b++) {
+    uint8_t *p = buf + b * 64;
+#if defined(__SSE2__)
+    __m128i x = _mm_set1_epi64x((long long)(v + b));
+    _mm_store_si128((__m128i *)p, x);
+    _mm_store_si128((__m128i *)(p + 16), x);
+    _mm_store_si128((__m128i *)(p + 32), x);
+    _mm_store_si128((__m128i *)(p + 48), x);
+#else
+    uint64_t *q = (uint64_t *)(void *)p;
+    for (int i = 0; i < 8; i++)
+      q[i] = v + b;
+#endif
+  }
+}
+
+typedef struct roofline {
+  double read_bw, write_bw; /* bytes per second */
+  size_t bytes;
+} roofline;
+
+static volatile uint64_t sink;
+
+static roofline measure_roofline(size_t bytes, int threads, int tries) {
+  roofline r = {0.0, 0.0, bytes};
+  uint8_t *buf = xmalloc(bytes);
+  stream_write(buf, bytes, threads, 1); /* fault the pages in */
+  for (int t = 0; t < tries; t++) {
+    double t0 = now_s();
+    sink += stream_read(buf, bytes, threads);
+    double t1 = now_s();
+    stream_write(buf, bytes, threads, (uint64_t)t);
+    double t2 = now_s();
+    double rb = (double)bytes / (t1 - t0), wb = (double)bytes / (t2 - t1);
+    if (rb > r.read_bw)
+      r.read_bw = rb;
+    if (wb > r.write_bw)
+      r.write_bw = wb;
+  }
+  free(buf);
+  return r;
+}
+
+/* ---- measurement ------------------------------------------------------------------------------
+ */
+
+typedef struct result {
+  int reps;
+  double median, min, rd, wr;
+  float loss;
+} result;
+
+static result measure(job *j, double min_time, int min_reps) {
+  result r = {.reps = 0};
+  double t0 = now_s();
+  job_check(j); /* warm-up: pages, caches, thread pool */
+  double est = now_s() - t0;
+  if (est < 1e-7)
+    est = 1e-7;
+  int reps = (int)ceil(min_time / est);
+  if (reps < min_reps)
+    reps = min_reps;
+  if (reps > MAX_REPS)
+    reps = MAX_REPS;
+  double *t = xmalloc((size_t)reps * sizeof *t);
+  for (int i = 0; i < reps; i++) {
+    double a = now_s();
+    job_check(j);
+    t[i] = now_s() - a;
+  }
+  qsort(t, (size_t)reps, sizeof *t, cmp_double);
+  r.reps = reps;
+  r.min = t[0];
+  r.median = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
+  free(t);
+  job_bytes(j, &r.rd, &r.wr);
+  r.loss = j->want_loss ? j->loss : NAN;
+  return r;
+}
+
+/* ---- output ---------------------------------------------------------------------------------- */
+
+typedef enum { OUT_TABLE, OUT_CSV, OUT_JSON } out_fmt;
+
+typedef struct ctx {
+  out_fmt fmt;
+  int threads, emulated, nres;
+  const char *isa;
+  roofline roof;
+} ctx;
+
+static void cpu_model(char *out, size_t size) {
+  snprintf(out, size, "unknown");
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  if (!f)
+    return;
+  char line[512];
+  while (fgets(line, sizeof line, f)) {
+    if (strncmp(line, "model name", 10) == 0 && strchr(line, ':')) {
+      char *v = strchr(line, ':') + 1;
+      while (*v == ' ')
+        v++;
+      v[strcspn(v, "\n\"\\")] = 0;
+      snprintf(out, size, "%s", v);
+      break;
+    }
+  }
+  fclose(f);
+}
+
+static void print_header(const ctx *c, FILE *o, out_fmt fmt) {
+  char cpu[256];
+  cpu_model(cpu, sizeof cpu);
+  double gb = 1e-9;
+  if (fmt == OUT_JSON) {
+    fprintf(o,
+            "{\n  \"version\": \"%s\", \"isa\": \"%s\", \"threads\": %d, \"cpu\": \"%s\",\n"
+            "  \"emulated\": %s, \"roofline\": {\"read_gbps\": %.2f, \"write_gbps\": %.2f, "
+            "\"buffer_mb\": %.0f},\n  \"results\": [",
+            sl_version(), c->isa, c->threads, cpu, c->emulated ? "true" : "false",
+            c->roof.read_bw * gb, c->roof.write_bw * gb, (double)c->roof.bytes / 1048576.0);
+    return;
+  }
+  const char *pre = fmt == OUT_CSV ? "# " : "";
+  fprintf(o, "%ssectionloss %s, sl-bench: ISA %s, %d thread%s, CPU %s\n", pre, sl_version(), c->isa,
+          c->threads, c->threads == 1 ? "" : "s", cpu);
+  fprintf(o,
+          "%sroofline (streaming loops, %d thread%s, %.0f MB): read %.1f GB/s, write %.1f GB/s\n",
+          pre, c->threads, c->threads == 1 ? "" : "s", (double)c->roof.bytes / 1048576.0,
+          c->roof.read_bw * gb, c->roof.write_bw * gb);
+  if (c->emulated)
+    fprintf(o, "%sNOTE: not running on real hardware (emulated): these timings mean nothing.\n",
+            pre);
+  if (fmt == OUT_CSV) {
+    fprintf(o,
+            "impl,isa,threads,case,entry,section,mode,n,c,h,w,elements,bytes,reps,median_s,min_s,"
+            "elem_per_s,gb_per_s,roof_pct,loss\n");
+  } else {
+    fprintf(o, "elements = N*C*H*W per second; GB/s = bytes the call must touch / median; %%roof = "
+               "roofline time / median\n");
+    fprintf(o, "%-20s %-10s %-6s %-5s %6s %10s %10s %9s %7s %6s %12s\n", "case", "entry", "section",
+            "mode", "reps", "median ms", "min ms", "Gelem/s", "GB/s", "%roof", "loss");
+  }
+}
+
+static void print_result(const ctx *c, FILE *o, out_fmt fmt, const job *j, const result *r) {
+  const sl_shape *s = &j->k->shape;
+  double el = (double)numel(s), bytes = r->rd + r->wr;
+  double roof_t = r->rd / c->roof.read_bw + r->wr / c->roof.write_bw;
+  double pct = 100.0 * roof_t / r->median;
+  char loss[32];
+  if (isnan(r->loss))
+    snprintf(loss, sizeof loss, fmt == OUT_JSON ? "null" : (fmt == OUT_CSV ? "" : "-"));
+  else
+    snprintf(loss, sizeof loss, "%.9g", r->loss);
+  if (fmt == OUT_CSV) {
+    fprintf(o,
+            "sectionloss,%s,%d,%s,%s,%s,%s,%lld,%lld,%lld,%lld,%.0f,%.0f,%d,%.9g,%.9g,%.6g,%.4g,"
+            "%.2f,%s\n",
+            c->isa, c->threads, j->k->name, j->entry, j->section, j->mode, (long long)s->n,
+            (long long)s->c, (long long)s->h, (long long)s->w, el, bytes, r->reps, r->median,
+            r->min, el / r->median, bytes / r->median * 1e-9, pct, loss);
+  } else if (fmt == OUT_JSON) {
+    fprintf(o,
+            "%s\n    {\"case\": \"%s\", \"entry\": \"%s\", \"section\": \"%s\", \"mode\": \"%s\", "
+            "\"shape\": [%lld, %lld, %lld, %lld], \"elements\": %.0f, \"bytes\": %.0f, "
+            "\"reps\": %d, \"median_s\": %.9g, \"min_s\": %.9g, \"elem_per_s\": %.6g, "
+            "\"gb_per_s\": %.4g, \"roof_pct\": %.2f, \"loss\": %s}",
+            c->nres ? "," : "", j->k->name, j->entry, j->section, j->mode, (long long)s->n,
+            (long long)s->c, (long long)s->h, (long long)s->w, el, bytes, r->reps, r->median,
+            r->min, el / r->median, bytes / r->median * 1e-9, pct, loss);
+  } else {
+    fprintf(o, "%-20s %-10s %-6s %-5s %6d %10.3f %10.3f %9.3f %7.2f %6.1f %12s\n", j->k->name,
+            j->entry, j->section, j->mode, r->reps, r->median * 1e3, r->min * 1e3,
+            el / r->median * 1e-9, bytes / r->median * 1e-9, pct, loss);
+  }
+  fflush(o);
+}
+
+/* ---- main
+ * ---------------------------------------------------------------------------------------- */
+
+static void usage(void) {
+  puts("usage: sl-bench [options]\n"
+       "  --case LIST      cases, comma-separated: bce-NxCxHxW or ce-NxCxHxW (default: the\n"
+       "                   article's bce-4x1x64x64 and ce-4x4x64x64, bce-16x1x512x512,\n"
+       "                   ce-8x21x512x512, ce-1x19x1024x2048)\n"
+       "  --entry LIST     bce,bce_logits,ce (default all that fit each case)\n"
+       "  --section LIST   whole,box,mask,boxes (default all)\n"
+       "  --mode LIST      fwd,bwd,fused (default all)\n"
+       "  --isa NAME       scalar, avx2, neon (default: the active one)\n"
+       "  --threads N      threads (options.num_threads and omp_set_num_threads; default: the\n"
+       "                   OpenMP default)\n"
+       "  --min-time S     seconds per measurement (default 0.2; at least 5 repetitions)\n"
+       "  --quick          CI smoke run: the two small article cases, 2 repetitions, small\n"
+       "                   roofline buffer; timings are not meaningful\n"
+       "  --csv | --json | --table   output format (default table)\n"
+       "  --csv-out FILE   also write the results as CSV to FILE\n"
+       "  --reps K         quiet mode for hyperfine: K calls of one case, no output\n"
+       "                   (also the default when --case, --section and --mode name one each\n"
+       "                   and neither an output format nor --quick is given: 1 call)\n"
+       "  --load DIR       inputs from DIR (prob.f32 target.f32 logits.f32 labels.i64 mask.u8)\n"
+       "  --progress       progress line on stderr (default when stderr is a terminal)\n"
+       "Environment: SL_BENCH_EMULATED=1 marks an emulated run (qemu): timings mean nothing.");
+}
+
+int main(int argc, char **argv) {
+  const char *case_arg = NULL, *entry_arg = NULL, *section_arg = NULL, *mode_arg = NULL;
+  const char *isa_arg = NULL, *load_dir = NULL, *csv_out = NULL;
+  int threads = 0, quick = 0, reps_quiet = -1, fmt_given = 0, progress = isatty(2);
+  double min_time = 0.2;
+  out_fmt fmt = OUT_TABLE;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEEDV()                                                                                    \
+  do {                                                                                             \
+    if (!v)                                                                                        \
+      die("missing value for", a);                                                                 \
+    i++;                                                                                           \
+  } while (0)
+    if (strcmp(a, "--case") == 0) {
+      NEEDV();
+      case_arg = v;
+    } else if (strcmp(a, "--entry") == 0) {
+      NEEDV();
+      entry_arg = v;
+    } else if (strcmp(a, "--section") == 0) {
+      NEEDV();
+      section_arg = v;
+    } else if (strcmp(a, "--mode") == 0) {
+      NEEDV();
+      mode_arg = v;
+    } else if (strcmp(a, "--isa") == 0) {
+      NEEDV();
+      isa_arg = v;
+    } else if (strcmp(a, "--threads") == 0) {
+      NEEDV();
+      threads = atoi(v);
+      if (threads <= 0)
+        die("--threads must be >= 1", v);
+    } else if (strcmp(a, "--min-time") == 0) {
+      NEEDV();
+      min_time = atof(v);
+      if (!(min_time >= 0.0))
+        die("bad --min-time", v);
+    } else if (strcmp(a, "--reps") == 0) {
+      NEEDV();
+      reps_quiet = atoi(v);
+      if (reps_quiet < 0)
+        die("bad --reps", v);
+    } else if (strcmp(a, "--csv-out") == 0) {
+      NEEDV();
+      csv_out = v;
+    } else if (strcmp(a, "--load") == 0) {
+      NEEDV();
+      load_dir = v;
+    } else if (strcmp(a, "--quick") == 0) {
+      quick = 1;
+    } else if (strcmp(a, "--csv") == 0) {
+      fmt = OUT_CSV;
+      fmt_given = 1;
+    } else if (strcmp(a, "--json") == 0) {
+      fmt = OUT_JSON;
+      fmt_given = 1;
+    } else if (strcmp(a, "--table") == 0) {
+      fmt = OUT_TABLE;
+      fmt_given = 1;
+    } else if (strcmp(a, "--progress") == 0) {
+      progress = 1;
+    } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      usage();
+      return 0;
+    } else {
+      die("unknown option (see --help)", a);
+    }
+#undef NEEDV
+  }
+
+  if (isa_arg) {
+    int found = 0;
+    for (int i = 0; i < SL_ISA_COUNT_; i++) {
+      if (strcmp(isa_arg, sl_isa_name((sl_isa)i)) == 0) {
+        if (sl_isa_set((sl_isa)i) != SL_OK)
+          die("ISA not available on this build or CPU", isa_arg);
+        found = 1;
+      }
+    }
+    if (!found)
+      die("unknown ISA", isa_arg);
+  }
+  if (threads > 0)
+    omp_set_num_threads(threads);
+  else
+    threads = omp_get_max_threads();
+
+  static char cbuf[4096], ebuf[256], sbuf[256], mbuf[256];
+  const char *cases[MAX_LIST], *entries[MAX_LIST], *sections[MAX_LIST], *modes[MAX_LIST];
+  int ncases, nentries, nsections, nmodes;
+  if (case_arg) {
+    ncases = split_list(case_arg, cbuf, sizeof cbuf, cases);
+  } else {
+    ncases = quick ? 2 : (int)(sizeof default_cases / sizeof *default_cases);
+    for (int i = 0; i < ncases; i++)
+      cases[i] = default_cases[i];
+  }
+  nentries = entry_arg ? split_list(entry_arg, ebuf, sizeof ebuf, entries) : 3;
+  if (!entry_arg)
+    memcpy(entries, all_entries, sizeof all_entries);
+  nsections = section_arg ? split_list(section_arg, sbuf, sizeof sbuf, sections) : 4;
+  if (!section_arg)
+    memcpy(sections, all_sections, sizeof all_sections);
+  nmodes = mode_arg ? split_list(mode_arg, mbuf, sizeof mbuf, modes) : 3;
+  if (!mode_arg)
+    memcpy(modes, all_modes, sizeof all_modes);
+  for (int i = 0; i < nentries; i++)
+    if (!in_list(entries[i], all_entries, 3))
+      die("unknown entry point", entries[i]);
+  for (int i = 0; i < nsections; i++)
+    if (!in_list(sections[i], all_sections, 4))
+      die("unknown section", sections[i]);
+  for (int i = 0; i < nmodes; i++)
+    if (!in_list(modes[i], all_modes, 3))
+      die("unknown mode", modes[i]);
+  for (int i = 0; i < ncases; i++) {
+    bcase tmp;
+    if (!parse_case(cases[i], &tmp))
+      die("bad case name (bce-NxCxHxW or ce-NxCxHxW, H and W >= 6)", cases[i]);
+  }
+  if (load_dir && ncases != 1)
+    die("--load needs exactly one --case", NULL);
+
+  /* Quiet single-case mode (hyperfine). */
+  if (reps_quiet < 0 && !fmt_given && !quick && case_arg && section_arg && mode_arg &&
+      ncases == 1 && nsections == 1 && nmodes == 1)
+    reps_quiet = 1;
+  if (reps_quiet >= 0) {
+    if (ncases != 1 || nsections != 1 || nmodes != 1)
+      die("--reps needs one case, one section and one mode", NULL);
+    bcase k;
+    parse_case(cases[0], &k);
+    const char *entry = entry_arg ? entries[0] : (k.is_ce ? "ce" : "bce");
+    if ((strcmp(entry, "ce") == 0) != k.is_ce)
+      die("entry point does not fit the case", entry);
+    case_alloc(&k, load_dir);
+    job j;
+    job_init(&j, &k, entry, sections[0], modes[0], threads);
+    for (int r = 0; r < reps_quiet; r++)
+      job_check(&j);
+    case_free(&k);
+    return 0;
+  }
+
+  ctx c = {.fmt = fmt, .threads = threads, .isa = sl_isa_name(sl_isa_active())};
+  const char *emu = getenv("SL_BENCH_EMULATED");
+  c.emulated = emu && strcmp(emu, "0") != 0 && emu[0] != 0;
+#if defined(__aarch64__) || defined(__arm__)
+  fprintf(stderr, "sl-bench: ARM build: if this runs under qemu-user, timings mean nothing.\n");
+#endif
+  if (progress)
+    fprintf(stderr, "sl-bench: measuring the memory roofline...\r");
+  c.roof = measure_roofline(quick ? (size_t)16 << 20 : (size_t)256 << 20, threads, quick ? 1 : 3);
+  FILE *csv = NULL;
+  if (csv_out) {
+    csv = fopen(csv_out, "w");
+    if (!csv)
+      die("cannot write", csv_out);
+    print_header(&c, csv, OUT_CSV);
+  }
+  print_header(&c, stdout, fmt);
+
+  int total = 0, done = 0;
+  for (int ci = 0; ci < ncases; ci++) {
+    bcase k;
+    parse_case(cases[ci], &k);
+    for (int e = 0; e < nentries; e++)
+      if ((strcmp(entries[e], "ce") == 0) == k.is_ce)
+        total += nsections * nmodes;
+  }
+  for (int ci = 0; ci < ncases; ci++) {
+    bcase k;
+    parse_case(cases[ci], &k);
+    int any = 0;
+    for (int e = 0; e < nentries; e++)
+      any |= (strcmp(entries[e], "ce") == 0) == k.is_ce;
+    if (!any)
+      continue;
+    case_alloc(&k, load_dir);
+    for (int e = 0; e < nentries; e++) {
+      if ((strcmp(entries[e], "ce") == 0) != k.is_ce)
+        continue;
+      for (int si = 0; si < nsections; si++) {
+        for (int mi = 0; mi < nmodes; mi++) {
+          job j;
+          job_init(&j, &k, entries[e], sections[si], modes[mi], threads);
+          if (progress)
+            fprintf(stderr, "\r\033[K[%d/%d] %s %s %s %s", ++done, total, k.name, entries[e],
+                    sections[si], modes[mi]);
+          result r = measure(&j, quick ? 0.0 : min_time, quick ? 2 : MIN_REPS);
+          print_result(&c, stdout, fmt, &j, &r);
+          if (csv)
+            print_result(&c, csv, OUT_CSV, &j, &r);
+          c.nres++;
+        }
+      }
+    }
+    case_free(&k);
+  }
+  if (progress)
+    fprintf(stderr, "\r\033[K");
+  if (fmt == OUT_JSON)
+    printf("\n  ]\n}\n");
+  if (csv && fclose(csv) != 0)
+    die("cannot write", csv_out);
+  if (c.nres == 0)
+    die("no measurement: no entry point fits the cases", NULL);
+  return 0;
+}
