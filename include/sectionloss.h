@@ -160,8 +160,8 @@ SL_API sl_status sl_bce_logits(const sl_shape *shape, const float *logits, const
  * A selected label outside [0, C) that is not ignore_index gives SL_ERR_LABEL, found before
  * anything is written. NaN logits give a NaN loss. */
 SL_API sl_status sl_ce(const sl_shape *shape, const float *logits, const void *labels,
-                       sl_label_type label_type, const sl_region *region,
-                       const sl_options *options, float *loss, float *grad);
+                       sl_label_type label_type, const sl_region *region, const sl_options *options,
+                       float *loss, float *grad);
 
 /* A readable, static, never-NULL message for any value (unknown values included). */
 SL_API const char *sl_status_string(sl_status status);

@@ -28,7 +28,7 @@ sl_options sl_options_default(void) {
 
 const char *sl_version(void) {
 #define SL_STR2(x) #x
-#define SL_STR(x) SL_STR2(x)
+#define SL_STR(x)  SL_STR2(x)
   return SL_STR(SL_VERSION_MAJOR) "." SL_STR(SL_VERSION_MINOR) "." SL_STR(SL_VERSION_PATCH);
 }
 
@@ -87,7 +87,9 @@ static int overlap(span a, span b) {
   return a0 < b0 + b.bytes && b0 < a0 + a.bytes;
 }
 
-static int mul_ok(int64_t a, int64_t b, int64_t *out) { return !__builtin_mul_overflow(a, b, out); }
+static int mul_ok(int64_t a, int64_t b, int64_t *out) {
+  return !__builtin_mul_overflow(a, b, out);
+}
 
 /* Validation shared by the three entry points. Fills job on success. */
 static sl_status validate(sl_job *j, const sl_shape *shape, const sl_region *region,
@@ -118,9 +120,8 @@ static sl_status validate(sl_job *j, const sl_shape *shape, const sl_region *reg
   if (j->op == SL_OP_CE && j->label_type != SL_LABEL_I64 && j->label_type != SL_LABEL_I32 &&
       j->label_type != SL_LABEL_U8)
     return SL_ERR_LABEL_TYPE;
-  int smoothing_ok = j->op == SL_OP_CE
-                         ? (o->label_smoothing >= 0.0f && o->label_smoothing <= 1.0f)
-                         : o->label_smoothing == 0.0f;
+  int smoothing_ok = j->op == SL_OP_CE ? (o->label_smoothing >= 0.0f && o->label_smoothing <= 1.0f)
+                                       : o->label_smoothing == 0.0f;
   if (!smoothing_ok || !isfinite(o->grad_scale) || o->num_threads < 0 ||
       (o->pos_weight && j->op != SL_OP_BCE_LOGITS))
     return SL_ERR_OPTION;
@@ -141,8 +142,7 @@ static sl_status validate(sl_job *j, const sl_shape *shape, const sl_region *reg
       return SL_ERR_NULL_POINTER;
     for (int64_t i = 0; i < region->num_boxes; i++) {
       const sl_box *b = &region->boxes[i];
-      if (b->x1 < 0 || b->y1 < 0 || b->x1 > b->x2 || b->y1 > b->y2 || b->x2 > j->w ||
-          b->y2 > j->h)
+      if (b->x1 < 0 || b->y1 < 0 || b->x1 > b->x2 || b->y1 > b->y2 || b->x2 > j->w || b->y2 > j->h)
         return SL_ERR_BOX;
     }
     if (region->mask) {
@@ -160,9 +160,7 @@ static sl_status validate(sl_job *j, const sl_shape *shape, const sl_region *reg
   uint64_t ub = (uint64_t)bytes;
   int64_t map_elems = j->op == SL_OP_CE ? nhw : elems;
   uint64_t map_bytes = (uint64_t)map_elems * sizeof(float);
-  uint64_t label_size = j->label_type == SL_LABEL_I64   ? 8
-                        : j->label_type == SL_LABEL_I32 ? 4
-                                                        : 1;
+  uint64_t label_size = j->label_type == SL_LABEL_I64 ? 8 : j->label_type == SL_LABEL_I32 ? 4 : 1;
   span loss = {j->loss, o->reduction == SL_REDUCTION_NONE ? map_bytes : sizeof(float)};
   span grad = {j->grad, ub};
   span stats = {o->stats, sizeof(sl_stats)};

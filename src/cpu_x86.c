@@ -32,5 +32,7 @@ int sl_cpu_has_avx2_fma(void) {
   return (b & (1u << 5)) != 0; /* AVX2 */
 }
 #else
-int sl_cpu_has_avx2_fma(void) { return 0; }
+int sl_cpu_has_avx2_fma(void) {
+  return 0;
+}
 #endif

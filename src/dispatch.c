@@ -36,7 +36,9 @@ const char *sl_isa_name(sl_isa isa) {
   return (unsigned)isa < SL_ISA_COUNT_ ? isa_names[isa] : "unknown";
 }
 
-int sl_isa_available(sl_isa isa) { return table_of(isa) != NULL; }
+int sl_isa_available(sl_isa isa) {
+  return table_of(isa) != NULL;
+}
 
 /* The best available table, unless SECTIONLOSS_ISA names another available one. */
 static const sl_kernels *initial_table(void) {
@@ -67,7 +69,9 @@ const sl_kernels *sl_kernels_active(void) {
   return expected;
 }
 
-sl_isa sl_isa_active(void) { return sl_kernels_active()->isa; }
+sl_isa sl_isa_active(void) {
+  return sl_kernels_active()->isa;
+}
 
 sl_status sl_isa_set(sl_isa isa) {
   const sl_kernels *k = table_of(isa);

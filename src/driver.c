@@ -26,9 +26,9 @@
 #include "kernels.h"
 
 enum {
-  SL_MAX_CHUNKS = 256,         /* partial sums live in a fixed stack array */
+  SL_MAX_CHUNKS = 256,          /* partial sums live in a fixed stack array */
   SL_CHUNK_MIN_ELEMS = 1 << 15, /* no chunk smaller than this many elements (if the tensor is) */
-  SL_CE_SEG = 256              /* pixels per CE microkernel call (class-index buffer) */
+  SL_CE_SEG = 256               /* pixels per CE microkernel call (class-index buffer) */
 };
 
 typedef struct plan {
@@ -87,7 +87,9 @@ static sl_box box_of(const sl_job *j, int64_t n) {
   return j->boxes[j->num_boxes == 1 ? 0 : n];
 }
 
-static int row_in_box(const sl_box *b, int64_t y) { return y >= b->y1 && y < b->y2 && b->x1 < b->x2; }
+static int row_in_box(const sl_box *b, int64_t y) {
+  return y >= b->y1 && y < b->y2 && b->x1 < b->x2;
+}
 
 static void zero(float *p, int64_t len) {
   if (p && len > 0)
@@ -121,7 +123,7 @@ typedef struct bce_ctx {
   const sl_job *job;
   sl_bce_fn fn;
   double gscale;
-  float *loss_map;  /* NONE reduction only */
+  float *loss_map;   /* NONE reduction only */
   int count_in_pass; /* count mask bytes in the main pass (no prepass was needed) */
 } bce_ctx;
 
@@ -156,7 +158,8 @@ static void bce_rows(const void *vctx, int64_t r0, int64_t r1, chunk_acc *acc) {
     zero_outside(lmap, w, &b);
     const uint8_t *mask = NULL;
     if (j->mask)
-      mask = j->mask + ((n * j->mask_channels + (j->mask_channels == 1 ? 0 : c)) * h + y) * w + b.x1;
+      mask =
+          j->mask + ((n * j->mask_channels + (j->mask_channels == 1 ? 0 : c)) * h + y) * w + b.x1;
     sl_bce_row row = {
         .x = j->x + off + b.x1,
         .y = j->target + off + b.x1,

@@ -11,7 +11,8 @@
 int main(int argc, char **argv) {
   int list = argc > 1 && strcmp(argv[1], "--available") == 0;
   if (!list)
-    printf("sectionloss %s\nactive ISA: %s\navailable:", sl_version(), sl_isa_name(sl_isa_active()));
+    printf("sectionloss %s\nactive ISA: %s\navailable:", sl_version(),
+           sl_isa_name(sl_isa_active()));
   for (int i = 0; i < SL_ISA_COUNT_; i++) {
     if (!sl_isa_available((sl_isa)i))
       continue;

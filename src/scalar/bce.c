@@ -13,7 +13,7 @@
 
 /* PyTorch's clamp of log terms and its gradient denominator floor (float 1e-12). */
 #define SL_LOG_FLOOR (-100.0)
-#define SL_BCE_EPS ((double)1e-12f)
+#define SL_BCE_EPS   ((double)1e-12f)
 
 /* 1 when element i is outside the mask, after writing its zeros to the loss map and grad. */
 static int unselected(const sl_bce_row *r, int64_t i) {
