@@ -33,15 +33,11 @@ double sl_ce__scalar(const sl_ce_row *r) {
     double m = -INFINITY;
     for (int64_t c = 0; c < C; c++)
       m = x[c * cs] > m ? x[c * cs] : m;
-    /* s - 1 = sum_c exp(x_c - m) - 1, the maxima's exp(0) = 1 terms counted exactly, so that
-     * log(s) = log1p(s - 1) keeps its digits for a confident pixel (s = 1 + 1e-12). */
-    double s1 = -1.0;
-    for (int64_t c = 0; c < C; c++) /* the maxima first: -1 + 1 + ... is exact */
-      s1 += x[c * cs] - m == 0.0 ? 1.0 : 0.0;
+    double s = 0.0;
     for (int64_t c = 0; c < C; c++)
-      s1 += x[c * cs] - m == 0.0 ? 0.0 : exp(x[c * cs] - m);
-    double ls = log1p(s1); /* logp_c = (x_c - m) - log(s): never m + log(s), which loses log(s)
-                              when |m| is huge (m = 1e30: p = 1 instead of 1/2) */
+      s += exp(x[c * cs] - m);
+    double ls = log(s); /* logp_c = (x_c - m) - log(s): never m + log(s), which loses log(s)
+                           when |m| is huge (m = 1e30: p = 1 instead of 1/2) */
     double wt = r->cw ? (double)r->cw[t] : 1.0;
     double l = -wt * ((x[t * cs] - m) - ls);
     if (e != 0.0) {
