@@ -1,0 +1,6 @@
+/*
+ * fuzz_bce.c - libFuzzer target for sl_bce(): input bytes -> shape, section, options, data; the
+ * checks are in fuzz_common.h. Built and run by mk/sanitize.mk (make fuzz-smoke, make fuzz).
+ */
+#define FUZZ_OP 0
+#include "fuzz_common.h"

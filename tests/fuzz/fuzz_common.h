@@ -1,0 +1,738 @@
+/*
+ * fuzz_common.h - the libFuzzer engine shared by the three targets (fuzz_bce.c, fuzz_bce_logits.c,
+ * fuzz_ce.c); each defines FUZZ_OP (0 sl_bce, 1 sl_bce_logits, 2 sl_ce) and includes this file.
+ *
+ * The input bytes become one call: a shape N x C x H x W (small, zero, negative, or huge with
+ * overflowing products), a section (NULL region, 0 / 1 / N / wrong number of boxes, boxes valid,
+ * empty, inverted, negative or outside the image, a mask with 1, C or a wrong number of channels),
+ * options (every field, invalid enums and out-of-range values included), outputs present or not,
+ * sometimes aliased with an input, and data (probabilities, logits, targets, weights, labels)
+ * drawn from ordinary values and specials: NaN, +-inf, +-0, subnormals, 1e30, 1 - 2^-24, labels
+ * outside [0, C).
+ * Buffers are allocated (with their exact size, so AddressSanitizer sees any overrun) only when
+ * the shape is valid and small; otherwise the call is made with tiny buffers or NULL and the
+ * fuzzer makes sure an argument error is due, so the library never legitimately reads more.
+ *
+ * Checks (any failure aborts, which libFuzzer reports as a crash with the input saved):
+ *   1. no crash, no ASan / UBSan report (the build flags);
+ *   2. the status agrees with an independent validity check written here from the contract in
+ *      sectionloss.h: on an argument error, one of the argument errors this input has; otherwise
+ *      SL_ERR_DOMAIN (sl_bce) exactly when a selected probability or target is outside [0, 1] or
+ *      NaN, SL_ERR_LABEL (sl_ce) exactly when a selected label is outside [0, C) and not
+ *      ignore_index, else SL_OK;
+ *   3. on an argument or label error, loss, grad and stats are untouched (canary bytes); on a
+ *      domain error the scalar loss and the stats are untouched;
+ *   4. on success: stats.count is the independently counted selection; grad and a NONE loss map
+ *      are exactly 0 outside the section (and at ignored pixels);
+ *   5. on success every available SIMD ISA (sl_isa_set, restored afterwards) gives the scalar
+ *      result: each element within 4 ULP, or within 1e-6 absolute times the element's scale
+ *      (upstream gradient x weight) near 0, NaN exactly where scalar has NaN; reduced loss and
+ *      stats.loss_sum within 1e-6 of the sum of |per-element loss| (from a scalar NONE call).
+ * Shape legend N, C, H, W as in sectionloss.h.
+ */
+#ifndef SL_FUZZ_COMMON_H
+#define SL_FUZZ_COMMON_H
+
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sectionloss.h"
+
+#ifndef FUZZ_OP
+#error "define FUZZ_OP (0 sl_bce, 1 sl_bce_logits, 2 sl_ce) before including fuzz_common.h"
+#endif
+
+enum { FZ_MAX_ELEMS = 4096, FZ_MAX_BOXES = 64 };
+
+/* ---- input bytes -------------------------------------------------------------------------- */
+
+typedef struct fz_in {
+  const uint8_t *p;
+  size_t n, at;
+} fz_in;
+
+static uint8_t fz_u8(fz_in *in) {
+  return in->at < in->n ? in->p[in->at++] : 0;
+}
+
+static uint32_t fz_u32(fz_in *in) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; i++)
+    v = v << 8 | fz_u8(in);
+  return v;
+}
+
+static int64_t fz_dim(fz_in *in) {
+  static const int64_t huge[] = {65536,
+                                 (int64_t)1 << 31,
+                                 ((int64_t)1 << 31) - 1,
+                                 (int64_t)1 << 32,
+                                 3037000500LL, /* ~ sqrt(2^63) */
+                                 (int64_t)1 << 40,
+                                 (int64_t)1 << 61,
+                                 INT64_MAX,
+                                 INT64_MAX / 4 + 1,
+                                 1000003};
+  uint8_t m = fz_u8(in), v = fz_u8(in);
+  switch (m % 10) {
+  case 0:
+  case 1:
+  case 2:
+  case 3:
+  case 4:
+    return 1 + v % 6;
+  case 5:
+    return 1 + v % 40;
+  case 6:
+    return v % 3 == 0 ? 0 : v % 3 == 1 ? -1 - v : INT64_MIN;
+  case 7:
+    return huge[v % (sizeof huge / sizeof huge[0])];
+  default:
+    return 1 + v % 3;
+  }
+}
+
+/* A float from the input: mostly ordinary, often special. kind 0: probability, 1: logit,
+ * 2: target, 3: weight / scale. */
+static float fz_float(fz_in *in, int kind) {
+  static const float special[] = {0.0f,
+                                  -0.0f,
+                                  1.0f,
+                                  NAN,
+                                  INFINITY,
+                                  -INFINITY,
+                                  1e30f,
+                                  -1e30f,
+                                  FLT_MIN,
+                                  1e-40f /* subnormal */,
+                                  -1e-40f,
+                                  FLT_TRUE_MIN,
+                                  1.0f - 0x1p-24f,
+                                  0x1p-24f,
+                                  0.5f,
+                                  100.0f,
+                                  -100.0f,
+                                  88.7f,
+                                  -103.9f,
+                                  2.0f,
+                                  -1.0f,
+                                  FLT_MAX,
+                                  1e-7f,
+                                  1.0f + 0x1p-23f};
+  uint8_t m = fz_u8(in);
+  uint32_t r = fz_u32(in);
+  if (m < 40) {
+    float f;
+    memcpy(&f, &r, sizeof f);
+    return f; /* any bit pattern */
+  }
+  if (m < 100)
+    return special[r % (sizeof special / sizeof special[0])];
+  float u = (float)(r >> 8) * 0x1p-24f; /* [0, 1) */
+  switch (kind) {
+  case 0:
+    return u;
+  case 1:
+    return (u - 0.5f) * (m < 200 ? 20.0f : 200.0f);
+  case 2:
+    return m < 180 ? (float)(r & 1) : u;
+  default:
+    return 0.25f + 2.0f * u;
+  }
+}
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+#define FZ_CHECK(cond, ...)                                                                        \
+  do {                                                                                             \
+    if (!(cond)) {                                                                                 \
+      fprintf(stderr, "fuzz check failed: %s (%s:%d): ", #cond, __FILE__, __LINE__);               \
+      fprintf(stderr, __VA_ARGS__);                                                                \
+      fprintf(stderr, "\n");                                                                       \
+      abort();                                                                                     \
+    }                                                                                              \
+  } while (0)
+
+static const uint8_t FZ_CANARY = 0xA7;
+
+static int fz_untouched(const void *p, size_t bytes) {
+  const uint8_t *b = p;
+  for (size_t i = 0; i < bytes; i++)
+    if (b[i] != FZ_CANARY)
+      return 0;
+  return 1;
+}
+
+static double fz_ulp(double v) {
+  float f = (float)fabs(v);
+  if (!isfinite(f))
+    return 0.0;
+  return (double)nextafterf(f, INFINITY) - (double)f;
+}
+
+/* a (SIMD) against ref (scalar) within the equivalence tolerance; scale: the element's size. */
+static int fz_close(float a, float ref, double scale) {
+  if (isnan(ref) || isnan(a))
+    return isnan(ref) && isnan(a);
+  if (a == ref)
+    return 1;
+  if (isinf(ref) || isinf(a))
+    return 0;
+  double d = fabs((double)a - (double)ref);
+  return d <= 4.0 * fz_ulp(ref) || d <= 1e-6 * scale;
+}
+
+/* __int128 products for the independent overflow check. */
+typedef __int128 fz_i128;
+
+typedef struct fz_case {
+  sl_shape shape;
+  int shape_ok; /* every dim > 0 */
+  int small;    /* valid and at most FZ_MAX_ELEMS elements: buffers allocated */
+  int64_t elems, pix, map;
+  /* the argument errors this input has (bit per status); must_err: at least one is certain */
+  uint32_t allowed;
+  int must_err;
+} fz_case;
+
+#define FZ_BIT(s) (1u << (unsigned)(s))
+
+static void fz_allow(fz_case *k, sl_status s) {
+  k->allowed |= FZ_BIT(s);
+  k->must_err = 1;
+}
+
+/* ---- the call ----------------------------------------------------------------------------- */
+
+typedef struct fz_call {
+  const float *x, *t;
+  const void *labels;
+  sl_label_type lt;
+  sl_region reg;
+  const sl_region *regp;
+  sl_options opt;
+  const sl_options *optp;
+  float *loss, *grad;
+} fz_call;
+
+static sl_status fz_run(const sl_shape *s, const fz_call *c) {
+#if FUZZ_OP == 0
+  return sl_bce(s, c->x, c->t, c->regp, c->optp, c->loss, c->grad);
+#elif FUZZ_OP == 1
+  return sl_bce_logits(s, c->x, c->t, c->regp, c->optp, c->loss, c->grad);
+#else
+  return sl_ce(s, c->x, c->labels, c->lt, c->regp, c->optp, c->loss, c->grad);
+#endif
+}
+
+static int64_t fz_label(const void *l, sl_label_type t, int64_t i) {
+  if (t == SL_LABEL_I64)
+    return ((const int64_t *)l)[i];
+  if (t == SL_LABEL_I32)
+    return ((const int32_t *)l)[i];
+  return ((const uint8_t *)l)[i];
+}
+
+/* Element (n, c, y, x) is selected (BCE) / pixel (n, y, x) is in the section (CE, before labels).
+ */
+static int fz_selected(const fz_case *k, const fz_call *c, int64_t n, int64_t ch, int64_t y,
+                       int64_t x) {
+  const sl_region *r = c->regp;
+  if (!r)
+    return 1;
+  if (r->num_boxes > 0) {
+    const sl_box *b = &r->boxes[r->num_boxes == 1 ? 0 : n];
+    if (!(x >= b->x1 && x < b->x2 && y >= b->y1 && y < b->y2))
+      return 0;
+  }
+  if (r->mask) {
+    int64_t mc = r->mask_channels, H = k->shape.h, W = k->shape.w;
+    if (!r->mask[((n * mc + (mc == 1 ? 0 : ch)) * H + y) * W + x])
+      return 0;
+  }
+  return 1;
+}
+
+static double fz_absmax(const float *p, int64_t n) {
+  double m = 0.0;
+  for (int64_t i = 0; p && i < n; i++)
+    if (isfinite(p[i]) && fabs(p[i]) > m)
+      m = fabs(p[i]);
+  return m;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  fz_in in = {data, size, 0};
+  fz_case k;
+  memset(&k, 0, sizeof k);
+  const int op = FUZZ_OP;
+
+  /* -- shape -- */
+  k.shape.n = fz_dim(&in);
+  k.shape.c = fz_dim(&in);
+  k.shape.h = fz_dim(&in);
+  k.shape.w = fz_dim(&in);
+  if (op == 2 && k.shape.c > 0 && k.shape.c < 64 && fz_u8(&in) % 4 == 0)
+    k.shape.c = 1; /* one class: a degenerate but valid CE */
+  const int64_t N = k.shape.n, C = k.shape.c, H = k.shape.h, W = k.shape.w;
+  k.shape_ok = N > 0 && C > 0 && H > 0 && W > 0;
+  if (!k.shape_ok) {
+    fz_allow(&k, SL_ERR_SHAPE);
+  } else {
+    /* exact in __int128 when the double estimate shows that it cannot overflow it */
+    double ed = (double)N * (double)C * (double)H * (double)W;
+    int huge = ed > 0x1p100;
+    fz_i128 e = huge ? 0 : (fz_i128)N * C * H * W, pix = huge ? 0 : (fz_i128)N * H * W;
+    /* the contract: elements x 4 bytes must fit int64 / size_t. The library may also refuse
+     * N*H*W*8 (its int64 label bytes) and H or W above INT32_MAX (box coordinates). */
+    if (huge || e * 4 > INT64_MAX)
+      fz_allow(&k, SL_ERR_OVERFLOW);
+    else if (pix * 8 > INT64_MAX || H > INT32_MAX || W > INT32_MAX)
+      k.allowed |= FZ_BIT(SL_ERR_OVERFLOW);
+    if (!huge && e <= FZ_MAX_ELEMS) {
+      k.small = 1;
+      k.elems = (int64_t)e;
+      k.pix = (int64_t)pix;
+    }
+  }
+  k.map = op == 2 ? k.pix : k.elems;
+
+  /* -- options -- */
+  fz_call c;
+  memset(&c, 0, sizeof c);
+  c.opt = sl_options_default();
+  uint8_t ob = fz_u8(&in);
+  c.optp = ob % 16 == 0 ? NULL : &c.opt;
+  uint8_t red = fz_u8(&in);
+  c.opt.reduction = red < 240 ? (sl_reduction)(red % 3) : (sl_reduction)(red % 2 ? 3 : -1);
+  if (c.optp && red >= 240)
+    fz_allow(&k, SL_ERR_REDUCTION);
+  uint8_t lt = fz_u8(&in);
+  c.lt = lt < 245 ? (sl_label_type)(lt % 3) : (sl_label_type)(lt % 2 ? 3 : -7);
+  if (op == 2 && lt >= 245)
+    fz_allow(&k, SL_ERR_LABEL_TYPE);
+  uint8_t ls = fz_u8(&in);
+  static const float smooth[] = {0.1f, 0.5f, 1.0f, -0.1f, 1.1f, NAN, INFINITY, 1e-40f};
+  c.opt.label_smoothing = ls < 160 ? 0.0f : smooth[ls % 8];
+  float lsv = c.opt.label_smoothing;
+  int ls_ok = op == 2 ? (lsv >= 0.0f && lsv <= 1.0f) : lsv == 0.0f;
+  uint8_t gs = fz_u8(&in);
+  static const float gscale[] = {0.5f, -2.0f, 0.0f, 1e30f, 1e-40f, INFINITY, NAN, -INFINITY};
+  c.opt.grad_scale = gs < 128 ? 1.0f : gscale[gs % 8];
+  uint8_t nt = fz_u8(&in);
+  c.opt.num_threads = nt < 200 ? 1 : nt < 230 ? 0 : nt < 250 ? 2 : -1;
+  uint8_t ii = fz_u8(&in);
+  static const int64_t ign[] = {0, 1, 255, 256, -1, INT64_MIN, 2};
+  c.opt.ignore_index = ii < 128 ? -100 : ign[ii % 7];
+  uint8_t wsel = fz_u8(&in), pwsel = fz_u8(&in), gmsel = fz_u8(&in), stsel = fz_u8(&in);
+  if (c.optp && (!ls_ok || !isfinite(c.opt.grad_scale) || c.opt.num_threads < 0 ||
+                 (pwsel % 4 == 0 && op != 1)))
+    fz_allow(&k, SL_ERR_OPTION);
+
+  /* -- outputs -- */
+  uint8_t outsel = fz_u8(&in);
+  int want_loss = outsel % 4 != 0, want_grad = (outsel / 4) % 3 != 0;
+  int want_stats = c.optp && stsel % 2 == 0;
+  sl_reduction r_eff = c.optp ? c.opt.reduction : SL_REDUCTION_MEAN;
+  int none = r_eff == SL_REDUCTION_NONE;
+  int has_gmap = c.optp && (none ? (want_grad && gmsel % 8 != 0) : gmsel % 16 == 0);
+  if (!want_loss && !want_grad && !want_stats)
+    fz_allow(&k, SL_ERR_NO_OUTPUT);
+  if (c.optp && ((none && want_grad && !has_gmap) || (!none && has_gmap)))
+    fz_allow(&k, SL_ERR_GRAD_MAP);
+
+  /* -- region -- */
+  uint8_t rsel = fz_u8(&in);
+  c.regp = rsel % 8 == 0 ? NULL : &c.reg;
+  int64_t nb_opts[6] = {0, 1, N, N < 64 ? N + 1 : -5, 2, -1};
+  int64_t nb = nb_opts[fz_u8(&in) % 6];
+  if (nb == N && (N > FZ_MAX_BOXES || N <= 0))
+    nb = 1;
+  if (N > 0 && N < FZ_MAX_BOXES && nb == N + 1 && N + 1 > FZ_MAX_BOXES)
+    nb = -1;
+  sl_box boxes[FZ_MAX_BOXES + 1];
+  int boxes_null = fz_u8(&in) % 32 == 0;
+  int nbox_alloc = nb > 0 ? (int)nb : 0;
+  for (int i = 0; i < nbox_alloc; i++) {
+    uint8_t m = fz_u8(&in);
+    int32_t hh = H > 0 && H < 100000 ? (int32_t)H : 100000,
+            ww = W > 0 && W < 100000 ? (int32_t)W : 100000;
+    int32_t a = (int32_t)(fz_u8(&in) % (ww + 1)), b2 = (int32_t)(fz_u8(&in) % (ww + 1));
+    int32_t y0 = (int32_t)(fz_u8(&in) % (hh + 1)), y1 = (int32_t)(fz_u8(&in) % (hh + 1));
+    sl_box bx = {a < b2 ? a : b2, y0 < y1 ? y0 : y1, a < b2 ? b2 : a, y0 < y1 ? y1 : y0};
+    switch (m % 12) {
+    case 0: /* inverted */
+      bx = (sl_box){bx.x2, bx.y1, bx.x1, bx.y2};
+      if (fz_u8(&in) % 2)
+        bx = (sl_box){bx.x2, bx.y2, bx.x1, bx.y1};
+      break;
+    case 1: /* outside */
+      bx.x2 = (int32_t)(ww + 1 + (m >> 4));
+      break;
+    case 2:
+      bx.y1 = -1 - (m >> 4);
+      break;
+    case 3:
+      bx = (sl_box){INT32_MIN, 0, INT32_MAX, INT32_MAX};
+      break;
+    case 4:
+      bx = (sl_box){0, 0, ww, hh};
+      break;
+    default:
+      break;
+    }
+    boxes[i] = bx;
+  }
+  int64_t mcsel[6] = {1, 1, C, 0, C < INT64_MAX ? C + 1 : 2, -1};
+  uint8_t msel = fz_u8(&in);
+  int has_mask = msel % 3 == 0;
+  c.reg.num_boxes = nb;
+  c.reg.boxes = nb > 0 && !boxes_null ? boxes : NULL;
+  c.reg.mask_channels = mcsel[(msel / 3) % 6];
+  if (c.regp) {
+    if (nb != 0 && nb != 1 && nb != N)
+      fz_allow(&k, SL_ERR_NUM_BOXES);
+    else if (nb > 0 && boxes_null)
+      fz_allow(&k, SL_ERR_NULL_POINTER);
+    else
+      for (int i = 0; i < nbox_alloc; i++) {
+        const sl_box *b = &boxes[i];
+        if (b->x1 < 0 || b->y1 < 0 || b->x1 > b->x2 || b->y1 > b->y2 || (int64_t)b->x2 > W ||
+            (int64_t)b->y2 > H)
+          fz_allow(&k, SL_ERR_BOX);
+      }
+    if (has_mask) {
+      int64_t mc = c.reg.mask_channels;
+      if (mc != 1 && (mc != C || op == 2))
+        fz_allow(&k, SL_ERR_MASK_CHANNELS);
+    }
+  }
+
+  /* -- buffers -- */
+  uint8_t psel = fz_u8(&in);
+  int x_null = psel % 32 == 1, t_null = psel % 32 == 2;
+  /* a valid but large shape: make sure an argument error is due, so nothing is read */
+  if (k.shape_ok && !k.small && !k.must_err) {
+    switch (psel % 4) {
+    case 0:
+      x_null = 1;
+      break;
+    case 1:
+      if (c.optp)
+        c.opt.reduction = (sl_reduction)7;
+      else
+        x_null = 1;
+      break;
+    case 2:
+      if (c.optp)
+        c.opt.num_threads = -3;
+      else
+        x_null = 1;
+      break;
+    default:
+      want_loss = want_grad = want_stats = 0;
+      break;
+    }
+  }
+  /* recompute the argument errors that the forcing above may have added */
+  if (x_null || t_null)
+    fz_allow(&k, SL_ERR_NULL_POINTER);
+  if (c.optp == &c.opt && (c.opt.reduction < 0 || c.opt.reduction > 2))
+    fz_allow(&k, SL_ERR_REDUCTION);
+  if (c.optp == &c.opt && c.opt.num_threads < 0)
+    fz_allow(&k, SL_ERR_OPTION);
+  if (!want_loss && !want_grad && !want_stats)
+    fz_allow(&k, SL_ERR_NO_OUTPUT);
+
+  size_t ne = k.small ? (size_t)k.elems : 4, np = k.small ? (size_t)k.pix : 4;
+  size_t nmap = k.small ? (size_t)k.map : 4;
+  size_t lsize = c.lt == SL_LABEL_I64 ? 8 : c.lt == SL_LABEL_I32 ? 4 : 1;
+  float *x = malloc(ne * 4), *t = malloc(ne * 4),
+        *w = malloc((op == 2 ? (size_t)(k.small ? C : 4) : ne) * 4);
+  float *pw = malloc((size_t)(k.small ? C : 4) * 4), *gmap = malloc(nmap * 4);
+  void *labels = malloc(np * lsize);
+  int64_t mchan = has_mask && k.small && (c.reg.mask_channels == 1 || c.reg.mask_channels == C)
+                      ? c.reg.mask_channels
+                      : 1;
+  uint8_t *mask = malloc(np * (size_t)mchan);
+  for (size_t i = 0; i < ne; i++) {
+    x[i] = fz_float(&in, op == 0 ? 0 : 1);
+    t[i] = fz_float(&in, 2);
+  }
+  size_t nw = op == 2 ? (size_t)(k.small ? C : 4) : ne;
+  for (size_t i = 0; i < nw; i++)
+    w[i] = fz_float(&in, 3);
+  for (int64_t i = 0; i < (k.small ? C : 4); i++)
+    pw[i] = fz_float(&in, 3);
+  for (size_t i = 0; i < nmap; i++)
+    gmap[i] = fz_float(&in, 3);
+  for (size_t i = 0; i < np * (size_t)mchan; i++)
+    mask[i] = fz_u8(&in) % 3 != 0 ? (uint8_t)(1 + fz_u8(&in) % 255) : 0;
+  for (size_t i = 0; i < np; i++) {
+    uint8_t m = fz_u8(&in);
+    int64_t v = m < 200   ? (int64_t)(m % (C > 0 && C < 256 ? C : 1))
+                : m < 220 ? c.opt.ignore_index
+                : m < 235 ? C
+                : m < 245 ? -1
+                          : (int64_t)m * 1000003;
+    if (lsize == 8)
+      ((int64_t *)labels)[i] = v;
+    else if (lsize == 4)
+      ((int32_t *)labels)[i] = (int32_t)v;
+    else
+      ((uint8_t *)labels)[i] = (uint8_t)v;
+  }
+  c.x = x_null ? NULL : x;
+  c.t = op != 2 && t_null ? NULL : t;
+  c.labels = op == 2 ? (t_null ? NULL : labels) : NULL;
+  c.opt.weight = wsel % 3 == 0 ? w : NULL;
+  c.opt.pos_weight = pwsel % 4 == 0 || (op == 1 && pwsel % 4 == 1) ? pw : NULL;
+  c.opt.grad_map = has_gmap ? gmap : NULL;
+  c.reg.mask = has_mask ? mask : NULL;
+  sl_stats stats_buf[2];
+  float *loss_buf = malloc((none ? nmap : 1) * 4), *grad_buf = malloc(ne * 4);
+  size_t loss_bytes = (none ? nmap : 1) * 4, grad_bytes = ne * 4;
+
+  /* aliasing: an output on top of an input (small shapes only) */
+  uint8_t asel = fz_u8(&in);
+  float *loss_p = want_loss ? loss_buf : NULL, *grad_p = want_grad ? grad_buf : NULL;
+  int aliased = 0;
+  if (k.small && asel >= 248) {
+    aliased = 1;
+    if (want_grad && !x_null)
+      grad_p = x;
+    else if (want_loss && !x_null)
+      loss_p = x + (ne > 1 ? 1 : 0);
+    else
+      aliased = 0;
+    if (aliased)
+      fz_allow(&k, SL_ERR_ALIAS);
+  }
+  c.loss = loss_p;
+  c.grad = grad_p;
+  memset(stats_buf, FZ_CANARY, sizeof stats_buf);
+  c.opt.stats = want_stats ? &stats_buf[0] : NULL;
+
+  if (!c.optp) { /* the library uses the defaults: so do the checks below */
+    c.opt = sl_options_default();
+    c.opt.stats = NULL;
+  }
+
+  /* -- the call, with the scalar kernels -- */
+  memset(loss_buf, FZ_CANARY, loss_bytes);
+  memset(grad_buf, FZ_CANARY, grad_bytes);
+  sl_isa isa0 = sl_isa_active();
+  FZ_CHECK(sl_isa_set(SL_ISA_SCALAR) == SL_OK, "scalar must be available");
+  sl_status st = fz_run(&k.shape, &c);
+
+  int arg_err = st != SL_OK && st != SL_ERR_DOMAIN && st != SL_ERR_LABEL;
+  if (k.must_err)
+    FZ_CHECK(arg_err, "status %d (%s), want an argument error (this input's errors: mask 0x%x)",
+             (int)st, sl_status_string(st), k.allowed);
+  if (arg_err) {
+    FZ_CHECK((unsigned)st < 32 && (k.allowed & FZ_BIT(st)),
+             "status %d (%s) is not among this input's errors (mask 0x%x)", (int)st,
+             sl_status_string(st), k.allowed);
+    FZ_CHECK(fz_untouched(loss_buf, loss_bytes) && fz_untouched(grad_buf, grad_bytes) &&
+                 fz_untouched(stats_buf, sizeof stats_buf),
+             "an output was written on argument error %s", sl_status_string(st));
+    goto done;
+  }
+
+  /* -- data errors, from the data, independently -- */
+  {
+    int domain = 0, label = 0;
+    int64_t count = 0;
+    double norm = 0.0;
+    for (int64_t n = 0; n < N; n++)
+      for (int64_t y = 0; y < H; y++)
+        for (int64_t xx = 0; xx < W; xx++) {
+          if (op == 2) {
+            if (!fz_selected(&k, &c, n, 0, y, xx))
+              continue;
+            int64_t lab = fz_label(labels, c.lt, (n * H + y) * W + xx);
+            if (lab == c.opt.ignore_index && c.optp)
+              continue;
+            if (!c.optp && lab == -100)
+              continue;
+            if (lab < 0 || lab >= C) {
+              label = 1;
+              continue;
+            }
+            count++;
+            norm += c.opt.weight && c.optp ? (double)c.opt.weight[lab] : 1.0;
+            continue;
+          }
+          for (int64_t ch = 0; ch < C; ch++) {
+            if (!fz_selected(&k, &c, n, ch, y, xx))
+              continue;
+            int64_t i = ((n * C + ch) * H + y) * W + xx;
+            if (op == 0 && !(x[i] >= 0.0f && x[i] <= 1.0f && t[i] >= 0.0f && t[i] <= 1.0f))
+              domain = 1;
+            count++;
+          }
+        }
+    sl_status want = label ? SL_ERR_LABEL : domain ? SL_ERR_DOMAIN : SL_OK;
+    FZ_CHECK(st == want, "status %d (%s), want %d (%s)", (int)st, sl_status_string(st), (int)want,
+             sl_status_string(want));
+    if (st == SL_ERR_LABEL) {
+      FZ_CHECK(fz_untouched(loss_buf, loss_bytes) && fz_untouched(grad_buf, grad_bytes) &&
+                   fz_untouched(stats_buf, sizeof stats_buf),
+               "an output was written on SL_ERR_LABEL");
+      goto done;
+    }
+    if (st == SL_ERR_DOMAIN) {
+      if (!none)
+        FZ_CHECK(fz_untouched(loss_buf, loss_bytes), "scalar loss written on SL_ERR_DOMAIN");
+      FZ_CHECK(fz_untouched(stats_buf, sizeof stats_buf), "stats written on SL_ERR_DOMAIN");
+      goto done;
+    }
+    /* success: count, zeros outside, untouched buffers where nothing is due */
+    if (want_stats) {
+      FZ_CHECK(stats_buf[0].count == count, "count %lld, want %lld", (long long)stats_buf[0].count,
+               (long long)count);
+      if (op == 2)
+        FZ_CHECK(stats_buf[0].normalizer == norm ||
+                     (isnan(norm) && isnan(stats_buf[0].normalizer)) ||
+                     fabs(stats_buf[0].normalizer - norm) <= 1e-12 * (fabs(norm) + 1.0),
+                 "normalizer %.17g, want %.17g", stats_buf[0].normalizer, norm);
+      else
+        FZ_CHECK(stats_buf[0].normalizer == (double)count, "normalizer");
+    }
+    if (!want_grad)
+      FZ_CHECK(fz_untouched(grad_buf, grad_bytes), "grad written though NULL");
+    if (!want_loss)
+      FZ_CHECK(fz_untouched(loss_buf, loss_bytes), "loss written though NULL");
+    for (int64_t n = 0; n < N; n++)
+      for (int64_t y = 0; y < H; y++)
+        for (int64_t xx = 0; xx < W; xx++) {
+          int64_t p = (n * H + y) * W + xx;
+          int pix_counted = 1;
+          if (op == 2) {
+            int64_t lab = fz_label(labels, c.lt, p);
+            pix_counted =
+                fz_selected(&k, &c, n, 0, y, xx) && lab != (c.optp ? c.opt.ignore_index : -100);
+            if (want_loss && none && !pix_counted)
+              FZ_CHECK(loss_buf[p] == 0.0f, "CE loss map not 0 outside the section");
+          }
+          for (int64_t ch = 0; ch < C; ch++) {
+            int64_t i = ((n * C + ch) * H + y) * W + xx;
+            int sel = op == 2 ? pix_counted : fz_selected(&k, &c, n, ch, y, xx);
+            if (sel)
+              continue;
+            if (want_grad)
+              FZ_CHECK(grad_buf[i] == 0.0f, "grad[%lld] = %g outside the section", (long long)i,
+                       grad_buf[i]);
+            if (want_loss && none && op != 2)
+              FZ_CHECK(loss_buf[i] == 0.0f, "loss map not 0 outside the section");
+          }
+        }
+  }
+
+  /* -- every other ISA against scalar -- */
+  {
+    float *ref_loss = malloc(loss_bytes), *ref_grad = malloc(grad_bytes);
+    float *abs_map = malloc(nmap * 4);
+    memcpy(ref_loss, loss_buf, loss_bytes);
+    memcpy(ref_grad, grad_buf, grad_bytes);
+    sl_stats ref_stats = stats_buf[0];
+    /* sum of |per-element loss|: the scale of the reduced loss's tolerance */
+    double abs_sum = 0.0;
+    {
+      fz_call c2 = c;
+      c2.opt.reduction = SL_REDUCTION_NONE;
+      c2.opt.grad_map = NULL;
+      c2.opt.stats = NULL;
+      c2.optp = &c2.opt;
+      c2.loss = abs_map;
+      c2.grad = NULL;
+      if (!c.optp) {
+        c2.opt = sl_options_default();
+        c2.opt.reduction = SL_REDUCTION_NONE;
+      }
+      sl_status s2 = fz_run(&k.shape, &c2);
+      FZ_CHECK(s2 == SL_OK, "NONE call %s", sl_status_string(s2));
+      for (size_t i = 0; i < nmap; i++)
+        abs_sum += fabs((double)abs_map[i]);
+    }
+    double gmax = c.opt.grad_map ? fz_absmax(c.opt.grad_map, (int64_t)nmap) : 0.0;
+    double wmax = c.opt.weight ? fz_absmax(c.opt.weight, op == 2 ? C : (int64_t)ne) : 1.0;
+    double pwmax = c.opt.pos_weight ? fz_absmax(c.opt.pos_weight, C) : 1.0;
+    pwmax = pwmax > 1.0 ? pwmax : 1.0;
+    if (op == 2 && c.opt.weight) {
+      double s = 0.0;
+      for (int64_t i = 0; i < C; i++)
+        s += fabs(c.opt.weight[i]);
+      wmax = s > wmax ? s : wmax;
+    }
+    for (int isa = 1; isa < SL_ISA_COUNT_; isa++) {
+      if (!sl_isa_available((sl_isa)isa))
+        continue;
+      FZ_CHECK(sl_isa_set((sl_isa)isa) == SL_OK, "isa_set");
+      memset(loss_buf, FZ_CANARY, loss_bytes);
+      memset(grad_buf, FZ_CANARY, grad_bytes);
+      memset(stats_buf, FZ_CANARY, sizeof stats_buf);
+      sl_status s3 = fz_run(&k.shape, &c);
+      FZ_CHECK(s3 == st, "%s: status %s, scalar %s", sl_isa_name((sl_isa)isa), sl_status_string(s3),
+               sl_status_string(st));
+      double up = c.opt.grad_map ? gmax : fabs((double)c.opt.grad_scale);
+      if (want_grad)
+        for (size_t i = 0; i < ne; i++) {
+          double scale =
+              (up > 1.0 ? up : 1.0) * (wmax > 1.0 ? wmax : 1.0) * (pwmax > 1.0 ? pwmax : 1.0);
+          FZ_CHECK(fz_close(grad_buf[i], ref_grad[i], scale), "%s: grad[%zu] = %.9g, scalar %.9g",
+                   sl_isa_name((sl_isa)isa), i, grad_buf[i], ref_grad[i]);
+        }
+      if (want_loss && none)
+        for (size_t i = 0; i < nmap; i++)
+          FZ_CHECK(fz_close(loss_buf[i], ref_loss[i], (wmax > 1.0 ? wmax : 1.0) * pwmax),
+                   "%s: loss[%zu] = %.9g, scalar %.9g", sl_isa_name((sl_isa)isa), i, loss_buf[i],
+                   ref_loss[i]);
+      double norm = ref_stats.normalizer;
+      if (want_loss && !none) {
+        /* per element: 4 ULP or 1e-6 x scale absolute, summed over at most nmap elements */
+        double tol = 1e-6 * (abs_sum + (double)nmap * wmax * pwmax) /
+                         (r_eff == SL_REDUCTION_MEAN && norm > 0 ? norm : 1.0) +
+                     4.0 * fz_ulp(ref_loss[0]);
+        FZ_CHECK((isnan(loss_buf[0]) && isnan(ref_loss[0])) || loss_buf[0] == ref_loss[0] ||
+                     fabs((double)loss_buf[0] - ref_loss[0]) <= tol,
+                 "%s: loss %.9g, scalar %.9g (tol %g)", sl_isa_name((sl_isa)isa), loss_buf[0],
+                 ref_loss[0], tol);
+      }
+      if (want_stats) {
+        FZ_CHECK(stats_buf[0].count == ref_stats.count, "stats.count");
+        FZ_CHECK(stats_buf[0].normalizer == ref_stats.normalizer ||
+                     (isnan(ref_stats.normalizer) && isnan(stats_buf[0].normalizer)),
+                 "stats.normalizer");
+        double a = stats_buf[0].loss_sum, b = ref_stats.loss_sum;
+        FZ_CHECK((isnan(a) && isnan(b)) || a == b ||
+                     fabs(a - b) <= 1e-6 * (abs_sum + (double)nmap * wmax * pwmax),
+                 "%s: loss_sum %.17g, scalar %.17g", sl_isa_name((sl_isa)isa), a, b);
+      }
+    }
+    free(ref_loss);
+    free(ref_grad);
+    free(abs_map);
+  }
+
+done:
+  sl_isa_set(isa0);
+  free(x);
+  free(t);
+  free(w);
+  free(pw);
+  free(gmap);
+  free(labels);
+  free(mask);
+  free(loss_buf);
+  free(grad_buf);
+  return 0;
+}
+
+#endif /* SL_FUZZ_COMMON_H */
