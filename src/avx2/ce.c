@@ -132,7 +132,7 @@ SL_VINLINE __m256d ce_strip(const sl_ce_row *r, int64_t i, const int32_t *t, __m
   __m256 lsv = sl_v_log_core(u, _mm256_setzero_ps(), sl_v_pd_to_ps(res[0], res[1]));
 
   __m256 cntf = _mm256_castsi256_ps(cnt);
-  __m256d sum = _mm256_setzero_pd(), lo[2], kk[2], gec[2], ft[2];
+  __m256d sum = _mm256_setzero_pd(), lo[2], kk[2], ka[2], gv[2], ft[2];
   for (int h = 0; h < 2; h++) {
     __m256d ls = h ? sl_v_hi_pd(lsv) : sl_v_lo_pd(lsv);
     __m256d md = h ? m_hi : m_lo, xtd = h ? sl_v_hi_pd(xtv) : sl_v_lo_pd(xtv);
@@ -154,7 +154,8 @@ SL_VINLINE __m256d ce_strip(const sl_ce_row *r, int64_t i, const int32_t *t, __m
       __m256d bt = _mm256_fmadd_pd(_mm256_set1_pd(ec), wtd, a);
       a = _mm256_fmadd_pd(_mm256_set1_pd(ec), _mm256_set1_pd(r->cw_sum), a);
       kk[h] = _mm256_mul_pd(_mm256_mul_pd(g, a), inv[h]); /* g A / s */
-      gec[h] = _mm256_mul_pd(g, _mm256_set1_pd(ec));
+      ka[h] = _mm256_mul_pd(a, inv[h]);                   /* A / s */
+      gv[h] = g;
       __m256d q = _mm256_mul_pd(_mm256_sub_pd(sd[h], etd[h]), inv[h]); /* 1 - p_t */
       ft[h] = _mm256_mul_pd(g, _mm256_fnmadd_pd(a, q, _mm256_sub_pd(a, bt)));
     }
@@ -167,22 +168,26 @@ SL_VINLINE __m256d ce_strip(const sl_ce_row *r, int64_t i, const int32_t *t, __m
       _mm256_maskstore_ps(r->loss + i, inr, lf);
   }
   if (fl & F_GRAD) {
-    /* pass 3: grad_c = e_c k [- g (e/C) w_c]; uncounted lanes: e_c = 1 (x = m = 0), k = 0 */
-    __m256 k = sl_v_pd_to_ps(kk[0], kk[1]);
+    /* pass 3: grad_c = e_c k [- g (e/C) w_c], k = g A / s; uncounted lanes: e_c = 1, k = 0 */
     for (c = 0; c < C; c++) {
       float *gp = gr + c * cs;
       __m256 v;
       if (dbl) {
         __m256 xc = ce_ld(x + c * cs, cnt, full);
         __m256d wc = _mm256_set1_pd((fl & F_CW) ? (double)r->cw[c] : 1.0);
-        __m256d vlo = _mm256_fmsub_pd(sl_v_exp_pd(_mm256_sub_pd(sl_v_lo_pd(xc), m_lo)), kk[0],
-                                      _mm256_mul_pd(gec[0], wc));
-        __m256d vhi = _mm256_fmsub_pd(sl_v_exp_pd(_mm256_sub_pd(sl_v_hi_pd(xc), m_hi)), kk[1],
-                                      _mm256_mul_pd(gec[1], wc));
+        /* g (e_c A / s - (e/C) w_c), g applied last as the scalar kernel does (g = inf) */
+        __m256d ecw = _mm256_mul_pd(_mm256_set1_pd(ec), wc);
+        __m256d vlo = _mm256_mul_pd(
+            _mm256_fmsub_pd(sl_v_exp_pd(_mm256_sub_pd(sl_v_lo_pd(xc), m_lo)), ka[0], ecw), gv[0]);
+        __m256d vhi = _mm256_mul_pd(
+            _mm256_fmsub_pd(sl_v_exp_pd(_mm256_sub_pd(sl_v_hi_pd(xc), m_hi)), ka[1], ecw), gv[1]);
         v = sl_v_pd_to_ps(vlo, vhi);
       } else {
+        /* e_c (g A / s) in double, rounded once: g A / s may overflow float (a huge grad_scale
+         * or grad_map) while e_c is 0, and 0 * inf would be NaN where the scalar gives 0 or inf */
         __m256 ev = full ? _mm256_loadu_ps(gp) : _mm256_maskload_ps(gp, inr);
-        v = _mm256_mul_ps(ev, k);
+        v = sl_v_pd_to_ps(_mm256_mul_pd(sl_v_lo_pd(ev), kk[0]),
+                          _mm256_mul_pd(sl_v_hi_pd(ev), kk[1]));
       }
       if (full)
         _mm256_storeu_ps(gp, v);
