@@ -49,7 +49,8 @@ typedef enum sl_status {
   SL_OK = 0,
   SL_ERR_NULL_POINTER,    /* a required pointer argument is NULL */
   SL_ERR_SHAPE,           /* a dimension of sl_shape is <= 0 */
-  SL_ERR_OVERFLOW,        /* the element count (or its size in bytes) overflows int64/size_t */
+  SL_ERR_OVERFLOW,        /* the element count (or its size in bytes, labels as int64 included)
+                             overflows int64/size_t, or H or W exceeds INT32_MAX */
   SL_ERR_NUM_BOXES,       /* region->num_boxes is not 0, 1 or N */
   SL_ERR_BOX,             /* a box is inverted (x1 > x2 or y1 > y2) or reaches outside the image */
   SL_ERR_MASK_CHANNELS,   /* region->mask_channels is not 1 or C (CE: not 1) */
