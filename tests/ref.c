@@ -155,17 +155,6 @@ static void ref_bce(const t_case *c, ref_out *o) {
   }
 }
 
-static int64_t label_of(const t_case *c, int64_t i) {
-  switch (c->label_type) {
-  case SL_LABEL_I64:
-    return ((const int64_t *)c->labels)[i];
-  case SL_LABEL_I32:
-    return ((const int32_t *)c->labels)[i];
-  default:
-    return ((const uint8_t *)c->labels)[i];
-  }
-}
-
 static void ref_ce(const t_case *c, ref_out *o) {
   const int64_t N = c->shape.n, C = c->shape.c, H = c->shape.h, W = c->shape.w;
   const double e = c->opt.label_smoothing, ec = e / (double)C;
@@ -181,7 +170,7 @@ static void ref_ce(const t_case *c, ref_out *o) {
         int64_t pi = (n * H + y) * W + x;
         if (!in_box(c, n, y, x) || !in_mask(c, n, 0, y, x))
           continue;
-        int64_t lab = label_of(c, pi);
+        int64_t lab = t_label_at(c, pi);
         if (lab == c->opt.ignore_index)
           continue;
         if (lab < 0 || lab >= C) {
@@ -199,7 +188,7 @@ static void ref_ce(const t_case *c, ref_out *o) {
         int64_t pi = (n * H + y) * W + x;
         if (!o->sel[pi])
           continue;
-        int64_t t = label_of(c, pi);
+        int64_t t = t_label_at(c, pi);
         double g = g_of(c, norm, pi);
 #define XC(k) ((double)c->x[((n * C + (k)) * H + y) * W + x])
 #define WC(k) (c->weight ? (double)c->weight[k] : 1.0)
