@@ -115,3 +115,12 @@ plots: bench-deps $(BENCH_BIN) $(BUILD)/sl-info
 bench-report:
 	@/usr/bin/python3 bench/report.py $(if $(wildcard $(BENCH_OUT)/torch-compare.csv),--torch $(BENCH_OUT)/torch-compare.csv) \
 	  $(wildcard $(BENCH_OUT)/sl-bench-*-t*.csv) | tee $(BENCH_OUT)/report.md
+
+# Subnormal inputs vs ordinary ones, per available ISA (issue 6): prints the time ratios.
+$(BUILD)/sl-subnormal: $(BUILD)/obj/bench/sl_subnormal.o $(LIB_A)
+	$(CC) -o $@ $^ $(LDLIBS_ALL)
+
+.PHONY: perf-subnormal
+perf-subnormal: $(BUILD)/sl-subnormal $(BUILD)/sl-info
+	@for isa in $$($(RUN) $(BUILD)/sl-info --available); do \
+	  SECTIONLOSS_ISA=$$isa $(RUN) $(BUILD)/sl-subnormal || exit 1; done
