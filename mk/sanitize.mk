@@ -109,7 +109,8 @@ define run_fuzz
 	  $(FUZZ_ENV) timeout $$(( $(1) + 120 )) $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(1) \
 	    -max_len=4096 -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
 	    -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t/ \
-	    $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t 2> $(FUZZ_BUILD)/fuzz_$$t.log \
+	    $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t $$(ls -d tests/fuzz/regressions/$$t 2>/dev/null) \
+	    2> $(FUZZ_BUILD)/fuzz_$$t.log \
 	    || { tail -60 $(FUZZ_BUILD)/fuzz_$$t.log; echo "== fuzz_$$t FAILED (log: $(FUZZ_BUILD)/fuzz_$$t.log)"; exit 1; }; \
 	  grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' $(FUZZ_BUILD)/fuzz_$$t.log | sed "s/^/fuzz_$$t /"; \
 	done

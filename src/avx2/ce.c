@@ -189,6 +189,8 @@ SL_VINLINE __m256d ce_strip(const sl_ce_row *r, int64_t i, const int32_t *t, __m
         v = sl_v_pd_to_ps(_mm256_mul_pd(sl_v_lo_pd(ev), kk[0]),
                           _mm256_mul_pd(sl_v_hi_pd(ev), kk[1]));
       }
+      /* uncounted lanes: 0, by blend (their k is 0 * A, NaN when a class weight is NaN) */
+      v = _mm256_and_ps(v, cntf);
       if (full)
         _mm256_storeu_ps(gp, v);
       else
