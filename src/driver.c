@@ -20,6 +20,7 @@
  */
 #include "driver.h"
 
+#include <math.h>
 #include <omp.h>
 #include <string.h>
 
@@ -332,6 +333,12 @@ static sl_status run_ce(const sl_job *j, const sl_kernels *k) {
   } else {
     ctx.cw_sum = (double)j->c;
   }
+  /* A non-finite class weight (inf, NaN): the SIMD kernels regroup sums for speed and accuracy
+   * (W log s + sum_c w_c (m - x_c); (A - B_t) - A (1 - p_t)), which then give inf * 0 or
+   * inf - inf where the reference's term-by-term order gives +-inf. Such a call runs the
+   * reference kernel, so every ISA returns the same infinities and NaNs. */
+  if (!isfinite(ctx.cw_sum))
+    ctx.fn = sl_kernels_scalar.ce;
   plan p = make_plan(j->n * j->h, j->w * j->c);
   chunk_acc pre = run_chunks(&p, o->num_threads, ce_check_rows, &ctx);
   if (pre.err)

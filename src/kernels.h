@@ -49,6 +49,13 @@ typedef struct sl_bce_row {
  * (otherwise leaves it alone). sl_bce_logits__* never touches domain_error. */
 typedef double (*sl_bce_fn)(const sl_bce_row *r, int *domain_error);
 
+/* BCE with logits: below this |x| the gradient is formed from tanh(|x| / 2) via expm1 (the
+ * difference of two sigmoids near 1/2, from a rounded exp(-|x|), has a relative error of about
+ * 1.1e-16 / |x|), at and above it from the sigmoids (src/scalar/bce.c). Every ISA whose gradient
+ * is computed in double uses the same switch; 2^-10 keeps that error below 1.2e-13 and the
+ * branch rare for ordinary logits. (NEON's float gradient needs its own, larger one.) */
+#define SL_LOGITS_NEAR0 0x1p-10
+
 /* One run of CE work: len consecutive pixels (n, y, x0 .. x0+len) across all C classes.
  * input:  x   logits; class c of pixel i at x[c * cstride + i]
  *         cls target class in [0, C) per pixel, or < 0: pixel not counted (outside the mask,

@@ -104,3 +104,42 @@ Test(bce_logits, nan_in_and_out_of_section) {
     t_case_free(&c);
   }
 }
+
+/* The gradient near x = 0, where (1 - t) sigmoid(x) and pw t sigmoid(-x) are both about half of
+ * their weights and cancel: against the closed form in double,
+ *   d = ((a - b) + (a + b) tanh(x / 2)) / 2,  a = 1 - t, b = pw t,
+ * within 4 ULP (no 1e-6-absolute escape: the values are tiny on purpose). With t = 1/2 and
+ * pw = 1, d = tanh(x / 2) / 2; with t = -4.9e32, pw = -1 (a fuzz input), d = 1/2 + a tanh(x/2).
+ * Sigmoids from a rounded exp(-|x|) miss these by 1e-6 relative at |x| = 1e-10. */
+Test(bce_logits, gradient_near_zero) {
+  static const float xs[] = {1e-10f,   -1e-10f,          3e-9f,  -7e-8f, 1e-5f, -0.001f,
+                             0x1p-10f, -0x1.fffffep-11f, 0.01f,  -0.1f,  0.2f,  -0.24f,
+                             0.25f,    -0.26f,           1e-30f, -1e-38f};
+  static const struct {
+    float t, pw;
+  } tp[] = {{0.5f, 1.0f}, {-0x1.88112cp+107f, -1.0f}, {0.25f, 3.0f}, {1.0f, 1.0f}};
+  enum { NX = sizeof xs / sizeof xs[0], NT = sizeof tp / sizeof tp[0] };
+  int fails = 0;
+  for (int j = 0; j < NT; j++) {
+    float x[NX], t[NX], grad[NX], loss = 0.0f, pw = tp[j].pw;
+    for (int i = 0; i < NX; i++) {
+      x[i] = xs[i];
+      t[i] = tp[j].t;
+    }
+    sl_shape shape = {1, 1, 1, NX};
+    sl_options opt = sl_options_default();
+    opt.reduction = SL_REDUCTION_SUM;
+    opt.pos_weight = &pw;
+    cr_assert(sl_bce_logits(&shape, x, t, NULL, &opt, &loss, grad) == SL_OK);
+    for (int i = 0; i < NX; i++) {
+      double a = 1.0 - (double)t[i], b = (double)pw * t[i];
+      double want = 0.5 * ((a - b) + (a + b) * tanh((double)x[i] / 2.0));
+      if (!t_close(grad[i], want, 4.0 * t_ulpf((float)want))) {
+        cr_expect(0, "x = %g, t = %g, pw = %g: grad %.9g, want %.9g (%s)", (double)x[i],
+                  (double)t[i], (double)pw, (double)grad[i], want, sl_isa_name(sl_isa_active()));
+        fails++;
+      }
+    }
+  }
+  cr_assert(fails == 0);
+}

@@ -12,7 +12,8 @@
  *   logits: loss lw log1p(e) + (1 - y) max(x, 0) + pw y max(-x, 0), e = exp(-|x|), log1p in
  *     float, the rest in double; gradient (1 - y) sigmoid(x) - pw y sigmoid(-x) in double with
  *     e = exp(-|x|) in double: the two terms cancel when sigmoid(x) ~ y, so a float e would lose
- *     the low digits the scalar kernel keeps.
+ *     the low digits the scalar kernel keeps; near x = 0 (|x| < SL_LOGITS_NEAR0) the scalar
+ *     kernel's tanh form, with expm1 in double.
  * The inner loop is specialised (always-inline body, constant flags) for every combination of
  * loss map / gradient / weight / grad_map / mask, so each has a tight loop. Tails use masked
  * loads and stores: nothing past len is read or written. An 8-element block with no selected
@@ -159,6 +160,16 @@ SL_VINLINE void bce_logits_block(const sl_bce_row *r, int64_t i, __m256i inr, __
       __m256d sp = _mm256_blendv_pd(ei, inv, pos); /* sigmoid(x) */
       __m256d sn = _mm256_blendv_pd(inv, ei, pos); /* sigmoid(-x) */
       __m256d d = _mm256_sub_pd(_mm256_mul_pd(omt, sp), _mm256_mul_pd(pwt, sn));
+      /* |x| < SL_LOGITS_NEAR0: ((a - b) + (a + b) sign(x) tanh(|x| / 2)) / 2 (scalar/bce.c) */
+      __m256d ax = _mm256_andnot_pd(_mm256_set1_pd(-0.0), xd[h]);
+      __m256d near = _mm256_cmp_pd(ax, _mm256_set1_pd(SL_LOGITS_NEAR0), _CMP_LT_OQ);
+      if (_mm256_movemask_pd(near)) {
+        __m256d th = _mm256_mul_pd(sl_v_expm1_small_pd(_mm256_xor_pd(ax, _mm256_set1_pd(-0.0))),
+                                   _mm256_xor_pd(inv, _mm256_set1_pd(-0.0))); /* tanh(|x|/2) */
+        th = _mm256_or_pd(th, _mm256_and_pd(xd[h], _mm256_set1_pd(-0.0)));    /* sign of x */
+        __m256d dn = _mm256_fmadd_pd(_mm256_add_pd(omt, pwt), th, _mm256_sub_pd(omt, pwt));
+        d = _mm256_blendv_pd(d, _mm256_mul_pd(_mm256_set1_pd(0.5), dn), near);
+      }
       g[h] = _mm256_mul_pd(_mm256_mul_pd(gd, wd), d);
     }
   }

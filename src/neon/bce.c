@@ -16,6 +16,11 @@
 
 enum { BCE_STEP = 8 };
 
+/* Below this |x| the logits gradient takes the tanh form (scalar/bce.c). The float e = exp(-|x|)
+ * of the other form costs 6e-8 / |x| relative where the terms cancel: 1/4 keeps that within
+ * about 4 ULP (the double kernels switch at SL_LOGITS_NEAR0 = 2^-10). */
+#define SL_NEON_LOGITS_NEAR0 0.25f
+
 /* One step's inputs and outputs: 8 elements, or the padded tail copy. */
 typedef struct bce_io {
   const float *x, *y, *w, *gmap;
@@ -69,30 +74,37 @@ SL_INLINE void bce_prob4(float32x4_t p, float32x4_t t, float32x4_t w, float32x4_
   }
 }
 
+/* A step's two selections, weights and upstream gradients (w = 1 and g = gscale when absent). */
+SL_INLINE void step_in(const bce_io *io, float gscale, const int GRAD, uint32x4_t s[2],
+                       float32x4_t w[2], float32x4_t g[2]) {
+  load_sel(io->mask, &s[0], &s[1]);
+  for (int h = 0; h < 2; h++) {
+    w[h] = io->w ? vld1q_f32(io->w + 4 * h) : vdupq_n_f32(1.0f);
+    g[h] = GRAD && io->gmap ? vld1q_f32(io->gmap + 4 * h) : vdupq_n_f32(gscale);
+  }
+}
+
+/* A step's results: losses into the sums, then the loss map and gradient stores. */
+SL_INLINE void step_out(const bce_io *io, const float32x4_t l[2], const float32x4_t d[2],
+                        const int WLOSS, const int GRAD, float64x2_t *acc) {
+  for (int h = 0; h < 2; h++) {
+    acc_add(&acc[h], l[h]);
+    if (WLOSS)
+      vst1q_f32(io->loss + 4 * h, l[h]);
+    if (GRAD)
+      vst1q_f32(io->grad + 4 * h, d[h]);
+  }
+}
+
 SL_INLINE void bce_prob_step(const bce_io *io, float gscale, const int WLOSS, const int GRAD,
                              float64x2_t *acc, uint32x4_t *bad) {
-  uint32x4_t s0, s1;
-  load_sel(io->mask, &s0, &s1);
-  const float32x4_t one = vdupq_n_f32(1.0f);
-  float32x4_t w0 = io->w ? vld1q_f32(io->w) : one, w1 = io->w ? vld1q_f32(io->w + 4) : one;
-  float32x4_t g0 = vdupq_n_f32(gscale), g1 = g0;
-  if (GRAD && io->gmap) {
-    g0 = vld1q_f32(io->gmap);
-    g1 = vld1q_f32(io->gmap + 4);
-  }
-  float32x4_t l0, l1, d0 = vdupq_n_f32(0.0f), d1 = d0;
-  bce_prob4(vld1q_f32(io->x), vld1q_f32(io->y), w0, g0, s0, GRAD, &l0, &d0, bad);
-  bce_prob4(vld1q_f32(io->x + 4), vld1q_f32(io->y + 4), w1, g1, s1, GRAD, &l1, &d1, bad);
-  acc_add(&acc[0], l0);
-  acc_add(&acc[1], l1);
-  if (WLOSS) {
-    vst1q_f32(io->loss, l0);
-    vst1q_f32(io->loss + 4, l1);
-  }
-  if (GRAD) {
-    vst1q_f32(io->grad, d0);
-    vst1q_f32(io->grad + 4, d1);
-  }
+  uint32x4_t s[2];
+  float32x4_t w[2], g[2], l[2], d[2] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
+  step_in(io, gscale, GRAD, s, w, g);
+  for (int h = 0; h < 2; h++)
+    bce_prob4(vld1q_f32(io->x + 4 * h), vld1q_f32(io->y + 4 * h), w[h], g[h], s[h], GRAD, &l[h],
+              &d[h], bad);
+  step_out(io, l, d, WLOSS, GRAD, acc);
 }
 
 /* ---- logits ------------------------------------------------------------------------------- */
@@ -101,7 +113,8 @@ SL_INLINE void bce_prob_step(const bce_io *io, float gscale, const int WLOSS, co
  * output: *loss = w * l, *grad = d loss / d x, 0 where unselected, with (scalar/bce.c)
  *         l = lw * log1p(exp(-|x|)) + (1 - t) * max(x, 0) + pw * t * max(-x, 0),
  *         lw = pw * t + (1 - t)  (sums of non-negative terms: no cancellation),
- *         dl/dx = (1 - t) * sigmoid(x) - pw * t * sigmoid(-x); NaN loss at x = -inf.
+ *         dl/dx = (1 - t) * sigmoid(x) - pw * t * sigmoid(-x); NaN loss at x = -inf;
+ *         near x = 0 (|x| < SL_NEON_LOGITS_NEAR0) in the scalar kernel's tanh form.
  * Near the zero crossing of dl/dx (non-binary t) the two terms cancel: there the error is a
  * few ULP of the terms, not of their difference, as for any float evaluation. */
 SL_INLINE void bce_logits4(float32x4_t x, float32x4_t t, float32x4_t w, float32x4_t g,
@@ -122,6 +135,16 @@ SL_INLINE void bce_logits4(float32x4_t x, float32x4_t t, float32x4_t w, float32x
     uint32x4_t pos = vcgeq_f32(x, zero);
     float32x4_t num = vbslq_f32(pos, vfmsq_f32(omt, pwt, e), vfmaq_f32(vnegq_f32(pwt), omt, e));
     d = vmulq_f32(gw, vdivq_f32(num, vaddq_f32(one, e)));
+    /* |x| < 1/4: ((a - b) + (a + b) sign(x) tanh(|x| / 2)) / 2 (scalar/bce.c):
+     * the form above would return a - b for a tiny x (e rounds to 1) */
+    uint32x4_t near = vcltq_f32(vabsq_f32(x), vdupq_n_f32(SL_NEON_LOGITS_NEAR0));
+    if (vmaxvq_u32(near)) {
+      float32x4_t th = vdivq_f32(vnegq_f32(sl_v_expm1f_small(vnegq_f32(vabsq_f32(x)))),
+                                 vaddq_f32(one, e));   /* tanh(|x| / 2) */
+      th = vbslq_f32(vdupq_n_u32(0x80000000u), x, th); /* with the sign of x */
+      float32x4_t dn = vfmaq_f32(vfmsq_f32(omt, pw, t), lw, th);
+      d = vbslq_f32(near, vmulq_f32(gw, vmulq_f32(vdupq_n_f32(0.5f), dn)), d);
+    }
   }
   /* |x| > 40: e < 2^-57, log1p(e) = e and 1 + e = 1 in float. e may be subnormal (|x| > 87):
    * the tiny terms are formed from es (normal) and scaled by 2^-64 last, one rounding. */
@@ -148,28 +171,13 @@ SL_INLINE void bce_logits4(float32x4_t x, float32x4_t t, float32x4_t w, float32x
 
 SL_INLINE void bce_logits_step(const bce_io *io, float gscale, float pwf, const int WLOSS,
                                const int GRAD, float64x2_t *acc) {
-  uint32x4_t s0, s1;
-  load_sel(io->mask, &s0, &s1);
-  const float32x4_t one = vdupq_n_f32(1.0f), pw = vdupq_n_f32(pwf);
-  float32x4_t w0 = io->w ? vld1q_f32(io->w) : one, w1 = io->w ? vld1q_f32(io->w + 4) : one;
-  float32x4_t g0 = vdupq_n_f32(gscale), g1 = g0;
-  if (GRAD && io->gmap) {
-    g0 = vld1q_f32(io->gmap);
-    g1 = vld1q_f32(io->gmap + 4);
-  }
-  float32x4_t l0, l1, d0 = vdupq_n_f32(0.0f), d1 = d0;
-  bce_logits4(vld1q_f32(io->x), vld1q_f32(io->y), w0, g0, pw, s0, GRAD, &l0, &d0);
-  bce_logits4(vld1q_f32(io->x + 4), vld1q_f32(io->y + 4), w1, g1, pw, s1, GRAD, &l1, &d1);
-  acc_add(&acc[0], l0);
-  acc_add(&acc[1], l1);
-  if (WLOSS) {
-    vst1q_f32(io->loss, l0);
-    vst1q_f32(io->loss + 4, l1);
-  }
-  if (GRAD) {
-    vst1q_f32(io->grad, d0);
-    vst1q_f32(io->grad + 4, d1);
-  }
+  uint32x4_t s[2];
+  float32x4_t w[2], g[2], l[2], d[2] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
+  step_in(io, gscale, GRAD, s, w, g);
+  for (int h = 0; h < 2; h++)
+    bce_logits4(vld1q_f32(io->x + 4 * h), vld1q_f32(io->y + 4 * h), w[h], g[h], vdupq_n_f32(pwf),
+                s[h], GRAD, &l[h], &d[h]);
+  step_out(io, l, d, WLOSS, GRAD, acc);
 }
 
 /* ---- row loops ---------------------------------------------------------------------------- */

@@ -131,6 +131,18 @@ SL_INLINE float32x4_t sl_v_expf(float32x4_t x) {
   return sl_v_expf_full(x, vdupq_n_f32(0.0f), 0);
 }
 
+/* input: u in [-1/4, 0]; output: expm1(u) = u + u^2 (1/2 + u/6 + ... + u^5/5040) (Taylor;
+ * truncation below 2e-9 relative), for tanh(|x| / 2) near x = 0 in BCE-with-logits gradients,
+ * where 1 - exp(-|x|) would lose every digit. */
+SL_INLINE float32x4_t sl_v_expm1f_small(float32x4_t u) {
+  float32x4_t p = vfmaq_f32(vdupq_n_f32(1.0f / 720), u, vdupq_n_f32(1.0f / 5040));
+  p = vfmaq_f32(vdupq_n_f32(1.0f / 120), u, p);
+  p = vfmaq_f32(vdupq_n_f32(1.0f / 24), u, p);
+  p = vfmaq_f32(vdupq_n_f32(1.0f / 6), u, p);
+  p = vfmaq_f32(vdupq_n_f32(0.5f), u, p);
+  return vfmaq_f32(u, vmulq_f32(u, u), p);
+}
+
 /* input: a, b; output: a - b rounded (the return value) and its exact rounding error in *lo
  * (Knuth's TwoSum on a + (-b): 6 operations, any magnitudes), for an exp argument: *lo is 0
  * where |a - b| >= 128 (exp is 0 or +inf there anyway; TwoSum's error term would be huge for

@@ -61,6 +61,14 @@ double sl_bce_prob__scalar(const sl_bce_row *r, int *domain_error) {
  *               = (1 - y) * sigmoid(x) - pw * y * sigmoid(-x)
  * The second forms are used: equal for every finite x, but free of the cancellation of the
  * first (x = -20, y = 0: -20 + 20.000000002), so tiny losses and gradients keep their digits.
+ * Near x = 0 the gradient's terms a sigmoid(x) and b sigmoid(-x) (a = 1 - y, b = pw y) are both
+ * about a / 2 and b / 2; when a ~ b their difference is a tanh(x / 2) / 2-sized, and
+ * sigmoid(+-x) from a rounded e = exp(-|x|) carry an absolute error of ulp(1), 1e-6 of
+ * tanh(x / 2) at |x| = 1e-10. So for |x| < SL_LOGITS_NEAR0 (2^-10) the gradient is taken as
+ *         dl/dx = ((a - b) + lw * sign(x) * (1 - e) / (1 + e)) / 2,   lw = a + b,
+ * with 1 - e = -expm1(-|x|) exact to rounding (x / 4 when y = 1/2, pw = 1: no digit lost).
+ * Elsewhere the first form is kept: for large |x| it is the one without cancellation
+ * (y = 1, x = 30: -sigmoid(-30) exactly, where the second form would subtract 1 - 1).
  * At x = -inf PyTorch's form gives NaN (inf - inf) for every y; so does this kernel. */
 double sl_bce_logits__scalar(const sl_bce_row *r, int *domain_error) {
   (void)domain_error;
@@ -81,9 +89,16 @@ double sl_bce_logits__scalar(const sl_bce_row *r, int *domain_error) {
       r->loss[i] = (float)l;
     if (r->grad) {
       double g = r->gmap ? (double)r->gmap[i] : r->gscale;
-      double sp = x >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e); /* sigmoid(x) */
-      double sn = x >= 0.0 ? e / (1.0 + e) : 1.0 / (1.0 + e); /* sigmoid(-x) */
-      r->grad[i] = (float)(g * w * ((1.0 - t) * sp - pw * t * sn));
+      double a = 1.0 - t, b = pw * t, d;
+      if (fabs(x) < SL_LOGITS_NEAR0) {
+        double th = -expm1(-fabs(x)) / (1.0 + e); /* tanh(|x| / 2) */
+        d = 0.5 * ((a - b) + (a + b) * copysign(th, x));
+      } else {
+        double sp = x >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e); /* sigmoid(x) */
+        double sn = x >= 0.0 ? e / (1.0 + e) : 1.0 / (1.0 + e); /* sigmoid(-x) */
+        d = a * sp - b * sn;
+      }
+      r->grad[i] = (float)(g * w * d);
     }
   }
   return sum;

@@ -15,7 +15,8 @@
  * (all of them with --full, about twice the run time).
  * Prints, per function, the largest error, the input where it occurs and the ULP histogram;
  * exits 1 if logf or expf exceeds 2 ULP (log1p 2, expf_neg 2 above its 0-flush threshold,
- * exp_pd 1 float ULP after rounding) or a special value is wrong. OpenMP over the input space.
+ * exp_pd 1 float ULP after rounding, expm1_small_pd 1e-15 relative in double on every float in
+ * [-1/4, 0]) or a special value is wrong. OpenMP over the input space.
  * Build and run: make test-exhaustive (mk/avx2.mk). Needs AVX2 + FMA (exits 77 without).
  */
 #include <inttypes.h>
@@ -143,6 +144,42 @@ static int special_values(void) {
   return fails;
 }
 
+/* sl_v_expm1_small_pd on every float in [-1/4, 0]: relative error against libm's expm1 in
+ * double (the result feeds a difference that may cancel, so float ULPs would not show its
+ * accuracy). Returns the largest relative error; *worst gets its input. */
+static double expm1_small_check(float *worst) {
+  const uint32_t lo = 0x80000000u, hi = 0xbe800000u; /* -0.0 .. -0.25 */
+  double maxrel = 0.0;
+  float wx = 0.0f;
+#pragma omp parallel
+  {
+    double m = 0.0;
+    float w = 0.0f;
+#pragma omp for schedule(static)
+    for (int64_t u = lo; u <= (int64_t)hi; u += 4) {
+      double xs[4], ys[4];
+      for (int l = 0; l < 4; l++)
+        xs[l] = f_of((uint32_t)(u + l > (int64_t)hi ? hi : u + l));
+      _mm256_storeu_pd(ys, sl_v_expm1_small_pd(_mm256_loadu_pd(xs)));
+      for (int l = 0; l < 4; l++) {
+        double ref = expm1(xs[l]);
+        double rel = ref == 0.0 ? fabs(ys[l]) : fabs(ys[l] - ref) / fabs(ref);
+        if (!(rel <= m)) {
+          m = rel;
+          w = (float)xs[l];
+        }
+      }
+    }
+#pragma omp critical
+    if (!(m <= maxrel)) {
+      maxrel = m;
+      wx = w;
+    }
+  }
+  *worst = wx;
+  return maxrel;
+}
+
 int main(int argc, char **argv) {
   /* logf and expf: always all 2^32 inputs. The others: every 4th block of 8, or all (--full). */
   const int64_t extra_step = (argc > 1 && strcmp(argv[1], "--full") == 0) ? 1 : 4;
@@ -216,6 +253,14 @@ int main(int argc, char **argv) {
       printf("FAIL %s: %" PRIu64 " ULP > %" PRIu64 "\n", fn_name[f], r->maxulp, fn_limit[f]);
       fails++;
     }
+  }
+  float em_worst;
+  double em_rel = expm1_small_check(&em_worst);
+  printf("%-40s inputs %11u  max %.3g relative at x = %a\n", "expm1_small_pd (-1/4 <= x <= 0)",
+         0xbe800000u - 0x80000000u + 1u, em_rel, (double)em_worst);
+  if (!(em_rel <= 1e-15)) {
+    printf("FAIL expm1_small_pd: relative error %.3g > 1e-15\n", em_rel);
+    fails++;
   }
   printf("vmath_avx2: %s (%.1f s, %d threads%s)\n", fails ? "FAILED" : "OK", omp_get_wtime() - t0,
          omp_get_max_threads(),

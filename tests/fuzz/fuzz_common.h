@@ -257,6 +257,20 @@ static int fz_selected(const fz_case *k, const fz_call *c, int64_t n, int64_t ch
   return 1;
 }
 
+/* BCE with logits: the size of element i's loss terms, |w| (|(1 - t) x| + |pw t x| +
+ * |lw| log1p(exp(-|x|))), lw = 1 + (pw - 1) t (tests/ref.c: loss_nat). Targets outside [0, 1]
+ * or a negative pos_weight make the terms cancel; float evaluation is then accurate to a few
+ * ULP of the terms, not of their sum. 0 for a non-finite x (compared exactly). */
+static double fz_logits_nat(const fz_case *k, const fz_call *c, int64_t i) {
+  const sl_options *o = c->optp;
+  double x = c->x[i], t = c->t[i];
+  double w = o && o->weight ? fabs((double)o->weight[i]) : 1.0;
+  double pw = o && o->pos_weight ? o->pos_weight[i / (k->shape.h * k->shape.w) % k->shape.c] : 1.0;
+  double lw = 1.0 + (pw - 1.0) * t;
+  double nat = w * (fabs((1.0 - t) * x) + fabs(pw * t * x) + fabs(lw) * log1p(exp(-fabs(x))));
+  return isfinite(nat) ? nat : 0.0;
+}
+
 static double fz_absmax(const float *p, int64_t n) {
   double m = 0.0;
   for (int64_t i = 0; p && i < n; i++)
@@ -661,10 +675,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       for (size_t i = 0; i < nmap; i++)
         abs_sum += fabs((double)abs_map[i]);
     }
+    /* BCE with logits: each selected element's term size (0 elsewhere) and their sum */
+    double *nat = calloc(nmap, sizeof *nat), nat_sum = 0.0;
+    if (op == 1)
+      for (int64_t n = 0; n < N; n++)
+        for (int64_t ch = 0; ch < C; ch++)
+          for (int64_t y = 0; y < H; y++)
+            for (int64_t xx = 0; xx < W; xx++) {
+              int64_t i = ((n * C + ch) * H + y) * W + xx;
+              if (fz_selected(&k, &c, n, ch, y, xx))
+                nat_sum += nat[i] = fz_logits_nat(&k, &c, i);
+            }
     double gmax = c.opt.grad_map ? fz_absmax(c.opt.grad_map, (int64_t)nmap) : 0.0;
     double wmax = c.opt.weight ? fz_absmax(c.opt.weight, op == 2 ? C : (int64_t)ne) : 1.0;
     double pwmax = c.opt.pos_weight ? fz_absmax(c.opt.pos_weight, C) : 1.0;
     pwmax = pwmax > 1.0 ? pwmax : 1.0;
+    /* BCE with logits: the gradient's terms are (1 - t) sigmoid(x) and pw t sigmoid(-x), so a
+     * target far outside [0, 1] scales them as a weight does (tests/ref.c: grad_nat) */
+    double tmax = op == 1 && c.t ? fz_absmax(c.t, (int64_t)ne) : 1.0;
+    tmax = tmax > 1.0 ? tmax : 1.0;
     if (op == 2 && c.opt.weight) {
       double s = 0.0;
       for (int64_t i = 0; i < C; i++)
@@ -684,8 +713,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       double up = c.opt.grad_map ? gmax : fabs((double)c.opt.grad_scale);
       if (want_grad)
         for (size_t i = 0; i < ne; i++) {
-          double scale =
-              (up > 1.0 ? up : 1.0) * (wmax > 1.0 ? wmax : 1.0) * (pwmax > 1.0 ? pwmax : 1.0);
+          double scale = (up > 1.0 ? up : 1.0) * (wmax > 1.0 ? wmax : 1.0) * pwmax * tmax;
           /* An infinite or NaN upstream gradient (grad_map entry) makes the element's gradient
            * inf * (a value that underflows to 0 in float and not in double): any non-finite
            * result is then accepted where the scalar result is non-finite (README: semantics). */
@@ -699,13 +727,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
       if (want_loss && none)
         for (size_t i = 0; i < nmap; i++)
-          FZ_CHECK(fz_close(loss_buf[i], ref_loss[i], (wmax > 1.0 ? wmax : 1.0) * pwmax),
-                   "%s: loss[%zu] = %.9g, scalar %.9g", sl_isa_name((sl_isa)isa), i, loss_buf[i],
-                   ref_loss[i]);
+          FZ_CHECK(
+              fz_close(loss_buf[i], ref_loss[i], fmax((wmax > 1.0 ? wmax : 1.0) * pwmax, nat[i])),
+              "%s: loss[%zu] = %.9g, scalar %.9g", sl_isa_name((sl_isa)isa), i, loss_buf[i],
+              ref_loss[i]);
       double norm = ref_stats.normalizer;
       if (want_loss && !none) {
         /* per element: 4 ULP or 1e-6 x scale absolute, summed over at most nmap elements */
-        double tol = 1e-6 * (abs_sum + (double)nmap * wmax * pwmax) /
+        double tol = 1e-6 * (abs_sum + (double)nmap * wmax * pwmax + nat_sum) /
                          (r_eff == SL_REDUCTION_MEAN && norm > 0 ? norm : 1.0) +
                      4.0 * fz_ulp(ref_loss[0]);
         FZ_CHECK((isnan(loss_buf[0]) && isnan(ref_loss[0])) || loss_buf[0] == ref_loss[0] ||
@@ -720,13 +749,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                  "stats.normalizer");
         double a = stats_buf[0].loss_sum, b = ref_stats.loss_sum;
         FZ_CHECK((isnan(a) && isnan(b)) || a == b ||
-                     fabs(a - b) <= 1e-6 * (abs_sum + (double)nmap * wmax * pwmax),
+                     fabs(a - b) <= 1e-6 * (abs_sum + (double)nmap * wmax * pwmax + nat_sum),
                  "%s: loss_sum %.17g, scalar %.17g", sl_isa_name((sl_isa)isa), a, b);
       }
     }
     free(ref_loss);
     free(ref_grad);
     free(abs_map);
+    free(nat);
   }
 
 done:
