@@ -158,7 +158,7 @@ $(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(LIB_A)
 .PHONY: demo examples
 examples: $(EXAMPLE_BIN)
 demo: deps $(EXAMPLE_BIN)
-	@set -e; for e in $(EXAMPLE_BIN); do $(RUN) $$e; done
+	@set -e; for e in $(EXAMPLE_BIN); do $(BENCH_ENV) $(RUN) $$e; done
 
 # ---- install ----------------------------------------------------------------------------------
 .PHONY: install

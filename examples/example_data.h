@@ -132,8 +132,10 @@ static inline int ex_report(float loss, double torch_loss, double grad_l1, doubl
   printf("   loss       sectionloss %.9g   PyTorch %.9g   rel. diff %.2e\n", (double)loss, tl, rl);
   printf("   |grad|_1   sectionloss %.9g   PyTorch %.9g   rel. diff %.2e\n", grad_l1, torch_grad_l1,
          rg);
-  printf("   ISA %s; time per call (median of %d): forward+backward %.3f ms, forward %.3f ms\n",
-         sl_isa_name(sl_isa_active()), EX_REPS, ms_fused, ms_forward);
+  const char *emu = getenv("SL_BENCH_EMULATED"); /* set by make for a qemu (CROSS=) run */
+  printf("   ISA %s; time per call (median of %d): forward+backward %.3f ms, forward %.3f ms%s\n",
+         sl_isa_name(sl_isa_active()), EX_REPS, ms_fused, ms_forward,
+         emu && emu[0] && emu[0] != '0' ? " (emulated: timings mean nothing)" : "");
   printf("   %s\n", ok ? "OK: within 1e-6 of PyTorch" : "FAILED: more than 1e-6 from PyTorch");
   return ok ? 0 : 1;
 }

@@ -11,7 +11,7 @@
 #   make plots         docs/throughput.png: throughput against tensor size, per ISA and PyTorch
 #
 # BENCH_THREADS, BENCH_MIN_TIME and BENCH_ARGS tune the runs. A cross build (CROSS=...) runs under
-# qemu with SL_BENCH_EMULATED=1, so sl-bench says its timings mean nothing.
+# qemu with SL_BENCH_EMULATED=1, so sl-bench (and the demo, Makefile) says its timings mean nothing.
 
 BENCH_BIN := $(BUILD)/sl-bench
 BENCH_OUT := $(BUILD)/bench

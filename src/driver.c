@@ -179,10 +179,23 @@ static void bce_rows(const void *vctx, int64_t r0, int64_t r1, chunk_acc *acc) {
   }
 }
 
+/* 1 when v[0 .. n) (or v = NULL) holds no infinity or NaN. */
+static int all_finite(const float *v, int64_t n) {
+  for (int64_t i = 0; v && i < n; i++)
+    if (!isfinite(v[i]))
+      return 0;
+  return 1;
+}
+
 static sl_status run_bce(const sl_job *j, const sl_kernels *k) {
   const sl_options *o = &j->opt;
   bce_ctx ctx = {j, j->op == SL_OP_BCE_PROB ? k->bce_prob : k->bce_logits, 0.0,
                  o->reduction == SL_REDUCTION_NONE ? j->loss : NULL, 0};
+  /* An infinite or NaN pos_weight (a per-call [C] array, like CE's class weights below): the
+   * SIMD kernels' float terms may underflow to 0 where the reference's double terms do not, and
+   * inf * 0 is NaN where the reference has +-inf; such a call runs the reference kernel. */
+  if (j->op == SL_OP_BCE_LOGITS && !all_finite(o->pos_weight, j->c))
+    ctx.fn = sl_kernels_scalar.bce_logits;
   int64_t count = 0;
   int count_known = 0;
   if (!j->mask) {
@@ -337,7 +350,7 @@ static sl_status run_ce(const sl_job *j, const sl_kernels *k) {
    * (W log s + sum_c w_c (m - x_c); (A - B_t) - A (1 - p_t)), which then give inf * 0 or
    * inf - inf where the reference's term-by-term order gives +-inf. Such a call runs the
    * reference kernel, so every ISA returns the same infinities and NaNs. */
-  if (!isfinite(ctx.cw_sum))
+  if (!all_finite(o->weight, j->c))
     ctx.fn = sl_kernels_scalar.ce;
   plan p = make_plan(j->n * j->h, j->w * j->c);
   chunk_acc pre = run_chunks(&p, o->num_threads, ce_check_rows, &ctx);

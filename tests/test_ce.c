@@ -276,3 +276,49 @@ Test(ce, none_map_zero_at_ignored) {
   cr_expect(t_check_case(&c, "ce none map") == 0);
   t_case_free(&c);
 }
+
+/* The target class's gradient p_t A - B_t with a target weight tiny against the others, under
+ * label smoothing (a fuzz finding): A ~ (e/C) W, B_t ~ w_t. AVX2 took it as
+ * (A - B_t) - A (1 - p_t), which cancels B_t away when p_t ~ 0 (0 instead of -B_t). Checked
+ * against the formula in double within 4 ULP, per ISA (the equivalence tests' 1e-6 x g x max
+ * weight criterion cannot see an error this far below the largest weight). */
+Test(ce, tiny_target_weight_with_smoothing) {
+  enum { C = 3, W = 9 };
+  const float cw[C] = {1e-30f, 1.0f, 0.75f};
+  const float xs[W] = {-100.0f, -20.0f, -5.0f, -1.0f, 0.0f, 2.0f, -300.0f, 10.0f, 1e30f};
+  float x[C * W], grad[C * W], loss = 0.0f;
+  int64_t lab[W];
+  for (int i = 0; i < W; i++) {
+    x[i] = xs[i];                        /* class 0: the target */
+    x[W + i] = 0.0f;                     /* class 1 */
+    x[2 * W + i] = i % 2 ? 1.0f : -1.0f; /* class 2 */
+    lab[i] = 0;
+  }
+  const float smooth[] = {0.5f, 1.0f, 0.1f};
+  int fails = 0;
+  for (int k = 0; k < 3; k++) {
+    sl_shape shape = {1, C, 1, W};
+    sl_options opt = sl_options_default();
+    opt.reduction = SL_REDUCTION_SUM;
+    opt.weight = cw;
+    opt.label_smoothing = smooth[k];
+    cr_assert(sl_ce(&shape, x, lab, SL_LABEL_I64, NULL, &opt, &loss, grad) == SL_OK);
+    const double e = smooth[k], ec = e / C, wsum = (double)cw[0] + cw[1] + cw[2];
+    for (int i = 0; i < W; i++) {
+      double m = -INFINITY, s = 0.0;
+      for (int c = 0; c < C; c++)
+        m = fmax(m, (double)x[c * W + i]);
+      for (int c = 0; c < C; c++)
+        s += exp((double)x[c * W + i] - m);
+      double pt = exp(((double)x[i] - m) - log(s));
+      double a = (1.0 - e) * cw[0] + ec * wsum, bt = (1.0 - e + ec) * cw[0];
+      double want = pt * a - bt;
+      if (!t_close(grad[i], want, 4.0 * t_ulpf((float)want))) {
+        cr_expect(0, "smoothing %g, x_t = %g: grad %.9g, want %.9g (%s)", e, (double)x[i],
+                  (double)grad[i], want, sl_isa_name(sl_isa_active()));
+        fails++;
+      }
+    }
+  }
+  cr_assert(fails == 0);
+}

@@ -373,6 +373,39 @@ Test(equiv, infinite_class_weight_smoothing) {
   cr_assert(fails == 0);
 }
 
+/* An infinite pos_weight (a fuzz finding: x = -230, y = -1.56e30, loss NaN on AVX2, -inf on
+ * scalar, from a float exp(-|x|) underflowing to 0 under the infinite weight). Such calls run the
+ * reference kernel (src/driver.c); every ISA must agree with it, NaN for NaN, inf for inf. */
+Test(equiv, infinite_pos_weight) {
+  say_isa();
+  static const float xs[] = {-0x1.cc47bp+7f, 200.0f, -200.0f, 0.0f, 1e-30f, 3.0f, -3.0f};
+  static const float ts[] = {-0x1.93e594p+99f, 0.5f, 1.0f, 0.0f};
+  const int nx = sizeof xs / sizeof xs[0], nt = sizeof ts / sizeof ts[0];
+  int fails = 0;
+  uint64_t seed = 36000;
+  for (int red = 0; red < 3; red++)
+    for (int pi = 0; pi < 2; pi++) {
+      sl_shape sh = {1, 2, 1, nx * nt};
+      t_spec s = t_spec_default(T_BCE_LOGITS, sh, seed++);
+      s.reduction = (sl_reduction)red;
+      s.pos_weight = 1;
+      s.box = TB_NONE;
+      s.mask = TM_NONE;
+      t_case c;
+      t_case_make(&c, &s);
+      c.pos_weight[pi] = pi ? -INFINITY : INFINITY;
+      c.pos_weight[1 - pi] = 2.0f;
+      for (int64_t i = 0; i < t_elems(&sh); i++) {
+        c.x[i] = xs[i % nx];
+        c.target[i] = ts[(i / nx) % nt];
+      }
+      char desc[256];
+      fails += equiv_case(&c, 1 + (red + pi) % 7, t_spec_str(&s, desc, sizeof desc));
+      t_case_free(&c);
+    }
+  cr_assert(fails == 0);
+}
+
 /* Out-of-domain probabilities and bad labels: both ISAs report the same status. */
 Test(equiv, errors) {
   say_isa();

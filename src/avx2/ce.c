@@ -13,10 +13,10 @@
  *   -logp_t = (m - x_t) + log s        (both terms >= 0: no cancellation),
  *   loss = (1 - e) w_t (-logp_t) + (e/C) (sum_c w_c (m - x_c) + W log s)      (W = cw_sum).
  * The target class's gradient g (p_t A - B_t) cancels when p_t ~ 1 (a confident, correct
- * prediction); it is rewritten as g ((A - B_t) - A (s - e_t)/s), where s - e_t is the double
- * sum of the other classes' exponentials, and stored per lane (a fix-up after pass 3). With
- * label smoothing, p_c A - (e/C) w_c cancels for other classes too (p_c near (e/C) w_c / A), and
- * A - B_t against A (1 - p_t): that variant computes the exponentials in double (exact double
+ * prediction); for p_t > 1/2 it is rewritten as g ((A - B_t) - A (s - e_t)/s), where s - e_t is
+ * the double sum of the other classes' exponentials, and stored per lane (a fix-up after pass 3).
+ * With label smoothing, p_c A - (e/C) w_c cancels for other classes too (p_c near (e/C) w_c / A),
+ * and A - B_t against A (1 - p_t): that variant computes the exponentials in double (exact double
  * differences, sl_v_exp_pd), once for s in pass 2 and again in pass 3 (nothing stored), and the
  * gradient in double: slower, but as exact as the scalar kernel.
  * Pixels with cls < 0 (not counted) get 0 loss and 0 gradient: a run of them (from a strip
@@ -156,8 +156,14 @@ SL_VINLINE __m256d ce_strip(const sl_ce_row *r, int64_t i, const int32_t *t, __m
       kk[h] = _mm256_mul_pd(_mm256_mul_pd(g, a), inv[h]); /* g A / s */
       ka[h] = _mm256_mul_pd(a, inv[h]);                   /* A / s */
       gv[h] = g;
-      __m256d q = _mm256_mul_pd(_mm256_sub_pd(sd[h], etd[h]), inv[h]); /* 1 - p_t */
-      ft[h] = _mm256_mul_pd(g, _mm256_fnmadd_pd(a, q, _mm256_sub_pd(a, bt)));
+      /* p_t > 1/2: (A - B_t) - A (1 - p_t), 1 - p_t = (s - e_t)/s (no cancellation near
+       * p_t = 1); otherwise p_t A - B_t, which keeps a B_t far below A (a target class weight
+       * tiny against the others, with smoothing) that the other form would cancel away */
+      __m256d pt = _mm256_mul_pd(etd[h], inv[h]);
+      __m256d q = _mm256_mul_pd(_mm256_sub_pd(sd[h], etd[h]), inv[h]);
+      __m256d near1 = _mm256_fnmadd_pd(a, q, _mm256_sub_pd(a, bt));
+      __m256d big = _mm256_cmp_pd(pt, _mm256_set1_pd(0.5), _CMP_GT_OQ);
+      ft[h] = _mm256_mul_pd(g, _mm256_blendv_pd(_mm256_fmsub_pd(pt, a, bt), near1, big));
     }
   }
   if (fl & F_LOSS) {

@@ -271,6 +271,15 @@ static double fz_logits_nat(const fz_case *k, const fz_call *c, int64_t i) {
   return isfinite(nat) ? nat : 0.0;
 }
 
+/* Element i's gradient has a non-finite factor: its grad_map entry (pixel or element gi) or,
+ * for BCE, its element weight. (CE class weights and pos_weight: the library runs such calls
+ * on the reference kernel, so they must match exactly.) */
+static int fz_nonfinite_factor(const fz_call *c, int op, size_t gi, size_t i) {
+  if (c->opt.grad_map && !isfinite(c->opt.grad_map[gi]))
+    return 1;
+  return op != 2 && c->opt.weight && !isfinite(c->opt.weight[i]);
+}
+
 static double fz_absmax(const float *p, int64_t n) {
   double m = 0.0;
   for (int64_t i = 0; p && i < n; i++)
@@ -693,6 +702,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* BCE with logits: the gradient's terms are (1 - t) sigmoid(x) and pw t sigmoid(-x), so a
      * target far outside [0, 1] scales them as a weight does (tests/ref.c: grad_nat) */
     double tmax = op == 1 && c.t ? fz_absmax(c.t, (int64_t)ne) : 1.0;
+    /* a non-finite BCE element weight: the reduced loss is non-finite, inf or NaN by ISA */
+    int wnf = 0;
+    for (size_t i = 0; op != 2 && c.opt.weight && i < ne; i++)
+      wnf |= !isfinite(c.opt.weight[i]);
     tmax = tmax > 1.0 ? tmax : 1.0;
     if (op == 2 && c.opt.weight) {
       double s = 0.0;
@@ -714,12 +727,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (want_grad)
         for (size_t i = 0; i < ne; i++) {
           double scale = (up > 1.0 ? up : 1.0) * (wmax > 1.0 ? wmax : 1.0) * pwmax * tmax;
-          /* An infinite or NaN upstream gradient (grad_map entry) makes the element's gradient
-           * inf * (a value that underflows to 0 in float and not in double): any non-finite
-           * result is then accepted where the scalar result is non-finite (README: semantics). */
+          /* An infinite or NaN upstream gradient (grad_map entry) or BCE element weight makes
+           * the element's gradient inf * (a value that underflows to 0 in float, or in a SIMD
+           * exp, and not in the reference's double): any non-finite result is then accepted
+           * where the scalar result is non-finite (README: Differences from PyTorch). */
           int64_t hw = k.shape.h * k.shape.w;
           size_t gi = op == 2 ? (size_t)((int64_t)i / (k.shape.c * hw) * hw + (int64_t)i % hw) : i;
-          if (c.opt.grad_map && !isfinite(c.opt.grad_map[gi]) && !isfinite(ref_grad[i]) &&
+          if (fz_nonfinite_factor(&c, op, gi, i) && !isfinite(ref_grad[i]) &&
               !isfinite(grad_buf[i]))
             continue;
           FZ_CHECK(fz_close(grad_buf[i], ref_grad[i], scale), "%s: grad[%zu] = %.9g, scalar %.9g",
@@ -727,10 +741,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
       if (want_loss && none)
         for (size_t i = 0; i < nmap; i++)
-          FZ_CHECK(
-              fz_close(loss_buf[i], ref_loss[i], fmax((wmax > 1.0 ? wmax : 1.0) * pwmax, nat[i])),
-              "%s: loss[%zu] = %.9g, scalar %.9g", sl_isa_name((sl_isa)isa), i, loss_buf[i],
-              ref_loss[i]);
+          FZ_CHECK((op != 2 && c.opt.weight && !isfinite(c.opt.weight[i]) &&
+                    !isfinite(ref_loss[i]) && !isfinite(loss_buf[i])) ||
+                       fz_close(loss_buf[i], ref_loss[i],
+                                fmax((wmax > 1.0 ? wmax : 1.0) * pwmax, nat[i])),
+                   "%s: loss[%zu] = %.9g, scalar %.9g", sl_isa_name((sl_isa)isa), i, loss_buf[i],
+                   ref_loss[i]);
       double norm = ref_stats.normalizer;
       if (want_loss && !none) {
         /* per element: 4 ULP or 1e-6 x scale absolute, summed over at most nmap elements */
@@ -738,6 +754,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                          (r_eff == SL_REDUCTION_MEAN && norm > 0 ? norm : 1.0) +
                      4.0 * fz_ulp(ref_loss[0]);
         FZ_CHECK((isnan(loss_buf[0]) && isnan(ref_loss[0])) || loss_buf[0] == ref_loss[0] ||
+                     (wnf && !isfinite(loss_buf[0]) && !isfinite(ref_loss[0])) ||
                      fabs((double)loss_buf[0] - ref_loss[0]) <= tol,
                  "%s: loss %.9g, scalar %.9g (tol %g)", sl_isa_name((sl_isa)isa), loss_buf[0],
                  ref_loss[0], tol);
@@ -748,7 +765,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                      (isnan(ref_stats.normalizer) && isnan(stats_buf[0].normalizer)),
                  "stats.normalizer");
         double a = stats_buf[0].loss_sum, b = ref_stats.loss_sum;
-        FZ_CHECK((isnan(a) && isnan(b)) || a == b ||
+        FZ_CHECK((isnan(a) && isnan(b)) || a == b || (wnf && !isfinite(a) && !isfinite(b)) ||
                      fabs(a - b) <= 1e-6 * (abs_sum + (double)nmap * wmax * pwmax + nat_sum),
                  "%s: loss_sum %.17g, scalar %.17g", sl_isa_name((sl_isa)isa), a, b);
       }
