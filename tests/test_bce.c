@@ -152,3 +152,36 @@ Test(bce, empty_selection) {
     t_case_free(&c);
   }
 }
+
+/* A huge upstream gradient times a huge weight (a fuzz finding): their float product overflows
+ * while the gradient g w (p - y) / max(p (1 - p), 1e-12) is 0 (p = y) or finite (4e36 below).
+ * AVX2's float fast path gave NaN (inf * 0) and inf. Checked against the formula in double. */
+Test(bce, gradient_without_intermediate_overflow) {
+  enum { W = 19 };
+  float p[W], y[W], w[W], gmap[W], grad[W], loss[W];
+  for (int i = 0; i < W; i++) {
+    p[i] = i % 3 == 0 ? 0.97f : 0.5f;
+    y[i] = i % 3 == 0 ? 0.97f : i % 3 == 1 ? 0.499f : 0.25f;
+    w[i] = i % 2 ? 3e24f : 1e19f;
+    gmap[i] = i % 4 ? -3e29f : 1e20f;
+  }
+  sl_shape shape = {1, 1, 1, W};
+  sl_options opt = sl_options_default();
+  opt.reduction = SL_REDUCTION_NONE;
+  opt.weight = w;
+  opt.grad_map = gmap;
+  cr_assert(sl_bce(&shape, p, y, NULL, &opt, loss, grad) == SL_OK);
+  int fails = 0;
+  for (int i = 0; i < W; i++) {
+    double q = (double)(1.0f - p[i]);
+    double want = (double)gmap[i] * w[i] * ((double)p[i] - y[i]) / fmax(p[i] * q, 1e-12);
+    int ok = isinf((float)want) ? grad[i] == (float)want
+                                : t_close(grad[i], want, 4.0 * t_ulpf((float)want));
+    if (!ok) {
+      cr_expect(0, "p %g, y %g, w %g, g %g: grad %.9g, want %.9g (%s)", (double)p[i], (double)y[i],
+                (double)w[i], (double)gmap[i], (double)grad[i], want, sl_isa_name(sl_isa_active()));
+      fails++;
+    }
+  }
+  cr_assert(fails == 0);
+}

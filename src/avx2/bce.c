@@ -46,8 +46,9 @@ SL_VINLINE __m256 bce_sel(const sl_bce_row *r, int64_t i, int64_t n, __m256i inr
 
 /* input:  8 (or the first n) elements of p, y, w, gmap at i, selection sel (not empty)
  * output: loss / grad stores; *acc += sum of the selected losses; *bad |= domain lanes
- * Fast path, when all 8 lanes have p in [FLT_MIN, 1) and y in [0, 1] (no domain error, no
- * clamp, no special value possible): the logs without special-case handling and the rest in
+ * Fast path, when all 8 lanes have p in [FLT_MIN, 1), y in [0, 1] and a finite float product of
+ * upstream gradient and weight (no domain error, no clamp, no special value, no overflow
+ * possible): the logs without special-case handling and the rest in
  * float: l = -w (y lp + (1 - y) lq) with an FMA, grad = (g w)(p - y) / max(p q, 1e-12); p - y,
  * p q and each product round once, so loss and gradient stay within 3 ULP of the double
  * reference. Otherwise (a 0 or 1, NaN, a domain error, a tail or a masked-off lane): the
@@ -63,6 +64,15 @@ SL_VINLINE void bce_prob_block(const sl_bce_row *r, int64_t i, __m256i inr, __m2
   __m256 q = _mm256_sub_ps(one, p);
   __m256 w = (fl & F_W) ? sl_v_load(r->w + i, inr, tail) : one;
   __m256 gm = (fl & F_GMAP) ? sl_v_load(r->gmap + i, inr, tail) : zero;
+  __m256 gw = zero;
+  if (fl & F_GRAD) {
+    /* the float product of upstream gradient and weight must not overflow (inf * (p - y = 0)
+     * would be NaN, and the double reference keeps g w (p - y) finite): else the general path */
+    __m256 g = (fl & F_GMAP) ? gm : _mm256_set1_ps((float)r->gscale);
+    gw = (fl & F_W) ? _mm256_mul_ps(g, w) : g;
+    easy = _mm256_and_ps(easy, _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), gw),
+                                             _mm256_set1_ps(0x1.fffffep127f), _CMP_LE_OQ));
+  }
   if (!tail && _mm256_movemask_ps(easy) == 0xff) {
     __m256 lp = sl_v_log_core(p, zero, zero), lq = sl_v_log_core(q, zero, zero);
     __m256 s = _mm256_fmadd_ps(t, lp, _mm256_mul_ps(_mm256_sub_ps(one, t), lq));
@@ -72,8 +82,6 @@ SL_VINLINE void bce_prob_block(const sl_bce_row *r, int64_t i, __m256i inr, __m2
     if (fl & F_LOSS)
       _mm256_storeu_ps(r->loss + i, l);
     if (fl & F_GRAD) {
-      __m256 g = (fl & F_GMAP) ? gm : _mm256_set1_ps((float)r->gscale);
-      __m256 gw = (fl & F_W) ? _mm256_mul_ps(g, w) : g;
       __m256 den = _mm256_max_ps(_mm256_mul_ps(p, q), _mm256_set1_ps(1e-12f));
       __m256 v = _mm256_div_ps(_mm256_mul_ps(gw, _mm256_sub_ps(p, t)), den);
       _mm256_storeu_ps(r->grad + i, _mm256_and_ps(sel, v));

@@ -9,6 +9,7 @@
  * Tails (len % 8) go through the same code on a zero-padded 8-element stack copy whose padding
  * is unselected, so nothing is read or written past len; pointers may be unaligned.
  */
+#include <float.h>
 #include <string.h>
 
 #include "neon/kernels_neon.h"
@@ -50,6 +51,22 @@ SL_INLINE void acc_add(float64x2_t *acc, float32x4_t v) {
   *acc = vaddq_f64(*acc, vcvt_f64_f32(vget_high_f32(v)));
 }
 
+/* g * w * d. When the float product g * w overflows (a huge upstream gradient times a huge
+ * weight), the lanes are taken in double: g w d may still be finite, or 0 where d = 0 (the
+ * float order would give inf and inf * 0 = NaN; the reference works in double). */
+SL_INLINE float32x4_t scaled(float32x4_t g, float32x4_t w, float32x4_t d) {
+  float32x4_t gw = vmulq_f32(g, w);
+  if (vmaxvq_f32(vabsq_f32(gw)) <= FLT_MAX)
+    return vmulq_f32(gw, d);
+  float64x2_t lo =
+      vmulq_f64(vmulq_f64(vcvt_f64_f32(vget_low_f32(g)), vcvt_f64_f32(vget_low_f32(w))),
+                vcvt_f64_f32(vget_low_f32(d)));
+  float64x2_t hi =
+      vmulq_f64(vmulq_f64(vcvt_f64_f32(vget_high_f32(g)), vcvt_f64_f32(vget_high_f32(w))),
+                vcvt_f64_f32(vget_high_f32(d)));
+  return vcombine_f32(vcvt_f32_f64(lo), vcvt_f32_f64(hi));
+}
+
 /* ---- probabilities ------------------------------------------------------------------------ */
 
 /* input:  p, t, w (4 lanes), sel, g
@@ -70,7 +87,7 @@ SL_INLINE void bce_prob4(float32x4_t p, float32x4_t t, float32x4_t w, float32x4_
   if (GRAD) {
     float32x4_t den = vmaxq_f32(vmulq_f32(p, q), vdupq_n_f32(1e-12f));
     float32x4_t d = vdivq_f32(vsubq_f32(p, t), den);
-    *grad = sel_or_zero(sel, vmulq_f32(vmulq_f32(g, w), d));
+    *grad = sel_or_zero(sel, scaled(g, w, d));
   }
 }
 
@@ -134,7 +151,7 @@ SL_INLINE void bce_logits4(float32x4_t x, float32x4_t t, float32x4_t w, float32x
      * e = exp(-|x|): one fma and one division, the fewest roundings near the zero crossing */
     uint32x4_t pos = vcgeq_f32(x, zero);
     float32x4_t num = vbslq_f32(pos, vfmsq_f32(omt, pwt, e), vfmaq_f32(vnegq_f32(pwt), omt, e));
-    d = vmulq_f32(gw, vdivq_f32(num, vaddq_f32(one, e)));
+    d = scaled(g, w, vdivq_f32(num, vaddq_f32(one, e)));
     /* |x| < 1/4: ((a - b) + (a + b) sign(x) tanh(|x| / 2)) / 2 (scalar/bce.c):
      * the form above would return a - b for a tiny x (e rounds to 1) */
     uint32x4_t near = vcltq_f32(vabsq_f32(x), vdupq_n_f32(SL_NEON_LOGITS_NEAR0));
@@ -143,7 +160,7 @@ SL_INLINE void bce_logits4(float32x4_t x, float32x4_t t, float32x4_t w, float32x
                                  vaddq_f32(one, e));   /* tanh(|x| / 2) */
       th = vbslq_f32(vdupq_n_u32(0x80000000u), x, th); /* with the sign of x */
       float32x4_t dn = vfmaq_f32(vfmsq_f32(omt, pw, t), lw, th);
-      d = vbslq_f32(near, vmulq_f32(gw, vmulq_f32(vdupq_n_f32(0.5f), dn)), d);
+      d = vbslq_f32(near, scaled(g, w, vmulq_f32(vdupq_n_f32(0.5f), dn)), d);
     }
   }
   /* |x| > 40: e < 2^-57, log1p(e) = e and 1 + e = 1 in float. e may be subnormal (|x| > 87):
