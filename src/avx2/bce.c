@@ -20,6 +20,8 @@
  * element stores zeros and reads nothing but its mask bytes.
  * Shape legend: a row is len consecutive elements of one (n, c, y) row of an N x C x H x W tensor.
  */
+#include <float.h>
+
 #include "avx2.h"
 
 enum { F_LOSS = 1, F_GRAD = 2, F_W = 4, F_GMAP = 8, F_MASK = 16 };
@@ -71,7 +73,7 @@ SL_VINLINE void bce_prob_block(const sl_bce_row *r, int64_t i, __m256i inr, __m2
     __m256 g = (fl & F_GMAP) ? gm : _mm256_set1_ps((float)r->gscale);
     gw = (fl & F_W) ? _mm256_mul_ps(g, w) : g;
     easy = _mm256_and_ps(easy, _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), gw),
-                                             _mm256_set1_ps(0x1.fffffep127f), _CMP_LE_OQ));
+                                             _mm256_set1_ps(FLT_MAX), _CMP_LE_OQ));
   }
   if (!tail && _mm256_movemask_ps(easy) == 0xff) {
     __m256 lp = sl_v_log_core(p, zero, zero), lq = sl_v_log_core(q, zero, zero);

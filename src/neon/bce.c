@@ -151,7 +151,7 @@ SL_INLINE void bce_logits4(float32x4_t x, float32x4_t t, float32x4_t w, float32x
      * e = exp(-|x|): one fma and one division, the fewest roundings near the zero crossing */
     uint32x4_t pos = vcgeq_f32(x, zero);
     float32x4_t num = vbslq_f32(pos, vfmsq_f32(omt, pwt, e), vfmaq_f32(vnegq_f32(pwt), omt, e));
-    d = scaled(g, w, vdivq_f32(num, vaddq_f32(one, e)));
+    float32x4_t dx = vdivq_f32(num, vaddq_f32(one, e));
     /* |x| < 1/4: ((a - b) + (a + b) sign(x) tanh(|x| / 2)) / 2 (scalar/bce.c):
      * the form above would return a - b for a tiny x (e rounds to 1) */
     uint32x4_t near = vcltq_f32(vabsq_f32(x), vdupq_n_f32(SL_NEON_LOGITS_NEAR0));
@@ -160,8 +160,9 @@ SL_INLINE void bce_logits4(float32x4_t x, float32x4_t t, float32x4_t w, float32x
                                  vaddq_f32(one, e));   /* tanh(|x| / 2) */
       th = vbslq_f32(vdupq_n_u32(0x80000000u), x, th); /* with the sign of x */
       float32x4_t dn = vfmaq_f32(vfmsq_f32(omt, pw, t), lw, th);
-      d = vbslq_f32(near, scaled(g, w, vmulq_f32(vdupq_n_f32(0.5f), dn)), d);
+      dx = vbslq_f32(near, vmulq_f32(vdupq_n_f32(0.5f), dn), dx);
     }
+    d = scaled(g, w, dx);
   }
   /* |x| > 40: e < 2^-57, log1p(e) = e and 1 + e = 1 in float. e may be subnormal (|x| > 87):
    * the tiny terms are formed from es (normal) and scaled by 2^-64 last, one rounding. */
