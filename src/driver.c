@@ -29,7 +29,8 @@
 enum {
   SL_MAX_CHUNKS = 256,          /* partial sums live in a fixed stack array */
   SL_CHUNK_MIN_ELEMS = 1 << 15, /* no chunk smaller than this many elements (if the tensor is) */
-  SL_CE_SEG = 256               /* pixels per CE microkernel call (class-index buffer) */
+  SL_CE_SEG = 1024,             /* pixels of a row converted to class indices at a time */
+  SL_CE_GAP = 16                /* uncounted runs at least this long go to the zero fill */
 };
 
 typedef struct plan {
@@ -318,21 +319,48 @@ static void ce_rows(const void *vctx, int64_t r0, int64_t r1, chunk_acc *acc) {
         int sel = (!j->mask || j->mask[p + i]) && lab[i] != o->ignore_index;
         cls[i] = sel ? (int32_t)lab[i] : -1;
       }
-      sl_ce_row row = {
-          .x = j->x + xoff + x0,
-          .cls = cls,
-          .cw = o->weight,
-          .gmap = o->grad_map ? o->grad_map + r * w + x0 : NULL,
-          .loss = lmap ? lmap + x0 : NULL,
-          .grad = j->grad ? j->grad + xoff + x0 : NULL,
-          .gscale = ctx->gscale,
-          .cw_sum = ctx->cw_sum,
-          .smoothing = o->label_smoothing,
-          .cstride = hw,
-          .classes = j->c,
-          .len = len,
-      };
-      acc->sum += ctx->fn(&row);
+      /* counted stretches (with the short uncounted gaps inside them) to the kernel; runs of
+       * at least SL_CE_GAP uncounted pixels only get their zeros, plane by plane */
+      for (int64_t i = 0; i < len;) {
+        int64_t s0 = i;
+        while (s0 < len && cls[s0] < 0)
+          s0++;
+        if (s0 > i) {
+          zero(lmap ? lmap + x0 + i : NULL, s0 - i);
+          for (int64_t c = 0; j->grad && c < j->c; c++)
+            zero(j->grad + xoff + c * hw + x0 + i, s0 - i);
+        }
+        if (s0 == len)
+          break;
+        int64_t end = s0 + 1, k = s0 + 1;
+        while (k < len) {
+          if (cls[k] >= 0) {
+            end = ++k;
+            continue;
+          }
+          int64_t g0 = k;
+          while (k < len && cls[k] < 0)
+            k++;
+          if (k - g0 >= SL_CE_GAP || k == len)
+            break;
+        }
+        sl_ce_row row = {
+            .x = j->x + xoff + x0 + s0,
+            .cls = cls + s0,
+            .cw = o->weight,
+            .gmap = o->grad_map ? o->grad_map + p + s0 : NULL,
+            .loss = lmap ? lmap + x0 + s0 : NULL,
+            .grad = j->grad ? j->grad + xoff + x0 + s0 : NULL,
+            .gscale = ctx->gscale,
+            .cw_sum = ctx->cw_sum,
+            .smoothing = o->label_smoothing,
+            .cstride = hw,
+            .classes = j->c,
+            .len = end - s0,
+        };
+        acc->sum += ctx->fn(&row);
+        i = end;
+      }
     }
   }
 }
