@@ -142,6 +142,9 @@ SL_V double d_hsum(vd a) {
 SL_V vf v_exp(vf x) { return sl_v_expf(x); }              /* every float, subnormal results */
 SL_V vf v_log(vf x) { return sl_v_logf(x); }              /* every float */
 SL_V vf v_log1p(vf a) { return sl_v_log1pf(a); }          /* a >= 0, +inf, NaN */
+SL_V vf v_log1p01(vf e) { return sl_v_log1pf_01(e); }     /* e in [0, 1], NaN */
+/* exp(-a), a >= 0 or NaN; deep: the caller found a lane with a > 87 */
+SL_V vf v_exp_nabs(vf a, int deep) { return sl_v_expf_nabs(a, deep); }
 SL_V vf v_sub_exact(vf a, vf b, vf *lo) { return sl_v_sub_exact(a, b, lo); } /* TwoSum */
 /* exp(d + lo) for d <= 0 (softmax arguments, d + lo exact), subnormal results rounded once:
  * the lean form unless a lane is below -87; those lanes are added to *deep */

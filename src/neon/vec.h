@@ -141,6 +141,12 @@ SL_V double d_hsum(vd a) {
 SL_V vf v_exp(vf x) { return sl_v_expf(x); }     /* every float, subnormal results */
 SL_V vf v_log(vf x) { return sl_v_logf(x); }     /* every float */
 SL_V vf v_log1p(vf a) { return sl_v_log1pf(a); } /* a >= 0, +inf, NaN */
+SL_V vf v_log1p01(vf e) { return sl_v_log1pf_01(e); } /* e in [0, 1], NaN */
+/* exp(-a), a >= 0 or NaN (deep: a lane above 87; sl_v_expf tests that itself) */
+SL_V vf v_exp_nabs(vf a, int deep) {
+  (void)deep;
+  return sl_v_expf(vnegq_f32(a));
+}
 SL_V vf v_sub_exact(vf a, vf b, vf *lo) { return sl_v_sub_exact(a, b, lo); } /* TwoSum */
 /* exp(d + lo) for d <= 0, subnormal results rounded once; lanes below -87 added to *deep */
 SL_V vf v_exp_neg(vf d, vf lo, vm *deep) {
