@@ -54,7 +54,6 @@ SL_V vf v_fma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }  /* a b + c
 SL_V vf v_fms(vf a, vf b, vf c) { return _mm256_fmsub_ps(a, b, c); }  /* a b - c */
 SL_V vf v_fnma(vf a, vf b, vf c) { return _mm256_fnmadd_ps(a, b, c); } /* c - a b */
 SL_V vf v_max(vf a, vf b) { return _mm256_max_ps(a, b); }
-SL_V vf v_min(vf a, vf b) { return _mm256_min_ps(a, b); }
 SL_V vf v_abs(vf a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
 SL_V vf v_neg(vf a) { return _mm256_xor_ps(a, _mm256_set1_ps(-0.0f)); }
 
@@ -75,7 +74,6 @@ SL_V vm m_all(void) { return _mm256_castsi256_ps(_mm256_set1_epi32(-1)); }
 SL_V vm m_none(void) { return _mm256_setzero_ps(); }
 SL_V vm m_first(int64_t n) { return _mm256_castsi256_ps(first_bits(n)); }
 SL_V int m_any(vm m) { return _mm256_movemask_ps(m) != 0; }
-SL_V int m_every(vm m) { return _mm256_movemask_ps(m) == 0xff; }
 SL_V int m_lane(vm m, int l) { return (_mm256_movemask_ps(m) >> l) & 1; }
 /* m ? a : b, lane by lane (a blend: a NaN in the lanes not taken never shows) */
 SL_V vf v_sel(vm m, vf a, vf b) { return _mm256_blendv_ps(b, a, m); }
@@ -121,10 +119,6 @@ SL_V vd d_div(vd a, vd b) { return (vd){_mm256_div_pd(a.lo, b.lo), _mm256_div_pd
 SL_V vd d_fma(vd a, vd b, vd c) {
   return (vd){_mm256_fmadd_pd(a.lo, b.lo, c.lo), _mm256_fmadd_pd(a.hi, b.hi, c.hi)};
 }
-SL_V vd d_abs(vd a) {
-  const __m256d s = _mm256_set1_pd(-0.0);
-  return (vd){_mm256_andnot_pd(s, a.lo), _mm256_andnot_pd(s, a.hi)};
-}
 /* m ? a : b with a float-lane flag m (lane l of m governs double lane l). */
 SL_V vd d_sel(vm m, vd a, vd b) {
   __m256i mi = _mm256_castps_si256(m);
@@ -139,7 +133,6 @@ SL_V double d_hsum(vd a) {
 }
 
 /* ---- vector math (src/avx2/vmath.h) ----------------------------------------------------------- */
-SL_V vf v_exp(vf x) { return sl_v_expf(x); }              /* every float, subnormal results */
 SL_V vf v_log(vf x) { return sl_v_logf(x); }              /* every float */
 SL_V vf v_log1p(vf a) { return sl_v_log1pf(a); }          /* a >= 0, +inf, NaN */
 SL_V vf v_log1p01(vf e) { return sl_v_log1pf_01(e); }     /* e in [0, 1], NaN */

@@ -48,7 +48,6 @@ SL_V vf v_fma(vf a, vf b, vf c) { return vfmaq_f32(c, a, b); }            /* a b
 SL_V vf v_fms(vf a, vf b, vf c) { return vnegq_f32(vfmsq_f32(c, a, b)); } /* a b - c */
 SL_V vf v_fnma(vf a, vf b, vf c) { return vfmsq_f32(c, a, b); }           /* c - a b */
 SL_V vf v_max(vf a, vf b) { return vmaxq_f32(a, b); }
-SL_V vf v_min(vf a, vf b) { return vminq_f32(a, b); }
 SL_V vf v_abs(vf a) { return vabsq_f32(a); }
 SL_V vf v_neg(vf a) { return vnegq_f32(a); }
 
@@ -70,7 +69,6 @@ SL_V vm m_first(int64_t n) {
   return vcltq_u32(vld1q_u32(idx), vdupq_n_u32((uint32_t)n));
 }
 SL_V int m_any(vm m) { return vmaxvq_u32(m) != 0; }
-SL_V int m_every(vm m) { return vminvq_u32(m) != 0; }
 SL_V int m_lane(vm m, int l) {
   uint32_t t[SL_W];
   vst1q_u32(t, m);
@@ -124,7 +122,6 @@ SL_V vd d_sub(vd a, vd b) { return (vd){vsubq_f64(a.lo, b.lo), vsubq_f64(a.hi, b
 SL_V vd d_mul(vd a, vd b) { return (vd){vmulq_f64(a.lo, b.lo), vmulq_f64(a.hi, b.hi)}; }
 SL_V vd d_div(vd a, vd b) { return (vd){vdivq_f64(a.lo, b.lo), vdivq_f64(a.hi, b.hi)}; }
 SL_V vd d_fma(vd a, vd b, vd c) { return (vd){vfmaq_f64(c.lo, a.lo, b.lo), vfmaq_f64(c.hi, a.hi, b.hi)}; }
-SL_V vd d_abs(vd a) { return (vd){vabsq_f64(a.lo), vabsq_f64(a.hi)}; }
 /* m ? a : b with a float-lane flag m (lane l of m governs double lane l) */
 SL_V vd d_sel(vm m, vd a, vd b) {
   int32x4_t s = vreinterpretq_s32_u32(m);
@@ -138,7 +135,6 @@ SL_V double d_hsum(vd a) {
 }
 
 /* ---- vector math (src/neon/vmath.h) ---------------------------------------------------------- */
-SL_V vf v_exp(vf x) { return sl_v_expf(x); }     /* every float, subnormal results */
 SL_V vf v_log(vf x) { return sl_v_logf(x); }     /* every float */
 SL_V vf v_log1p(vf a) { return sl_v_log1pf(a); } /* a >= 0, +inf, NaN */
 SL_V vf v_log1p01(vf e) { return sl_v_log1pf_01(e); } /* e in [0, 1], NaN */
