@@ -37,13 +37,22 @@
 #define SL_CAT(a, b)  SL_CAT_(a, b)
 #define SL_FN(name)   SL_CAT(name, SL_SUFFIX)
 
+/* llvm-mca region markers (make mca builds with SL_MCA; nothing otherwise) */
+#if defined(SL_MCA) /* '#' starts a line comment for llvm-mca on x86 and AArch64 alike */
+#define SL_MCA_BEGIN(name) __asm__ volatile("# LLVM-MCA-BEGIN " name)
+#define SL_MCA_END(name)   __asm__ volatile("# LLVM-MCA-END " name)
+#else
+#define SL_MCA_BEGIN(name) (void)0
+#define SL_MCA_END(name)   (void)0
+#endif
+
 #define SL_LOGITS_NEAR0_F 0.25f /* float kernels' tanh-form switch (double: SL_LOGITS_NEAR0) */
 
 enum { BF_LOSS = 1, BF_GRAD = 2, BF_W = 4, BF_GMAP = 8, BF_MASK = 16 };
 
 /* n lanes at p (all W when !tail) */
-#define LDN(p)     (tail ? v_loadn((p), n) : v_load(p))
-#define STN(p, v)  (tail ? v_storen((p), (v), n) : v_store((p), (v)))
+#define LDN(p)    (tail ? v_loadn((p), n) : v_load(p))
+#define STN(p, v) (tail ? v_storen((p), (v), n) : v_store((p), (v)))
 
 /* The reference's value of element i (loss and gradient stored, weighted loss returned). */
 static double bce_reference(const sl_bce_row *r, int64_t i, int logits) {
@@ -215,6 +224,9 @@ bce_dispatch(const sl_bce_row *r, int *domain_error, const int logits) {
   float gs = (float)r->gscale;
   if (r->grad && !r->gmap && gs != 0.0f && !(fabsf(gs) >= FLT_MIN && fabsf(gs) <= FLT_MAX))
     return logits ? sl_bce_logits__scalar(r, domain_error) : sl_bce_prob__scalar(r, domain_error);
+#if defined(SL_MCA)
+  return bce_body(r, domain_error, BF_GRAD | BF_LOSS, logits); /* one variant for llvm-mca */
+#endif
   int fl = (r->loss ? BF_LOSS : 0) | (r->grad ? BF_GRAD : 0) | (r->w ? BF_W : 0) |
            (r->grad && r->gmap ? BF_GMAP : 0) | (r->mask ? BF_MASK : 0);
   switch (fl) {
