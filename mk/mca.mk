@@ -18,4 +18,6 @@ mca:
 	clang-14 $(MCA_CFLAGS) -DSL_BUILD_AVX2 -mavx2 -mfma src/avx2/kernels.c -o $(MCA_OUT)/avx2.s
 	clang-14 $(MCA_CFLAGS) -DSL_BUILD_NEON --target=aarch64-linux-gnu \
 	  -isystem /usr/aarch64-linux-gnu/include src/neon/kernels.c -o $(MCA_OUT)/neon.s
+	@# clang prints the markers as AArch64 '//' comments; llvm-mca-14 reads them after '#'
+	@sed -i 's|// LLVM-MCA-|# LLVM-MCA-|' $(MCA_OUT)/neon.s
 	@python3 bench/mca.py $(MCA_OUT)

@@ -122,8 +122,8 @@ int main(int argc, char **argv) {
               r2.grad = hasg ? g2 : NULL;
               int de1 = 0, de2 = 0;
               double s1 = op == 0 ? sl_bce_prob__scalar(&r, &de1) : sl_bce_logits__scalar(&r, &de1);
-              double s2 =
-                  op == 0 ? sl_kernels_avx2.bce_prob(&r2, &de2) : sl_kernels_avx2.bce_logits(&r2, &de2);
+              double s2 = op == 0 ? sl_kernels_avx2.bce_prob(&r2, &de2)
+                                  : sl_kernels_avx2.bce_logits(&r2, &de2);
               if (de1 != de2) {
                 if (fails++ < 20)
                   printf("domain mismatch op%d w%d\n", op, w);
