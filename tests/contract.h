@@ -25,7 +25,7 @@
 
 #include "sectionloss.h"
 
-#define CT_MAX_ULP 4.0 /* per element, in ulp(M) */
+#define CT_MAX_ULP 4.0  /* per element, in ulp(M) */
 #define CT_SUM_REL 1e-6 /* reduced losses, relative to the sum of |per-element loss| */
 
 /* ulp(M) as defined above; M >= 0 and finite. */
@@ -65,10 +65,11 @@ static inline int ct_ok(float got, float ref, double terms) {
 }
 
 /* Reduced losses. ref non-finite: got the same (NaN for NaN, the same infinity). Else got finite
- * and |got - ref| <= CT_SUM_REL * scale + ulp_ref, scale = the sum of |per-element loss| (divided
- * by the MEAN normaliser for a MEAN loss), ulp_ref = the float spacing at |ref| for the float
- * loss value (its final rounding to float), 0 for the double stats.loss_sum. Returns the error in
- * units of the allowed difference (<= 1 passes). */
+ * and |got - ref| <= CT_SUM_REL * scale + ulp_ref, scale = the sum of |per-element loss|, each
+ * evaluated in double from its inputs (ct_terms; divided by the MEAN normaliser for a MEAN loss),
+ * ulp_ref = the float spacing at |ref| for the float loss value (its final rounding to float), 0
+ * for the double stats.loss_sum. Returns the error in units of the allowed difference (<= 1
+ * passes). */
 static inline double ct_sum_err(double got, double ref, double scale, int is_float) {
   if (isnan(ref))
     return isnan(got) ? 0.0 : INFINITY;
@@ -84,11 +85,16 @@ static inline double ct_sum_err(double got, double ref, double scale, int is_flo
 
 /* ---- the terms, per loss ------------------------------------------------------------------ */
 
-/* BCE on probabilities, loss w * l, l = -(t max(log p, -100) + (1 - t) max(log q, -100)),
+/* Each loss's terms function also stores the loss itself, evaluated in double, in *value when
+ * value is not NULL (the scale of the reduced losses' tolerance: the sum of |per-element loss|).
+ *
+ * BCE on probabilities, loss w * l, l = -(t max(log p, -100) + (1 - t) max(log q, -100)),
  * q = 1 - p rounded to float: terms |w t lp|, |w (1 - t) lq|. */
-static inline double ct_bce_prob_loss_terms(float pf, float tf, double w) {
+static inline double ct_bce_prob_loss_terms(float pf, float tf, double w, double *value) {
   double p = pf, t = tf, q = (double)(1.0f - pf);
   double lp = fmax(log(p), -100.0), lq = fmax(log(q), -100.0);
+  if (value)
+    *value = -w * (t * lp + (1.0 - t) * lq);
   return ct_max(ct_max(0.0, w * t * lp), w * (1.0 - t) * lq);
 }
 
@@ -102,9 +108,11 @@ static inline double ct_bce_prob_grad_terms(float pf, float tf, double w, double
 /* BCE with logits, a = 1 - t, b = pw t, lw = (pw - 1) t + 1, e = exp(-|x|):
  * loss w (lw log1p(e) + a max(x, 0) + b max(-x, 0)): terms |w lw log1p(e)|, |w a max(x, 0)|,
  * |w b max(-x, 0)|. */
-static inline double ct_logits_loss_terms(float xf, float tf, double w, double pw) {
+static inline double ct_logits_loss_terms(float xf, float tf, double w, double pw, double *value) {
   double x = xf, t = tf, a = 1.0 - t, b = pw * t, lw = (pw - 1.0) * t + 1.0;
   double e = exp(-fabs(x));
+  if (value) /* NaN at x = -inf, as PyTorch's form (and the scalar kernel) */
+    *value = x == -INFINITY ? NAN : w * (lw * log1p(e) + a * fmax(x, 0.0) + b * fmax(-x, 0.0));
   double m = ct_max(0.0, w * lw * log1p(e));
   m = ct_max(m, w * a * fmax(x, 0.0));
   return ct_max(m, w * b * fmax(-x, 0.0));
@@ -124,7 +132,7 @@ static inline double ct_logits_grad_terms(float xf, float tf, double w, double p
  * W = sum of the class weights (C without), smoothing e. m = max logit, ls = log sum exp(x - m),
  * ec = e / C, A = (1 - e) w_t + ec W. */
 typedef struct ct_ce_px {
-  double m, ls, wt1, ec, a, loss_terms;
+  double m, ls, wt1, ec, a, loss_terms, loss; /* loss: the pixel's loss in double */
 } ct_ce_px;
 
 static inline void ct_ce_pixel(ct_ce_px *k, const float *x, int64_t stride, int64_t C, int64_t t,
@@ -147,6 +155,8 @@ static inline void ct_ce_pixel(ct_ce_px *k, const float *x, int64_t stride, int6
   lt = ct_max(lt, k->wt1 * k->ls);
   lt = ct_max(lt, k->ec * sw);
   k->loss_terms = ct_max(lt, k->ec * W * k->ls);
+  k->loss =
+      k->wt1 * ((m - x[t * stride]) + k->ls) + (k->ec != 0.0 ? k->ec * (sw + W * k->ls) : 0.0);
 }
 
 /* The gradient of class c (logit xc, weight wc), g (p_c A - B_c), B_c = (1 - e) w_t [c == t] +
@@ -164,8 +174,8 @@ static inline double ct_ce_grad_terms(const ct_ce_px *k, float xc, double wc, in
 typedef struct ct_call {
   int op;
   sl_shape shape;
-  const float *x, *t;  /* t: BCE targets */
-  const void *labels;  /* CE labels of type lt */
+  const float *x, *t; /* t: BCE targets */
+  const void *labels; /* CE labels of type lt */
   sl_label_type lt;
   const float *weight; /* BCE per element, CE per class, or NULL */
   const float *pos_weight, *grad_map;
@@ -184,29 +194,33 @@ static inline int64_t ct_label(const ct_call *c, int64_t i) {
 }
 
 /* The terms of every output: loss_terms per map element (NONE map; may be NULL), grad_terms per
- * element of N x C x H x W (may be NULL). 0 where not counted (the outputs are 0 there). */
-static inline void ct_terms(const ct_call *c, double *loss_terms, double *grad_terms) {
+ * element of N x C x H x W (may be NULL). 0 where not counted (the outputs are 0 there).
+ * Returns the sum over counted elements of |per-element loss| (in double). */
+static inline double ct_terms(const ct_call *c, double *loss_terms, double *grad_terms) {
   const int64_t N = c->shape.n, C = c->shape.c, HW = c->shape.h * c->shape.w;
   double gs = c->reduction == SL_REDUCTION_MEAN
                   ? (c->normalizer != 0.0 ? c->grad_scale / c->normalizer : 0.0)
                   : c->grad_scale;
+  double abs_sum = 0.0;
   if (c->op != 2) {
     for (int64_t i = 0; i < N * C * HW; i++) {
       int sel = !c->sel || c->sel[i];
       double w = c->weight ? (double)c->weight[i] : 1.0;
-      double g = c->reduction == SL_REDUCTION_NONE ? (c->grad_map ? (double)c->grad_map[i] : 0.0)
-                                                   : gs;
-      double pw = c->pos_weight ? (double)c->pos_weight[i / HW % C] : 1.0;
+      double g =
+          c->reduction == SL_REDUCTION_NONE ? (c->grad_map ? (double)c->grad_map[i] : 0.0) : gs;
+      double pw = c->pos_weight ? (double)c->pos_weight[i / HW % C] : 1.0, l = 0.0;
+      double lt = !sel         ? 0.0
+                  : c->op == 0 ? ct_bce_prob_loss_terms(c->x[i], c->t[i], w, &l)
+                               : ct_logits_loss_terms(c->x[i], c->t[i], w, pw, &l);
+      abs_sum += fabs(l);
       if (loss_terms)
-        loss_terms[i] = !sel            ? 0.0
-                        : c->op == 0 ? ct_bce_prob_loss_terms(c->x[i], c->t[i], w)
-                                     : ct_logits_loss_terms(c->x[i], c->t[i], w, pw);
+        loss_terms[i] = lt;
       if (grad_terms)
-        grad_terms[i] = !sel            ? 0.0
+        grad_terms[i] = !sel         ? 0.0
                         : c->op == 0 ? ct_bce_prob_grad_terms(c->x[i], c->t[i], w, g)
                                      : ct_logits_grad_terms(c->x[i], c->t[i], w, pw, g);
     }
-    return;
+    return abs_sum;
   }
   double W = 0.0;
   if (c->weight)
@@ -229,14 +243,16 @@ static inline void ct_terms(const ct_call *c, double *loss_terms, double *grad_t
       const float *x = c->x + n * C * HW + i;
       ct_ce_px px;
       ct_ce_pixel(&px, x, HW, C, t, c->weight, W, c->smoothing);
+      abs_sum += fabs(px.loss);
       if (loss_terms)
         loss_terms[p] = px.loss_terms;
-      double g = c->reduction == SL_REDUCTION_NONE ? (c->grad_map ? (double)c->grad_map[p] : 0.0)
-                                                   : gs;
+      double g =
+          c->reduction == SL_REDUCTION_NONE ? (c->grad_map ? (double)c->grad_map[p] : 0.0) : gs;
       for (int64_t k = 0; grad_terms && k < C; k++)
         grad_terms[(n * C + k) * HW + i] =
             ct_ce_grad_terms(&px, x[k * HW], c->weight ? (double)c->weight[k] : 1.0, k == t, g);
     }
+  return abs_sum;
 }
 
 #endif /* SL_TEST_CONTRACT_H */
