@@ -1,7 +1,7 @@
 # mk/fuzz.mk - libFuzzer targets for each entry point (tests/fuzz/, issues 6 and 14).
 #
 #   make fuzz-smoke        each target for FUZZ_SECONDS (default 60) s, x86 build (scalar, AVX2)
-#   make fuzz-smoke-simde  each target for FUZZ_SIMDE_SECONDS (default 20) s, SIMDe build (the
+#   make fuzz-smoke-simde  each target for FUZZ_SIMDE_SECONDS (default 15) s, SIMDe build (the
 #                          NEON kernels compiled for x86 through SIMDe, beside AVX2; x86-64 only)
 #   make fuzz              each target for FUZZ_LONG_SECONDS (default 1800) s, x86 build
 #   make fuzz-campaign     per target: replay every regression, explore from the committed corpus
@@ -26,7 +26,7 @@ FUZZ_BUILD ?= build/fuzz
 FUZZ_SIMDE_BUILD ?= build/fuzz-simde
 FUZZ_COV_BUILD ?= build/fuzz-cov
 FUZZ_SECONDS ?= 60
-FUZZ_SIMDE_SECONDS ?= 20
+FUZZ_SIMDE_SECONDS ?= 15
 FUZZ_LONG_SECONDS ?= 1800
 FUZZ_CAMPAIGN_SECONDS ?= 600
 FUZZ_CAMPAIGN_SIMDE_SECONDS ?= 120
