@@ -46,17 +46,29 @@ static inline double ct_max(double m, double term) {
   return isfinite(term) && term > m ? term : m;
 }
 
+/* The rule for a non-finite scalar result (and the trivial cases), shared by ct_err and
+ * ct_sum_err: returns 1 and sets *e (0 = pass, INFINITY = fail) when it decides: ref NaN (got
+ * must be NaN), ref +-inf (got must be the same infinity), got not finite, or got == ref. */
+static inline int ct_decided(double got, double ref, double *e) {
+  if (isnan(ref))
+    *e = isnan(got) ? 0.0 : INFINITY;
+  else if (isinf(ref))
+    *e = got == ref ? 0.0 : INFINITY;
+  else if (!isfinite(got))
+    *e = INFINITY;
+  else if (got == ref)
+    *e = 0.0;
+  else
+    return 0;
+  return 1;
+}
+
 /* The error of got against ref in ulp(M), M = max(|ref|, terms): 0 when equal, INFINITY when the
  * contract's non-finite rule is broken. The element passes when this is <= CT_MAX_ULP. */
 static inline double ct_err(float got, float ref, double terms) {
-  if (isnan(ref))
-    return isnan(got) ? 0.0 : INFINITY;
-  if (isinf(ref))
-    return got == ref ? 0.0 : INFINITY;
-  if (!isfinite(got))
-    return INFINITY;
-  if (got == ref)
-    return 0.0;
+  double e;
+  if (ct_decided(got, ref, &e))
+    return e;
   return fabs((double)got - (double)ref) / ct_ulp(ct_max(fabs((double)ref), terms));
 }
 
@@ -71,14 +83,9 @@ static inline int ct_ok(float got, float ref, double terms) {
  * for the double stats.loss_sum. Returns the error in units of the allowed difference (<= 1
  * passes). */
 static inline double ct_sum_err(double got, double ref, double scale, int is_float) {
-  if (isnan(ref))
-    return isnan(got) ? 0.0 : INFINITY;
-  if (isinf(ref))
-    return got == ref ? 0.0 : INFINITY;
-  if (!isfinite(got))
-    return INFINITY;
-  if (got == ref)
-    return 0.0;
+  double e;
+  if (ct_decided(got, ref, &e))
+    return e;
   double tol = CT_SUM_REL * fabs(scale) + (is_float ? ct_ulp(ref) : 0.0);
   return fabs(got - ref) / tol;
 }

@@ -282,6 +282,26 @@ static const char *fz_describe(char *buf, size_t len, const fz_case *k, const fz
   return buf;
 }
 
+/* Every output element of one kind (map: the NONE loss map, else the gradient) of an ISA's
+ * result against scalar's, by the accuracy contract; exactly 0 outside the section (sel: per map
+ * element). */
+static void fz_check_outputs(const fz_case *k, const fz_call *c, int op, const void *labels,
+                             const char *isa, int map, const float *got, const float *ref,
+                             const double *terms, size_t n, const uint8_t *sel, sl_reduction r) {
+  const int64_t C = k->shape.c, hw = k->shape.h * k->shape.w;
+  const char *what = map ? "loss" : "grad";
+  char dbuf[1024];
+  for (size_t i = 0; i < n; i++) {
+    int64_t mi = !map && op == 2 ? (int64_t)i / (C * hw) * hw + (int64_t)i % hw : (int64_t)i;
+    if (!sel[mi])
+      FZ_CHECK(got[i] == 0.0f, "%s: %s[%zu] = %g outside the section", isa, what, i, got[i]);
+    FZ_CHECK(ct_ok(got[i], ref[i], terms[i]),
+             "%s: %s[%zu] = %.9g, scalar %.9g, terms %.9g: %g ulp(M) (%s, %s)", isa, what, i,
+             got[i], ref[i], terms[i], ct_err(got[i], ref[i], terms[i]), sl_reduction_name_(r),
+             fz_describe(dbuf, sizeof dbuf, k, c, op, labels, (int64_t)i, map));
+  }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -687,8 +707,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const double abs_sum =
         ct_terms(&cc, none && want_loss ? lterms : NULL, want_grad ? gterms : NULL);
     const double mean_norm = r_eff == SL_REDUCTION_MEAN && norm > 0 ? norm : 1.0;
-    const int64_t hw = H * W;
-    char dbuf[1024];
     for (int isa = 1; isa < SL_ISA_COUNT_; isa++) {
       if (!sl_isa_available((sl_isa)isa))
         continue;
@@ -701,27 +719,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       FZ_CHECK(s3 == st, "%s: status %s, scalar %s", nm, sl_status_string(s3),
                sl_status_string(st));
       if (want_grad)
-        for (size_t i = 0; i < ne; i++) {
-          int64_t mi = op == 2 ? (int64_t)i / (C * hw) * hw + (int64_t)i % hw : (int64_t)i;
-          if (!sel[mi])
-            FZ_CHECK(grad_buf[i] == 0.0f, "%s: grad[%zu] = %g outside the section", nm, i,
-                     grad_buf[i]);
-          FZ_CHECK(ct_ok(grad_buf[i], ref_grad[i], gterms[i]),
-                   "%s: grad[%zu] = %.9g, scalar %.9g, terms %.9g: %g ulp(M) (%s, %s)", nm, i,
-                   grad_buf[i], ref_grad[i], gterms[i], ct_err(grad_buf[i], ref_grad[i], gterms[i]),
-                   sl_reduction_name_(r_eff),
-                   fz_describe(dbuf, sizeof dbuf, &k, &c, op, labels, (int64_t)i, 0));
-        }
+        fz_check_outputs(&k, &c, op, labels, nm, 0, grad_buf, ref_grad, gterms, ne, sel, r_eff);
       if (want_loss && none)
-        for (size_t i = 0; i < nmap; i++) {
-          if (!sel[i])
-            FZ_CHECK(loss_buf[i] == 0.0f, "%s: loss[%zu] = %g outside the section", nm, i,
-                     loss_buf[i]);
-          FZ_CHECK(ct_ok(loss_buf[i], ref_loss[i], lterms[i]),
-                   "%s: loss[%zu] = %.9g, scalar %.9g, terms %.9g: %g ulp(M) (%s)", nm, i,
-                   loss_buf[i], ref_loss[i], lterms[i], ct_err(loss_buf[i], ref_loss[i], lterms[i]),
-                   fz_describe(dbuf, sizeof dbuf, &k, &c, op, labels, (int64_t)i, 1));
-        }
+        fz_check_outputs(&k, &c, op, labels, nm, 1, loss_buf, ref_loss, lterms, nmap, sel, r_eff);
       if (want_loss && !none)
         FZ_CHECK(ct_sum_err(loss_buf[0], ref_loss[0], abs_sum / mean_norm, 1) <= 1.0,
                  "%s: loss %.9g, scalar %.9g (sum |l| %g, normaliser %g)", nm, loss_buf[0],
