@@ -47,16 +47,17 @@ for l in open(sys.argv[1]):
     l = l.strip()
     if l.startswith("SF:"):
         cur = os.path.relpath(l[3:])
-    elif l.startswith("FN:"):
+    elif l.startswith("FN:"):  # a static function of a header: "unit.c:name", one per unit
         n, name = l[3:].split(",", 1)
-        fn_line[(cur, name)] = int(n)
+        fn_line[(cur, name.split(":")[-1])] = int(n)
     elif l.startswith("FNDA:"):
         c, name = l[5:].split(",", 1)
-        fn_hits[(cur, name)] = fn_hits.get((cur, name), 0) + int(c)
+        key = (cur, name.split(":")[-1])
+        fn_hits[key] = fn_hits.get(key, 0) + int(c)
     elif l.startswith("DA:"):
         n, c = l[3:].split(",")[:2]
         lines[cur][int(n)] = lines[cur].get(int(n), 0) + int(c)
-print("functions never run:")
+print("functions never run (in any unit that includes them):")
 never = sorted(k for k, v in fn_hits.items() if v == 0)
 for f, name in never:
     print("  %s:%d %s" % (f, fn_line.get((f, name), 0), name))
