@@ -304,6 +304,21 @@ static void fz_check_outputs(const fz_case *k, const fz_call *c, int op, const v
   }
 }
 
+/* The call c again on isa, its outputs first filled with canary bytes; its status must be st
+ * (scalar's). Returns the ISA's name. */
+static const char *fz_run_isa(sl_isa isa, const sl_shape *s, const fz_call *c, sl_status st,
+                              void *loss, size_t loss_bytes, void *grad, size_t grad_bytes,
+                              void *stats, size_t stats_bytes) {
+  const char *nm = sl_isa_name(isa);
+  FZ_CHECK(sl_isa_set(isa) == SL_OK, "isa_set");
+  memset(loss, FZ_CANARY, loss_bytes);
+  memset(grad, FZ_CANARY, grad_bytes);
+  memset(stats, FZ_CANARY, stats_bytes);
+  sl_status s3 = fz_run(s, c);
+  FZ_CHECK(s3 == st, "%s: status %s, scalar %s", nm, sl_status_string(s3), sl_status_string(st));
+  return nm;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -712,14 +727,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (int isa = 1; isa < SL_ISA_COUNT_; isa++) {
       if (!sl_isa_available((sl_isa)isa))
         continue;
-      const char *nm = sl_isa_name((sl_isa)isa);
-      FZ_CHECK(sl_isa_set((sl_isa)isa) == SL_OK, "isa_set");
-      memset(loss_buf, FZ_CANARY, loss_bytes);
-      memset(grad_buf, FZ_CANARY, grad_bytes);
-      memset(stats_buf, FZ_CANARY, sizeof stats_buf);
-      sl_status s3 = fz_run(&k.shape, &c);
-      FZ_CHECK(s3 == st, "%s: status %s, scalar %s", nm, sl_status_string(s3),
-               sl_status_string(st));
+      const char *nm = fz_run_isa((sl_isa)isa, &k.shape, &c, st, loss_buf, loss_bytes, grad_buf,
+                                  grad_bytes, stats_buf, sizeof stats_buf);
       if (want_grad)
         fz_check_outputs(&k, &c, op, labels, nm, 0, grad_buf, ref_grad, gterms, ne, sel, r_eff);
       if (want_loss && none)
@@ -750,13 +759,8 @@ done:
   for (int isa = 1; st != SL_OK && isa < SL_ISA_COUNT_; isa++) {
     if (!sl_isa_available((sl_isa)isa))
       continue;
-    const char *nm = sl_isa_name((sl_isa)isa);
-    FZ_CHECK(sl_isa_set((sl_isa)isa) == SL_OK, "isa_set");
-    memset(loss_buf, FZ_CANARY, loss_bytes);
-    memset(grad_buf, FZ_CANARY, grad_bytes);
-    memset(stats_buf, FZ_CANARY, sizeof stats_buf);
-    sl_status s3 = fz_run(&k.shape, &c);
-    FZ_CHECK(s3 == st, "%s: status %s, scalar %s", nm, sl_status_string(s3), sl_status_string(st));
+    const char *nm = fz_run_isa((sl_isa)isa, &k.shape, &c, st, loss_buf, loss_bytes, grad_buf,
+                                grad_bytes, stats_buf, sizeof stats_buf);
     if (st == SL_ERR_DOMAIN)
       FZ_CHECK((none || fz_untouched(loss_buf, loss_bytes)) &&
                    fz_untouched(stats_buf, sizeof stats_buf),
