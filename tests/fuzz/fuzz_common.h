@@ -553,13 +553,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   float *loss_buf = malloc((none ? nmap : 1) * 4), *grad_buf = malloc(ne * 4);
   size_t loss_bytes = (none ? nmap : 1) * 4, grad_bytes = ne * 4;
 
-  /* aliasing: an output on top of an input (small shapes only) */
+  /* aliasing: an output on top of an input or of the other output (small shapes only) */
   uint8_t asel = fz_u8(&in);
   float *loss_p = want_loss ? loss_buf : NULL, *grad_p = want_grad ? grad_buf : NULL;
   int aliased = 0;
   if (k.small && asel >= 248) {
     aliased = 1;
-    if (want_grad && !x_null)
+    if (asel == 255 && want_loss && want_grad)
+      loss_p = grad_p; /* two outputs on top of each other */
+    else if (want_grad && !x_null)
       grad_p = x;
     else if (want_loss && !x_null)
       loss_p = x + (ne > 1 ? 1 : 0);
