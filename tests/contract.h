@@ -136,7 +136,8 @@ static inline double ct_logits_grad_terms(float xf, float tf, double w, double p
 }
 
 /* CE at one counted pixel: logits x[c * stride], c < C, label t, class weights cw (NULL = 1),
- * W = sum of the class weights (C without), smoothing e. m = max logit, ls = log sum exp(x - m),
+ * W = sum of the class weights (C without), smoothing e. m = max logit, ls = log sum exp(x - m)
+ * (as log1p of the other classes' sum),
  * ec = e / C, A = (1 - e) w_t + ec W. */
 typedef struct ct_ce_px {
   double m, ls, wt1, ec, a, loss_terms, loss; /* loss: the pixel's loss in double */
@@ -145,12 +146,18 @@ typedef struct ct_ce_px {
 static inline void ct_ce_pixel(ct_ce_px *k, const float *x, int64_t stride, int64_t C, int64_t t,
                                const float *cw, double W, double e) {
   double m = -INFINITY, s = 0.0;
+  int64_t j = 0;
   for (int64_t c = 0; c < C; c++)
-    m = x[c * stride] > m ? x[c * stride] : m;
+    if (x[c * stride] > m) {
+      m = x[c * stride];
+      j = c;
+    }
+  /* ls = log1p(the sum over the classes other than the (first) largest): its digits survive
+   * where log(1 + that sum) would round them away (a confident pixel, ls ~ 1e-20) */
   for (int64_t c = 0; c < C; c++)
-    s += exp(x[c * stride] - m);
+    s += c == j && x[c * stride] == m ? 0.0 : exp(x[c * stride] - m);
   k->m = m;
-  k->ls = log(s);
+  k->ls = log1p(s);
   k->ec = e / (double)C;
   k->wt1 = (1.0 - e) * (cw ? (double)cw[t] : 1.0);
   k->a = k->wt1 + k->ec * W;
