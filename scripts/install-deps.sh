@@ -4,6 +4,7 @@
 #   scripts/install-deps.sh            build + test: compiler, OpenMP, Criterion, SIMDe
 #   scripts/install-deps.sh --cross    + AArch64 cross toolchain and qemu-user (tests under qemu)
 #   scripts/install-deps.sh --ci       + --cross, clang sanitizer/libFuzzer runtimes, valgrind
+#   scripts/install-deps.sh --coverage clang, libFuzzer runtime, llvm-14 (make fuzz-coverage)
 #   scripts/install-deps.sh --bench    + hyperfine, gnuplot, python3-torch (benchmarks, golden data)
 # Criterion for arm64 is not needed: the cross test build uses the mini runner in tests/mini/.
 set -euo pipefail
@@ -14,6 +15,7 @@ for arg in "$@"; do
   case "$arg" in
     --cross) want+=("${cross[@]}") ;;
     --ci) want+=("${cross[@]}" clang libclang-rt-14-dev libomp-14-dev valgrind) ;;
+    --coverage) want+=(clang libclang-rt-14-dev libomp-14-dev llvm-14) ;;
     --bench) want+=(hyperfine gnuplot-nox python3-torch) ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac
