@@ -11,8 +11,9 @@
  * at a time by the scalar reference kernel (sl_*__scalar on a one-element sub-row), so they
  * get exactly the reference's value: a non-finite or subnormal product g*w of upstream
  * gradient and weight, a non-finite logit, targets or pos_weight * target beyond 2^60, and
- * (logits) |x| > 87, where exp(-|x|) is subnormal, under a factor above 1. Hard lanes are
- * rare in real data; they cost a double-precision element each.
+ * (logits) |x| > 87, where exp(-|x|) is subnormal (the loss and gradient terms built on it would
+ * keep only a few digits). Hard lanes are rare in real data (a logit beyond 87 is saturated);
+ * they cost a double-precision element each.
  *   probabilities: lp = max(log p, -100), lq = max(log(1 - p), -100) (1 - p rounded to float,
  *     as PyTorch), l = -w (t lp + (1 - t) lq) (one log when every target of the block is 0 or
  *     1: then l = -w max(log(t ? p : 1 - p), -100) exactly); gradient g w ((p - t) /
@@ -119,7 +120,7 @@ SL_V vm bce_logits_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, cons
   vf x = LDN(r->x + i), t = LDN(r->y + i);
   vf w = (fl & BF_W) ? LDN(r->w + i) : one;
   vf ax = v_abs(x);
-  vm deep = v_gt(ax, v_set1(87.0f)); /* exp(-|x|) subnormal: only under a factor <= 1 */
+  vm deep = v_gt(ax, v_set1(87.0f)); /* exp(-|x|) subnormal: the reference's lanes */
   int anydeep = m_any(deep);
   vf e = v_exp_nabs(ax, anydeep); /* exp(-|x|) */
   vf a = v_sub(one, t), b = v_mul(pw, t), lw = v_add(a, b);
@@ -131,15 +132,11 @@ SL_V vm bce_logits_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, cons
   /* non-finite x (-inf: PyTorch's NaN loss); targets or pw * t so large that the float terms
    * could overflow */
   vm hard = m_or(v_nle(ax, v_set1(FLT_MAX)), v_nle(v_max(v_abs(t), v_abs(b)), v_set1(0x1p60f)));
-  vf ab = v_add(v_abs(a), v_abs(b));
-  if (anydeep)
-    hard = m_or(hard, m_and(deep, v_gt(v_abs(v_mul(w, ab)), one)));
+  hard = m_or(hard, deep);
   if (fl & BF_GRAD) {
     vf gw = bce_gw(r, i, n, tail, fl, w);
     if (fl & (BF_W | BF_GMAP))
       hard = m_or(hard, bce_gw_hard(gw));
-    if (anydeep)
-      hard = m_or(hard, m_and(deep, v_gt(v_abs(v_mul(gw, ab)), one)));
     /* x >= 0: (a - b e) / (1 + e), x < 0: (a e - b) / (1 + e): one fma and one division,
      * the fewest roundings where the terms cancel */
     vf d = v_div(v_sel(pos, v_fnma(b, e, a), v_fms(a, e, b)), v_add(one, e));
