@@ -201,7 +201,19 @@ def _check_input(fname, input):
     if input.dim() != 4:
         raise ValueError(f"{fname}: input must be 4-D (N x C x H x W), got shape "
                          f"{tuple(input.shape)}")
+    if input.numel() == 0:
+        raise ValueError(f"{fname}: input has no elements (shape {tuple(input.shape)})")
     return input
+
+
+def _check_threads(fname, num_threads):
+    """-1 (resolved to torch.get_num_threads() at call time) for None, else an int >= 0."""
+    if num_threads is None:
+        return -1
+    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 0:
+        raise ValueError(f"{fname}: num_threads must be None or an int >= 0 (0: the OpenMP "
+                         f"default), got {num_threads!r}")
+    return num_threads
 
 
 def _check_reduction(fname, reduction):
@@ -297,7 +309,7 @@ def _bce(fname, logits, input, target, box, mask, weight, pos_weight, reduction,
     boxes = _check_boxes(fname, box, n)
     mask = _check_mask(fname, mask, input, True)
     with_grad = input.requires_grad and torch.is_grad_enabled()
-    threads = -1 if num_threads is None else int(num_threads)
+    threads = _check_threads(fname, num_threads)
     loss, _, stats = _bce_op(input, target, boxes, mask, weight, pos_weight, logits, reduction,
                              threads, with_grad)
     return (loss, stats) if return_stats else loss
@@ -363,7 +375,7 @@ def cross_entropy(input, target, *, box=None, mask=None, weight=None, ignore_ind
     boxes = _check_boxes(fname, box, n)
     mask = _check_mask(fname, mask, input, False)
     with_grad = input.requires_grad and torch.is_grad_enabled()
-    threads = -1 if num_threads is None else int(num_threads)
+    threads = _check_threads(fname, num_threads)
     loss, _, stats = _ce_op(input, target, boxes, mask, weight, int(ignore_index),
                             float(label_smoothing), reduction, threads, with_grad)
     return (loss, stats) if return_stats else loss
