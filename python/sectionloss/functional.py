@@ -114,7 +114,8 @@ def _ce_fake(input, target, boxes, mask, weight, ignore_index, label_smoothing, 
 # ---- autograd: the saved gradient times the upstream gradient --------------------------------
 def _setup_context(is_ce):
     def setup_context(ctx, inputs, output):
-        _, grad, _ = output
+        _, grad, stats = output
+        ctx.mark_non_differentiable(grad, stats)
         ctx.reduction = inputs[-3]  # (..., reduction, num_threads, with_grad)
         ctx.is_ce = is_ce
         ctx.num_inputs = len(inputs)
@@ -160,7 +161,6 @@ else:
             @staticmethod
             def forward(ctx, *inputs):
                 output = impl(*inputs)
-                ctx.mark_non_differentiable(output[1], output[2])
                 setup_context(ctx, inputs, output)
                 return output
 
