@@ -39,7 +39,9 @@ endif
 test-python: python-venv
 	$(PY_VENV)/bin/pip install -q --no-deps --force-reinstall .
 	@$(PY_VENV)/bin/python -c 'import torch, sectionloss; print("== PyTorch", torch.__version__, "| sectionloss", sectionloss.__version__, sectionloss.isa())'
-	cd python/tests && $(abspath $(PY_VENV))/bin/python -m pytest -p no:cacheprovider -q $(PYTEST_ARGS)
+	@cd python/tests && $(abspath $(PY_VENV))/bin/python -m pytest -p no:cacheprovider -q \
+	  $(PYTEST_ARGS) || { rc=$$?; [ $$rc -ne 5 ] || echo "test-python: pytest ran no test"; \
+	  exit $$rc; }
 
 python-wheel:
 	@mkdir -p $(BUILD)/python-wheel
