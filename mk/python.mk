@@ -10,7 +10,7 @@
 #   make python-wheel              the wheel alone, into $(BUILD)/python-wheel/
 #
 # The wheel's C library is built by this Makefile (python/sectionloss_build.py runs
-# `make BUILD=build/python build/python/libsectionloss.so.X.Y.Z`).
+# `make BUILD=build build/libsectionloss.so.X.Y.Z`, reusing what the C build made).
 
 PY_SYSTEM ?= 0
 PYTHON ?= /usr/bin/python3

@@ -8,7 +8,7 @@ wheel is a zip written with the standard library. The library has no Python ABI 
 (ctypes), so the wheel is tagged py3-none-<platform>.
 
 Environment: SECTIONLOSS_MAKE (default "make"), SECTIONLOSS_BUILD_DIR (the Makefile's BUILD,
-default build/python, so the C build's own build/ is left alone), MAKEFLAGS as usual.
+default build, the C build's own directory, so a library already built there is reused), MAKEFLAGS as usual.
 """
 import base64
 import hashlib
@@ -49,7 +49,7 @@ def _platform_tag():
 
 
 def _build_library(version):
-    build = os.environ.get("SECTIONLOSS_BUILD_DIR", "build/python")
+    build = os.environ.get("SECTIONLOSS_BUILD_DIR", "build")
     target = f"{build}/libsectionloss.so.{version}"
     cmd = [os.environ.get("SECTIONLOSS_MAKE", "make"), "-C", ROOT, f"BUILD={build}", target]
     if "-j" not in os.environ.get("MAKEFLAGS", ""):

@@ -4,7 +4,8 @@
 #   scripts/install-deps.sh            build + test: compiler, OpenMP, Criterion, SIMDe
 #   scripts/install-deps.sh --cross    + AArch64 cross toolchain and qemu-user (tests under qemu)
 #   scripts/install-deps.sh --ci       + --cross, clang sanitizer/libFuzzer runtimes, valgrind
-#   scripts/install-deps.sh --bench    + hyperfine, gnuplot, python3-torch (benchmarks, golden data)
+#   scripts/install-deps.sh --bench    + hyperfine, gnuplot, python3-torch, libjemalloc2 (benchmarks,
+#                                      golden data)
 #   scripts/install-deps.sh --python   + python3-venv, python3-dev, g++ (the Python package's tests;
 #                                      torch.compile's Inductor compiles C++ against Python.h)
 #   scripts/install-deps.sh --python-system   + Debian's python3-torch, python3-numpy, python3-pytest
@@ -18,7 +19,7 @@ for arg in "$@"; do
   case "$arg" in
     --cross) want+=("${cross[@]}") ;;
     --ci) want+=("${cross[@]}" clang libclang-rt-14-dev libomp-14-dev valgrind) ;;
-    --bench) want+=(hyperfine gnuplot-nox python3-torch) ;;
+    --bench) want+=(hyperfine gnuplot-nox python3-torch libjemalloc2) ;;
     --python) want+=(python3-venv python3-dev g++) ;;
     --python-system) want+=(python3-venv python3-torch python3-numpy python3-pytest) ;;
     --packaging) want+=(cmake g++ pkg-config) ;;
