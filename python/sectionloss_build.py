@@ -8,7 +8,8 @@ wheel is a zip written with the standard library. The library has no Python ABI 
 (ctypes), so the wheel is tagged py3-none-<platform>.
 
 Environment: SECTIONLOSS_MAKE (default "make"), SECTIONLOSS_BUILD_DIR (the Makefile's BUILD,
-default build, the C build's own directory, so a library already built there is reused), MAKEFLAGS as usual.
+default build, the C build's own directory: a library already built there is reused),
+MAKEFLAGS as usual.
 """
 import base64
 import hashlib
