@@ -73,6 +73,9 @@ _lib.sl_ce.argtypes = [ctypes.POINTER(Shape), _P, _P, ctypes.c_int, ctypes.POINT
                        ctypes.POINTER(Options), _P, _P]
 
 
+_DEFAULT_OPTIONS = _lib.sl_options_default()
+
+
 class SectionLossError(ValueError):
     """A status other than SL_OK from the C library; the message is sl_status_string's."""
 
@@ -106,7 +109,7 @@ def call(entry, n, c, h, w, input_ptr, target_ptr, *, label_type=LABEL_I64, boxe
     shape = Shape(n, c, h, w)
     region = Region(boxes_ptr, num_boxes, mask_ptr, mask_channels)
     stats = Stats()
-    opt = _lib.sl_options_default()
+    opt = Options.from_buffer_copy(_DEFAULT_OPTIONS)
     opt.reduction = REDUCTIONS[reduction]
     opt.weight = weight_ptr
     opt.pos_weight = pos_weight_ptr

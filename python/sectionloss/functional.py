@@ -124,10 +124,12 @@ def _setup_context(is_ce):
     return setup_context
 
 
+_is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", lambda: False)
+
+
 def _eager_one(g):
     """True when g is a plain eager tensor equal to 1 (not a tensor being traced)."""
-    compiling = getattr(getattr(torch, "compiler", None), "is_compiling", lambda: False)()
-    return not compiling and type(g) is torch.Tensor and bool(g == 1)
+    return type(g) is torch.Tensor and not _is_compiling() and g.item() == 1.0
 
 
 def _backward(ctx, grad_loss, _grad_grad, _grad_stats):
