@@ -14,7 +14,7 @@
 
 PY_SYSTEM ?= 0
 PYTHON ?= /usr/bin/python3
-PY_TORCH ?= torch
+PY_TORCH ?= torch>=2.4,<3
 ifeq ($(PY_SYSTEM),1)
 PY_VENV ?= $(BUILD)/venv-system
 PY_VENV_FLAGS := --system-site-packages
