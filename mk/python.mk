@@ -33,7 +33,7 @@ python-venv:
 ifneq ($(PY_SYSTEM),1)
 	@$(PY_VENV)/bin/python -c 'import torch' 2>/dev/null || \
 	  { echo "== installing $(PY_TORCH), numpy, pytest into $(PY_VENV)"; \
-	    $(PY_VENV)/bin/pip install -q "$(PY_TORCH)" numpy pytest; }
+	    $(PY_VENV)/bin/pip install -q --no-compile "$(PY_TORCH)" numpy pytest; }
 endif
 
 test-python: python-venv
