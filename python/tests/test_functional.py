@@ -169,3 +169,29 @@ def test_float64_and_noncontiguous_inputs_are_copied():
     assert torch.equal(ours, want)
     assert xo.grad.dtype == torch.float64 and xo.grad.shape == x.shape
     assert torch.equal(xo.grad.float(), xr.grad)
+
+
+def test_backward_of_the_loss_itself_hands_over_the_saved_gradient():
+    # loss.backward() (grad_output exactly 1): the gradient the fused forward call wrote becomes
+    # x.grad as is, no pass over it; any other grad_output scales it into a new tensor.
+    g = torch.Generator().manual_seed(8)
+    x = torch.randn((2, 4, 6, 5), generator=g, requires_grad=True)
+    t = torch.randint(0, 4, (2, 6, 5), generator=g)
+    saved = []
+
+    def pack(tensor):
+        saved.append(tensor.data_ptr())
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        loss = sl.cross_entropy(x, t)
+    loss.backward()
+    assert saved and x.grad.data_ptr() in saved
+    first = x.grad.clone()
+    x.grad = None
+    saved.clear()
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        loss = sl.cross_entropy(x, t)
+    (loss * 3).backward()
+    assert x.grad.data_ptr() not in saved
+    torch.testing.assert_close(x.grad, first * 3, rtol=0, atol=0)
