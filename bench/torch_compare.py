@@ -371,14 +371,17 @@ def main():
                             "sl-py": "sectionloss-python", "sl-C": "sectionloss"}[i]
                     if a == "jemalloc":
                         impl += "-jemalloc"
-                    isa = sl_doc.get((case, entry, section, t), "") if i.startswith("sl") else "torch"
+                    # isa column: the ISA for the C library (sl-bench), else the
+                    # implementation's name ("torch" is eager PyTorch with the default
+                    # allocator): plots select their series by this column.
                     if i == "sl-C":
+                        isa = sl_doc[(case, entry, section, t)]
                         csv_lines.append(csv_row(impl, isa, t, case, entry, section, mode, shape,
                                                  v["median_s"], v["min_s"], v["reps"], v["loss"],
                                                  f"{v['bytes']:.0f}", f"{v['gb_per_s']:.4g}",
                                                  f"{v['roof_pct']:.2f}"))
                     else:
-                        csv_lines.append(csv_row(impl, isa or "python", t, case, entry, section,
+                        csv_lines.append(csv_row(impl, impl, t, case, entry, section,
                                                  mode, shape, v["median_s"], v["min_s"],
                                                  v["reps"], v["loss"]))
     if "sl-py" in impls and sl_doc:
