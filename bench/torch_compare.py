@@ -338,11 +338,11 @@ def main():
     for mode, title in (("fwd", "forward (no_grad)"), ("fused", "forward + backward")):
         print(f"\n## {title}")
         head = " ".join(f"{names[i] + suffix.get(a, ''):>11}" for i, a in cols)
-        extra = ""
-        if "sl-py" in impls:
-            extra += "  torch/sl-py" + ("  torch+je/sl-py+je" if "jemalloc" in allocators else "")
-            if sl_doc:
-                extra += "  py overhead"
+        # ratios PyTorch / Python path per allocator, and what the Python path adds to the C call
+        ratio_cols = [a for a in allocators if "sl-py" in impls]
+        extra = "".join(f"  {'torch' + suffix[a] + '/sl-py' + suffix[a]:>18}" for a in ratio_cols)
+        if "sl-py" in impls and sl_doc and "default" in allocators:
+            extra += "  py overhead"
         print(f"{'case':20} {'entry':10} {'section':7} {'thr':>3} {head}{extra}  loss check")
         for case, kind, shape, entry, section in combos(args):
             for t in args.thread_list:
@@ -350,15 +350,15 @@ def main():
                 vals = [res.get((i, a) + key) for i, a in cols]
                 cells = " ".join(f"{ms(v['median_s'] if v else None):>11}" for v in vals)
                 line = f"{case:20} {entry:10} {section:7} {t:3d} {cells}"
-                get = lambda i, a: res.get((i, a) + key)
-                if "sl-py" in impls:
-                    line += f"  {get('torch', 'default')['median_s'] / get('sl-py', 'default')['median_s']:11.1f}"
-                    if "jemalloc" in allocators:
-                        line += (f"  {get('torch', 'jemalloc')['median_s'] / get('sl-py', 'jemalloc')['median_s']:18.1f}")
-                    if sl_doc:
-                        over = get("sl-py", "default")["median_s"] - get("sl-C", "-")["median_s"]
-                        line += f"  {over * 1e3:+9.3f}ms"
-                ref = get("torch", allocators[0])["loss"]
+
+                def med(impl, allocator):
+                    return res[(impl, allocator) + key]["median_s"]
+
+                for a in ratio_cols:
+                    line += f"  {med('torch', a) / med('sl-py', a):18.1f}"
+                if "sl-py" in impls and sl_doc and "default" in allocators:
+                    line += f"  {(med('sl-py', 'default') - med('sl-C', '-')) * 1e3:+9.3f}ms"
+                ref = res[("torch", allocators[0]) + key]["loss"]
                 bad = [names[i] + suffix.get(a, "") for (i, a), v in zip(cols, vals)
                        if v and abs(v["loss"] - ref) > 1e-5 * abs(ref)]
                 failures += bool(bad)
@@ -384,7 +384,7 @@ def main():
                         csv_lines.append(csv_row(impl, impl, t, case, entry, section,
                                                  mode, shape, v["median_s"], v["min_s"],
                                                  v["reps"], v["loss"]))
-    if "sl-py" in impls and sl_doc:
+    if "sl-py" in impls and sl_doc and "default" in allocators:
         print("\npy overhead = sl-py (default allocator) - sl C: what the Python path adds to "
               "the C call (checks, dispatch, output allocation and its page faults, autograd)")
     if args.csv:

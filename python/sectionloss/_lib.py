@@ -10,7 +10,8 @@ import os
 from ._version import __version__
 
 _MAJOR = __version__.split(".")[0]
-LIBRARY_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"libsectionloss.so.{_MAJOR}")
+LIBRARY_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            f"libsectionloss.so.{_MAJOR}")
 
 
 class Shape(ctypes.Structure):

@@ -13,7 +13,6 @@ import random
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 LOSS_RTOL, LOSS_ATOL = 1e-6, 1e-7
 GRAD_RTOL, GRAD_ATOL_REL = 2e-6, 1e-6
