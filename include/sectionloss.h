@@ -177,7 +177,7 @@ SL_API const char *sl_version(void);
  * ignored). Values are stable: a new ISA is appended. */
 typedef enum sl_isa {
   SL_ISA_SCALAR = 0,
-  SL_ISA_AVX2 = 1, /* x86-64 AVX2 + FMA, with YMM state enabled by the OS */
+  SL_ISA_AVX2 = 1,   /* x86-64 AVX2 + FMA, with YMM state enabled by the OS */
   SL_ISA_NEON = 2,   /* ARM Advanced SIMD */
   SL_ISA_AVX512 = 3, /* x86-64 AVX-512 F+BW+DQ+VL with AVX2 + FMA, with opmask and ZMM state
                         enabled by the OS */

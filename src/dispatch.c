@@ -5,8 +5,8 @@
  * a racing sl_isa_set() wins over the default choice), from CPU detection (cpu_x86.c,
  * cpu_arm.c) and the SECTIONLOSS_ISA environment variable, which can only choose among the
  * available ISAs. The default is the first available ISA in preference order (avx512, avx2,
- * neon, scalar), not the highest sl_isa value: values are appended, preferences are not. sl_isa_set() replaces it atomically; a call already running keeps the table
- * it started with.
+ * neon, scalar), not the highest sl_isa value: values are appended, preferences are not.
+ * sl_isa_set() replaces it atomically; a call already running keeps the table it started with.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
