@@ -21,9 +21,16 @@ $(EXHAUSTIVE_AVX512_BIN): tests/exhaustive/vmath_avx512.c src/avx512/vmath.h src
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(AVX512_FLAGS) -o $@ $< $(LIB_A) $(LDLIBS_ALL)
 
-$(AVX512_PROBE_BIN): bench/avx512_probe.c src/avx512/vmath.h src/avx2/vmath.h $(LIB_A)
+# The AVX2 kernels of the probe in their own object, with the AVX2 flags only.
+$(BUILD)/obj/bench/avx512_probe_avx2.o: bench/avx512_probe_avx2.c bench/avx512_probe.h src/avx2/vmath.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(AVX512_FLAGS) -o $@ $< $(LIB_A) $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_ALL) $(AVX2_FLAGS) -c $< -o $@
+
+$(AVX512_PROBE_BIN): bench/avx512_probe.c bench/avx512_probe.h src/avx512/vmath.h \
+                     $(BUILD)/obj/bench/avx512_probe_avx2.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(AVX512_FLAGS) -o $@ $< $(BUILD)/obj/bench/avx512_probe_avx2.o $(LIB_A) \
+	  $(LDLIBS_ALL)
 
 .PHONY: test-exhaustive-avx512 bench-avx512-probe
 test-exhaustive: test-exhaustive-avx512
