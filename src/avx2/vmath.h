@@ -134,18 +134,30 @@ SL_VINLINE __m256 sl_v_exp_reduce(__m256 x, __m256 k) {
   return _mm256_fnmadd_ps(k, SL_V1(-0x1.05c610p-29f), r);
 }
 
-/* expf(x), every float. */
-SL_VINLINE __m256 sl_v_expf(__m256 x) {
+/* exp(x + lo), every float x, with a small correction lo (|lo| <= half an ULP of x: the rounding
+ * error of an argument formed by a subtraction, from sl_v_sub_exact; 0 otherwise), added to the
+ * reduced argument; ignored where |x| >= 128 (the result is 0 or +inf there). Subnormal results
+ * are rounded once (two-factor scaling). A subnormal x is replaced by 0 first (exp is 1 either
+ * way; a subnormal operand would cost the FMA units a microcode assist). */
+SL_VINLINE __m256 sl_v_expf_sum(__m256 x, __m256 lo) {
+  __m256 ax = _mm256_andnot_ps(SL_V1(-0.0f), x);
+  x = _mm256_andnot_ps(_mm256_cmp_ps(ax, SL_V1(0x1p-126f), _CMP_LT_OQ), x);
+  lo = _mm256_and_ps(_mm256_cmp_ps(ax, SL_V1(128.0f), _CMP_LT_OQ), lo);
   x = _mm256_min_ps(SL_V1(89.0f), _mm256_max_ps(SL_V1(-104.0f), x)); /* NaN passes */
   __m256 t;
   __m256 k = sl_v_exp_k(x, &t);
-  __m256 p = sl_v_exp_poly(sl_v_exp_reduce(x, k));
+  __m256 p = sl_v_exp_poly(_mm256_add_ps(sl_v_exp_reduce(x, k), lo));
   __m256i ki = _mm256_cvtps_epi32(k); /* [-150, 129]; NaN gives garbage, p is NaN anyway */
   __m256i k1 = _mm256_srai_epi32(ki, 1);
   __m256i k2 = _mm256_sub_epi32(ki, k1);
   __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k1, SL_VI(127)), 23));
   __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k2, SL_VI(127)), 23));
   return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+}
+
+/* expf(x), every float. */
+SL_VINLINE __m256 sl_v_expf(__m256 x) {
+  return sl_v_expf_sum(x, _mm256_setzero_ps());
 }
 
 /* exp(d + rr) for d <= 0 (larger d up to 88 also work) and a small correction rr (|rr| <= half an

@@ -33,11 +33,21 @@ double sl_ce__scalar(const sl_ce_row *r) {
     double m = -INFINITY;
     for (int64_t c = 0; c < C; c++)
       m = x[c * cs] > m ? x[c * cs] : m;
-    double s = 0.0;
-    for (int64_t c = 0; c < C; c++)
-      s += exp(x[c * cs] - m);
-    double ls = log(s); /* logp_c = (x_c - m) - log(s): never m + log(s), which loses log(s)
-                           when |m| is huge (m = 1e30: p = 1 instead of 1/2) */
+    /* s = sum_c exp(x_c - m) = 1 + s1, s1 = the sum over classes below the max plus (classes at
+     * the max) - 1, so that log(s) = log1p(s1) keeps the digits of a tiny loss (one class
+     * dominating: s - 1 ~ 1e-12 has no digits left in a double s). An infinite max gives
+     * inf - inf = NaN in s1, as PyTorch's NaN. */
+    double s1 = 0.0, top = -1.0;
+    for (int64_t c = 0; c < C; c++) {
+      double d = x[c * cs] - m;
+      if (d == 0.0)
+        top += 1.0;
+      else
+        s1 += exp(d);
+    }
+    s1 += top;
+    double ls = log1p(s1); /* logp_c = (x_c - m) - log(s): never m + log(s), which loses log(s)
+                              when |m| is huge (m = 1e30: p = 1 instead of 1/2) */
     double wt = r->cw ? (double)r->cw[t] : 1.0;
     double l = -wt * ((x[t * cs] - m) - ls);
     if (e != 0.0) {

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
-#include "avx2/avx2.h"
+#include "kernels.h"
 static uint64_t rs = 88172645463325252ull;
 static double urand(void) {
   rs ^= rs << 13;
@@ -123,7 +123,7 @@ int main(int argc, char **argv) {
               int de1 = 0, de2 = 0;
               double s1 = op == 0 ? sl_bce_prob__scalar(&r, &de1) : sl_bce_logits__scalar(&r, &de1);
               double s2 =
-                  op == 0 ? sl_bce_prob__avx2_u8(&r2, &de2) : sl_bce_logits__avx2_u8(&r2, &de2);
+                  op == 0 ? sl_kernels_avx2.bce_prob(&r2, &de2) : sl_kernels_avx2.bce_logits(&r2, &de2);
               if (de1 != de2) {
                 if (fails++ < 20)
                   printf("domain mismatch op%d w%d\n", op, w);
@@ -207,7 +207,7 @@ int main(int argc, char **argv) {
               sl_ce_row r2 = r;
               r2.loss = hasl ? l2 : NULL;
               r2.grad = hasg ? g2 : NULL;
-              double s1 = sl_ce__scalar(&r), s2 = sl_ce__avx2_u8(&r2);
+              double s1 = sl_ce__scalar(&r), s2 = sl_kernels_avx2.ce(&r2);
               if (!(isnan(s1) && isnan(s2))) {
                 double rel = fabs(s1 - s2) / fmax(fabs(s1), 1e-300);
                 if (s1 != s2 && rel > maxrel && !isinf(s1))

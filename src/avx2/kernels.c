@@ -1,0 +1,21 @@
+/*
+ * avx2/kernels.c - the AVX2 + FMA kernels: the generic sources (src/generic/) compiled against
+ * the AVX2 vector layer (src/avx2/vec.h), and the table dispatch.c selects when CPUID reports
+ * AVX2 and FMA and XGETBV shows the OS saves YMM state. Compiled with -mavx2 -mfma (Makefile).
+ */
+#include "avx2/vec.h"
+#include "kernels.h"
+
+double sl_bce_prob__avx2(const sl_bce_row *r, int *domain_error);
+double sl_bce_logits__avx2(const sl_bce_row *r, int *domain_error);
+double sl_ce__avx2(const sl_ce_row *r);
+
+#include "generic/bce.h"
+#include "generic/ce.h"
+
+const sl_kernels sl_kernels_avx2 = {
+    .isa = SL_ISA_AVX2,
+    .bce_prob = sl_bce_prob__avx2,
+    .bce_logits = sl_bce_logits__avx2,
+    .ce = sl_ce__avx2,
+};

@@ -1,0 +1,260 @@
+/*
+ * generic/bce.h - the BCE row microkernels (probabilities and logits), written once against the
+ * vector layer and compiled once per ISA: src/<isa>/kernels.c includes <isa>/vec.h, then this
+ * file, which defines sl_bce_prob__<isa> and sl_bce_logits__<isa> (contract: src/kernels.h).
+ *
+ * Shape legend: a row is len consecutive elements of one (n, c, y) row of an N x C x H x W
+ * tensor; blocks of SL_W lanes, two blocks per step, masked loads and stores for the tail.
+ *
+ * Float arithmetic for every ordinary lane; the lanes the float formulas cannot give within
+ * the accuracy contract (README, "Accuracy contract") are "hard" and recomputed one element
+ * at a time by the scalar reference kernel (sl_*__scalar on a one-element sub-row), so they
+ * get exactly the reference's value: a non-finite or subnormal product g*w of upstream
+ * gradient and weight, a non-finite logit, targets or pos_weight * target beyond 2^60, and
+ * (logits) |x| > 87, where exp(-|x|) is subnormal, under a factor above 1. Hard lanes are
+ * rare in real data; they cost a double-precision element each.
+ *   probabilities: lp = max(log p, -100), lq = max(log(1 - p), -100) (1 - p rounded to float,
+ *     as PyTorch), l = -w (t lp + (1 - t) lq) (one log when every target of the block is 0 or
+ *     1: then l = -w max(log(t ? p : 1 - p), -100) exactly); gradient g w ((p - t) /
+ *     max(p (1 - p), 1e-12)), the quotient first, so it is normal or 0 before it is scaled.
+ *     A selected p or t outside [0, 1] or NaN sets *domain_error (those lanes' outputs are
+ *     unspecified, as the API says).
+ *   logits: e = exp(-|x|), a = 1 - t, b = pw t, lw = a + b (no cancellation for t in [0, 1]),
+ *     l = w (lw log1p(e) + (x >= 0 ? a : b) |x|); gradient g w (a sigmoid(x) - b sigmoid(-x))
+ *     = g w (a - b e) / (1 + e) for x >= 0, g w (a e - b) / (1 + e) for x < 0; for
+ *     |x| < 1/4 (SL_LOGITS_NEAR0_F) the tanh form g w ((a - b) + lw tanh(x / 2)) / 2 with an
+ *     odd polynomial for 2 tanh(x / 2), evaluated as (g w lw / 4) (2 tanh(x / 2)) +
+ *     g w (a - b) / 2 so that a subnormal x is scaled once (the float e of the other form
+ *     costs 6e-8 / |x| relative where the terms cancel: 1/4 keeps that within 4 ULP).
+ * Errors (measured by make test-kernels-strict): within 4 ULP of the reference per element,
+ * the ULP of the larger of the result and its terms; sums in double lanes.
+ * Every flag combination (loss map, gradient, weight, grad_map, mask) is its own loop.
+ */
+#include <float.h>
+#include <math.h>
+
+#define SL_CAT_(a, b) a##__##b
+#define SL_CAT(a, b)  SL_CAT_(a, b)
+#define SL_FN(name)   SL_CAT(name, SL_SUFFIX)
+
+#define SL_LOGITS_NEAR0_F 0.25f /* float kernels' tanh-form switch (double: SL_LOGITS_NEAR0) */
+
+enum { BF_LOSS = 1, BF_GRAD = 2, BF_W = 4, BF_GMAP = 8, BF_MASK = 16 };
+
+/* n lanes at p (all W when !tail) */
+#define LDN(p)     (tail ? v_loadn((p), n) : v_load(p))
+#define STN(p, v)  (tail ? v_storen((p), (v), n) : v_store((p), (v)))
+
+/* The reference's value of element i (loss and gradient stored, weighted loss returned). */
+static double bce_reference(const sl_bce_row *r, int64_t i, int logits) {
+  sl_bce_row s = *r;
+  s.x += i;
+  s.y += i;
+  s.w = s.w ? s.w + i : NULL;
+  s.mask = NULL;
+  s.gmap = s.gmap ? s.gmap + i : NULL;
+  s.loss = s.loss ? s.loss + i : NULL;
+  s.grad = s.grad ? s.grad + i : NULL;
+  s.len = 1;
+  int unused = 0;
+  return logits ? sl_bce_logits__scalar(&s, &unused) : sl_bce_prob__scalar(&s, &unused);
+}
+
+/* Lanes whose upstream-gradient x weight product is not a normal float or 0: the float
+ * gradient would lose digits (subnormal) or give inf * 0. */
+SL_V vm bce_gw_hard(vf gw) {
+  vf a = v_abs(gw);
+  return m_or(v_nle(a, v_set1(FLT_MAX)), m_and(v_lt(a, v_set1(FLT_MIN)), v_gt(a, v_zero())));
+}
+
+SL_V vf bce_gw(const sl_bce_row *r, int64_t i, int64_t n, const int tail, const int fl, vf w) {
+  vf g = (fl & BF_GMAP) ? LDN(r->gmap + i) : v_set1((float)r->gscale);
+  return (fl & BF_W) ? v_mul(g, w) : g;
+}
+
+/* input: n lanes at i, selected lanes sel; output: loss / grad stores, *acc += selected losses
+ * of the lanes that are not hard, *bad |= domain-error lanes; returns the hard lanes */
+SL_V vm bce_prob_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, const int tail,
+                       const int fl, vd *acc, vm *bad) {
+  const vf one = v_set1(1.0f), zero = v_zero(), floor = v_set1(-100.0f);
+  vf p = LDN(r->x + i), t = LDN(r->y + i);
+  vm ok = m_and(m_and(v_ge(p, zero), v_le(p, one)), m_and(v_ge(t, zero), v_le(t, one)));
+  *bad = m_or(*bad, m_andnot(sel, ok));
+  vf q = v_sub(one, p);
+  vf w = (fl & BF_W) ? LDN(r->w + i) : one;
+  vm tb = m_or(v_eq(t, zero), v_eq(t, one));
+  vf s;
+  if (!m_any(m_andnot(m_and(sel, ok), tb))) /* every target 0 or 1: one log */
+    s = v_max(v_log(v_sel(v_eq(t, one), p, q)), floor);
+  else
+    s = v_fma(t, v_max(v_log(p), floor), v_mul(v_sub(one, t), v_max(v_log(q), floor)));
+  vf l = v_keep(sel, v_neg(v_mul(w, s)));
+  vm hard = m_none();
+  if (fl & BF_GRAD) {
+    vf gw = bce_gw(r, i, n, tail, fl, w);
+    hard = m_and(m_and(sel, ok), bce_gw_hard(gw));
+    vf den = v_max(v_mul(p, q), v_set1(1e-12f));
+    STN(r->grad + i, v_keep(sel, v_mul(gw, v_div(v_sub(p, t), den))));
+  }
+  if (fl & BF_LOSS)
+    STN(r->loss + i, l);
+  *acc = d_add(*acc, d_from(v_keep(m_andnot(sel, hard), l)));
+  return hard;
+}
+
+SL_V vm bce_logits_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, const int tail,
+                         const int fl, vd *acc) {
+  const vf one = v_set1(1.0f), zero = v_zero(), pw = v_set1(r->pos_weight);
+  vf x = LDN(r->x + i), t = LDN(r->y + i);
+  vf w = (fl & BF_W) ? LDN(r->w + i) : one;
+  vf ax = v_abs(x);
+  vf e = v_exp(v_neg(ax)); /* exp(-|x|) */
+  vf a = v_sub(one, t), b = v_mul(pw, t), lw = v_add(a, b);
+  vm pos = v_ge(x, zero);
+  vf l = v_mul(w, v_fma(lw, v_log1p(e), v_mul(v_sel(pos, a, b), ax)));
+  l = v_keep(sel, l);
+  /* non-finite x; targets or pw * t so large that the float terms could overflow */
+  vm hard = m_or(v_nle(ax, v_set1(FLT_MAX)),
+                 v_nle(v_max(v_abs(t), v_abs(b)), v_set1(0x1p60f)));
+  vf ab = v_add(v_abs(a), v_abs(b));
+  vm deep = v_gt(ax, v_set1(87.0f)); /* exp(-|x|) subnormal: only under a factor <= 1 */
+  if (m_any(deep))
+    hard = m_or(hard, m_and(deep, v_gt(v_abs(v_mul(w, ab)), one)));
+  if (fl & BF_GRAD) {
+    vf gw = bce_gw(r, i, n, tail, fl, w);
+    hard = m_or(hard, bce_gw_hard(gw));
+    if (m_any(deep))
+      hard = m_or(hard, m_and(deep, v_gt(v_abs(v_mul(gw, ab)), one)));
+    /* x >= 0: (a - b e) / (1 + e), x < 0: (a e - b) / (1 + e): one fma and one division,
+     * the fewest roundings where the terms cancel */
+    vf d = v_div(v_sel(pos, v_fnma(b, e, a), v_fms(a, e, b)), v_add(one, e));
+    vf gr = v_mul(gw, d);
+    vm near = v_lt(ax, v_set1(SL_LOGITS_NEAR0_F));
+    if (m_any(near)) {
+      /* (g w / 2) ((a - b) + lw tanh(x / 2)), a - b = 1 - (1 + pw) t (exact for pw = -1),
+       * 2 tanh(x / 2) = x - x^3/12 + x^5/120 - 17 x^7/20160 + 31 x^9/362880 (|x| < 1/4:
+       * truncation below 1e-11 relative) */
+      vf u = v_mul(x, x);
+      vf p = v_fma(u, v_set1(31.0f / 362880.0f), v_set1(-17.0f / 20160.0f));
+      p = v_fma(p, u, v_set1(1.0f / 120.0f));
+      p = v_fma(p, u, v_set1(-1.0f / 12.0f));
+      vf xc = v_fma(v_mul(p, u), x, x);
+      vf gl = v_mul(v_mul(gw, lw), v_set1(0.25f));
+      vf ga = v_mul(v_mul(gw, v_fnma(v_add(one, pw), t, one)), v_set1(0.5f));
+      gr = v_sel(near, v_fma(gl, xc, ga), gr);
+    }
+    STN(r->grad + i, v_keep(sel, gr));
+  }
+  hard = m_and(sel, hard);
+  if (fl & BF_LOSS)
+    STN(r->loss + i, l);
+  *acc = d_add(*acc, d_from(v_keep(m_andnot(sel, hard), l)));
+  return hard;
+}
+
+/* One block of n lanes at i: selection, the zeros of a block without any selected lane, the
+ * kernel block, then the reference for its hard lanes (their losses returned). */
+SL_V double bce_step(const sl_bce_row *r, int64_t i, int64_t n, const int tail, const int fl,
+                     const int logits, vd *acc, vm *bad) {
+  vm sel = tail ? m_first(n) : m_all();
+  if (fl & BF_MASK) {
+    sel = m_and(sel, tail ? m_bytesn(r->mask + i, n) : m_bytes(r->mask + i));
+    if (!m_any(sel)) {
+      if (fl & BF_LOSS)
+        STN(r->loss + i, v_zero());
+      if (fl & BF_GRAD)
+        STN(r->grad + i, v_zero());
+      return 0.0;
+    }
+  }
+  vm hard = logits ? bce_logits_block(r, i, n, sel, tail, fl, acc)
+                   : bce_prob_block(r, i, n, sel, tail, fl, acc, bad);
+  if (!m_any(hard))
+    return 0.0;
+  double s = 0.0;
+  for (int l = 0; l < SL_W; l++)
+    if (m_lane(hard, l))
+      s += bce_reference(r, i + l, logits);
+  return s;
+}
+
+SL_V double bce_body(const sl_bce_row *r, int *domain_error, const int fl, const int logits) {
+  vd acc0 = d_zero(), acc1 = d_zero();
+  vm bad = m_none();
+  double fix = 0.0;
+  int64_t i = 0, len = r->len;
+  for (; i + 2 * SL_W <= len; i += 2 * SL_W) {
+    fix += bce_step(r, i, SL_W, 0, fl, logits, &acc0, &bad);
+    fix += bce_step(r, i + SL_W, SL_W, 0, fl, logits, &acc1, &bad);
+  }
+  for (; i < len; i += SL_W) {
+    if (len - i >= SL_W)
+      fix += bce_step(r, i, SL_W, 0, fl, logits, &acc0, &bad);
+    else
+      fix += bce_step(r, i, len - i, 1, fl, logits, &acc1, &bad);
+  }
+  if (m_any(bad))
+    *domain_error = 1;
+  return d_hsum(d_add(acc0, acc1)) + fix;
+}
+
+#define SL_BCE_CASE(k)                                                                             \
+  case k:                                                                                          \
+    return bce_body(r, domain_error, k, logits);
+
+static inline __attribute__((always_inline)) double
+bce_dispatch(const sl_bce_row *r, int *domain_error, const int logits) {
+  /* an upstream gradient that is not a normal float (or 0) as float: the whole row on the
+   * reference (its float rounding would lose digits or overflow) */
+  float gs = (float)r->gscale;
+  if (r->grad && !r->gmap && gs != 0.0f && !(fabsf(gs) >= FLT_MIN && fabsf(gs) <= FLT_MAX))
+    return logits ? sl_bce_logits__scalar(r, domain_error) : sl_bce_prob__scalar(r, domain_error);
+  int fl = (r->loss ? BF_LOSS : 0) | (r->grad ? BF_GRAD : 0) | (r->w ? BF_W : 0) |
+           (r->grad && r->gmap ? BF_GMAP : 0) | (r->mask ? BF_MASK : 0);
+  switch (fl) {
+    SL_BCE_CASE(0)
+    SL_BCE_CASE(1)
+    SL_BCE_CASE(2)
+    SL_BCE_CASE(3)
+    SL_BCE_CASE(4)
+    SL_BCE_CASE(5)
+    SL_BCE_CASE(6)
+    SL_BCE_CASE(7)
+    SL_BCE_CASE(10)
+    SL_BCE_CASE(11)
+    SL_BCE_CASE(14)
+    SL_BCE_CASE(15)
+    SL_BCE_CASE(16)
+    SL_BCE_CASE(17)
+    SL_BCE_CASE(18)
+    SL_BCE_CASE(19)
+    SL_BCE_CASE(20)
+    SL_BCE_CASE(21)
+    SL_BCE_CASE(22)
+    SL_BCE_CASE(23)
+    SL_BCE_CASE(26)
+    SL_BCE_CASE(27)
+    SL_BCE_CASE(30)
+    SL_BCE_CASE(31)
+  default: /* gmap without grad is masked off above: unreachable */
+    return bce_body(r, domain_error, BF_LOSS | BF_GRAD | BF_W | BF_GMAP | BF_MASK, logits);
+  }
+}
+
+/* input:  r->x probabilities in [0, 1], r->y targets in [0, 1], r->w, r->mask, r->gmap
+ * output: r->loss, r->grad, *domain_error = 1 if a selected x or y is outside [0, 1] or NaN;
+ *         returns sum over selected of w * l (formulas: sl_bce_prob__scalar) */
+double SL_FN(sl_bce_prob)(const sl_bce_row *r, int *domain_error) {
+  return bce_dispatch(r, domain_error, 0);
+}
+
+/* input:  r->x logits, r->y targets, r->w, r->mask, r->gmap, r->pos_weight
+ * output: r->loss, r->grad; returns sum over selected of w * l (formulas:
+ *         sl_bce_logits__scalar); never touches domain_error */
+double SL_FN(sl_bce_logits)(const sl_bce_row *r, int *domain_error) {
+  return bce_dispatch(r, domain_error, 1);
+}
+
+#undef LDN
+#undef STN
+#undef SL_BCE_CASE

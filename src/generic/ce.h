@@ -1,0 +1,293 @@
+/*
+ * generic/ce.h - the multi-class cross-entropy row microkernel, written once against the vector
+ * layer and compiled once per ISA (src/<isa>/kernels.c includes <isa>/vec.h, then this file):
+ * defines sl_ce__<isa> (contract and formulas: src/kernels.h, src/scalar/ce.c).
+ *
+ * Shape legend: a run of len pixels of one (n, y) row; class c of pixel i at x[c * cstride + i],
+ * cstride = H * W. The run is cut into segments of S pixels (S * C floats fit the scratch,
+ * CE_SCR floats on the stack: L1/L2), and each segment is processed class plane by class plane
+ * wherever memory is touched, so every stream is contiguous and nothing aliases in the caches
+ * (class planes are often a multiple of 4 KiB apart); S <= CE_SMAX:
+ *   1. planes from memory: the logits are copied to the scratch (uncounted pixels as 0) and the
+ *      per-pixel max m is kept;
+ *   2. pixel blocks of SL_W, classes inside, scratch only: e_c = exp(x_c - m) with x_c - m
+ *      taken exactly (TwoSum), computed ONCE and written back over the logit; the sum of the
+ *      e_c of classes below the max, s1 = s - 1, in double lanes plus (number of classes at the
+ *      max) - 1, so log s = log1p(s1) keeps its digits when one class dominates; then per
+ *      pixel, in double lanes: loss = (1 - e) w_t ((m - x_t) + log s) + (e/C)(W log s +
+ *      sum_c w_c (m - x_c)), k = g A / s, and the target's gradient
+ *      g (A (p_t - 1) + (e/C)(W - w_t)), p_t - 1 = -s1 / s when x_t is the max (no
+ *      cancellation near p_t = 1), A = (1 - e) w_t + (e/C) W;
+ *   3. planes to memory (with a gradient): grad_c = e_c k [- g (e/C) w_c], then the target
+ *      class's value, one store per pixel.
+ * Pixels whose float path cannot meet the accuracy contract are recomputed by the reference
+ * kernel (sl_ce__scalar on that pixel): a non-finite logit, sum or loss; k or g (e/C) w_c
+ * beyond the float range or subnormal; a class below the max by more than 87 (a subnormal
+ * exp) under |k| > 1. Uncounted pixels (cls < 0) inside a segment cost their zero stores and
+ * a blend; the driver gives runs of them to its zero fill, not to this kernel.
+ * With more than CE_SCR / SL_W - 2 classes (4094 on AVX2) the row runs on the reference kernel.
+ * Errors: within 4 ULP of the reference per element (the ULP of the larger of the result and
+ * its terms), measured by make test-kernels-strict; sums in double lanes.
+ */
+#include <float.h>
+#include <math.h>
+
+enum {
+  CE_SCR = 32768, /* scratch floats (128 KiB of stack; C = 21 uses 22 KiB) */
+  CE_SMAX = 256,  /* pixels per segment at most */
+  CE_PAD = 16    /* floats between scratch planes: planes never a multiple of 4 KiB apart */
+};
+
+enum { CF_LOSS = 1, CF_GRAD = 2, CF_CW = 4, CF_GMAP = 8, CF_SMOOTH = 16 };
+
+/* The reference's value of pixel i (loss and gradient stored, loss returned). */
+static double ce_reference(const sl_ce_row *r, int64_t i) {
+  sl_ce_row s = *r;
+  s.x += i;
+  s.cls += i;
+  s.gmap = s.gmap ? s.gmap + i : NULL;
+  s.loss = s.loss ? s.loss + i : NULL;
+  s.grad = s.grad ? s.grad + i : NULL;
+  s.len = 1;
+  return sl_ce__scalar(&s);
+}
+
+/* n floats (n <= SL_W) at p, zero filled */
+#define LDN(p)    (n == SL_W ? v_load(p) : v_loadn((p), n))
+#define STN(p, v) (n == SL_W ? v_store((p), (v)) : v_storen((p), (v), n))
+
+typedef struct ce_seg {
+  float *xs;          /* class c of pixel j at xs[c * ps + j]: logits, then exponentials */
+  int64_t ps;         /* plane stride of xs */
+  int32_t *cls;       /* cls[0 .. S + SL_W), padded with -1 */
+  float *m, *k, *ft;  /* per pixel: max, g A / s, target gradient */
+  float *gk;          /* per pixel: g e / C (smoothing) */
+  int64_t *hard;      /* pixels for the reference */
+} ce_seg;
+
+/* input:  segment of S pixels at i0 (all counted when all), class rows of r->x
+ * output: sg->xs (logits, uncounted pixels 0), sg->m */
+SL_V void ce_pass1(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t S, const int all) {
+  const int64_t C = r->classes, cs = r->cstride;
+  for (int64_t c = 0; c < C; c++) {
+    const float *xp = r->x + c * cs + i0;
+    float *sp = sg->xs + c * sg->ps;
+    for (int64_t j = 0; j < S; j += SL_W) {
+      int64_t n = S - j < SL_W ? S - j : SL_W;
+      vf v = LDN(xp + j);
+      if (!all)
+        v = v_keep(vi_ge0(vi_load(sg->cls + j)), v);
+      v_store(sp + j, v);
+      v_store(sg->m + j, c == 0 ? v : v_max(v_load(sg->m + j), v));
+    }
+  }
+}
+
+/* Pixel block j (SL_W pixels of the segment): exponentials, sums, per-pixel results.
+ * Returns the block's loss sum (counted, not hard pixels) in double lanes; appends hard
+ * pixels to sg->hard[*nh]. */
+SL_V vd ce_block(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t j, int64_t n,
+                 const int fl, float cwmax, int64_t *nh) {
+  const int64_t C = r->classes, ps = sg->ps;
+  const double e = r->smoothing, ec = e / (double)C, W = r->cw_sum;
+  const vf zero = v_zero();
+  vf m = v_load(sg->m + j);
+  vi cl = vi_load(sg->cls + j);
+  vm cnt = vi_ge0(cl);
+  float xt_[SL_W], wt_[SL_W], et_[SL_W];
+  for (int l = 0; l < SL_W; l++) {
+    int32_t t = sg->cls[j + l];
+    xt_[l] = t >= 0 ? sg->xs[t * ps + j + l] : 0.0f;
+    wt_[l] = t >= 0 && (fl & CF_CW) ? r->cw[t] : 1.0f;
+  }
+  vd s1 = d_zero(), sw = d_zero();
+  vi neq = vi_zero();
+  vf dmin = zero;
+  for (int64_t c = 0; c < C; c++) {
+    float *p = sg->xs + c * ps + j;
+    vf lo, d = v_sub_exact(v_load(p), m, &lo);
+    vf ev = v_exp2(d, lo);
+    v_store(p, ev);
+    vm eq = v_eq(d, zero);
+    s1 = d_add(s1, d_from(v_keep(m_andnot(m_all(), eq), ev)));
+    neq = vi_sub_m(neq, eq);
+    dmin = v_min(dmin, d);
+    if (fl & CF_SMOOTH)
+      sw = d_fma(d_set1((fl & CF_CW) ? (double)r->cw[c] : 1.0), d_from(d), sw);
+  }
+  for (int l = 0; l < SL_W; l++) {
+    int32_t t = sg->cls[j + l];
+    et_[l] = t >= 0 ? sg->xs[t * ps + j + l] : 0.0f;
+  }
+  vf xt = v_load(xt_), et = v_load(et_);
+  /* s1 = sum of the classes below the max + (classes at the max - 1); s = 1 + s1 */
+  s1 = d_add(s1, d_from(v_sub(vi_to_f(neq), v_set1(1.0f))));
+  vf s1f = d_to_f(s1);
+  vd ls = d_from(v_log1p(s1f));
+  vd s = d_add(d_set1(1.0), s1), wt = d_from(v_load(wt_));
+  vd dt = d_sub(d_from(m), d_from(xt)); /* m - x_t >= 0, exact in double */
+  vd loss = d_mul(wt, d_add(dt, ls));
+  if (fl & CF_SMOOTH) /* sw = sum_c w_c (x_c - m) <= 0 */
+    loss = d_fma(d_set1(1.0 - e), loss, d_mul(d_set1(ec), d_sub(d_mul(d_set1(W), ls), sw)));
+  vf lf = d_to_f(loss);
+  vm hard = m_or(v_nle(v_abs(lf), v_set1(FLT_MAX)), v_nle(v_abs(s1f), v_set1(FLT_MAX)));
+  if (fl & CF_GRAD) {
+    vd g = (fl & CF_GMAP) ? d_from(LDN(r->gmap + i0 + j)) : d_set1(r->gscale);
+    vd a = d_mul(d_set1(1.0 - e), wt);
+    if (fl & CF_SMOOTH)
+      a = d_add(a, d_set1(ec * W));
+    vd inv = d_div(d_set1(1.0), s);
+    vd k = d_mul(d_mul(g, a), inv);
+    /* p_t > 1/2 only when x_t is the max (then 1 - p_t = s1 / s): A (p_t - 1) + (e/C)(W - w_t),
+     * no cancellation near p_t = 1; otherwise p_t A - B_t, B_t = (1 - e + e/C) w_t, which
+     * keeps a B_t far below A (a tiny target weight under smoothing) */
+    vd pt = d_mul(d_from(et), inv);
+    vd ftd = d_sub(d_mul(pt, a), d_mul(d_set1(1.0 - e + ec), wt));
+    vm top = m_and(v_eq(m, xt), v_lt(v_sub(s1f, v_set1(1.0f)), v_zero())); /* s1 < 1 */
+    if (m_any(top)) {
+      vd near1 = d_mul(a, d_mul(d_set1(-1.0), d_mul(s1, inv)));
+      if (fl & CF_SMOOTH)
+        near1 = d_add(near1, d_mul(d_set1(ec), d_sub(d_set1(W), wt)));
+      ftd = d_sel(top, near1, ftd);
+    }
+    vf kf = d_to_f(k), ak = v_abs(kf);
+    hard = m_or(hard, m_or(v_nle(ak, v_set1(FLT_MAX)),
+                           m_and(v_lt(ak, v_set1(FLT_MIN)), v_gt(ak, zero))));
+    hard = m_or(hard, m_and(v_lt(dmin, v_set1(-87.0f)), v_gt(ak, v_set1(1.0f))));
+    if (fl & CF_SMOOTH) {
+      vf gk = d_to_f(d_mul(g, d_set1(ec))), agk = v_abs(gk);
+      vf big = v_abs(v_mul(agk, v_set1(cwmax)));
+      hard = m_or(hard, m_or(v_nle(big, v_set1(FLT_MAX)),
+                             m_and(v_lt(agk, v_set1(FLT_MIN)), v_gt(agk, zero))));
+      v_store(sg->gk + j, v_keep(cnt, gk));
+    }
+    v_store(sg->k + j, v_keep(cnt, kf));
+    v_store(sg->ft + j, d_to_f(d_mul(g, ftd)));
+  }
+  hard = m_and(cnt, hard);
+  lf = v_keep(cnt, lf);
+  if (fl & CF_LOSS)
+    STN(r->loss + i0 + j, lf);
+  if (m_any(hard))
+    for (int l = 0; l < SL_W; l++)
+      if (m_lane(hard, l))
+        sg->hard[(*nh)++] = i0 + j + l;
+  return d_sel(m_andnot(cnt, hard), loss, d_zero());
+}
+
+/* Planes to memory: grad_c = e_c k [- (g e / C) w_c], then the target classes' values. */
+SL_V void ce_pass3(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t S, const int fl) {
+  const int64_t C = r->classes, cs = r->cstride;
+  for (int64_t c = 0; c < C; c++) {
+    float *gp = r->grad + c * cs + i0;
+    const float *ep = sg->xs + c * sg->ps;
+    vf wc = v_set1((fl & CF_CW) ? r->cw[c] : 1.0f);
+    for (int64_t j = 0; j < S; j += SL_W) {
+      int64_t n = S - j < SL_W ? S - j : SL_W;
+      vf v = v_mul(v_load(ep + j), v_load(sg->k + j));
+      if (fl & CF_SMOOTH)
+        v = v_fnma(v_load(sg->gk + j), wc, v);
+      STN(gp + j, v);
+    }
+  }
+  for (int64_t j = 0; j < S; j++)
+    if (sg->cls[j] >= 0)
+      r->grad[sg->cls[j] * cs + i0 + j] = sg->ft[j];
+}
+
+/* One segment [i0, i0 + S) of the run; returns its loss sum. */
+SL_V double ce_segment(const sl_ce_row *r, ce_seg *sg, int64_t i0, int64_t S, const int fl,
+                       float cwmax) {
+  int all = 1;
+  for (int64_t j = 0; j < S; j++) {
+    sg->cls[j] = r->cls[i0 + j];
+    all &= sg->cls[j] >= 0;
+  }
+  for (int64_t j = S; j < S + SL_W; j++)
+    sg->cls[j] = -1;
+  if (all)
+    ce_pass1(r, sg, i0, S, 1);
+  else
+    ce_pass1(r, sg, i0, S, 0);
+  vd acc = d_zero();
+  int64_t nh = 0;
+  for (int64_t j = 0; j < S; j += SL_W)
+    acc = d_add(acc, ce_block(r, sg, i0, j, S - j < SL_W ? S - j : SL_W, fl, cwmax, &nh));
+  if (fl & CF_GRAD)
+    ce_pass3(r, sg, i0, S, fl);
+  double sum = d_hsum(acc);
+  for (int64_t h = 0; h < nh; h++)
+    sum += ce_reference(r, sg->hard[h]);
+  return sum;
+}
+
+SL_V double ce_body(const sl_ce_row *r, const int fl) {
+  const int64_t C = r->classes;
+  float cwmax = 0.0f;
+  for (int64_t c = 0; (fl & CF_CW) && c < C; c++)
+    cwmax = fabsf(r->cw[c]) > cwmax ? fabsf(r->cw[c]) : cwmax;
+  if (!(fl & CF_CW))
+    cwmax = 1.0f;
+  /* segment length: S * C floats (plus padding) in the scratch, a multiple of SL_W */
+  int64_t S = (CE_SCR / C - CE_PAD) / SL_W * SL_W;
+  if (S > CE_SMAX)
+    S = CE_SMAX;
+  if (S < SL_W) /* more classes than the scratch holds for one vector of pixels */
+    return sl_ce__scalar(r);
+  float scr[CE_SCR];
+  float m[CE_SMAX], k[CE_SMAX], ft[CE_SMAX], gk[CE_SMAX];
+  int32_t cls[CE_SMAX + SL_W];
+  int64_t hard[CE_SMAX];
+  ce_seg sg = {scr, S + CE_PAD, cls, m, k, ft, gk, hard};
+  double sum = 0.0;
+  for (int64_t i0 = 0; i0 < r->len; i0 += S) {
+    int64_t len = r->len - i0 < S ? r->len - i0 : S;
+    sum += ce_segment(r, &sg, i0, len, fl, cwmax);
+  }
+  return sum;
+}
+
+#define SL_CE_CASE(k)                                                                              \
+  case k:                                                                                          \
+    return ce_body(r, k);
+
+/* input:  r->x logits, r->cls target class per pixel (< 0: not counted), r->cw class weights,
+ *         r->gmap, r->gscale, r->smoothing, r->cw_sum
+ * output: r->loss per pixel, r->grad per logit; returns the sum over counted pixels of the loss
+ *         (formulas: sl_ce__scalar in src/scalar/ce.c) */
+double SL_FN(sl_ce)(const sl_ce_row *r) {
+  int fl = (r->loss ? CF_LOSS : 0) | (r->grad ? CF_GRAD : 0) | (r->cw ? CF_CW : 0) |
+           (r->grad && r->gmap ? CF_GMAP : 0) | (r->smoothing != 0.0f ? CF_SMOOTH : 0);
+  switch (fl) {
+    SL_CE_CASE(0)
+    SL_CE_CASE(1)
+    SL_CE_CASE(2)
+    SL_CE_CASE(3)
+    SL_CE_CASE(4)
+    SL_CE_CASE(5)
+    SL_CE_CASE(6)
+    SL_CE_CASE(7)
+    SL_CE_CASE(10)
+    SL_CE_CASE(11)
+    SL_CE_CASE(14)
+    SL_CE_CASE(15)
+    SL_CE_CASE(16)
+    SL_CE_CASE(17)
+    SL_CE_CASE(18)
+    SL_CE_CASE(19)
+    SL_CE_CASE(20)
+    SL_CE_CASE(21)
+    SL_CE_CASE(22)
+    SL_CE_CASE(23)
+    SL_CE_CASE(26)
+    SL_CE_CASE(27)
+    SL_CE_CASE(30)
+    SL_CE_CASE(31)
+  default:
+    return ce_body(r, CF_LOSS | CF_GRAD | CF_CW | CF_GMAP | CF_SMOOTH);
+  }
+}
+
+#undef LDN
+#undef STN
+#undef SL_CE_CASE
