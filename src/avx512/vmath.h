@@ -19,8 +19,8 @@
  *   from the class of x (its token table below) instead of three compares, blends and an OR.
  *   The subnormal argument is still scaled through its integer bits (x * 2^149 = the bits
  *   converted as an int32: exact), so no subnormal ever reaches a multiplier or an FMA;
- * - expf: 2^k is applied with VSCALEFPS, p * 2^k rounded once: the same single rounding of a
- *   subnormal result as the AVX2 two-factor product p * 2^(k/2) * 2^(k - k/2), without the five
+ * - expf, expf_sum: 2^k is applied with VSCALEFPS, p * 2^k rounded once: the same single rounding
+ * of a subnormal result as the AVX2 two-factor product p * 2^(k/2) * 2^(k - k/2), without the five
  *   integer operations and the second multiply; overflow to +inf and underflow to 0 included;
  * - the CE lean exp and the double exp apply their 2^k (always normal there) with a zero-masked
  *   VSCALEF, which also does their flush to 0 below the threshold;
@@ -138,10 +138,29 @@ SL_VINLINE __m512 sl_v16_exp_reduce(__m512 x, __m512 k) {
   return _mm512_fnmadd_ps(k, SL_V16(-0x1.05c610p-29f), r);
 }
 
-/* expf(x), every float. x is clamped to [-104, 89] (exp(-104) rounds to 0, exp(89) overflows to
- * +inf); p * 2^k with k in [-150, 129] rounded once by VSCALEFPS (subnormal results correctly
- * rounded, not flushed). NaN -> NaN (the clamps pass it, scalef of a NaN is NaN). */
+/* exp(x + lo), every float x, with a small correction lo (|lo| <= half an ULP of x: the rounding
+ * error of an argument formed by a subtraction, from sl_v16_sub_exact; 0 otherwise), added to
+ * the reduced argument; ignored where |x| >= 128 (the result is 0 or +inf there). A subnormal x
+ * is replaced by 0 first (exp is 1 either way; a subnormal operand would cost the FMA units a
+ * microcode assist on some CPUs). x is clamped to [-104, 89] (exp(-104) rounds to 0, exp(89)
+ * overflows to +inf); p * 2^k with k in [-150, 129] rounded once by VSCALEFPS (subnormal results
+ * correctly rounded, not flushed). NaN -> NaN (the clamps pass it, scalef of a NaN is NaN).
+ * sl_v_expf_sum of src/avx2/vmath.h, bit for bit. */
+SL_VINLINE __m512 sl_v16_expf_sum(__m512 x, __m512 lo) {
+  __m512 ax = _mm512_abs_ps(x);
+  x = _mm512_mask_mov_ps(x, _mm512_cmp_ps_mask(ax, SL_V16(0x1p-126f), _CMP_LT_OQ),
+                         _mm512_setzero_ps());
+  lo = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(ax, SL_V16(128.0f), _CMP_LT_OQ), lo);
+  x = _mm512_min_ps(SL_V16(89.0f), _mm512_max_ps(SL_V16(-104.0f), x)); /* NaN passes */
+  __m512 k = sl_v16_exp_k(x);
+  __m512 p = sl_v16_exp_poly(_mm512_add_ps(sl_v16_exp_reduce(x, k), lo));
+  return _mm512_scalef_ps(p, k);
+}
+
+/* expf(x), every float (sl_v16_expf_sum without a correction; the same subnormal-x rule). */
 SL_VINLINE __m512 sl_v16_expf(__m512 x) {
+  x = _mm512_mask_mov_ps(x, _mm512_cmp_ps_mask(_mm512_abs_ps(x), SL_V16(0x1p-126f), _CMP_LT_OQ),
+                         _mm512_setzero_ps());
   x = _mm512_min_ps(SL_V16(89.0f), _mm512_max_ps(SL_V16(-104.0f), x)); /* NaN passes */
   __m512 k = sl_v16_exp_k(x);
   __m512 p = sl_v16_exp_poly(sl_v16_exp_reduce(x, k));
