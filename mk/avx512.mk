@@ -7,6 +7,7 @@
 #                          against its AVX2 counterpart; fails above 2 ULP, on a wrong special
 #                          value or on a difference. OpenMP on every core: a few minutes on 2 idle
 #                          cores (EXHAUSTIVE_ARGS=--full: the extra functions on all inputs too).
+#   make test-avx512-kernels     the AVX-512 kernels against the AVX2 ones, bit for bit
 #   make bench-avx512-probe      bench/avx512_probe.c: AVX2 against AVX-512 vector logf / expf
 #                          throughput on an L1-resident array, 1 thread, medians, ratio in the
 #                          same run: do 512-bit vectors win on this CPU?
@@ -50,4 +51,24 @@ test-exhaustive-avx512:
 	@echo "test-exhaustive-avx512: not an x86-64 build, skipped"
 bench-avx512-probe:
 	@echo "bench-avx512-probe: not an x86-64 build, skipped"
+endif
+
+# make test-avx512-kernels: the AVX-512 row microkernels (the generic kernels built against
+# src/avx512/vec.h) against the AVX2 ones, called directly, every element bit for bit (sums
+# within 1e-12 relative), guards (tests/exhaustive/kernels_avx512.c); about 10-30 s.
+KERNELS_AVX512_BIN := $(BUILD)/kernels-avx512-equiv
+
+$(KERNELS_AVX512_BIN): tests/exhaustive/kernels_avx512.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LDLIBS_ALL)
+
+.PHONY: test-avx512-kernels
+ifeq ($(ARCH),x86_64)
+test-avx512-kernels: $(KERNELS_AVX512_BIN)
+	@rc=0; timeout 600 $(RUN) $(KERNELS_AVX512_BIN) || rc=$$?; \
+	if [ $$rc -eq 77 ]; then echo "test-avx512-kernels: skipped (no AVX-512)"; \
+	elif [ $$rc -ne 0 ]; then exit $$rc; fi
+else
+test-avx512-kernels:
+	@echo "test-avx512-kernels: not an x86-64 build, skipped"
 endif
