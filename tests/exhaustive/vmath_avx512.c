@@ -16,8 +16,8 @@
  * arithmetic is the same; only masks, fixups and the 2^k scaling differ, and those are exact).
  * Every function is compared bit for bit with its AVX2 counterpart on the same inputs (a NaN
  * matches any NaN): logf and expf on all inputs, log1pf (x >= 0), expf_neg (x <= 0), exp_pd
- * (x <= 0), expf_neg2 (x - 1.5 <= 0, split by sub_exact), sigmoid and log1p(exp(-|x|)) on the extra
- * inputs. A difference fails the run.
+ * (x <= 0), expf_neg2 (x - 1.5 <= 0, split by sub_exact), expf_sum (x - 1.5, every x), sigmoid and
+ * log1p(exp(-|x|)) on the extra inputs. A difference fails the run.
  *
  * logf and expf are checked on all 2^32 inputs; the others on every 4th block of 16 inputs (all
  * of them with --full). Prints, per function, the largest error, the input where it occurs, the
@@ -121,13 +121,16 @@ enum {
   SAME_EXPNEG,
   SAME_EXPPD,
   SAME_EXPNEG2,
+  SAME_EXPSUM,
   SAME_SIGMOID,
   SAME_SOFTPLUS,
   SAME_COUNT
 };
+/* clang-format off */
 static const char *const same_name[SAME_COUNT] = {
-    "logf",    "expf",           "log1pf", "expf_neg", "exp_pd", "expf_neg2(sub_exact)",
+    "logf", "expf", "log1pf", "expf_neg", "exp_pd", "expf_neg2(sub_exact)", "expf_sum(sub_exact)",
     "sigmoid", "log1pexp_negabs"};
+/* clang-format on */
 typedef struct same {
   uint64_t diff[SAME_COUNT], tested[SAME_COUNT];
   uint32_t first[SAME_COUNT]; /* input bits of the first difference */
@@ -255,6 +258,7 @@ static void block(uint32_t base, int extra, result *loc, same *sm) {
   if (!extra)
     return;
   float yp[16], yn[16], ap[16], an[16], yn2[16], an2[16], ys[16], as[16], yt[16], at[16];
+  float yq[16], aq[16];
   double yd[16], ad[16];
   _mm512_storeu_ps(yp, sl_v16_log1pf(x));
   _mm512_storeu_ps(yn, sl_v16_expf_neg(x));
@@ -278,6 +282,9 @@ static void block(uint32_t base, int extra, result *loc, same *sm) {
   _mm512_storeu_ps(yn2, sl_v16_expf_neg2(d, rr));
   _mm256_storeu_ps(an2, sl_v_expf_neg2(d0, rr0));
   _mm256_storeu_ps(an2 + 8, sl_v_expf_neg2(d1, rr1));
+  _mm512_storeu_ps(yq, sl_v16_expf_sum(d, rr));
+  _mm256_storeu_ps(aq, sl_v_expf_sum(d0, rr0));
+  _mm256_storeu_ps(aq + 8, sl_v_expf_sum(d1, rr1));
   _mm512_storeu_ps(ys, sl_v16_sigmoid(x));
   _mm256_storeu_ps(as, sl_v_sigmoid(x0));
   _mm256_storeu_ps(as + 8, sl_v_sigmoid(x1));
@@ -303,6 +310,7 @@ static void block(uint32_t base, int extra, result *loc, same *sm) {
     }
     if (!(xs[l] > 1.5f)) /* the domain d = x - 1.5 <= 0 (or NaN) */
       same_f(sm, SAME_EXPNEG2, u, yn2[l], an2[l]);
+    same_f(sm, SAME_EXPSUM, u, yq[l], aq[l]); /* every float x */
     same_f(sm, SAME_SIGMOID, u, ys[l], as[l]);
     same_f(sm, SAME_SOFTPLUS, u, yt[l], at[l]);
   }
