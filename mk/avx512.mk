@@ -18,7 +18,8 @@
 EXHAUSTIVE_AVX512_BIN := $(BUILD)/vmath-avx512-exhaustive
 AVX512_PROBE_BIN := $(BUILD)/avx512-probe
 
-$(EXHAUSTIVE_AVX512_BIN): tests/exhaustive/vmath_avx512.c src/avx512/vmath.h src/avx2/vmath.h $(LIB_A)
+$(EXHAUSTIVE_AVX512_BIN): tests/exhaustive/vmath_avx512.c tests/exhaustive/vmath_check.h \
+                          src/avx512/vmath.h src/avx2/vmath.h $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(AVX512_FLAGS) -o $@ $< $(LIB_A) $(LDLIBS_ALL)
 

@@ -28,7 +28,6 @@
  * Build and run: make test-exhaustive-avx512 (mk/avx512.mk). Needs AVX-512 F+BW+DQ+VL with the
  * OS's ZMM state (the library's own detection, sl_isa_available): exits 77 without.
  */
-#include <inttypes.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -37,81 +36,8 @@
 
 #include "avx2/vmath.h"
 #include "avx512/vmath.h"
+#include "vmath_check.h"
 #include "sectionloss.h"
-
-enum { HIST = 5 }; /* 0, 1, 2, 3, >3 ULP */
-
-typedef struct result {
-  uint64_t maxulp;
-  uint32_t worst;     /* input bits of the largest error */
-  uint64_t bad_class; /* results of the wrong class (NaN / inf / sign) */
-  uint32_t first_bad; /* input bits of the first such */
-  uint64_t hist[HIST];
-  uint64_t tested;
-} result;
-
-static float f_of(uint32_t u) {
-  float f;
-  memcpy(&f, &u, 4);
-  return f;
-}
-static uint32_t u_of(float f) {
-  uint32_t u;
-  memcpy(&u, &f, 4);
-  return u;
-}
-
-/* Floats in order as integers: the ULP distance of two same-signed finite floats (or across 0). */
-static int64_t ordered(float f) {
-  uint32_t u = u_of(f);
-  return (u & 0x80000000u) ? -(int64_t)(u & 0x7fffffffu) : (int64_t)u;
-}
-
-/* Folds one result y for input x against reference ref into r. */
-static void check(result *r, uint32_t xbits, float y, float ref) {
-  r->tested++;
-  int bad = 0;
-  if (isnan(ref) || isnan(y))
-    bad = isnan(ref) != isnan(y);
-  else if (isinf(ref) || isinf(y))
-    bad = y != ref;
-  else if (ref != 0.0f && y != 0.0f && signbit(ref) != signbit(y))
-    bad = 1;
-  if (bad) {
-    if (r->bad_class++ == 0)
-      r->first_bad = xbits;
-    return;
-  }
-  if (isnan(ref) || isinf(ref))
-    return;
-  int64_t d = ordered(y) - ordered(ref);
-  uint64_t ad = (uint64_t)(d < 0 ? -d : d);
-  r->hist[ad > 3 ? 4 : ad]++;
-  if (ad > r->maxulp) {
-    r->maxulp = ad;
-    r->worst = xbits;
-  }
-}
-
-static void merge(result *into, const result *r) {
-  if (r->maxulp > into->maxulp ||
-      (r->maxulp == into->maxulp && r->worst < into->worst && into->tested && r->maxulp)) {
-    into->maxulp = r->maxulp;
-    into->worst = r->worst;
-  }
-  if (r->bad_class && (!into->bad_class || r->first_bad < into->first_bad))
-    into->first_bad = r->first_bad;
-  into->bad_class += r->bad_class;
-  for (int i = 0; i < HIST; i++)
-    into->hist[i] += r->hist[i];
-  into->tested += r->tested;
-}
-
-enum { FN_LOG, FN_EXP, FN_LOG1P, FN_EXPNEG, FN_EXPPD, FN_COUNT };
-static const char *const fn_name[FN_COUNT] = {"logf", "expf", "log1pf (x >= 0)",
-                                              "expf_neg (x <= 0, result >= 1.7e-38)",
-                                              "exp_pd (x <= 0, rounded to float)"};
-static const uint64_t fn_limit[FN_COUNT] = {2, 2, 2, 2, 1};
 
 /* Bit-for-bit comparison with the AVX2 functions. */
 enum {
@@ -156,20 +82,8 @@ static void same_d(same *s, int fn, uint32_t xbits, double a, double b) {
 }
 
 static int special_values(void) {
+  static const special_case cases[] = SPECIAL_CASES;
   int fails = 0;
-  const float inf = INFINITY;
-  struct {
-    int fn;
-    float x, want; /* want NaN: any NaN */
-  } cases[] = {
-      {FN_LOG, 0.0f, -inf},    {FN_LOG, -0.0f, -inf},   {FN_LOG, 1.0f, 0.0f},
-      {FN_LOG, inf, inf},      {FN_LOG, -inf, NAN},     {FN_LOG, -1.0f, NAN},
-      {FN_LOG, -1e-45f, NAN},  {FN_LOG, NAN, NAN},      {FN_EXP, 0.0f, 1.0f},
-      {FN_EXP, -0.0f, 1.0f},   {FN_EXP, -inf, 0.0f},    {FN_EXP, inf, inf},
-      {FN_EXP, NAN, NAN},      {FN_EXP, -NAN, NAN},     {FN_EXP, 1e-45f, 1.0f},
-      {FN_LOG1P, 0.0f, 0.0f},  {FN_LOG1P, inf, inf},    {FN_LOG1P, NAN, NAN},
-      {FN_EXPNEG, 0.0f, 1.0f}, {FN_EXPNEG, -inf, 0.0f}, {FN_EXPNEG, NAN, NAN},
-  };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     __m512 v = _mm512_set1_ps(cases[i].x), y;
     switch (cases[i].fn) {
@@ -186,13 +100,7 @@ static int special_values(void) {
       y = sl_v16_expf_neg(v);
       break;
     }
-    float got = _mm512_cvtss_f32(y), want = cases[i].want;
-    int ok = isnan(want) ? isnan(got) : (u_of(got) == u_of(want));
-    if (!ok) {
-      printf("SPECIAL FAIL %s(%a) = %a, want %a\n", fn_name[cases[i].fn], (double)cases[i].x,
-             (double)got, (double)want);
-      fails++;
-    }
+    fails += special_fails(&cases[i], _mm512_cvtss_f32(y));
   }
   return fails;
 }
@@ -345,24 +253,7 @@ __attribute__((noinline)) static int run(int64_t extra_step) {
     }
   }
   int fails = special_values();
-  for (int f = 0; f < FN_COUNT; f++) {
-    const result *r = &total[f];
-    float wx = f_of(r->worst);
-    printf("%-40s inputs %11" PRIu64 "  max %" PRIu64 " ULP at x = %a (%.9g)\n", fn_name[f],
-           r->tested, r->maxulp, (double)wx, (double)wx);
-    printf("%-40s ULP histogram 0:%" PRIu64 " 1:%" PRIu64 " 2:%" PRIu64 " 3:%" PRIu64 " >3:%" PRIu64
-           "  wrong class: %" PRIu64 "\n",
-           "", r->hist[0], r->hist[1], r->hist[2], r->hist[3], r->hist[4], r->bad_class);
-    if (r->bad_class) {
-      printf("FAIL %s: wrong class (NaN/inf/sign) first at x bits 0x%08x\n", fn_name[f],
-             r->first_bad);
-      fails++;
-    }
-    if (r->maxulp > fn_limit[f]) {
-      printf("FAIL %s: %" PRIu64 " ULP > %" PRIu64 "\n", fn_name[f], r->maxulp, fn_limit[f]);
-      fails++;
-    }
-  }
+  fails += report_results(total);
   float em_worst;
   double em_rel = expm1_small_check(&em_worst);
   printf("%-40s inputs %11u  max %.3g relative at x = %a\n", "expm1_small_pd (-1/4 <= x <= 0)",
