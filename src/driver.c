@@ -29,7 +29,8 @@
 enum {
   SL_MAX_CHUNKS = 256,          /* partial sums live in a fixed stack array */
   SL_CHUNK_MIN_ELEMS = 1 << 15, /* no chunk smaller than this many elements (if the tensor is) */
-  SL_CE_SEG = 256               /* pixels per CE microkernel call (class-index buffer) */
+  SL_CE_SEG = 1024,             /* pixels of a row converted to class indices at a time */
+  SL_CE_GAP = 16                /* uncounted runs at least this long go to the zero fill */
 };
 
 typedef struct plan {
@@ -236,22 +237,42 @@ static sl_status run_bce(const sl_job *j, const sl_kernels *k) {
 
 /* ---- CE ---------------------------------------------------------------------------------- */
 
-/* Labels [n*H*W + p, + len) as int64, whatever their type (one switch per run, not per pixel). */
-static void load_labels(const sl_job *j, int64_t p, int64_t len, int64_t *out) {
+enum { SL_CLS_NONE = -1, SL_CLS_BAD = -2 };
+
+/* Class indices of the pixels [p, p + len) (p = n*H*W + y*W + x): the label where the pixel is
+ * counted (selected by the mask and not ignore_index), SL_CLS_NONE where it is not, SL_CLS_BAD
+ * for a counted label outside [0, C). One switch per run, not per pixel; the only place that
+ * reads labels. */
+#define SL_TO_CLS(T)                                                                               \
+  do {                                                                                             \
+    const T *l = (const T *)j->labels + p;                                                         \
+    for (int64_t i = 0; i < len; i++) {                                                            \
+      if (mk && !mk[i]) {                                                                          \
+        cls[i] = SL_CLS_NONE;                                                                      \
+        continue;                                                                                  \
+      }                                                                                            \
+      int64_t v = (int64_t)l[i];                                                                   \
+      int32_t c = (uint64_t)v < (uint64_t)j->c ? (int32_t)v : SL_CLS_BAD;                          \
+      cls[i] = v == ign ? SL_CLS_NONE : c;                                                         \
+    }                                                                                              \
+  } while (0)
+
+static void to_cls(const sl_job *j, int64_t p, int64_t len, int32_t *cls) {
+  const uint8_t *mk = j->mask ? j->mask + p : NULL;
+  const int64_t ign = j->opt.ignore_index;
   switch (j->label_type) {
   case SL_LABEL_I64:
-    memcpy(out, (const int64_t *)j->labels + p, (size_t)len * sizeof(int64_t));
+    SL_TO_CLS(int64_t);
     break;
   case SL_LABEL_I32:
-    for (int64_t i = 0; i < len; i++)
-      out[i] = ((const int32_t *)j->labels)[p + i];
+    SL_TO_CLS(int32_t);
     break;
   default:
-    for (int64_t i = 0; i < len; i++)
-      out[i] = ((const uint8_t *)j->labels)[p + i];
+    SL_TO_CLS(uint8_t);
     break;
   }
 }
+#undef SL_TO_CLS
 
 typedef struct ce_ctx {
   const sl_job *job;
@@ -263,24 +284,28 @@ typedef struct ce_ctx {
 static void ce_check_rows(const void *vctx, int64_t r0, int64_t r1, chunk_acc *acc) {
   const sl_job *j = ((const ce_ctx *)vctx)->job;
   const float *cw = j->opt.weight;
-  int64_t lab[SL_CE_SEG];
+  int32_t cls[SL_CE_SEG];
   for (int64_t r = r0; r < r1; r++) {
     sl_box b = box_of(j, r / j->h);
     if (!row_in_box(&b, r % j->h))
       continue;
     for (int64_t x0 = b.x1; x0 < b.x2; x0 += SL_CE_SEG) {
-      int64_t len = b.x2 - x0 < SL_CE_SEG ? b.x2 - x0 : SL_CE_SEG, p = r * j->w + x0;
-      load_labels(j, p, len, lab);
+      int64_t len = b.x2 - x0 < SL_CE_SEG ? b.x2 - x0 : SL_CE_SEG;
+      to_cls(j, r * j->w + x0, len, cls);
+      int64_t n = 0, bad = 0;
+      double s = 0.0;
       for (int64_t i = 0; i < len; i++) {
-        if ((j->mask && !j->mask[p + i]) || lab[i] == j->opt.ignore_index)
-          continue;
-        if (lab[i] < 0 || lab[i] >= j->c) {
-          acc->err = 1;
+        if (cls[i] < 0) {
+          bad |= cls[i] == SL_CLS_BAD;
           continue;
         }
-        acc->sum += cw ? (double)cw[lab[i]] : 1.0;
-        acc->count++;
+        n++;
+        if (cw)
+          s += (double)cw[cls[i]];
       }
+      acc->sum += cw ? s : (double)n;
+      acc->count += n;
+      acc->err |= bad != 0;
     }
   }
 }
@@ -292,7 +317,6 @@ static void ce_rows(const void *vctx, int64_t r0, int64_t r1, chunk_acc *acc) {
   int64_t w = j->w, h = j->h, hw = j->h * j->w;
   float *lmap_all = o->reduction == SL_REDUCTION_NONE ? j->loss : NULL;
   int32_t cls[SL_CE_SEG];
-  int64_t lab[SL_CE_SEG];
   for (int64_t r = r0; r < r1; r++) {
     int64_t n = r / h, y = r % h;
     int64_t xoff = n * j->c * hw + y * w; /* element (n, 0, y, 0) */
@@ -313,26 +337,49 @@ static void ce_rows(const void *vctx, int64_t r0, int64_t r1, chunk_acc *acc) {
     for (int64_t x0 = b.x1; x0 < b.x2; x0 += SL_CE_SEG) {
       int64_t len = b.x2 - x0 < SL_CE_SEG ? b.x2 - x0 : SL_CE_SEG;
       int64_t p = r * w + x0;
-      load_labels(j, p, len, lab); /* valid: checked by the prepass */
-      for (int64_t i = 0; i < len; i++) {
-        int sel = (!j->mask || j->mask[p + i]) && lab[i] != o->ignore_index;
-        cls[i] = sel ? (int32_t)lab[i] : -1;
+      to_cls(j, p, len, cls); /* valid: checked by the prepass */
+      /* counted stretches (with the short uncounted gaps inside them) to the kernel; runs of
+       * at least SL_CE_GAP uncounted pixels only get their zeros, plane by plane */
+      for (int64_t i = 0; i < len;) {
+        int64_t s0 = i;
+        while (s0 < len && cls[s0] < 0)
+          s0++;
+        if (s0 > i) {
+          zero(lmap ? lmap + x0 + i : NULL, s0 - i);
+          for (int64_t c = 0; j->grad && c < j->c; c++)
+            zero(j->grad + xoff + c * hw + x0 + i, s0 - i);
+        }
+        if (s0 == len)
+          break;
+        int64_t end = s0 + 1, k = s0 + 1;
+        while (k < len) {
+          if (cls[k] >= 0) {
+            end = ++k;
+            continue;
+          }
+          int64_t g0 = k;
+          while (k < len && cls[k] < 0)
+            k++;
+          if (k - g0 >= SL_CE_GAP || k == len)
+            break;
+        }
+        sl_ce_row row = {
+            .x = j->x + xoff + x0 + s0,
+            .cls = cls + s0,
+            .cw = o->weight,
+            .gmap = o->grad_map ? o->grad_map + p + s0 : NULL,
+            .loss = lmap ? lmap + x0 + s0 : NULL,
+            .grad = j->grad ? j->grad + xoff + x0 + s0 : NULL,
+            .gscale = ctx->gscale,
+            .cw_sum = ctx->cw_sum,
+            .smoothing = o->label_smoothing,
+            .cstride = hw,
+            .classes = j->c,
+            .len = end - s0,
+        };
+        acc->sum += ctx->fn(&row);
+        i = end;
       }
-      sl_ce_row row = {
-          .x = j->x + xoff + x0,
-          .cls = cls,
-          .cw = o->weight,
-          .gmap = o->grad_map ? o->grad_map + r * w + x0 : NULL,
-          .loss = lmap ? lmap + x0 : NULL,
-          .grad = j->grad ? j->grad + xoff + x0 : NULL,
-          .gscale = ctx->gscale,
-          .cw_sum = ctx->cw_sum,
-          .smoothing = o->label_smoothing,
-          .cstride = hw,
-          .classes = j->c,
-          .len = len,
-      };
-      acc->sum += ctx->fn(&row);
     }
   }
 }

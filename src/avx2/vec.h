@@ -25,7 +25,6 @@
 
 #define SL_W      8
 #define SL_SUFFIX avx2
-#define SL_ISA_ID SL_ISA_AVX2
 #define SL_V      SL_VINLINE
 
 typedef __m256 vf;
@@ -55,18 +54,19 @@ SL_V vf v_fma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }  /* a b + c
 SL_V vf v_fms(vf a, vf b, vf c) { return _mm256_fmsub_ps(a, b, c); }  /* a b - c */
 SL_V vf v_fnma(vf a, vf b, vf c) { return _mm256_fnmadd_ps(a, b, c); } /* c - a b */
 SL_V vf v_max(vf a, vf b) { return _mm256_max_ps(a, b); }
-SL_V vf v_min(vf a, vf b) { return _mm256_min_ps(a, b); }
 SL_V vf v_abs(vf a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
 SL_V vf v_neg(vf a) { return _mm256_xor_ps(a, _mm256_set1_ps(-0.0f)); }
 
 /* ---- lane flags ---------------------------------------------------------------------------- */
-/* Ordered compares: false for a NaN operand (v_nge: not a >= b, true for NaN). */
+/* Ordered compares: false for a NaN operand; v_nle, v_nge: not a <= b, not a >= b (true for
+ * a NaN operand). */
 SL_V vm v_lt(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
 SL_V vm v_le(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_LE_OQ); }
 SL_V vm v_gt(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
 SL_V vm v_ge(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_GE_OQ); }
 SL_V vm v_eq(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
 SL_V vm v_nle(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_NLE_UQ); }
+SL_V vm v_nge(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_NGE_UQ); }
 SL_V vm m_and(vm a, vm b) { return _mm256_and_ps(a, b); }
 SL_V vm m_or(vm a, vm b) { return _mm256_or_ps(a, b); }
 SL_V vm m_andnot(vm a, vm b) { return _mm256_andnot_ps(b, a); } /* a and not b */
@@ -74,7 +74,6 @@ SL_V vm m_all(void) { return _mm256_castsi256_ps(_mm256_set1_epi32(-1)); }
 SL_V vm m_none(void) { return _mm256_setzero_ps(); }
 SL_V vm m_first(int64_t n) { return _mm256_castsi256_ps(first_bits(n)); }
 SL_V int m_any(vm m) { return _mm256_movemask_ps(m) != 0; }
-SL_V int m_every(vm m) { return _mm256_movemask_ps(m) == 0xff; }
 SL_V int m_lane(vm m, int l) { return (_mm256_movemask_ps(m) >> l) & 1; }
 /* m ? a : b, lane by lane (a blend: a NaN in the lanes not taken never shows) */
 SL_V vf v_sel(vm m, vf a, vf b) { return _mm256_blendv_ps(b, a, m); }
@@ -98,6 +97,13 @@ SL_V vm vi_ge0(vi a) { return _mm256_castsi256_ps(_mm256_cmpgt_epi32(a, _mm256_s
 SL_V vi vi_zero(void) { return _mm256_setzero_si256(); }
 SL_V vi vi_sub_m(vi a, vm m) { return _mm256_sub_epi32(a, _mm256_castps_si256(m)); } /* a + [m] */
 SL_V vf vi_to_f(vi a) { return _mm256_cvtepi32_ps(a); }
+SL_V vi vi_set1(int32_t a) { return _mm256_set1_epi32(a); }
+SL_V vi vi_max(vi a, vi b) { return _mm256_max_epi32(a, b); }
+SL_V vi vi_mul(vi a, vi b) { return _mm256_mullo_epi32(a, b); }
+SL_V vi vi_add(vi a, vi b) { return _mm256_add_epi32(a, b); }
+SL_V vi vi_iota(void) { return _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7); } /* 0, 1, .., W-1 */
+/* p[idx[l]] per lane (every idx a valid index) */
+SL_V vf v_gather(const float *p, vi idx) { return _mm256_i32gather_ps(p, idx, 4); }
 
 /* ---- double lanes (sums and per-pixel arithmetic) ------------------------------------------ */
 SL_V vd d_set1(double a) { return (vd){_mm256_set1_pd(a), _mm256_set1_pd(a)}; }
@@ -113,10 +119,6 @@ SL_V vd d_div(vd a, vd b) { return (vd){_mm256_div_pd(a.lo, b.lo), _mm256_div_pd
 SL_V vd d_fma(vd a, vd b, vd c) {
   return (vd){_mm256_fmadd_pd(a.lo, b.lo, c.lo), _mm256_fmadd_pd(a.hi, b.hi, c.hi)};
 }
-SL_V vd d_abs(vd a) {
-  const __m256d s = _mm256_set1_pd(-0.0);
-  return (vd){_mm256_andnot_pd(s, a.lo), _mm256_andnot_pd(s, a.hi)};
-}
 /* m ? a : b with a float-lane flag m (lane l of m governs double lane l). */
 SL_V vd d_sel(vm m, vd a, vd b) {
   __m256i mi = _mm256_castps_si256(m);
@@ -131,10 +133,21 @@ SL_V double d_hsum(vd a) {
 }
 
 /* ---- vector math (src/avx2/vmath.h) ----------------------------------------------------------- */
-SL_V vf v_exp(vf x) { return sl_v_expf(x); }              /* every float, subnormal results */
 SL_V vf v_log(vf x) { return sl_v_logf(x); }              /* every float */
 SL_V vf v_log1p(vf a) { return sl_v_log1pf(a); }          /* a >= 0, +inf, NaN */
+SL_V vf v_log1p01(vf e) { return sl_v_log1pf_01(e); }     /* e in [0, 1], NaN */
+/* exp(-a), a >= 0 or NaN; deep: the caller found a lane with a > 87 */
+SL_V vf v_exp_nabs(vf a, int deep) { return sl_v_expf_nabs(a, deep); }
 SL_V vf v_sub_exact(vf a, vf b, vf *lo) { return sl_v_sub_exact(a, b, lo); } /* TwoSum */
-SL_V vf v_exp2(vf d, vf lo) { return sl_v_expf_sum(d, lo); } /* exp(d + lo), subnormals */
+/* exp(d + lo) for d <= 0 (softmax arguments, d + lo exact), subnormal results rounded once:
+ * the lean form unless a lane is below -87; those lanes are added to *deep */
+SL_V vf v_exp_neg(vf d, vf lo, vm *deep) {
+  vm dp = _mm256_cmp_ps(d, _mm256_set1_ps(-87.0f), _CMP_LT_OQ);
+  if (__builtin_expect(_mm256_movemask_ps(dp) != 0, 0)) {
+    *deep = _mm256_or_ps(*deep, dp);
+    return sl_v_expf_sum(d, lo);
+  }
+  return sl_v_expf_lean(d, lo);
+}
 
 #endif /* SL_AVX2_VEC_H */

@@ -1,12 +1,12 @@
 /*
- * avx2/vmath.h - vector logf, expf, log1p, log1p(exp(-|x|)), sigmoid and a double exp for the
- * AVX2 + FMA kernels (internal header; include only from files compiled with -mavx2 -mfma).
+ * avx2/vmath.h - vector logf, expf, log1p and the softmax exp for the AVX2 + FMA kernels
+ * (internal header; include only from files compiled with -mavx2 -mfma).
  *
- * Every function works on 8 float lanes (or 4 double lanes) at once, needs no table, never reads
- * or changes MXCSR, and is correct over the whole float range: +-0, subnormals, 1, +-inf, NaN
- * and huge values. Errors are against the correctly rounded result (the double libm value
- * rounded to float); sl_v_logf and sl_v_expf are checked over all 2^32 inputs by
- * tests/exhaustive/vmath_avx2.c (`make test-exhaustive`), the bound is <= 2 ULP.
+ * Every function works on 8 float lanes at once, needs no table, never reads or changes MXCSR,
+ * and is correct over its whole domain: +-0, subnormals, 1, +-inf, NaN and huge values. Errors
+ * are against the correctly rounded result (the double libm value rounded to float), checked by
+ * tests/exhaustive/vmath_avx2.c (`make test-exhaustive-avx2`: logf, expf on all 2^32 inputs,
+ * the others on their domains), the bound is <= 2 ULP.
  *
  * sl_v_logf(x):  x = 2^k * m with m in [sqrt(1/2), sqrt(2)) (subnormals are first scaled by
  *   2^149: their bits read as an integer), f = m - 1 (exact) in [-0.2929, 0.4143],
@@ -15,31 +15,21 @@
  *   coefficients). ln2 is split in a float head and tail; the head product is added last with
  *   one FMA, so the only large rounding is the final one. Domain: all floats; x < 0 -> NaN,
  *   +-0 -> -inf, +inf -> +inf, NaN -> NaN.
- * sl_v_expf(x):  k = round(x / ln2), r = x - k*ln2 (two-part ln2, FMAs) in [-ln2/2, ln2/2],
- *   e^r = 1 + r + r^2 * Q(r), Q of degree 4 (polynomial degree 6, minimax relative error
- *   3.8e-9 = 2^-28 with float coefficients). 2^k is applied as 2^(k/2) * 2^(k - k/2), so both
- *   factors are normal and the only rounding into the subnormal range is the last product:
- *   subnormal results are correctly scaled, not flushed. x is clamped to [-104, 89]
- *   (exp(-104) rounds to 0, exp(89) overflows to +inf). Domain: all floats; NaN -> NaN.
- * sl_v_expf_neg(x), sl_v_expf_neg2(d, rr) = exp(d + rr): the lean exp of the CE kernel, for
- *   x <= 0 (softmax arguments x - max, given exactly as d + rr by sl_v_sub_exact): same reduction
- *   and polynomial (rr joins the reduced argument), one scaling factor, and 0 for x < -87 (true
- *   value below 1.7e-38; a flush, so no subnormal is ever produced, even in later products).
- *   NaN -> NaN.
+ * sl_v_expf(x) = sl_v_expf_sum(x, 0); sl_v_expf_sum(x, lo) = exp(x + lo), lo a small correction
+ *   (the rounding error of a difference, from sl_v_sub_exact):  k = round(x / ln2),
+ *   r = x - k*ln2 (two-part ln2, FMAs) + lo in [-ln2/2, ln2/2], e^r = 1 + r + r^2 * Q(r), Q of
+ *   degree 4 (minimax relative error 3.8e-9 = 2^-28 with float coefficients). 2^k is applied
+ *   as 2^(k/2) * 2^(k - k/2), so both factors are normal and the only rounding into the
+ *   subnormal range is the last product: subnormal results are correctly scaled, not flushed.
+ *   x is clamped to [-104, 89] (exp(-104) rounds to 0, exp(89) overflows to +inf).
+ *   Domain: all floats; NaN -> NaN.
+ * sl_v_expf_lean(d, rr) = exp(d + rr) for -87 <= d <= 0: the same reduction and polynomial,
+ *   one scaling factor (CE's exp(x_c - max) when no lane is below -87).
+ * sl_v_expf_nabs(a, deep) = exp(-a), a >= 0: lean or two-factor as deep says.
  * sl_v_log1pf(a), a >= 0 (or NaN, +inf): u = 1 + a rounded, c = (1 + a) - u exactly (Fast2Sum
  *   with the larger operand first), log1p(a) = log(u) + c/u, the correction added to the small
  *   part of log(u) before the last rounding. Error <= 2 ULP (the logf error plus c/u's).
- * sl_v_log1pexp_negabs(x) = log1p(exp(-|x|)) in (0, ln2]: both functions above; the relative
- *   condition number of log1p at a in [0, 1] is a / ((1 + a) log1p(a)) <= 1, so the error stays
- *   within about 3 ULP. NaN -> NaN, +-inf -> 0.
- * sl_v_sigmoid(x) = 1 / (1 + exp(-x)), computed from e = exp(-|x|) as 1/(1+e) or e/(1+e), so
- *   neither branch cancels or overflows; about 3 ULP. NaN -> NaN, -inf -> 0, +inf -> 1.
- * sl_v_exp_pd(x), x <= 0 double (BCE-with-logits gradients, where (1-y)*sigmoid(x) and
- *   pw*y*sigmoid(-x) cancel and need more than float precision in exp(-|x|)): k = round(x/ln2),
- *   r in [-ln2/2, ln2/2], Taylor polynomial of degree 11 (truncation error 6e-15 relative),
- *   0 for x < -708 (no subnormal doubles), NaN -> NaN.
- * sl_v_expm1_small_pd(x), -1/4 <= x <= 0 double: x plus the same Taylor tail (no reduction),
- *   within 1e-15 relative (BCE-with-logits gradients near x = 0: tanh(|x| / 2)).
+ * sl_v_log1pf_01(e), e in [0, 1]: no division (see the function), BCE with logits' log1p(exp).
  *
  * NaN operand order: _mm256_max_ps(a, b) / min_ps(a, b) return b when either is NaN, so every
  * clamp here is written max_ps(limit, x): a NaN x passes through.
@@ -108,6 +98,30 @@ SL_VINLINE __m256 sl_v_log1pf(__m256 a) {
   return _mm256_or_ps(y, _mm256_cmp_ps(a, a, _CMP_UNORD_Q)); /* NaN -> NaN */
 }
 
+/* log1p(f) = f + f^2 Q(f) for f in [-1/4, 1/2], Q of degree 8 (Estrin): the polynomial of
+ * src/neon/vmath.h (fit error below 2^-27 relative). */
+SL_VINLINE __m256 sl_v_log1p_poly(__m256 f) {
+  __m256 f2 = _mm256_mul_ps(f, f), f4 = _mm256_mul_ps(f2, f2);
+  __m256 a01 = _mm256_fmadd_ps(SL_V1(0x1.5555a6p-2f), f, SL_V1(-0x1p-1f));
+  __m256 a23 = _mm256_fmadd_ps(SL_V1(0x1.99685ap-3f), f, SL_V1(-0x1.000024p-2f));
+  __m256 a45 = _mm256_fmadd_ps(SL_V1(0x1.2897bcp-3f), f, SL_V1(-0x1.54f24p-3f));
+  __m256 a67 = _mm256_fmadd_ps(SL_V1(0x1.abf674p-4f), f, SL_V1(-0x1.0d9p-3f));
+  __m256 a03 = _mm256_fmadd_ps(a23, f2, a01), a47 = _mm256_fmadd_ps(a67, f2, a45);
+  __m256 a48 = _mm256_fmadd_ps(SL_V1(-0x1.6fe5bep-5f), f4, a47);
+  return _mm256_fmadd_ps(f2, _mm256_fmadd_ps(a48, f4, a03), f);
+}
+
+/* log1p(e) for e in [0, 1] (or NaN: NaN), no division: f = e for e < 1/2 (k = 0), else
+ * f = (e - 1) / 2 (exact), k = 1, since 1 + e = 2 (1 + f); log1p(e) = k ln2 + log1p(f), ln2
+ * added last in two parts. BCE with logits' log1p(exp(-|x|)). */
+SL_VINLINE __m256 sl_v_log1pf_01(__m256 e) {
+  __m256 lo = _mm256_cmp_ps(e, SL_V1(0.5f), _CMP_LT_OQ);
+  __m256 f = _mm256_blendv_ps(_mm256_mul_ps(_mm256_sub_ps(e, SL_V1(1.0f)), SL_V1(0.5f)), e, lo);
+  __m256 k = _mm256_andnot_ps(lo, SL_V1(1.0f));
+  __m256 p = sl_v_log1p_poly(f);
+  return _mm256_fmadd_ps(k, SL_V1(0x1.62e430p-1f), _mm256_fmadd_ps(k, SL_V1(-0x1.05c610p-29f), p));
+}
+
 /* ---- exponential ----------------------------------------------------------------------------- */
 
 /* e^r for r in [-ln2/2, ln2/2]: 1 + r + r^2 Q(r). */
@@ -160,27 +174,32 @@ SL_VINLINE __m256 sl_v_expf(__m256 x) {
   return sl_v_expf_sum(x, _mm256_setzero_ps());
 }
 
-/* exp(d + rr) for d <= 0 (larger d up to 88 also work) and a small correction rr (|rr| <= half an
- * ULP of d: the rounding error of d = x - m, from sl_v_sub_exact); 0 for d < -87; NaN -> NaN.
- * A subnormal d (|d| < 2^-126; then rr = 0: a difference that small is exact) is replaced by 0
- * first: exp gives 1 either way, and a subnormal operand costs the FMA and multiply units a
- * microcode assist each (about 25x the time, measured on this kind of Xeon). */
-SL_VINLINE __m256 sl_v_expf_neg2(__m256 d, __m256 rr) {
-  __m256 tiny = _mm256_cmp_ps(_mm256_andnot_ps(SL_V1(-0.0f), d), SL_V1(0x1p-126f), _CMP_LT_OQ);
-  d = _mm256_andnot_ps(tiny, d);
+/* exp(d + rr) for -87 <= d <= 0 (softmax arguments x - m, given exactly as d + rr by
+ * sl_v_sub_exact; |rr| <= half an ULP of d), NaN -> NaN: the lean exp of the CE kernel, one
+ * scaling factor (2^k is normal for k >= -126), no clamp. A subnormal d is flushed to 0 by
+ * (d - 2^-100) + 2^-100, which leaves every |d| >= 2^-76 unchanged (exp is 1 below that either
+ * way): a subnormal operand costs the FMA and multiply units a microcode assist each (about
+ * 25x the time, measured on this kind of Xeon), additions none. */
+SL_VINLINE __m256 sl_v_expf_lean(__m256 d, __m256 rr) {
+  d = _mm256_add_ps(_mm256_sub_ps(d, SL_V1(0x1p-100f)), SL_V1(0x1p-100f));
   __m256 t;
   __m256 k = sl_v_exp_k(d, &t);
   __m256 p = sl_v_exp_poly(_mm256_add_ps(sl_v_exp_reduce(d, k), rr));
   /* t's low bits hold k: (t << 23) = k << 23 (the magic's bits shift out), + bias. */
   __m256 s = _mm256_castsi256_ps(
       _mm256_add_epi32(_mm256_slli_epi32(_mm256_castps_si256(t), 23), SL_VI(0x3f800000)));
-  __m256 keep = _mm256_cmp_ps(d, SL_V1(-87.0f), _CMP_NLT_UQ); /* d >= -87 or NaN */
-  return _mm256_and_ps(keep, _mm256_mul_ps(p, s));
+  return _mm256_mul_ps(p, s);
 }
 
-/* exp(x) for x <= 0, 0 below -87; NaN -> NaN. */
-SL_VINLINE __m256 sl_v_expf_neg(__m256 x) {
-  return sl_v_expf_neg2(x, _mm256_setzero_ps());
+/* exp(-a) for a >= 0 (or NaN: NaN), subnormal results rounded once; deep: some lane has
+ * a > 87 (then two scaling factors), as the caller has tested it. A subnormal a is flushed to
+ * 0 by an addition (see sl_v_expf_lean). */
+SL_VINLINE __m256 sl_v_expf_nabs(__m256 a, int deep) {
+  __m256 d = _mm256_xor_ps(a, SL_V1(-0.0f));
+  d = _mm256_add_ps(_mm256_sub_ps(d, SL_V1(0x1p-100f)), SL_V1(0x1p-100f));
+  if (deep)
+    return sl_v_expf_sum(d, _mm256_setzero_ps());
+  return sl_v_expf_lean(d, _mm256_setzero_ps());
 }
 
 /* d = x - m rounded, and *rr = (x - m) - d exactly (TwoSum), so exp(x - m) loses nothing to
@@ -191,59 +210,6 @@ SL_VINLINE __m256 sl_v_sub_exact(__m256 x, __m256 m, __m256 *rr) {
   __m256 bp = _mm256_sub_ps(d, ap);
   *rr = _mm256_sub_ps(_mm256_sub_ps(x, ap), _mm256_add_ps(m, bp));
   return d;
-}
-
-/* log1p(exp(-|x|)): the softplus tail of BCE with logits. */
-SL_VINLINE __m256 sl_v_log1pexp_negabs(__m256 x) {
-  __m256 nabs = _mm256_or_ps(x, SL_V1(-0.0f));
-  return sl_v_log1pf(sl_v_expf(nabs));
-}
-
-/* sigmoid(x) = 1 / (1 + exp(-x)). */
-SL_VINLINE __m256 sl_v_sigmoid(__m256 x) {
-  __m256 e = sl_v_expf(_mm256_or_ps(x, SL_V1(-0.0f))); /* exp(-|x|) in [0, 1] */
-  __m256 inv = _mm256_div_ps(SL_V1(1.0f), _mm256_add_ps(SL_V1(1.0f), e));
-  __m256 neg = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ);
-  return _mm256_mul_ps(_mm256_blendv_ps(SL_V1(1.0f), e, neg), inv);
-}
-
-/* The Taylor series of exp(r) for |r| <= ln2/2 (4 lanes), degree 11, Estrin-like split to shorten
- * the dependency chain: returns head + r^2 (1/2 + r/6) + r^4 (terms of degree 4..11), head = 1 + r
- * for exp, r for expm1. Truncation error |r|^12 / 12!: 6e-15 at ln2/2, 1.3e-16 at 1/4 (6e-16 of
- * exp(r) - 1 there, less below). */
-SL_VINLINE __m256d sl_v_exp_taylor_pd(__m256d r, __m256d head) {
-  __m256d r2 = _mm256_mul_pd(r, r);
-  __m256d r4 = _mm256_mul_pd(r2, r2);
-  __m256d b = _mm256_fmadd_pd(r, _mm256_set1_pd(1.0 / 6), _mm256_set1_pd(1.0 / 2));
-  __m256d c = _mm256_fmadd_pd(r, _mm256_set1_pd(1.0 / 120), _mm256_set1_pd(1.0 / 24));
-  __m256d d = _mm256_fmadd_pd(r, _mm256_set1_pd(1.0 / 5040), _mm256_set1_pd(1.0 / 720));
-  __m256d e = _mm256_fmadd_pd(r, _mm256_set1_pd(1.0 / 362880), _mm256_set1_pd(1.0 / 40320));
-  __m256d f = _mm256_fmadd_pd(r, _mm256_set1_pd(1.0 / 39916800), _mm256_set1_pd(1.0 / 3628800));
-  __m256d hi = _mm256_fmadd_pd(f, r2, e); /* degrees 8..11 */
-  hi = _mm256_fmadd_pd(hi, r2, d);        /* 6..11 */
-  hi = _mm256_fmadd_pd(hi, r2, c);        /* 4..11 */
-  return _mm256_fmadd_pd(hi, r4, _mm256_fmadd_pd(b, r2, head));
-}
-
-/* expm1(x) in double for -1/4 <= x <= 0 (4 lanes), no range reduction: x + the Taylor tail,
- * within 1e-15 relative (BCE-with-logits gradients near x = 0, where 1 - exp(-|x|) from a
- * rounded exp would lose digits). */
-SL_VINLINE __m256d sl_v_expm1_small_pd(__m256d x) {
-  return sl_v_exp_taylor_pd(x, x);
-}
-
-/* exp(x) in double for x <= 0 (4 lanes); 0 for x < -708; NaN -> NaN. */
-SL_VINLINE __m256d sl_v_exp_pd(__m256d x) {
-  const __m256d magic = _mm256_set1_pd(0x1.8p52);
-  __m256d t = _mm256_fmadd_pd(x, _mm256_set1_pd(0x1.71547652b82fep+0), magic);
-  __m256d k = _mm256_sub_pd(t, magic);
-  __m256d r = _mm256_fnmadd_pd(k, _mm256_set1_pd(0x1.62e42fefa39efp-1), x);
-  r = _mm256_fnmadd_pd(k, _mm256_set1_pd(0x1.abc9e3b39803fp-56), r);
-  __m256d p = sl_v_exp_taylor_pd(r, _mm256_add_pd(r, _mm256_set1_pd(1.0)));
-  __m256d s = _mm256_castsi256_pd(_mm256_add_epi64(_mm256_slli_epi64(_mm256_castpd_si256(t), 52),
-                                                   _mm256_set1_epi64x(0x3ff0000000000000LL)));
-  __m256d keep = _mm256_cmp_pd(x, _mm256_set1_pd(-708.0), _CMP_NLT_UQ);
-  return _mm256_and_pd(keep, _mm256_mul_pd(p, s));
 }
 
 #endif /* SL_AVX2_VMATH_H */

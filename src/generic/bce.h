@@ -61,7 +61,8 @@ static double bce_reference(const sl_bce_row *r, int64_t i, int logits) {
 }
 
 /* Lanes whose upstream-gradient x weight product is not a normal float or 0: the float
- * gradient would lose digits (subnormal) or give inf * 0. */
+ * gradient would lose digits (subnormal) or give inf * 0. (A constant upstream gradient
+ * without weights is checked once per row, in bce_dispatch.) */
 SL_V vm bce_gw_hard(vf gw) {
   vf a = v_abs(gw);
   return m_or(v_nle(a, v_set1(FLT_MAX)), m_and(v_lt(a, v_set1(FLT_MIN)), v_gt(a, v_zero())));
@@ -88,11 +89,12 @@ SL_V vm bce_prob_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, const 
     s = v_max(v_log(v_sel(v_eq(t, one), p, q)), floor);
   else
     s = v_fma(t, v_max(v_log(p), floor), v_mul(v_sub(one, t), v_max(v_log(q), floor)));
-  vf l = v_keep(sel, v_neg(v_mul(w, s)));
+  vf l = v_keep(sel, v_neg((fl & BF_W) ? v_mul(w, s) : s));
   vm hard = m_none();
   if (fl & BF_GRAD) {
     vf gw = bce_gw(r, i, n, tail, fl, w);
-    hard = m_and(m_and(sel, ok), bce_gw_hard(gw));
+    if (fl & (BF_W | BF_GMAP))
+      hard = m_and(m_and(sel, ok), bce_gw_hard(gw));
     vf den = v_max(v_mul(p, q), v_set1(1e-12f));
     STN(r->grad + i, v_keep(sel, v_mul(gw, v_div(v_sub(p, t), den))));
   }
@@ -108,22 +110,26 @@ SL_V vm bce_logits_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, cons
   vf x = LDN(r->x + i), t = LDN(r->y + i);
   vf w = (fl & BF_W) ? LDN(r->w + i) : one;
   vf ax = v_abs(x);
-  vf e = v_exp(v_neg(ax)); /* exp(-|x|) */
+  vm deep = v_gt(ax, v_set1(87.0f)); /* exp(-|x|) subnormal: only under a factor <= 1 */
+  int anydeep = m_any(deep);
+  vf e = v_exp_nabs(ax, anydeep); /* exp(-|x|) */
   vf a = v_sub(one, t), b = v_mul(pw, t), lw = v_add(a, b);
   vm pos = v_ge(x, zero);
-  vf l = v_mul(w, v_fma(lw, v_log1p(e), v_mul(v_sel(pos, a, b), ax)));
+  vf l = v_fma(lw, v_log1p01(e), v_mul(v_sel(pos, a, b), ax));
+  if (fl & BF_W)
+    l = v_mul(w, l);
   l = v_keep(sel, l);
-  /* non-finite x; targets or pw * t so large that the float terms could overflow */
-  vm hard = m_or(v_nle(ax, v_set1(FLT_MAX)),
-                 v_nle(v_max(v_abs(t), v_abs(b)), v_set1(0x1p60f)));
+  /* non-finite x (-inf: PyTorch's NaN loss); targets or pw * t so large that the float terms
+   * could overflow */
+  vm hard = m_or(v_nle(ax, v_set1(FLT_MAX)), v_nle(v_max(v_abs(t), v_abs(b)), v_set1(0x1p60f)));
   vf ab = v_add(v_abs(a), v_abs(b));
-  vm deep = v_gt(ax, v_set1(87.0f)); /* exp(-|x|) subnormal: only under a factor <= 1 */
-  if (m_any(deep))
+  if (anydeep)
     hard = m_or(hard, m_and(deep, v_gt(v_abs(v_mul(w, ab)), one)));
   if (fl & BF_GRAD) {
     vf gw = bce_gw(r, i, n, tail, fl, w);
-    hard = m_or(hard, bce_gw_hard(gw));
-    if (m_any(deep))
+    if (fl & (BF_W | BF_GMAP))
+      hard = m_or(hard, bce_gw_hard(gw));
+    if (anydeep)
       hard = m_or(hard, m_and(deep, v_gt(v_abs(v_mul(gw, ab)), one)));
     /* x >= 0: (a - b e) / (1 + e), x < 0: (a e - b) / (1 + e): one fma and one division,
      * the fewest roundings where the terms cancel */

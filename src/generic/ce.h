@@ -68,11 +68,24 @@ typedef struct ce_seg {
 /* input:  segment of S pixels at i0 (all counted when all), class rows of r->x
  * output: sg->xs (logits, uncounted pixels 0), sg->m */
 SL_V void ce_pass1(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t S, const int all) {
-  const int64_t C = r->classes, cs = r->cstride;
+  const int64_t C = r->classes, cs = r->cstride, S2 = S & ~(int64_t)(2 * SL_W - 1);
   for (int64_t c = 0; c < C; c++) {
     const float *xp = r->x + c * cs + i0;
     float *sp = sg->xs + c * sg->ps;
-    for (int64_t j = 0; j < S; j += SL_W) {
+    int64_t j = 0;
+    for (; j < S2; j += 2 * SL_W) {
+      __builtin_prefetch(xp + S + j, 0, 3); /* the next segment's logits */
+      vf v0 = v_load(xp + j), v1 = v_load(xp + j + SL_W);
+      if (!all) {
+        v0 = v_keep(vi_ge0(vi_load(sg->cls + j)), v0);
+        v1 = v_keep(vi_ge0(vi_load(sg->cls + j + SL_W)), v1);
+      }
+      v_store(sp + j, v0);
+      v_store(sp + j + SL_W, v1);
+      v_store(sg->m + j, c == 0 ? v0 : v_max(v_load(sg->m + j), v0));
+      v_store(sg->m + j + SL_W, c == 0 ? v1 : v_max(v_load(sg->m + j + SL_W), v1));
+    }
+    for (; j < S; j += SL_W) {
       int64_t n = S - j < SL_W ? S - j : SL_W;
       vf v = LDN(xp + j);
       if (!all)
@@ -94,37 +107,49 @@ SL_V vd ce_block(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t j, in
   vf m = v_load(sg->m + j);
   vi cl = vi_load(sg->cls + j);
   vm cnt = vi_ge0(cl);
-  float xt_[SL_W], wt_[SL_W], et_[SL_W];
-  for (int l = 0; l < SL_W; l++) {
-    int32_t t = sg->cls[j + l];
-    xt_[l] = t >= 0 ? sg->xs[t * ps + j + l] : 0.0f;
-    wt_[l] = t >= 0 && (fl & CF_CW) ? r->cw[t] : 1.0f;
-  }
+  /* the target's logit and weight per pixel (uncounted lanes read class 0, then unused) */
+  vi at = vi_add(vi_mul(vi_max(cl, vi_zero()), vi_set1((int32_t)ps)), vi_add(vi_iota(), vi_set1((int32_t)j)));
+  vf xt = v_gather(sg->xs, at);
+  vf wtf = (fl & CF_CW) ? v_gather(r->cw, vi_max(cl, vi_zero())) : v_set1(1.0f);
   vd s1 = d_zero(), sw = d_zero();
-  vi neq = vi_zero();
-  vf dmin = zero;
-  for (int64_t c = 0; c < C; c++) {
+  vi nlt = vi_zero();
+  vm deep = m_none();
+  int64_t c = 0;
+  /* two classes a step: their exponentials below the max are added in float, then in double
+   * (each pair sum rounds once: s1 within half an ULP) */
+  for (; c + 2 <= C; c += 2) {
     float *p = sg->xs + c * ps + j;
-    vf lo, d = v_sub_exact(v_load(p), m, &lo);
-    vf ev = v_exp2(d, lo);
-    v_store(p, ev);
-    vm eq = v_eq(d, zero);
-    s1 = d_add(s1, d_from(v_keep(m_andnot(m_all(), eq), ev)));
-    neq = vi_sub_m(neq, eq);
-    dmin = v_min(dmin, d);
+    vf lo0, d0 = v_sub_exact(v_load(p), m, &lo0);
+    vf lo1, d1 = v_sub_exact(v_load(p + ps), m, &lo1);
+    vf e0 = v_exp_neg(d0, lo0, &deep), e1 = v_exp_neg(d1, lo1, &deep);
+    v_store(p, e0);
+    v_store(p + ps, e1);
+    vm lt0 = v_nge(d0, zero), lt1 = v_nge(d1, zero); /* below the max, or NaN */
+    s1 = d_add(s1, d_from(v_add(v_keep(lt0, e0), v_keep(lt1, e1))));
+    nlt = vi_sub_m(vi_sub_m(nlt, lt0), lt1);
+    if (fl & CF_SMOOTH) {
+      sw = d_fma(d_set1((fl & CF_CW) ? (double)r->cw[c] : 1.0), d_from(d0), sw);
+      sw = d_fma(d_set1((fl & CF_CW) ? (double)r->cw[c + 1] : 1.0), d_from(d1), sw);
+    }
+  }
+  if (c < C) {
+    float *p = sg->xs + c * ps + j;
+    vf lo0, d0 = v_sub_exact(v_load(p), m, &lo0);
+    vf e0 = v_exp_neg(d0, lo0, &deep);
+    v_store(p, e0);
+    vm lt0 = v_nge(d0, zero);
+    s1 = d_add(s1, d_from(v_keep(lt0, e0)));
+    nlt = vi_sub_m(nlt, lt0);
     if (fl & CF_SMOOTH)
-      sw = d_fma(d_set1((fl & CF_CW) ? (double)r->cw[c] : 1.0), d_from(d), sw);
+      sw = d_fma(d_set1((fl & CF_CW) ? (double)r->cw[c] : 1.0), d_from(d0), sw);
   }
-  for (int l = 0; l < SL_W; l++) {
-    int32_t t = sg->cls[j + l];
-    et_[l] = t >= 0 ? sg->xs[t * ps + j + l] : 0.0f;
-  }
-  vf xt = v_load(xt_), et = v_load(et_);
-  /* s1 = sum of the classes below the max + (classes at the max - 1); s = 1 + s1 */
-  s1 = d_add(s1, d_from(v_sub(vi_to_f(neq), v_set1(1.0f))));
+  vf et = v_gather(sg->xs, at);
+  /* s1 = sum of the classes below the max + (classes at the max - 1); s = 1 + s1 (a NaN
+   * d counts as below: s1 is NaN then, from its exp) */
+  s1 = d_add(s1, d_from(v_sub(v_set1((float)(C - 1)), vi_to_f(nlt))));
   vf s1f = d_to_f(s1);
   vd ls = d_from(v_log1p(s1f));
-  vd s = d_add(d_set1(1.0), s1), wt = d_from(v_load(wt_));
+  vd s = d_add(d_set1(1.0), s1), wt = d_from(wtf);
   vd dt = d_sub(d_from(m), d_from(xt)); /* m - x_t >= 0, exact in double */
   vd loss = d_mul(wt, d_add(dt, ls));
   if (fl & CF_SMOOTH) /* sw = sum_c w_c (x_c - m) <= 0 */
@@ -153,7 +178,7 @@ SL_V vd ce_block(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t j, in
     vf kf = d_to_f(k), ak = v_abs(kf);
     hard = m_or(hard, m_or(v_nle(ak, v_set1(FLT_MAX)),
                            m_and(v_lt(ak, v_set1(FLT_MIN)), v_gt(ak, zero))));
-    hard = m_or(hard, m_and(v_lt(dmin, v_set1(-87.0f)), v_gt(ak, v_set1(1.0f))));
+    hard = m_or(hard, m_and(deep, v_gt(ak, v_set1(1.0f))));
     if (fl & CF_SMOOTH) {
       vf gk = d_to_f(d_mul(g, d_set1(ec))), agk = v_abs(gk);
       vf big = v_abs(v_mul(agk, v_set1(cwmax)));
@@ -177,12 +202,24 @@ SL_V vd ce_block(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t j, in
 
 /* Planes to memory: grad_c = e_c k [- (g e / C) w_c], then the target classes' values. */
 SL_V void ce_pass3(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t S, const int fl) {
-  const int64_t C = r->classes, cs = r->cstride;
+  const int64_t C = r->classes, cs = r->cstride, S2 = S & ~(int64_t)(2 * SL_W - 1);
   for (int64_t c = 0; c < C; c++) {
     float *gp = r->grad + c * cs + i0;
     const float *ep = sg->xs + c * sg->ps;
     vf wc = v_set1((fl & CF_CW) ? r->cw[c] : 1.0f);
-    for (int64_t j = 0; j < S; j += SL_W) {
+    int64_t j = 0;
+    for (; j < S2; j += 2 * SL_W) {
+      __builtin_prefetch(gp + S + j, 1, 3); /* the next segment's gradient lines */
+      vf v0 = v_mul(v_load(ep + j), v_load(sg->k + j));
+      vf v1 = v_mul(v_load(ep + j + SL_W), v_load(sg->k + j + SL_W));
+      if (fl & CF_SMOOTH) {
+        v0 = v_fnma(v_load(sg->gk + j), wc, v0);
+        v1 = v_fnma(v_load(sg->gk + j + SL_W), wc, v1);
+      }
+      v_store(gp + j, v0);
+      v_store(gp + j + SL_W, v1);
+    }
+    for (; j < S; j += SL_W) {
       int64_t n = S - j < SL_W ? S - j : SL_W;
       vf v = v_mul(v_load(ep + j), v_load(sg->k + j));
       if (fl & CF_SMOOTH)

@@ -11,7 +11,8 @@
  *   - vfmaq_f32 / vfmsq_f32 without x86 FMA become mul + add (two roundings); AArch64's
  *     FMLA / FMLS round once. They are redirected to fmaf per lane, which rounds once, so the
  *     SIMDe build computes bit for bit what the hardware computes;
- *   - vdivq_f32 (A64 only) is missing: per-lane IEEE division, as FDIV does.
+ *   - vdivq_f32 (A64 only) is missing: per-lane IEEE division, as FDIV does;
+ *   - the same for the double forms vfmaq_f64 and vdivq_f64.
  */
 #ifndef SL_NEON_NEON_H
 #define SL_NEON_NEON_H
@@ -41,12 +42,33 @@ static inline float32x4_t sl_simde_vdivq_f32(float32x4_t a, float32x4_t b) {
     av[i] = av[i] / bv[i];
   return vld1q_f32(av);
 }
+static inline float64x2_t sl_simde_vfmaq_f64(float64x2_t a, float64x2_t b, float64x2_t c) {
+  double av[2], bv[2], cv[2];
+  vst1q_f64(av, a);
+  vst1q_f64(bv, b);
+  vst1q_f64(cv, c);
+  for (int i = 0; i < 2; i++)
+    av[i] = fma(bv[i], cv[i], av[i]);
+  return vld1q_f64(av);
+}
+static inline float64x2_t sl_simde_vdivq_f64(float64x2_t a, float64x2_t b) {
+  double av[2], bv[2];
+  vst1q_f64(av, a);
+  vst1q_f64(bv, b);
+  for (int i = 0; i < 2; i++)
+    av[i] = av[i] / bv[i];
+  return vld1q_f64(av);
+}
 #undef vfmaq_f32
 #undef vfmsq_f32
 #undef vdivq_f32
+#undef vfmaq_f64
+#undef vdivq_f64
 #define vfmaq_f32(a, b, c) sl_simde_vfmaq_f32((a), (b), (c))
 #define vfmsq_f32(a, b, c) sl_simde_vfmsq_f32((a), (b), (c))
 #define vdivq_f32(a, b)    sl_simde_vdivq_f32((a), (b))
+#define vfmaq_f64(a, b, c) sl_simde_vfmaq_f64((a), (b), (c))
+#define vdivq_f64(a, b)    sl_simde_vdivq_f64((a), (b))
 #elif defined(__aarch64__)
 #include <arm_neon.h>
 #else

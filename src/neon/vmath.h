@@ -22,7 +22,7 @@
  *   scaled by 2^k as one multiply by a constructed power of two when |k| <= 126, else as two
  *   multiplies 2^(k>>1) * 2^(k - (k>>1)) (subnormal results rounded once, overflow to +inf).
  *   Bound: <= 1.5 ULP by analysis; 1.019 ULP measured over all 2^32 inputs. Variants: a
- *   2^K-scaled result (exact scaling, keeps exp(-|x|) normal for BCE) and an extra low part of
+ *   2^K-scaled result (exact scaling; K = 0 in the kernels) and an extra low part of
  *   the argument (CE's exp(x_c - max) with x_c - max formed exactly by TwoSum).
  *   exp(-inf) = 0, exp(+inf) = +inf, exp(NaN) = NaN, exp(0) = 1 exactly.
  *
@@ -121,26 +121,9 @@ SL_INLINE float32x4_t sl_v_expf_full(float32x4_t x, float32x4_t xlo, const int K
   return vmulq_f32(vmulq_f32(e, vreinterpretq_f32_s32(s1)), vreinterpretq_f32_s32(s2));
 }
 
-/* input: x, any float; K, a constant in [0, 64]; output: exp(x) * 2^K per lane */
-SL_INLINE float32x4_t sl_v_expf_scaled(float32x4_t x, const int K) {
-  return sl_v_expf_full(x, vdupq_n_f32(0.0f), K);
-}
-
 /* input: x, any float; output: exp(x) per lane */
 SL_INLINE float32x4_t sl_v_expf(float32x4_t x) {
   return sl_v_expf_full(x, vdupq_n_f32(0.0f), 0);
-}
-
-/* input: u in [-1/4, 0]; output: expm1(u) = u + u^2 (1/2 + u/6 + ... + u^5/5040) (Taylor;
- * truncation below 2e-9 relative), for tanh(|x| / 2) near x = 0 in BCE-with-logits gradients,
- * where 1 - exp(-|x|) would lose every digit. */
-SL_INLINE float32x4_t sl_v_expm1f_small(float32x4_t u) {
-  float32x4_t p = vfmaq_f32(vdupq_n_f32(1.0f / 720), u, vdupq_n_f32(1.0f / 5040));
-  p = vfmaq_f32(vdupq_n_f32(1.0f / 120), u, p);
-  p = vfmaq_f32(vdupq_n_f32(1.0f / 24), u, p);
-  p = vfmaq_f32(vdupq_n_f32(1.0f / 6), u, p);
-  p = vfmaq_f32(vdupq_n_f32(0.5f), u, p);
-  return vfmaq_f32(u, vmulq_f32(u, u), p);
 }
 
 /* input: a, b; output: a - b rounded (the return value) and its exact rounding error in *lo
