@@ -13,8 +13,8 @@
  * written), and the mask bytes of a tail are a masked byte load (AVX512BW + VL), not a copy
  * through a buffer. The vector math is src/avx512/vmath.h: the results of src/avx2/vmath.h,
  * bit for bit (tests/exhaustive/vmath_avx512.c).
- * NaN: v_max / v_min return the second operand for a NaN (as AVX2); the generic kernels never
- * depend on it.
+ * NaN: v_max returns the second operand for a NaN (as AVX2); the generic kernels never depend
+ * on it. The interface, every name and its meaning: src/generic/README.md.
  */
 #ifndef SL_AVX512_VEC_H
 #define SL_AVX512_VEC_H
@@ -26,7 +26,6 @@
 
 #define SL_W      16
 #define SL_SUFFIX avx512
-#define SL_ISA_ID SL_ISA_AVX512
 #define SL_V      SL_VINLINE
 
 typedef __m512 vf;
@@ -73,20 +72,17 @@ SL_V vf v_mul(vf a, vf b) {
 SL_V vf v_div(vf a, vf b) {
   return _mm512_div_ps(a, b);
 }
-SL_V vf v_fma(vf a, vf b, vf c) {
+SL_V vf v_fma(vf a, vf b, vf c) { /* a b + c */
   return _mm512_fmadd_ps(a, b, c);
-} /* a b + c */
-SL_V vf v_fms(vf a, vf b, vf c) {
+}
+SL_V vf v_fms(vf a, vf b, vf c) { /* a b - c */
   return _mm512_fmsub_ps(a, b, c);
-} /* a b - c */
-SL_V vf v_fnma(vf a, vf b, vf c) {
+}
+SL_V vf v_fnma(vf a, vf b, vf c) { /* c - a b */
   return _mm512_fnmadd_ps(a, b, c);
-} /* c - a b */
+}
 SL_V vf v_max(vf a, vf b) {
   return _mm512_max_ps(a, b);
-}
-SL_V vf v_min(vf a, vf b) {
-  return _mm512_min_ps(a, b);
 }
 SL_V vf v_abs(vf a) {
   return _mm512_abs_ps(a);
@@ -96,7 +92,8 @@ SL_V vf v_neg(vf a) {
 }
 
 /* ---- lane flags (opmasks) -------------------------------------------------------------------- */
-/* Ordered compares: false for a NaN operand (v_nle: not a <= b, true for NaN). */
+/* Ordered compares: false for a NaN operand; v_nle, v_nge: not a <= b, not a >= b (true for
+ * a NaN operand). */
 SL_V vm v_lt(vf a, vf b) {
   return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ);
 }
@@ -115,15 +112,18 @@ SL_V vm v_eq(vf a, vf b) {
 SL_V vm v_nle(vf a, vf b) {
   return _mm512_cmp_ps_mask(a, b, _CMP_NLE_UQ);
 }
+SL_V vm v_nge(vf a, vf b) {
+  return _mm512_cmp_ps_mask(a, b, _CMP_NGE_UQ);
+}
 SL_V vm m_and(vm a, vm b) {
   return (vm)(a & b);
 }
 SL_V vm m_or(vm a, vm b) {
   return (vm)(a | b);
 }
-SL_V vm m_andnot(vm a, vm b) {
+SL_V vm m_andnot(vm a, vm b) { /* a and not b */
   return (vm)(a & ~b);
-} /* a and not b */
+}
 SL_V vm m_all(void) {
   return (vm)0xffff;
 }
@@ -133,9 +133,6 @@ SL_V vm m_none(void) {
 SL_V int m_any(vm m) {
   return m != 0;
 }
-SL_V int m_every(vm m) {
-  return m == 0xffff;
-}
 SL_V int m_lane(vm m, int l) {
   return (m >> l) & 1;
 }
@@ -143,9 +140,9 @@ SL_V int m_lane(vm m, int l) {
 SL_V vf v_sel(vm m, vf a, vf b) {
   return _mm512_mask_blend_ps(m, b, a);
 }
-SL_V vf v_keep(vm m, vf a) {
+SL_V vf v_keep(vm m, vf a) { /* m ? a : +0 */
   return _mm512_maskz_mov_ps(m, a);
-} /* m ? a : +0 */
+}
 
 /* Lanes whose mask byte is nonzero: W bytes, or the first n (a masked byte load: nothing past
  * them is read). */
@@ -225,9 +222,6 @@ SL_V vd d_div(vd a, vd b) {
 SL_V vd d_fma(vd a, vd b, vd c) {
   return (vd){_mm512_fmadd_pd(a.lo, b.lo, c.lo), _mm512_fmadd_pd(a.hi, b.hi, c.hi)};
 }
-SL_V vd d_abs(vd a) {
-  return (vd){_mm512_abs_pd(a.lo), _mm512_abs_pd(a.hi)};
-}
 /* m ? a : b with a float-lane flag m (bit l of m governs double lane l). */
 SL_V vd d_sel(vm m, vd a, vd b) {
   return (vd){_mm512_mask_blend_pd((__mmask8)m, b.lo, a.lo),
@@ -241,28 +235,33 @@ SL_V double d_hsum(vd a) {
   return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
 }
 
-/* ---- vector math (src/avx512/vmath.h) ---------------------------------------------------------
- */
-SL_V vf v_exp(vf x) {
-  return sl_v16_expf(x);
-} /* every float, subnormal results */
-SL_V vf v_log(vf x) {
+/* ---- vector math (src/avx512/vmath.h) ------------------------------------------------------ */
+SL_V vf v_log(vf x) { /* every float */
   return sl_v16_logf(x);
-} /* every float */
-SL_V vf v_log1p(vf a) {
+}
+SL_V vf v_log1p(vf a) { /* a >= 0, +inf, NaN */
   return sl_v16_log1pf(a);
-} /* a >= 0, +inf, NaN */
-SL_V vf v_sub_exact(vf a, vf b, vf *lo) {
+}
+SL_V vf v_log1p01(vf e) { /* e in [0, 1], NaN */
+  return sl_v16_log1pf_01(e);
+}
+/* exp(-a), a >= 0 or NaN; deep: the caller found a lane with a > 87 */
+SL_V vf v_exp_nabs(vf a, int deep) {
+  return sl_v16_expf_nabs(a, deep);
+}
+SL_V vf v_sub_exact(vf a, vf b, vf *lo) { /* TwoSum */
   return sl_v16_sub_exact(a, b, lo);
-} /* TwoSum */
-SL_V vf v_exp2(vf d, vf lo) {
-  return sl_v16_expf_sum(d, lo);
-} /* exp(d + lo), subnormals */
-/* exp(d + lo) for d <= 0 (softmax arguments, d + lo exact), subnormal results rounded once.
- * AVX2 takes its lean form unless a lane is below -87; here one form costs about as much as the
- * other (VSCALEF does the scaling of both), so there is no branch: the same values. */
-SL_V vf v_exp_neg(vf d, vf lo) {
-  return sl_v16_expf_sum(d, lo);
+}
+/* exp(d + lo) for d <= 0 (softmax arguments, d + lo exact), subnormal results rounded once:
+ * the lean form unless a lane is below -87; those lanes are added to *deep (AVX2's branch and
+ * forms, so the same values) */
+SL_V vf v_exp_neg(vf d, vf lo, vm *deep) {
+  vm dp = _mm512_cmp_ps_mask(d, _mm512_set1_ps(-87.0f), _CMP_LT_OQ);
+  if (__builtin_expect(dp != 0, 0)) {
+    *deep = (vm)(*deep | dp);
+    return sl_v16_expf_sum(d, lo);
+  }
+  return sl_v16_expf_lean(d, lo);
 }
 
 #endif /* SL_AVX512_VEC_H */

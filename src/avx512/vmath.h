@@ -1,30 +1,31 @@
 /*
- * avx512/vmath.h - vector logf, expf, log1p, log1p(exp(-|x|)), sigmoid and a double exp / expm1
- * for the AVX-512 kernels (internal header; include only from files compiled with the AVX-512
- * flags of the Makefile: -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx2 -mfma).
+ * avx512/vmath.h - vector logf, expf, log1p and the softmax exp for the AVX-512 kernels
+ * (internal header; include only from files compiled with the AVX-512 flags of the Makefile:
+ * -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx2 -mfma).
  *
- * The same algorithms, polynomials, accuracy and special values as src/avx2/vmath.h (read its
- * header comment for the derivations), on 16 float lanes (__m512) or 8 double lanes (__m512d).
- * Names carry the lane count (sl_v16_*, sl_v8d_*), so both headers can be included together.
- * No table, no MXCSR access (never read or changed; the result does not depend on the rounding
- * of the instructions' embedded-rounding forms: none is used), correct over the whole float
- * range. sl_v16_logf and sl_v16_expf are checked on all 2^32 inputs by
- * tests/exhaustive/vmath_avx512.c (make test-exhaustive-avx512): at most 2 ULP against the
- * correctly rounded result, like the AVX2 versions.
+ * The same functions, algorithms, polynomials, accuracy and special values as src/avx2/vmath.h
+ * (read its header comment for the derivations), on 16 float lanes (__m512); the names carry the
+ * lane count (sl_v16_*), so both headers can be included together. No table, no MXCSR access
+ * (none is read or changed, no embedded-rounding form is used), correct over each function's
+ * whole domain. tests/exhaustive/vmath_avx512.c (make test-exhaustive-avx512) checks logf and
+ * expf on all 2^32 inputs and the others on their domains (at most 2 ULP against the correctly
+ * rounded result), and every function bit for bit against its AVX2 counterpart.
  *
- * What AVX-512 changes (the results are bit-for-bit those of the AVX2 functions: the arithmetic
+ * What AVX-512 changes (the results are those of the AVX2 functions, bit for bit: the arithmetic
  * that rounds is the same, only the bookkeeping around it differs):
- * - compares produce opmasks (k registers) and blends are masked moves or masked operations;
+ * - compares produce opmasks (k registers); blends are masked moves or masked operations;
  * - logf / log1pf: the special inputs (+-0, 1, +-inf, x < 0, NaN) are fixed in one VFIXUPIMMPS
  *   from the class of x (its token table below) instead of three compares, blends and an OR.
  *   The subnormal argument is still scaled through its integer bits (x * 2^149 = the bits
  *   converted as an int32: exact), so no subnormal ever reaches a multiplier or an FMA;
- * - expf, expf_sum: 2^k is applied with VSCALEFPS, p * 2^k rounded once: the same single rounding
- * of a subnormal result as the AVX2 two-factor product p * 2^(k/2) * 2^(k - k/2), without the five
- *   integer operations and the second multiply; overflow to +inf and underflow to 0 included;
- * - the CE lean exp and the double exp apply their 2^k (always normal there) with a zero-masked
- *   VSCALEF, which also does their flush to 0 below the threshold;
- * - the 8-lane double functions replace two 4-lane calls.
+ *   (getmant's [0.75, 1.5) or [1, 2) mantissa does not match the polynomial's interval
+ *   [sqrt(1/2), sqrt(2)), so getexp/getmant would need a second fixup: not used);
+ * - expf, expf_sum: 2^k is applied with VSCALEFPS, p * 2^k rounded once: the same single
+ *   rounding of a subnormal result as AVX2's two-factor product p * 2^(k/2) * 2^(k - k/2),
+ *   without the five integer operations and the second multiply (overflow to +inf, underflow
+ *   to 0 included); expf_lean's 2^k is normal, so VSCALEFPS equals AVX2's single factor;
+ * - k = round(x / ln2) stays the FMA with the 1.5 * 2^23 constant (one rounding, AVX2's k)
+ *   rather than VRNDSCALEPS of a rounded product.
  *
  * NaN operand order: _mm512_max_ps(a, b) / min_ps(a, b) return b when either is NaN (as on
  * AVX2), so every clamp is written max_ps(limit, x): a NaN x passes through.
@@ -40,7 +41,6 @@
 
 #define SL_V16(v)  _mm512_set1_ps(v)
 #define SL_V16I(v) _mm512_set1_epi32(v)
-#define SL_V8D(v)  _mm512_set1_pd(v)
 
 /* VFIXUPIMMPS token responses (4 bits per input class of the classified operand): */
 #define SL_FIX_KEEP  0x0 /* the computed value */
@@ -113,6 +113,29 @@ SL_VINLINE __m512 sl_v16_log1pf(__m512 a) {
   return _mm512_fixupimm_ps(y, a, _mm512_set1_epi32(table), 0);
 }
 
+/* log1p(f) = f + f^2 Q(f) for f in [-1/4, 1/2], Q of degree 8 (Estrin): sl_v_log1p_poly. */
+SL_VINLINE __m512 sl_v16_log1p_poly(__m512 f) {
+  __m512 f2 = _mm512_mul_ps(f, f), f4 = _mm512_mul_ps(f2, f2);
+  __m512 a01 = _mm512_fmadd_ps(SL_V16(0x1.5555a6p-2f), f, SL_V16(-0x1p-1f));
+  __m512 a23 = _mm512_fmadd_ps(SL_V16(0x1.99685ap-3f), f, SL_V16(-0x1.000024p-2f));
+  __m512 a45 = _mm512_fmadd_ps(SL_V16(0x1.2897bcp-3f), f, SL_V16(-0x1.54f24p-3f));
+  __m512 a67 = _mm512_fmadd_ps(SL_V16(0x1.abf674p-4f), f, SL_V16(-0x1.0d9p-3f));
+  __m512 a03 = _mm512_fmadd_ps(a23, f2, a01), a47 = _mm512_fmadd_ps(a67, f2, a45);
+  __m512 a48 = _mm512_fmadd_ps(SL_V16(-0x1.6fe5bep-5f), f4, a47);
+  return _mm512_fmadd_ps(f2, _mm512_fmadd_ps(a48, f4, a03), f);
+}
+
+/* log1p(e) for e in [0, 1] (or NaN: NaN), no division (sl_v_log1pf_01): f = e for e < 1/2
+ * (k = 0), else f = (e - 1) / 2 (exact), k = 1; log1p(e) = k ln2 + log1p(f). */
+SL_VINLINE __m512 sl_v16_log1pf_01(__m512 e) {
+  __mmask16 lo = _mm512_cmp_ps_mask(e, SL_V16(0.5f), _CMP_LT_OQ);
+  __m512 f = _mm512_mask_mov_ps(_mm512_mul_ps(_mm512_sub_ps(e, SL_V16(1.0f)), SL_V16(0.5f)), lo, e);
+  __m512 k = _mm512_maskz_mov_ps((__mmask16)~lo, SL_V16(1.0f));
+  __m512 p = sl_v16_log1p_poly(f);
+  return _mm512_fmadd_ps(k, SL_V16(0x1.62e430p-1f),
+                         _mm512_fmadd_ps(k, SL_V16(-0x1.05c610p-29f), p));
+}
+
 /* ---- exponential ----------------------------------------------------------------------------- */
 
 /* e^r for r in [-ln2/2, ln2/2]: 1 + r + r^2 Q(r) (the polynomial of sl_v_exp_poly). */
@@ -167,24 +190,25 @@ SL_VINLINE __m512 sl_v16_expf(__m512 x) {
   return _mm512_scalef_ps(p, k);
 }
 
-/* exp(d + rr) for d <= 0 (larger d up to 88 also work) and a small correction rr (|rr| <= half an
- * ULP of d: the rounding error of d = x - m, from sl_v16_sub_exact); 0 for d < -87 (a flush: no
- * subnormal is ever produced, here or in later products); NaN -> NaN. A subnormal d (then
- * rr = 0) is replaced by 0 first: exp gives 1 either way, and a subnormal operand would cost the
- * FMA units a microcode assist on some CPUs. For d >= -87, k >= -126, so p * 2^k is normal and
- * exact: the same value as AVX2's p * s. */
-SL_VINLINE __m512 sl_v16_expf_neg2(__m512 d, __m512 rr) {
-  __mmask16 tiny = _mm512_cmp_ps_mask(_mm512_abs_ps(d), SL_V16(0x1p-126f), _CMP_LT_OQ);
-  d = _mm512_mask_mov_ps(d, tiny, _mm512_setzero_ps());
+/* exp(d + rr) for -87 <= d <= 0 (softmax arguments x - m, given exactly as d + rr by
+ * sl_v16_sub_exact), NaN -> NaN: the lean exp of the CE kernel (sl_v_expf_lean), no clamp;
+ * 2^k (k >= -126) is normal, so VSCALEFPS is exact here, as AVX2's single factor. A subnormal
+ * d is flushed to 0 by (d - 2^-100) + 2^-100 (additions take no microcode assist). */
+SL_VINLINE __m512 sl_v16_expf_lean(__m512 d, __m512 rr) {
+  d = _mm512_add_ps(_mm512_sub_ps(d, SL_V16(0x1p-100f)), SL_V16(0x1p-100f));
   __m512 k = sl_v16_exp_k(d);
   __m512 p = sl_v16_exp_poly(_mm512_add_ps(sl_v16_exp_reduce(d, k), rr));
-  __mmask16 keep = _mm512_cmp_ps_mask(d, SL_V16(-87.0f), _CMP_NLT_UQ); /* d >= -87 or NaN */
-  return _mm512_maskz_scalef_ps(keep, p, k);
+  return _mm512_scalef_ps(p, k);
 }
 
-/* exp(x) for x <= 0, 0 below -87; NaN -> NaN. */
-SL_VINLINE __m512 sl_v16_expf_neg(__m512 x) {
-  return sl_v16_expf_neg2(x, _mm512_setzero_ps());
+/* exp(-a) for a >= 0 (or NaN: NaN), subnormal results rounded once; deep: some lane has
+ * a > 87, as the caller has tested it (sl_v_expf_nabs). */
+SL_VINLINE __m512 sl_v16_expf_nabs(__m512 a, int deep) {
+  __m512 d = _mm512_xor_ps(a, SL_V16(-0.0f));
+  d = _mm512_add_ps(_mm512_sub_ps(d, SL_V16(0x1p-100f)), SL_V16(0x1p-100f));
+  if (deep)
+    return sl_v16_expf_sum(d, _mm512_setzero_ps());
+  return sl_v16_expf_lean(d, _mm512_setzero_ps());
 }
 
 /* d = x - m rounded, and *rr = (x - m) - d exactly (TwoSum), so exp(x - m) loses nothing to
@@ -195,56 +219,6 @@ SL_VINLINE __m512 sl_v16_sub_exact(__m512 x, __m512 m, __m512 *rr) {
   __m512 bp = _mm512_sub_ps(d, ap);
   *rr = _mm512_sub_ps(_mm512_sub_ps(x, ap), _mm512_add_ps(m, bp));
   return d;
-}
-
-/* log1p(exp(-|x|)) in (0, ln2]: the softplus tail of BCE with logits. NaN -> NaN, +-inf -> 0. */
-SL_VINLINE __m512 sl_v16_log1pexp_negabs(__m512 x) {
-  __m512 nabs = _mm512_or_ps(x, SL_V16(-0.0f));
-  return sl_v16_log1pf(sl_v16_expf(nabs));
-}
-
-/* sigmoid(x) = 1 / (1 + exp(-x)), from e = exp(-|x|) as 1/(1+e) or e/(1+e). NaN -> NaN,
- * -inf -> 0, +inf -> 1. */
-SL_VINLINE __m512 sl_v16_sigmoid(__m512 x) {
-  __m512 e = sl_v16_expf(_mm512_or_ps(x, SL_V16(-0.0f))); /* exp(-|x|) in [0, 1] */
-  __m512 inv = _mm512_div_ps(SL_V16(1.0f), _mm512_add_ps(SL_V16(1.0f), e));
-  __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
-  return _mm512_mul_ps(_mm512_mask_mov_ps(SL_V16(1.0f), neg, e), inv);
-}
-
-/* ---- double precision (8 lanes) -------------------------------------------------------------- */
-
-/* The Taylor series of exp(r) for |r| <= ln2/2, degree 11 (sl_v_exp_taylor_pd on 8 lanes):
- * head + r^2 (1/2 + r/6) + r^4 (terms of degree 4..11); head = 1 + r for exp, r for expm1. */
-SL_VINLINE __m512d sl_v8d_exp_taylor(__m512d r, __m512d head) {
-  __m512d r2 = _mm512_mul_pd(r, r);
-  __m512d r4 = _mm512_mul_pd(r2, r2);
-  __m512d b = _mm512_fmadd_pd(r, SL_V8D(1.0 / 6), SL_V8D(1.0 / 2));
-  __m512d c = _mm512_fmadd_pd(r, SL_V8D(1.0 / 120), SL_V8D(1.0 / 24));
-  __m512d d = _mm512_fmadd_pd(r, SL_V8D(1.0 / 5040), SL_V8D(1.0 / 720));
-  __m512d e = _mm512_fmadd_pd(r, SL_V8D(1.0 / 362880), SL_V8D(1.0 / 40320));
-  __m512d f = _mm512_fmadd_pd(r, SL_V8D(1.0 / 39916800), SL_V8D(1.0 / 3628800));
-  __m512d hi = _mm512_fmadd_pd(f, r2, e); /* degrees 8..11 */
-  hi = _mm512_fmadd_pd(hi, r2, d);        /* 6..11 */
-  hi = _mm512_fmadd_pd(hi, r2, c);        /* 4..11 */
-  return _mm512_fmadd_pd(hi, r4, _mm512_fmadd_pd(b, r2, head));
-}
-
-/* expm1(x) in double for -1/4 <= x <= 0, no range reduction: within 1e-15 relative. */
-SL_VINLINE __m512d sl_v8d_expm1_small(__m512d x) {
-  return sl_v8d_exp_taylor(x, x);
-}
-
-/* exp(x) in double for x <= 0; 0 for x < -708 (no subnormal doubles: 2^k is normal for the
- * kept lanes, so VSCALEFPD is exact there); NaN -> NaN. */
-SL_VINLINE __m512d sl_v8d_exp(__m512d x) {
-  const __m512d magic = SL_V8D(0x1.8p52);
-  __m512d k = _mm512_sub_pd(_mm512_fmadd_pd(x, SL_V8D(0x1.71547652b82fep+0), magic), magic);
-  __m512d r = _mm512_fnmadd_pd(k, SL_V8D(0x1.62e42fefa39efp-1), x);
-  r = _mm512_fnmadd_pd(k, SL_V8D(0x1.abc9e3b39803fp-56), r);
-  __m512d p = sl_v8d_exp_taylor(r, _mm512_add_pd(r, SL_V8D(1.0)));
-  __mmask8 keep = _mm512_cmp_pd_mask(x, SL_V8D(-708.0), _CMP_NLT_UQ);
-  return _mm512_maskz_scalef_pd(keep, p, k);
 }
 
 #endif /* SL_AVX512_VMATH_H */
