@@ -9,8 +9,8 @@
 
 void probe_logf_avx2(const float *in, float *out, int n);
 void probe_expf_avx2(const float *in, float *out, int n);
-void probe_softplus_avx2(const float *in, float *out, int n);
-void probe_ce_exp_avx2(const float *in, float *out, int n); /* exp(x - 2), exact difference */
-void probe_exp_pd_avx2(const float *in, float *out, int n); /* double exp(-|x|), as float */
+void probe_softplus_avx2(const float *in, float *out, int n); /* log1p(exp(-|x|)) */
+void probe_ce_exp_avx2(const float *in, float *out, int n);   /* exp(x - 2), exact difference */
+void probe_log1p_avx2(const float *in, float *out, int n);
 
 #endif /* SL_AVX512_PROBE_H */

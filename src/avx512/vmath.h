@@ -23,7 +23,8 @@
  * - expf, expf_sum: 2^k is applied with VSCALEFPS, p * 2^k rounded once: the same single
  *   rounding of a subnormal result as AVX2's two-factor product p * 2^(k/2) * 2^(k - k/2),
  *   without the five integer operations and the second multiply (overflow to +inf, underflow
- *   to 0 included); expf_lean's 2^k is normal, so VSCALEFPS equals AVX2's single factor;
+ *   to 0 included); expf_lean keeps AVX2's single factor built from k's bits (its 2^k is
+ *   normal; VSCALEFPS gives the same values but measured 3% slower there on Zen 4);
  * - k = round(x / ln2) stays the FMA with the 1.5 * 2^23 constant (one rounding, AVX2's k)
  *   rather than VRNDSCALEPS of a rounded product.
  *
@@ -191,14 +192,19 @@ SL_VINLINE __m512 sl_v16_expf(__m512 x) {
 }
 
 /* exp(d + rr) for -87 <= d <= 0 (softmax arguments x - m, given exactly as d + rr by
- * sl_v16_sub_exact), NaN -> NaN: the lean exp of the CE kernel (sl_v_expf_lean), no clamp;
- * 2^k (k >= -126) is normal, so VSCALEFPS is exact here, as AVX2's single factor. A subnormal
- * d is flushed to 0 by (d - 2^-100) + 2^-100 (additions take no microcode assist). */
+ * sl_v16_sub_exact), NaN -> NaN: the lean exp of the CE kernel (sl_v_expf_lean), no clamp, one
+ * scaling factor 2^k (k >= -126: normal) whose bits are k << 23 + the bias: t's low bits hold
+ * k, the magic's bits shift out. A subnormal d is flushed to 0 by (d - 2^-100) + 2^-100
+ * (additions take no microcode assist). */
 SL_VINLINE __m512 sl_v16_expf_lean(__m512 d, __m512 rr) {
   d = _mm512_add_ps(_mm512_sub_ps(d, SL_V16(0x1p-100f)), SL_V16(0x1p-100f));
-  __m512 k = sl_v16_exp_k(d);
+  const __m512 magic = SL_V16(0x1.8p23f);
+  __m512 t = _mm512_fmadd_ps(d, SL_V16(0x1.715476p+0f), magic);
+  __m512 k = _mm512_sub_ps(t, magic);
   __m512 p = sl_v16_exp_poly(_mm512_add_ps(sl_v16_exp_reduce(d, k), rr));
-  return _mm512_scalef_ps(p, k);
+  __m512 s = _mm512_castsi512_ps(
+      _mm512_add_epi32(_mm512_slli_epi32(_mm512_castps_si512(t), 23), SL_V16I(0x3f800000)));
+  return _mm512_mul_ps(p, s);
 }
 
 /* exp(-a) for a >= 0 (or NaN: NaN), subnormal results rounded once; deep: some lane has
