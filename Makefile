@@ -144,6 +144,9 @@ test-mini: $(TEST_MINI_BIN) $(BUILD)/sl-info
 	@RUN="$(RUN)" scripts/run-tests.sh "$(BUILD)/sl-info" "$(ISA)" $(TEST_MINI_BIN)
 
 # Installs missing Debian packages (compiler, Criterion, SIMDe); a no-op when all are present.
+# Everything that includes their headers waits for it (order-only), so `make -j test` on a fresh
+# machine installs before it compiles.
+$(TEST_OBJ) $(TEST_MINI_OBJ) $(filter $(BUILD)/obj/src/neon/%,$(LIB_OBJ)): | deps
 deps:
 ifeq ($(CROSS),)
 	@scripts/install-deps.sh

@@ -11,7 +11,7 @@
  * Loads and stores of n < W lanes touch exactly n elements (masked moves) and fill the rest
  * with 0; these and the conversions are the only places that know the element type, so a
  * later bf16 / fp16 input only changes v_load*, v_store* and the mask-byte load.
- * NaN: v_max / v_min return one of the operands but which one for a NaN is not specified
+ * NaN: v_max returns one of the operands but which one for a NaN is not specified
  * (x86 returns the second, NEON the NaN); the generic kernels never depend on it.
  */
 #ifndef SL_AVX2_VEC_H
