@@ -86,18 +86,27 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(ISAFLAGS) -MMD -MP -c $< -o $@
 
+SL_MAJOR := $(shell sed -n 's/^\#define SL_VERSION_MAJOR \([0-9]*\)/\1/p' include/sectionloss.h)
+SL_VERSION := $(SL_MAJOR).$(shell sed -n 's/^\#define SL_VERSION_MINOR \([0-9]*\)/\1/p' include/sectionloss.h).$(shell sed -n 's/^\#define SL_VERSION_PATCH \([0-9]*\)/\1/p' include/sectionloss.h)
+
+# Shared library: the file libsectionloss.so.MAJOR.MINOR.PATCH (version from the header), soname
+# libsectionloss.so.MAJOR, and the two symlinks beside it; sectionloss.map exports sl_* only.
 LIB_A := $(BUILD)/libsectionloss.a
+LIB_SO_FILE := $(BUILD)/libsectionloss.so.$(SL_VERSION)
+LIB_SO_MAJOR := $(BUILD)/libsectionloss.so.$(SL_MAJOR)
 LIB_SO := $(BUILD)/libsectionloss.so
 
 $(LIB_A): $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(LIB_SO): $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libsectionloss.so.$(SL_MAJOR) -o $@ $^ $(LDLIBS_ALL)
-
-SL_MAJOR := $(shell sed -n 's/^\#define SL_VERSION_MAJOR \([0-9]*\)/\1/p' include/sectionloss.h)
-SL_VERSION := $(SL_MAJOR).$(shell sed -n 's/^\#define SL_VERSION_MINOR \([0-9]*\)/\1/p' include/sectionloss.h).$(shell sed -n 's/^\#define SL_VERSION_PATCH \([0-9]*\)/\1/p' include/sectionloss.h)
+$(LIB_SO_FILE): $(LIB_OBJ) sectionloss.map
+	$(CC) -shared -Wl,-soname,libsectionloss.so.$(SL_MAJOR) -Wl,--version-script=sectionloss.map \
+	  -o $@ $(LIB_OBJ) $(LDLIBS_ALL)
+$(LIB_SO_MAJOR): $(LIB_SO_FILE)
+	ln -sf $(notdir $<) $@
+$(LIB_SO): $(LIB_SO_MAJOR)
+	ln -sf $(notdir $<) $@
 
 .PHONY: all lib
 all: lib
@@ -168,16 +177,18 @@ demo: deps $(EXAMPLE_BIN)
 	@set -e; for e in $(EXAMPLE_BIN); do $(BENCH_ENV) $(RUN) $$e; done
 
 # ---- install ----------------------------------------------------------------------------------
+# DESTDIR (staging), PREFIX and LIBDIR are honoured; the CMake package and the pkg-config file
+# are in mk/package.mk.
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
 .PHONY: install
-install: lib
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 644 include/sectionloss.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libsectionloss.so.$(SL_VERSION)
-	ln -sf libsectionloss.so.$(SL_VERSION) $(DESTDIR)$(PREFIX)/lib/libsectionloss.so.$(SL_MAJOR)
-	ln -sf libsectionloss.so.$(SL_MAJOR) $(DESTDIR)$(PREFIX)/lib/libsectionloss.so
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(SL_VERSION)|' sectionloss.pc.in \
-	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/sectionloss.pc
+install: lib install-pkgconfig install-cmake
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)
+	install -m 644 include/sectionloss.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(LIB_SO_FILE) $(DESTDIR)$(LIBDIR)/
+	ln -sf libsectionloss.so.$(SL_VERSION) $(DESTDIR)$(LIBDIR)/libsectionloss.so.$(SL_MAJOR)
+	ln -sf libsectionloss.so.$(SL_MAJOR) $(DESTDIR)$(LIBDIR)/libsectionloss.so
 
 # ---- housekeeping -----------------------------------------------------------------------------
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)

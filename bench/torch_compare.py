@@ -1,23 +1,40 @@
 #!/usr/bin/python3
-"""torch_compare.py - PyTorch (Debian's python3-torch 1.13) against sectionloss on the same data.
+"""torch_compare.py - PyTorch against sectionloss on the same data, the way users run both.
 
 For each case (bce-NxCxHxW or ce-NxCxHxW), section (whole, box, mask) and thread count, this
-script times the PyTorch form a user would write, then runs build/sl-bench on the very same
-data (written to a temporary directory, read by `sl-bench --load DIR`) with the same thread
-count, checks that both give the same loss (relative 1e-5) and prints the ratio
-PyTorch time / sectionloss time, for the forward pass and for forward + backward.
+script times, forward and forward + backward:
+  torch          the PyTorch form a user writes, eager, default allocator (glibc malloc)
+  torch+je       the same with a retaining allocator: Debian's libjemalloc2 preloaded with
+                 MALLOC_CONF=retain:true,dirty_decay_ms:-1,muzzy_decay_ms:-1, which keeps freed
+                 pages mapped, so fresh output tensors cost no page faults (about 2.5 ms per MB
+                 on these VMs; see FACTS.md)
+  compile        the same under torch.compile(fullgraph=True) (Inductor CPU), PyTorch 2.x only,
+                 in the form compile needs (torch.where instead of boolean indexing), both
+                 allocators
+  sl-py          the sectionloss Python package (what a Python user pays: argument checks,
+                 custom-op dispatch, output allocation, autograd), both allocators, when this
+                 interpreter can import it
+  sl C           build/sl-bench in-process on the very same data (written to a temporary
+                 directory, read by `sl-bench --load DIR`): the C library alone
+and checks that every implementation gives the same loss (relative 1e-5). Each allocator
+configuration runs in its own child process (LD_PRELOAD must be set at start); the parent
+prints the tables. torch.set_num_threads(t) is called explicitly for every thread count (it
+starts at 1 with Debian's python3-torch), and sectionloss takes its thread count from it.
 
 PyTorch forms (the section is the central 2/3 of H and of W, as in sl-bench):
   BCE box:   F.binary_cross_entropy(pred[:, :, y1:y2, x1:x2], gt[:, :, y1:y2, x1:x2])
   BCE mask:  F.binary_cross_entropy(pred[mask], gt[mask])      (the article's boolean indexing)
+             compiled: torch.where(mask, F.binary_cross_entropy(pred, gt, reduction="none"),
+             0).sum() / mask.sum()  (boolean indexing has a data-dependent shape)
   CE box:    F.cross_entropy(logits[:, :, y1:y2, x1:x2], labels[:, y1:y2, x1:x2])
   CE mask:   F.cross_entropy(logits, torch.where(mask, labels, -100), ignore_index=-100)
   whole:     the plain call on the whole tensors
 (BCE with logits: the same with F.binary_cross_entropy_with_logits.)
+sectionloss Python: sectionloss.<fn>(x, target, box=(x1, y1, x2, y2) or mask=mask).
 "forward" is timed under torch.no_grad() (PyTorch's fastest forward); "forward+backward" is
 loss = f(x with requires_grad); loss.backward(), with x.grad reset to None before each call.
-sectionloss is timed in-process by sl-bench (modes fwd and fused), not through Python.
-Timing: one warm-up call, then enough calls for --min-time seconds (at least 5); medians.
+Timing: one warm-up call (compilation included), then enough calls for --min-time seconds (at
+least 5); medians.
 """
 import argparse
 import json
@@ -31,6 +48,15 @@ import time
 
 import torch
 import torch.nn.functional as F
+
+try:
+    import sectionloss
+except ImportError:  # the Python path is then not timed
+    sectionloss = None
+
+JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+JEMALLOC_CONF = "retain:true,dirty_decay_ms:-1,muzzy_decay_ms:-1"
+HAS_COMPILE = int(torch.__version__.split(".")[0]) >= 2 and hasattr(torch, "compile")
 
 DEFAULT_CASES = "bce-4x1x64x64,ce-4x4x64x64,bce-16x1x512x512,ce-8x21x512x512,ce-1x19x1024x2048"
 CSV_HEADER = ("impl,isa,threads,case,entry,section,mode,n,c,h,w,elements,bytes,reps,median_s,"
@@ -74,8 +100,9 @@ def write_data(d, directory):
             t.contiguous().numpy().tofile(os.path.join(directory, fname))
 
 
-def torch_loss_fn(kind, entry, section, d, shape):
-    """Returns (x, f): f(x) computes the loss the way a PyTorch user would."""
+def torch_loss_fn(kind, entry, section, d, shape, compiled=False):
+    """Returns (x, f): f(x) computes the loss the way a PyTorch user would (compiled: in the
+    form torch.compile needs)."""
     n, c, h, w = shape
     x1, y1, x2, y2 = central_box(h, w)
     mask = d["mask"]
@@ -99,7 +126,27 @@ def torch_loss_fn(kind, entry, section, d, shape):
     if section == "box":
         return x, lambda x: fn(x[:, :, y1:y2, x1:x2], gt[:, :, y1:y2, x1:x2])
     m = mask if c == 1 else mask.expand(shape)
+    if compiled:
+        count = m.sum()
+        return x, lambda x: torch.where(m, fn(x, gt, reduction="none"), 0.0).sum() / count
     return x, lambda x: fn(x[m], gt[m])
+
+
+def sl_loss_fn(kind, entry, section, d, shape):
+    """Returns (x, f): f(x) computes the loss with the sectionloss Python package."""
+    n, c, h, w = shape
+    kw = {}
+    if section == "box":
+        kw["box"] = central_box(h, w)
+    elif section == "mask":
+        kw["mask"] = d["mask"]
+    if kind == "ce":
+        labels = d["labels"]
+        return d["logits"], lambda x: sectionloss.cross_entropy(x, labels, **kw)
+    gt = d["target"]
+    if entry == "bce":
+        return d["prob"], lambda x: sectionloss.binary_cross_entropy(x, gt, **kw)
+    return d["logits"], lambda x: sectionloss.binary_cross_entropy_with_logits(x, gt, **kw)
 
 
 MIN_REPS = 5
@@ -159,6 +206,67 @@ def csv_row(impl, isa, threads, case, entry, section, mode, shape, med, mn, reps
             f"{bytes_},{reps},{med:.9g},{mn:.9g},{el / med:.6g},{gbps},{roof},{loss:.9g}")
 
 
+def combos(args):
+    """(case, kind, shape, entry, section) in the order of the tables."""
+    for case in args.cases.split(","):
+        kind, shape = parse_case(case)
+        for entry in args.entries.split(","):
+            if (entry == "ce") != (kind == "ce"):
+                continue
+            for section in args.sections.split(","):
+                yield case, kind, shape, entry, section
+
+
+def child(args):
+    """Times PyTorch (eager, compiled) and the sectionloss Python path in this process (its
+    allocator); prints one JSON list of results on stdout."""
+    out = []
+    impls = ["torch"] + (["compile"] if args.compile and HAS_COMPILE else []) + (
+        ["sl-py"] if args.python and sectionloss is not None else [])
+    data = {}
+    for case, kind, shape, entry, section in combos(args):
+        if case not in data:
+            data.clear()
+            data[case] = make_data(kind, shape)
+        d = data[case]
+        for impl in impls:
+            if impl == "sl-py":
+                x, f = sl_loss_fn(kind, entry, section, d, shape)
+            else:
+                x, f = torch_loss_fn(kind, entry, section, d, shape, compiled=impl == "compile")
+                if impl == "compile":
+                    torch._dynamo.reset()
+                    f = torch.compile(f, fullgraph=True, dynamic=False)
+            for t in args.thread_list:
+                torch.set_num_threads(t)
+                if sys.stderr.isatty():
+                    print(f"\r\033[K{args.child}: {case} {entry} {section} {impl} {t} "
+                          f"thread(s)...", end="", file=sys.stderr, flush=True)
+                loss, tf, tb = time_torch(x, f, args.min_time)
+                for mode, r in (("fwd", tf), ("fused", tb)):
+                    out.append(dict(impl=impl, threads=t, case=case, entry=entry,
+                                    section=section, mode=mode, median_s=r[0], min_s=r[1],
+                                    reps=r[2], loss=loss))
+    if sys.stderr.isatty():
+        print("\r\033[K", end="", file=sys.stderr, flush=True)
+    json.dump(out, sys.stdout)
+    return 0
+
+
+def run_child(args, allocator):
+    env = dict(os.environ)
+    if allocator == "jemalloc":
+        env["LD_PRELOAD"] = " ".join(filter(None, [env.get("LD_PRELOAD", ""), JEMALLOC]))
+        env["MALLOC_CONF"] = JEMALLOC_CONF
+    cmd = [sys.executable, os.path.abspath(__file__), "--child", allocator] + args.argv
+    out = subprocess.run(cmd, env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
+    return json.loads(out)
+
+
+def ms(v):
+    return f"{v * 1e3:.2f}" if v is not None else "-"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bench", default="build/sl-bench")
@@ -170,72 +278,115 @@ def main():
     ap.add_argument("--isa", default="", help="sl-bench --isa (default: the active ISA)")
     ap.add_argument("--csv", default="", help="also write every timing as CSV to this file")
     ap.add_argument("--no-lib", action="store_true", help="time PyTorch only (for plots)")
+    ap.add_argument("--allocators", default="default,jemalloc",
+                    help="PyTorch / Python-path runs: default (glibc), jemalloc (retaining)")
+    ap.add_argument("--no-compile", dest="compile", action="store_false",
+                    help="skip torch.compile (PyTorch 2.x)")
+    ap.add_argument("--no-python", dest="python", action="store_false",
+                    help="skip the sectionloss Python path")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: 2 timed calls each, sl-bench --quick (timings meaningless)")
+    ap.add_argument("--child", default="", help=argparse.SUPPRESS)
+    argv = [a for a in sys.argv[1:]]
     args = ap.parse_args()
+    args.argv = argv
+    args.thread_list = [int(t) for t in args.threads.split(",")]
 
     global MIN_REPS
     if args.quick:
         MIN_REPS, args.min_time = 2, 0.0
-    threads = [int(t) for t in args.threads.split(",")]
-    entries = args.entries.split(",")
-    sections = args.sections.split(",")
-    csv_lines = [CSV_HEADER]
-    print(f"# PyTorch {torch.__version__}; sectionloss via {args.bench}; medians; "
-          f"ratio = PyTorch time / sectionloss time; forward under no_grad")
-    print(f"{'case':20} {'entry':10} {'section':7} {'thr':>3} {'torch fwd':>10} "
-          f"{'sl fwd':>9} {'ratio':>6} {'torch f+b':>10} {'sl fused':>9} {'ratio':>6} "
-          f"{'isa':>6}  loss check")
-    failures = 0
-    for case in args.cases.split(","):
-        kind, shape = parse_case(case)
-        d = make_data(kind, shape)
+    if args.no_lib:
+        args.python = False
+    if args.child:
+        return child(args)
+
+    allocators = args.allocators.split(",")
+    if "jemalloc" in allocators and not os.path.exists(JEMALLOC):
+        print(f"# {JEMALLOC} not found (Debian libjemalloc2): jemalloc runs skipped",
+              file=sys.stderr)
+        allocators.remove("jemalloc")
+    res = {}  # (impl, allocator, case, entry, section, threads, mode) -> result
+    for allocator in allocators:
+        for r in run_child(args, allocator):
+            res[(r["impl"], allocator, r["case"], r["entry"], r["section"], r["threads"],
+                 r["mode"])] = r
+    impls = sorted({k[0] for k in res}, key=["torch", "compile", "sl-py"].index)
+    sl_doc = {}
+    if not args.no_lib:
         with tempfile.TemporaryDirectory(prefix="sl-torch-") as tmp:
-            if not args.no_lib:
-                write_data(d, tmp)
-            for entry in entries:
-                if (entry == "ce") != (kind == "ce"):
-                    continue
-                for section in sections:
-                    x, f = torch_loss_fn(kind, entry, section, d, shape)
-                    for t in threads:
-                        torch.set_num_threads(t)
-                        if sys.stderr.isatty():
-                            print(f"\r\033[K{case} {entry} {section} {t} thread(s)...",
-                                  end="", file=sys.stderr, flush=True)
-                        tloss, tf, tb = time_torch(x, f, args.min_time)
-                        csv_lines.append(csv_row("torch", "torch", t, case, entry, section, "fwd",
-                                                 shape, tf[0], tf[1], tf[2], tloss))
-                        csv_lines.append(csv_row("torch", "torch", t, case, entry, section,
-                                                 "fused", shape, tb[0], tb[1], tb[2], tloss))
-                        if sys.stderr.isatty():
-                            print("\r\033[K", end="", file=sys.stderr, flush=True)
-                        if args.no_lib:
-                            print(f"{case:20} {entry:10} {section:7} {t:3d} "
-                                  f"{tf[0] * 1e3:8.2f}ms {'-':>9} {'-':>6} "
-                                  f"{tb[0] * 1e3:8.2f}ms {'-':>9} {'-':>6}")
-                            continue
-                        doc, res = run_sl(args.bench, case, entry, section, t, tmp,
-                                          args.min_time, args.isa, args.quick)
-                        sf, sb = res["fwd"], res["fused"]
-                        ok = True
-                        for r in (sf, sb):
-                            ok &= abs(r["loss"] - tloss) <= 1e-5 * abs(tloss)
-                            csv_lines.append(csv_row(
-                                "sectionloss", doc["isa"], t, case, entry, section, r["mode"],
-                                shape, r["median_s"], r["min_s"], r["reps"], r["loss"],
-                                f"{r['bytes']:.0f}", f"{r['gb_per_s']:.4g}",
-                                f"{r['roof_pct']:.2f}"))
-                        failures += not ok
-                        check = (f"{'ok' if ok else 'MISMATCH'} (torch {tloss:.7g}, "
-                                 f"sl {sf['loss']:.7g})")
-                        print(f"{case:20} {entry:10} {section:7} {t:3d} "
-                              f"{tf[0] * 1e3:8.2f}ms {sf['median_s'] * 1e3:7.2f}ms "
-                              f"{tf[0] / sf['median_s']:6.1f} "
-                              f"{tb[0] * 1e3:8.2f}ms {sb['median_s'] * 1e3:7.2f}ms "
-                              f"{tb[0] / sb['median_s']:6.1f} {doc['isa']:>6}  {check}",
-                              flush=True)
-        del d
+            written = None
+            for case, kind, shape, entry, section in combos(args):
+                if written != case:
+                    write_data(make_data(kind, shape), tmp)
+                    written = case
+                for t in args.thread_list:
+                    doc, r = run_sl(args.bench, case, entry, section, t, tmp, args.min_time,
+                                    args.isa, args.quick)
+                    for mode in ("fwd", "fused"):
+                        res[("sl-C", "-", case, entry, section, t, mode)] = r[mode]
+                        sl_doc[(case, entry, section, t)] = doc["isa"]
+
+    suffix = {"default": "", "jemalloc": "+je"}
+    cols = [(i, a) for i in impls for a in allocators] + ([("sl-C", "-")] if sl_doc else [])
+    names = {"torch": "torch", "compile": "compile", "sl-py": "sl-py", "sl-C": "sl C"}
+    print(f"# PyTorch {torch.__version__}, sectionloss "
+          f"{sectionloss.__version__ + ' (Python package)' if 'sl-py' in impls else ''}"
+          f"{' + ' + args.bench if sl_doc else ''}; medians in ms; +je = jemalloc retain "
+          f"(LD_PRELOAD {JEMALLOC}, MALLOC_CONF={JEMALLOC_CONF})")
+    csv_lines = [CSV_HEADER]
+    failures = 0
+    for mode, title in (("fwd", "forward (no_grad)"), ("fused", "forward + backward")):
+        print(f"\n## {title}")
+        head = " ".join(f"{names[i] + suffix.get(a, ''):>11}" for i, a in cols)
+        # ratios PyTorch / Python path per allocator, and what the Python path adds to the C call
+        ratio_cols = [a for a in allocators if "sl-py" in impls]
+        extra = "".join(f"  {'torch' + suffix[a] + '/sl-py' + suffix[a]:>18}" for a in ratio_cols)
+        if "sl-py" in impls and sl_doc and "default" in allocators:
+            extra += "  py overhead"
+        print(f"{'case':20} {'entry':10} {'section':7} {'thr':>3} {head}{extra}  loss check")
+        for case, kind, shape, entry, section in combos(args):
+            for t in args.thread_list:
+                key = (case, entry, section, t, mode)
+                vals = [res.get((i, a) + key) for i, a in cols]
+                cells = " ".join(f"{ms(v['median_s'] if v else None):>11}" for v in vals)
+                line = f"{case:20} {entry:10} {section:7} {t:3d} {cells}"
+
+                def med(impl, allocator):
+                    return res[(impl, allocator) + key]["median_s"]
+
+                for a in ratio_cols:
+                    line += f"  {med('torch', a) / med('sl-py', a):18.1f}"
+                if "sl-py" in impls and sl_doc and "default" in allocators:
+                    line += f"  {(med('sl-py', 'default') - med('sl-C', '-')) * 1e3:+9.3f}ms"
+                ref = res[("torch", allocators[0]) + key]["loss"]
+                bad = [names[i] + suffix.get(a, "") for (i, a), v in zip(cols, vals)
+                       if v and abs(v["loss"] - ref) > 1e-5 * abs(ref)]
+                failures += bool(bad)
+                print(f"{line}  {'ok' if not bad else 'MISMATCH: ' + ','.join(bad)}"
+                      f" (loss {ref:.7g})", flush=True)
+                for (i, a), v in zip(cols, vals):
+                    if v is None:
+                        continue
+                    impl = {"torch": "torch", "compile": "torch-compile",
+                            "sl-py": "sectionloss-python", "sl-C": "sectionloss"}[i]
+                    if a == "jemalloc":
+                        impl += "-jemalloc"
+                    # isa column: the ISA for the C library (sl-bench), else the
+                    # implementation's name ("torch" is eager PyTorch with the default
+                    # allocator): plots select their series by this column.
+                    if i == "sl-C":
+                        isa = sl_doc[(case, entry, section, t)]
+                        csv_lines.append(csv_row(impl, isa, t, case, entry, section, mode, shape,
+                                                 v["median_s"], v["min_s"], v["reps"], v["loss"],
+                                                 f"{v['bytes']:.0f}", f"{v['gb_per_s']:.4g}",
+                                                 f"{v['roof_pct']:.2f}"))
+                    else:
+                        csv_lines.append(csv_row(impl, impl, t, case, entry, section,
+                                                 mode, shape, v["median_s"], v["min_s"],
+                                                 v["reps"], v["loss"]))
+    if "sl-py" in impls and sl_doc and "default" in allocators:
+        print("\npy overhead = sl-py (default allocator) - sl C: what the Python path adds to "
+              "the C call (checks, dispatch, output allocation and its page faults, autograd)")
     if args.csv:
         with open(args.csv, "w") as fh:
             fh.write("\n".join(csv_lines) + "\n")

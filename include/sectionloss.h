@@ -167,7 +167,9 @@ SL_API sl_status sl_ce(const sl_shape *shape, const float *logits, const void *l
 /* A readable, static, never-NULL message for any value (unknown values included). */
 SL_API const char *sl_status_string(sl_status status);
 
-/* "MAJOR.MINOR.PATCH" */
+/* "MAJOR.MINOR.PATCH" of the library actually loaded; SL_VERSION_NUMBER is the header's version
+ * as one integer for #if tests (MAJOR * 10000 + MINOR * 100 + PATCH, e.g. 100 for 0.1.0). */
+#define SL_VERSION_NUMBER (SL_VERSION_MAJOR * 10000 + SL_VERSION_MINOR * 100 + SL_VERSION_PATCH)
 SL_API const char *sl_version(void);
 
 /* Instruction sets. The best available one is chosen at first use (CPUID + XGETBV on x86,

@@ -6,8 +6,8 @@
 #                          domains); prints the largest ULP error, fails above 2 ULP or on a wrong
 #                          special value. OpenMP on every core: about 2-3 minutes on 2 idle cores
 #                          (EXHAUSTIVE_ARGS=--full: the extra functions on all inputs too).
-#   make test-avx2-kernels the AVX2 row microkernels against the scalar ones, called directly, on
-#                          wider data than the Criterion suite (tests/exhaustive/kernels_avx2.c)
+#   make test-avx2-kernels an alias of make test-kernels-strict (mk/contract.mk): every SIMD
+#                          table against scalar with the accuracy contract (tests/contract.h)
 # x86-64 only (a no-op elsewhere); exits 0 with a note when the CPU lacks AVX2 + FMA.
 
 EXHAUSTIVE_AVX2_BIN := $(BUILD)/vmath-avx2-exhaustive
@@ -27,23 +27,4 @@ test-exhaustive-avx2: $(EXHAUSTIVE_AVX2_BIN)
 else
 test-exhaustive-avx2:
 	@echo "test-exhaustive-avx2: not an x86-64 build, skipped"
-endif
-
-# make test-avx2-kernels: the AVX2 row microkernels against the scalar ones, called directly,
-# on wide-range data (tests/exhaustive/kernels_avx2.c); about 10-30 s.
-KERNELS_AVX2_BIN := $(BUILD)/kernels-avx2-equiv
-
-$(KERNELS_AVX2_BIN): tests/exhaustive/kernels_avx2.c $(LIB_A)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -mavx2 -mfma -o $@ $< $(LIB_A) $(LDLIBS_ALL)
-
-.PHONY: test-avx2-kernels
-ifeq ($(ARCH),x86_64)
-test-avx2-kernels: $(KERNELS_AVX2_BIN)
-	@rc=0; timeout 600 $(RUN) $(KERNELS_AVX2_BIN) || rc=$$?; \
-	if [ $$rc -eq 77 ]; then echo "test-avx2-kernels: skipped (no AVX2 + FMA)"; \
-	elif [ $$rc -ne 0 ]; then exit $$rc; fi
-else
-test-avx2-kernels:
-	@echo "test-avx2-kernels: not an x86-64 build, skipped"
 endif

@@ -7,8 +7,7 @@
 #                         the Archer OMPT tool, which tells TSan about OpenMP's synchronisation)
 #   make test-valgrind    valgrind memcheck over the mini runner (gcc build in build/valgrind/),
 #                         once per ISA, --error-exitcode=1 --leak-check=full
-#   make fuzz-smoke       each libFuzzer target in tests/fuzz/ for FUZZ_SECONDS (default 60) s
-#   make fuzz             the same for FUZZ_LONG_SECONDS (default 1800) s per target
+# Fuzzing (make fuzz-smoke, fuzz, fuzz-campaign, fuzz-coverage): mk/fuzz.mk.
 #
 # Every sanitizer build lives in its own BUILD directory (a recursive make of the main Makefile
 # with CC=clang and extra flags), so the normal build/ is never rebuilt with odd flags.
@@ -19,10 +18,6 @@ SAN_CC ?= clang
 ASAN_BUILD ?= build/asan
 TSAN_BUILD ?= build/tsan
 VG_BUILD ?= build/valgrind
-FUZZ_BUILD ?= build/fuzz
-FUZZ_SECONDS ?= 60
-FUZZ_LONG_SECONDS ?= 1800
-FUZZ_TARGETS := bce bce_logits ce
 
 ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 # halt_on_error + abort: a report kills the process with SIGABRT, which Criterion counts as a
@@ -47,7 +42,7 @@ VG_FILTER ?= !(threads|golden|big)/*
 VG_FLAGS := --tool=memcheck --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
             --show-leak-kinds=definite --track-origins=yes --suppressions=tests/valgrind.supp -q
 
-.PHONY: test-asan test-tsan test-valgrind fuzz fuzz-smoke fuzz-build
+.PHONY: test-asan test-tsan test-valgrind
 
 test-asan:
 	@command -v $(SAN_CC) >/dev/null || { echo "test-asan needs $(SAN_CC) (scripts/install-deps.sh --ci)"; exit 1; }
@@ -77,47 +72,3 @@ test-valgrind:
 	$(MAKE) --no-print-directory BUILD=$(VG_BUILD) $(VG_BUILD)/sl-test-mini $(VG_BUILD)/sl-info
 	SL_TEST_VALGRIND=1 scripts/run-tests.sh $(VG_BUILD)/sl-info "$(ISA)" \
 	  timeout 1200 $(VALGRIND) $(VG_FLAGS) $(VG_BUILD)/sl-test-mini --filter '$(VG_FILTER)'
-
-# ---- libFuzzer ----------------------------------------------------------------------------------
-# The library is compiled with coverage instrumentation (fuzzer-no-link) and ASan + UBSan; each
-# target links libFuzzer's main. tests/fuzz/corpus/<target>/ is the committed seed corpus; new
-# inputs go to $(FUZZ_BUILD)/corpus/<target>/ (not committed), crashes to $(FUZZ_BUILD)/crash-*.
-FUZZ_CFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
-               -fno-omit-frame-pointer
-FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
-FUZZ_ENV := ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1 \
-            UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1 OMP_NUM_THREADS=2
-
-# (a phony step: the recursive make decides whether the library is up to date)
-.PHONY: fuzz-lib
-fuzz-lib:
-	@EXTRA_CFLAGS="$(FUZZ_CFLAGS)" EXTRA_LDFLAGS="$(FUZZ_CFLAGS)" \
-	  $(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(SAN_CC) OPT=-O1 \
-	  $(FUZZ_BUILD)/libsectionloss.a
-
-$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h fuzz-lib
-	$(SAN_CC) -std=c11 -O1 -g -fopenmp -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	  -fno-omit-frame-pointer $(WARN) -Iinclude $< $(FUZZ_BUILD)/libsectionloss.a -o $@ -lm
-
-fuzz-build: $(FUZZ_BINS)
-
-# run_fuzz SECONDS: every target in turn; prints its execution count; fails on the first finding.
-define run_fuzz
-	@set -e; for t in $(FUZZ_TARGETS); do \
-	  mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/artifacts/$$t; \
-	  echo "== fuzz_$$t for $(1) s"; \
-	  $(FUZZ_ENV) timeout $$(( $(1) + 120 )) $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(1) \
-	    -max_len=4096 -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
-	    -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t/ \
-	    $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t $$(ls -d tests/fuzz/regressions/$$t 2>/dev/null) \
-	    2> $(FUZZ_BUILD)/fuzz_$$t.log \
-	    || { tail -60 $(FUZZ_BUILD)/fuzz_$$t.log; echo "== fuzz_$$t FAILED (log: $(FUZZ_BUILD)/fuzz_$$t.log)"; exit 1; }; \
-	  grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' $(FUZZ_BUILD)/fuzz_$$t.log | sed "s/^/fuzz_$$t /"; \
-	done
-endef
-
-fuzz-smoke: $(FUZZ_BINS)
-	$(call run_fuzz,$(FUZZ_SECONDS))
-
-fuzz: $(FUZZ_BINS)
-	$(call run_fuzz,$(FUZZ_LONG_SECONDS))

@@ -4,7 +4,13 @@
 #   scripts/install-deps.sh            build + test: compiler, OpenMP, Criterion, SIMDe
 #   scripts/install-deps.sh --cross    + AArch64 cross toolchain and qemu-user (tests under qemu)
 #   scripts/install-deps.sh --ci       + --cross, clang sanitizer/libFuzzer runtimes, valgrind
-#   scripts/install-deps.sh --bench    + hyperfine, gnuplot, python3-torch (benchmarks, golden data)
+#   scripts/install-deps.sh --coverage clang, libFuzzer runtime, llvm-14 (make fuzz-coverage)
+#   scripts/install-deps.sh --bench    + hyperfine, gnuplot, python3-torch, libjemalloc2 (benchmarks,
+#                                      golden data)
+#   scripts/install-deps.sh --python   + python3-venv, python3-dev, g++ (the Python package's tests;
+#                                      torch.compile's Inductor compiles C++ against Python.h)
+#   scripts/install-deps.sh --python-system   + Debian's python3-torch, python3-numpy, python3-pytest
+#   scripts/install-deps.sh --packaging       + cmake, g++ (the CMake / C++ consumer)
 # Criterion for arm64 is not needed: the cross test build uses the mini runner in tests/mini/.
 set -euo pipefail
 
@@ -14,7 +20,11 @@ for arg in "$@"; do
   case "$arg" in
     --cross) want+=("${cross[@]}") ;;
     --ci) want+=("${cross[@]}" clang libclang-rt-14-dev libomp-14-dev valgrind) ;;
-    --bench) want+=(hyperfine gnuplot-nox python3-torch) ;;
+    --coverage) want+=(clang libclang-rt-14-dev libomp-14-dev llvm-14) ;;
+    --bench) want+=(hyperfine gnuplot-nox python3-torch libjemalloc2) ;;
+    --python) want+=(python3-venv python3-dev g++) ;;
+    --python-system) want+=(python3-venv python3-torch python3-numpy python3-pytest) ;;
+    --packaging) want+=(cmake g++ pkg-config) ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done

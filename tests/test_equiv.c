@@ -4,12 +4,12 @@
  * Every case runs twice, once per ISA (sl_isa_set, restored before any assertion), on
  * unaligned buffers (each input and output starts 1..7 floats past an aligned address) with
  * row widths 1..67, boxes that start rows at odd columns, masks, every reduction and option,
- * and special values. Criteria, per the kernel contract (src/kernels.h):
- *   - per element (NONE loss map, grad): NaN exactly where scalar has NaN, infinities equal,
- *     otherwise within 4 float ULPs of scalar, or within 1e-6 absolute (times the gradient
- *     scale g = grad_scale / normaliser for MEAN, |grad_scale| for SUM, max |grad_map| for
- *     NONE, and times the largest weight) for values that close to 0;
- *   - reduced loss and stats.loss_sum within 1e-6 relative; normaliser and count exact;
+ * and special values. Criteria: the accuracy contract (tests/contract.h, docs/accuracy.md):
+ *   - per element (NONE loss map, grad): NaN exactly where scalar has NaN, the same infinity
+ *     where scalar has one, otherwise within 4 ulp(M), M = max(|scalar|, the magnitudes of the
+ *     terms the element is the difference of, from its inputs); no absolute tolerance;
+ *   - reduced loss and stats.loss_sum within 1e-6 of the sum of |per-element loss| (MEAN: over
+ *     the normaliser; the float loss also its final rounding); normaliser and count exact;
  *   - the same status.
  * When the active ISA is scalar the comparison is trivial; the test says so with cr_log_info.
  * Shape legend: N, C, H, W as in sectionloss.h.
@@ -20,7 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "contract.h"
 #include "harness.h"
+#include "ref.h"
 #include "sectionloss.h"
 #include "util.h"
 
@@ -98,50 +100,33 @@ static void run_isa(const t_case *c, sl_isa isa, int off, result *r, void **base
                  t_is_canary(gb, (size_t)((off + 1) % 8) * 4) && t_is_canary(r->grad + e, 32);
 }
 
-static int elem_ok(float a, float b, double abs_tol) {
-  if (isnan(a) || isnan(b))
-    return isnan(a) && isnan(b);
-  if (isinf(a) || isinf(b))
-    return a == b;
-  double d = fabs((double)a - (double)b);
-  return d <= 4.0 * t_ulpf(b) || d <= abs_tol;
-}
-
-/* The largest difference seen, in float ULPs of the scalar value, over elements farther from 0
- * than the absolute criterion (reported per test: how close the ISA really is). */
+/* The largest difference seen, in ulp(M) (contract.h), over all elements (reported per test:
+ * how close the ISA really is). */
 static double max_ulps_seen;
 static char max_ulps_where[320];
 
 static int compare_elems(const char *desc, const char *what, const float *a, const float *b,
-                         int64_t n, double abs_tol) {
+                         int64_t n, const double *terms) {
   int64_t bad = 0, first = -1;
   for (int64_t i = 0; i < n; i++) {
-    if (!elem_ok(a[i], b[i], abs_tol)) {
+    double u = ct_err(a[i], b[i], terms[i]);
+    if (!(u <= CT_MAX_ULP)) {
       bad++;
       if (first < 0)
         first = i;
-    } else if (isfinite(a[i]) && isfinite(b[i]) && fabs((double)b[i]) > abs_tol) {
-      double u = fabs((double)a[i] - (double)b[i]) / t_ulpf(b[i]);
-      if (u > max_ulps_seen) {
-        max_ulps_seen = u;
-        snprintf(max_ulps_where, sizeof max_ulps_where, "%s[%lld] = %.9g, scalar %.9g, in %s", what,
-                 (long long)i, (double)a[i], (double)b[i], desc);
-      }
+    } else if (u > max_ulps_seen) {
+      max_ulps_seen = u;
+      snprintf(max_ulps_where, sizeof max_ulps_where, "%s[%lld] = %.9g, scalar %.9g, in %s", what,
+               (long long)i, (double)a[i], (double)b[i], desc);
     }
   }
   if (bad)
-    cr_expect(0, "%s: %s: %lld of %lld differ from scalar; first at %lld: %.9g vs scalar %.9g",
+    cr_expect(0,
+              "%s: %s: %lld of %lld differ from scalar; first at %lld: %.9g vs scalar %.9g "
+              "(terms %.9g, %g ulp(M))",
               desc, what, (long long)bad, (long long)n, (long long)first, (double)a[first],
-              (double)b[first]);
+              (double)b[first], terms[first], ct_err(a[first], b[first], terms[first]));
   return bad != 0;
-}
-
-static int rel_ok(double a, double b) {
-  if (isnan(a) || isnan(b))
-    return isnan(a) && isnan(b);
-  if (isinf(a) || isinf(b))
-    return a == b;
-  return fabs(a - b) <= 1e-6 * fabs(b);
 }
 
 /* Runs c (shifted by off) on the active ISA and on scalar and compares. */
@@ -166,31 +151,44 @@ static int equiv_case(const t_case *src, int off, const char *desc) {
     fails++;
   } else if (a.status == SL_OK) {
     const int none = c->opt.reduction == SL_REDUCTION_NONE;
-    double wmax = 1.0, gabs = fabs((double)c->opt.grad_scale);
-    if (c->weight)
-      for (int64_t i = 0; i < (c->op == T_CE ? c->shape.c : t_elems(&c->shape)); i++)
-        wmax = fmax(wmax, fabs((double)c->weight[i]));
-    double pwmax = 1.0;
-    if (c->pos_weight)
-      for (int64_t i = 0; i < c->shape.c; i++)
-        pwmax = fmax(pwmax, fabs((double)c->pos_weight[i]));
-    if (c->opt.reduction == SL_REDUCTION_MEAN)
-      gabs = b.stats.normalizer != 0 ? gabs / fabs(b.stats.normalizer) : 0.0;
+    ref_out ro; /* only for the selection (ref.c: sel per map element) */
+    ref_run(c, &ro);
+    const int64_t ne = t_elems(&c->shape), nm = t_map_elems(c);
+    ct_call cc = {.op = (int)c->op,
+                  .shape = c->shape,
+                  .x = c->x,
+                  .t = c->target,
+                  .labels = c->labels,
+                  .lt = c->label_type,
+                  .weight = c->opt.weight,
+                  .pos_weight = c->op == T_BCE_LOGITS ? c->opt.pos_weight : NULL,
+                  .grad_map = c->opt.grad_map,
+                  .reduction = c->opt.reduction,
+                  .grad_scale = c->opt.grad_scale,
+                  .normalizer = b.stats.normalizer,
+                  .smoothing = c->op == T_CE ? c->opt.label_smoothing : 0.0,
+                  .sel = ro.sel};
+    double *lterms = t_alloc((size_t)nm * sizeof(double));
+    double *gterms = t_alloc((size_t)ne * sizeof(double));
+    const double abs_sum = ct_terms(&cc, lterms, gterms);
+    ref_free(&ro);
+    fails += compare_elems(desc, "grad", a.grad, b.grad, ne, gterms);
     if (none) {
-      gabs = 0.0;
-      for (int64_t i = 0; i < t_map_elems(c); i++)
-        gabs = fmax(gabs, fabs((double)c->grad_map[i]));
+      fails += compare_elems(desc, "loss map", a.loss, b.loss, nm, lterms);
+    } else {
+      double mn = c->opt.reduction == SL_REDUCTION_MEAN && b.stats.normalizer > 0
+                      ? b.stats.normalizer
+                      : 1.0;
+      if (!(ct_sum_err(a.loss[0], b.loss[0], abs_sum / mn, 1) <= 1.0)) {
+        cr_expect(0, "%s: loss %.9g, scalar %.9g (sum |l| %g)", desc, (double)a.loss[0],
+                  (double)b.loss[0], abs_sum);
+        fails++;
+      }
     }
-    fails +=
-        compare_elems(desc, "grad", a.grad, b.grad, t_elems(&c->shape), 1e-6 * gabs * wmax * pwmax);
-    if (none) {
-      fails += compare_elems(desc, "loss map", a.loss, b.loss, t_map_elems(c), 1e-6 * wmax);
-    } else if (!rel_ok(a.loss[0], b.loss[0])) {
-      cr_expect(0, "%s: loss %.9g, scalar %.9g", desc, (double)a.loss[0], (double)b.loss[0]);
-      fails++;
-    }
-    if (!rel_ok(a.stats.loss_sum, b.stats.loss_sum) || a.stats.normalizer != b.stats.normalizer ||
-        a.stats.count != b.stats.count) {
+    free(lterms);
+    free(gterms);
+    if (!(ct_sum_err(a.stats.loss_sum, b.stats.loss_sum, abs_sum, 0) <= 1.0) ||
+        a.stats.normalizer != b.stats.normalizer || a.stats.count != b.stats.count) {
       cr_expect(0, "%s: stats {%.17g, %.17g, %lld}, scalar {%.17g, %.17g, %lld}", desc,
                 a.stats.loss_sum, a.stats.normalizer, (long long)a.stats.count, b.stats.loss_sum,
                 b.stats.normalizer, (long long)b.stats.count);
@@ -212,7 +210,7 @@ static void say_isa(void) {
 }
 
 static void say_ulps(const char *test) {
-  cr_log_info("equivalence %s: %s vs scalar, largest element difference %.2f ULP (%s)", test,
+  cr_log_info("equivalence %s: %s vs scalar, largest element difference %.2f ulp(M) (%s)", test,
               sl_isa_name(sl_isa_active()), max_ulps_seen, max_ulps_where);
 }
 

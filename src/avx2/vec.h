@@ -35,49 +35,115 @@ typedef struct vd {
 } vd;
 
 /* ---- float lanes ------------------------------------------------------------------------- */
-SL_V vf v_set1(float a) { return _mm256_set1_ps(a); }
-SL_V vf v_zero(void) { return _mm256_setzero_ps(); }
-SL_V vf v_load(const float *p) { return _mm256_loadu_ps(p); }
-SL_V void v_store(float *p, vf v) { _mm256_storeu_ps(p, v); }
+SL_V vf v_set1(float a) {
+  return _mm256_set1_ps(a);
+}
+SL_V vf v_zero(void) {
+  return _mm256_setzero_ps();
+}
+SL_V vf v_load(const float *p) {
+  return _mm256_loadu_ps(p);
+}
+SL_V void v_store(float *p, vf v) {
+  _mm256_storeu_ps(p, v);
+}
 SL_V __m256i first_bits(int64_t n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 /* The first n (0 <= n <= W) lanes; nothing past them is read or written. */
-SL_V vf v_loadn(const float *p, int64_t n) { return _mm256_maskload_ps(p, first_bits(n)); }
-SL_V void v_storen(float *p, vf v, int64_t n) { _mm256_maskstore_ps(p, first_bits(n), v); }
+SL_V vf v_loadn(const float *p, int64_t n) {
+  return _mm256_maskload_ps(p, first_bits(n));
+}
+SL_V void v_storen(float *p, vf v, int64_t n) {
+  _mm256_maskstore_ps(p, first_bits(n), v);
+}
 
-SL_V vf v_add(vf a, vf b) { return _mm256_add_ps(a, b); }
-SL_V vf v_sub(vf a, vf b) { return _mm256_sub_ps(a, b); }
-SL_V vf v_mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
-SL_V vf v_div(vf a, vf b) { return _mm256_div_ps(a, b); }
-SL_V vf v_fma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }  /* a b + c */
-SL_V vf v_fms(vf a, vf b, vf c) { return _mm256_fmsub_ps(a, b, c); }  /* a b - c */
-SL_V vf v_fnma(vf a, vf b, vf c) { return _mm256_fnmadd_ps(a, b, c); } /* c - a b */
-SL_V vf v_max(vf a, vf b) { return _mm256_max_ps(a, b); }
-SL_V vf v_abs(vf a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
-SL_V vf v_neg(vf a) { return _mm256_xor_ps(a, _mm256_set1_ps(-0.0f)); }
+SL_V vf v_add(vf a, vf b) {
+  return _mm256_add_ps(a, b);
+}
+SL_V vf v_sub(vf a, vf b) {
+  return _mm256_sub_ps(a, b);
+}
+SL_V vf v_mul(vf a, vf b) {
+  return _mm256_mul_ps(a, b);
+}
+SL_V vf v_div(vf a, vf b) {
+  return _mm256_div_ps(a, b);
+}
+SL_V vf v_fma(vf a, vf b, vf c) {
+  return _mm256_fmadd_ps(a, b, c);
+} /* a b + c */
+SL_V vf v_fms(vf a, vf b, vf c) {
+  return _mm256_fmsub_ps(a, b, c);
+} /* a b - c */
+SL_V vf v_fnma(vf a, vf b, vf c) {
+  return _mm256_fnmadd_ps(a, b, c);
+} /* c - a b */
+SL_V vf v_max(vf a, vf b) {
+  return _mm256_max_ps(a, b);
+}
+SL_V vf v_abs(vf a) {
+  return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a);
+}
+SL_V vf v_neg(vf a) {
+  return _mm256_xor_ps(a, _mm256_set1_ps(-0.0f));
+}
 
 /* ---- lane flags ---------------------------------------------------------------------------- */
 /* Ordered compares: false for a NaN operand; v_nle, v_nge: not a <= b, not a >= b (true for
  * a NaN operand). */
-SL_V vm v_lt(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
-SL_V vm v_le(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_LE_OQ); }
-SL_V vm v_gt(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
-SL_V vm v_ge(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_GE_OQ); }
-SL_V vm v_eq(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
-SL_V vm v_nle(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_NLE_UQ); }
-SL_V vm v_nge(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_NGE_UQ); }
-SL_V vm m_and(vm a, vm b) { return _mm256_and_ps(a, b); }
-SL_V vm m_or(vm a, vm b) { return _mm256_or_ps(a, b); }
-SL_V vm m_andnot(vm a, vm b) { return _mm256_andnot_ps(b, a); } /* a and not b */
-SL_V vm m_all(void) { return _mm256_castsi256_ps(_mm256_set1_epi32(-1)); }
-SL_V vm m_none(void) { return _mm256_setzero_ps(); }
-SL_V vm m_first(int64_t n) { return _mm256_castsi256_ps(first_bits(n)); }
-SL_V int m_any(vm m) { return _mm256_movemask_ps(m) != 0; }
-SL_V int m_lane(vm m, int l) { return (_mm256_movemask_ps(m) >> l) & 1; }
+SL_V vm v_lt(vf a, vf b) {
+  return _mm256_cmp_ps(a, b, _CMP_LT_OQ);
+}
+SL_V vm v_le(vf a, vf b) {
+  return _mm256_cmp_ps(a, b, _CMP_LE_OQ);
+}
+SL_V vm v_gt(vf a, vf b) {
+  return _mm256_cmp_ps(a, b, _CMP_GT_OQ);
+}
+SL_V vm v_ge(vf a, vf b) {
+  return _mm256_cmp_ps(a, b, _CMP_GE_OQ);
+}
+SL_V vm v_eq(vf a, vf b) {
+  return _mm256_cmp_ps(a, b, _CMP_EQ_OQ);
+}
+SL_V vm v_nle(vf a, vf b) {
+  return _mm256_cmp_ps(a, b, _CMP_NLE_UQ);
+}
+SL_V vm v_nge(vf a, vf b) {
+  return _mm256_cmp_ps(a, b, _CMP_NGE_UQ);
+}
+SL_V vm m_and(vm a, vm b) {
+  return _mm256_and_ps(a, b);
+}
+SL_V vm m_or(vm a, vm b) {
+  return _mm256_or_ps(a, b);
+}
+SL_V vm m_andnot(vm a, vm b) {
+  return _mm256_andnot_ps(b, a);
+} /* a and not b */
+SL_V vm m_all(void) {
+  return _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+}
+SL_V vm m_none(void) {
+  return _mm256_setzero_ps();
+}
+SL_V vm m_first(int64_t n) {
+  return _mm256_castsi256_ps(first_bits(n));
+}
+SL_V int m_any(vm m) {
+  return _mm256_movemask_ps(m) != 0;
+}
+SL_V int m_lane(vm m, int l) {
+  return (_mm256_movemask_ps(m) >> l) & 1;
+}
 /* m ? a : b, lane by lane (a blend: a NaN in the lanes not taken never shows) */
-SL_V vf v_sel(vm m, vf a, vf b) { return _mm256_blendv_ps(b, a, m); }
-SL_V vf v_keep(vm m, vf a) { return _mm256_and_ps(m, a); } /* m ? a : +0 */
+SL_V vf v_sel(vm m, vf a, vf b) {
+  return _mm256_blendv_ps(b, a, m);
+}
+SL_V vf v_keep(vm m, vf a) {
+  return _mm256_and_ps(m, a);
+} /* m ? a : +0 */
 
 /* Lanes whose mask byte is nonzero: W bytes, or the first n (nothing past them is read). */
 SL_V vm m_bytes(const uint8_t *p) {
@@ -92,30 +158,67 @@ SL_V vm m_bytesn(const uint8_t *p, int64_t n) {
 }
 
 /* ---- int32 lanes (CE class indices) -------------------------------------------------------- */
-SL_V vi vi_load(const int32_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
-SL_V vm vi_ge0(vi a) { return _mm256_castsi256_ps(_mm256_cmpgt_epi32(a, _mm256_set1_epi32(-1))); }
-SL_V vi vi_zero(void) { return _mm256_setzero_si256(); }
-SL_V vi vi_sub_m(vi a, vm m) { return _mm256_sub_epi32(a, _mm256_castps_si256(m)); } /* a + [m] */
-SL_V vf vi_to_f(vi a) { return _mm256_cvtepi32_ps(a); }
-SL_V vi vi_set1(int32_t a) { return _mm256_set1_epi32(a); }
-SL_V vi vi_max(vi a, vi b) { return _mm256_max_epi32(a, b); }
-SL_V vi vi_mul(vi a, vi b) { return _mm256_mullo_epi32(a, b); }
-SL_V vi vi_add(vi a, vi b) { return _mm256_add_epi32(a, b); }
-SL_V vi vi_iota(void) { return _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7); } /* 0, 1, .., W-1 */
+SL_V vi vi_load(const int32_t *p) {
+  return _mm256_loadu_si256((const __m256i *)p);
+}
+SL_V vm vi_ge0(vi a) {
+  return _mm256_castsi256_ps(_mm256_cmpgt_epi32(a, _mm256_set1_epi32(-1)));
+}
+SL_V vi vi_zero(void) {
+  return _mm256_setzero_si256();
+}
+SL_V vi vi_sub_m(vi a, vm m) {
+  return _mm256_sub_epi32(a, _mm256_castps_si256(m));
+} /* a + [m] */
+SL_V vf vi_to_f(vi a) {
+  return _mm256_cvtepi32_ps(a);
+}
+SL_V vi vi_set1(int32_t a) {
+  return _mm256_set1_epi32(a);
+}
+SL_V vi vi_max(vi a, vi b) {
+  return _mm256_max_epi32(a, b);
+}
+SL_V vi vi_mul(vi a, vi b) {
+  return _mm256_mullo_epi32(a, b);
+}
+SL_V vi vi_add(vi a, vi b) {
+  return _mm256_add_epi32(a, b);
+}
+SL_V vi vi_iota(void) {
+  return _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+} /* 0, 1, .., W-1 */
 /* p[idx[l]] per lane (every idx a valid index) */
-SL_V vf v_gather(const float *p, vi idx) { return _mm256_i32gather_ps(p, idx, 4); }
+SL_V vf v_gather(const float *p, vi idx) {
+  return _mm256_i32gather_ps(p, idx, 4);
+}
 
 /* ---- double lanes (sums and per-pixel arithmetic) ------------------------------------------ */
-SL_V vd d_set1(double a) { return (vd){_mm256_set1_pd(a), _mm256_set1_pd(a)}; }
-SL_V vd d_zero(void) { return d_set1(0.0); }
-SL_V vd d_from(vf a) {
-  return (vd){_mm256_cvtps_pd(_mm256_castps256_ps128(a)), _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1))};
+SL_V vd d_set1(double a) {
+  return (vd){_mm256_set1_pd(a), _mm256_set1_pd(a)};
 }
-SL_V vf d_to_f(vd a) { return _mm256_set_m128(_mm256_cvtpd_ps(a.hi), _mm256_cvtpd_ps(a.lo)); }
-SL_V vd d_add(vd a, vd b) { return (vd){_mm256_add_pd(a.lo, b.lo), _mm256_add_pd(a.hi, b.hi)}; }
-SL_V vd d_sub(vd a, vd b) { return (vd){_mm256_sub_pd(a.lo, b.lo), _mm256_sub_pd(a.hi, b.hi)}; }
-SL_V vd d_mul(vd a, vd b) { return (vd){_mm256_mul_pd(a.lo, b.lo), _mm256_mul_pd(a.hi, b.hi)}; }
-SL_V vd d_div(vd a, vd b) { return (vd){_mm256_div_pd(a.lo, b.lo), _mm256_div_pd(a.hi, b.hi)}; }
+SL_V vd d_zero(void) {
+  return d_set1(0.0);
+}
+SL_V vd d_from(vf a) {
+  return (vd){_mm256_cvtps_pd(_mm256_castps256_ps128(a)),
+              _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1))};
+}
+SL_V vf d_to_f(vd a) {
+  return _mm256_set_m128(_mm256_cvtpd_ps(a.hi), _mm256_cvtpd_ps(a.lo));
+}
+SL_V vd d_add(vd a, vd b) {
+  return (vd){_mm256_add_pd(a.lo, b.lo), _mm256_add_pd(a.hi, b.hi)};
+}
+SL_V vd d_sub(vd a, vd b) {
+  return (vd){_mm256_sub_pd(a.lo, b.lo), _mm256_sub_pd(a.hi, b.hi)};
+}
+SL_V vd d_mul(vd a, vd b) {
+  return (vd){_mm256_mul_pd(a.lo, b.lo), _mm256_mul_pd(a.hi, b.hi)};
+}
+SL_V vd d_div(vd a, vd b) {
+  return (vd){_mm256_div_pd(a.lo, b.lo), _mm256_div_pd(a.hi, b.hi)};
+}
 SL_V vd d_fma(vd a, vd b, vd c) {
   return (vd){_mm256_fmadd_pd(a.lo, b.lo, c.lo), _mm256_fmadd_pd(a.hi, b.hi, c.hi)};
 }
@@ -132,13 +235,24 @@ SL_V double d_hsum(vd a) {
   return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
 }
 
-/* ---- vector math (src/avx2/vmath.h) ----------------------------------------------------------- */
-SL_V vf v_log(vf x) { return sl_v_logf(x); }              /* every float */
-SL_V vf v_log1p(vf a) { return sl_v_log1pf(a); }          /* a >= 0, +inf, NaN */
-SL_V vf v_log1p01(vf e) { return sl_v_log1pf_01(e); }     /* e in [0, 1], NaN */
+/* ---- vector math (src/avx2/vmath.h) -----------------------------------------------------------
+ */
+SL_V vf v_log(vf x) {
+  return sl_v_logf(x);
+} /* every float */
+SL_V vf v_log1p(vf a) {
+  return sl_v_log1pf(a);
+} /* a >= 0, +inf, NaN */
+SL_V vf v_log1p01(vf e) {
+  return sl_v_log1pf_01(e);
+} /* e in [0, 1], NaN */
 /* exp(-a), a >= 0 or NaN; deep: the caller found a lane with a > 87 */
-SL_V vf v_exp_nabs(vf a, int deep) { return sl_v_expf_nabs(a, deep); }
-SL_V vf v_sub_exact(vf a, vf b, vf *lo) { return sl_v_sub_exact(a, b, lo); } /* TwoSum */
+SL_V vf v_exp_nabs(vf a, int deep) {
+  return sl_v_expf_nabs(a, deep);
+}
+SL_V vf v_sub_exact(vf a, vf b, vf *lo) {
+  return sl_v_sub_exact(a, b, lo);
+} /* TwoSum */
 /* exp(d + lo) for d <= 0 (softmax arguments, d + lo exact), subnormal results rounded once:
  * the lean form unless a lane is below -87; those lanes are added to *deep */
 SL_V vf v_exp_neg(vf d, vf lo, vm *deep) {

@@ -11,8 +11,9 @@
  * at a time by the scalar reference kernel (sl_*__scalar on a one-element sub-row), so they
  * get exactly the reference's value: a non-finite or subnormal product g*w of upstream
  * gradient and weight, a non-finite logit, targets or pos_weight * target beyond 2^60, and
- * (logits) |x| > 87, where exp(-|x|) is subnormal, under a factor above 1. Hard lanes are
- * rare in real data; they cost a double-precision element each.
+ * (logits) |x| > 87, where exp(-|x|) is subnormal (the loss and gradient terms built on it would
+ * keep only a few digits). Hard lanes are rare in real data (a logit beyond 87 is saturated);
+ * they cost a double-precision element each.
  *   probabilities: lp = max(log p, -100), lq = max(log(1 - p), -100) (1 - p rounded to float,
  *     as PyTorch), l = -w (t lp + (1 - t) lq) (one log when every target of the block is 0 or
  *     1: then l = -w max(log(t ? p : 1 - p), -100) exactly); gradient g w ((p - t) /
@@ -37,13 +38,22 @@
 #define SL_CAT(a, b)  SL_CAT_(a, b)
 #define SL_FN(name)   SL_CAT(name, SL_SUFFIX)
 
+/* llvm-mca region markers (make mca builds with SL_MCA; nothing otherwise) */
+#if defined(SL_MCA) /* '#' starts a line comment for llvm-mca on x86 and AArch64 alike */
+#define SL_MCA_BEGIN(name) __asm__ volatile("# LLVM-MCA-BEGIN " name)
+#define SL_MCA_END(name)   __asm__ volatile("# LLVM-MCA-END " name)
+#else
+#define SL_MCA_BEGIN(name) (void)0
+#define SL_MCA_END(name)   (void)0
+#endif
+
 #define SL_LOGITS_NEAR0_F 0.25f /* float kernels' tanh-form switch (double: SL_LOGITS_NEAR0) */
 
 enum { BF_LOSS = 1, BF_GRAD = 2, BF_W = 4, BF_GMAP = 8, BF_MASK = 16 };
 
 /* n lanes at p (all W when !tail) */
-#define LDN(p)     (tail ? v_loadn((p), n) : v_load(p))
-#define STN(p, v)  (tail ? v_storen((p), (v), n) : v_store((p), (v)))
+#define LDN(p)    (tail ? v_loadn((p), n) : v_load(p))
+#define STN(p, v) (tail ? v_storen((p), (v), n) : v_store((p), (v)))
 
 /* The reference's value of element i (loss and gradient stored, weighted loss returned). */
 static double bce_reference(const sl_bce_row *r, int64_t i, int logits) {
@@ -110,7 +120,7 @@ SL_V vm bce_logits_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, cons
   vf x = LDN(r->x + i), t = LDN(r->y + i);
   vf w = (fl & BF_W) ? LDN(r->w + i) : one;
   vf ax = v_abs(x);
-  vm deep = v_gt(ax, v_set1(87.0f)); /* exp(-|x|) subnormal: only under a factor <= 1 */
+  vm deep = v_gt(ax, v_set1(87.0f)); /* exp(-|x|) subnormal: the reference's lanes */
   int anydeep = m_any(deep);
   vf e = v_exp_nabs(ax, anydeep); /* exp(-|x|) */
   vf a = v_sub(one, t), b = v_mul(pw, t), lw = v_add(a, b);
@@ -122,15 +132,11 @@ SL_V vm bce_logits_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, cons
   /* non-finite x (-inf: PyTorch's NaN loss); targets or pw * t so large that the float terms
    * could overflow */
   vm hard = m_or(v_nle(ax, v_set1(FLT_MAX)), v_nle(v_max(v_abs(t), v_abs(b)), v_set1(0x1p60f)));
-  vf ab = v_add(v_abs(a), v_abs(b));
-  if (anydeep)
-    hard = m_or(hard, m_and(deep, v_gt(v_abs(v_mul(w, ab)), one)));
+  hard = m_or(hard, deep);
   if (fl & BF_GRAD) {
     vf gw = bce_gw(r, i, n, tail, fl, w);
     if (fl & (BF_W | BF_GMAP))
       hard = m_or(hard, bce_gw_hard(gw));
-    if (anydeep)
-      hard = m_or(hard, m_and(deep, v_gt(v_abs(v_mul(gw, ab)), one)));
     /* x >= 0: (a - b e) / (1 + e), x < 0: (a e - b) / (1 + e): one fma and one division,
      * the fewest roundings where the terms cancel */
     vf d = v_div(v_sel(pos, v_fnma(b, e, a), v_fms(a, e, b)), v_add(one, e));
@@ -215,6 +221,9 @@ bce_dispatch(const sl_bce_row *r, int *domain_error, const int logits) {
   float gs = (float)r->gscale;
   if (r->grad && !r->gmap && gs != 0.0f && !(fabsf(gs) >= FLT_MIN && fabsf(gs) <= FLT_MAX))
     return logits ? sl_bce_logits__scalar(r, domain_error) : sl_bce_prob__scalar(r, domain_error);
+#if defined(SL_MCA)
+  return bce_body(r, domain_error, BF_GRAD | BF_LOSS, logits); /* one variant for llvm-mca */
+#endif
   int fl = (r->loss ? BF_LOSS : 0) | (r->grad ? BF_GRAD : 0) | (r->w ? BF_W : 0) |
            (r->grad && r->gmap ? BF_GMAP : 0) | (r->mask ? BF_MASK : 0);
   switch (fl) {

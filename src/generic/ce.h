@@ -35,7 +35,7 @@
 enum {
   CE_SCR = 32768, /* scratch floats (128 KiB of stack; C = 21 uses 22 KiB) */
   CE_SMAX = 256,  /* pixels per segment at most */
-  CE_PAD = 16    /* floats between scratch planes: planes never a multiple of 4 KiB apart */
+  CE_PAD = 16     /* floats between scratch planes: planes never a multiple of 4 KiB apart */
 };
 
 enum { CF_LOSS = 1, CF_GRAD = 2, CF_CW = 4, CF_GMAP = 8, CF_SMOOTH = 16 };
@@ -57,12 +57,12 @@ static double ce_reference(const sl_ce_row *r, int64_t i) {
 #define STN(p, v) (n == SL_W ? v_store((p), (v)) : v_storen((p), (v), n))
 
 typedef struct ce_seg {
-  float *xs;          /* class c of pixel j at xs[c * ps + j]: logits, then exponentials */
-  int64_t ps;         /* plane stride of xs */
-  int32_t *cls;       /* cls[0 .. S + SL_W), padded with -1 */
-  float *m, *k, *ft;  /* per pixel: max, g A / s, target gradient */
-  float *gk;          /* per pixel: g e / C (smoothing) */
-  int64_t *hard;      /* pixels for the reference */
+  float *xs;         /* class c of pixel j at xs[c * ps + j]: logits, then exponentials */
+  int64_t ps;        /* plane stride of xs */
+  int32_t *cls;      /* cls[0 .. S + SL_W), padded with -1 */
+  float *m, *k, *ft; /* per pixel: max, g A / s, target gradient */
+  float *gk;         /* per pixel: g e / C (smoothing) */
+  int64_t *hard;     /* pixels for the reference */
 } ce_seg;
 
 /* input:  segment of S pixels at i0 (all counted when all), class rows of r->x
@@ -108,7 +108,8 @@ SL_V vd ce_block(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t j, in
   vi cl = vi_load(sg->cls + j);
   vm cnt = vi_ge0(cl);
   /* the target's logit and weight per pixel (uncounted lanes read class 0, then unused) */
-  vi at = vi_add(vi_mul(vi_max(cl, vi_zero()), vi_set1((int32_t)ps)), vi_add(vi_iota(), vi_set1((int32_t)j)));
+  vi at = vi_add(vi_mul(vi_max(cl, vi_zero()), vi_set1((int32_t)ps)),
+                 vi_add(vi_iota(), vi_set1((int32_t)j)));
   vf xt = v_gather(sg->xs, at);
   vf wtf = (fl & CF_CW) ? v_gather(r->cw, vi_max(cl, vi_zero())) : v_set1(1.0f);
   vd s1 = d_zero(), sw = d_zero();
@@ -118,6 +119,7 @@ SL_V vd ce_block(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t j, in
   /* two classes a step: their exponentials below the max are added in float, then in double
    * (each pair sum rounds once: s1 within half an ULP) */
   for (; c + 2 <= C; c += 2) {
+    SL_MCA_BEGIN("ce_two_classes");
     float *p = sg->xs + c * ps + j;
     vf lo0, d0 = v_sub_exact(v_load(p), m, &lo0);
     vf lo1, d1 = v_sub_exact(v_load(p + ps), m, &lo1);
@@ -131,6 +133,7 @@ SL_V vd ce_block(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t j, in
       sw = d_fma(d_set1((fl & CF_CW) ? (double)r->cw[c] : 1.0), d_from(d0), sw);
       sw = d_fma(d_set1((fl & CF_CW) ? (double)r->cw[c + 1] : 1.0), d_from(d1), sw);
     }
+    SL_MCA_END("ce_two_classes");
   }
   if (c < C) {
     float *p = sg->xs + c * ps + j;
@@ -176,8 +179,8 @@ SL_V vd ce_block(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t j, in
       ftd = d_sel(top, near1, ftd);
     }
     vf kf = d_to_f(k), ak = v_abs(kf);
-    hard = m_or(hard, m_or(v_nle(ak, v_set1(FLT_MAX)),
-                           m_and(v_lt(ak, v_set1(FLT_MIN)), v_gt(ak, zero))));
+    hard = m_or(hard,
+                m_or(v_nle(ak, v_set1(FLT_MAX)), m_and(v_lt(ak, v_set1(FLT_MIN)), v_gt(ak, zero))));
     hard = m_or(hard, m_and(deep, v_gt(ak, v_set1(1.0f))));
     if (fl & CF_SMOOTH) {
       vf gk = d_to_f(d_mul(g, d_set1(ec))), agk = v_abs(gk);
@@ -293,6 +296,9 @@ SL_V double ce_body(const sl_ce_row *r, const int fl) {
  * output: r->loss per pixel, r->grad per logit; returns the sum over counted pixels of the loss
  *         (formulas: sl_ce__scalar in src/scalar/ce.c) */
 double SL_FN(sl_ce)(const sl_ce_row *r) {
+#if defined(SL_MCA)
+  return ce_body(r, CF_GRAD); /* one variant for llvm-mca */
+#endif
   int fl = (r->loss ? CF_LOSS : 0) | (r->grad ? CF_GRAD : 0) | (r->cw ? CF_CW : 0) |
            (r->grad && r->gmap ? CF_GMAP : 0) | (r->smoothing != 0.0f ? CF_SMOOTH : 0);
   switch (fl) {

@@ -26,10 +26,18 @@ typedef struct vd {
 } vd;
 
 /* ---- float lanes ------------------------------------------------------------------------- */
-SL_V vf v_set1(float a) { return vdupq_n_f32(a); }
-SL_V vf v_zero(void) { return vdupq_n_f32(0.0f); }
-SL_V vf v_load(const float *p) { return vld1q_f32(p); }
-SL_V void v_store(float *p, vf v) { vst1q_f32(p, v); }
+SL_V vf v_set1(float a) {
+  return vdupq_n_f32(a);
+}
+SL_V vf v_zero(void) {
+  return vdupq_n_f32(0.0f);
+}
+SL_V vf v_load(const float *p) {
+  return vld1q_f32(p);
+}
+SL_V void v_store(float *p, vf v) {
+  vst1q_f32(p, v);
+}
 SL_V vf v_loadn(const float *p, int64_t n) {
   float t[SL_W] = {0.0f, 0.0f, 0.0f, 0.0f};
   memcpy(t, p, (size_t)n * sizeof(float));
@@ -40,42 +48,92 @@ SL_V void v_storen(float *p, vf v, int64_t n) {
   vst1q_f32(t, v);
   memcpy(p, t, (size_t)n * sizeof(float));
 }
-SL_V vf v_add(vf a, vf b) { return vaddq_f32(a, b); }
-SL_V vf v_sub(vf a, vf b) { return vsubq_f32(a, b); }
-SL_V vf v_mul(vf a, vf b) { return vmulq_f32(a, b); }
-SL_V vf v_div(vf a, vf b) { return vdivq_f32(a, b); }
-SL_V vf v_fma(vf a, vf b, vf c) { return vfmaq_f32(c, a, b); }            /* a b + c */
-SL_V vf v_fms(vf a, vf b, vf c) { return vnegq_f32(vfmsq_f32(c, a, b)); } /* a b - c */
-SL_V vf v_fnma(vf a, vf b, vf c) { return vfmsq_f32(c, a, b); }           /* c - a b */
-SL_V vf v_max(vf a, vf b) { return vmaxq_f32(a, b); }
-SL_V vf v_abs(vf a) { return vabsq_f32(a); }
-SL_V vf v_neg(vf a) { return vnegq_f32(a); }
+SL_V vf v_add(vf a, vf b) {
+  return vaddq_f32(a, b);
+}
+SL_V vf v_sub(vf a, vf b) {
+  return vsubq_f32(a, b);
+}
+SL_V vf v_mul(vf a, vf b) {
+  return vmulq_f32(a, b);
+}
+SL_V vf v_div(vf a, vf b) {
+  return vdivq_f32(a, b);
+}
+SL_V vf v_fma(vf a, vf b, vf c) {
+  return vfmaq_f32(c, a, b);
+} /* a b + c */
+SL_V vf v_fms(vf a, vf b, vf c) {
+  return vnegq_f32(vfmsq_f32(c, a, b));
+} /* a b - c */
+SL_V vf v_fnma(vf a, vf b, vf c) {
+  return vfmsq_f32(c, a, b);
+} /* c - a b */
+SL_V vf v_max(vf a, vf b) {
+  return vmaxq_f32(a, b);
+}
+SL_V vf v_abs(vf a) {
+  return vabsq_f32(a);
+}
+SL_V vf v_neg(vf a) {
+  return vnegq_f32(a);
+}
 
 /* ---- lane flags ---------------------------------------------------------------------------- */
-SL_V vm v_lt(vf a, vf b) { return vcltq_f32(a, b); }
-SL_V vm v_le(vf a, vf b) { return vcleq_f32(a, b); }
-SL_V vm v_gt(vf a, vf b) { return vcgtq_f32(a, b); }
-SL_V vm v_ge(vf a, vf b) { return vcgeq_f32(a, b); }
-SL_V vm v_eq(vf a, vf b) { return vceqq_f32(a, b); }
-SL_V vm v_nle(vf a, vf b) { return vmvnq_u32(vcleq_f32(a, b)); }
-SL_V vm v_nge(vf a, vf b) { return vmvnq_u32(vcgeq_f32(a, b)); }
-SL_V vm m_and(vm a, vm b) { return vandq_u32(a, b); }
-SL_V vm m_or(vm a, vm b) { return vorrq_u32(a, b); }
-SL_V vm m_andnot(vm a, vm b) { return vbicq_u32(a, b); } /* a and not b */
-SL_V vm m_all(void) { return vdupq_n_u32(0xffffffffu); }
-SL_V vm m_none(void) { return vdupq_n_u32(0); }
+SL_V vm v_lt(vf a, vf b) {
+  return vcltq_f32(a, b);
+}
+SL_V vm v_le(vf a, vf b) {
+  return vcleq_f32(a, b);
+}
+SL_V vm v_gt(vf a, vf b) {
+  return vcgtq_f32(a, b);
+}
+SL_V vm v_ge(vf a, vf b) {
+  return vcgeq_f32(a, b);
+}
+SL_V vm v_eq(vf a, vf b) {
+  return vceqq_f32(a, b);
+}
+SL_V vm v_nle(vf a, vf b) {
+  return vmvnq_u32(vcleq_f32(a, b));
+}
+SL_V vm v_nge(vf a, vf b) {
+  return vmvnq_u32(vcgeq_f32(a, b));
+}
+SL_V vm m_and(vm a, vm b) {
+  return vandq_u32(a, b);
+}
+SL_V vm m_or(vm a, vm b) {
+  return vorrq_u32(a, b);
+}
+SL_V vm m_andnot(vm a, vm b) {
+  return vbicq_u32(a, b);
+} /* a and not b */
+SL_V vm m_all(void) {
+  return vdupq_n_u32(0xffffffffu);
+}
+SL_V vm m_none(void) {
+  return vdupq_n_u32(0);
+}
 SL_V vm m_first(int64_t n) {
   const uint32_t idx[SL_W] = {0, 1, 2, 3};
   return vcltq_u32(vld1q_u32(idx), vdupq_n_u32((uint32_t)n));
 }
-SL_V int m_any(vm m) { return vmaxvq_u32(m) != 0; }
+SL_V int m_any(vm m) {
+  return vmaxvq_u32(m) != 0;
+}
 SL_V int m_lane(vm m, int l) {
   uint32_t t[SL_W];
   vst1q_u32(t, m);
   return t[l] != 0;
 }
-SL_V vf v_sel(vm m, vf a, vf b) { return vbslq_f32(m, a, b); }
-SL_V vf v_keep(vm m, vf a) { return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(a), m)); }
+SL_V vf v_sel(vm m, vf a, vf b) {
+  return vbslq_f32(m, a, b);
+}
+SL_V vf v_keep(vm m, vf a) {
+  return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(a), m));
+}
 SL_V vm m_bytes(const uint8_t *p) {
   uint32_t b;
   memcpy(&b, p, 4);
@@ -89,15 +147,33 @@ SL_V vm m_bytesn(const uint8_t *p, int64_t n) {
 }
 
 /* ---- int32 lanes (CE class indices) -------------------------------------------------------- */
-SL_V vi vi_load(const int32_t *p) { return vld1q_s32(p); }
-SL_V vm vi_ge0(vi a) { return vcgezq_s32(a); }
-SL_V vi vi_zero(void) { return vdupq_n_s32(0); }
-SL_V vi vi_sub_m(vi a, vm m) { return vsubq_s32(a, vreinterpretq_s32_u32(m)); } /* a + [m] */
-SL_V vf vi_to_f(vi a) { return vcvtq_f32_s32(a); }
-SL_V vi vi_set1(int32_t a) { return vdupq_n_s32(a); }
-SL_V vi vi_max(vi a, vi b) { return vmaxq_s32(a, b); }
-SL_V vi vi_mul(vi a, vi b) { return vmulq_s32(a, b); }
-SL_V vi vi_add(vi a, vi b) { return vaddq_s32(a, b); }
+SL_V vi vi_load(const int32_t *p) {
+  return vld1q_s32(p);
+}
+SL_V vm vi_ge0(vi a) {
+  return vcgezq_s32(a);
+}
+SL_V vi vi_zero(void) {
+  return vdupq_n_s32(0);
+}
+SL_V vi vi_sub_m(vi a, vm m) {
+  return vsubq_s32(a, vreinterpretq_s32_u32(m));
+} /* a + [m] */
+SL_V vf vi_to_f(vi a) {
+  return vcvtq_f32_s32(a);
+}
+SL_V vi vi_set1(int32_t a) {
+  return vdupq_n_s32(a);
+}
+SL_V vi vi_max(vi a, vi b) {
+  return vmaxq_s32(a, b);
+}
+SL_V vi vi_mul(vi a, vi b) {
+  return vmulq_s32(a, b);
+}
+SL_V vi vi_add(vi a, vi b) {
+  return vaddq_s32(a, b);
+}
 SL_V vi vi_iota(void) {
   const int32_t idx[SL_W] = {0, 1, 2, 3};
   return vld1q_s32(idx);
@@ -113,15 +189,33 @@ SL_V vf v_gather(const float *p, vi idx) {
 }
 
 /* ---- double lanes (sums and per-pixel arithmetic) ------------------------------------------ */
-SL_V vd d_set1(double a) { return (vd){vdupq_n_f64(a), vdupq_n_f64(a)}; }
-SL_V vd d_zero(void) { return d_set1(0.0); }
-SL_V vd d_from(vf a) { return (vd){vcvt_f64_f32(vget_low_f32(a)), vcvt_f64_f32(vget_high_f32(a))}; }
-SL_V vf d_to_f(vd a) { return vcombine_f32(vcvt_f32_f64(a.lo), vcvt_f32_f64(a.hi)); }
-SL_V vd d_add(vd a, vd b) { return (vd){vaddq_f64(a.lo, b.lo), vaddq_f64(a.hi, b.hi)}; }
-SL_V vd d_sub(vd a, vd b) { return (vd){vsubq_f64(a.lo, b.lo), vsubq_f64(a.hi, b.hi)}; }
-SL_V vd d_mul(vd a, vd b) { return (vd){vmulq_f64(a.lo, b.lo), vmulq_f64(a.hi, b.hi)}; }
-SL_V vd d_div(vd a, vd b) { return (vd){vdivq_f64(a.lo, b.lo), vdivq_f64(a.hi, b.hi)}; }
-SL_V vd d_fma(vd a, vd b, vd c) { return (vd){vfmaq_f64(c.lo, a.lo, b.lo), vfmaq_f64(c.hi, a.hi, b.hi)}; }
+SL_V vd d_set1(double a) {
+  return (vd){vdupq_n_f64(a), vdupq_n_f64(a)};
+}
+SL_V vd d_zero(void) {
+  return d_set1(0.0);
+}
+SL_V vd d_from(vf a) {
+  return (vd){vcvt_f64_f32(vget_low_f32(a)), vcvt_f64_f32(vget_high_f32(a))};
+}
+SL_V vf d_to_f(vd a) {
+  return vcombine_f32(vcvt_f32_f64(a.lo), vcvt_f32_f64(a.hi));
+}
+SL_V vd d_add(vd a, vd b) {
+  return (vd){vaddq_f64(a.lo, b.lo), vaddq_f64(a.hi, b.hi)};
+}
+SL_V vd d_sub(vd a, vd b) {
+  return (vd){vsubq_f64(a.lo, b.lo), vsubq_f64(a.hi, b.hi)};
+}
+SL_V vd d_mul(vd a, vd b) {
+  return (vd){vmulq_f64(a.lo, b.lo), vmulq_f64(a.hi, b.hi)};
+}
+SL_V vd d_div(vd a, vd b) {
+  return (vd){vdivq_f64(a.lo, b.lo), vdivq_f64(a.hi, b.hi)};
+}
+SL_V vd d_fma(vd a, vd b, vd c) {
+  return (vd){vfmaq_f64(c.lo, a.lo, b.lo), vfmaq_f64(c.hi, a.hi, b.hi)};
+}
 /* m ? a : b with a float-lane flag m (lane l of m governs double lane l) */
 SL_V vd d_sel(vm m, vd a, vd b) {
   int32x4_t s = vreinterpretq_s32_u32(m);
@@ -135,15 +229,23 @@ SL_V double d_hsum(vd a) {
 }
 
 /* ---- vector math (src/neon/vmath.h) ---------------------------------------------------------- */
-SL_V vf v_log(vf x) { return sl_v_logf(x); }     /* every float */
-SL_V vf v_log1p(vf a) { return sl_v_log1pf(a); } /* a >= 0, +inf, NaN */
-SL_V vf v_log1p01(vf e) { return sl_v_log1pf_01(e); } /* e in [0, 1], NaN */
+SL_V vf v_log(vf x) {
+  return sl_v_logf(x);
+} /* every float */
+SL_V vf v_log1p(vf a) {
+  return sl_v_log1pf(a);
+} /* a >= 0, +inf, NaN */
+SL_V vf v_log1p01(vf e) {
+  return sl_v_log1pf_01(e);
+} /* e in [0, 1], NaN */
 /* exp(-a), a >= 0 or NaN (deep: a lane above 87; sl_v_expf tests that itself) */
 SL_V vf v_exp_nabs(vf a, int deep) {
   (void)deep;
   return sl_v_expf(vnegq_f32(a));
 }
-SL_V vf v_sub_exact(vf a, vf b, vf *lo) { return sl_v_sub_exact(a, b, lo); } /* TwoSum */
+SL_V vf v_sub_exact(vf a, vf b, vf *lo) {
+  return sl_v_sub_exact(a, b, lo);
+} /* TwoSum */
 /* exp(d + lo) for d <= 0, subnormal results rounded once; lanes below -87 added to *deep */
 SL_V vf v_exp_neg(vf d, vf lo, vm *deep) {
   *deep = vorrq_u32(*deep, vcltq_f32(d, vdupq_n_f32(-87.0f)));

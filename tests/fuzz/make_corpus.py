@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""make_corpus.py - writes the seed corpus tests/fuzz/corpus/<target>/ (a handful of small
+"""make_corpus.py - writes seed inputs into tests/fuzz/corpus/<target>/ (a handful of small
 inputs per libFuzzer target: valid small shapes, a zero dim, an overflowing dim, specials).
-Deterministic; rerun after changing the input format of fuzz_common.h."""
+Deterministic. The committed corpus grows from these through `make fuzz-campaign`, which merges
+what it finds (libFuzzer -merge=1) and drops what adds no coverage; rerun this only after
+changing the input format of fuzz_common.h (then empty the corpus first: old inputs would decode
+differently)."""
 import os, random
 
 HERE = os.path.dirname(os.path.abspath(__file__))

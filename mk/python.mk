@@ -1,0 +1,48 @@
+# python.mk - the Python package (pyproject.toml, python/): build, install in a fresh virtual
+# environment, pytest.
+#
+#   make test-python               a fresh venv in $(PY_VENV), PyTorch 2.x installed there with
+#                                  pip (unless already there), `pip install .`, then pytest
+#                                  python/tests (torch.compile, DDP and the rest)
+#   make test-python PY_SYSTEM=1   the same against Debian's python3-torch / numpy / pytest (a
+#                                  venv with --system-site-packages; custom ops only where the
+#                                  PyTorch version has torch.library.custom_op)
+#   make python-wheel              the wheel alone, into $(BUILD)/python-wheel/
+#
+# The wheel's C library is built by this Makefile (python/sectionloss_build.py runs
+# `make BUILD=build build/libsectionloss.so.X.Y.Z`, reusing what the C build made).
+
+PY_SYSTEM ?= 0
+PYTHON ?= /usr/bin/python3
+PY_TORCH ?= torch>=2.4,<3
+ifeq ($(PY_SYSTEM),1)
+PY_VENV ?= $(BUILD)/venv-system
+PY_VENV_FLAGS := --system-site-packages
+PY_DEPS_CMD := scripts/install-deps.sh --python-system
+else
+PY_VENV ?= $(BUILD)/venv
+PY_VENV_FLAGS :=
+PY_DEPS_CMD := scripts/install-deps.sh --python
+endif
+PYTEST_ARGS ?=
+
+.PHONY: test-python python-venv python-wheel
+python-venv:
+	@$(PY_DEPS_CMD)
+	@test -x $(PY_VENV)/bin/python || $(PYTHON) -m venv $(PY_VENV_FLAGS) $(PY_VENV)
+ifneq ($(PY_SYSTEM),1)
+	@$(PY_VENV)/bin/python -c 'import torch' 2>/dev/null || \
+	  { echo "== installing $(PY_TORCH), numpy, pytest into $(PY_VENV)"; \
+	    $(PY_VENV)/bin/pip install -q --no-compile "$(PY_TORCH)" numpy pytest; }
+endif
+
+test-python: python-venv
+	$(PY_VENV)/bin/pip install -q --no-deps --force-reinstall .
+	@$(PY_VENV)/bin/python -c 'import torch, sectionloss; print("== PyTorch", torch.__version__, "| sectionloss", sectionloss.__version__, sectionloss.isa())'
+	@cd python/tests && $(abspath $(PY_VENV))/bin/python -m pytest -p no:cacheprovider -q \
+	  $(PYTEST_ARGS) || { rc=$$?; [ $$rc -ne 5 ] || echo "test-python: pytest ran no test"; \
+	  exit $$rc; }
+
+python-wheel:
+	@mkdir -p $(BUILD)/python-wheel
+	$(PYTHON) -m pip wheel --no-deps -w $(BUILD)/python-wheel .

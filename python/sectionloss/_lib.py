@@ -1,0 +1,131 @@
+"""ctypes binding of the C library carried next to this module (libsectionloss.so.MAJOR).
+
+ctypes.CDLL releases the GIL for the duration of every foreign call, so Python threads run the
+C kernels concurrently. Nothing here knows about torch: callers pass raw pointers (int) and
+shapes; functional.py turns tensors into those.
+"""
+import ctypes
+import os
+
+from ._version import __version__
+
+_MAJOR = __version__.split(".")[0]
+LIBRARY_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            f"libsectionloss.so.{_MAJOR}")
+
+
+class Shape(ctypes.Structure):
+    _fields_ = [("n", ctypes.c_int64), ("c", ctypes.c_int64), ("h", ctypes.c_int64),
+                ("w", ctypes.c_int64)]
+
+
+class Box(ctypes.Structure):
+    _fields_ = [("x1", ctypes.c_int32), ("y1", ctypes.c_int32), ("x2", ctypes.c_int32),
+                ("y2", ctypes.c_int32)]
+
+
+class Region(ctypes.Structure):
+    _fields_ = [("boxes", ctypes.c_void_p), ("num_boxes", ctypes.c_int64),
+                ("mask", ctypes.c_void_p), ("mask_channels", ctypes.c_int64)]
+
+
+class Stats(ctypes.Structure):
+    _fields_ = [("loss_sum", ctypes.c_double), ("normalizer", ctypes.c_double),
+                ("count", ctypes.c_int64)]
+
+
+class Options(ctypes.Structure):
+    _fields_ = [("reduction", ctypes.c_int), ("weight", ctypes.c_void_p),
+                ("pos_weight", ctypes.c_void_p), ("ignore_index", ctypes.c_int64),
+                ("label_smoothing", ctypes.c_float), ("grad_scale", ctypes.c_float),
+                ("grad_map", ctypes.c_void_p), ("num_threads", ctypes.c_int),
+                ("stats", ctypes.POINTER(Stats))]
+
+
+# Values of the C enums (include/sectionloss.h).
+REDUCTIONS = {"mean": 0, "sum": 1, "none": 2}
+LABEL_I64, LABEL_I32, LABEL_U8 = 0, 1, 2
+SL_OK = 0
+STATUS_NAMES = ("SL_OK", "SL_ERR_NULL_POINTER", "SL_ERR_SHAPE", "SL_ERR_OVERFLOW",
+                "SL_ERR_NUM_BOXES", "SL_ERR_BOX", "SL_ERR_MASK_CHANNELS", "SL_ERR_REDUCTION",
+                "SL_ERR_LABEL_TYPE", "SL_ERR_OPTION", "SL_ERR_GRAD_MAP", "SL_ERR_NO_OUTPUT",
+                "SL_ERR_ALIAS", "SL_ERR_DOMAIN", "SL_ERR_LABEL", "SL_ERR_ISA_UNAVAILABLE")
+
+_lib = ctypes.CDLL(LIBRARY_PATH)
+_P = ctypes.c_void_p
+_lib.sl_options_default.restype = Options
+_lib.sl_options_default.argtypes = []
+_lib.sl_status_string.restype = ctypes.c_char_p
+_lib.sl_status_string.argtypes = [ctypes.c_int]
+_lib.sl_version.restype = ctypes.c_char_p
+_lib.sl_version.argtypes = []
+_lib.sl_isa_active.restype = ctypes.c_int
+_lib.sl_isa_active.argtypes = []
+_lib.sl_isa_name.restype = ctypes.c_char_p
+_lib.sl_isa_name.argtypes = [ctypes.c_int]
+_BCE_ARGS = [ctypes.POINTER(Shape), _P, _P, ctypes.POINTER(Region), ctypes.POINTER(Options), _P,
+             _P]
+_lib.sl_bce.restype = ctypes.c_int
+_lib.sl_bce.argtypes = _BCE_ARGS
+_lib.sl_bce_logits.restype = ctypes.c_int
+_lib.sl_bce_logits.argtypes = _BCE_ARGS
+_lib.sl_ce.restype = ctypes.c_int
+_lib.sl_ce.argtypes = [ctypes.POINTER(Shape), _P, _P, ctypes.c_int, ctypes.POINTER(Region),
+                       ctypes.POINTER(Options), _P, _P]
+
+
+_DEFAULT_OPTIONS = _lib.sl_options_default()
+
+
+class SectionLossError(ValueError):
+    """A status other than SL_OK from the C library; the message is sl_status_string's."""
+
+    def __init__(self, function, status):
+        self.status = status
+        self.status_name = STATUS_NAMES[status] if 0 <= status < len(STATUS_NAMES) else str(status)
+        self.status_string = status_string(status)
+        super().__init__(f"{function}: {self.status_string} ({self.status_name})")
+
+
+def status_string(status):
+    return _lib.sl_status_string(status).decode()
+
+
+def version():
+    """Version of the loaded C library ("MAJOR.MINOR.PATCH")."""
+    return _lib.sl_version().decode()
+
+
+def isa():
+    """Name of the instruction set the C library runs ("avx2", "neon", "scalar")."""
+    return _lib.sl_isa_name(_lib.sl_isa_active()).decode()
+
+
+def call(entry, n, c, h, w, input_ptr, target_ptr, *, label_type=LABEL_I64, boxes_ptr=None,
+         num_boxes=0, mask_ptr=None, mask_channels=1, weight_ptr=None, pos_weight_ptr=None,
+         reduction="mean", ignore_index=-100, label_smoothing=0.0, grad_map_ptr=None,
+         num_threads=0, loss_ptr=None, grad_ptr=None):
+    """One call of sl_bce / sl_bce_logits / sl_ce; returns (loss_sum, normalizer, count) from
+    sl_stats, or raises SectionLossError. Pointers are ints (or None for NULL)."""
+    shape = Shape(n, c, h, w)
+    region = Region(boxes_ptr, num_boxes, mask_ptr, mask_channels)
+    stats = Stats()
+    opt = Options.from_buffer_copy(_DEFAULT_OPTIONS)
+    opt.reduction = REDUCTIONS[reduction]
+    opt.weight = weight_ptr
+    opt.pos_weight = pos_weight_ptr
+    opt.ignore_index = ignore_index
+    opt.label_smoothing = label_smoothing
+    opt.grad_map = grad_map_ptr
+    opt.num_threads = num_threads
+    opt.stats = ctypes.pointer(stats)
+    if entry == "ce":
+        status = _lib.sl_ce(ctypes.byref(shape), input_ptr, target_ptr, label_type,
+                            ctypes.byref(region), ctypes.byref(opt), loss_ptr, grad_ptr)
+    else:
+        fn = _lib.sl_bce if entry == "bce" else _lib.sl_bce_logits
+        status = fn(ctypes.byref(shape), input_ptr, target_ptr, ctypes.byref(region),
+                    ctypes.byref(opt), loss_ptr, grad_ptr)
+    if status != SL_OK:
+        raise SectionLossError(f"sl_{entry}", status)
+    return stats.loss_sum, stats.normalizer, stats.count

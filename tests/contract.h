@@ -1,0 +1,274 @@
+/*
+ * contract.h - the accuracy contract of every SIMD kernel against the scalar reference, in one
+ * place (docs/accuracy.md states it in words). Header-only, test side: used by the strict
+ * direct-kernel test (tests/exhaustive/kernels_strict.c), the fuzzers (tests/fuzz/fuzz_common.h)
+ * and the Criterion equivalence test (tests/test_equiv.c).
+ *
+ * Per output element (a loss-map value or a gradient element), with ref the scalar kernel's
+ * float result and got the SIMD kernel's:
+ *   - ref NaN: got must be NaN; ref +-inf: got must be the same infinity;
+ *   - ref finite: got finite and |got - ref| <= CT_MAX_ULP * ulp(M), where
+ *     M = max(|ref|, the magnitudes of the terms the output is the difference of), the terms
+ *     computed in double from the element's inputs (functions below; a term that is not finite
+ *     is left out of M), and ulp(M) = 2^(floor(log2 M) - 23) for M >= 2^-126, 2^-149 below
+ *     (the float spacing at M, continued in double above FLT_MAX).
+ * Reduced losses: ct_sum_err. No other tolerance exists; in particular no absolute one.
+ * Shape legend: N, C, H, W as in sectionloss.h; BCE outputs are per element of N x C x H x W,
+ * the CE loss per pixel of N x H x W, the CE gradient per element.
+ */
+#ifndef SL_TEST_CONTRACT_H
+#define SL_TEST_CONTRACT_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sectionloss.h"
+
+#define CT_MAX_ULP 4.0  /* per element, in ulp(M) */
+#define CT_SUM_REL 1e-6 /* reduced losses, relative to the sum of |per-element loss| */
+
+/* ulp(M) as defined above; M >= 0 and finite. */
+static inline double ct_ulp(double m) {
+  m = fabs(m);
+  if (!(m >= 0x1p-126))
+    return 0x1p-149;
+  if (!isfinite(m))
+    return INFINITY;
+  int e;
+  (void)frexp(m, &e); /* m = f 2^e, f in [0.5, 1): floor(log2 m) = e - 1 */
+  return ldexp(1.0, e - 1 - 23);
+}
+
+/* max(m, |term|), leaving a non-finite term out. */
+static inline double ct_max(double m, double term) {
+  term = fabs(term);
+  return isfinite(term) && term > m ? term : m;
+}
+
+/* The rule for a non-finite scalar result (and the trivial cases), shared by ct_err and
+ * ct_sum_err: returns 1 and sets *e (0 = pass, INFINITY = fail) when it decides: ref NaN (got
+ * must be NaN), ref +-inf (got must be the same infinity), got not finite, or got == ref. */
+static inline int ct_decided(double got, double ref, double *e) {
+  if (isnan(ref))
+    *e = isnan(got) ? 0.0 : INFINITY;
+  else if (isinf(ref))
+    *e = got == ref ? 0.0 : INFINITY;
+  else if (!isfinite(got))
+    *e = INFINITY;
+  else if (got == ref)
+    *e = 0.0;
+  else
+    return 0;
+  return 1;
+}
+
+/* The error of got against ref in ulp(M), M = max(|ref|, terms): 0 when equal, INFINITY when the
+ * contract's non-finite rule is broken. The element passes when this is <= CT_MAX_ULP. */
+static inline double ct_err(float got, float ref, double terms) {
+  double e;
+  if (ct_decided(got, ref, &e))
+    return e;
+  return fabs((double)got - (double)ref) / ct_ulp(ct_max(fabs((double)ref), terms));
+}
+
+static inline int ct_ok(float got, float ref, double terms) {
+  return ct_err(got, ref, terms) <= CT_MAX_ULP;
+}
+
+/* Reduced losses. ref non-finite: got the same (NaN for NaN, the same infinity). Else got finite
+ * and |got - ref| <= CT_SUM_REL * scale + ulp_ref, scale = the sum of |per-element loss|, each
+ * evaluated in double from its inputs (ct_terms; divided by the MEAN normaliser for a MEAN loss),
+ * ulp_ref = the float spacing at |ref| for the float loss value (its final rounding to float), 0
+ * for the double stats.loss_sum. Returns the error in units of the allowed difference (<= 1
+ * passes). */
+static inline double ct_sum_err(double got, double ref, double scale, int is_float) {
+  double e;
+  if (ct_decided(got, ref, &e))
+    return e;
+  double tol = CT_SUM_REL * fabs(scale) + (is_float ? ct_ulp(ref) : 0.0);
+  return fabs(got - ref) / tol;
+}
+
+/* ---- the terms, per loss ------------------------------------------------------------------ */
+
+/* Each loss's terms function also stores the loss itself, evaluated in double, in *value when
+ * value is not NULL (the scale of the reduced losses' tolerance: the sum of |per-element loss|).
+ *
+ * BCE on probabilities, loss w * l, l = -(t max(log p, -100) + (1 - t) max(log q, -100)),
+ * q = 1 - p rounded to float: terms |w t lp|, |w (1 - t) lq|. */
+static inline double ct_bce_prob_loss_terms(float pf, float tf, double w, double *value) {
+  double p = pf, t = tf, q = (double)(1.0f - pf);
+  double lp = fmax(log(p), -100.0), lq = fmax(log(q), -100.0);
+  if (value)
+    *value = -w * (t * lp + (1.0 - t) * lq);
+  return ct_max(ct_max(0.0, w * t * lp), w * (1.0 - t) * lq);
+}
+
+/* Its gradient g w (p - t) / max(p q, 1e-12f): term |g w| max(|p|, |t|) / den. */
+static inline double ct_bce_prob_grad_terms(float pf, float tf, double w, double g) {
+  double p = pf, t = tf, q = (double)(1.0f - pf);
+  double den = fmax(p * q, (double)1e-12f);
+  return ct_max(0.0, fabs(g * w) * fmax(fabs(p), fabs(t)) / den);
+}
+
+/* BCE with logits, a = 1 - t, b = pw t, lw = (pw - 1) t + 1 = a + b, e = exp(-|x|):
+ * loss w (lw log1p(e) + a max(x, 0) + b max(-x, 0)): terms |w a log1p(e)|, |w b log1p(e)|
+ * (lw is itself the difference of a and -b when t is outside [0, 1] or pw < 0),
+ * |w a max(x, 0)|, |w b max(-x, 0)|. */
+static inline double ct_logits_loss_terms(float xf, float tf, double w, double pw, double *value) {
+  double x = xf, t = tf, a = 1.0 - t, b = pw * t, lw = (pw - 1.0) * t + 1.0;
+  double e = exp(-fabs(x));
+  if (value) /* NaN at x = -inf, as PyTorch's form (and the scalar kernel) */
+    *value = x == -INFINITY ? NAN : w * (lw * log1p(e) + a * fmax(x, 0.0) + b * fmax(-x, 0.0));
+  double m = ct_max(0.0, w * a * log1p(e));
+  m = ct_max(m, w * b * log1p(e));
+  m = ct_max(m, w * a * fmax(x, 0.0));
+  return ct_max(m, w * b * fmax(-x, 0.0));
+}
+
+/* Its gradient g w (a sigmoid(x) - b sigmoid(-x)): terms |g w a sigmoid(x)|,
+ * |g w b sigmoid(-x)|. */
+static inline double ct_logits_grad_terms(float xf, float tf, double w, double pw, double g) {
+  double x = xf, t = tf, a = 1.0 - t, b = pw * t;
+  double e = exp(-fabs(x));
+  double sp = x >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+  double sn = x >= 0.0 ? e / (1.0 + e) : 1.0 / (1.0 + e);
+  return ct_max(ct_max(0.0, g * w * a * sp), g * w * b * sn);
+}
+
+/* CE at one counted pixel: logits x[c * stride], c < C, label t, class weights cw (NULL = 1),
+ * W = sum of the class weights (C without), smoothing e. m = max logit, ls = log sum exp(x - m)
+ * (as log1p of the other classes' sum),
+ * ec = e / C, A = (1 - e) w_t + ec W. */
+typedef struct ct_ce_px {
+  double m, ls, wt1, ec, a, loss_terms, loss; /* loss: the pixel's loss in double */
+} ct_ce_px;
+
+static inline void ct_ce_pixel(ct_ce_px *k, const float *x, int64_t stride, int64_t C, int64_t t,
+                               const float *cw, double W, double e) {
+  double m = -INFINITY, s = 0.0;
+  int64_t j = 0;
+  for (int64_t c = 0; c < C; c++)
+    if (x[c * stride] > m) {
+      m = x[c * stride];
+      j = c;
+    }
+  /* ls = log1p(the sum over the classes other than the (first) largest): its digits survive
+   * where log(1 + that sum) would round them away (a confident pixel, ls ~ 1e-20) */
+  for (int64_t c = 0; c < C; c++)
+    s += c == j && x[c * stride] == m ? 0.0 : exp(x[c * stride] - m);
+  k->m = m;
+  k->ls = log1p(s);
+  k->ec = e / (double)C;
+  k->wt1 = (1.0 - e) * (cw ? (double)cw[t] : 1.0);
+  k->a = k->wt1 + k->ec * W;
+  /* loss terms |(1 - e) w_t (m - x_t)|, |(1 - e) w_t ls|, |ec sum_c w_c (m - x_c)|, |ec W ls| */
+  double sw = 0.0;
+  for (int64_t c = 0; c < C; c++)
+    sw += (cw ? (double)cw[c] : 1.0) * (m - x[c * stride]);
+  double lt = ct_max(0.0, k->wt1 * (m - x[t * stride]));
+  lt = ct_max(lt, k->wt1 * k->ls);
+  lt = ct_max(lt, k->ec * sw);
+  k->loss_terms = ct_max(lt, k->ec * W * k->ls);
+  k->loss =
+      k->wt1 * ((m - x[t * stride]) + k->ls) + (k->ec != 0.0 ? k->ec * (sw + W * k->ls) : 0.0);
+}
+
+/* The gradient of class c (logit xc, weight wc), g (p_c A - B_c), B_c = (1 - e) w_t [c == t] +
+ * ec w_c: terms |g p_c A|, |g B_c|. */
+static inline double ct_ce_grad_terms(const ct_ce_px *k, float xc, double wc, int is_target,
+                                      double g) {
+  double p = exp((xc - k->m) - k->ls);
+  double bc = (is_target ? k->wt1 : 0.0) + k->ec * wc;
+  return ct_max(ct_max(0.0, g * p * k->a), g * bc);
+}
+
+/* ---- whole calls (the public API's view) ------------------------------------------------- */
+
+/* One call of sl_bce (op 0), sl_bce_logits (1) or sl_ce (2), as the test made it. */
+typedef struct ct_call {
+  int op;
+  sl_shape shape;
+  const float *x, *t; /* t: BCE targets */
+  const void *labels; /* CE labels of type lt */
+  sl_label_type lt;
+  const float *weight; /* BCE per element, CE per class, or NULL */
+  const float *pos_weight, *grad_map;
+  sl_reduction reduction;
+  double grad_scale, normalizer; /* MEAN: the upstream gradient is grad_scale / normalizer */
+  double smoothing;
+  const uint8_t *sel; /* per map element (BCE N*C*H*W, CE N*H*W): 1 = counted; NULL = all */
+} ct_call;
+
+static inline int64_t ct_label(const ct_call *c, int64_t i) {
+  if (c->lt == SL_LABEL_I64)
+    return ((const int64_t *)c->labels)[i];
+  if (c->lt == SL_LABEL_I32)
+    return ((const int32_t *)c->labels)[i];
+  return ((const uint8_t *)c->labels)[i];
+}
+
+/* The terms of every output: loss_terms per map element (NONE map; may be NULL), grad_terms per
+ * element of N x C x H x W (may be NULL). 0 where not counted (the outputs are 0 there).
+ * Returns the sum over counted elements of |per-element loss| (in double). */
+static inline double ct_terms(const ct_call *c, double *loss_terms, double *grad_terms) {
+  const int64_t N = c->shape.n, C = c->shape.c, HW = c->shape.h * c->shape.w;
+  double gs = c->reduction == SL_REDUCTION_MEAN
+                  ? (c->normalizer != 0.0 ? c->grad_scale / c->normalizer : 0.0)
+                  : c->grad_scale;
+  double abs_sum = 0.0;
+  if (c->op != 2) {
+    for (int64_t i = 0; i < N * C * HW; i++) {
+      int sel = !c->sel || c->sel[i];
+      double w = c->weight ? (double)c->weight[i] : 1.0;
+      double g =
+          c->reduction == SL_REDUCTION_NONE ? (c->grad_map ? (double)c->grad_map[i] : 0.0) : gs;
+      double pw = c->pos_weight ? (double)c->pos_weight[i / HW % C] : 1.0, l = 0.0;
+      double lt = !sel         ? 0.0
+                  : c->op == 0 ? ct_bce_prob_loss_terms(c->x[i], c->t[i], w, &l)
+                               : ct_logits_loss_terms(c->x[i], c->t[i], w, pw, &l);
+      abs_sum += fabs(l);
+      if (loss_terms)
+        loss_terms[i] = lt;
+      if (grad_terms)
+        grad_terms[i] = !sel         ? 0.0
+                        : c->op == 0 ? ct_bce_prob_grad_terms(c->x[i], c->t[i], w, g)
+                                     : ct_logits_grad_terms(c->x[i], c->t[i], w, pw, g);
+    }
+    return abs_sum;
+  }
+  double W = 0.0;
+  if (c->weight)
+    for (int64_t k = 0; k < C; k++)
+      W += c->weight[k];
+  else
+    W = (double)C;
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t i = 0; i < HW; i++) {
+      int64_t p = n * HW + i;
+      int sel = !c->sel || c->sel[p];
+      if (!sel) {
+        if (loss_terms)
+          loss_terms[p] = 0.0;
+        for (int64_t k = 0; grad_terms && k < C; k++)
+          grad_terms[(n * C + k) * HW + i] = 0.0;
+        continue;
+      }
+      int64_t t = ct_label(c, p);
+      const float *x = c->x + n * C * HW + i;
+      ct_ce_px px;
+      ct_ce_pixel(&px, x, HW, C, t, c->weight, W, c->smoothing);
+      abs_sum += fabs(px.loss);
+      if (loss_terms)
+        loss_terms[p] = px.loss_terms;
+      double g =
+          c->reduction == SL_REDUCTION_NONE ? (c->grad_map ? (double)c->grad_map[p] : 0.0) : gs;
+      for (int64_t k = 0; grad_terms && k < C; k++)
+        grad_terms[(n * C + k) * HW + i] =
+            ct_ce_grad_terms(&px, x[k * HW], c->weight ? (double)c->weight[k] : 1.0, k == t, g);
+    }
+  return abs_sum;
+}
+
+#endif /* SL_TEST_CONTRACT_H */

@@ -1,0 +1,334 @@
+/*
+ * exhaustive/kernels_strict.c - every SIMD row-microkernel table of this build (AVX2 on x86-64,
+ * NEON on AArch64 and in the SIMDe build, any later table) against sl_kernels_scalar, called
+ * directly (below the driver), with exactly the accuracy contract of tests/contract.h
+ * (docs/accuracy.md), on data wider than the Criterion suite's: BCE probabilities with exact 0 / 1
+ * and tiny values, logits in [-40, 40] with +-inf and NaN and some of magnitude 87..104 (a float
+ * subnormal exp(-|x|)), targets outside [0, 1] and pos_weight 0 (logits), CE logits spread over
+ * [-30, 30] and sometimes [-100, 100] (softmax probabilities below 2^-126),
+ * confident predictions (p_t near 1), NaN and -inf logits, NaN in unselected lanes; every flag
+ * combination (loss map, grad, weights, grad_map, mask / smoothing), row widths 1..67, input
+ * offsets 0..7 floats, guard zones around every output.
+ * Checks per table: every element within CT_MAX_ULP of ulp(M) (contract.h: ct_err), non-finite
+ * results as scalar's; row sums (double) within CT_SUM_REL of the sum of |per-element loss|;
+ * domain_error equal; guards untouched. Prints the largest error (in ulp(M)) per kernel and
+ * output. Kernels are called through their tables (the fields bce_prob, bce_logits, ce).
+ * Shape legend: a BCE row is len elements; a CE run is len pixels x C classes, cstride apart.
+ * make test-kernels-strict (mk/avx2.mk; make NEON_SIMDE=1 ... for the NEON table on x86);
+ * argument: number of passes over the matrix (default 3). Exit 77: no SIMD table runs here.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../contract.h"
+#include "kernels.h"
+
+/* Every SIMD table this build may hold (kernels.h declares those of the ISAs built). */
+static const sl_kernels *const tables[] = {
+#if defined(SL_BUILD_AVX2)
+    &sl_kernels_avx2,
+#endif
+#if defined(SL_BUILD_AVX512)
+    &sl_kernels_avx512,
+#endif
+#if defined(SL_BUILD_NEON)
+    &sl_kernels_neon,
+#endif
+    NULL};
+enum { MAX_TABLES = sizeof tables / sizeof tables[0] };
+
+static uint64_t rs = 88172645463325252ull;
+static double urand(void) {
+  rs ^= rs << 13;
+  rs ^= rs >> 7;
+  rs ^= rs << 17;
+  return (double)(rs >> 11) * (1.0 / 9007199254740992.0);
+}
+
+enum { O_PLOSS, O_PGRAD, O_LLOSS, O_LGRAD, O_CLOSS, O_CGRAD, O_SUM, O_COUNT };
+static const char *const out_name[O_COUNT] = {"bce_prob loss",   "bce_prob grad", "bce_logits loss",
+                                              "bce_logits grad", "ce loss",       "ce grad",
+                                              "row sums (x tol)"};
+static double maxerr[MAX_TABLES][O_COUNT];
+static char maxwhere[MAX_TABLES][O_COUNT][160];
+static long nfail[MAX_TABLES][O_COUNT], nchecked[MAX_TABLES][O_COUNT];
+static long fails = 0;
+
+static void cmp(int ti, int kind, float got, float ref, double terms, int w, int off, int i,
+                const char *extra) {
+  double e = ct_err(got, ref, terms);
+  nchecked[ti][kind]++;
+  nfail[ti][kind] += !(e <= CT_MAX_ULP);
+  if (e > maxerr[ti][kind]) {
+    maxerr[ti][kind] = e;
+    snprintf(maxwhere[ti][kind], sizeof maxwhere[ti][kind], "%.9g vs %.9g, M-terms %.3g, w%d %s",
+             (double)got, (double)ref, terms, w, extra);
+  }
+  if (!(e <= CT_MAX_ULP) && fails++ < 30)
+    printf("%s %s w%d o%d i%d %s: %.9g vs scalar %.9g, terms %.9g: %g ulp(M)\n",
+           sl_isa_name(tables[ti]->isa), out_name[kind], w, off, i, extra, (double)got, (double)ref,
+           terms, e);
+}
+
+static void cmp_sum(int ti, double got, double ref, double abs_sum, const char *what, int w) {
+  double e = ct_sum_err(got, ref, abs_sum, 0);
+  nchecked[ti][O_SUM]++;
+  nfail[ti][O_SUM] += !(e <= 1.0);
+  if (e > maxerr[ti][O_SUM])
+    maxerr[ti][O_SUM] = e;
+  if (!(e <= 1.0) && (fails++ < 30 || nfail[ti][O_SUM] <= 5))
+    printf("%s %s sum w%d: %.17g vs scalar %.17g (abs sum %g)\n", sl_isa_name(tables[ti]->isa),
+           what, w, got, ref, abs_sum);
+}
+
+#define GUARD 16
+#define FILL  12345.f
+int main(int argc, char **argv) {
+  int nt = 0, ran[MAX_TABLES] = {0};
+  for (int ti = 0; tables[ti]; ti++)
+    if (sl_isa_available(tables[ti]->isa)) {
+      ran[ti] = 1;
+      nt++;
+    } else {
+      printf("kernels_strict: %s not available on this CPU, skipped\n",
+             sl_isa_name(tables[ti]->isa));
+    }
+  if (!nt) {
+    printf("kernels_strict: no SIMD kernel table runs here, skipped\n");
+    return 77;
+  }
+  int iters = argc > 1 ? atoi(argv[1]) : 3;
+  float *buf[8];
+  for (int k = 0; k < 8; k++)
+    buf[k] = malloc(sizeof(float) * 4096 * 32);
+  uint8_t *mask = malloc(4096);
+  double *terms_l = malloc(sizeof(double) * 4096), *terms_g = malloc(sizeof(double) * 4096 * 4);
+  long rows = 0;
+  for (int it = 0; it < iters; it++)
+    for (int op = 0; op < 3; op++)
+      for (int w = 1; w <= 67; w++)
+        for (int off = 0; off < 8; off++)
+          for (int fl = 0; fl < 32; fl++) {
+            int hasl = fl & 1, hasg = fl & 2, hasw = fl & 4, hasgm = fl & 8, hasm = fl & 16;
+            rows++;
+            if (op < 2) {
+              float *x = buf[0] + off, *y = buf[1] + off, *wt = buf[2] + off, *gm = buf[3] + off;
+              float *l1 = buf[4] + GUARD, *l2 = buf[5] + GUARD, *g1 = buf[6] + GUARD,
+                    *g2 = buf[7] + GUARD;
+              for (int i = 0; i < w; i++) {
+                double u = urand();
+                if (op == 0) {
+                  x[i] = u < 0.05 ? 0.0f : u < 0.1 ? 1.0f : (float)urand();
+                  if (urand() < 0.02)
+                    x[i] = (float)(urand() * 1e-30);
+                } else {
+                  x[i] = (float)((urand() * 2 - 1) * (urand() < 0.5 ? 4 : 40));
+                  if (urand() < 0.02)
+                    x[i] = urand() < 0.5 ? INFINITY : -INFINITY;
+                  if (urand() < 0.01)
+                    x[i] = NAN;
+                  if (urand() < 0.04) /* exp(-|x|) a float subnormal */
+                    x[i] = (float)((urand() < 0.5 ? -1 : 1) * (87 + urand() * 17));
+                }
+                y[i] = urand() < 0.3 ? (urand() < 0.5 ? 0.f : 1.f) : (float)urand();
+                if (op == 1 && urand() < 0.03) /* a target outside [0, 1]: a large factor */
+                  y[i] = (float)((urand() * 2 - 1) * 200);
+                wt[i] = (float)(urand() * 2);
+                gm[i] = (float)(urand() * 4 - 2);
+                mask[off + i] = urand() < 0.3 ? 0 : (uint8_t)(1 + urand() * 200);
+                if (op == 0 && hasm && !mask[off + i] && urand() < 0.3)
+                  x[i] = NAN; /* unselected garbage */
+              }
+              sl_bce_row r = {x,
+                              y,
+                              hasw ? wt : NULL,
+                              hasm ? mask + off : NULL,
+                              hasgm ? gm : NULL,
+                              hasl ? l1 : NULL,
+                              hasg ? g1 : NULL,
+                              0.37 / (w + 1),
+                              (float)(urand() < 0.1 ? 0.0 : 0.5 + urand() * 3),
+                              w};
+              for (int i = 0; i < w + GUARD * 2; i++)
+                buf[4][i] = buf[6][i] = FILL;
+              int de1 = 0;
+              double s1 = op == 0 ? sl_kernels_scalar.bce_prob(&r, &de1)
+                                  : sl_kernels_scalar.bce_logits(&r, &de1);
+              /* the terms of every element (0 where unselected: the outputs are 0 there) and
+               * the sum of |per-element loss| (the row sum's scale) */
+              double abs_sum = 0.0;
+              for (int i = 0; i < w; i++) {
+                int sel = !r.mask || r.mask[i];
+                double wi = r.w ? (double)r.w[i] : 1.0, g = r.gmap ? (double)r.gmap[i] : r.gscale;
+                double li = 0.0;
+                terms_l[i] = !sel      ? 0.0
+                             : op == 0 ? ct_bce_prob_loss_terms(x[i], y[i], wi, &li)
+                                       : ct_logits_loss_terms(x[i], y[i], wi, r.pos_weight, &li);
+                terms_g[i] = !sel      ? 0.0
+                             : op == 0 ? ct_bce_prob_grad_terms(x[i], y[i], wi, g)
+                                       : ct_logits_grad_terms(x[i], y[i], wi, r.pos_weight, g);
+                abs_sum += fabs(li);
+              }
+              for (int ti = 0; tables[ti]; ti++) {
+                if (!ran[ti])
+                  continue;
+                for (int i = 0; i < w + GUARD * 2; i++)
+                  buf[5][i] = buf[7][i] = FILL;
+                sl_bce_row r2 = r;
+                r2.loss = hasl ? l2 : NULL;
+                r2.grad = hasg ? g2 : NULL;
+                int de2 = 0;
+                double s2 =
+                    op == 0 ? tables[ti]->bce_prob(&r2, &de2) : tables[ti]->bce_logits(&r2, &de2);
+                if (de1 != de2 && fails++ < 30)
+                  printf("%s domain_error %d, scalar %d: op%d w%d\n", sl_isa_name(tables[ti]->isa),
+                         de2, de1, op, w);
+                if (hasl)
+                  cmp_sum(ti, s2, s1, abs_sum, op == 0 ? "bce_prob" : "bce_logits", w);
+                for (int i = -GUARD; i < w + GUARD; i++) {
+                  if (i < 0 || i >= w) {
+                    if ((l2[i] != FILL || g2[i] != FILL) && fails++ < 30)
+                      printf("%s: guard overwritten op%d w%d o%d i%d\n",
+                             sl_isa_name(tables[ti]->isa), op, w, off, i);
+                    continue;
+                  }
+                  char nm[96];
+                  snprintf(nm, sizeof nm, "(x=%.9g,y=%.9g%s)", (double)x[i], (double)y[i],
+                           r.mask && !r.mask[i] ? ",unselected" : "");
+                  if (hasl)
+                    cmp(ti, op * 2, l2[i], l1[i], terms_l[i], w, off, i, nm);
+                  if (hasg)
+                    cmp(ti, op * 2 + 1, g2[i], g1[i], terms_g[i], w, off, i, nm);
+                }
+              }
+            } else {
+              int C = 1 + (int)(urand() * 23);
+              int cs = w + 3 + (int)(urand() * 5);
+              float *x = buf[0] + off;
+              int32_t cls[80];
+              float cw[32];
+              float *l1 = buf[4] + GUARD, *l2 = buf[5] + GUARD, *g1 = buf[6] + GUARD,
+                    *g2 = buf[7] + GUARD;
+              int tot = C * cs + GUARD * 2;
+              double u = urand(); /* 100: softmax probabilities below 2^-126 (subnormal) */
+              double sc = u < 0.1 ? 100 : u < 0.4 ? 30 : 5;
+              for (int i = 0; i < C * cs; i++) {
+                x[i] = (float)((urand() * 2 - 1) * sc);
+                if (urand() < 0.003)
+                  x[i] = NAN;
+                if (urand() < 0.003)
+                  x[i] = -INFINITY;
+              }
+              for (int i = 0; i < w; i++) {
+                cls[i] = urand() < 0.25 ? -1 : (int)(urand() * C);
+                if (cls[i] < 0 && urand() < 0.5)
+                  for (int c = 0; c < C; c++)
+                    x[c * cs + i] = NAN;
+              }
+              if (urand() < 0.2)
+                for (int i = 0; i < w; i++) {
+                  int t = cls[i];
+                  if (t >= 0)
+                    x[t * cs + i] += 8;
+                } /* confident */
+              double cwsum = 0;
+              for (int c = 0; c < C; c++) {
+                cw[c] = (float)(urand() * 2);
+                cwsum += cw[c];
+              }
+              float *gm = buf[3];
+              for (int i = 0; i < w; i++)
+                gm[i] = (float)(urand() * 4 - 2);
+              float eps = (fl & 16) ? (float)(urand() * 0.3) : 0.f;
+              sl_ce_row r = {x,
+                             cls,
+                             hasw ? cw : NULL,
+                             hasgm ? gm : NULL,
+                             hasl ? l1 : NULL,
+                             hasg ? g1 : NULL,
+                             1.0 / (w + 3),
+                             hasw ? cwsum : C,
+                             eps,
+                             cs,
+                             C,
+                             w};
+              for (int i = 0; i < tot; i++)
+                buf[4][i] = buf[6][i] = FILL;
+              double s1 = sl_kernels_scalar.ce(&r);
+              double abs_sum = 0.0;
+              for (int i = 0; i < w; i++) {
+                terms_l[i] = 0.0;
+                for (int c = 0; c < C; c++)
+                  terms_g[c * cs + i] = 0.0;
+                if (cls[i] < 0)
+                  continue;
+                ct_ce_px px;
+                ct_ce_pixel(&px, x + i, cs, C, cls[i], r.cw, r.cw_sum, r.smoothing);
+                terms_l[i] = px.loss_terms;
+                double g = r.gmap ? (double)r.gmap[i] : r.gscale;
+                for (int c = 0; c < C; c++)
+                  terms_g[c * cs + i] = ct_ce_grad_terms(
+                      &px, x[c * cs + i], r.cw ? (double)r.cw[c] : 1.0, c == cls[i], g);
+                abs_sum += fabs(px.loss);
+              }
+              for (int ti = 0; tables[ti]; ti++) {
+                if (!ran[ti])
+                  continue;
+                for (int i = 0; i < tot; i++)
+                  buf[5][i] = buf[7][i] = FILL;
+                sl_ce_row r2 = r;
+                r2.loss = hasl ? l2 : NULL;
+                r2.grad = hasg ? g2 : NULL;
+                double s2 = tables[ti]->ce(&r2);
+                if (hasl)
+                  cmp_sum(ti, s2, s1, abs_sum, "ce", w);
+                for (int i = -GUARD; i < w + GUARD; i++) {
+                  if (i < 0 || i >= w) {
+                    if (l2[i] != FILL && fails++ < 30)
+                      printf("%s: CE loss guard w%d i%d\n", sl_isa_name(tables[ti]->isa), w, i);
+                  } else if (hasl) {
+                    char nm[64];
+                    snprintf(nm, sizeof nm, "(C=%d,t=%d,eps=%g)", C, cls[i], (double)eps);
+                    cmp(ti, O_CLOSS, l2[i], l1[i], terms_l[i], w, off, i, nm);
+                  }
+                }
+                for (int i = -GUARD; i < C * cs + GUARD; i++) {
+                  int col = ((i % cs) + cs) % cs;
+                  int in = i >= 0 && i < C * cs && col < w;
+                  if (!in) {
+                    if (g2[i] != FILL && fails++ < 30)
+                      printf("%s: CE grad guard w%d i%d C%d cs%d\n", sl_isa_name(tables[ti]->isa),
+                             w, i, C, cs);
+                  } else if (hasg) {
+                    char nm[64];
+                    snprintf(nm, sizeof nm, "(eps=%g,c=%d,t=%d)", (double)eps, i / cs, cls[col]);
+                    cmp(ti, O_CGRAD, g2[i], g1[i], terms_g[i], w, off, i, nm);
+                  }
+                }
+              }
+            }
+          }
+  printf("kernels_strict: %ld rows x %d table(s), contract: %g ulp(M) per element, sums %g of "
+         "sum |l|\n",
+         rows, nt, CT_MAX_ULP, CT_SUM_REL);
+  for (int ti = 0; tables[ti]; ti++) {
+    if (!ran[ti])
+      continue;
+    printf("%s vs scalar, largest error per output (in ulp(M); row sums in units of the "
+           "tolerance):\n",
+           sl_isa_name(tables[ti]->isa));
+    for (int k = 0; k < O_COUNT; k++)
+      printf("  %-17s %10.4g  %ld of %ld fail  %s\n", out_name[k], maxerr[ti][k], nfail[ti][k],
+             nchecked[ti][k], maxwhere[ti][k]);
+  }
+  printf("kernels_strict: %s (%ld failures)\n", fails ? "FAILED" : "OK", fails);
+  free(terms_l);
+  free(terms_g);
+  free(mask);
+  for (int k = 0; k < 8; k++)
+    free(buf[k]);
+  return fails != 0;
+}
