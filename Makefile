@@ -9,8 +9,9 @@
 #   make CROSS=aarch64-linux-gnu- ...   cross-build into build-aarch64/ (tests run under qemu)
 #   make NEON_SIMDE=1 test ISA=neon     NEON kernels on x86 through SIMDe, in build/simde/
 #
-# ISA flags go on the files of that ISA only (-mavx2 -mfma for src/avx2/*.c): baseline code never
-# contains an instruction the CPU may lack. No LTO, no -ffast-math, no -march=native.
+# ISA flags go on the files of that ISA only (-mavx2 -mfma for src/avx2/*.c, AVX512_FLAGS for
+# src/avx512/*.c): baseline code never contains an instruction the CPU may lack. No LTO, no
+# -ffast-math, no -march=native.
 # Topic makefiles in mk/ (benchmarks, sanitizers, NEON/SIMDe, fuzzing, ...) are included at the end.
 
 .DEFAULT_GOAL := all
@@ -59,8 +60,8 @@ LDLIBS_ALL = -fopenmp -lm $(EXTRA_LDFLAGS)
 SRC_CORE := $(wildcard src/*.c) $(wildcard src/scalar/*.c)
 SRC_ISA :=
 ifeq ($(ARCH),x86_64)
-DEFS += -DSL_BUILD_AVX2
-SRC_ISA += $(wildcard src/avx2/*.c)
+DEFS += -DSL_BUILD_AVX2 -DSL_BUILD_AVX512
+SRC_ISA += $(wildcard src/avx2/*.c) $(wildcard src/avx512/*.c)
 endif
 ifeq ($(ARCH),aarch64)
 DEFS += -DSL_BUILD_NEON
@@ -76,7 +77,10 @@ LIB_SRC := $(SRC_CORE) $(SRC_ISA)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 
 # Per-ISA flags, on those files only.
-$(BUILD)/obj/src/avx2/%.o: ISAFLAGS := -mavx2 -mfma
+AVX2_FLAGS := -mavx2 -mfma
+AVX512_FLAGS := -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx2 -mfma
+$(BUILD)/obj/src/avx2/%.o: ISAFLAGS := $(AVX2_FLAGS)
+$(BUILD)/obj/src/avx512/%.o: ISAFLAGS := $(AVX512_FLAGS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)

@@ -540,7 +540,7 @@ static void usage(void) {
        "  --entry LIST     bce,bce_logits,ce (default all that fit each case)\n"
        "  --section LIST   whole,box,mask,boxes (default all)\n"
        "  --mode LIST      fwd,bwd,fused (default all)\n"
-       "  --isa NAME       scalar, avx2, neon (default: the active one)\n"
+       "  --isa NAME       scalar, avx2, avx512, neon (default: the active one)\n"
        "  --threads N      threads (options.num_threads and omp_set_num_threads; default: the\n"
        "                   OpenMP default)\n"
        "  --min-time S     seconds per measurement (default 0.2; at least 5 repetitions)\n"

@@ -173,14 +173,17 @@ SL_API const char *sl_status_string(sl_status status);
 SL_API const char *sl_version(void);
 
 /* Instruction sets. The best available one is chosen at first use (CPUID + XGETBV on x86,
- * always NEON on AArch64, getauxval(AT_HWCAP) on 32-bit ARM); the environment variable
- * SECTIONLOSS_ISA ("scalar", "avx2", "neon"), read once at first use, may choose another
- * available one (an unavailable or unknown name is ignored). */
+ * always NEON on AArch64, getauxval(AT_HWCAP) on 32-bit ARM; on x86-64 AVX-512 is preferred
+ * over AVX2); the environment variable SECTIONLOSS_ISA ("scalar", "avx2", "neon", "avx512"),
+ * read once at first use, may choose another available one (an unavailable or unknown name is
+ * ignored). Values are stable: a new ISA is appended. */
 typedef enum sl_isa {
   SL_ISA_SCALAR = 0,
-  SL_ISA_AVX2 = 1, /* x86-64 AVX2 + FMA, with YMM state enabled by the OS */
-  SL_ISA_NEON = 2, /* ARM Advanced SIMD */
-  SL_ISA_COUNT_    /* number of ISAs; not an ISA */
+  SL_ISA_AVX2 = 1,   /* x86-64 AVX2 + FMA, with YMM state enabled by the OS */
+  SL_ISA_NEON = 2,   /* ARM Advanced SIMD */
+  SL_ISA_AVX512 = 3, /* x86-64 AVX-512 F+BW+DQ+VL with AVX2 + FMA, with opmask and ZMM state
+                        enabled by the OS */
+  SL_ISA_COUNT_      /* number of ISAs; not an ISA */
 } sl_isa;
 
 SL_API sl_isa sl_isa_active(void);
@@ -188,7 +191,7 @@ SL_API sl_isa sl_isa_active(void);
 SL_API int sl_isa_available(sl_isa isa);
 /* Use isa for all later calls (process-wide). SL_ERR_ISA_UNAVAILABLE if not available. */
 SL_API sl_status sl_isa_set(sl_isa isa);
-/* "scalar", "avx2", "neon"; "unknown" for any other value. */
+/* "scalar", "avx2", "neon", "avx512"; "unknown" for any other value. */
 SL_API const char *sl_isa_name(sl_isa isa);
 
 #ifdef __cplusplus

@@ -4,8 +4,9 @@
  * The table pointer is filled once, at first use, thread-safely (an atomic compare-and-swap, so
  * a racing sl_isa_set() wins over the default choice), from CPU detection (cpu_x86.c,
  * cpu_arm.c) and the SECTIONLOSS_ISA environment variable, which can only choose among the
- * available ISAs. sl_isa_set() replaces it atomically; a call already running keeps the table
- * it started with.
+ * available ISAs. The default is the first available ISA in preference order (avx512, avx2,
+ * neon, scalar), not the highest sl_isa value: values are appended, preferences are not.
+ * sl_isa_set() replaces it atomically; a call already running keeps the table it started with.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -13,7 +14,10 @@
 
 #include "kernels.h"
 
-static const char *const isa_names[SL_ISA_COUNT_] = {"scalar", "avx2", "neon"};
+static const char *const isa_names[SL_ISA_COUNT_] = {"scalar", "avx2", "neon", "avx512"};
+
+/* Default choice, best first (scalar, always available, is the fallback). */
+static const sl_isa preference[] = {SL_ISA_AVX512, SL_ISA_AVX2, SL_ISA_NEON};
 
 static const sl_kernels *table_of(sl_isa isa) {
   switch (isa) {
@@ -26,6 +30,10 @@ static const sl_kernels *table_of(sl_isa isa) {
 #if defined(SL_BUILD_NEON)
   case SL_ISA_NEON:
     return sl_cpu_has_neon() ? &sl_kernels_neon : NULL;
+#endif
+#if defined(SL_BUILD_AVX512)
+  case SL_ISA_AVX512:
+    return sl_cpu_has_avx512() ? &sl_kernels_avx512 : NULL;
 #endif
   default:
     return NULL;
@@ -43,9 +51,9 @@ int sl_isa_available(sl_isa isa) {
 /* The best available table, unless SECTIONLOSS_ISA names another available one. */
 static const sl_kernels *initial_table(void) {
   const sl_kernels *best = &sl_kernels_scalar;
-  for (int i = SL_ISA_COUNT_ - 1; i > SL_ISA_SCALAR; i--) {
-    if (table_of((sl_isa)i)) {
-      best = table_of((sl_isa)i);
+  for (size_t i = 0; i < sizeof preference / sizeof preference[0]; i++) {
+    if (table_of(preference[i])) {
+      best = table_of(preference[i]);
       break;
     }
   }

@@ -105,6 +105,9 @@ extern const sl_kernels sl_kernels_avx2;
 #if defined(SL_BUILD_NEON)
 extern const sl_kernels sl_kernels_neon;
 #endif
+#if defined(SL_BUILD_AVX512)
+extern const sl_kernels sl_kernels_avx512;
+#endif
 
 /* The active table (dispatch.c): filled once, thread-safely, at first use. */
 const sl_kernels *sl_kernels_active(void);
@@ -112,6 +115,7 @@ const sl_kernels *sl_kernels_active(void);
 /* CPU feature detection, one file per architecture (cpu_x86.c, cpu_arm.c, cpu_other.c):
  * 1 when the CPU and OS can run that ISA's kernels. Called once by dispatch.c. */
 int sl_cpu_has_avx2_fma(void);
+int sl_cpu_has_avx512(void); /* AVX-512 F+BW+DQ+VL, AVX2, FMA; XCR0 & 0xE6 == 0xE6 */
 int sl_cpu_has_neon(void);
 
 #endif /* SL_KERNELS_H */

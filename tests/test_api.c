@@ -35,6 +35,7 @@ Test(api, isa_names) {
   cr_expect(strcmp(sl_isa_name(SL_ISA_SCALAR), "scalar") == 0);
   cr_expect(strcmp(sl_isa_name(SL_ISA_AVX2), "avx2") == 0);
   cr_expect(strcmp(sl_isa_name(SL_ISA_NEON), "neon") == 0);
+  cr_expect(strcmp(sl_isa_name(SL_ISA_AVX512), "avx512") == 0);
   cr_expect(strcmp(sl_isa_name(SL_ISA_COUNT_), "unknown") == 0);
   cr_expect(strcmp(sl_isa_name((sl_isa)-1), "unknown") == 0);
   cr_expect(strcmp(sl_isa_name((sl_isa)12345), "unknown") == 0);
@@ -52,7 +53,10 @@ Test(api, isa_available) {
 #if defined(__aarch64__)
   cr_expect(sl_isa_available(SL_ISA_NEON) == 1, "NEON is always available on AArch64");
   cr_expect(sl_isa_available(SL_ISA_AVX2) == 0);
+  cr_expect(sl_isa_available(SL_ISA_AVX512) == 0);
 #endif
+  /* AVX-512 is never available without AVX2 (it requires AVX2 + FMA as well). */
+  cr_expect(!sl_isa_available(SL_ISA_AVX512) || sl_isa_available(SL_ISA_AVX2));
   cr_expect(sl_isa_available(sl_isa_active()) == 1);
 }
 
@@ -83,10 +87,12 @@ Test(api, isa_set_and_restore) {
 Test(api, env_isa) {
   const char *env = getenv("SECTIONLOSS_ISA");
   sl_isa active = sl_isa_active();
+  /* dispatch.c's preference order, best first */
+  const sl_isa order[] = {SL_ISA_AVX512, SL_ISA_AVX2, SL_ISA_NEON, SL_ISA_SCALAR};
   sl_isa best = SL_ISA_SCALAR;
-  for (int i = SL_ISA_COUNT_ - 1; i >= 0; i--)
-    if (sl_isa_available((sl_isa)i)) {
-      best = (sl_isa)i;
+  for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+    if (sl_isa_available(order[i])) {
+      best = order[i];
       break;
     }
   int named = -1;

@@ -1,0 +1,267 @@
+/*
+ * avx512/vec.h - the AVX-512 vector layer: the types and operations the generic kernels
+ * (src/generic/) are written against, for 16 float lanes. Include only from files compiled with
+ * the AVX-512 flags (AVX512_FLAGS in the Makefile: src/avx512/kernels.c and its tests).
+ *
+ * The same names with the same meaning as src/avx2/vec.h (the interface is described there);
+ * what differs here:
+ *   SL_W 16       vf = __m512               vm = __mmask16 (an opmask: one bit per lane)
+ *   vi = __m512i  vd = two __m512d (lanes 0-7 and 8-15)
+ * Lane flags are opmasks, so compares write k registers, and blends, zeroing (v_keep) and the
+ * flag logic are masked moves and k-register operations. Loads and stores of n < W lanes are
+ * masked moves with the first-n opmask (fault suppression: nothing past them is read or
+ * written), and the mask bytes of a tail are a masked byte load (AVX512BW + VL), not a copy
+ * through a buffer. The vector math is src/avx512/vmath.h: the results of src/avx2/vmath.h,
+ * bit for bit (tests/exhaustive/vmath_avx512.c).
+ * NaN: v_max returns the second operand for a NaN (as AVX2); the generic kernels never depend
+ * on it. The interface, every name and its meaning: src/generic/README.md.
+ */
+#ifndef SL_AVX512_VEC_H
+#define SL_AVX512_VEC_H
+
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "avx512/vmath.h"
+
+#define SL_W      16
+#define SL_SUFFIX avx512
+#define SL_V      SL_VINLINE
+
+typedef __m512 vf;
+typedef __mmask16 vm;
+typedef __m512i vi;
+typedef struct vd {
+  __m512d lo, hi;
+} vd;
+
+/* ---- float lanes ------------------------------------------------------------------------- */
+SL_V vf v_set1(float a) {
+  return _mm512_set1_ps(a);
+}
+SL_V vf v_zero(void) {
+  return _mm512_setzero_ps();
+}
+SL_V vf v_load(const float *p) {
+  return _mm512_loadu_ps(p);
+}
+SL_V void v_store(float *p, vf v) {
+  _mm512_storeu_ps(p, v);
+}
+/* The first n (0 <= n <= W) lanes. */
+SL_V vm m_first(int64_t n) {
+  return (vm)((1u << n) - 1u);
+}
+/* The first n (0 <= n <= W) lanes; nothing past them is read or written (the rest read as 0). */
+SL_V vf v_loadn(const float *p, int64_t n) {
+  return _mm512_maskz_loadu_ps(m_first(n), p);
+}
+SL_V void v_storen(float *p, vf v, int64_t n) {
+  _mm512_mask_storeu_ps(p, m_first(n), v);
+}
+
+SL_V vf v_add(vf a, vf b) {
+  return _mm512_add_ps(a, b);
+}
+SL_V vf v_sub(vf a, vf b) {
+  return _mm512_sub_ps(a, b);
+}
+SL_V vf v_mul(vf a, vf b) {
+  return _mm512_mul_ps(a, b);
+}
+SL_V vf v_div(vf a, vf b) {
+  return _mm512_div_ps(a, b);
+}
+SL_V vf v_fma(vf a, vf b, vf c) { /* a b + c */
+  return _mm512_fmadd_ps(a, b, c);
+}
+SL_V vf v_fms(vf a, vf b, vf c) { /* a b - c */
+  return _mm512_fmsub_ps(a, b, c);
+}
+SL_V vf v_fnma(vf a, vf b, vf c) { /* c - a b */
+  return _mm512_fnmadd_ps(a, b, c);
+}
+SL_V vf v_max(vf a, vf b) {
+  return _mm512_max_ps(a, b);
+}
+SL_V vf v_abs(vf a) {
+  return _mm512_abs_ps(a);
+}
+SL_V vf v_neg(vf a) {
+  return _mm512_xor_ps(a, _mm512_set1_ps(-0.0f));
+}
+
+/* ---- lane flags (opmasks) -------------------------------------------------------------------- */
+/* Ordered compares: false for a NaN operand; v_nle, v_nge: not a <= b, not a >= b (true for
+ * a NaN operand). */
+SL_V vm v_lt(vf a, vf b) {
+  return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ);
+}
+SL_V vm v_le(vf a, vf b) {
+  return _mm512_cmp_ps_mask(a, b, _CMP_LE_OQ);
+}
+SL_V vm v_gt(vf a, vf b) {
+  return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ);
+}
+SL_V vm v_ge(vf a, vf b) {
+  return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ);
+}
+SL_V vm v_eq(vf a, vf b) {
+  return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ);
+}
+SL_V vm v_nle(vf a, vf b) {
+  return _mm512_cmp_ps_mask(a, b, _CMP_NLE_UQ);
+}
+SL_V vm v_nge(vf a, vf b) {
+  return _mm512_cmp_ps_mask(a, b, _CMP_NGE_UQ);
+}
+SL_V vm m_and(vm a, vm b) {
+  return (vm)(a & b);
+}
+SL_V vm m_or(vm a, vm b) {
+  return (vm)(a | b);
+}
+SL_V vm m_andnot(vm a, vm b) { /* a and not b */
+  return (vm)(a & ~b);
+}
+SL_V vm m_all(void) {
+  return (vm)0xffff;
+}
+SL_V vm m_none(void) {
+  return (vm)0;
+}
+SL_V int m_any(vm m) {
+  return m != 0;
+}
+SL_V int m_lane(vm m, int l) {
+  return (m >> l) & 1;
+}
+/* m ? a : b, lane by lane (a masked move: a NaN in the lanes not taken never shows) */
+SL_V vf v_sel(vm m, vf a, vf b) {
+  return _mm512_mask_blend_ps(m, b, a);
+}
+SL_V vf v_keep(vm m, vf a) { /* m ? a : +0 */
+  return _mm512_maskz_mov_ps(m, a);
+}
+
+/* Lanes whose mask byte is nonzero: W bytes, or the first n (a masked byte load: nothing past
+ * them is read). */
+SL_V vm m_bytes(const uint8_t *p) {
+  __m128i b = _mm_loadu_si128((const __m128i *)p);
+  return _mm_test_epi8_mask(b, b);
+}
+SL_V vm m_bytesn(const uint8_t *p, int64_t n) {
+  __m128i b = _mm_maskz_loadu_epi8(m_first(n), p);
+  return _mm_test_epi8_mask(b, b);
+}
+
+/* ---- int32 lanes (CE class indices) -------------------------------------------------------- */
+SL_V vi vi_load(const int32_t *p) {
+  return _mm512_loadu_si512(p);
+}
+SL_V vm vi_ge0(vi a) {
+  return _mm512_cmpgt_epi32_mask(a, _mm512_set1_epi32(-1));
+}
+SL_V vi vi_zero(void) {
+  return _mm512_setzero_si512();
+}
+/* a + [m]: 1 added in the lanes of m */
+SL_V vi vi_sub_m(vi a, vm m) {
+  return _mm512_mask_add_epi32(a, m, a, _mm512_set1_epi32(1));
+}
+SL_V vf vi_to_f(vi a) {
+  return _mm512_cvtepi32_ps(a);
+}
+SL_V vi vi_set1(int32_t a) {
+  return _mm512_set1_epi32(a);
+}
+SL_V vi vi_max(vi a, vi b) {
+  return _mm512_max_epi32(a, b);
+}
+SL_V vi vi_mul(vi a, vi b) {
+  return _mm512_mullo_epi32(a, b);
+}
+SL_V vi vi_add(vi a, vi b) {
+  return _mm512_add_epi32(a, b);
+}
+SL_V vi vi_iota(void) { /* 0, 1, .., W-1 */
+  return _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+}
+/* p[idx[l]] per lane (every idx a valid index) */
+SL_V vf v_gather(const float *p, vi idx) {
+  return _mm512_i32gather_ps(idx, p, 4);
+}
+
+/* ---- double lanes (sums and per-pixel arithmetic) ------------------------------------------ */
+SL_V vd d_set1(double a) {
+  return (vd){_mm512_set1_pd(a), _mm512_set1_pd(a)};
+}
+SL_V vd d_zero(void) {
+  return d_set1(0.0);
+}
+SL_V vd d_from(vf a) {
+  return (vd){_mm512_cvtps_pd(_mm512_castps512_ps256(a)),
+              _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1))};
+}
+SL_V vf d_to_f(vd a) {
+  return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(a.lo)), _mm512_cvtpd_ps(a.hi),
+                            1);
+}
+SL_V vd d_add(vd a, vd b) {
+  return (vd){_mm512_add_pd(a.lo, b.lo), _mm512_add_pd(a.hi, b.hi)};
+}
+SL_V vd d_sub(vd a, vd b) {
+  return (vd){_mm512_sub_pd(a.lo, b.lo), _mm512_sub_pd(a.hi, b.hi)};
+}
+SL_V vd d_mul(vd a, vd b) {
+  return (vd){_mm512_mul_pd(a.lo, b.lo), _mm512_mul_pd(a.hi, b.hi)};
+}
+SL_V vd d_div(vd a, vd b) {
+  return (vd){_mm512_div_pd(a.lo, b.lo), _mm512_div_pd(a.hi, b.hi)};
+}
+SL_V vd d_fma(vd a, vd b, vd c) {
+  return (vd){_mm512_fmadd_pd(a.lo, b.lo, c.lo), _mm512_fmadd_pd(a.hi, b.hi, c.hi)};
+}
+/* m ? a : b with a float-lane flag m (bit l of m governs double lane l). */
+SL_V vd d_sel(vm m, vd a, vd b) {
+  return (vd){_mm512_mask_blend_pd((__mmask8)m, b.lo, a.lo),
+              _mm512_mask_blend_pd((__mmask8)(m >> 8), b.hi, a.hi)};
+}
+/* Sum of the 16 lanes, in a fixed order. */
+SL_V double d_hsum(vd a) {
+  __m512d v = _mm512_add_pd(a.lo, a.hi);
+  __m256d h = _mm256_add_pd(_mm512_castpd512_pd256(v), _mm512_extractf64x4_pd(v, 1));
+  __m128d s = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
+/* ---- vector math (src/avx512/vmath.h) ------------------------------------------------------ */
+SL_V vf v_log(vf x) { /* every float */
+  return sl_v16_logf(x);
+}
+SL_V vf v_log1p(vf a) { /* a >= 0, +inf, NaN */
+  return sl_v16_log1pf(a);
+}
+SL_V vf v_log1p01(vf e) { /* e in [0, 1], NaN */
+  return sl_v16_log1pf_01(e);
+}
+/* exp(-a), a >= 0 or NaN; deep: the caller found a lane with a > 87 */
+SL_V vf v_exp_nabs(vf a, int deep) {
+  return sl_v16_expf_nabs(a, deep);
+}
+SL_V vf v_sub_exact(vf a, vf b, vf *lo) { /* TwoSum */
+  return sl_v16_sub_exact(a, b, lo);
+}
+/* exp(d + lo) for d <= 0 (softmax arguments, d + lo exact), subnormal results rounded once:
+ * the lean form unless a lane is below -87; those lanes are added to *deep (AVX2's branch and
+ * forms, so the same values) */
+SL_V vf v_exp_neg(vf d, vf lo, vm *deep) {
+  vm dp = _mm512_cmp_ps_mask(d, _mm512_set1_ps(-87.0f), _CMP_LT_OQ);
+  if (__builtin_expect(dp != 0, 0)) {
+    *deep = (vm)(*deep | dp);
+    return sl_v16_expf_sum(d, lo);
+  }
+  return sl_v16_expf_lean(d, lo);
+}
+
+#endif /* SL_AVX512_VEC_H */

@@ -1,0 +1,226 @@
+/*
+ * exhaustive/vmath_avx512.c - checks the AVX-512 vector math (src/avx512/vmath.h) the way
+ * tests/exhaustive/vmath_avx2.c checks the AVX2 one: logf and expf on every one of the 2^32
+ * float bit patterns against the correctly rounded result, and log1pf (x >= 0), log1pf_01
+ * (x in [0, 1]), the CE kernel's lean exp (x in [-87, 0]) and exp(-|x|) (every x, deep set as
+ * the kernels set it: some lane of the 16 above 87) on their domains; at most 2 ULP, special
+ * values exact (reference, ULP distance and special values: vmath_check.h).
+ *
+ * Second check: src/avx512/vmath.h claims the very results of src/avx2/vmath.h (the rounding
+ * arithmetic is the same; only masks, fixups and the 2^k scaling differ, and those are exact).
+ * Every function is compared bit for bit with its AVX2 counterpart on the same inputs (a NaN
+ * matches any NaN): logf and expf on all inputs; log1pf, expf_lean, log1pf_01 on their domains,
+ * expf_nabs on every x (AVX2's deep flag taken per 8 lanes, as its kernels do), and
+ * expf_sum(x - 1.5 split by sub_exact) on every x, on the extra inputs. A difference fails.
+ *
+ * logf and expf are checked on all 2^32 inputs; the others on every 4th block of 16 inputs (all
+ * of them with --full). Prints, per function, the largest error, the input where it occurs, the
+ * ULP histogram and the count of differences from AVX2; exits 1 on an error above the limit, a
+ * wrong special value or a difference from AVX2. OpenMP over the input space.
+ * Build and run: make test-exhaustive-avx512 (mk/avx512.mk). Needs AVX-512 F+BW+DQ+VL with the
+ * OS's ZMM state (the library's own detection, sl_isa_available): exits 77 without.
+ */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "avx2/vmath.h"
+#include "avx512/vmath.h"
+#include "sectionloss.h"
+#include "vmath_check.h"
+
+/* Bit-for-bit comparison with the AVX2 functions. */
+enum {
+  SAME_LOG,
+  SAME_EXP,
+  SAME_LOG1P,
+  SAME_EXPLEAN,
+  SAME_LOG1P01,
+  SAME_EXPNABS,
+  SAME_EXPSUM,
+  SAME_COUNT
+};
+static const char *const same_name[SAME_COUNT] = {
+    "logf", "expf", "log1pf", "expf_lean", "log1pf_01", "expf_nabs", "expf_sum(sub_exact)"};
+typedef struct same {
+  uint64_t diff[SAME_COUNT], tested[SAME_COUNT];
+  uint32_t first[SAME_COUNT]; /* input bits of the first difference */
+} same;
+
+static void same_f(same *s, int fn, uint32_t xbits, float a, float b) {
+  s->tested[fn]++;
+  if ((isnan(a) && isnan(b)) || u_of(a) == u_of(b))
+    return;
+  if (s->diff[fn]++ == 0 || xbits < s->first[fn])
+    s->first[fn] = xbits;
+}
+
+static __m512 nabs_avx512(__m512 x) {
+  __m512 ax = _mm512_abs_ps(x);
+  int deep = _mm512_cmp_ps_mask(ax, _mm512_set1_ps(87.0f), _CMP_GT_OQ) != 0;
+  return sl_v16_expf_nabs(ax, deep);
+}
+
+static __m256 nabs_avx2(__m256 x) {
+  __m256 ax = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
+  int deep = _mm256_movemask_ps(_mm256_cmp_ps(ax, _mm256_set1_ps(87.0f), _CMP_GT_OQ)) != 0;
+  return sl_v_expf_nabs(ax, deep);
+}
+
+static int special_values(void) {
+  static const special_case cases[] = SPECIAL_CASES;
+  int fails = 0;
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    __m512 v = _mm512_set1_ps(cases[i].x), y;
+    switch (cases[i].fn) {
+    case FN_LOG:
+      y = sl_v16_logf(v);
+      break;
+    case FN_EXP:
+      y = sl_v16_expf(v);
+      break;
+    case FN_LOG1P:
+      y = sl_v16_log1pf(v);
+      break;
+    case FN_EXPNEG:
+      y = sl_v16_expf_lean(v, _mm512_setzero_ps());
+      break;
+    case FN_LOG1P01:
+      y = sl_v16_log1pf_01(v);
+      break;
+    default:
+      y = sl_v16_expf_nabs(_mm512_abs_ps(v), 1);
+      break;
+    }
+    fails += special_fails(&cases[i], _mm512_cvtss_f32(y));
+  }
+  return fails;
+}
+
+/* One block of 16 consecutive bit patterns from base. */
+static void block(uint32_t base, int extra, result *loc, same *sm) {
+  __m512i bits =
+      _mm512_add_epi32(_mm512_set1_epi32((int)base),
+                       _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+  __m512 x = _mm512_castsi512_ps(bits);
+  __m256 x0 = _mm512_castps512_ps256(x), x1 = _mm512_extractf32x8_ps(x, 1);
+  float xs[16], yl[16], ye[16], al[16], ae[16];
+  _mm512_storeu_ps(xs, x);
+  _mm512_storeu_ps(yl, sl_v16_logf(x));
+  _mm512_storeu_ps(ye, sl_v16_expf(x));
+  _mm256_storeu_ps(al, sl_v_logf(x0));
+  _mm256_storeu_ps(al + 8, sl_v_logf(x1));
+  _mm256_storeu_ps(ae, sl_v_expf(x0));
+  _mm256_storeu_ps(ae + 8, sl_v_expf(x1));
+  for (int l = 0; l < 16; l++) {
+    uint32_t u = base + (uint32_t)l;
+    double xd = xs[l];
+    check(&loc[FN_LOG], u, yl[l], (float)log(xd));
+    check(&loc[FN_EXP], u, ye[l], (float)exp(xd));
+    same_f(sm, SAME_LOG, u, yl[l], al[l]);
+    same_f(sm, SAME_EXP, u, ye[l], ae[l]);
+  }
+  if (!extra)
+    return;
+  const __m512 z = _mm512_setzero_ps();
+  const __m256 z8 = _mm256_setzero_ps();
+  float yp[16], ap[16], yn[16], an[16], y1[16], a1[16], ya[16], aa[16], yq[16], aq[16];
+  _mm512_storeu_ps(yp, sl_v16_log1pf(x));
+  _mm256_storeu_ps(ap, sl_v_log1pf(x0));
+  _mm256_storeu_ps(ap + 8, sl_v_log1pf(x1));
+  _mm512_storeu_ps(yn, sl_v16_expf_lean(x, z));
+  _mm256_storeu_ps(an, sl_v_expf_lean(x0, z8));
+  _mm256_storeu_ps(an + 8, sl_v_expf_lean(x1, z8));
+  _mm512_storeu_ps(y1, sl_v16_log1pf_01(x));
+  _mm256_storeu_ps(a1, sl_v_log1pf_01(x0));
+  _mm256_storeu_ps(a1 + 8, sl_v_log1pf_01(x1));
+  _mm512_storeu_ps(ya, nabs_avx512(x));
+  _mm256_storeu_ps(aa, nabs_avx2(x0));
+  _mm256_storeu_ps(aa + 8, nabs_avx2(x1));
+  /* exp((x - 1.5) exactly): the softmax argument pair */
+  __m512 rr;
+  __m256 rr0, rr1;
+  __m512 d = sl_v16_sub_exact(x, _mm512_set1_ps(1.5f), &rr);
+  __m256 d0 = sl_v_sub_exact(x0, _mm256_set1_ps(1.5f), &rr0);
+  __m256 d1 = sl_v_sub_exact(x1, _mm256_set1_ps(1.5f), &rr1);
+  _mm512_storeu_ps(yq, sl_v16_expf_sum(d, rr));
+  _mm256_storeu_ps(aq, sl_v_expf_sum(d0, rr0));
+  _mm256_storeu_ps(aq + 8, sl_v_expf_sum(d1, rr1));
+  for (int l = 0; l < 16; l++) {
+    uint32_t u = base + (uint32_t)l;
+    double xd = xs[l];
+    if (!(xs[l] < 0.0f) && !(u == 0x80000000u)) {
+      check(&loc[FN_LOG1P], u, yp[l], (float)log1p(xd));
+      same_f(sm, SAME_LOG1P, u, yp[l], ap[l]);
+    }
+    if (isnan(xd) || (xd <= 0.0 && xd >= -87.0)) {
+      check(&loc[FN_EXPNEG], u, yn[l], (float)exp(xd));
+      same_f(sm, SAME_EXPLEAN, u, yn[l], an[l]);
+    }
+    if (isnan(xd) || (xd >= 0.0 && xd <= 1.0)) {
+      check(&loc[FN_LOG1P01], u, y1[l], (float)log1p(xd));
+      same_f(sm, SAME_LOG1P01, u, y1[l], a1[l]);
+    }
+    check(&loc[FN_EXPNABS], u, ya[l], (float)exp(-fabs(xd)));
+    same_f(sm, SAME_EXPNABS, u, ya[l], aa[l]);
+    same_f(sm, SAME_EXPSUM, u, yq[l], aq[l]);
+  }
+}
+
+__attribute__((noinline)) static int run(int64_t extra_step) {
+  double t0 = omp_get_wtime();
+  result total[FN_COUNT];
+  same stotal;
+  memset(total, 0, sizeof total);
+  memset(&stotal, 0, sizeof stotal);
+  const int64_t blocks = (int64_t)1 << 28; /* 2^32 inputs, 16 per block */
+#pragma omp parallel
+  {
+    result loc[FN_COUNT];
+    same sm;
+    memset(loc, 0, sizeof loc);
+    memset(&sm, 0, sizeof sm);
+#pragma omp for schedule(dynamic, 1 << 15)
+    for (int64_t b = 0; b < blocks; b++)
+      block((uint32_t)(b * 16), b % extra_step == 0, loc, &sm);
+#pragma omp critical
+    {
+      for (int f = 0; f < FN_COUNT; f++)
+        merge(&total[f], &loc[f]);
+      for (int f = 0; f < SAME_COUNT; f++) {
+        if (sm.diff[f] && (!stotal.diff[f] || sm.first[f] < stotal.first[f]))
+          stotal.first[f] = sm.first[f];
+        stotal.diff[f] += sm.diff[f];
+        stotal.tested[f] += sm.tested[f];
+      }
+    }
+  }
+  int fails = special_values();
+  fails += report_results(total);
+  for (int f = 0; f < SAME_COUNT; f++) {
+    printf("same as AVX2: %-27s inputs %11" PRIu64 "  differences %" PRIu64 "\n", same_name[f],
+           stotal.tested[f], stotal.diff[f]);
+    if (stotal.diff[f]) {
+      printf("FAIL %s differs from the AVX2 function, first at x bits 0x%08x\n", same_name[f],
+             stotal.first[f]);
+      fails++;
+    }
+  }
+  printf("vmath_avx512: %s (%.1f s, %d threads%s)\n", fails ? "FAILED" : "OK", omp_get_wtime() - t0,
+         omp_get_max_threads(),
+         extra_step == 1 ? ", --full" : ", the functions after expf on 1/4 of the inputs");
+  return fails ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+  /* The library's own detection (CPUID F/BW/DQ/VL, AVX2, FMA, XCR0 & 0xE6), before any code
+   * of this AVX-512-compiled file that could use a ZMM register. */
+  if (!sl_isa_available(SL_ISA_AVX512)) {
+    printf("vmath_avx512: no AVX-512 F+BW+DQ+VL (or no OS ZMM state) on this CPU, skipped\n");
+    return 77;
+  }
+  /* logf and expf: always all 2^32 inputs. The others: every 4th block of 16, or all (--full). */
+  return run((argc > 1 && strcmp(argv[1], "--full") == 0) ? 1 : 4);
+}
