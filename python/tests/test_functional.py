@@ -200,7 +200,9 @@ def test_backward_of_the_loss_itself_hands_over_the_saved_gradient():
 @pytest.mark.parametrize("entry", ["bce_logits", "ce"])
 def test_none_backward_matches_the_c_grad_map_call(entry):
     # reduction "none": the saved unscaled gradient times the upstream map, against one C call
-    # given that map as grad_map: within 1 float32 ULP (two roundings instead of one).
+    # given that map as grad_map. Each is within the accuracy contract (docs/accuracy.md): 4 ulp
+    # of the element's largest term, and here (no weights, targets 0/1) every term is at most
+    # |upstream| in size; the Python path rounds once more: 9 float32 ulp of |upstream| in all.
     from sectionloss import _lib
 
     g = torch.Generator().manual_seed(12)
@@ -221,5 +223,6 @@ def test_none_backward_matches_the_c_grad_map_call(entry):
     _lib.call(entry, n, c, h, w, x.data_ptr(), t.data_ptr(), boxes_ptr=box.data_ptr(),
               num_boxes=1, reduction="none", grad_map_ptr=up.data_ptr(), num_threads=1,
               grad_ptr=want.data_ptr())
-    ulp = torch.finfo(torch.float32).eps * want.abs()
-    assert ((xg.grad - want).abs() <= ulp + torch.finfo(torch.float32).tiny).all()
+    scale = (up.unsqueeze(1) if entry == "ce" else up).abs().expand_as(want)
+    tol = 9 * torch.finfo(torch.float32).eps * scale
+    assert ((xg.grad - want).abs() <= tol + torch.finfo(torch.float32).tiny).all()
