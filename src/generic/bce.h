@@ -70,17 +70,22 @@ static double bce_reference(const sl_bce_row *r, int64_t i, int logits) {
   return logits ? sl_bce_logits__scalar(&s, &unused) : sl_bce_prob__scalar(&s, &unused);
 }
 
-/* Lanes whose upstream-gradient x weight product is not a normal float or 0: the float
- * gradient would lose digits (subnormal) or give inf * 0. (A constant upstream gradient
- * without weights is checked once per row, in bce_dispatch.) */
-SL_V vm bce_gw_hard(vf gw) {
-  vf a = v_abs(gw);
-  return m_or(v_nle(a, v_set1(FLT_MAX)), m_and(v_lt(a, v_set1(FLT_MIN)), v_gt(a, v_zero())));
-}
-
-SL_V vf bce_gw(const sl_bce_row *r, int64_t i, int64_t n, const int tail, const int fl, vf w) {
+/* g w, the upstream gradient times the weight, and in *hard the lanes where that float product
+ * is not a normal float although neither factor is 0 (subnormal, or underflowed to 0: the
+ * gradient would lose its digits; or inf / NaN: inf * 0 would appear). (A constant upstream
+ * gradient without weights is checked once per row, in bce_dispatch.) */
+SL_V vf bce_gw(const sl_bce_row *r, int64_t i, int64_t n, const int tail, const int fl, vf w,
+               vm *hard) {
   vf g = (fl & BF_GMAP) ? LDN(r->gmap + i) : v_set1((float)r->gscale);
-  return (fl & BF_W) ? v_mul(g, w) : g;
+  vf gw = (fl & BF_W) ? v_mul(g, w) : g;
+  if (fl & (BF_W | BF_GMAP)) {
+    vf a = v_abs(gw), zero = v_zero();
+    vm lost = m_and(v_lt(a, v_set1(FLT_MIN)), v_gt(v_abs(g), zero));
+    if (fl & BF_W)
+      lost = m_and(lost, v_gt(v_abs(w), zero));
+    *hard = m_or(*hard, m_or(v_nle(a, v_set1(FLT_MAX)), lost));
+  }
+  return gw;
 }
 
 /* input: n lanes at i, selected lanes sel; output: loss / grad stores, *acc += selected losses
@@ -102,9 +107,8 @@ SL_V vm bce_prob_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, const 
   vf l = v_keep(sel, v_neg((fl & BF_W) ? v_mul(w, s) : s));
   vm hard = m_none();
   if (fl & BF_GRAD) {
-    vf gw = bce_gw(r, i, n, tail, fl, w);
-    if (fl & (BF_W | BF_GMAP))
-      hard = m_and(m_and(sel, ok), bce_gw_hard(gw));
+    vf gw = bce_gw(r, i, n, tail, fl, w, &hard);
+    hard = m_and(m_and(sel, ok), hard);
     vf den = v_max(v_mul(p, q), v_set1(1e-12f));
     STN(r->grad + i, v_keep(sel, v_mul(gw, v_div(v_sub(p, t), den))));
   }
@@ -134,9 +138,7 @@ SL_V vm bce_logits_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, cons
   vm hard = m_or(v_nle(ax, v_set1(FLT_MAX)), v_nle(v_max(v_abs(t), v_abs(b)), v_set1(0x1p60f)));
   hard = m_or(hard, deep);
   if (fl & BF_GRAD) {
-    vf gw = bce_gw(r, i, n, tail, fl, w);
-    if (fl & (BF_W | BF_GMAP))
-      hard = m_or(hard, bce_gw_hard(gw));
+    vf gw = bce_gw(r, i, n, tail, fl, w, &hard);
     /* x >= 0: (a - b e) / (1 + e), x < 0: (a e - b) / (1 + e): one fma and one division,
      * the fewest roundings where the terms cancel */
     vf d = v_div(v_sel(pos, v_fnma(b, e, a), v_fms(a, e, b)), v_add(one, e));
