@@ -88,6 +88,13 @@ SL_V vf bce_gw(const sl_bce_row *r, int64_t i, int64_t n, const int tail, const 
   return gw;
 }
 
+/* Lanes whose float loss is subnormal: rounded to the subnormal grid it keeps too few digits for
+ * the reduced loss's 1e-6 (a fuzz finding): the reference's lanes. */
+SL_V vm bce_tiny(vf l) {
+  vf a = v_abs(l);
+  return m_and(v_lt(a, v_set1(FLT_MIN)), v_gt(a, v_zero()));
+}
+
 /* input: n lanes at i, selected lanes sel; output: loss / grad stores, *acc += selected losses
  * of the lanes that are not hard, *bad |= domain-error lanes; returns the hard lanes */
 SL_V vm bce_prob_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, const int tail,
@@ -105,7 +112,7 @@ SL_V vm bce_prob_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, const 
   else
     s = v_fma(t, v_max(v_log(p), floor), v_mul(v_sub(one, t), v_max(v_log(q), floor)));
   vf l = v_keep(sel, v_neg((fl & BF_W) ? v_mul(w, s) : s));
-  vm hard = m_none();
+  vm hard = m_and(m_and(sel, ok), bce_tiny(l));
   if (fl & BF_GRAD) {
     vf gw = bce_gw(r, i, n, tail, fl, w, &hard);
     hard = m_and(m_and(sel, ok), hard);
@@ -136,7 +143,7 @@ SL_V vm bce_logits_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, cons
   /* non-finite x (-inf: PyTorch's NaN loss); targets or pw * t so large that the float terms
    * could overflow */
   vm hard = m_or(v_nle(ax, v_set1(FLT_MAX)), v_nle(v_max(v_abs(t), v_abs(b)), v_set1(0x1p60f)));
-  hard = m_or(hard, deep);
+  hard = m_or(hard, m_or(deep, bce_tiny(l)));
   if (fl & BF_GRAD) {
     vf gw = bce_gw(r, i, n, tail, fl, w, &hard);
     /* x >= 0: (a - b e) / (1 + e), x < 0: (a e - b) / (1 + e): one fma and one division,
