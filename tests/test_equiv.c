@@ -404,6 +404,81 @@ Test(equiv, infinite_pos_weight) {
   cr_assert(fails == 0);
 }
 
+/* Losses and gradients that lose digits to underflow in float, or overflow it (fuzz findings,
+ * CI runs 3 and 4, session 4): a weighted loss w s that rounds to 0, a subnormal or inf
+ * (w = 1.4e-45, w = 3e38), an unweighted loss that is subnormal before a large weight scales it
+ * (t = 1e-40 with p = 1e-30; logits x = 86 with pw = 0.01), logits c |x| = 2^-150 (t = 1/2,
+ * pw = -1, x = 2^-149) under w = 2^100, c |x| beyond FLT_MAX, the near-0 gradient's a - b with
+ * a tiny pos_weight (1 + pw rounds to 1), and CE pixels whose other classes are 95 to 120 below
+ * the target (s - 1 subnormal or 0 in float). Each tuple fills a row of 19 elements (pixels) on
+ * its own, so its reduced loss is not hidden behind larger ones; the reduced losses are held to
+ * 1e-6 of sum |l| (no absolute tolerance). CE: x and t are the logits of classes 0 (the label)
+ * and 1, w both class weights. */
+Test(equiv, underflowing_losses) {
+  say_isa();
+  static const struct {
+    int op;
+    float x, t, w, pw;
+  } cases[] = {
+      {T_BCE, 0.25f, 0.0f, 0x1p-149f, 1.0f},                   /* w s underflows to 0 */
+      {T_BCE, 0.5f, 0.0f, 0x1p-140f, 1.0f},                    /* w s subnormal */
+      {T_BCE, 0.99f, 0.0f, 3e38f, 1.0f},                       /* w s overflows */
+      {T_BCE, 1e-30f, 1e-40f, 1e8f, 1.0f},                     /* s subnormal, then scaled */
+      {T_BCE, 1e-30f, 1e-40f, 1.0f, 1.0f},                     /* s subnormal */
+      {T_BCE, 0.99999994f, 0x1p-149f, 1.0f, 1.0f},             /* t lp underflows, beside more */
+      {T_BCE, 1e-30f, 0.0f, 3.0f, 1.0f},                       /* an exact 0 */
+      {T_BCE_LOGITS, -20.0f, 0.0f, 0x1p-149f, 1.0f},           /* w s underflows to 0 */
+      {T_BCE_LOGITS, 86.0f, 1.0f, 1e10f, 0.01f},               /* s subnormal, then scaled */
+      {T_BCE_LOGITS, 0x1p-149f, 0.5f, 0x1p100f, -1.0f},        /* c |x| underflows, lw = 0 */
+      {T_BCE_LOGITS, 1e38f, -3.0f, 1.0f, 1.0f},                /* c |x| overflows */
+      {T_BCE_LOGITS, 1.69837374e-41f, 1.0f, 0.825f, 1.7e-29f}, /* a - b = -pw near x = 0 */
+      {T_BCE_LOGITS, -80.0f, 1.0f, 1e30f, 1e-38f},             /* d = -pw near FLT_MIN */
+      {T_BCE_LOGITS, 0.0f, 0.5f, 0x1p100f, -1.0f},             /* an exact 0 */
+      {T_BCE_LOGITS, 80.0f, 1.0f, 1.0f, 1.0f},                 /* a normal 1.8e-35 */
+      {T_CE, 95.0f, 0.0f, 1.0f, 1.0f},                         /* s - 1 = 5.5e-42 */
+      {T_CE, 120.0f, 0.0f, 3.0f, 1.0f},                        /* s - 1 = 7.7e-53: 0 in float */
+      {T_CE, 30.0f, 0.0f, 1.0f, 1.0f},                         /* s - 1 = 9.4e-14 */
+  };
+  int fails = 0;
+  uint64_t seed = 37000;
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+    for (int red = 0; red < 3; red++)
+      for (int wi = 0; wi < 2; wi++) {
+        const int ce = cases[k].op == T_CE;
+        sl_shape sh = {1, ce ? 2 : 1, 1, 19};
+        t_spec s = t_spec_default((t_op)cases[k].op, sh, seed++);
+        s.reduction = (sl_reduction)red;
+        s.weight = 1;
+        s.pos_weight = cases[k].op == T_BCE_LOGITS;
+        s.smoothing = 0.0f;
+        s.box = TB_NONE;
+        s.mask = wi ? TM_RANDOM : TM_NONE;
+        t_case c;
+        t_case_make(&c, &s);
+        for (int64_t i = 0; i < sh.w; i++) {
+          c.x[i] = cases[k].x;
+          if (ce) {
+            c.x[sh.w + i] = cases[k].t;
+            t_label_set(&c, i, 0);
+          } else {
+            c.target[i] = cases[k].t;
+          }
+        }
+        for (int64_t i = 0; i < (ce ? 2 : sh.w); i++)
+          c.weight[i] = cases[k].w;
+        if (c.pos_weight)
+          c.pos_weight[0] = cases[k].pw;
+        char desc[256];
+        snprintf(desc, sizeof desc, "x %a t %a w %a pw %a, ", (double)cases[k].x,
+                 (double)cases[k].t, (double)cases[k].w, (double)cases[k].pw);
+        size_t used = strlen(desc);
+        fails += equiv_case(&c, 1 + (int)(k + red) % 7,
+                            (t_spec_str(&s, desc + used, sizeof desc - used), desc));
+        t_case_free(&c);
+      }
+  cr_assert(fails == 0);
+}
+
 /* Out-of-domain probabilities and bad labels: both ISAs report the same status. */
 Test(equiv, errors) {
   say_isa();

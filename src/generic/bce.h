@@ -12,8 +12,9 @@
  * get exactly the reference's value: a non-finite or subnormal product g*w of upstream
  * gradient and weight, a non-finite logit, targets or pos_weight * target beyond 2^60, and
  * (logits) |x| > 87, where exp(-|x|) is subnormal (the loss and gradient terms built on it would
- * keep only a few digits). Hard lanes are rare in real data (a logit beyond 87 is saturated);
- * they cost a double-precision element each.
+ * keep only a few digits), a loss that lost digits to underflow or overflowed (bce_lost_s,
+ * bce_lost_w) and (logits) a gradient factor d below FLT_MIN before g w scales it. Hard lanes are
+ * rare in real data (a logit beyond 87 is saturated); they cost a double-precision element each.
  *   probabilities: lp = max(log p, -100), lq = max(log(1 - p), -100) (1 - p rounded to float,
  *     as PyTorch), l = -w (t lp + (1 - t) lq) (one log when every target of the block is 0 or
  *     1: then l = -w max(log(t ? p : 1 - p), -100) exactly); gradient g w ((p - t) /
@@ -88,11 +89,33 @@ SL_V vf bce_gw(const sl_bce_row *r, int64_t i, int64_t n, const int tail, const 
   return gw;
 }
 
-/* Lanes whose float loss is subnormal: rounded to the subnormal grid it keeps too few digits for
- * the reduced loss's 1e-6 (a fuzz finding): the reference's lanes. */
-SL_V vm bce_tiny(vf l) {
-  vf a = v_abs(l);
-  return m_and(v_lt(a, v_set1(FLT_MIN)), v_gt(a, v_zero()));
+/* Lanes whose float loss lost digits to underflow or overflowed (fuzz findings), the
+ * reference's lanes. bce_lost_s: the unweighted loss s beyond FLT_MAX, or below 2^-120
+ * (SL_BCE_TINY), where a product inside it that underflowed (absolute error up to 2^-150) is
+ * no longer negligible and a weight could scale it up, unless s is an exact 0.
+ * s = lw L + c |x| with L > 0 (logits: lw = a + b, L = log1p(e), c = a or b) is an exact 0
+ * where lw = 0 and c |x| = 0 without underflow (probabilities pass lw = c = ax = 0: in the
+ * domain their 0 loss is exact, t lp and (1 - t) lq cannot both underflow to 0).
+ * bce_lost_w: the weighted loss ws = w s not a normal float (subnormal, underflowed to 0, or
+ * overflowed) although w and s are not 0: the double sums would take the float's lost digits.
+ * One or two compares per block unless a lane is that small or that large. */
+#define SL_BCE_TINY 0x1p-120f
+SL_V vm bce_lost_s(vf s, vf lw, vf c, vf ax) {
+  const vf zero = v_zero();
+  vf as = v_abs(s);
+  vm small = v_lt(as, v_set1(SL_BCE_TINY)), big = v_nle(as, v_set1(FLT_MAX));
+  if (!m_any(m_or(small, big)))
+    return big;
+  vm zero0 = m_and(v_eq(lw, zero), m_or(v_eq(c, zero), v_eq(ax, zero)));
+  return m_or(big, m_andnot(small, m_andnot(zero0, v_gt(as, zero)))); /* not the exact 0s */
+}
+SL_V vm bce_lost_w(vf s, vf ws, vf w) {
+  const vf zero = v_zero();
+  vf a = v_abs(ws);
+  vm odd = m_or(v_lt(a, v_set1(FLT_MIN)), v_nle(a, v_set1(FLT_MAX)));
+  if (!m_any(odd))
+    return odd;
+  return m_and(odd, m_and(v_gt(v_abs(s), zero), v_gt(v_abs(w), zero)));
 }
 
 /* input: n lanes at i, selected lanes sel; output: loss / grad stores, *acc += selected losses
@@ -107,12 +130,20 @@ SL_V vm bce_prob_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, const 
   vf w = (fl & BF_W) ? LDN(r->w + i) : one;
   vm tb = m_or(v_eq(t, zero), v_eq(t, one));
   vf s;
-  if (!m_any(m_andnot(m_and(sel, ok), tb))) /* every target 0 or 1: one log */
+  vm hard = m_none();
+  if (!m_any(m_andnot(m_and(sel, ok), tb))) { /* every target 0 or 1: one log, no product */
     s = v_max(v_log(v_sel(v_eq(t, one), p, q)), floor);
-  else
+  } else {
     s = v_fma(t, v_max(v_log(p), floor), v_mul(v_sub(one, t), v_max(v_log(q), floor)));
-  vf l = v_keep(sel, v_neg((fl & BF_W) ? v_mul(w, s) : s));
-  vm hard = m_and(m_and(sel, ok), bce_tiny(l));
+    hard = bce_lost_s(s, zero, zero, zero);
+  }
+  vf ws = s;
+  if (fl & BF_W) {
+    ws = v_mul(w, s);
+    hard = m_or(hard, bce_lost_w(s, ws, w));
+  }
+  vf l = v_keep(sel, v_neg(ws));
+  hard = m_and(m_and(sel, ok), hard);
   if (fl & BF_GRAD) {
     vf gw = bce_gw(r, i, n, tail, fl, w, &hard);
     hard = m_and(m_and(sel, ok), hard);
@@ -136,34 +167,47 @@ SL_V vm bce_logits_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, cons
   vf e = v_exp_nabs(ax, anydeep); /* exp(-|x|) */
   vf a = v_sub(one, t), b = v_mul(pw, t), lw = v_add(a, b);
   vm pos = v_ge(x, zero);
-  vf l = v_fma(lw, v_log1p01(e), v_mul(v_sel(pos, a, b), ax));
-  if (fl & BF_W)
-    l = v_mul(w, l);
-  l = v_keep(sel, l);
+  vf c = v_sel(pos, a, b);
+  vf s = v_fma(lw, v_log1p01(e), v_mul(c, ax));
+  vm lost = bce_lost_s(s, lw, c, ax);
+  vf ws = s;
+  if (fl & BF_W) {
+    ws = v_mul(w, s);
+    lost = m_or(lost, bce_lost_w(s, ws, w));
+  }
+  vf l = v_keep(sel, ws);
   /* non-finite x (-inf: PyTorch's NaN loss); targets or pw * t so large that the float terms
    * could overflow */
   vm hard = m_or(v_nle(ax, v_set1(FLT_MAX)), v_nle(v_max(v_abs(t), v_abs(b)), v_set1(0x1p60f)));
-  hard = m_or(hard, m_or(deep, bce_tiny(l)));
+  hard = m_or(hard, m_or(deep, lost));
   if (fl & BF_GRAD) {
     vf gw = bce_gw(r, i, n, tail, fl, w, &hard);
     /* x >= 0: (a - b e) / (1 + e), x < 0: (a e - b) / (1 + e): one fma and one division,
-     * the fewest roundings where the terms cancel */
+     * the fewest roundings where the terms cancel. A d below FLT_MIN (subnormal, or
+     * underflowed to 0) would lose its digits before g w scales it: the reference's lane. */
     vf d = v_div(v_sel(pos, v_fnma(b, e, a), v_fms(a, e, b)), v_add(one, e));
     vf gr = v_mul(gw, d);
+    vm dlost = v_lt(v_abs(d), v_set1(FLT_MIN));
     vm near = v_lt(ax, v_set1(SL_LOGITS_NEAR0_F));
     if (m_any(near)) {
-      /* (g w / 2) ((a - b) + lw tanh(x / 2)), a - b = 1 - (1 + pw) t (exact for pw = -1),
+      /* (g w / 2) ((a - b) + lw tanh(x / 2)), a - b = 1 - (1 + pw) t with 1 + pw = u + eu
+       * exactly (TwoSum of the row's pw): 1 for pw = -1, -pw for t = 1 (a tiny pw is kept);
        * 2 tanh(x / 2) = x - x^3/12 + x^5/120 - 17 x^7/20160 + 31 x^9/362880 (|x| < 1/4:
        * truncation below 1e-11 relative) */
+      const float pws = r->pos_weight, us = 1.0f + pws, bs = us - 1.0f;
+      const float eus = (1.0f - (us - bs)) + (pws - bs);
       vf u = v_mul(x, x);
       vf p = v_fma(u, v_set1(31.0f / 362880.0f), v_set1(-17.0f / 20160.0f));
       p = v_fma(p, u, v_set1(1.0f / 120.0f));
       p = v_fma(p, u, v_set1(-1.0f / 12.0f));
       vf xc = v_fma(v_mul(p, u), x, x);
       vf gl = v_mul(v_mul(gw, lw), v_set1(0.25f));
-      vf ga = v_mul(v_mul(gw, v_fnma(v_add(one, pw), t, one)), v_set1(0.5f));
+      vf amb = v_fnma(v_set1(eus), t, v_fnma(v_set1(us), t, one));
+      vf ga = v_mul(v_mul(gw, amb), v_set1(0.5f));
       gr = v_sel(near, v_fma(gl, xc, ga), gr);
+      dlost = m_andnot(dlost, near);
     }
+    hard = m_or(hard, dlost);
     STN(r->grad + i, v_keep(sel, gr));
   }
   hard = m_and(sel, hard);

@@ -23,7 +23,8 @@
  * Pixels whose float path cannot meet the accuracy contract are recomputed by the reference
  * kernel (sl_ce__scalar on that pixel): a non-finite logit, sum or loss; k or g (e/C) w_c
  * beyond the float range or subnormal; a class below the max by more than 87 (a subnormal
- * exp) under |k| > 1. Uncounted pixels (cls < 0) inside a segment cost their zero stores and
+ * exp) under |k| > 1; s1 below 2^-100 (the loss, about s1, would carry the float exps'
+ * subnormal rounding). Uncounted pixels (cls < 0) inside a segment cost their zero stores and
  * a blend; the driver gives runs of them to its zero fill, not to this kernel.
  * With more than CE_SCR / SL_W - 2 classes (4094 on AVX2) the row runs on the reference kernel.
  * Errors: within 4 ULP of the reference per element (the ULP of the larger of the result and
@@ -158,7 +159,13 @@ SL_V vd ce_block(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t j, in
   if (fl & CF_SMOOTH) /* sw = sum_c w_c (x_c - m) <= 0 */
     loss = d_fma(d_set1(1.0 - e), loss, d_mul(d_set1(ec), d_sub(d_mul(d_set1(W), ls), sw)));
   vf lf = d_to_f(loss);
+  /* s1 below 2^-100 (a fuzz finding): the classes below the max are then exponentials
+   * near or below FLT_MIN, rounded to the subnormal grid or to 0 (up to 2^-150 each), while the
+   * loss is about s1: the reference's pixel (its exponentials are double). With C = 1, s1 = 0
+   * is exact. */
   vm hard = m_or(v_nle(v_abs(lf), v_set1(FLT_MAX)), v_nle(v_abs(s1f), v_set1(FLT_MAX)));
+  if (C > 1)
+    hard = m_or(hard, v_lt(s1f, v_set1(0x1p-100f)));
   if (fl & CF_GRAD) {
     vd g = (fl & CF_GMAP) ? d_from(LDN(r->gmap + i0 + j)) : d_set1(r->gscale);
     vd a = d_mul(d_set1(1.0 - e), wt);

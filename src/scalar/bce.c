@@ -54,7 +54,10 @@ double sl_bce_prob__scalar(const sl_bce_row *r, int *domain_error) {
 }
 
 /* input:  r->x logits, r->y targets, r->w, r->mask, r->gmap, r->pos_weight (pw)
- * output: r->loss, r->grad; returns sum over selected of w * l, with lw = (pw - 1) * y + 1:
+ * output: r->loss, r->grad; returns sum over selected of w * l, with lw = (pw - 1) * y + 1,
+ *         evaluated as (1 - y) + pw * y (a tiny pw * y beside 1 - y = 0 is kept: y = 1,
+ *         pw = 1e-29 gives lw = pw, where (pw - 1) * y + 1 rounds to 0; an infinite y keeps
+ *         the first form, PyTorch's):
  *         l = (1 - y) * x + lw * (log1p(exp(-|x|)) + max(-x, 0))           (PyTorch's form)
  *           = lw * log1p(exp(-|x|)) + (1 - y) * max(x, 0) + pw * y * max(-x, 0)
  *         dl/dx = (pw * y + 1 - y) * sigmoid(x) - pw * y
@@ -79,7 +82,7 @@ double sl_bce_logits__scalar(const sl_bce_row *r, int *domain_error) {
     double x = r->x[i], t = r->y[i];
     double w = r->w ? (double)r->w[i] : 1.0;
     double e = exp(-fabs(x)); /* sigmoid(|x|) = 1 / (1 + e), sigmoid(-|x|) = e / (1 + e) */
-    double l = (pw - 1.0) * t + 1.0;
+    double l = isfinite(t) ? (1.0 - t) + pw * t : (pw - 1.0) * t + 1.0; /* lw */
     l = l * log1p(e) + (1.0 - t) * fmax(x, 0.0) + pw * t * fmax(-x, 0.0);
     if (x == -INFINITY)
       l = NAN;
