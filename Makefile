@@ -79,10 +79,10 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 # Per-ISA flags, on those files only.
 AVX2_FLAGS := -mavx2 -mfma
 AVX512_FLAGS := -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx2 -mfma
-$(BUILD)/obj/src/avx2/%.o: ISAFLAGS := $(AVX2_FLAGS)
-$(BUILD)/obj/src/avx512/%.o: ISAFLAGS := $(AVX512_FLAGS)
-# NEON_EXTRA_CFLAGS: on the NEON objects only (the SIMDe fuzz build: mk/fuzz.mk)
-$(BUILD)/obj/src/neon/%.o: ISAFLAGS := $(NEON_EXTRA_CFLAGS)
+# KERNEL_EXTRA_CFLAGS: on the SIMD kernel objects only (the fuzz builds, mk/fuzz.mk)
+$(BUILD)/obj/src/avx2/%.o: ISAFLAGS := $(AVX2_FLAGS) $(KERNEL_EXTRA_CFLAGS)
+$(BUILD)/obj/src/avx512/%.o: ISAFLAGS := $(AVX512_FLAGS) $(KERNEL_EXTRA_CFLAGS)
+$(BUILD)/obj/src/neon/%.o: ISAFLAGS := $(KERNEL_EXTRA_CFLAGS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)

@@ -21,7 +21,7 @@
  *     max(p (1 - p), 1e-12)), the quotient first, so it is normal or 0 before it is scaled.
  *     A selected p or t outside [0, 1] or NaN sets *domain_error (those lanes' outputs are
  *     unspecified, as the API says).
- *   logits: e = exp(-|x|), a = 1 - t, b = pw t, lw = a + b (no cancellation for t in [0, 1]),
+ *   logits: e = exp(-|x|), a = 1 - t, b = pw t, lw = a + b = 1 + (pw - 1) t (bce_pwc),
  *     l = w (lw log1p(e) + (x >= 0 ? a : b) |x|); gradient g w (a sigmoid(x) - b sigmoid(-x))
  *     = g w (a - b e) / (1 + e) for x >= 0, g w (a e - b) / (1 + e) for x < 0; for
  *     |x| < 1/4 (SL_LOGITS_NEAR0_F) the tanh form g w ((a - b) + lw tanh(x / 2)) / 2 with an
@@ -93,7 +93,7 @@ SL_V vf bce_gw(const sl_bce_row *r, int64_t i, int64_t n, const int tail, const 
  * reference's lanes. bce_lost_s: the unweighted loss s beyond FLT_MAX, or below 2^-120
  * (SL_BCE_TINY), where a product inside it that underflowed (absolute error up to 2^-150) is
  * no longer negligible and a weight could scale it up, unless s is an exact 0.
- * s = lw L + c |x| with L > 0 (logits: lw = a + b, L = log1p(e), c = a or b) is an exact 0
+ * s = lw L + c |x| with L > 0 (logits: lw = 1 + (pw - 1) t, L = log1p(e), c = a or b) is an exact 0
  * where lw = 0 and c |x| = 0 without underflow (probabilities pass lw = c = ax = 0: in the
  * domain their 0 loss is exact, t lp and (1 - t) lq cannot both underflow to 0).
  * bce_lost_w: the weighted loss ws = w s not a normal float (subnormal, underflowed to 0, or
@@ -156,16 +156,30 @@ SL_V vm bce_prob_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, const 
   return hard;
 }
 
+/* The row's pos_weight constants (logits): pw, and pw - 1 = pm + em, 1 + pw = up + eu exactly
+ * (TwoSum), so that lw = 1 + (pw - 1) t and a - b = 1 - (1 + pw) t lose neither a tiny pw
+ * (t = 1, pw = 1e-29: lw = pw, a - b = -pw) nor the 1 beside a large t (pw = 1, t = 2.8e8:
+ * lw = 1, where (1 - t) + pw t rounds to 0; a fuzz finding). */
+typedef struct bce_pwc {
+  vf pw, pm, em, up, eu;
+} bce_pwc;
+SL_V bce_pwc bce_pw_consts(float pw) {
+  const float pm = pw - 1.0f, bm = pm - pw, em = (pw - (pm - bm)) + (-1.0f - bm);
+  const float up = 1.0f + pw, bu = up - 1.0f, eu = (1.0f - (up - bu)) + (pw - bu);
+  bce_pwc k = {v_set1(pw), v_set1(pm), v_set1(em), v_set1(up), v_set1(eu)};
+  return k;
+}
+
 SL_V vm bce_logits_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, const int tail,
-                         const int fl, vd *acc) {
-  const vf one = v_set1(1.0f), zero = v_zero(), pw = v_set1(r->pos_weight);
+                         const int fl, const bce_pwc *k, vd *acc) {
+  const vf one = v_set1(1.0f), zero = v_zero(), pw = k->pw;
   vf x = LDN(r->x + i), t = LDN(r->y + i);
   vf w = (fl & BF_W) ? LDN(r->w + i) : one;
   vf ax = v_abs(x);
   vm deep = v_gt(ax, v_set1(87.0f)); /* exp(-|x|) subnormal: the reference's lanes */
   int anydeep = m_any(deep);
   vf e = v_exp_nabs(ax, anydeep); /* exp(-|x|) */
-  vf a = v_sub(one, t), b = v_mul(pw, t), lw = v_add(a, b);
+  vf a = v_sub(one, t), b = v_mul(pw, t), lw = v_fma(t, k->em, v_fma(t, k->pm, one));
   vm pos = v_ge(x, zero);
   vf c = v_sel(pos, a, b);
   vf s = v_fma(lw, v_log1p01(e), v_mul(c, ax));
@@ -190,19 +204,16 @@ SL_V vm bce_logits_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, cons
     vm dlost = v_lt(v_abs(d), v_set1(FLT_MIN));
     vm near = v_lt(ax, v_set1(SL_LOGITS_NEAR0_F));
     if (m_any(near)) {
-      /* (g w / 2) ((a - b) + lw tanh(x / 2)), a - b = 1 - (1 + pw) t with 1 + pw = u + eu
-       * exactly (TwoSum of the row's pw): 1 for pw = -1, -pw for t = 1 (a tiny pw is kept);
-       * 2 tanh(x / 2) = x - x^3/12 + x^5/120 - 17 x^7/20160 + 31 x^9/362880 (|x| < 1/4:
-       * truncation below 1e-11 relative) */
-      const float pws = r->pos_weight, us = 1.0f + pws, bs = us - 1.0f;
-      const float eus = (1.0f - (us - bs)) + (pws - bs);
+      /* (g w / 2) ((a - b) + lw tanh(x / 2)), a - b = 1 - (1 + pw) t (bce_pwc: 1 for
+       * pw = -1, -pw for t = 1); 2 tanh(x / 2) = x - x^3/12 + x^5/120 - 17 x^7/20160 +
+       * 31 x^9/362880 (|x| < 1/4: truncation below 1e-11 relative) */
       vf u = v_mul(x, x);
       vf p = v_fma(u, v_set1(31.0f / 362880.0f), v_set1(-17.0f / 20160.0f));
       p = v_fma(p, u, v_set1(1.0f / 120.0f));
       p = v_fma(p, u, v_set1(-1.0f / 12.0f));
       vf xc = v_fma(v_mul(p, u), x, x);
       vf gl = v_mul(v_mul(gw, lw), v_set1(0.25f));
-      vf amb = v_fnma(v_set1(eus), t, v_fnma(v_set1(us), t, one));
+      vf amb = v_fnma(k->eu, t, v_fnma(k->up, t, one));
       vf ga = v_mul(v_mul(gw, amb), v_set1(0.5f));
       gr = v_sel(near, v_fma(gl, xc, ga), gr);
       dlost = m_andnot(dlost, near);
@@ -220,7 +231,7 @@ SL_V vm bce_logits_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, cons
 /* One block of n lanes at i: selection, the zeros of a block without any selected lane, the
  * kernel block, then the reference for its hard lanes (their losses returned). */
 SL_V double bce_step(const sl_bce_row *r, int64_t i, int64_t n, const int tail, const int fl,
-                     const int logits, vd *acc, vm *bad) {
+                     const int logits, const bce_pwc *k, vd *acc, vm *bad) {
   vm sel = tail ? m_first(n) : m_all();
   if (fl & BF_MASK) {
     sel = m_and(sel, tail ? m_bytesn(r->mask + i, n) : m_bytes(r->mask + i));
@@ -232,7 +243,7 @@ SL_V double bce_step(const sl_bce_row *r, int64_t i, int64_t n, const int tail, 
       return 0.0;
     }
   }
-  vm hard = logits ? bce_logits_block(r, i, n, sel, tail, fl, acc)
+  vm hard = logits ? bce_logits_block(r, i, n, sel, tail, fl, k, acc)
                    : bce_prob_block(r, i, n, sel, tail, fl, acc, bad);
   if (!m_any(hard))
     return 0.0;
@@ -248,15 +259,16 @@ SL_V double bce_body(const sl_bce_row *r, int *domain_error, const int fl, const
   vm bad = m_none();
   double fix = 0.0;
   int64_t i = 0, len = r->len;
+  const bce_pwc k = bce_pw_consts(logits ? r->pos_weight : 1.0f);
   for (; i + 2 * SL_W <= len; i += 2 * SL_W) {
-    fix += bce_step(r, i, SL_W, 0, fl, logits, &acc0, &bad);
-    fix += bce_step(r, i + SL_W, SL_W, 0, fl, logits, &acc1, &bad);
+    fix += bce_step(r, i, SL_W, 0, fl, logits, &k, &acc0, &bad);
+    fix += bce_step(r, i + SL_W, SL_W, 0, fl, logits, &k, &acc1, &bad);
   }
   for (; i < len; i += SL_W) {
     if (len - i >= SL_W)
-      fix += bce_step(r, i, SL_W, 0, fl, logits, &acc0, &bad);
+      fix += bce_step(r, i, SL_W, 0, fl, logits, &k, &acc0, &bad);
     else
-      fix += bce_step(r, i, len - i, 1, fl, logits, &acc1, &bad);
+      fix += bce_step(r, i, len - i, 1, fl, logits, &k, &acc1, &bad);
   }
   if (m_any(bad))
     *domain_error = 1;
