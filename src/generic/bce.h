@@ -13,7 +13,8 @@
  * gradient and weight, a non-finite logit, targets or pos_weight * target beyond 2^60, and
  * (logits) |x| > 87, where exp(-|x|) is subnormal (the loss and gradient terms built on it would
  * keep only a few digits), a loss that lost digits to underflow or overflowed (bce_lost_s,
- * bce_lost_w) and (logits) a gradient factor d below FLT_MIN before g w scales it. Hard lanes are
+ * bce_lost_w), a non-finite float gradient (bce_nonfinite) and (logits) a gradient factor d
+ * below FLT_MIN before g w scales it. Hard lanes are
  * rare in real data (a logit beyond 87 is saturated); they cost a double-precision element each.
  *   probabilities: lp = max(log p, -100), lq = max(log(1 - p), -100) (1 - p rounded to float,
  *     as PyTorch), l = -w (t lp + (1 - t) lq) (one log when every target of the block is 0 or
@@ -117,6 +118,11 @@ SL_V vm bce_lost_w(vf s, vf ws, vf w) {
     return odd;
   return m_and(odd, m_and(v_gt(v_abs(s), zero), v_gt(v_abs(w), zero)));
 }
+/* A float gradient that is inf or NaN (an overflowing product, or two of them cancelling as
+ * inf - inf: a fuzz finding) is the reference's lane: it decides the infinity or the NaN. */
+SL_V vm bce_nonfinite(vf g) {
+  return v_nle(v_abs(g), v_set1(FLT_MAX));
+}
 
 /* input: n lanes at i, selected lanes sel; output: loss / grad stores, *acc += selected losses
  * of the lanes that are not hard, *bad |= domain-error lanes; returns the hard lanes */
@@ -146,9 +152,10 @@ SL_V vm bce_prob_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, const 
   hard = m_and(m_and(sel, ok), hard);
   if (fl & BF_GRAD) {
     vf gw = bce_gw(r, i, n, tail, fl, w, &hard);
-    hard = m_and(m_and(sel, ok), hard);
     vf den = v_max(v_mul(p, q), v_set1(1e-12f));
-    STN(r->grad + i, v_keep(sel, v_mul(gw, v_div(v_sub(p, t), den))));
+    vf gr = v_mul(gw, v_div(v_sub(p, t), den));
+    hard = m_and(m_and(sel, ok), m_or(hard, bce_nonfinite(gr)));
+    STN(r->grad + i, v_keep(sel, gr));
   }
   if (fl & BF_LOSS)
     STN(r->loss + i, l);
@@ -218,7 +225,7 @@ SL_V vm bce_logits_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, cons
       gr = v_sel(near, v_fma(gl, xc, ga), gr);
       dlost = m_andnot(dlost, near);
     }
-    hard = m_or(hard, dlost);
+    hard = m_or(hard, m_or(dlost, bce_nonfinite(gr)));
     STN(r->grad + i, v_keep(sel, gr));
   }
   hard = m_and(sel, hard);
