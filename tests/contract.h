@@ -112,14 +112,19 @@ static inline double ct_bce_prob_grad_terms(float pf, float tf, double w, double
   return ct_max(0.0, fabs(g * w) * fmax(fabs(p), fabs(t)) / den);
 }
 
-/* BCE with logits, a = 1 - t, b = pw t, lw = (pw - 1) t + 1 = a + b (evaluated as a + b for a
- * finite t, as the scalar kernel: a tiny b beside a = 0 is kept), e = exp(-|x|):
+/* BCE with logits, a = 1 - t, b = pw t, lw = (pw - 1) t + 1 = a + b (pw - 1 split exactly, as
+ * the scalar kernel: neither a tiny b beside a = 0 nor the 1 beside a large t is lost),
+ * e = exp(-|x|):
  * loss w (lw log1p(e) + a max(x, 0) + b max(-x, 0)): terms |w a log1p(e)|, |w b log1p(e)|
  * (lw is itself the difference of a and -b when t is outside [0, 1] or pw < 0),
  * |w a max(x, 0)|, |w b max(-x, 0)|. */
 static inline double ct_logits_loss_terms(float xf, float tf, double w, double pw, double *value) {
   double x = xf, t = tf, a = 1.0 - t, b = pw * t;
-  double lw = isfinite(t) ? a + b : (pw - 1.0) * t + 1.0;
+  double lw = (pw - 1.0) * t + 1.0;
+  if (isfinite(pw) && isfinite(t)) { /* pw - 1 = pm + em exactly */
+    double pm = pw - 1.0, bm = pm - pw, em = (pw - (pm - bm)) + (-1.0 - bm);
+    lw = fma(t, em, fma(t, pm, 1.0));
+  }
   double e = exp(-fabs(x));
   if (value) /* NaN at x = -inf, as PyTorch's form (and the scalar kernel) */
     *value = x == -INFINITY ? NAN : w * (lw * log1p(e) + a * fmax(x, 0.0) + b * fmax(-x, 0.0));

@@ -10,8 +10,8 @@
  *   l = -w * (t * max(log p, -100) + (1 - t) * max(log q, -100)),  q = 1 - p rounded to float
  *   dl/dp = g * w * (p - t) / max(p * q, (double)1e-12f)
  *   a selected p or t outside [0, 1] or NaN: SL_ERR_DOMAIN.
- * BCE with logits (pos_weight pw of the channel, lw = 1 + (pw - 1) t, as (1 - t) + pw t for
- * a finite t, which keeps a tiny pw t beside 1 - t = 0):
+ * BCE with logits (pos_weight pw of the channel, lw = 1 + (pw - 1) t, with pw - 1 split exactly
+ * so that a tiny pw (t = 1) and the 1 beside a large t are both kept):
  *   l = w * ((1 - t) x + lw * softplus(-x)); for finite x evaluated without cancellation:
  *       x >= 0: (1 - t) x + lw log1p(e^-x);   x < 0: -pw t x + lw log1p(e^x)
  *   for x = +-inf or NaN PyTorch's own expression (1 - t) x + lw (log1p(e^-|x|) + max(-x, 0)),
@@ -107,7 +107,11 @@ static void ref_bce(const t_case *c, ref_out *o) {
             ln = fabs(w) * (fabs(t * lp) + fabs((1.0 - t) * lq));
           } else {
             double pw = c->pos_weight ? (double)c->pos_weight[ch] : 1.0;
-            double lw = isfinite(t) ? (1.0 - t) + pw * t : 1.0 + (pw - 1.0) * t;
+            double lw = 1.0 + (pw - 1.0) * t;
+            if (isfinite(pw) && isfinite(t)) { /* pw - 1 = pm + em exactly */
+              double pm = pw - 1.0, bm = pm - pw, em = (pw - (pm - bm)) + (-1.0 - bm);
+              lw = fma(t, em, fma(t, pm, 1.0));
+            }
             if (isfinite(p)) {
               if (p >= 0)
                 l = (1.0 - t) * p + lw * log1p(exp(-p));

@@ -410,12 +410,13 @@ Test(equiv, infinite_pos_weight) {
  * (t = 1e-40 with p = 1e-30; logits x = 86 with pw = 0.01), logits c |x| = 2^-150 (t = 1/2,
  * pw = -1, x = 2^-149) under w = 2^100, c |x| beyond FLT_MAX, the near-0 gradient's a - b with
  * a tiny pos_weight (1 + pw rounds to 1), lw = 1 + (pw - 1) t = 1 at t = 2.8e8 (where
- * (1 - t) + pw t rounds to 0 in float), the near-0 gradient's two products overflowing with
- * opposite signs under an upstream gradient of -3e35 (NaN, the reference -inf), and CE pixels whose
- * other classes are 95 to 120 below the target (s - 1 subnormal or 0 in float). Each tuple fills a
- * row of 19 elements (pixels) on its own, so its reduced loss is not hidden behind larger ones; the
- * reduced losses are held to 1e-6 of sum |l| (no absolute tolerance). CE: x and t are the logits of
- * classes 0 (the label) and 1, w both class weights. */
+ * (1 - t) + pw t rounds to 0 in float; at t = 2^59 it did in the double reference), the near-0
+ * gradient's two products overflowing with opposite signs under an upstream gradient of -3e35 (NaN,
+ * the reference -inf), and CE pixels whose other classes are 95 to 120 below the target (s - 1
+ * subnormal or 0 in float). Each tuple fills a row of 19 elements (pixels) on its own, so its
+ * reduced loss is not hidden behind larger ones; the reduced losses are held to 1e-6 of sum |l| (no
+ * absolute tolerance). CE: x and t are the logits of classes 0 (the label) and 1, w both class
+ * weights. */
 Test(equiv, underflowing_losses) {
   say_isa();
   static const struct {
@@ -437,6 +438,7 @@ Test(equiv, underflowing_losses) {
       {T_BCE_LOGITS, -80.0f, 1.0f, 1e30f, 1e-38f},             /* d = -pw near FLT_MIN */
       {T_BCE_LOGITS, 0.0f, 0.5f, 0x1p100f, -1.0f},             /* an exact 0 */
       {T_BCE_LOGITS, 0.0f, 279932736.0f, 1.0f, 1.0f},          /* lw = 1 beside t = 2.8e8 */
+      {T_BCE_LOGITS, 0.0f, 0x1p59f, 1.0f, 1.0f},               /* lw = 1 beside t = 2^59 */
       {T_BCE_LOGITS, 2.19731638e-18f, 2.19926873e-18f, 1.0f, -6.89465506e+23f}, /* inf - inf */
       {T_BCE_LOGITS, 80.0f, 1.0f, 1.0f, 1.0f}, /* a normal 1.8e-35 */
       {T_CE, 95.0f, 0.0f, 1.0f, 1.0f},         /* s - 1 = 5.5e-42 */

@@ -53,11 +53,19 @@ double sl_bce_prob__scalar(const sl_bce_row *r, int *domain_error) {
   return sum;
 }
 
+/* lw = 1 + (pw - 1) t with pw - 1 = pm + em exactly (TwoSum), so that neither a tiny pw
+ * (t = 1, pw = 1e-29: lw = pw) nor the 1 beside a large t (t = 2^59, pw = 1: lw = 1) is lost,
+ * as in the float kernels (generic/bce.h, bce_pwc); a non-finite pw or t: PyTorch's form. */
+static double logits_lw(double pw, double t) {
+  if (!isfinite(pw) || !isfinite(t))
+    return (pw - 1.0) * t + 1.0;
+  double pm = pw - 1.0, bm = pm - pw, em = (pw - (pm - bm)) + (-1.0 - bm);
+  return fma(t, em, fma(t, pm, 1.0));
+}
+
 /* input:  r->x logits, r->y targets, r->w, r->mask, r->gmap, r->pos_weight (pw)
- * output: r->loss, r->grad; returns sum over selected of w * l, with lw = (pw - 1) * y + 1,
- *         evaluated as (1 - y) + pw * y (a tiny pw * y beside 1 - y = 0 is kept: y = 1,
- *         pw = 1e-29 gives lw = pw, where (pw - 1) * y + 1 rounds to 0; an infinite y keeps
- *         the first form, PyTorch's):
+ * output: r->loss, r->grad; returns sum over selected of w * l, with lw = (pw - 1) * y + 1
+ *         (logits_lw):
  *         l = (1 - y) * x + lw * (log1p(exp(-|x|)) + max(-x, 0))           (PyTorch's form)
  *           = lw * log1p(exp(-|x|)) + (1 - y) * max(x, 0) + pw * y * max(-x, 0)
  *         dl/dx = (pw * y + 1 - y) * sigmoid(x) - pw * y
@@ -82,7 +90,7 @@ double sl_bce_logits__scalar(const sl_bce_row *r, int *domain_error) {
     double x = r->x[i], t = r->y[i];
     double w = r->w ? (double)r->w[i] : 1.0;
     double e = exp(-fabs(x)); /* sigmoid(|x|) = 1 / (1 + e), sigmoid(-|x|) = e / (1 + e) */
-    double l = isfinite(t) ? (1.0 - t) + pw * t : (pw - 1.0) * t + 1.0; /* lw */
+    double l = logits_lw(pw, t);
     l = l * log1p(e) + (1.0 - t) * fmax(x, 0.0) + pw * t * fmax(-x, 0.0);
     if (x == -INFINITY)
       l = NAN;
