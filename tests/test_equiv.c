@@ -413,37 +413,42 @@ Test(equiv, infinite_pos_weight) {
  * (1 - t) + pw t rounds to 0 in float; at t = 2^59 it did in the double reference), the near-0
  * gradient's two products overflowing with opposite signs under an upstream gradient of -3e35 (NaN,
  * the reference -inf), and CE pixels whose other classes are 95 to 120 below the target (s - 1
- * subnormal or 0 in float). Each tuple fills a row of 19 elements (pixels) on its own, so its
- * reduced loss is not hidden behind larger ones; the reduced losses are held to 1e-6 of sum |l| (no
- * absolute tolerance). CE: x and t are the logits of classes 0 (the label) and 1, w both class
- * weights. */
+ * subnormal or 0 in float; and label smoothing 1e-44, whose g e/C underflows to 0 in float,
+ * under a class weight of 3e38: campaign findings). Each tuple fills a row of 19 elements (pixels)
+ * on its own, so its reduced loss is not hidden behind larger ones; the reduced losses are held to
+ * 1e-6 of sum |l| (no absolute tolerance). CE: x and t are the logits of classes 0 (the label) and
+ * 1, w both class weights. */
 Test(equiv, underflowing_losses) {
   say_isa();
   static const struct {
     int op;
-    float x, t, w, pw;
+    float x, t, w, pw, ls, w1; /* CE: label smoothing, class 1's weight (0: w) */
   } cases[] = {
-      {T_BCE, 0.25f, 0.0f, 0x1p-149f, 1.0f},                   /* w s underflows to 0 */
-      {T_BCE, 0.5f, 0.0f, 0x1p-140f, 1.0f},                    /* w s subnormal */
-      {T_BCE, 0.99f, 0.0f, 3e38f, 1.0f},                       /* w s overflows */
-      {T_BCE, 1e-30f, 1e-40f, 1e8f, 1.0f},                     /* s subnormal, then scaled */
-      {T_BCE, 1e-30f, 1e-40f, 1.0f, 1.0f},                     /* s subnormal */
-      {T_BCE, 0.99999994f, 0x1p-149f, 1.0f, 1.0f},             /* t lp underflows, beside more */
-      {T_BCE, 1e-30f, 0.0f, 3.0f, 1.0f},                       /* an exact 0 */
-      {T_BCE_LOGITS, -20.0f, 0.0f, 0x1p-149f, 1.0f},           /* w s underflows to 0 */
-      {T_BCE_LOGITS, 86.0f, 1.0f, 1e10f, 0.01f},               /* s subnormal, then scaled */
-      {T_BCE_LOGITS, 0x1p-149f, 0.5f, 0x1p100f, -1.0f},        /* c |x| underflows, lw = 0 */
-      {T_BCE_LOGITS, 1e38f, -3.0f, 1.0f, 1.0f},                /* c |x| overflows */
-      {T_BCE_LOGITS, 1.69837374e-41f, 1.0f, 0.825f, 1.7e-29f}, /* a - b = -pw near x = 0 */
-      {T_BCE_LOGITS, -80.0f, 1.0f, 1e30f, 1e-38f},             /* d = -pw near FLT_MIN */
-      {T_BCE_LOGITS, 0.0f, 0.5f, 0x1p100f, -1.0f},             /* an exact 0 */
-      {T_BCE_LOGITS, 0.0f, 279932736.0f, 1.0f, 1.0f},          /* lw = 1 beside t = 2.8e8 */
-      {T_BCE_LOGITS, 0.0f, 0x1p59f, 1.0f, 1.0f},               /* lw = 1 beside t = 2^59 */
-      {T_BCE_LOGITS, 2.19731638e-18f, 2.19926873e-18f, 1.0f, -6.89465506e+23f}, /* inf - inf */
-      {T_BCE_LOGITS, 80.0f, 1.0f, 1.0f, 1.0f}, /* a normal 1.8e-35 */
-      {T_CE, 95.0f, 0.0f, 1.0f, 1.0f},         /* s - 1 = 5.5e-42 */
-      {T_CE, 120.0f, 0.0f, 3.0f, 1.0f},        /* s - 1 = 7.7e-53: 0 in float */
-      {T_CE, 30.0f, 0.0f, 1.0f, 1.0f},         /* s - 1 = 9.4e-14 */
+      {T_BCE, 0.25f, 0.0f, 0x1p-149f, 1.0f, 0.0f, 0.0f},         /* w s underflows to 0 */
+      {T_BCE, 0.5f, 0.0f, 0x1p-140f, 1.0f, 0.0f, 0.0f},          /* w s subnormal */
+      {T_BCE, 0.99f, 0.0f, 3e38f, 1.0f, 0.0f, 0.0f},             /* w s overflows */
+      {T_BCE, 1e-30f, 1e-40f, 1e8f, 1.0f, 0.0f, 0.0f},           /* s subnormal, then scaled */
+      {T_BCE, 1e-30f, 1e-40f, 1.0f, 1.0f, 0.0f, 0.0f},           /* s subnormal */
+      {T_BCE, 0.99999994f, 0x1p-149f, 1.0f, 1.0f, 0.0f, 0.0f},   /* t lp underflows, beside more */
+      {T_BCE, 1e-30f, 0.0f, 3.0f, 1.0f, 0.0f, 0.0f},             /* an exact 0 */
+      {T_BCE_LOGITS, -20.0f, 0.0f, 0x1p-149f, 1.0f, 0.0f, 0.0f}, /* w s underflows to 0 */
+      {T_BCE_LOGITS, 86.0f, 1.0f, 1e10f, 0.01f, 0.0f, 0.0f},     /* s subnormal, then scaled */
+      {T_BCE_LOGITS, 0x1p-149f, 0.5f, 0x1p100f, -1.0f, 0.0f, 0.0f}, /* c |x| underflows, lw = 0 */
+      {T_BCE_LOGITS, 1e38f, -3.0f, 1.0f, 1.0f, 0.0f, 0.0f},         /* c |x| overflows */
+      {T_BCE_LOGITS, 1.69837374e-41f, 1.0f, 0.825f, 1.7e-29f, 0.0f,
+       0.0f},                                                     /* a - b = -pw near x = 0 */
+      {T_BCE_LOGITS, -80.0f, 1.0f, 1e30f, 1e-38f, 0.0f, 0.0f},    /* d = -pw near FLT_MIN */
+      {T_BCE_LOGITS, 0.0f, 0.5f, 0x1p100f, -1.0f, 0.0f, 0.0f},    /* an exact 0 */
+      {T_BCE_LOGITS, 0.0f, 279932736.0f, 1.0f, 1.0f, 0.0f, 0.0f}, /* lw = 1 beside t = 2.8e8 */
+      {T_BCE_LOGITS, 0.0f, 0x1p59f, 1.0f, 1.0f, 0.0f, 0.0f},      /* lw = 1 beside t = 2^59 */
+      {T_BCE_LOGITS, 2.19731638e-18f, 2.19926873e-18f, 1.0f, -6.89465506e+23f, 0.0f,
+       0.0f},                                              /* inf - inf */
+      {T_BCE_LOGITS, 80.0f, 1.0f, 1.0f, 1.0f, 0.0f, 0.0f}, /* a normal 1.8e-35 */
+      {T_CE, 95.0f, 0.0f, 1.0f, 1.0f, 0.0f, 0.0f},         /* s - 1 = 5.5e-42 */
+      {T_CE, 120.0f, 0.0f, 3.0f, 1.0f, 0.0f, 0.0f},        /* s - 1 = 7.7e-53: 0 in float */
+      {T_CE, 30.0f, 0.0f, 1.0f, 1.0f, 0.0f, 0.0f},
+      {T_CE, 0.0f, 0.0f, 1.0f, 1.0f, 1e-44f, 3e38f},
+      /* g e/C underflows to 0 under w = 3e38 */ /* s - 1 = 9.4e-14 */
   };
   int fails = 0;
   uint64_t seed = 37000;
@@ -456,7 +461,7 @@ Test(equiv, underflowing_losses) {
         s.reduction = (sl_reduction)red;
         s.weight = 1;
         s.pos_weight = cases[k].op == T_BCE_LOGITS;
-        s.smoothing = 0.0f;
+        s.smoothing = cases[k].ls;
         s.box = TB_NONE;
         s.mask = wi ? TM_RANDOM : TM_NONE;
         t_case c;
@@ -472,6 +477,8 @@ Test(equiv, underflowing_losses) {
         }
         for (int64_t i = 0; i < (ce ? 2 : sh.w); i++)
           c.weight[i] = cases[k].w;
+        if (ce && cases[k].w1 != 0.0f)
+          c.weight[1] = cases[k].w1;
         if (c.pos_weight)
           c.pos_weight[0] = cases[k].pw;
         if (c.grad_map && cases[k].op == T_BCE_LOGITS && cases[k].pw < -1e20f)

@@ -167,7 +167,8 @@ SL_V vd ce_block(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t j, in
   if (C > 1)
     hard = m_or(hard, v_lt(s1f, v_set1(0x1p-100f)));
   if (fl & CF_GRAD) {
-    vd g = (fl & CF_GMAP) ? d_from(LDN(r->gmap + i0 + j)) : d_set1(r->gscale);
+    vf gf = (fl & CF_GMAP) ? LDN(r->gmap + i0 + j) : zero;
+    vd g = (fl & CF_GMAP) ? d_from(gf) : d_set1(r->gscale);
     vd a = d_mul(d_set1(1.0 - e), wt);
     if (fl & CF_SMOOTH)
       a = d_add(a, d_set1(ec * W));
@@ -190,10 +191,12 @@ SL_V vd ce_block(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t j, in
                 m_or(v_nle(ak, v_set1(FLT_MAX)), m_and(v_lt(ak, v_set1(FLT_MIN)), v_gt(ak, zero))));
     hard = m_or(hard, m_and(deep, v_gt(ak, v_set1(1.0f))));
     if (fl & CF_SMOOTH) {
+      /* g e/C below FLT_MIN, subnormal or underflowed to 0 from a nonzero g (a campaign
+       * finding: smoothing 1e-40, or g = 1.4e-45, under class weights up to 3.4e38) */
       vf gk = d_to_f(d_mul(g, d_set1(ec))), agk = v_abs(gk);
       vf big = v_abs(v_mul(agk, v_set1(cwmax)));
-      hard = m_or(hard, m_or(v_nle(big, v_set1(FLT_MAX)),
-                             m_and(v_lt(agk, v_set1(FLT_MIN)), v_gt(agk, zero))));
+      vm gnz = (fl & CF_GMAP) ? v_gt(v_abs(gf), zero) : (r->gscale != 0.0 ? m_all() : m_none());
+      hard = m_or(hard, m_or(v_nle(big, v_set1(FLT_MAX)), m_and(v_lt(agk, v_set1(FLT_MIN)), gnz)));
       v_store(sg->gk + j, v_keep(cnt, gk));
     }
     v_store(sg->k + j, v_keep(cnt, kf));
