@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """bench/mca.py OUT: llvm-mca cycles per element of the marked kernel regions (make mca).
 
-Reads OUT/avx2.s and OUT/neon.s (compiled with -DSL_MCA), runs llvm-mca-14 per CPU model and
+Reads OUT/avx2.s and OUT/neon.s (compiled with -DSL_MCA), runs llvm-mca-19 (Debian 12's llvm-19: real Neoverse N1 / V1 machine
+models; llvm-mca-14 uses the Cortex-A57 model for both) per CPU model and
 prints, per region, the block reciprocal throughput (cycles per iteration, llvm-mca's steady
 state of the region repeated) divided by the elements one iteration covers, and the NEON/AVX2
 ratio per lane (NEON cycles per element / AVX2 cycles per element)."""
@@ -9,13 +10,15 @@ import re
 import subprocess
 import sys
 
+MCA = "llvm-mca-19"
+
 ELEMS = {"ce_two_classes": 2}  # elements per iteration, x W lanes
-TARGETS = [("avx2", 8, ["znver3", "icelake-server"], []),
+TARGETS = [("avx2", 8, ["znver3", "znver4", "icelake-server"], []),
            ("neon", 4, ["neoverse-n1", "neoverse-v1"], ["-mtriple=aarch64-linux-gnu"])]
 
 
 def cycles(asm, cpu, extra):
-    out = subprocess.run(["llvm-mca-14", "-mcpu=" + cpu, "-iterations=200", "-all-views=false",
+    out = subprocess.run([MCA, "-mcpu=" + cpu, "-iterations=200", "-all-views=false",
                           "-summary-view"] + extra + [asm], capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit("llvm-mca failed: " + out.stderr)
@@ -42,7 +45,7 @@ def main():
             for region, k in ELEMS.items():
                 if region + "/total" in r:
                     table[(isa, cpu, region)] = r[region + "/total"] / (k * w)
-    print("llvm-mca-14, cycles per element (total cycles of 200 iterations / 200 / elements)")
+    print(MCA + ", cycles per element (total cycles of 200 iterations / 200 / elements)")
     print(f"{'region':18} " + " ".join(f"{isa}:{cpu:>15}" for isa, _, cpus, _ in TARGETS
                                         for cpu in cpus))
     for region in ELEMS:

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "avx2/vmath.h"
+#include "generic/exp_mode.h"
 
 #define SL_W      8
 #define SL_SUFFIX avx2
@@ -81,6 +82,9 @@ SL_V vf v_fnma(vf a, vf b, vf c) {
 } /* c - a b */
 SL_V vf v_max(vf a, vf b) {
   return _mm256_max_ps(a, b);
+}
+SL_V vf v_min(vf a, vf b) {
+  return _mm256_min_ps(a, b);
 }
 SL_V vf v_abs(vf a) {
   return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a);
@@ -253,15 +257,11 @@ SL_V vf v_exp_nabs(vf a, int deep) {
 SL_V vf v_sub_exact(vf a, vf b, vf *lo) {
   return sl_v_sub_exact(a, b, lo);
 } /* TwoSum */
-/* exp(d + lo) for d <= 0 (softmax arguments, d + lo exact), subnormal results rounded once:
- * the lean form unless a lane is below -87; those lanes are added to *deep */
-SL_V vf v_exp_neg(vf d, vf lo, vm *deep) {
-  vm dp = _mm256_cmp_ps(d, _mm256_set1_ps(-87.0f), _CMP_LT_OQ);
-  if (__builtin_expect(_mm256_movemask_ps(dp) != 0, 0)) {
-    *deep = _mm256_or_ps(*deep, dp);
+/* exp(d + lo) for d <= 0 (softmax arguments, d + lo exact); mode: generic/exp_mode.h */
+SL_V vf v_exp_neg(vf d, vf lo, const int mode) {
+  if (mode == SL_EXP_DEEP)
     return sl_v_expf_sum(d, lo);
-  }
-  return sl_v_expf_lean(d, lo);
+  return sl_v_expf_lean(mode == SL_EXP_TINY ? sl_v_flush_tiny(d) : d, lo);
 }
 
 #endif /* SL_AVX2_VEC_H */

@@ -23,8 +23,8 @@
  *   subnormal range is the last product: subnormal results are correctly scaled, not flushed.
  *   x is clamped to [-104, 89] (exp(-104) rounds to 0, exp(89) overflows to +inf).
  *   Domain: all floats; NaN -> NaN.
- * sl_v_expf_lean(d, rr) = exp(d + rr) for -87 <= d <= 0: the same reduction and polynomial,
- *   one scaling factor (CE's exp(x_c - max) when no lane is below -87).
+ * sl_v_expf_lean(d, rr) = exp(d + rr) for -87 <= d <= 0, d not subnormal: the same reduction and
+ *   polynomial, one scaling factor (CE's exp(x_c - max) when no lane is below -87).
  * sl_v_expf_nabs(a, deep) = exp(-a), a >= 0: lean or two-factor as deep says.
  * sl_v_log1pf(a), a >= 0 (or NaN, +inf): u = 1 + a rounded, c = (1 + a) - u exactly (Fast2Sum
  *   with the larger operand first), log1p(a) = log(u) + c/u, the correction added to the small
@@ -174,14 +174,19 @@ SL_VINLINE __m256 sl_v_expf(__m256 x) {
   return sl_v_expf_sum(x, _mm256_setzero_ps());
 }
 
-/* exp(d + rr) for -87 <= d <= 0 (softmax arguments x - m, given exactly as d + rr by
- * sl_v_sub_exact; |rr| <= half an ULP of d), NaN -> NaN: the lean exp of the CE kernel, one
- * scaling factor (2^k is normal for k >= -126), no clamp. A subnormal d is flushed to 0 by
- * (d - 2^-100) + 2^-100, which leaves every |d| >= 2^-76 unchanged (exp is 1 below that either
- * way): a subnormal operand costs the FMA and multiply units a microcode assist each (about
- * 25x the time, measured on this kind of Xeon), additions none. */
+/* A subnormal d replaced by 0 through (d - 2^-100) + 2^-100, which leaves every |d| >= 2^-76
+ * unchanged (exp is 1 below that either way): a subnormal operand costs the FMA and multiply
+ * units a microcode assist each (about 25x the time, measured on this kind of Xeon), additions
+ * none. */
+SL_VINLINE __m256 sl_v_flush_tiny(__m256 d) {
+  return _mm256_add_ps(_mm256_sub_ps(d, SL_V1(0x1p-100f)), SL_V1(0x1p-100f));
+}
+
+/* exp(d + rr) for -87 <= d <= 0, d not subnormal (softmax arguments x - m, given exactly as
+ * d + rr by sl_v_sub_exact; |rr| <= half an ULP of d; callers flush a subnormal d with
+ * sl_v_flush_tiny), NaN -> NaN: the lean exp, one scaling factor (2^k is normal for
+ * k >= -126), no clamp. A lane below -87 gets an unspecified value (never a trap). */
 SL_VINLINE __m256 sl_v_expf_lean(__m256 d, __m256 rr) {
-  d = _mm256_add_ps(_mm256_sub_ps(d, SL_V1(0x1p-100f)), SL_V1(0x1p-100f));
   __m256 t;
   __m256 k = sl_v_exp_k(d, &t);
   __m256 p = sl_v_exp_poly(_mm256_add_ps(sl_v_exp_reduce(d, k), rr));
@@ -192,11 +197,9 @@ SL_VINLINE __m256 sl_v_expf_lean(__m256 d, __m256 rr) {
 }
 
 /* exp(-a) for a >= 0 (or NaN: NaN), subnormal results rounded once; deep: some lane has
- * a > 87 (then two scaling factors), as the caller has tested it. A subnormal a is flushed to
- * 0 by an addition (see sl_v_expf_lean). */
+ * a > 87 (then two scaling factors), as the caller has tested it. */
 SL_VINLINE __m256 sl_v_expf_nabs(__m256 a, int deep) {
-  __m256 d = _mm256_xor_ps(a, SL_V1(-0.0f));
-  d = _mm256_add_ps(_mm256_sub_ps(d, SL_V1(0x1p-100f)), SL_V1(0x1p-100f));
+  __m256 d = sl_v_flush_tiny(_mm256_xor_ps(a, SL_V1(-0.0f)));
   if (deep)
     return sl_v_expf_sum(d, _mm256_setzero_ps());
   return sl_v_expf_lean(d, _mm256_setzero_ps());

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "avx512/vmath.h"
+#include "generic/exp_mode.h"
 
 #define SL_W      16
 #define SL_SUFFIX avx512
@@ -83,6 +84,9 @@ SL_V vf v_fnma(vf a, vf b, vf c) { /* c - a b */
 }
 SL_V vf v_max(vf a, vf b) {
   return _mm512_max_ps(a, b);
+}
+SL_V vf v_min(vf a, vf b) {
+  return _mm512_min_ps(a, b);
 }
 SL_V vf v_abs(vf a) {
   return _mm512_abs_ps(a);
@@ -252,16 +256,11 @@ SL_V vf v_exp_nabs(vf a, int deep) {
 SL_V vf v_sub_exact(vf a, vf b, vf *lo) { /* TwoSum */
   return sl_v16_sub_exact(a, b, lo);
 }
-/* exp(d + lo) for d <= 0 (softmax arguments, d + lo exact), subnormal results rounded once:
- * the lean form unless a lane is below -87; those lanes are added to *deep (AVX2's branch and
- * forms, so the same values) */
-SL_V vf v_exp_neg(vf d, vf lo, vm *deep) {
-  vm dp = _mm512_cmp_ps_mask(d, _mm512_set1_ps(-87.0f), _CMP_LT_OQ);
-  if (__builtin_expect(dp != 0, 0)) {
-    *deep = (vm)(*deep | dp);
+/* exp(d + lo) for d <= 0 (softmax arguments, d + lo exact); mode: generic/exp_mode.h */
+SL_V vf v_exp_neg(vf d, vf lo, const int mode) {
+  if (mode == SL_EXP_DEEP)
     return sl_v16_expf_sum(d, lo);
-  }
-  return sl_v16_expf_lean(d, lo);
+  return sl_v16_expf_lean(mode == SL_EXP_TINY ? sl_v16_flush_tiny(d) : d, lo);
 }
 
 #endif /* SL_AVX512_VEC_H */

@@ -191,13 +191,16 @@ SL_VINLINE __m512 sl_v16_expf(__m512 x) {
   return _mm512_scalef_ps(p, k);
 }
 
-/* exp(d + rr) for -87 <= d <= 0 (softmax arguments x - m, given exactly as d + rr by
- * sl_v16_sub_exact), NaN -> NaN: the lean exp of the CE kernel (sl_v_expf_lean), no clamp, one
- * scaling factor 2^k (k >= -126: normal) whose bits are k << 23 + the bias: t's low bits hold
- * k, the magic's bits shift out. A subnormal d is flushed to 0 by (d - 2^-100) + 2^-100
- * (additions take no microcode assist). */
+/* A subnormal d replaced by 0 through (d - 2^-100) + 2^-100 (sl_v_flush_tiny of AVX2). */
+SL_VINLINE __m512 sl_v16_flush_tiny(__m512 d) {
+  return _mm512_add_ps(_mm512_sub_ps(d, SL_V16(0x1p-100f)), SL_V16(0x1p-100f));
+}
+
+/* exp(d + rr) for -87 <= d <= 0, d not subnormal (softmax arguments x - m, given exactly as
+ * d + rr by sl_v16_sub_exact), NaN -> NaN: the lean exp of the CE kernel (sl_v_expf_lean), no
+ * clamp, one scaling factor 2^k (k >= -126: normal) whose bits are k << 23 + the bias: t's low
+ * bits hold k, the magic's bits shift out. A lane below -87 gets an unspecified value. */
 SL_VINLINE __m512 sl_v16_expf_lean(__m512 d, __m512 rr) {
-  d = _mm512_add_ps(_mm512_sub_ps(d, SL_V16(0x1p-100f)), SL_V16(0x1p-100f));
   const __m512 magic = SL_V16(0x1.8p23f);
   __m512 t = _mm512_fmadd_ps(d, SL_V16(0x1.715476p+0f), magic);
   __m512 k = _mm512_sub_ps(t, magic);
@@ -210,8 +213,7 @@ SL_VINLINE __m512 sl_v16_expf_lean(__m512 d, __m512 rr) {
 /* exp(-a) for a >= 0 (or NaN: NaN), subnormal results rounded once; deep: some lane has
  * a > 87, as the caller has tested it (sl_v_expf_nabs). */
 SL_VINLINE __m512 sl_v16_expf_nabs(__m512 a, int deep) {
-  __m512 d = _mm512_xor_ps(a, SL_V16(-0.0f));
-  d = _mm512_add_ps(_mm512_sub_ps(d, SL_V16(0x1p-100f)), SL_V16(0x1p-100f));
+  __m512 d = sl_v16_flush_tiny(_mm512_xor_ps(a, SL_V16(-0.0f)));
   if (deep)
     return sl_v16_expf_sum(d, _mm512_setzero_ps());
   return sl_v16_expf_lean(d, _mm512_setzero_ps());

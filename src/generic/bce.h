@@ -13,25 +13,24 @@
  * gradient and weight, a non-finite logit, targets or pos_weight * target beyond 2^60, and
  * (logits) |x| > 87, where exp(-|x|) is subnormal (the loss and gradient terms built on it would
  * keep only a few digits), a loss that lost digits to underflow or overflowed (bce_lost_s,
- * bce_lost_w), a non-finite float gradient (bce_nonfinite) and (logits) a gradient factor d
- * below FLT_MIN before g w scales it. Hard lanes are
- * rare in real data (a logit beyond 87 is saturated); they cost a double-precision element each.
- *   probabilities: lp = max(log p, -100), lq = max(log(1 - p), -100) (1 - p rounded to float,
- *     as PyTorch), l = -w (t lp + (1 - t) lq) (one log when every target of the block is 0 or
- *     1: then l = -w max(log(t ? p : 1 - p), -100) exactly); gradient g w ((p - t) /
- *     max(p (1 - p), 1e-12)), the quotient first, so it is normal or 0 before it is scaled.
- *     A selected p or t outside [0, 1] or NaN sets *domain_error (those lanes' outputs are
- *     unspecified, as the API says).
- *   logits: e = exp(-|x|), a = 1 - t, b = pw t, lw = a + b = 1 + (pw - 1) t (bce_pwc),
- *     l = w (lw log1p(e) + (x >= 0 ? a : b) |x|); gradient g w (a sigmoid(x) - b sigmoid(-x))
- *     = g w (a - b e) / (1 + e) for x >= 0, g w (a e - b) / (1 + e) for x < 0; for
- *     |x| < 1/4 (SL_LOGITS_NEAR0_F) the tanh form g w ((a - b) + lw tanh(x / 2)) / 2 with an
- *     odd polynomial for 2 tanh(x / 2), evaluated as (g w lw / 4) (2 tanh(x / 2)) +
- *     g w (a - b) / 2 so that a subnormal x is scaled once (the float e of the other form
- *     costs 6e-8 / |x| relative where the terms cancel: 1/4 keeps that within 4 ULP).
- * Errors (measured by make test-kernels-strict): within 4 ULP of the reference per element,
- * the ULP of the larger of the result and its terms; sums in double lanes.
- * Every flag combination (loss map, gradient, weight, grad_map, mask) is its own loop.
+ * bce_lost_w; probabilities: a loss below 2^-120 is recomputed scaled by 2^64 instead, not
+ * handed to the reference: bce_tiny_s), a non-finite float gradient (bce_nonfinite) and (logits) a
+ * gradient factor d below FLT_MIN before g w scales it. Hard lanes are rare in real data (a logit
+ * beyond 87 is saturated); they cost a double-precision element each. probabilities: lp = max(log
+ * p, -100), lq = max(log(1 - p), -100) (1 - p rounded to float, as PyTorch), l = -w (t lp + (1 - t)
+ * lq) (one log when every target of the block is 0 or 1: then l = -w max(log(t ? p : 1 - p), -100)
+ * exactly); gradient g w ((p - t) / max(p (1 - p), 1e-12)), the quotient first, so it is normal or
+ * 0 before it is scaled. A selected p or t outside [0, 1] or NaN sets *domain_error (those lanes'
+ * outputs are unspecified, as the API says). logits: e = exp(-|x|), a = 1 - t, b = pw t, lw = a + b
+ * = 1 + (pw - 1) t (bce_pwc), l = w (lw log1p(e) + (x >= 0 ? a : b) |x|); gradient g w (a
+ * sigmoid(x) - b sigmoid(-x)) = g w (a - b e) / (1 + e) for x >= 0, g w (a e - b) / (1 + e) for x <
+ * 0; for |x| < 1/4 (SL_LOGITS_NEAR0_F) the tanh form g w ((a - b) + lw tanh(x / 2)) / 2 with an odd
+ * polynomial for 2 tanh(x / 2), evaluated as (g w lw / 4) (2 tanh(x / 2)) + g w (a - b) / 2 so that
+ * a subnormal x is scaled once (the float e of the other form costs 6e-8 / |x| relative where the
+ * terms cancel: 1/4 keeps that within 4 ULP). Errors (measured by make test-kernels-strict): within
+ * 4 ULP of the reference per element, the ULP of the larger of the result and its terms; sums in
+ * double lanes. Every flag combination (loss map, gradient, weight, grad_map, mask) is its own
+ * loop.
  */
 #include <float.h>
 #include <math.h>
@@ -95,8 +94,7 @@ SL_V vf bce_gw(const sl_bce_row *r, int64_t i, int64_t n, const int tail, const 
  * (SL_BCE_TINY), where a product inside it that underflowed (absolute error up to 2^-150) is
  * no longer negligible and a weight could scale it up, unless s is an exact 0.
  * s = lw L + c |x| with L > 0 (logits: lw = 1 + (pw - 1) t, L = log1p(e), c = a or b) is an exact 0
- * where lw = 0 and c |x| = 0 without underflow (probabilities pass lw = c = ax = 0: in the
- * domain their 0 loss is exact, t lp and (1 - t) lq cannot both underflow to 0).
+ * where lw = 0 and c |x| = 0 without underflow (logits only: probabilities use bce_tiny_s).
  * bce_lost_w: the weighted loss ws = w s not a normal float (subnormal, underflowed to 0, or
  * overflowed) although w and s are not 0: the double sums would take the float's lost digits.
  * One or two compares per block unless a lane is that small or that large. */
@@ -118,6 +116,12 @@ SL_V vm bce_lost_w(vf s, vf ws, vf w) {
     return odd;
   return m_and(odd, m_and(v_gt(v_abs(s), zero), v_gt(v_abs(w), zero)));
 }
+/* Lanes of a probability loss s below 2^-120 but not 0 (bce_prob_block recomputes them
+ * scaled by 2^64). */
+SL_V vm bce_tiny_s(vf s) {
+  vf as = v_abs(s);
+  return m_and(v_lt(as, v_set1(SL_BCE_TINY)), v_gt(as, v_zero()));
+}
 /* A float gradient that is inf or NaN (an overflowing product, or two of them cancelling as
  * inf - inf: a fuzz finding) is the reference's lane: it decides the infinity or the NaN. */
 SL_V vm bce_nonfinite(vf g) {
@@ -135,31 +139,46 @@ SL_V vm bce_prob_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, const 
   vf q = v_sub(one, p);
   vf w = (fl & BF_W) ? LDN(r->w + i) : one;
   vm tb = m_or(v_eq(t, zero), v_eq(t, one));
-  vf s;
-  vm hard = m_none();
+  vf s, ws2 = zero;
+  vm hard = m_none(), tiny = m_none();
   if (!m_any(m_andnot(m_and(sel, ok), tb))) { /* every target 0 or 1: one log, no product */
     s = v_max(v_log(v_sel(v_eq(t, one), p, q)), floor);
   } else {
-    s = v_fma(t, v_max(v_log(p), floor), v_mul(v_sub(one, t), v_max(v_log(q), floor)));
-    hard = bce_lost_s(s, zero, zero, zero);
+    vf u = v_sub(one, t), lp = v_max(v_log(p), floor), lq = v_max(v_log(q), floor);
+    s = v_fma(t, lp, v_mul(u, lq));
+    /* s below 2^-120 (a tiny t beside a tiny p): its products may have underflowed, so those
+     * lanes take s2 = 2^64 s from t and 1 - t scaled by 2^64 (exact): in the domain each
+     * product is then 0 or normal (|t 2^64| >= 2^-85, |lp|, |lq| >= 2^-25 or 0), and their
+     * w s2 is summed in double, scaled back exactly (bce_tiny_s) */
+    tiny = m_and(m_and(sel, ok), bce_tiny_s(s));
+    if (m_any(tiny)) {
+      const vf big = v_set1(0x1p64f);
+      vf s2 = v_fma(v_mul(t, big), lp, v_mul(v_mul(u, big), lq));
+      ws2 = (fl & BF_W) ? v_mul(w, s2) : s2;
+      s = v_sel(tiny, v_mul(s2, v_set1(0x1p-64f)), s);
+    }
   }
   vf ws = s;
   if (fl & BF_W) {
-    ws = v_mul(w, s);
-    hard = m_or(hard, bce_lost_w(s, ws, w));
+    ws = v_sel(tiny, v_mul(ws2, v_set1(0x1p-64f)), v_mul(w, s));
+    hard = m_or(m_andnot(bce_lost_w(s, ws, w), tiny), m_and(tiny, bce_lost_w(ws2, ws2, w)));
   }
   vf l = v_keep(sel, v_neg(ws));
   hard = m_and(m_and(sel, ok), hard);
   if (fl & BF_GRAD) {
     vf gw = bce_gw(r, i, n, tail, fl, w, &hard);
-    vf den = v_max(v_mul(p, q), v_set1(1e-12f));
+    /* max(p, 2^-64) changes no result (p q < 1e-12 either way) and keeps a subnormal p out
+     * of the multiplier (a microcode assist on x86) */
+    vf den = v_max(v_mul(v_max(p, v_set1(0x1p-64f)), q), v_set1(1e-12f));
     vf gr = v_mul(gw, v_div(v_sub(p, t), den));
     hard = m_and(m_and(sel, ok), m_or(hard, bce_nonfinite(gr)));
     STN(r->grad + i, v_keep(sel, gr));
   }
   if (fl & BF_LOSS)
     STN(r->loss + i, l);
-  *acc = d_add(*acc, d_from(v_keep(m_andnot(sel, hard), l)));
+  *acc = d_add(*acc, d_from(v_keep(m_andnot(m_andnot(sel, tiny), hard), l)));
+  if (m_any(tiny))
+    *acc = d_add(*acc, d_mul(d_from(v_keep(m_andnot(tiny, hard), v_neg(ws2))), d_set1(0x1p-64)));
   return hard;
 }
 

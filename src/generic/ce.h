@@ -97,6 +97,67 @@ SL_V void ce_pass1(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t S, 
   }
 }
 
+/* The classes of pixel block j, in the scratch: e_c = exp(x_c - m) with x_c - m taken exactly
+ * (TwoSum), written over the logit; s1 = the sum of the e_c below the max (double lanes), nlt =
+ * minus the number of classes below the max (or NaN), sw = sum_c w_c (x_c - m) (smoothing),
+ * dmin = the smallest x_c - m. mode: generic/exp_mode.h (lanes below -87 under SL_EXP_LEAN or
+ * SL_EXP_TINY give unspecified e_c: the caller redoes the block when dmin says so). */
+typedef struct ce_sums {
+  vd s1, sw;
+  vi nlt;
+  vf dmin;
+} ce_sums;
+SL_V ce_sums ce_classes(const sl_ce_row *r, const ce_seg *sg, int64_t j, vf m, const int fl,
+                        const int mode) {
+  const int64_t C = r->classes, ps = sg->ps;
+  const vf zero = v_zero();
+  ce_sums o = {d_zero(), d_zero(), vi_zero(), zero};
+  int64_t c = 0;
+  /* two classes a step: their exponentials below the max are added in float, then in double
+   * (each pair sum rounds once: s1 within half an ULP) */
+  for (; c + 2 <= C; c += 2) {
+    if (mode == SL_EXP_LEAN) /* the common mode is the one the cost model measures */
+      SL_MCA_BEGIN("ce_two_classes");
+    float *p = sg->xs + c * ps + j;
+    vf lo0, d0 = v_sub_exact(v_load(p), m, &lo0);
+    vf lo1, d1 = v_sub_exact(v_load(p + ps), m, &lo1);
+    vf e0 = v_exp_neg(d0, lo0, mode), e1 = v_exp_neg(d1, lo1, mode);
+    o.dmin = v_min(o.dmin, v_min(d0, d1));
+    v_store(p, e0);
+    v_store(p + ps, e1);
+    vm lt0 = v_nge(d0, zero), lt1 = v_nge(d1, zero); /* below the max, or NaN */
+    o.s1 = d_add(o.s1, d_from(v_add(v_keep(lt0, e0), v_keep(lt1, e1))));
+    o.nlt = vi_sub_m(vi_sub_m(o.nlt, lt0), lt1);
+    if (fl & CF_SMOOTH) {
+      o.sw = d_fma(d_set1((fl & CF_CW) ? (double)r->cw[c] : 1.0), d_from(d0), o.sw);
+      o.sw = d_fma(d_set1((fl & CF_CW) ? (double)r->cw[c + 1] : 1.0), d_from(d1), o.sw);
+    }
+    if (mode == SL_EXP_LEAN)
+      SL_MCA_END("ce_two_classes");
+  }
+  if (c < C) {
+    float *p = sg->xs + c * ps + j;
+    vf lo0, d0 = v_sub_exact(v_load(p), m, &lo0);
+    vf e0 = v_exp_neg(d0, lo0, mode);
+    o.dmin = v_min(o.dmin, d0);
+    v_store(p, e0);
+    vm lt0 = v_nge(d0, zero);
+    o.s1 = d_add(o.s1, d_from(v_keep(lt0, e0)));
+    o.nlt = vi_sub_m(o.nlt, lt0);
+    if (fl & CF_SMOOTH)
+      o.sw = d_fma(d_set1((fl & CF_CW) ? (double)r->cw[c] : 1.0), d_from(d0), o.sw);
+  }
+  return o;
+}
+
+/* Block j's logits (n pixels at i0 + j) from memory into the scratch again, uncounted pixels as
+ * 0 (as ce_pass1): the deep redo, after the lean pass wrote exponentials over them. */
+SL_V void ce_reload(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t j, int64_t n) {
+  const vm cnt = vi_ge0(vi_load(sg->cls + j));
+  for (int64_t c = 0; c < r->classes; c++)
+    v_store(sg->xs + c * sg->ps + j, v_keep(cnt, LDN(r->x + c * r->cstride + i0 + j)));
+}
+
 /* Pixel block j (SL_W pixels of the segment): exponentials, sums, per-pixel results.
  * Returns the block's loss sum (counted, not hard pixels) in double lanes; appends hard
  * pixels to sg->hard[*nh]. */
@@ -113,40 +174,19 @@ SL_V vd ce_block(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t j, in
                  vi_add(vi_iota(), vi_set1((int32_t)j)));
   vf xt = v_gather(sg->xs, at);
   vf wtf = (fl & CF_CW) ? v_gather(r->cw, vi_max(cl, vi_zero())) : v_set1(1.0f);
-  vd s1 = d_zero(), sw = d_zero();
-  vi nlt = vi_zero();
-  vm deep = m_none();
-  int64_t c = 0;
-  /* two classes a step: their exponentials below the max are added in float, then in double
-   * (each pair sum rounds once: s1 within half an ULP) */
-  for (; c + 2 <= C; c += 2) {
-    SL_MCA_BEGIN("ce_two_classes");
-    float *p = sg->xs + c * ps + j;
-    vf lo0, d0 = v_sub_exact(v_load(p), m, &lo0);
-    vf lo1, d1 = v_sub_exact(v_load(p + ps), m, &lo1);
-    vf e0 = v_exp_neg(d0, lo0, &deep), e1 = v_exp_neg(d1, lo1, &deep);
-    v_store(p, e0);
-    v_store(p + ps, e1);
-    vm lt0 = v_nge(d0, zero), lt1 = v_nge(d1, zero); /* below the max, or NaN */
-    s1 = d_add(s1, d_from(v_add(v_keep(lt0, e0), v_keep(lt1, e1))));
-    nlt = vi_sub_m(vi_sub_m(nlt, lt0), lt1);
-    if (fl & CF_SMOOTH) {
-      sw = d_fma(d_set1((fl & CF_CW) ? (double)r->cw[c] : 1.0), d_from(d0), sw);
-      sw = d_fma(d_set1((fl & CF_CW) ? (double)r->cw[c + 1] : 1.0), d_from(d1), sw);
-    }
-    SL_MCA_END("ce_two_classes");
+  /* the exp mode of the block: a counted max below 2^-100 can make x_c - m subnormal (both
+   * operands must be that small); a class more than 87 below the max (the smallest x_c - m,
+   * known only after the lean pass) makes the whole block redo its classes in the deep mode */
+  const int tiny = m_any(m_and(cnt, v_lt(v_abs(m), v_set1(0x1p-100f))));
+  ce_sums cs =
+      tiny ? ce_classes(r, sg, j, m, fl, SL_EXP_TINY) : ce_classes(r, sg, j, m, fl, SL_EXP_LEAN);
+  vm deep = v_lt(cs.dmin, v_set1(-87.0f));
+  if (__builtin_expect(m_any(deep), 0)) {
+    ce_reload(r, sg, i0, j, n);
+    cs = ce_classes(r, sg, j, m, fl, SL_EXP_DEEP);
   }
-  if (c < C) {
-    float *p = sg->xs + c * ps + j;
-    vf lo0, d0 = v_sub_exact(v_load(p), m, &lo0);
-    vf e0 = v_exp_neg(d0, lo0, &deep);
-    v_store(p, e0);
-    vm lt0 = v_nge(d0, zero);
-    s1 = d_add(s1, d_from(v_keep(lt0, e0)));
-    nlt = vi_sub_m(nlt, lt0);
-    if (fl & CF_SMOOTH)
-      sw = d_fma(d_set1((fl & CF_CW) ? (double)r->cw[c] : 1.0), d_from(d0), sw);
-  }
+  vd s1 = cs.s1, sw = cs.sw;
+  vi nlt = cs.nlt;
   vf et = v_gather(sg->xs, at);
   /* s1 = sum of the classes below the max + (classes at the max - 1); s = 1 + s1 (a NaN
    * d counts as below: s1 is NaN then, from its exp) */

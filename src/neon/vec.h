@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "neon/vmath.h"
+#include "generic/exp_mode.h"
 
 #define SL_W      4
 #define SL_SUFFIX neon
@@ -71,6 +72,9 @@ SL_V vf v_fnma(vf a, vf b, vf c) {
 } /* c - a b */
 SL_V vf v_max(vf a, vf b) {
   return vmaxq_f32(a, b);
+}
+SL_V vf v_min(vf a, vf b) {
+  return vminq_f32(a, b);
 }
 SL_V vf v_abs(vf a) {
   return vabsq_f32(a);
@@ -246,10 +250,12 @@ SL_V vf v_exp_nabs(vf a, int deep) {
 SL_V vf v_sub_exact(vf a, vf b, vf *lo) {
   return sl_v_sub_exact(a, b, lo);
 } /* TwoSum */
-/* exp(d + lo) for d <= 0, subnormal results rounded once; lanes below -87 added to *deep */
-SL_V vf v_exp_neg(vf d, vf lo, vm *deep) {
-  *deep = vorrq_u32(*deep, vcltq_f32(d, vdupq_n_f32(-87.0f)));
-  return sl_v_expf_full(d, lo, 0);
+/* exp(d + lo) for d <= 0 (softmax arguments, d + lo exact); mode: generic/exp_mode.h (AArch64 takes
+ * subnormal operands at full speed: SL_EXP_TINY is SL_EXP_LEAN) */
+SL_V vf v_exp_neg(vf d, vf lo, const int mode) {
+  if (mode == SL_EXP_DEEP)
+    return sl_v_expf_full(d, lo, 0);
+  return sl_v_expf_lean(d, lo);
 }
 
 #endif /* SL_NEON_VEC_H */

@@ -1,9 +1,10 @@
 /*
- * vmath_neon.c - ULP test of the NEON vector logf, expf and log1pf (src/neon/vmath.h) against
- * libm's double log / exp / log1p (the double result is the reference).
+ * vmath_neon.c - ULP test of the NEON vector logf, expf, expf_lean and log1pf (src/neon/vmath.h)
+ * against libm's double log / exp / log1p (the double result is the reference).
  *
- *   vmath_neon         logf and expf on every one of the 2^32 float bit patterns; log1pf on
- *                      one group of 4 consecutive patterns in 16 (OpenMP; SIMDe on x86)
+ *   vmath_neon         logf and expf on every one of the 2^32 float bit patterns, expf_lean
+ *                      on every one in [-87, 0]; log1pf on one group of 4 consecutive
+ *                      patterns in 16 (OpenMP; SIMDe on x86)
  *   vmath_neon STRIDE  every STRIDE-th bit pattern, at offsets 0 and STRIDE/2 + 1, so 2^33 /
  *                      STRIDE inputs per function (STRIDE 128: 2^26, the qemu-aarch64 run)
  * Error of y against the reference r: |y - r| / ulp(r), ulp(r) = 2^(e - 23) for r in
@@ -20,9 +21,9 @@
 
 #include "neon/vmath.h"
 
-enum { F_LOG, F_EXP, F_LOG1P, F_COUNT };
-static const char *const names[F_COUNT] = {"logf", "expf", "log1pf"};
-static const double limits[F_COUNT] = {2.0, 2.0, 2.0};
+enum { F_LOG, F_EXP, F_LOG1P, F_EXPLEAN, F_COUNT };
+static const char *const names[F_COUNT] = {"logf", "expf", "log1pf", "expf_lean"};
+static const double limits[F_COUNT] = {2.0, 2.0, 2.0, 2.0};
 
 static double ulp_err(float y, double r, int *bad) {
   if (isnan(r)) {
@@ -64,6 +65,8 @@ static double ref(int f, float x) {
     if (x <= -104.0f) /* exp(-104) < 2^-150: rounds to 0 */
       return 0.0;
     return exp((double)x);
+  case F_EXPLEAN:
+    return exp((double)x);
   default:
     return x < 0.0f ? NAN : log1p((double)x); /* log1pf's domain is u >= 0 */
   }
@@ -104,10 +107,13 @@ int main(int argc, char **argv) {
         vst1q_f32(y[F_LOG], sl_v_logf(vx));
         vst1q_f32(y[F_EXP], sl_v_expf(vx));
         vst1q_f32(y[F_LOG1P], sl_v_log1pf(vx));
+        vst1q_f32(y[F_EXPLEAN], sl_v_expf_lean(vx, vdupq_n_f32(0.0f)));
         for (int l = 0; l < 4; l++) {
           for (int f = 0; f < F_COUNT; f++) {
             if (f == F_LOG1P && ((!(x[l] >= 0.0f) && !isnan(x[l])) || b % l1p_every != 0))
               continue; /* outside log1pf's domain, or not sampled */
+            if (f == F_EXPLEAN && !(x[l] >= -87.0f && x[l] <= 0.0f) && !isnan(x[l]))
+              continue; /* outside expf_lean's domain (CE: -87 <= x_c - max <= 0) */
             int b1 = 0;
             double e = ulp_err(y[f][l], ref(f, x[l]), &b1);
             if (b1 && !lbad[f]) {

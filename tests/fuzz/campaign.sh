@@ -6,7 +6,10 @@
 # SECONDS with BUILD/fuzz_<target> and then SIMDE_SECONDS with SIMDE_BUILD/fuzz_<target> (skipped
 # when SIMDE_BUILD is empty), in libFuzzer's fork mode with -ignore_crashes=1, so a finding is
 # saved and the run goes on; (3) merge (-merge=1, BUILD's binary) the committed corpus and the new
-# inputs into a fresh directory, which replaces tests/fuzz/corpus/<target>/ (commit it).
+# inputs into a fresh directory, which replaces tests/fuzz/corpus/<target>/ (commit it). A merged
+# corpus above FUZZ_CORPUS_MAX_BYTES (default 1 MB: the committed corpus stays well under 2 MB a
+# target) is merged again with -max_len halved (2048, 1024, ... at least 256), which truncates
+# the long inputs as it keeps them, until it fits.
 # Prints per target: executions, findings, corpus files and bytes. Exits 1 if any regression
 # failed or any finding was made (inputs in BUILD/campaign/<target>/artifacts/). Environment:
 # FUZZ_RUN_FLAGS (libFuzzer flags for every run), the sanitizer options of mk/fuzz.mk.
@@ -15,6 +18,7 @@ build=$1 simde=$2 secs=$3 simde_secs=$4
 shift 4
 corpus=tests/fuzz/corpus regr=tests/fuzz/regressions
 flags=${FUZZ_RUN_FLAGS:--max_len=4096 -timeout=20 -rss_limit_mb=2048}
+maxbytes=${FUZZ_CORPUS_MAX_BYTES:-1000000}
 bad=0 summary=()
 
 execs() { # total executions of a fork-mode log: the last "#N:" status line
@@ -51,8 +55,20 @@ for t in "$@"; do
     echo "   $pass: ${n:-0} executions"
   done
   echo "== $t: merging into $corpus/$t"
-  if timeout -s KILL 900 "$build/fuzz_$t" $flags -merge=1 "$w/merged" "$corpus/$t" "$w/new" \
-    >"$w/merge.log" 2>&1 && [ -n "$(ls -A "$w/merged")" ]; then
+  ok=0
+  timeout -s KILL 900 "$build/fuzz_$t" $flags -merge=1 "$w/merged" "$corpus/$t" "$w/new" \
+    >"$w/merge.log" 2>&1 && [ -n "$(ls -A "$w/merged")" ] && ok=1
+  len=4096
+  while [ $ok = 1 ] && [ "$(du -sb "$w/merged" | cut -f1)" -gt "$maxbytes" ] && [ $len -gt 256 ]; do
+    len=$((len / 2))
+    echo "   $(du -sb "$w/merged" | cut -f1) bytes > $maxbytes: merging again with -max_len=$len"
+    rm -rf "$w/capped" && mkdir -p "$w/capped"
+    ok=0
+    timeout -s KILL 900 "$build/fuzz_$t" $flags -max_len=$len -merge=1 "$w/capped" "$w/merged" \
+      >"$w/merge-$len.log" 2>&1 && [ -n "$(ls -A "$w/capped")" ] && ok=1
+    [ $ok = 1 ] && rm -rf "$w/merged" && mv "$w/capped" "$w/merged"
+  done
+  if [ $ok = 1 ]; then
     rm -f "$corpus/$t"/*
     cp "$w/merged"/* "$corpus/$t"/
   else
