@@ -430,6 +430,7 @@ Test(equiv, underflowing_losses) {
       {T_BCE, 1e-30f, 1e-40f, 1e8f, 1.0f, 0.0f, 0.0f},           /* s subnormal, then scaled */
       {T_BCE, 1e-30f, 1e-40f, 1.0f, 1.0f, 0.0f, 0.0f},           /* s subnormal */
       {T_BCE, 1.2e-38f, 2.4e-43f, 1.3e10f, 1.0f, 0.0f, 0.0f},    /* s = 2e-41, then scaled */
+      {T_BCE, 1e-30f, 1e-40f, 1e-38f, 1.0f, 0.0f, 0.0f},         /* w 2^64 s underflows */
       {T_BCE, 0.99999994f, 0x1p-149f, 1.0f, 1.0f, 0.0f, 0.0f},   /* t lp underflows, beside more */
       {T_BCE, 1e-30f, 0.0f, 3.0f, 1.0f, 0.0f, 0.0f},             /* an exact 0 */
       {T_BCE_LOGITS, -20.0f, 0.0f, 0x1p-149f, 1.0f, 0.0f, 0.0f}, /* w s underflows to 0 */

@@ -139,7 +139,7 @@ SL_V vm bce_prob_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, const 
   vf q = v_sub(one, p);
   vf w = (fl & BF_W) ? LDN(r->w + i) : one;
   vm tb = m_or(v_eq(t, zero), v_eq(t, one));
-  vf s, ws2 = zero;
+  vf s, s2 = zero, ws2 = zero;
   vm hard = m_none(), tiny = m_none();
   if (!m_any(m_andnot(m_and(sel, ok), tb))) { /* every target 0 or 1: one log, no product */
     s = v_max(v_log(v_sel(v_eq(t, one), p, q)), floor);
@@ -153,7 +153,7 @@ SL_V vm bce_prob_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, const 
     tiny = m_and(m_and(sel, ok), bce_tiny_s(s));
     if (m_any(tiny)) {
       const vf big = v_set1(0x1p64f);
-      vf s2 = v_fma(v_mul(t, big), lp, v_mul(v_mul(u, big), lq));
+      s2 = v_fma(v_mul(t, big), lp, v_mul(v_mul(u, big), lq));
       ws2 = (fl & BF_W) ? v_mul(w, s2) : s2;
       s = v_sel(tiny, v_mul(s2, v_set1(0x1p-64f)), s);
     }
@@ -161,7 +161,9 @@ SL_V vm bce_prob_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, const 
   vf ws = s;
   if (fl & BF_W) {
     ws = v_sel(tiny, v_mul(ws2, v_set1(0x1p-64f)), v_mul(w, s));
-    hard = m_or(m_andnot(bce_lost_w(s, ws, w), tiny), m_and(tiny, bce_lost_w(ws2, ws2, w)));
+    /* scaled lanes: w s2 not a normal float (a fuzz finding: w s2 = 0 from w = 1e-38) is the
+     * reference's lane, as w s is for the others */
+    hard = m_or(m_andnot(bce_lost_w(s, ws, w), tiny), m_and(tiny, bce_lost_w(s2, ws2, w)));
   }
   vf l = v_keep(sel, v_neg(ws));
   hard = m_and(m_and(sel, ok), hard);
