@@ -13,24 +13,27 @@
  * gradient and weight, a non-finite logit, targets or pos_weight * target beyond 2^60, and
  * (logits) |x| > 87, where exp(-|x|) is subnormal (the loss and gradient terms built on it would
  * keep only a few digits), a loss that lost digits to underflow or overflowed (bce_lost_s,
- * bce_lost_w; probabilities: a loss below 2^-120 is recomputed scaled by 2^64 instead, not
- * handed to the reference: bce_tiny_s), a non-finite float gradient (bce_nonfinite) and (logits) a
- * gradient factor d below FLT_MIN before g w scales it. Hard lanes are rare in real data (a logit
- * beyond 87 is saturated); they cost a double-precision element each. probabilities: lp = max(log
- * p, -100), lq = max(log(1 - p), -100) (1 - p rounded to float, as PyTorch), l = -w (t lp + (1 - t)
- * lq) (one log when every target of the block is 0 or 1: then l = -w max(log(t ? p : 1 - p), -100)
- * exactly); gradient g w ((p - t) / max(p (1 - p), 1e-12)), the quotient first, so it is normal or
- * 0 before it is scaled. A selected p or t outside [0, 1] or NaN sets *domain_error (those lanes'
- * outputs are unspecified, as the API says). logits: e = exp(-|x|), a = 1 - t, b = pw t, lw = a + b
- * = 1 + (pw - 1) t (bce_pwc), l = w (lw log1p(e) + (x >= 0 ? a : b) |x|); gradient g w (a
- * sigmoid(x) - b sigmoid(-x)) = g w (a - b e) / (1 + e) for x >= 0, g w (a e - b) / (1 + e) for x <
- * 0; for |x| < 1/4 (SL_LOGITS_NEAR0_F) the tanh form g w ((a - b) + lw tanh(x / 2)) / 2 with an odd
- * polynomial for 2 tanh(x / 2), evaluated as (g w lw / 4) (2 tanh(x / 2)) + g w (a - b) / 2 so that
- * a subnormal x is scaled once (the float e of the other form costs 6e-8 / |x| relative where the
- * terms cancel: 1/4 keeps that within 4 ULP). Errors (measured by make test-kernels-strict): within
- * 4 ULP of the reference per element, the ULP of the larger of the result and its terms; sums in
- * double lanes. Every flag combination (loss map, gradient, weight, grad_map, mask) is its own
- * loop.
+ * bce_lost_w), a non-finite float gradient (bce_nonfinite) and (logits) a gradient factor d
+ * below FLT_MIN before g w scales it. Hard lanes are rare in real data (a logit beyond 87 is
+ * saturated); they cost a double-precision element each.
+ *   probabilities: lp = max(log p, -100), lq = max(log(1 - p), -100) (1 - p rounded to float,
+ *     as PyTorch), l = -w (t lp + (1 - t) lq) (one log when every target of the block is 0 or
+ *     1: then l = -w max(log(t ? p : 1 - p), -100) exactly); gradient g w ((p - t) /
+ *     max(p (1 - p), 1e-12)), the quotient first, so it is normal or 0 before it is scaled.
+ *     A selected p or t outside [0, 1] or NaN sets *domain_error (those lanes' outputs are
+ *     unspecified, as the API says). A loss below 2^-120 (a tiny t beside a tiny p) is not a
+ *     hard lane: it is recomputed with t and 1 - t scaled by 2^64 (bce_tiny_s), unless its
+ *     weighted value is still not a normal float.
+ *   logits: e = exp(-|x|), a = 1 - t, b = pw t, lw = a + b = 1 + (pw - 1) t (bce_pwc),
+ *     l = w (lw log1p(e) + (x >= 0 ? a : b) |x|); gradient g w (a sigmoid(x) - b sigmoid(-x))
+ *     = g w (a - b e) / (1 + e) for x >= 0, g w (a e - b) / (1 + e) for x < 0; for
+ *     |x| < 1/4 (SL_LOGITS_NEAR0_F) the tanh form g w ((a - b) + lw tanh(x / 2)) / 2 with an
+ *     odd polynomial for 2 tanh(x / 2), evaluated as (g w lw / 4) (2 tanh(x / 2)) +
+ *     g w (a - b) / 2 so that a subnormal x is scaled once (the float e of the other form
+ *     costs 6e-8 / |x| relative where the terms cancel: 1/4 keeps that within 4 ULP).
+ * Errors (measured by make test-kernels-strict): within 4 ULP of the reference per element,
+ * the ULP of the larger of the result and its terms; sums in double lanes.
+ * Every flag combination (loss map, gradient, weight, grad_map, mask) is its own loop.
  */
 #include <float.h>
 #include <math.h>
