@@ -1,6 +1,7 @@
 /*
- * sectionloss.h - section losses (BCE, BCE with logits, multi-class CE) and their gradients,
- * computed only inside a section (box, mask, or both) of an NCHW float32 tensor.
+ * sectionloss.h - section losses (BCE, BCE with logits, multi-class CE, sigmoid and softmax
+ * focal, Dice / Tversky) and their gradients, computed only inside a section (boxes, a mask, or
+ * both) of an NCHW float32 tensor.
  *
  * This is the only installed header. C11, usable from C++.
  *
@@ -14,6 +15,10 @@
  *   sl_bce        == F.binary_cross_entropy(prob[sel], target[sel], weight=weight[sel])
  *   sl_bce_logits == F.binary_cross_entropy_with_logits(logits[sel], target[sel], ...)
  *   sl_ce         == F.cross_entropy(logits, labels, ...) over the selected pixels only.
+ *   sl_sigmoid_focal == torchvision.ops.sigmoid_focal_loss(logits[sel], target[sel], ...)
+ *   sl_softmax_focal == -w_t (1 - p_t)^gamma log p_t, p = softmax over C (gamma 0: sl_ce)
+ *   sl_dice, sl_dice_multiclass == segmentation_models_pytorch DiceLoss / TverskyLoss with the
+ *                    sums taken over the section only.
  * See README.md ("Semantics", "Differences from PyTorch") for the exact formulas.
  *
  * Every function is thread-safe and may be called concurrently, also from inside an
@@ -31,7 +36,7 @@ extern "C" {
 #endif
 
 #define SL_VERSION_MAJOR 0
-#define SL_VERSION_MINOR 1
+#define SL_VERSION_MINOR 2
 #define SL_VERSION_PATCH 0
 
 #if defined(_WIN32)
@@ -64,6 +69,13 @@ typedef enum sl_status {
   SL_ERR_DOMAIN,          /* sl_bce: a selected probability or target outside [0, 1] (or NaN) */
   SL_ERR_LABEL,           /* sl_ce: a selected label outside [0, C) that is not ignore_index */
   SL_ERR_ISA_UNAVAILABLE, /* sl_isa_set: that ISA is unknown, not built in, or not on this CPU */
+  SL_ERR_BOX_OFFSETS,     /* region->box_offsets: offsets[0] != 0, a decreasing offset, or
+                             offsets[N] != num_boxes */
+  SL_ERR_BOX_STATS,       /* options->box_stats without boxes, or with a Dice loss */
+  SL_ERR_PIXEL_WEIGHT,    /* options->pixel_weight with a loss that has none (BCE, sigmoid focal,
+                             Dice) */
+  SL_ERR_FOCAL,           /* focal_gamma < 0, infinite or NaN; focal_alpha > 1 or NaN */
+  SL_ERR_DICE,            /* a Dice / Tversky option out of range (see sl_options) */
   SL_STATUS_COUNT_        /* number of status codes; not a status */
 } sl_status;
 
@@ -78,27 +90,35 @@ typedef struct sl_box {
   int32_t x1, y1, x2, y2;
 } sl_box;
 
-/* The section. A NULL sl_region pointer means the whole tensor.
+/* The section. A NULL sl_region pointer means the whole tensor. Zero-initialise it (C: = {0})
+ * so that fields added in later versions are NULL / 0.
  *   boxes, num_boxes: num_boxes == 0 (no box), 1 (the box applies to every sample) or N (box i
  *                     applies to sample i). boxes may be NULL only when num_boxes == 0.
+ *   box_offsets:      NULL, or N + 1 offsets into boxes (detection: many boxes per image):
+ *                     sample n's boxes are boxes[box_offsets[n] .. box_offsets[n + 1]), and
+ *                     its section is their union (a pixel inside several boxes counts once).
+ *                     A sample with no box selects nothing. Needs box_offsets[0] == 0,
+ *                     non-decreasing offsets and box_offsets[N] == num_boxes (any count).
  *   mask:             NULL (no mask) or bytes, nonzero = selected, shape
  *                     N x mask_channels x H x W.
  *   mask_channels:    1 (broadcast over C) or C (one mask per channel; BCE only).
  *                     Ignored when mask is NULL.
- * An element is selected when it is inside its sample's box (if any) AND its mask byte is nonzero
- * (if a mask is given). */
+ * An element is selected when it is inside its sample's box (one of them, with box_offsets; if
+ * any) AND its mask byte is nonzero (if a mask is given). */
 typedef struct sl_region {
   const sl_box *boxes;
   int64_t num_boxes;
   const uint8_t *mask;
   int64_t mask_channels;
+  const int64_t *box_offsets;
 } sl_region;
 
 typedef enum sl_reduction {
   SL_REDUCTION_MEAN = 0, /* weighted loss sum / normaliser (BCE: selected count; CE: sum of the
                             class weights of the counted pixels) */
   SL_REDUCTION_SUM = 1,  /* weighted loss sum */
-  SL_REDUCTION_NONE = 2  /* a loss map: BCE N x C x H x W, CE N x H x W; 0 outside the section */
+  SL_REDUCTION_NONE = 2  /* a loss map: BCE and sigmoid focal N x C x H x W, CE and softmax focal
+                            N x H x W, 0 outside the section; Dice: the C per-class losses */
 } sl_reduction;
 
 typedef enum sl_label_type {
@@ -116,20 +136,47 @@ typedef struct sl_stats {
   int64_t count;     /* selected elements (BCE) or counted pixels (CE, ignore_index excluded) */
 } sl_stats;
 
-/* Options. Always start from sl_options_default(); a NULL options pointer means the defaults. */
+/* Options. Always start from sl_options_default(); a NULL options pointer means the defaults.
+ * Fields a loss does not use are ignored unless said otherwise. */
 typedef struct sl_options {
   sl_reduction reduction;  /* default SL_REDUCTION_MEAN */
-  const float *weight;     /* BCE, BCE with logits: per-element weight, N x C x H x W;
-                              CE: per-class weight, [C]. NULL = all 1. */
+  const float *weight;     /* BCE, BCE with logits, sigmoid focal: per-element weight,
+                              N x C x H x W; CE, softmax focal: per-class weight, [C].
+                              NULL = all 1. Not allowed with Dice (SL_ERR_OPTION). */
   const float *pos_weight; /* BCE with logits only: per-channel positive weight, [C]
                               (PyTorch: pos_weight.view(C, 1, 1)). NULL = all 1. */
-  int64_t ignore_index;    /* CE: pixels with this label are not counted. Default -100. */
-  float label_smoothing;   /* CE: in [0, 1], default 0 */
+  int64_t ignore_index;    /* CE, softmax focal, multiclass Dice: pixels with this label are not
+                              counted. Default -100. */
+  float label_smoothing;   /* CE: in [0, 1], default 0 (must be 0 for every other loss) */
   float grad_scale;        /* upstream gradient for MEAN/SUM (d outer / d loss), default 1 */
   const float *grad_map;   /* upstream gradient map for NONE, same shape as the loss map */
   int num_threads;         /* 0 = OpenMP default, 1 = serial, k = at most k threads. Results are
                               bitwise identical for every thread count. */
-  sl_stats *stats;         /* optional out-parameter, may be NULL */
+  sl_stats *stats;         /* optional out-parameter, may be NULL (Dice: loss_sum = the sum of
+                              the per-class losses, normalizer = C, count = selected elements) */
+
+  /* -- added in 0.2 -- */
+  sl_stats *box_stats;       /* optional, one per box (num_boxes of them; with num_boxes == 1 the
+                                box of every sample, so the whole call): the loss sum, normaliser
+                                and count of the elements inside that box (a pixel in two boxes
+                                counts in both), from the same pass. Not with Dice. */
+  const float *pixel_weight; /* CE, softmax focal: N x H x W weight map multiplying the class
+                                weight (U-Net border weights); MEAN divides by the sum of
+                                pixel x class weights of the counted pixels. NULL = all 1. */
+  float focal_gamma;         /* focal losses: exponent, >= 0 and finite, default 2 */
+  float focal_alpha;         /* sl_sigmoid_focal: weight of positives, alpha t + (1 - alpha)
+                                (1 - t); <= 1, default 0.25; < 0: no alpha weighting */
+  int dice_tversky;          /* 0: Dice (smp DiceLoss, default), 1: Tversky (smp TverskyLoss) */
+  float tversky_alpha;       /* Tversky false-positive weight, >= 0, default 0.5 */
+  float tversky_beta;        /* Tversky false-negative weight, >= 0, default 0.5 */
+  float tversky_gamma;       /* Tversky: MEAN / SUM loss raised to it, > 0, default 1 */
+  float dice_smooth;         /* added to numerator and denominator, >= 0, default 0 */
+  float dice_eps;            /* denominator clamp, > 0, default 1e-7 */
+  int dice_log_loss;         /* 0: 1 - score (default), 1: -log(max(score, eps)) */
+  int dice_from_logits;      /* sl_dice: 0 = input holds probabilities (default), 1 = logits
+                                (sigmoid applied). sl_dice_multiclass always takes logits. */
+  double *dice_sums;         /* optional out, C x 3 doubles: per class the section sums of p t,
+                                p and t, so shards combine exactly (add, then the formula) */
 } sl_options;
 
 SL_API sl_options sl_options_default(void);
@@ -163,6 +210,48 @@ SL_API sl_status sl_bce_logits(const sl_shape *shape, const float *logits, const
 SL_API sl_status sl_ce(const sl_shape *shape, const float *logits, const void *labels,
                        sl_label_type label_type, const sl_region *region, const sl_options *options,
                        float *loss, float *grad);
+
+/* Sigmoid focal loss on logits (torchvision.ops.sigmoid_focal_loss), per element:
+ *   p = sigmoid(x), p_t = p t + (1 - p) (1 - t), ce = BCE with logits (x, t),
+ *   l = w alpha_t (1 - p_t)^gamma ce, alpha_t = alpha t + (1 - alpha) (1 - t) (1 if alpha < 0)
+ * input:  shape, logits [N,C,H,W], target [N,C,H,W], region, options (weight per element,
+ *         focal_alpha, focal_gamma; no pos_weight)
+ * output: loss (MEAN over the selected elements, SUM, or a NONE map), grad = d loss / d logits,
+ *         as for sl_bce_logits. */
+SL_API sl_status sl_sigmoid_focal(const sl_shape *shape, const float *logits, const float *target,
+                                  const sl_region *region, const sl_options *options, float *loss,
+                                  float *grad);
+
+/* Multi-class (softmax) focal loss on logits and labels, per counted pixel with label t:
+ *   l = pw w_t (1 - p_t)^gamma (-log p_t), p = softmax over the C classes,
+ * w = options->weight (per class), pw = options->pixel_weight (per pixel); MEAN divides by the
+ * sum of pw w_t over the counted pixels (as sl_ce). focal_gamma 0 gives exactly sl_ce.
+ * Arguments, outputs and errors as sl_ce (label_smoothing must be 0). */
+SL_API sl_status sl_softmax_focal(const sl_shape *shape, const float *logits, const void *labels,
+                                  sl_label_type label_type, const sl_region *region,
+                                  const sl_options *options, float *loss, float *grad);
+
+/* Dice / Tversky loss, binary (C = 1) and multilabel (C channels), smp semantics, per class c
+ * with the sums over the selected elements of channel c of every sample:
+ *   I = sum p t, P = sum p, T = sum t (p = input, or sigmoid(input) with dice_from_logits)
+ *   Dice score    (2 I + smooth) / max(P + T + smooth, eps)
+ *   Tversky score (I + smooth) / max(I + alpha (P - I) + beta (T - I) + smooth, eps)
+ *   loss_c = (1 - score) or -log(max(score, eps)), times 0 when T == 0 (a class absent from the
+ *   target); MEAN: (mean_c loss_c)^gamma, SUM: (sum_c loss_c)^gamma (gamma 1 for Dice), NONE:
+ *   loss_c in loss[0 .. C), grad_map [C] the upstream gradient of each loss_c.
+ * input:  shape, input [N,C,H,W], target [N,C,H,W] (float, any value), region, options
+ * output: loss (one float, or C with NONE) or NULL; grad [N,C,H,W] = d loss / d input (0 outside
+ *         the section) or NULL: a second pass after the sums. */
+SL_API sl_status sl_dice(const sl_shape *shape, const float *input, const float *target,
+                         const sl_region *region, const sl_options *options, float *loss,
+                         float *grad);
+
+/* Multiclass Dice / Tversky: p = softmax of the logits over C, the target of class c is
+ * [label == c] (one-hot), pixels with ignore_index are not counted; otherwise as sl_dice.
+ * Labels as sl_ce (SL_ERR_LABEL for a counted label outside [0, C)); mask_channels must be 1. */
+SL_API sl_status sl_dice_multiclass(const sl_shape *shape, const float *logits, const void *labels,
+                                    sl_label_type label_type, const sl_region *region,
+                                    const sl_options *options, float *loss, float *grad);
 
 /* A readable, static, never-NULL message for any value (unknown values included). */
 SL_API const char *sl_status_string(sl_status status);

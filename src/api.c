@@ -22,6 +22,19 @@ sl_options sl_options_default(void) {
       .grad_map = NULL,
       .num_threads = 0,
       .stats = NULL,
+      .box_stats = NULL,
+      .pixel_weight = NULL,
+      .focal_gamma = 2.0f,
+      .focal_alpha = 0.25f,
+      .dice_tversky = 0,
+      .tversky_alpha = 0.5f,
+      .tversky_beta = 0.5f,
+      .tversky_gamma = 1.0f,
+      .dice_smooth = 0.0f,
+      .dice_eps = 1e-7f,
+      .dice_log_loss = 0,
+      .dice_from_logits = 0,
+      .dice_sums = NULL,
   };
   return o;
 }
@@ -53,13 +66,14 @@ const char *sl_status_string(sl_status s) {
   case SL_ERR_LABEL_TYPE:
     return "invalid label_type: must be SL_LABEL_I64, SL_LABEL_I32 or SL_LABEL_U8";
   case SL_ERR_OPTION:
-    return "invalid options: label_smoothing must be in [0, 1] (0 for BCE), grad_scale finite, "
-           "num_threads >= 0, pos_weight only with sl_bce_logits";
+    return "invalid options: label_smoothing must be in [0, 1] (0 except for sl_ce), grad_scale "
+           "finite, num_threads >= 0, pos_weight only with sl_bce_logits, no weight with Dice, "
+           "dice_sums only with Dice";
   case SL_ERR_GRAD_MAP:
     return "invalid options: grad_map is required for reduction NONE with a gradient and not "
            "allowed with MEAN or SUM";
   case SL_ERR_NO_OUTPUT:
-    return "nothing to compute: loss, grad and options->stats are all NULL";
+    return "nothing to compute: loss, grad and every options out-parameter are NULL";
   case SL_ERR_ALIAS:
     return "an output buffer overlaps an input buffer or another output";
   case SL_ERR_DOMAIN:
@@ -69,6 +83,20 @@ const char *sl_status_string(sl_status s) {
     return "a selected label is outside [0, c) and is not ignore_index";
   case SL_ERR_ISA_UNAVAILABLE:
     return "that instruction set is not available in this build or on this CPU";
+  case SL_ERR_BOX_OFFSETS:
+    return "invalid region: box_offsets must start at 0, never decrease and end at num_boxes "
+           "(n + 1 entries)";
+  case SL_ERR_BOX_STATS:
+    return "invalid options: box_stats needs boxes (num_boxes > 0) and is not available for Dice";
+  case SL_ERR_PIXEL_WEIGHT:
+    return "invalid options: pixel_weight is only for sl_ce and sl_softmax_focal";
+  case SL_ERR_FOCAL:
+    return "invalid options: focal_gamma must be finite and >= 0, focal_alpha <= 1 (< 0 "
+           "disables it) and not NaN";
+  case SL_ERR_DICE:
+    return "invalid options: dice_tversky, dice_log_loss and dice_from_logits must be 0 or 1; "
+           "tversky_alpha, tversky_beta, dice_smooth finite and >= 0; tversky_gamma and "
+           "dice_eps finite and > 0";
   default:
     return "unknown status code";
   }
@@ -91,21 +119,92 @@ static int mul_ok(int64_t a, int64_t b, int64_t *out) {
   return !__builtin_mul_overflow(a, b, out);
 }
 
-/* Validation shared by the three entry points. Fills job on success. */
+static int finite_ge0(float v) {
+  return isfinite(v) && v >= 0.0f;
+}
+
+/* The loss-specific options (focal, Dice, pixel weights, label smoothing, pos_weight). */
+static sl_status validate_loss_options(const sl_job *j, const sl_options *o) {
+  const sl_op op = j->op;
+  const int dice = op == SL_OP_DICE || op == SL_OP_DICE_MC;
+  int smoothing_ok = op == SL_OP_CE ? (o->label_smoothing >= 0.0f && o->label_smoothing <= 1.0f)
+                                    : o->label_smoothing == 0.0f;
+  if (!smoothing_ok || !isfinite(o->grad_scale) || o->num_threads < 0 ||
+      (o->pos_weight && op != SL_OP_BCE_LOGITS) || (dice && o->weight) || (o->dice_sums && !dice))
+    return SL_ERR_OPTION;
+  if (o->pixel_weight && op != SL_OP_CE && op != SL_OP_SOFTMAX_FOCAL)
+    return SL_ERR_PIXEL_WEIGHT;
+  if ((op == SL_OP_SIGMOID_FOCAL || op == SL_OP_SOFTMAX_FOCAL) &&
+      (!finite_ge0(o->focal_gamma) || !(o->focal_alpha <= 1.0f)))
+    return SL_ERR_FOCAL;
+  if (dice && ((unsigned)o->dice_tversky > 1 || (unsigned)o->dice_log_loss > 1 ||
+               (unsigned)o->dice_from_logits > 1 || !finite_ge0(o->tversky_alpha) ||
+               !finite_ge0(o->tversky_beta) || !finite_ge0(o->dice_smooth) ||
+               !(finite_ge0(o->tversky_gamma) && o->tversky_gamma > 0.0f) ||
+               !(finite_ge0(o->dice_eps) && o->dice_eps > 0.0f)))
+    return SL_ERR_DICE;
+  return SL_OK;
+}
+
+/* The region: boxes (0 / 1 / N of them, or per-sample lists through box_offsets) and mask. */
+static sl_status validate_region(sl_job *j, const sl_region *region) {
+  j->boxes = NULL;
+  j->num_boxes = 0;
+  j->box_offsets = NULL;
+  j->mask = NULL;
+  j->mask_channels = 1;
+  if (!region)
+    return SL_OK;
+  const int64_t nb = region->num_boxes;
+  const int64_t *off = region->box_offsets;
+  if (off) {
+    if (nb < 0 || nb > INT64_MAX / 64) /* box and stats bytes stay within int64 */
+      return SL_ERR_NUM_BOXES;
+    if (off[0] != 0 || off[j->n] != nb)
+      return SL_ERR_BOX_OFFSETS;
+    for (int64_t n = 0; n < j->n; n++)
+      if (off[n + 1] < off[n])
+        return SL_ERR_BOX_OFFSETS;
+  } else if (nb != 0 && nb != 1 && nb != j->n) {
+    return SL_ERR_NUM_BOXES;
+  }
+  if (nb > 0 && !region->boxes)
+    return SL_ERR_NULL_POINTER;
+  for (int64_t i = 0; i < nb; i++) {
+    const sl_box *b = &region->boxes[i];
+    if (b->x1 < 0 || b->y1 < 0 || b->x1 > b->x2 || b->y1 > b->y2 || b->x2 > j->w || b->y2 > j->h)
+      return SL_ERR_BOX;
+  }
+  if (region->mask) {
+    int64_t mc = region->mask_channels;
+    if (mc != 1 && (mc != j->c || sl_op_labels(j->op)))
+      return SL_ERR_MASK_CHANNELS;
+    j->mask_channels = mc;
+  }
+  j->boxes = nb > 0 ? region->boxes : NULL;
+  j->num_boxes = nb;
+  j->box_offsets = off;
+  j->mask = region->mask;
+  return SL_OK;
+}
+
+/* Validation shared by every entry point. Fills job on success. */
 static sl_status validate(sl_job *j, const sl_shape *shape, const sl_region *region,
                           const sl_options *options) {
-  if (!shape || !j->x || (j->op != SL_OP_CE && !j->target) || (j->op == SL_OP_CE && !j->labels))
+  const int labels = sl_op_labels(j->op), dice = j->op == SL_OP_DICE || j->op == SL_OP_DICE_MC;
+  if (!shape || !j->x || (!labels && !j->target) || (labels && !j->labels))
     return SL_ERR_NULL_POINTER;
   if (shape->n <= 0 || shape->c <= 0 || shape->h <= 0 || shape->w <= 0)
     return SL_ERR_SHAPE;
   /* N*C*H*W floats (and N*H*W int64 labels) must be addressable: elements and bytes in int64,
    * bytes in size_t, and H*W and box coordinates within int32 where the API stores them. */
-  int64_t nc, nch, elems, bytes, hw, nhw, label_bytes;
+  int64_t nc, nch, elems, bytes, hw, nhw, label_bytes, n1;
   if (!mul_ok(shape->n, shape->c, &nc) || !mul_ok(nc, shape->h, &nch) ||
       !mul_ok(nch, shape->w, &elems) || !mul_ok(elems, (int64_t)sizeof(float), &bytes) ||
       !mul_ok(shape->h, shape->w, &hw) || !mul_ok(hw, shape->n, &nhw) ||
       !mul_ok(nhw, (int64_t)sizeof(int64_t), &label_bytes) || (uint64_t)bytes > SIZE_MAX ||
-      (uint64_t)label_bytes > SIZE_MAX || shape->h > INT32_MAX || shape->w > INT32_MAX)
+      (uint64_t)label_bytes > SIZE_MAX || shape->h > INT32_MAX || shape->w > INT32_MAX ||
+      !mul_ok(shape->c, 3 * (int64_t)sizeof(double), &n1))
     return SL_ERR_OVERFLOW;
   j->n = shape->n;
   j->c = shape->c;
@@ -117,68 +216,55 @@ static sl_status validate(sl_job *j, const sl_shape *shape, const sl_region *reg
   if (o->reduction != SL_REDUCTION_MEAN && o->reduction != SL_REDUCTION_SUM &&
       o->reduction != SL_REDUCTION_NONE)
     return SL_ERR_REDUCTION;
-  if (j->op == SL_OP_CE && j->label_type != SL_LABEL_I64 && j->label_type != SL_LABEL_I32 &&
+  if (labels && j->label_type != SL_LABEL_I64 && j->label_type != SL_LABEL_I32 &&
       j->label_type != SL_LABEL_U8)
     return SL_ERR_LABEL_TYPE;
-  int smoothing_ok = j->op == SL_OP_CE ? (o->label_smoothing >= 0.0f && o->label_smoothing <= 1.0f)
-                                       : o->label_smoothing == 0.0f;
-  if (!smoothing_ok || !isfinite(o->grad_scale) || o->num_threads < 0 ||
-      (o->pos_weight && j->op != SL_OP_BCE_LOGITS))
-    return SL_ERR_OPTION;
-  if (!j->loss && !j->grad && !o->stats)
+  sl_status st = validate_loss_options(j, o);
+  if (st != SL_OK)
+    return st;
+  if (!j->loss && !j->grad && !o->stats && !o->box_stats && !o->dice_sums)
     return SL_ERR_NO_OUTPUT;
   if ((o->reduction == SL_REDUCTION_NONE && j->grad && !o->grad_map) ||
       (o->reduction != SL_REDUCTION_NONE && o->grad_map))
     return SL_ERR_GRAD_MAP;
-
-  j->boxes = NULL;
-  j->num_boxes = 0;
-  j->mask = NULL;
-  j->mask_channels = 1;
-  if (region) {
-    if (region->num_boxes != 0 && region->num_boxes != 1 && region->num_boxes != j->n)
-      return SL_ERR_NUM_BOXES;
-    if (region->num_boxes > 0 && !region->boxes)
-      return SL_ERR_NULL_POINTER;
-    for (int64_t i = 0; i < region->num_boxes; i++) {
-      const sl_box *b = &region->boxes[i];
-      if (b->x1 < 0 || b->y1 < 0 || b->x1 > b->x2 || b->y1 > b->y2 || b->x2 > j->w || b->y2 > j->h)
-        return SL_ERR_BOX;
-    }
-    if (region->mask) {
-      int64_t mc = region->mask_channels;
-      if (mc != 1 && (mc != j->c || j->op == SL_OP_CE))
-        return SL_ERR_MASK_CHANNELS;
-      j->mask_channels = mc;
-    }
-    j->boxes = region->num_boxes > 0 ? region->boxes : NULL;
-    j->num_boxes = region->num_boxes;
-    j->mask = region->mask;
-  }
+  if ((st = validate_region(j, region)) != SL_OK)
+    return st;
+  if (o->box_stats && (j->num_boxes == 0 || dice))
+    return SL_ERR_BOX_STATS;
 
   /* Outputs must not overlap inputs or each other. */
   uint64_t ub = (uint64_t)bytes;
-  int64_t map_elems = j->op == SL_OP_CE ? nhw : elems;
+  int64_t map_elems = dice ? j->c : labels ? nhw : elems;
   uint64_t map_bytes = (uint64_t)map_elems * sizeof(float);
   uint64_t label_size = j->label_type == SL_LABEL_I64 ? 8 : j->label_type == SL_LABEL_I32 ? 4 : 1;
-  span loss = {j->loss, o->reduction == SL_REDUCTION_NONE ? map_bytes : sizeof(float)};
-  span grad = {j->grad, ub};
-  span stats = {o->stats, sizeof(sl_stats)};
+  span outputs[] = {
+      {j->loss, o->reduction == SL_REDUCTION_NONE ? map_bytes : sizeof(float)},
+      {j->grad, ub},
+      {o->stats, sizeof(sl_stats)},
+      {o->box_stats, (uint64_t)j->num_boxes * sizeof(sl_stats)},
+      {o->dice_sums, (uint64_t)n1},
+  };
   span inputs[] = {
       {j->x, ub},
       {j->target, ub},
-      {j->op == SL_OP_CE ? j->labels : NULL, (uint64_t)nhw * label_size},
-      {o->weight, j->op == SL_OP_CE ? (uint64_t)j->c * sizeof(float) : ub},
+      {labels ? j->labels : NULL, (uint64_t)nhw * label_size},
+      {o->weight, labels ? (uint64_t)j->c * sizeof(float) : ub},
       {o->pos_weight, (uint64_t)j->c * sizeof(float)},
+      {o->pixel_weight, (uint64_t)nhw * sizeof(float)},
       {o->grad_map, map_bytes},
       {j->mask, (uint64_t)(j->n * j->mask_channels * hw)},
       {j->boxes, (uint64_t)j->num_boxes * sizeof(sl_box)},
+      {j->box_offsets, j->box_offsets ? (uint64_t)(j->n + 1) * sizeof(int64_t) : 0},
   };
-  if (overlap(loss, grad) || overlap(loss, stats) || overlap(grad, stats))
-    return SL_ERR_ALIAS;
-  for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++)
-    if (overlap(loss, inputs[i]) || overlap(grad, inputs[i]) || overlap(stats, inputs[i]))
-      return SL_ERR_ALIAS;
+  const size_t no = sizeof outputs / sizeof outputs[0], ni = sizeof inputs / sizeof inputs[0];
+  for (size_t a = 0; a < no; a++) {
+    for (size_t b = a + 1; b < no; b++)
+      if (overlap(outputs[a], outputs[b]))
+        return SL_ERR_ALIAS;
+    for (size_t i = 0; i < ni; i++)
+      if (overlap(outputs[a], inputs[i]))
+        return SL_ERR_ALIAS;
+  }
   return SL_OK;
 }
 
@@ -205,6 +291,43 @@ sl_status sl_ce(const sl_shape *shape, const float *logits, const void *labels,
                 sl_label_type label_type, const sl_region *region, const sl_options *options,
                 float *loss, float *grad) {
   sl_job j = {.op = SL_OP_CE,
+              .x = logits,
+              .labels = labels,
+              .label_type = label_type,
+              .loss = loss,
+              .grad = grad};
+  return run(&j, shape, region, options);
+}
+
+sl_status sl_sigmoid_focal(const sl_shape *shape, const float *logits, const float *target,
+                           const sl_region *region, const sl_options *options, float *loss,
+                           float *grad) {
+  sl_job j = {.op = SL_OP_SIGMOID_FOCAL, .x = logits, .target = target, .loss = loss, .grad = grad};
+  return run(&j, shape, region, options);
+}
+
+sl_status sl_softmax_focal(const sl_shape *shape, const float *logits, const void *labels,
+                           sl_label_type label_type, const sl_region *region,
+                           const sl_options *options, float *loss, float *grad) {
+  sl_job j = {.op = SL_OP_SOFTMAX_FOCAL,
+              .x = logits,
+              .labels = labels,
+              .label_type = label_type,
+              .loss = loss,
+              .grad = grad};
+  return run(&j, shape, region, options);
+}
+
+sl_status sl_dice(const sl_shape *shape, const float *input, const float *target,
+                  const sl_region *region, const sl_options *options, float *loss, float *grad) {
+  sl_job j = {.op = SL_OP_DICE, .x = input, .target = target, .loss = loss, .grad = grad};
+  return run(&j, shape, region, options);
+}
+
+sl_status sl_dice_multiclass(const sl_shape *shape, const float *logits, const void *labels,
+                             sl_label_type label_type, const sl_region *region,
+                             const sl_options *options, float *loss, float *grad) {
+  sl_job j = {.op = SL_OP_DICE_MC,
               .x = logits,
               .labels = labels,
               .label_type = label_type,

@@ -33,30 +33,20 @@ enum {
   SL_CE_GAP = 16                /* uncounted runs at least this long go to the zero fill */
 };
 
-typedef struct plan {
-  int64_t rows, rows_per_chunk, chunks;
-} plan;
-
-static plan make_plan(int64_t rows, int64_t elems_per_row) {
-  plan p;
+sl_plan sl_make_plan(int64_t rows, int64_t elems_per_row, int64_t per_sample) {
+  sl_plan p;
   int64_t min_rows = (SL_CHUNK_MIN_ELEMS + elems_per_row - 1) / elems_per_row;
   int64_t even = (rows + SL_MAX_CHUNKS - 1) / SL_MAX_CHUNKS;
+  int64_t k = even > min_rows ? even : min_rows;
+  if (per_sample > 0) /* whole samples: round up to a multiple of per_sample rows */
+    k = (k + per_sample - 1) / per_sample * per_sample;
   p.rows = rows;
-  p.rows_per_chunk = even > min_rows ? even : min_rows;
-  p.chunks = (rows + p.rows_per_chunk - 1) / p.rows_per_chunk;
+  p.rows_per_chunk = k;
+  p.chunks = (rows + k - 1) / k;
   return p;
 }
 
-/* One chunk's results: an ordered double sum, plus an exact count and an error flag. */
-typedef struct chunk_acc {
-  double sum;
-  int64_t count;
-  int err;
-} chunk_acc;
-
-typedef void (*chunk_fn)(const void *ctx, int64_t r0, int64_t r1, chunk_acc *acc);
-
-static chunk_acc run_chunks(const plan *p, int num_threads, chunk_fn fn, const void *ctx) {
+sl_chunk_acc sl_run_chunks(const sl_plan *p, int num_threads, sl_chunk_fn fn, const void *ctx) {
   double part[SL_MAX_CHUNKS];
   int64_t count = 0;
   int err = 0;
@@ -68,29 +58,88 @@ static chunk_acc run_chunks(const plan *p, int num_threads, chunk_fn fn, const v
   for (int64_t k = 0; k < p->chunks; k++) {
     int64_t r0 = k * p->rows_per_chunk;
     int64_t r1 = r0 + p->rows_per_chunk < p->rows ? r0 + p->rows_per_chunk : p->rows;
-    chunk_acc a = {0.0, 0, 0};
+    sl_chunk_acc a = {0.0, 0, 0};
     fn(ctx, r0, r1, &a);
     part[k] = a.sum;
     count += a.count;
     err |= a.err;
   }
-  chunk_acc total = {0.0, count, err};
+  sl_chunk_acc total = {0.0, count, err};
   for (int64_t k = 0; k < p->chunks; k++)
     total.sum += part[k];
   return total;
 }
 
-/* The box of sample n (the whole image without boxes). */
-static sl_box box_of(const sl_job *j, int64_t n) {
-  if (j->num_boxes == 0) {
-    sl_box b = {0, 0, (int32_t)j->w, (int32_t)j->h};
-    return b;
+/* ---- the section, row by row ------------------------------------------------------------- */
+
+void sl_row_begin(sl_row_iter *it, const sl_job *j, int64_t n, int64_t y, int split) {
+  it->b = NULL;
+  it->nb = 0;
+  it->first = 0;
+  if (j->box_offsets) {
+    it->first = j->box_offsets[n];
+    it->nb = j->box_offsets[n + 1] - it->first;
+    it->b = j->boxes + it->first;
+  } else if (j->num_boxes > 0) {
+    it->first = j->num_boxes == 1 ? 0 : n;
+    it->nb = 1;
+    it->b = j->boxes + it->first;
   }
-  return j->boxes[j->num_boxes == 1 ? 0 : n];
+  it->y = y;
+  it->w = j->w;
+  it->x = 0;
+  it->split = split;
 }
 
-static int row_in_box(const sl_box *b, int64_t y) {
-  return y >= b->y1 && y < b->y2 && b->x1 < b->x2;
+/* box k of the iterator's sample covers row y and column x */
+static int covers(const sl_row_iter *it, int64_t k, int64_t x) {
+  const sl_box *b = &it->b[k];
+  return it->y >= b->y1 && it->y < b->y2 && x >= b->x1 && x < b->x2;
+}
+
+int sl_row_next(sl_row_iter *it, int64_t *x0, int64_t *x1, int *covered) {
+  const int64_t x = it->x;
+  if (x >= it->w)
+    return 0;
+  *x0 = x;
+  if (!it->b) { /* no boxes: the whole row */
+    *x1 = it->x = it->w;
+    *covered = 1;
+    return 1;
+  }
+  int cov = 0;
+  int64_t end = it->w; /* uncovered, or split: the nearest box edge after x on this row */
+  for (int64_t k = 0; k < it->nb; k++) {
+    const sl_box *b = &it->b[k];
+    if (it->y < b->y1 || it->y >= b->y2 || b->x1 >= b->x2)
+      continue;
+    if (x >= b->x1 && x < b->x2) {
+      cov = 1;
+      end = b->x2 < end ? b->x2 : end;
+    } else if (b->x1 > x && b->x1 < end) {
+      end = b->x1;
+    }
+  }
+  if (cov && !it->split) { /* maximal: grow while a box covering the end continues it */
+    for (int grown = 1; grown;) {
+      grown = 0;
+      for (int64_t k = 0; k < it->nb && end < it->w; k++)
+        if (covers(it, k, end)) {
+          end = it->b[k].x2;
+          grown = 1;
+        }
+    }
+  }
+  *x1 = it->x = end;
+  *covered = cov;
+  return 1;
+}
+
+int64_t sl_seg_box(const sl_row_iter *it, int64_t x0, int64_t from) {
+  for (int64_t k = from; k < it->nb; k++)
+    if (covers(it, k, x0))
+      return k;
+  return -1;
 }
 
 static void zero(float *p, int64_t len) {
@@ -98,15 +147,7 @@ static void zero(float *p, int64_t len) {
     memset(p, 0, (size_t)len * sizeof(float));
 }
 
-/* Zeroes the parts of a W-wide row outside the box columns [x1, x2). */
-static void zero_outside(float *row, int64_t w, const sl_box *b) {
-  if (!row)
-    return;
-  zero(row, b->x1);
-  zero(row + b->x2, w - b->x2);
-}
-
-static int64_t count_nonzero(const uint8_t *m, int64_t len) {
+int64_t sl_count_nonzero(const uint8_t *m, int64_t len) {
   int64_t c = 0, i = 0;
   for (; i + 64 <= len; i += 64) { /* blocks of 64 in a byte counter: the compiler vectorises */
     uint8_t s = 0;
@@ -119,64 +160,112 @@ static int64_t count_nonzero(const uint8_t *m, int64_t len) {
   return c;
 }
 
-/* ---- BCE --------------------------------------------------------------------------------- */
+/* box_stats accumulated per box by the chunk holding its sample (sl_make_plan's per_sample):
+ * every form but num_boxes == 1 without box_offsets, whose one box is the whole call's. */
+static int per_box_stats(const sl_job *j) {
+  return j->opt.box_stats && (j->box_offsets || j->num_boxes == j->n);
+}
+
+/* Adds a covered segment's results to the stats of every box covering it. */
+static void add_box_stats(const sl_job *j, const sl_row_iter *it, int64_t x0, double sum,
+                          double norm, int64_t count) {
+  for (int64_t k = sl_seg_box(it, x0, 0); k >= 0; k = sl_seg_box(it, x0, k + 1)) {
+    sl_stats *s = &j->opt.box_stats[it->first + k];
+    s->loss_sum += sum;
+    s->normalizer += norm;
+    s->count += count;
+  }
+}
+
+static void clear_box_stats(const sl_job *j) {
+  if (per_box_stats(j))
+    memset(j->opt.box_stats, 0, (size_t)j->num_boxes * sizeof(sl_stats));
+}
+
+/* The call's results in stats, and in box_stats[0] when one box applies to every sample. */
+static void write_stats(const sl_job *j, double sum, double norm, int64_t count) {
+  sl_stats t = {sum, norm, count};
+  if (j->opt.stats)
+    *j->opt.stats = t;
+  if (j->opt.box_stats && !per_box_stats(j))
+    j->opt.box_stats[0] = t;
+}
+
+/* ---- BCE (and the sigmoid focal loss: element-wise, the same walk) ------------------------- */
 
 typedef struct bce_ctx {
   const sl_job *job;
   sl_bce_fn fn;
   double gscale;
   float *loss_map;   /* NONE reduction only */
-  int count_in_pass; /* count mask bytes in the main pass (no prepass was needed) */
+  int count_in_pass; /* count the selected elements in the main pass (no prepass was needed) */
+  int box_stats;     /* per-box statistics (per_box_stats) */
 } bce_ctx;
 
-/* Prepass over the mask's rows (N x mask_channels x H of them): selected element count. */
-static void bce_count_rows(const void *vctx, int64_t r0, int64_t r1, chunk_acc *acc) {
+/* Prepass over the mask's rows (N x mask_channels x H of them; N x H without a mask, touching
+ * no memory then): selected element count. */
+static void bce_count_rows(const void *vctx, int64_t r0, int64_t r1, sl_chunk_acc *acc) {
   const sl_job *j = ((const bce_ctx *)vctx)->job;
   int64_t per_sample = j->mask_channels * j->h;
   int64_t mult = j->mask_channels == 1 ? j->c : 1;
   for (int64_t r = r0; r < r1; r++) {
-    sl_box b = box_of(j, r / per_sample);
-    if (row_in_box(&b, r % j->h))
-      acc->count += mult * count_nonzero(j->mask + r * j->w + b.x1, b.x2 - b.x1);
+    sl_row_iter it;
+    int64_t x0, x1;
+    int cov;
+    sl_row_begin(&it, j, r / per_sample, r % j->h, 0);
+    while (sl_row_next(&it, &x0, &x1, &cov))
+      if (cov)
+        acc->count +=
+            mult * (j->mask ? sl_count_nonzero(j->mask + r * j->w + x0, x1 - x0) : x1 - x0);
   }
 }
 
-static void bce_rows(const void *vctx, int64_t r0, int64_t r1, chunk_acc *acc) {
+static void bce_rows(const void *vctx, int64_t r0, int64_t r1, sl_chunk_acc *acc) {
   const bce_ctx *ctx = vctx;
   const sl_job *j = ctx->job;
   const sl_options *o = &j->opt;
   int64_t w = j->w, h = j->h, ch = j->c * j->h;
   for (int64_t r = r0; r < r1; r++) {
     int64_t n = r / ch, c = (r / h) % j->c, y = r % h, off = r * w;
-    sl_box b = box_of(j, n);
     float *grad = j->grad ? j->grad + off : NULL;
     float *lmap = ctx->loss_map ? ctx->loss_map + off : NULL;
-    if (!row_in_box(&b, y)) {
-      zero(grad, w);
-      zero(lmap, w);
-      continue;
-    }
-    zero_outside(grad, w, &b);
-    zero_outside(lmap, w, &b);
     const uint8_t *mask = NULL;
     if (j->mask)
-      mask =
-          j->mask + ((n * j->mask_channels + (j->mask_channels == 1 ? 0 : c)) * h + y) * w + b.x1;
-    sl_bce_row row = {
-        .x = j->x + off + b.x1,
-        .y = j->target + off + b.x1,
-        .w = o->weight ? o->weight + off + b.x1 : NULL,
-        .mask = mask,
-        .gmap = o->grad_map ? o->grad_map + off + b.x1 : NULL,
-        .loss = lmap ? lmap + b.x1 : NULL,
-        .grad = grad ? grad + b.x1 : NULL,
-        .gscale = ctx->gscale,
-        .pos_weight = o->pos_weight ? o->pos_weight[c] : 1.0f,
-        .len = b.x2 - b.x1,
-    };
-    acc->sum += ctx->fn(&row, &acc->err);
-    if (ctx->count_in_pass)
-      acc->count += count_nonzero(mask, row.len);
+      mask = j->mask + ((n * j->mask_channels + (j->mask_channels == 1 ? 0 : c)) * h + y) * w;
+    sl_row_iter it;
+    int64_t x0, x1;
+    int cov;
+    sl_row_begin(&it, j, n, y, ctx->box_stats);
+    while (sl_row_next(&it, &x0, &x1, &cov)) {
+      if (!cov) {
+        zero(grad ? grad + x0 : NULL, x1 - x0);
+        zero(lmap ? lmap + x0 : NULL, x1 - x0);
+        continue;
+      }
+      sl_bce_row row = {
+          .x = j->x + off + x0,
+          .y = j->target + off + x0,
+          .w = o->weight ? o->weight + off + x0 : NULL,
+          .mask = mask ? mask + x0 : NULL,
+          .gmap = o->grad_map ? o->grad_map + off + x0 : NULL,
+          .loss = lmap ? lmap + x0 : NULL,
+          .grad = grad ? grad + x0 : NULL,
+          .gscale = ctx->gscale,
+          .pos_weight = o->pos_weight ? o->pos_weight[c] : 1.0f,
+          .focal_alpha = o->focal_alpha,
+          .focal_gamma = o->focal_gamma,
+          .len = x1 - x0,
+      };
+      double s = ctx->fn(&row, &acc->err);
+      acc->sum += s;
+      if (ctx->count_in_pass || ctx->box_stats) {
+        int64_t cnt = mask ? sl_count_nonzero(row.mask, row.len) : row.len;
+        if (ctx->count_in_pass)
+          acc->count += cnt;
+        if (ctx->box_stats)
+          add_box_stats(j, &it, x0, s, (double)cnt, cnt);
+      }
+    }
   }
 }
 
@@ -190,8 +279,11 @@ static int all_finite(const float *v, int64_t n) {
 
 static sl_status run_bce(const sl_job *j, const sl_kernels *k) {
   const sl_options *o = &j->opt;
-  bce_ctx ctx = {j, j->op == SL_OP_BCE_PROB ? k->bce_prob : k->bce_logits, 0.0,
-                 o->reduction == SL_REDUCTION_NONE ? j->loss : NULL, 0};
+  bce_ctx ctx = {
+      j, NULL, 0.0, o->reduction == SL_REDUCTION_NONE ? j->loss : NULL, 0, per_box_stats(j)};
+  ctx.fn = j->op == SL_OP_BCE_PROB     ? k->bce_prob
+           : j->op == SL_OP_BCE_LOGITS ? k->bce_logits
+                                       : k->sigmoid_focal;
   /* An infinite or NaN pos_weight (a per-call [C] array, like CE's class weights below): the
    * SIMD kernels' float terms may underflow to 0 where the reference's double terms do not, and
    * inf * 0 is NaN where the reference has +-inf; such a call runs the reference kernel. */
@@ -199,17 +291,14 @@ static sl_status run_bce(const sl_job *j, const sl_kernels *k) {
     ctx.fn = sl_kernels_scalar.bce_logits;
   int64_t count = 0;
   int count_known = 0;
-  if (!j->mask) {
-    for (int64_t n = 0; n < (j->num_boxes == 1 ? 1 : j->n); n++) {
-      sl_box b = box_of(j, n);
-      count += (int64_t)(b.x2 - b.x1) * (b.y2 - b.y1) * j->c;
-    }
-    if (j->num_boxes == 1)
-      count *= j->n;
+  if (!j->mask && j->num_boxes == 0) {
+    count = j->n * j->c * j->h * j->w;
     count_known = 1;
   } else if (j->grad && o->reduction == SL_REDUCTION_MEAN) {
-    plan pc = make_plan(j->n * j->mask_channels * j->h, j->w);
-    count = run_chunks(&pc, o->num_threads, bce_count_rows, &ctx).count;
+    /* the normaliser before the pass: from the mask bytes, or (no mask) the boxes alone */
+    int64_t mc = j->mask ? j->mask_channels : 1;
+    sl_plan pc = sl_make_plan(j->n * mc * j->h, j->w, 0);
+    count = sl_run_chunks(&pc, o->num_threads, bce_count_rows, &ctx).count;
     count_known = 1;
   }
   ctx.count_in_pass = !count_known;
@@ -218,8 +307,9 @@ static sl_status run_bce(const sl_job *j, const sl_kernels *k) {
   else
     ctx.gscale = o->grad_scale;
 
-  plan p = make_plan(j->n * j->c * j->h, j->w);
-  chunk_acc r = run_chunks(&p, o->num_threads, bce_rows, &ctx);
+  clear_box_stats(j);
+  sl_plan p = sl_make_plan(j->n * j->c * j->h, j->w, ctx.box_stats ? j->c * j->h : 0);
+  sl_chunk_acc r = sl_run_chunks(&p, o->num_threads, bce_rows, &ctx);
   if (r.err)
     return SL_ERR_DOMAIN;
   if (!count_known)
@@ -227,11 +317,7 @@ static sl_status run_bce(const sl_job *j, const sl_kernels *k) {
   double norm = (double)count;
   if (j->loss && o->reduction != SL_REDUCTION_NONE)
     *j->loss = (float)(o->reduction == SL_REDUCTION_SUM ? r.sum : (norm > 0 ? r.sum / norm : 0.0));
-  if (o->stats) {
-    o->stats->loss_sum = r.sum;
-    o->stats->normalizer = norm;
-    o->stats->count = count;
-  }
+  write_stats(j, r.sum, norm, count);
   return SL_OK;
 }
 
@@ -278,115 +364,146 @@ typedef struct ce_ctx {
   const sl_job *job;
   sl_ce_fn fn;
   double gscale, cw_sum;
+  int box_stats; /* per-box statistics (per_box_stats) */
 } ce_ctx;
 
-/* Prepass over pixel rows: validates selected labels, counts pixels, sums their class weights. */
-static void ce_check_rows(const void *vctx, int64_t r0, int64_t r1, chunk_acc *acc) {
-  const sl_job *j = ((const ce_ctx *)vctx)->job;
+/* The normaliser terms of the pixels [p, p + len) with class indices cls: *count counted
+ * pixels, returned the sum of their class weights; *bad |= a counted label outside [0, C). */
+static double ce_norm(const sl_job *j, const int32_t *cls, int64_t len, int64_t *count, int *bad) {
   const float *cw = j->opt.weight;
+  int64_t n = 0;
+  int b = 0;
+  double s = 0.0;
+  for (int64_t i = 0; i < len; i++) {
+    if (cls[i] < 0) {
+      b |= cls[i] == SL_CLS_BAD;
+      continue;
+    }
+    n++;
+    if (cw)
+      s += (double)cw[cls[i]];
+  }
+  *count += n;
+  *bad |= b;
+  return cw ? s : (double)n;
+}
+
+/* Prepass over pixel rows: validates selected labels, counts pixels, sums their class weights. */
+static void ce_check_rows(const void *vctx, int64_t r0, int64_t r1, sl_chunk_acc *acc) {
+  const sl_job *j = ((const ce_ctx *)vctx)->job;
   int32_t cls[SL_CE_SEG];
   for (int64_t r = r0; r < r1; r++) {
-    sl_box b = box_of(j, r / j->h);
-    if (!row_in_box(&b, r % j->h))
-      continue;
-    for (int64_t x0 = b.x1; x0 < b.x2; x0 += SL_CE_SEG) {
-      int64_t len = b.x2 - x0 < SL_CE_SEG ? b.x2 - x0 : SL_CE_SEG;
-      to_cls(j, r * j->w + x0, len, cls);
-      int64_t n = 0, bad = 0;
-      double s = 0.0;
-      for (int64_t i = 0; i < len; i++) {
-        if (cls[i] < 0) {
-          bad |= cls[i] == SL_CLS_BAD;
-          continue;
-        }
-        n++;
-        if (cw)
-          s += (double)cw[cls[i]];
+    sl_row_iter it;
+    int64_t x0, x1;
+    int cov;
+    sl_row_begin(&it, j, r / j->h, r % j->h, 0);
+    while (sl_row_next(&it, &x0, &x1, &cov)) {
+      for (int64_t xs = x0; cov && xs < x1; xs += SL_CE_SEG) {
+        int64_t len = x1 - xs < SL_CE_SEG ? x1 - xs : SL_CE_SEG;
+        to_cls(j, r * j->w + xs, len, cls);
+        acc->sum += ce_norm(j, cls, len, &acc->count, &acc->err);
       }
-      acc->sum += cw ? s : (double)n;
-      acc->count += n;
-      acc->err |= bad != 0;
     }
   }
 }
 
-static void ce_rows(const void *vctx, int64_t r0, int64_t r1, chunk_acc *acc) {
-  const ce_ctx *ctx = vctx;
+/* The counted pixels [x0, x1) of pixel row r (covered by the section's boxes): class indices a
+ * segment at a time, counted stretches (with the short uncounted gaps inside them) to the
+ * kernel; runs of at least SL_CE_GAP uncounted pixels only get their zeros, plane by plane.
+ * Returns the loss sum; *norm, *count: the normaliser terms (only when box_stats). */
+static double ce_span(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, float *lmap,
+                      double *norm, int64_t *count) {
   const sl_job *j = ctx->job;
   const sl_options *o = &j->opt;
   int64_t w = j->w, h = j->h, hw = j->h * j->w;
-  float *lmap_all = o->reduction == SL_REDUCTION_NONE ? j->loss : NULL;
+  int64_t xoff = (r / h) * j->c * hw + (r % h) * w; /* element (n, 0, y, 0) */
   int32_t cls[SL_CE_SEG];
-  for (int64_t r = r0; r < r1; r++) {
-    int64_t n = r / h, y = r % h;
-    int64_t xoff = n * j->c * hw + y * w; /* element (n, 0, y, 0) */
-    sl_box b = box_of(j, n);
-    int inside = row_in_box(&b, y);
-    float *lmap = lmap_all ? lmap_all + r * w : NULL;
-    for (int64_t c = 0; j->grad && c < j->c; c++) {
-      if (inside)
-        zero_outside(j->grad + xoff + c * hw, w, &b);
-      else
-        zero(j->grad + xoff + c * hw, w);
+  double sum = 0.0;
+  for (int64_t xs = x0; xs < x1; xs += SL_CE_SEG) {
+    int64_t len = x1 - xs < SL_CE_SEG ? x1 - xs : SL_CE_SEG;
+    int64_t p = r * w + xs;
+    to_cls(j, p, len, cls); /* valid: checked by the prepass */
+    if (ctx->box_stats) {
+      int unused = 0;
+      *norm += ce_norm(j, cls, len, count, &unused);
     }
-    if (!inside) {
-      zero(lmap, w);
-      continue;
-    }
-    zero_outside(lmap, w, &b);
-    for (int64_t x0 = b.x1; x0 < b.x2; x0 += SL_CE_SEG) {
-      int64_t len = b.x2 - x0 < SL_CE_SEG ? b.x2 - x0 : SL_CE_SEG;
-      int64_t p = r * w + x0;
-      to_cls(j, p, len, cls); /* valid: checked by the prepass */
-      /* counted stretches (with the short uncounted gaps inside them) to the kernel; runs of
-       * at least SL_CE_GAP uncounted pixels only get their zeros, plane by plane */
-      for (int64_t i = 0; i < len;) {
-        int64_t s0 = i;
-        while (s0 < len && cls[s0] < 0)
-          s0++;
-        if (s0 > i) {
-          zero(lmap ? lmap + x0 + i : NULL, s0 - i);
-          for (int64_t c = 0; j->grad && c < j->c; c++)
-            zero(j->grad + xoff + c * hw + x0 + i, s0 - i);
-        }
-        if (s0 == len)
-          break;
-        int64_t end = s0 + 1, k = s0 + 1;
-        while (k < len) {
-          if (cls[k] >= 0) {
-            end = ++k;
-            continue;
-          }
-          int64_t g0 = k;
-          while (k < len && cls[k] < 0)
-            k++;
-          if (k - g0 >= SL_CE_GAP || k == len)
-            break;
-        }
-        sl_ce_row row = {
-            .x = j->x + xoff + x0 + s0,
-            .cls = cls + s0,
-            .cw = o->weight,
-            .gmap = o->grad_map ? o->grad_map + p + s0 : NULL,
-            .loss = lmap ? lmap + x0 + s0 : NULL,
-            .grad = j->grad ? j->grad + xoff + x0 + s0 : NULL,
-            .gscale = ctx->gscale,
-            .cw_sum = ctx->cw_sum,
-            .smoothing = o->label_smoothing,
-            .cstride = hw,
-            .classes = j->c,
-            .len = end - s0,
-        };
-        acc->sum += ctx->fn(&row);
-        i = end;
+    for (int64_t i = 0; i < len;) {
+      int64_t s0 = i;
+      while (s0 < len && cls[s0] < 0)
+        s0++;
+      if (s0 > i) {
+        zero(lmap ? lmap + xs + i : NULL, s0 - i);
+        for (int64_t c = 0; j->grad && c < j->c; c++)
+          zero(j->grad + xoff + c * hw + xs + i, s0 - i);
       }
+      if (s0 == len)
+        break;
+      int64_t end = s0 + 1, k = s0 + 1;
+      while (k < len) {
+        if (cls[k] >= 0) {
+          end = ++k;
+          continue;
+        }
+        int64_t g0 = k;
+        while (k < len && cls[k] < 0)
+          k++;
+        if (k - g0 >= SL_CE_GAP || k == len)
+          break;
+      }
+      sl_ce_row row = {
+          .x = j->x + xoff + xs + s0,
+          .cls = cls + s0,
+          .cw = o->weight,
+          .gmap = o->grad_map ? o->grad_map + p + s0 : NULL,
+          .loss = lmap ? lmap + xs + s0 : NULL,
+          .grad = j->grad ? j->grad + xoff + xs + s0 : NULL,
+          .gscale = ctx->gscale,
+          .cw_sum = ctx->cw_sum,
+          .smoothing = o->label_smoothing,
+          .gamma = o->focal_gamma,
+          .cstride = hw,
+          .classes = j->c,
+          .len = end - s0,
+      };
+      sum += ctx->fn(&row);
+      i = end;
+    }
+  }
+  return sum;
+}
+
+static void ce_rows(const void *vctx, int64_t r0, int64_t r1, sl_chunk_acc *acc) {
+  const ce_ctx *ctx = vctx;
+  const sl_job *j = ctx->job;
+  int64_t w = j->w, h = j->h, hw = j->h * j->w;
+  float *lmap_all = j->opt.reduction == SL_REDUCTION_NONE ? j->loss : NULL;
+  for (int64_t r = r0; r < r1; r++) {
+    int64_t xoff = (r / h) * j->c * hw + (r % h) * w; /* element (n, 0, y, 0) */
+    float *lmap = lmap_all ? lmap_all + r * w : NULL;
+    sl_row_iter it;
+    int64_t x0, x1;
+    int cov;
+    sl_row_begin(&it, j, r / h, r % h, ctx->box_stats);
+    while (sl_row_next(&it, &x0, &x1, &cov)) {
+      if (!cov) {
+        zero(lmap ? lmap + x0 : NULL, x1 - x0);
+        for (int64_t c = 0; j->grad && c < j->c; c++)
+          zero(j->grad + xoff + c * hw + x0, x1 - x0);
+        continue;
+      }
+      double norm = 0.0;
+      int64_t count = 0;
+      double s = ce_span(ctx, r, x0, x1, lmap, &norm, &count);
+      acc->sum += s;
+      if (ctx->box_stats)
+        add_box_stats(j, &it, x0, s, norm, count);
     }
   }
 }
 
 static sl_status run_ce(const sl_job *j, const sl_kernels *k) {
   const sl_options *o = &j->opt;
-  ce_ctx ctx = {j, k->ce, 0.0, 0.0};
+  ce_ctx ctx = {j, j->op == SL_OP_CE ? k->ce : k->softmax_focal, 0.0, 0.0, per_box_stats(j)};
   if (o->weight) {
     for (int64_t c = 0; c < j->c; c++)
       ctx.cw_sum += o->weight[c];
@@ -398,9 +515,9 @@ static sl_status run_ce(const sl_job *j, const sl_kernels *k) {
    * inf - inf where the reference's term-by-term order gives +-inf. Such a call runs the
    * reference kernel, so every ISA returns the same infinities and NaNs. */
   if (!all_finite(o->weight, j->c))
-    ctx.fn = sl_kernels_scalar.ce;
-  plan p = make_plan(j->n * j->h, j->w * j->c);
-  chunk_acc pre = run_chunks(&p, o->num_threads, ce_check_rows, &ctx);
+    ctx.fn = j->op == SL_OP_CE ? sl_kernels_scalar.ce : sl_kernels_scalar.softmax_focal;
+  sl_plan p = sl_make_plan(j->n * j->h, j->w * j->c, ctx.box_stats ? j->h : 0);
+  sl_chunk_acc pre = sl_run_chunks(&p, o->num_threads, ce_check_rows, &ctx);
   if (pre.err)
     return SL_ERR_LABEL;
   double norm = pre.sum;
@@ -409,19 +526,25 @@ static sl_status run_ce(const sl_job *j, const sl_kernels *k) {
   else
     ctx.gscale = o->grad_scale;
 
-  chunk_acc r = run_chunks(&p, o->num_threads, ce_rows, &ctx);
+  clear_box_stats(j);
+  sl_chunk_acc r = sl_run_chunks(&p, o->num_threads, ce_rows, &ctx);
   if (j->loss && o->reduction != SL_REDUCTION_NONE)
     *j->loss =
         (float)(o->reduction == SL_REDUCTION_SUM ? r.sum : (norm != 0.0 ? r.sum / norm : 0.0));
-  if (o->stats) {
-    o->stats->loss_sum = r.sum;
-    o->stats->normalizer = norm;
-    o->stats->count = pre.count;
-  }
+  write_stats(j, r.sum, norm, pre.count);
   return SL_OK;
 }
 
 sl_status sl_run(const sl_job *job) {
   const sl_kernels *k = sl_kernels_active();
-  return job->op == SL_OP_CE ? run_ce(job, k) : run_bce(job, k);
+  switch (job->op) {
+  case SL_OP_CE:
+  case SL_OP_SOFTMAX_FOCAL:
+    return run_ce(job, k);
+  case SL_OP_DICE:
+  case SL_OP_DICE_MC:
+    return sl_run_dice(job, k);
+  default:
+    return run_bce(job, k);
+  }
 }

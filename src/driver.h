@@ -9,7 +9,20 @@
 
 #include "sectionloss.h"
 
-typedef enum sl_op { SL_OP_BCE_PROB, SL_OP_BCE_LOGITS, SL_OP_CE } sl_op;
+typedef enum sl_op {
+  SL_OP_BCE_PROB,
+  SL_OP_BCE_LOGITS,
+  SL_OP_CE,
+  SL_OP_SIGMOID_FOCAL, /* element-wise, like SL_OP_BCE_LOGITS */
+  SL_OP_SOFTMAX_FOCAL, /* per pixel over C, like SL_OP_CE */
+  SL_OP_DICE,          /* sums per channel, then a gradient pass (dice.c) */
+  SL_OP_DICE_MC        /* softmax over C, one-hot labels (dice.c) */
+} sl_op;
+
+/* 1 for the ops that take labels [N,H,W] (softmax over C), 0 for those with targets. */
+static inline int sl_op_labels(sl_op op) {
+  return op == SL_OP_CE || op == SL_OP_SOFTMAX_FOCAL || op == SL_OP_DICE_MC;
+}
 
 typedef struct sl_job {
   sl_op op;
@@ -20,12 +33,61 @@ typedef struct sl_job {
   sl_label_type label_type;
   const sl_box *boxes; /* NULL when num_boxes == 0 */
   int64_t num_boxes;
-  const uint8_t *mask; /* NULL = no mask */
+  const int64_t *box_offsets; /* NULL, or N + 1 validated offsets into boxes */
+  const uint8_t *mask;        /* NULL = no mask */
   int64_t mask_channels;
   sl_options opt; /* validated copy */
   float *loss;
   float *grad;
 } sl_job;
+
+/* ---- the section, row by row (driver.c; used by every loss's driver) ----------------------
+ * A row (n, y) of the section is cut into segments [x0, x1) covering [0, W) in order; a
+ * covered segment is inside at least one of sample n's boxes (the whole row without boxes).
+ * split = 0: maximal segments (covered and uncovered alternate); split = 1: a covered segment
+ * also ends wherever the set of boxes covering it changes (for box_stats: each box of that set
+ * is found with sl_seg_box). No allocation; O(boxes of the sample) per segment. */
+typedef struct sl_row_iter {
+  const sl_box *b;   /* the sample's boxes (NULL: the whole row is one covered segment) */
+  int64_t nb, first; /* their count, and the index of b[0] in job->boxes */
+  int64_t y, w, x;   /* row, width, start of the next segment */
+  int split;
+} sl_row_iter;
+
+void sl_row_begin(sl_row_iter *it, const sl_job *j, int64_t n, int64_t y, int split);
+/* The next segment: 1 with [*x0, *x1) and *covered, 0 at the end of the row. */
+int sl_row_next(sl_row_iter *it, int64_t *x0, int64_t *x1, int *covered);
+/* For a covered segment starting at x0 (of a split iteration, so every box covering x0 covers
+ * the segment): the smallest index k >= from (0-based within the sample's boxes) of a box
+ * covering it, or -1; its index into job->boxes is it->first + k. Loop:
+ *   for (int64_t k = sl_seg_box(&it, x0, 0); k >= 0; k = sl_seg_box(&it, x0, k + 1)) */
+int64_t sl_seg_box(const sl_row_iter *it, int64_t x0, int64_t from);
+
+/* Chunking shared by every loss's driver (driver.c). Chunks depend on the shape only (never
+ * on the thread count); with per_sample > 0 every chunk holds whole samples (per_sample rows
+ * each), so each box's statistics are summed by one chunk, in row order. */
+typedef struct sl_plan {
+  int64_t rows, rows_per_chunk, chunks;
+} sl_plan;
+sl_plan sl_make_plan(int64_t rows, int64_t elems_per_row, int64_t per_sample);
+
+/* One chunk's results: an ordered double sum, plus an exact count and an error flag. */
+typedef struct sl_chunk_acc {
+  double sum;
+  int64_t count;
+  int err;
+} sl_chunk_acc;
+typedef void (*sl_chunk_fn)(const void *ctx, int64_t r0, int64_t r1, sl_chunk_acc *acc);
+/* Runs fn over every chunk (OpenMP, dynamic schedule) and adds the chunk sums in chunk order:
+ * bitwise identical for every thread count. */
+sl_chunk_acc sl_run_chunks(const sl_plan *p, int num_threads, sl_chunk_fn fn, const void *ctx);
+
+/* Nonzero bytes of m[0 .. len). */
+int64_t sl_count_nonzero(const uint8_t *m, int64_t len);
+
+/* The Dice / Tversky driver (dice.c): sums over the section, then the gradient pass. */
+struct sl_kernels;
+sl_status sl_run_dice(const sl_job *job, const struct sl_kernels *k);
 
 /* Runs a validated job. Returns SL_OK, SL_ERR_DOMAIN (BCE on probabilities) or SL_ERR_LABEL
  * (CE, before anything is written). */

@@ -39,8 +39,10 @@ typedef struct sl_bce_row {
   const float *gmap;
   float *loss;
   float *grad;
-  double gscale;    /* upstream gradient when gmap is NULL: grad_scale / normaliser (MEAN) */
-  float pos_weight; /* logits only: pos_weight of this row's channel (1 without pos_weight) */
+  double gscale;     /* upstream gradient when gmap is NULL: grad_scale / normaliser (MEAN) */
+  float pos_weight;  /* logits only: pos_weight of this row's channel (1 without pos_weight) */
+  float focal_alpha; /* sigmoid focal only: alpha (< 0: no alpha weighting) */
+  float focal_gamma; /* sigmoid focal only: gamma >= 0 */
   int64_t len;
 } sl_bce_row;
 
@@ -71,12 +73,14 @@ typedef struct sl_ce_row {
   const float *x;
   const int32_t *cls;
   const float *cw;
+  const float *pw; /* pixel weights per pixel (multiplying w_t, loss and gradient) or NULL */
   const float *gmap;
   float *loss;
   float *grad;
   double gscale;
   double cw_sum;   /* sum of class weights (C when cw is NULL) */
   float smoothing; /* label smoothing e in [0, 1] */
+  float gamma;     /* softmax focal only: gamma >= 0 (the CE kernels ignore it) */
   int64_t cstride; /* H * W */
   int64_t classes; /* C */
   int64_t len;
@@ -89,6 +93,8 @@ typedef struct sl_kernels {
   sl_bce_fn bce_prob;
   sl_bce_fn bce_logits;
   sl_ce_fn ce;
+  sl_bce_fn sigmoid_focal; /* formulas: src/scalar/focal.c */
+  sl_ce_fn softmax_focal;  /* formulas: src/scalar/focal.c */
 } sl_kernels;
 
 /* Per-ISA tables, each defined in its own folder (src/scalar/table.c, src/avx2/..., src/neon/...)

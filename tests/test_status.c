@@ -371,7 +371,7 @@ Test(status, alias) {
       for (int i = 0; i < P; i++)
         lab[i] = i % C;
       sl_shape sh = {N, C, H, W};
-      sl_region reg = {NULL, 0, mask, 1};
+      sl_region reg = {NULL, 0, mask, 1, NULL};
       sl_options o = sl_options_default();
       o.reduction = (sl_reduction)red;
       o.weight = w; /* CE reads C floats of it, BCE all E */
