@@ -2,7 +2,8 @@
  * ref.c - the double-precision reference (see ref.h). Written from PyTorch 1.13's formulas:
  *
  * Selection: element (n, c, y, x) is selected when (no box, or x1 <= x < x2 and y1 <= y < y2
- * for sample n's box: boxes[0] with num_boxes 1, boxes[n] with num_boxes N) and (no mask, or
+ * for sample n's box: boxes[0] with num_boxes 1, boxes[n] with num_boxes N, any of
+ * boxes[box_offsets[n] .. box_offsets[n + 1]) with box_offsets) and (no mask, or
  * mask[n, c or 0, y, x] != 0). CE: pixel (n, y, x) is counted when selected and its label is
  * not ignore_index; a selected label outside [0, C) that is not ignore_index is SL_ERR_LABEL.
  *
@@ -38,10 +39,7 @@
 #include <string.h>
 
 static int in_box(const t_case *c, int64_t n, int64_t y, int64_t x) {
-  if (!c->use_region || c->region.num_boxes == 0)
-    return 1;
-  const sl_box *b = &c->region.boxes[c->region.num_boxes == 1 ? 0 : n];
-  return x >= b->x1 && x < b->x2 && y >= b->y1 && y < b->y2;
+  return t_in_boxes(c, n, y, x);
 }
 
 static int in_mask(const t_case *c, int64_t n, int64_t ch, int64_t y, int64_t x) {
@@ -94,6 +92,7 @@ static void ref_bce(const t_case *c, ref_out *o) {
           if (!in_box(c, n, y, x) || !in_mask(c, n, ch, y, x))
             continue;
           o->sel[i] = 1;
+          o->norm_map[i] = 1.0;
           count++;
           double p = c->x[i], t = c->target[i];
           double w = c->weight ? (double)c->weight[i] : 1.0;
@@ -184,7 +183,8 @@ static void ref_ce(const t_case *c, ref_out *o) {
         }
         o->sel[pi] = 1;
         count++;
-        norm += c->weight ? (double)c->weight[lab] : 1.0;
+        o->norm_map[pi] = c->weight ? (double)c->weight[lab] : 1.0;
+        norm += o->norm_map[pi];
       }
   double sum = 0.0, nat = 0.0;
   for (int64_t n = 0; n < N; n++)
@@ -272,6 +272,7 @@ void ref_run(const t_case *c, ref_out *o) {
   o->status = SL_OK;
   o->map = dalloc(me);
   o->map_nat = dalloc(me);
+  o->norm_map = dalloc(me);
   o->sel = t_alloc((size_t)me);
   memset(o->sel, 0, (size_t)me);
   o->grad = dalloc(ne);
@@ -286,6 +287,7 @@ void ref_free(ref_out *o) {
   free(o->map);
   free(o->map_nat);
   free(o->sel);
+  free(o->norm_map);
   free(o->grad);
   free(o->grad_nat);
   memset(o, 0, sizeof *o);

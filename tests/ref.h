@@ -18,8 +18,9 @@ typedef struct ref_out {
   double loss_nat;  /* its natural magnitude (tolerance scale, see util.c t_tol) */
   double *map;      /* per element (BCE) / pixel (CE) weighted loss, 0 where not counted */
   double *map_nat;
-  uint8_t *sel; /* per map element: 1 = selected and counted */
-  double *grad; /* N x C x H x W, d loss / d x, 0 outside */
+  uint8_t *sel;     /* per map element: 1 = selected and counted */
+  double *norm_map; /* per map element: its term of the MEAN normaliser (BCE 1, CE w_t) */
+  double *grad;     /* N x C x H x W, d loss / d x, 0 outside */
   double *grad_nat;
   sl_stats stats;
 } ref_out;

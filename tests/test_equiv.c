@@ -224,7 +224,8 @@ static void widths(t_op op, uint64_t seed) {
       sl_shape sh = {2, op == T_CE ? 5 : 3, 3, w};
       t_spec s = t_spec_default(op, sh, seed++);
       s.reduction = (sl_reduction)red;
-      s.box = (w + red) % 3 == 0 ? TB_NONE : (w + red) % 3 == 1 ? TB_PER_SAMPLE : TB_INTERIOR;
+      static const t_box kinds[] = {TB_NONE, TB_PER_SAMPLE, TB_INTERIOR, TB_MANY};
+      s.box = kinds[(w + red) % 4];
       s.mask = (w % 4 == 0)   ? TM_NONE
                : (w % 4 == 1) ? TM_RANDOM
                : (w % 4 == 2) ? TM_CHECKER

@@ -224,7 +224,28 @@ void t_case_make(t_case *c, const t_spec *s) {
 
   c->use_region = !s->null_region;
   c->region.mask_channels = 1;
-  if (s->box != TB_NONE) {
+  if (s->box == TB_MANY) {
+    c->box_offsets = t_alloc((size_t)(N + 1) * sizeof(int64_t));
+    c->boxes = t_alloc((size_t)(5 * N + 1) * sizeof(sl_box));
+    int64_t nb = 0;
+    c->box_offsets[0] = 0;
+    for (int64_t sn = 0; sn < N; sn++) {
+      int64_t k = sn == 1 ? 0 : sn == 0 ? 4 : t_rng_int(&r, 0, 6);
+      for (int64_t i = 0; i < k; i++, nb++) {
+        static const t_box kinds[] = {TB_INTERIOR, TB_INTERIOR, TB_LEFT,  TB_RIGHT, TB_TOP,
+                                      TB_BOTTOM,   TB_PIXEL,    TB_EMPTY, TB_FULL};
+        t_box kind = kinds[t_rng_int(&r, 0, (int64_t)(sizeof kinds / sizeof kinds[0]))];
+        if (sn == 0 && i == 3) /* a duplicate: its pixels are in two boxes */
+          c->boxes[nb] = c->boxes[nb - 1];
+        else
+          c->boxes[nb] = make_box(&r, sn == 0 && i < 2 ? TB_INTERIOR : kind, W, H);
+      }
+      c->box_offsets[sn + 1] = nb;
+    }
+    c->region.boxes = nb > 0 ? c->boxes : NULL;
+    c->region.num_boxes = nb;
+    c->region.box_offsets = c->box_offsets;
+  } else if (s->box != TB_NONE) {
     int64_t nb = s->box == TB_PER_SAMPLE ? N : 1;
     c->boxes = t_alloc((size_t)nb * sizeof(sl_box));
     for (int64_t k = 0; k < nb; k++) {
@@ -271,6 +292,7 @@ void t_case_free(t_case *c) {
   free(c->target);
   free(c->labels);
   free(c->boxes);
+  free(c->box_offsets);
   free(c->mask);
   free(c->weight);
   free(c->pos_weight);
@@ -287,8 +309,8 @@ const char *t_reduction_name(sl_reduction r) {
 }
 
 const char *t_spec_str(const t_spec *s, char *buf, size_t len) {
-  static const char *box[] = {"none",  "full", "empty",  "empty_rows", "pixel",     "left",
-                              "right", "top",  "bottom", "interior",   "per_sample"};
+  static const char *box[] = {"none",  "full", "empty",  "empty_rows", "pixel",      "left",
+                              "right", "top",  "bottom", "interior",   "per_sample", "many"};
   static const char *mask[] = {"none", "empty", "full", "random", "checker", "per_channel"};
   snprintf(buf, len,
            "%s %lldx%lldx%lldx%lld seed=%llu box=%s mask=%s%s red=%s w=%d pw=%d lt=%d "
@@ -368,6 +390,32 @@ double t_tol(double want, double nat) {
   return 8.0 * FLT_EPSILON * fabs(want) + 4.0 * FLT_EPSILON * fabs(nat) + 1e-37;
 }
 
+int t_box_in(const sl_box *b, int64_t y, int64_t x) {
+  return x >= b->x1 && x < b->x2 && y >= b->y1 && y < b->y2;
+}
+
+int t_in_boxes(const t_case *c, int64_t n, int64_t y, int64_t x) {
+  const sl_region *g = &c->region;
+  if (!c->use_region || (g->num_boxes == 0 && !g->box_offsets))
+    return 1;
+  if (!g->box_offsets)
+    return t_box_in(&g->boxes[g->num_boxes == 1 ? 0 : n], y, x);
+  for (int64_t k = g->box_offsets[n]; k < g->box_offsets[n + 1]; k++)
+    if (t_box_in(&g->boxes[k], y, x))
+      return 1;
+  return 0;
+}
+
+int64_t t_box_sample(const t_case *c, int64_t k) {
+  const sl_region *g = &c->region;
+  if (!g->box_offsets)
+    return g->num_boxes == 1 ? -1 : k;
+  int64_t n = 0;
+  while (g->box_offsets[n + 1] <= k)
+    n++;
+  return n;
+}
+
 /* ---- the main check ----------------------------------------------------------------------- */
 /* Compares got[0..n) with the reference; sel(i) says whether element i is in the section (else
  * the value must be exactly 0). Reports the first mismatch. */
@@ -444,6 +492,46 @@ static int check_outputs(const t_case *c, const ref_out *r, const char *desc, co
   return fails;
 }
 
+/* box_stats against the reference: per box, the sums over its elements of the reference's
+ * per-element loss, normaliser term and counted flag (a pixel in two boxes counts in both; the
+ * box of num_boxes == 1 is every sample's). Tolerances as for stats. */
+static int check_box_stats(const t_case *c, const ref_out *r, const char *desc, const char *mode,
+                           const sl_stats *bs) {
+  const int64_t N = c->shape.n, H = c->shape.h, W = c->shape.w;
+  const int64_t planes = t_map_elems(c) / (N * H * W); /* C for BCE, 1 for CE */
+  int fails = 0;
+  for (int64_t k = 0; k < c->region.num_boxes; k++) {
+    const sl_box *b = &c->region.boxes[k];
+    int64_t s0 = t_box_sample(c, k), n0 = s0 < 0 ? 0 : s0, n1 = s0 < 0 ? N : s0 + 1;
+    double sum = 0.0, nat = 0.0, norm = 0.0;
+    int64_t count = 0;
+    for (int64_t n = n0; n < n1; n++)
+      for (int64_t p = 0; p < planes; p++)
+        for (int64_t y = b->y1; y < b->y2; y++)
+          for (int64_t x = b->x1; x < b->x2; x++) {
+            int64_t i = ((n * planes + p) * H + y) * W + x;
+            if (!r->sel[i])
+              continue;
+            sum += r->map[i];
+            nat += r->map_nat[i];
+            norm += r->norm_map[i];
+            count++;
+          }
+    int ok =
+        bs[k].count == count && fabs(bs[k].normalizer - norm) <= 1e-12 * fabs(norm) &&
+        ((isnan(bs[k].loss_sum) && isnan(sum)) || fabs(bs[k].loss_sum - sum) <= t_tol(sum, nat));
+    if (!ok) {
+      cr_expect(0,
+                "%s: %s: box_stats[%lld] {loss_sum %.17g, normalizer %.17g, count %lld}, want "
+                "{%.17g, %.17g, %lld}",
+                desc, mode, (long long)k, bs[k].loss_sum, bs[k].normalizer, (long long)bs[k].count,
+                sum, norm, (long long)count);
+      fails++;
+    }
+  }
+  return fails;
+}
+
 int t_check_case(const t_case *c, const char *desc) {
   ref_out r;
   ref_run(c, &r);
@@ -457,6 +545,9 @@ int t_check_case(const t_case *c, const char *desc) {
   sl_stats st;
   sl_options opt = c->opt;
   int fails = 0;
+  /* per-box statistics, with canaries after the last box */
+  const int64_t nbs = c->use_region ? c->region.num_boxes : 0;
+  sl_stats *bs = t_alloc((size_t)(nbs + 1) * sizeof(sl_stats));
 
   /* The five ways to call: fused with stats, loss (+ stats), grad only, stats only,
    * grad + stats. Each is compared with the reference on its own. */
@@ -472,12 +563,15 @@ int t_check_case(const t_case *c, const char *desc) {
     t_canary(loss_buf, (size_t)(lsize + 2 * G) * sizeof(float));
     t_canary(grad_buf, (size_t)(ne + 2 * G) * sizeof(float));
     t_canary(&st, sizeof st);
+    t_canary(bs, (size_t)(nbs + 1) * sizeof(sl_stats));
     opt.stats = modes[m].stats ? &st : NULL;
+    opt.box_stats = nbs > 0 && modes[m].stats ? bs : NULL;
     float *l = modes[m].loss ? loss : NULL, *g = modes[m].grad ? grad : NULL;
     sl_status s = t_call(c, &opt, l, g);
     int guards =
         t_is_canary(loss_buf, G * sizeof(float)) && t_is_canary(loss + lsize, G * sizeof(float)) &&
         t_is_canary(grad_buf, G * sizeof(float)) && t_is_canary(grad + ne, G * sizeof(float));
+    guards = guards && t_is_canary(bs + nbs, sizeof(sl_stats));
     cr_expect(guards, "%s: %s: a write before or after an output buffer", desc, modes[m].name);
     fails += !guards;
     if (s != r.status) {
@@ -488,7 +582,9 @@ int t_check_case(const t_case *c, const char *desc) {
     }
     if (r.status == SL_ERR_LABEL) {
       int untouched = t_is_canary(loss, (size_t)lsize * sizeof(float)) &&
-                      t_is_canary(grad, (size_t)ne * sizeof(float)) && t_is_canary(&st, sizeof st);
+                      t_is_canary(grad, (size_t)ne * sizeof(float)) &&
+                      t_is_canary(&st, sizeof st) &&
+                      t_is_canary(bs, (size_t)nbs * sizeof(sl_stats));
       cr_expect(untouched, "%s: %s: SL_ERR_LABEL but an output was written", desc, modes[m].name);
       fails += !untouched;
     } else if (r.status == SL_ERR_DOMAIN) {
@@ -498,8 +594,11 @@ int t_check_case(const t_case *c, const char *desc) {
       fails += !untouched;
     } else {
       fails += check_outputs(c, &r, desc, modes[m].name, l, g, opt.stats);
+      if (opt.box_stats)
+        fails += check_box_stats(c, &r, desc, modes[m].name, opt.box_stats);
     }
   }
+  free(bs);
   free(loss_buf);
   free(grad_buf);
   ref_free(&r);

@@ -38,6 +38,8 @@ typedef enum t_box {
   TB_BOTTOM,     /* touching the bottom edge */
   TB_INTERIOR,   /* random box */
   TB_PER_SAMPLE, /* N random boxes (some may be empty) */
+  TB_MANY,       /* box_offsets: 0..5 boxes per sample (overlapping, duplicated, empty, full;
+                    sample 1 has none) */
   TB_COUNT_
 } t_box;
 
@@ -82,6 +84,7 @@ typedef struct t_case {
   sl_region region;
   int use_region; /* 0: region pointer NULL */
   sl_box *boxes;
+  int64_t *box_offsets; /* TB_MANY */
   uint8_t *mask;
   float *weight, *pos_weight, *grad_map;
   sl_options opt; /* reduction, weight, pos_weight, ignore_index, smoothing, grad_scale,
@@ -100,6 +103,13 @@ const char *t_reduction_name(sl_reduction r);
 /* A short description of a spec for failure messages (static buffer per call site not
  * needed: writes into buf). */
 const char *t_spec_str(const t_spec *s, char *buf, size_t len);
+
+/* 1 when pixel (n, y, x) is inside c's boxes (the union of sample n's, with box_offsets; always
+ * without boxes or region); 1 when it is inside box k of c->region.boxes (box_in). */
+int t_in_boxes(const t_case *c, int64_t n, int64_t y, int64_t x);
+int t_box_in(const sl_box *b, int64_t y, int64_t x);
+/* The sample box k of c belongs to (every sample: -1, the one box of num_boxes == 1). */
+int64_t t_box_sample(const t_case *c, int64_t k);
 
 /* Calls the library entry point of c with the given options and outputs. */
 sl_status t_call(const t_case *c, const sl_options *opt, float *loss, float *grad);
