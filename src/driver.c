@@ -76,15 +76,16 @@ void sl_row_begin(sl_row_iter *it, const sl_job *j, int64_t n, int64_t y, int sp
   it->b = NULL;
   it->nb = 0;
   it->first = 0;
+  it->whole = !j->box_offsets && j->num_boxes == 0;
   if (j->box_offsets) {
     it->first = j->box_offsets[n];
     it->nb = j->box_offsets[n + 1] - it->first;
-    it->b = j->boxes + it->first;
   } else if (j->num_boxes > 0) {
     it->first = j->num_boxes == 1 ? 0 : n;
     it->nb = 1;
-    it->b = j->boxes + it->first;
   }
+  if (it->nb > 0)
+    it->b = j->boxes + it->first;
   it->y = y;
   it->w = j->w;
   it->x = 0;
@@ -102,7 +103,7 @@ int sl_row_next(sl_row_iter *it, int64_t *x0, int64_t *x1, int *covered) {
   if (x >= it->w)
     return 0;
   *x0 = x;
-  if (!it->b) { /* no boxes: the whole row */
+  if (it->whole) { /* no boxes: the whole row */
     *x1 = it->x = it->w;
     *covered = 1;
     return 1;
@@ -291,7 +292,7 @@ static sl_status run_bce(const sl_job *j, const sl_kernels *k) {
     ctx.fn = sl_kernels_scalar.bce_logits;
   int64_t count = 0;
   int count_known = 0;
-  if (!j->mask && j->num_boxes == 0) {
+  if (!j->mask && j->num_boxes == 0 && !j->box_offsets) {
     count = j->n * j->c * j->h * j->w;
     count_known = 1;
   } else if (j->grad && o->reduction == SL_REDUCTION_MEAN) {

@@ -48,8 +48,9 @@ typedef struct sl_job {
  * also ends wherever the set of boxes covering it changes (for box_stats: each box of that set
  * is found with sl_seg_box). No allocation; O(boxes of the sample) per segment. */
 typedef struct sl_row_iter {
-  const sl_box *b;   /* the sample's boxes (NULL: the whole row is one covered segment) */
+  const sl_box *b;   /* the sample's boxes (NULL when it has none) */
   int64_t nb, first; /* their count, and the index of b[0] in job->boxes */
+  int whole;         /* no boxes in the call: the whole row is one covered segment */
   int64_t y, w, x;   /* row, width, start of the next segment */
   int split;
 } sl_row_iter;

@@ -206,6 +206,8 @@ typedef struct ct_call {
   double grad_scale, normalizer; /* MEAN: the upstream gradient is grad_scale / normalizer */
   double smoothing;
   const uint8_t *sel; /* per map element (BCE N*C*H*W, CE N*H*W): 1 = counted; NULL = all */
+  double *abs_map;    /* optional out, per map element: |per-element loss| (0 where not counted),
+                         the scale of a partial sum's tolerance (box_stats) */
 } ct_call;
 
 static inline int64_t ct_label(const ct_call *c, int64_t i) {
@@ -236,6 +238,8 @@ static inline double ct_terms(const ct_call *c, double *loss_terms, double *grad
                   : c->op == 0 ? ct_bce_prob_loss_terms(c->x[i], c->t[i], w, &l)
                                : ct_logits_loss_terms(c->x[i], c->t[i], w, pw, &l);
       abs_sum += fabs(l);
+      if (c->abs_map)
+        c->abs_map[i] = fabs(l);
       if (loss_terms)
         loss_terms[i] = lt;
       if (grad_terms)
@@ -256,6 +260,8 @@ static inline double ct_terms(const ct_call *c, double *loss_terms, double *grad
       int64_t p = n * HW + i;
       int sel = !c->sel || c->sel[p];
       if (!sel) {
+        if (c->abs_map)
+          c->abs_map[p] = 0.0;
         if (loss_terms)
           loss_terms[p] = 0.0;
         for (int64_t k = 0; grad_terms && k < C; k++)
@@ -267,6 +273,8 @@ static inline double ct_terms(const ct_call *c, double *loss_terms, double *grad
       ct_ce_px px;
       ct_ce_pixel(&px, x, HW, C, t, c->weight, W, c->smoothing);
       abs_sum += fabs(px.loss);
+      if (c->abs_map)
+        c->abs_map[p] = fabs(px.loss);
       if (loss_terms)
         loss_terms[p] = px.loss_terms;
       double g =

@@ -125,8 +125,8 @@ Test(boxes, duplicate_box_counts_once_in_the_loss_and_in_each_box) {
     call(&c, 1, 1, &b);
     cr_expect(b.st == SL_OK && a.loss[0] == b.loss[0] && a.stats.count == b.stats.count &&
                   t_first_diff(a.grad, b.grad, a.ngrad) < 0,
-              "%s: a duplicated box changed the loss (%.9g vs %.9g) or the count", t_op_name(ops[o]),
-              (double)a.loss[0], (double)b.loss[0]);
+              "%s: a duplicated box changed the loss (%.9g vs %.9g) or the count",
+              t_op_name(ops[o]), (double)a.loss[0], (double)b.loss[0]);
     for (int k = 0; k < 4; k++)
       cr_expect(memcmp(&b.box[k], &a.box[k / 2], sizeof(sl_stats)) == 0,
                 "%s: box %d's stats differ from its single copy's", t_op_name(ops[o]), k);
@@ -150,9 +150,8 @@ Test(boxes, one_box_for_every_sample_is_the_whole_call) {
     call(&c, 2, 1, &a);
     cr_expect(a.st == SL_OK && memcmp(&a.box[0], &a.stats, sizeof(sl_stats)) == 0,
               "%s: box_stats[0] {%.17g, %.17g, %lld} is not stats {%.17g, %.17g, %lld}",
-              t_op_name(ops[o]), a.box[0].loss_sum, a.box[0].normalizer,
-              (long long)a.box[0].count, a.stats.loss_sum, a.stats.normalizer,
-              (long long)a.stats.count);
+              t_op_name(ops[o]), a.box[0].loss_sum, a.box[0].normalizer, (long long)a.box[0].count,
+              a.stats.loss_sum, a.stats.normalizer, (long long)a.stats.count);
     outs_free(&a);
     t_case_free(&c);
   }
@@ -219,7 +218,7 @@ Test(boxes, validation) {
   cr_expect(try_region(&r, bs, 4) == SL_OK);
   cr_expect(bs[2].count == 0 && bs[2].loss_sum == 0.0, "an empty box has statistics");
   int64_t start1[VN + 1] = {1, 2, 2, 4}, decreasing[VN + 1] = {0, 3, 2, 4},
-          short_end[VN + 1] = {0, 2, 2, 3};
+                      short_end[VN + 1] = {0, 2, 2, 3};
   r.box_offsets = start1;
   cr_expect(try_region(&r, bs, 4) == SL_ERR_BOX_OFFSETS);
   r.box_offsets = decreasing;
@@ -242,6 +241,23 @@ Test(boxes, validation) {
   int64_t none[VN + 1] = {0, 0, 0, 0};
   sl_region rn = {NULL, 0, NULL, 1, none};
   cr_expect(try_region(&rn, NULL, 0) == SL_OK);
+  for (int o = 0; o < NOPS; o++) { /* selects nothing: loss 0, count 0, gradient 0 (a bug once) */
+    sl_shape sh = {VN, 2, VH, VW};
+    t_spec sp = t_spec_default(ops[o], sh, 600);
+    t_case c;
+    t_case_make(&c, &sp);
+    c.region = rn;
+    outs a;
+    call(&c, 1, 0, &a);
+    int zero = 1;
+    for (int64_t i = 0; i < a.ngrad; i++)
+      zero &= a.grad[i] == 0.0f;
+    cr_expect(a.st == SL_OK && a.stats.count == 0 && a.loss[0] == 0.0f && zero,
+              "%s: no boxes in any sample: count %lld, loss %g", t_op_name(ops[o]),
+              (long long)a.stats.count, (double)a.loss[0]);
+    outs_free(&a);
+    t_case_free(&c);
+  }
   cr_expect(try_region(&rn, bs, 1) == SL_ERR_BOX_STATS);
   cr_expect(try_region(NULL, bs, 1) == SL_ERR_BOX_STATS);
   /* box_stats overlapping another output or an input */

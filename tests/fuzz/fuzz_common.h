@@ -238,6 +238,10 @@ static int64_t fz_label(const void *l, sl_label_type t, int64_t i) {
   return ((const uint8_t *)l)[i];
 }
 
+static int fz_in_box(const sl_box *b, int64_t y, int64_t x) {
+  return x >= b->x1 && x < b->x2 && y >= b->y1 && y < b->y2;
+}
+
 /* Element (n, c, y, x) is selected (BCE) / pixel (n, y, x) is in the section (CE, before labels).
  */
 static int fz_selected(const fz_case *k, const fz_call *c, int64_t n, int64_t ch, int64_t y,
@@ -245,9 +249,14 @@ static int fz_selected(const fz_case *k, const fz_call *c, int64_t n, int64_t ch
   const sl_region *r = c->regp;
   if (!r)
     return 1;
-  if (r->num_boxes > 0) {
-    const sl_box *b = &r->boxes[r->num_boxes == 1 ? 0 : n];
-    if (!(x >= b->x1 && x < b->x2 && y >= b->y1 && y < b->y2))
+  if (r->box_offsets) { /* the union of sample n's boxes */
+    int in = 0;
+    for (int64_t i = r->box_offsets[n]; i < r->box_offsets[n + 1] && !in; i++)
+      in = fz_in_box(&r->boxes[i], y, x);
+    if (!in)
+      return 0;
+  } else if (r->num_boxes > 0) {
+    if (!fz_in_box(&r->boxes[r->num_boxes == 1 ? 0 : n], y, x))
       return 0;
   }
   if (r->mask) {
@@ -256,6 +265,54 @@ static int fz_selected(const fz_case *k, const fz_call *c, int64_t n, int64_t ch
       return 0;
   }
   return 1;
+}
+
+/* box_stats' counts and normalisers against an independent count: the elements (BCE) or
+ * counted pixels (CE) inside each box, the mask and (CE) not ignored; CE's normaliser the sum
+ * of their class weights. */
+static void fz_check_box_counts(const fz_case *k, const fz_call *c, const void *labels,
+                                const sl_stats *bs, const double *abs_map, double *box_abs) {
+  const int64_t N = k->shape.n, C = k->shape.c, H = k->shape.h, W = k->shape.w;
+  for (int64_t b = 0; b < c->reg.num_boxes; b++) {
+    const sl_box *bx = &c->reg.boxes[b];
+    int64_t n0 = 0, n1 = N; /* the samples this box applies to */
+    if (c->reg.box_offsets) {
+      while (c->reg.box_offsets[n0 + 1] <= b)
+        n0++;
+      n1 = n0 + 1;
+    } else if (c->reg.num_boxes == N && N > 1) {
+      n0 = b;
+      n1 = b + 1;
+    }
+    int64_t cnt = 0;
+    double norm = 0.0, abs_sum = 0.0;
+    for (int64_t n = n0; n < n1; n++)
+      for (int64_t y = bx->y1; y < bx->y2; y++)
+        for (int64_t x = bx->x1; x < bx->x2; x++)
+          for (int64_t ch = 0; ch < (FUZZ_OP == 2 ? 1 : C); ch++) {
+            if (!fz_selected(k, c, n, ch, y, x))
+              continue;
+            int64_t p = FUZZ_OP == 2 ? (n * H + y) * W + x : ((n * C + ch) * H + y) * W + x;
+            if (FUZZ_OP == 2) {
+              int64_t lab = fz_label(labels, c->lt, p);
+              if (lab == c->opt.ignore_index)
+                continue;
+              norm += c->opt.weight ? (double)c->opt.weight[lab] : 1.0;
+            } else {
+              norm += 1.0;
+            }
+            if (abs_map)
+              abs_sum += abs_map[p];
+            cnt++;
+          }
+    if (box_abs)
+      box_abs[b] = abs_sum;
+    FZ_CHECK(bs[b].count == cnt, "box_stats[%lld].count %lld, want %lld", (long long)b,
+             (long long)bs[b].count, (long long)cnt);
+    FZ_CHECK(bs[b].normalizer == norm || (isnan(norm) && isnan(bs[b].normalizer)) ||
+                 fabs(bs[b].normalizer - norm) <= 1e-12 * (fabs(norm) + 1.0),
+             "box_stats[%lld].normalizer %.17g, want %.17g", (long long)b, bs[b].normalizer, norm);
+  }
 }
 
 /* The inputs of output element i (a gradient element, or a loss-map element when map), for
@@ -314,6 +371,8 @@ static const char *fz_run_isa(sl_isa isa, const sl_shape *s, const fz_call *c, s
   memset(loss, FZ_CANARY, loss_bytes);
   memset(grad, FZ_CANARY, grad_bytes);
   memset(stats, FZ_CANARY, stats_bytes);
+  if (c->opt.box_stats)
+    memset(c->opt.box_stats, FZ_CANARY, FZ_MAX_BOXES * sizeof(sl_stats));
   sl_status s3 = fz_run(s, c);
   FZ_CHECK(s3 == st, "%s: status %s, scalar %s", nm, sl_status_string(s3), sl_status_string(st));
   return nm;
@@ -575,6 +634,48 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   memset(stats_buf, FZ_CANARY, sizeof stats_buf);
   c.opt.stats = want_stats ? &stats_buf[0] : NULL;
 
+  /* -- many boxes per image (box_offsets: 0..3 valid boxes per sample, or offsets that are
+   * wrong) and per-box statistics; read after everything else, and only where no argument error
+   * is due yet, so the inputs decoded before them keep their meaning and statuses -- */
+  int64_t offs[FZ_MAX_BOXES + 1];
+  sl_box mboxes[FZ_MAX_BOXES];
+  sl_stats box_buf[FZ_MAX_BOXES + 1];
+  memset(box_buf, FZ_CANARY, sizeof box_buf);
+  uint8_t osel = fz_u8(&in), bsel = fz_u8(&in);
+  if (osel >= 128 && k.small && !k.must_err && c.regp && N <= FZ_MAX_BOXES / 3) {
+    int64_t total = 0;
+    offs[0] = 0;
+    for (int64_t n = 0; n < N; n++) {
+      for (int cnt = fz_u8(&in) % 4; cnt > 0; cnt--, total++) {
+        int32_t a = (int32_t)(fz_u8(&in) % (W + 1)), b2 = (int32_t)(fz_u8(&in) % (W + 1));
+        int32_t y0 = (int32_t)(fz_u8(&in) % (H + 1)), y1 = (int32_t)(fz_u8(&in) % (H + 1));
+        mboxes[total] =
+            (sl_box){a < b2 ? a : b2, y0 < y1 ? y0 : y1, a < b2 ? b2 : a, y0 < y1 ? y1 : y0};
+      }
+      offs[n + 1] = total;
+    }
+    c.reg.boxes = total > 0 ? mboxes : NULL;
+    c.reg.num_boxes = total;
+    c.reg.box_offsets = offs;
+    if (osel >= 240) { /* wrong offsets: a start past 0, a decrease, or the wrong end */
+      if (osel % 3 == 0)
+        offs[0] = 1;
+      else if (osel % 3 == 1 && N > 1 && offs[1] > 0)
+        offs[1] = offs[2] + 1;
+      else
+        c.reg.num_boxes = total + 1;
+      if (c.reg.num_boxes > total && total == 0)
+        c.reg.boxes = mboxes; /* a box count without boxes would be SL_ERR_NULL_POINTER */
+      fz_allow(&k, SL_ERR_BOX_OFFSETS);
+    }
+  }
+  int want_box = c.optp && bsel % 2 == 0 && !k.must_err && k.small && c.regp &&
+                 c.reg.num_boxes > 0 && c.reg.num_boxes <= FZ_MAX_BOXES;
+  if (want_box) {
+    c.opt.box_stats = box_buf;
+  }
+  const size_t box_bytes = (size_t)(want_box ? c.reg.num_boxes : 0) * sizeof(sl_stats);
+
   if (!c.optp) { /* the library uses the defaults: so do the checks below */
     c.opt = sl_options_default();
     c.opt.stats = NULL;
@@ -596,7 +697,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
              "status %d (%s) is not among this input's errors (mask 0x%x)", (int)st,
              sl_status_string(st), k.allowed);
     FZ_CHECK(fz_untouched(loss_buf, loss_bytes) && fz_untouched(grad_buf, grad_bytes) &&
-                 fz_untouched(stats_buf, sizeof stats_buf),
+                 fz_untouched(stats_buf, sizeof stats_buf) && fz_untouched(box_buf, sizeof box_buf),
              "an output was written on argument error %s", sl_status_string(st));
     goto done;
   }
@@ -639,7 +740,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
              sl_status_string(want));
     if (st == SL_ERR_LABEL) {
       FZ_CHECK(fz_untouched(loss_buf, loss_bytes) && fz_untouched(grad_buf, grad_bytes) &&
-                   fz_untouched(stats_buf, sizeof stats_buf),
+                   fz_untouched(stats_buf, sizeof stats_buf) &&
+                   fz_untouched(box_buf, sizeof box_buf),
                "an output was written on SL_ERR_LABEL");
       goto done;
     }
@@ -650,7 +752,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       goto done;
     }
     /* success: count, zeros outside, untouched buffers where nothing is due */
-    if (want_stats) {
+    FZ_CHECK(fz_untouched(box_buf + (want_box ? c.reg.num_boxes : 0), sizeof box_buf - box_bytes),
+             "box_stats written past its last box");
+    if (want_box)
+      fz_check_box_counts(&k, &c, labels, box_buf, NULL, NULL);
+    if (want_stats && c.opt.stats) {
       FZ_CHECK(stats_buf[0].count == count, "count %lld, want %lld", (long long)stats_buf[0].count,
                (long long)count);
       if (op == 2)
@@ -696,7 +802,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     float *ref_loss = malloc(loss_bytes), *ref_grad = malloc(grad_bytes);
     memcpy(ref_loss, loss_buf, loss_bytes);
     memcpy(ref_grad, grad_buf, grad_bytes);
-    sl_stats ref_stats = stats_buf[0];
+    sl_stats ref_stats = stats_buf[0], ref_box[FZ_MAX_BOXES];
+    memcpy(ref_box, box_buf, box_bytes);
     /* which map elements are counted (BCE: selected elements; CE: counted pixels) */
     uint8_t *sel = calloc(nmap, 1);
     for (int64_t n = 0; n < N; n++)
@@ -720,11 +827,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                   .grad_scale = c.opt.grad_scale,
                   .normalizer = op == 2 ? norm : (double)count,
                   .smoothing = op == 2 ? c.opt.label_smoothing : 0.0,
-                  .sel = sel};
+                  .sel = sel,
+                  .abs_map = calloc(nmap, sizeof(double))};
     double *lterms = calloc(nmap, sizeof *lterms), *gterms = calloc(ne, sizeof *gterms);
     /* the sum of |per-element loss|, in double: the scale of the reduced losses' tolerance */
     const double abs_sum =
         ct_terms(&cc, none && want_loss ? lterms : NULL, want_grad ? gterms : NULL);
+    double box_abs[FZ_MAX_BOXES]; /* the same per box */
+    if (want_box)
+      fz_check_box_counts(&k, &c, labels, ref_box, cc.abs_map, box_abs);
     const double mean_norm = r_eff == SL_REDUCTION_MEAN && norm > 0 ? norm : 1.0;
     for (int isa = 1; isa < SL_ISA_COUNT_; isa++) {
       if (!sl_isa_available((sl_isa)isa))
@@ -739,7 +850,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FZ_CHECK(ct_sum_err(loss_buf[0], ref_loss[0], abs_sum / mean_norm, 1) <= 1.0,
                  "%s: loss %.9g, scalar %.9g (sum |l| %g, normaliser %g)", nm, loss_buf[0],
                  ref_loss[0], abs_sum, mean_norm);
-      if (want_stats) {
+      for (int64_t b = 0; want_box && b < c.reg.num_boxes; b++) {
+        FZ_CHECK(box_buf[b].count == ref_box[b].count &&
+                     (box_buf[b].normalizer == ref_box[b].normalizer ||
+                      (isnan(ref_box[b].normalizer) && isnan(box_buf[b].normalizer))),
+                 "%s: box_stats[%lld] count or normalizer", nm, (long long)b);
+        FZ_CHECK(ct_sum_err(box_buf[b].loss_sum, ref_box[b].loss_sum, box_abs[b], 0) <= 1.0,
+                 "%s: box_stats[%lld].loss_sum %.17g, scalar %.17g (sum |l| %g)", nm, (long long)b,
+                 box_buf[b].loss_sum, ref_box[b].loss_sum, box_abs[b]);
+      }
+      if (want_stats && c.opt.stats) {
         FZ_CHECK(stats_buf[0].count == ref_stats.count, "%s: stats.count", nm);
         FZ_CHECK(stats_buf[0].normalizer == ref_stats.normalizer ||
                      (isnan(ref_stats.normalizer) && isnan(stats_buf[0].normalizer)),
@@ -752,6 +872,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     free(ref_loss);
     free(ref_grad);
     free(sel);
+    free(cc.abs_map);
     free(lterms);
     free(gterms);
   }
