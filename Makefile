@@ -1,7 +1,8 @@
 # sectionloss - build, test, demo, install.
 #
 #   make               build/libsectionloss.a and build/libsectionloss.so
-#   make demo          the article's three examples, with PyTorch's values beside ours
+#   make demo          the article's three examples and a detection batch (focal loss in many
+#                      boxes), with PyTorch's values beside ours
 #   make test          the Criterion suite, once per ISA this CPU can run (ISA=avx2 for one)
 #   make install PREFIX=/usr/local
 #   make format        clang-format every source file
@@ -165,7 +166,7 @@ else
 	@scripts/install-deps.sh --cross
 endif
 
-# ---- demo: the article's three examples -----------------------------------------------------
+# ---- demo: the article's three examples and a detection batch -----------------------------------------------------
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """
-torch_values.py - PyTorch's values for the three examples (examples/*.c), from the same data.
+torch_values.py - PyTorch's values for the four examples (examples/*.c), from the same data.
 
 Run with Debian's python3-torch (1.13):  /usr/bin/python3 examples/torch_values.py
 It rebuilds each example's tensors with the generator of examples/example_data.h (splitmix64,
@@ -132,12 +132,32 @@ def example3():
         print("3_mask_ce: the article's version fails: %s" % str(err).splitlines()[0])
 
 
+def example4():
+    """The sigmoid focal loss (torchvision, alpha 0.25, gamma 2) over the union of each image's
+    boxes: 2 x 1 x 96 x 128, image 0 with boxes 0..4, image 1 with boxes 5..7."""
+    from torchvision.ops import sigmoid_focal_loss
+    r = Rng(4)
+    shape = (2, 1, 96, 128)
+    logits = logit(r, shape).requires_grad_()
+    gt = binary(r, shape)
+    boxes = [(4, 6, 40, 50), (30, 20, 90, 70), (50, 30, 60, 40), (100, 0, 128, 30),
+             (0, 80, 128, 96), (10, 10, 70, 60), (60, 40, 120, 90), (20, 70, 30, 80)]
+    owner = [0, 0, 0, 0, 0, 1, 1, 1]
+    sel = torch.zeros(shape, dtype=torch.bool)
+    for (x1, y1, x2, y2), n in zip(boxes, owner):
+        sel[n, :, y1:y2, x1:x2] = True
+    loss = sigmoid_focal_loss(logits[sel], gt[sel], alpha=0.25, gamma=2, reduction="mean")
+    loss.backward()
+    report("4_detection_focal", loss, logits.grad)
+
+
 if __name__ == "__main__":
     torch.set_num_threads(1)
     print("PyTorch %s" % torch.__version__)
     example1()
     example2()
     example3()
+    example4()
     for line in MISMATCHES:
         print("MISMATCH " + line)
     if "--check" in sys.argv:
