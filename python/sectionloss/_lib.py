@@ -26,7 +26,8 @@ class Box(ctypes.Structure):
 
 class Region(ctypes.Structure):
     _fields_ = [("boxes", ctypes.c_void_p), ("num_boxes", ctypes.c_int64),
-                ("mask", ctypes.c_void_p), ("mask_channels", ctypes.c_int64)]
+                ("mask", ctypes.c_void_p), ("mask_channels", ctypes.c_int64),
+                ("box_offsets", ctypes.c_void_p)]
 
 
 class Stats(ctypes.Structure):
@@ -39,7 +40,15 @@ class Options(ctypes.Structure):
                 ("pos_weight", ctypes.c_void_p), ("ignore_index", ctypes.c_int64),
                 ("label_smoothing", ctypes.c_float), ("grad_scale", ctypes.c_float),
                 ("grad_map", ctypes.c_void_p), ("num_threads", ctypes.c_int),
-                ("stats", ctypes.POINTER(Stats))]
+                ("stats", ctypes.POINTER(Stats)),
+                # added in 0.2 (the struct is returned by value: every field must be here)
+                ("box_stats", ctypes.c_void_p), ("pixel_weight", ctypes.c_void_p),
+                ("focal_gamma", ctypes.c_float), ("focal_alpha", ctypes.c_float),
+                ("dice_tversky", ctypes.c_int), ("tversky_alpha", ctypes.c_float),
+                ("tversky_beta", ctypes.c_float), ("tversky_gamma", ctypes.c_float),
+                ("dice_smooth", ctypes.c_float), ("dice_eps", ctypes.c_float),
+                ("dice_log_loss", ctypes.c_int), ("dice_from_logits", ctypes.c_int),
+                ("dice_sums", ctypes.c_void_p)]
 
 
 # Values of the C enums (include/sectionloss.h).
@@ -49,7 +58,9 @@ SL_OK = 0
 STATUS_NAMES = ("SL_OK", "SL_ERR_NULL_POINTER", "SL_ERR_SHAPE", "SL_ERR_OVERFLOW",
                 "SL_ERR_NUM_BOXES", "SL_ERR_BOX", "SL_ERR_MASK_CHANNELS", "SL_ERR_REDUCTION",
                 "SL_ERR_LABEL_TYPE", "SL_ERR_OPTION", "SL_ERR_GRAD_MAP", "SL_ERR_NO_OUTPUT",
-                "SL_ERR_ALIAS", "SL_ERR_DOMAIN", "SL_ERR_LABEL", "SL_ERR_ISA_UNAVAILABLE")
+                "SL_ERR_ALIAS", "SL_ERR_DOMAIN", "SL_ERR_LABEL", "SL_ERR_ISA_UNAVAILABLE",
+                "SL_ERR_BOX_OFFSETS", "SL_ERR_BOX_STATS", "SL_ERR_PIXEL_WEIGHT", "SL_ERR_FOCAL",
+                "SL_ERR_DICE")
 
 _lib = ctypes.CDLL(LIBRARY_PATH)
 _P = ctypes.c_void_p
