@@ -224,7 +224,9 @@ static inline void ct_ce_pixel_pw(ct_ce_px *k, const float *x, int64_t stride, i
 
 /* ---- whole calls (the public API's view) ------------------------------------------------- */
 
-/* One call of sl_bce (op 0), sl_bce_logits (1) or sl_ce (2), as the test made it. */
+/* One call of sl_bce (op 0), sl_bce_logits (1), sl_ce (2) or sl_softmax_focal
+ * (CT_OP_SOFTMAX_FOCAL), as the test made it. */
+#define CT_OP_SOFTMAX_FOCAL 4
 typedef struct ct_call {
   int op;
   sl_shape shape;
@@ -236,7 +238,9 @@ typedef struct ct_call {
   sl_reduction reduction;
   double grad_scale, normalizer; /* MEAN: the upstream gradient is grad_scale / normalizer */
   double smoothing;
-  const uint8_t *sel; /* per map element (BCE N*C*H*W, CE N*H*W): 1 = counted; NULL = all */
+  const uint8_t *sel;        /* per map element (BCE N*C*H*W, CE N*H*W): 1 = counted; NULL = all */
+  const float *pixel_weight; /* CE, softmax focal: N x H x W or NULL */
+  double gamma;              /* softmax focal */
 } ct_call;
 
 static inline int64_t ct_label(const ct_call *c, int64_t i) {
@@ -256,7 +260,7 @@ static inline double ct_terms(const ct_call *c, double *loss_terms, double *grad
                   ? (c->normalizer != 0.0 ? c->grad_scale / c->normalizer : 0.0)
                   : c->grad_scale;
   double abs_sum = 0.0;
-  if (c->op != 2) {
+  if (c->op != 2 && c->op != CT_OP_SOFTMAX_FOCAL) {
     for (int64_t i = 0; i < N * C * HW; i++) {
       int sel = !c->sel || c->sel[i];
       double w = c->weight ? (double)c->weight[i] : 1.0;
@@ -296,7 +300,9 @@ static inline double ct_terms(const ct_call *c, double *loss_terms, double *grad
       int64_t t = ct_label(c, p);
       const float *x = c->x + n * C * HW + i;
       ct_ce_px px;
-      ct_ce_pixel(&px, x, HW, C, t, c->weight, W, c->smoothing);
+      ct_ce_pixel_pw(&px, x, HW, C, t, c->weight, W, c->smoothing,
+                     c->pixel_weight ? (double)c->pixel_weight[p] : 1.0,
+                     c->op == CT_OP_SOFTMAX_FOCAL, c->gamma);
       abs_sum += fabs(px.loss);
       if (loss_terms)
         loss_terms[p] = px.loss_terms;
