@@ -52,7 +52,7 @@ int main(void) {
 
   /* {x1, y1, x2, y2}, half-open; boxes 0 and 1 overlap, box 2 lies inside box 1, 5 and 6
    * overlap */
-  static const sl_box boxes[NB] = {{4, 6, 40, 50},  {30, 20, 90, 70}, {50, 30, 60, 40},
+  static const sl_box boxes[NB] = {{4, 6, 40, 50},    {30, 20, 90, 70}, {50, 30, 60, 40},
                                    {100, 0, 128, 30}, {0, 80, 128, 96}, {10, 10, 70, 60},
                                    {60, 40, 120, 90}, {20, 70, 30, 80}};
   static const int64_t offsets[N + 1] = {0, 5, NB}; /* image 0: boxes 0..4, image 1: 5..7 */

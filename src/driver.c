@@ -13,8 +13,9 @@
  *   - BCE: one pass over x, target (and weight, mask, grad_map); the MEAN normaliser is the
  *     selected count, known analytically without a mask and counted from the mask alone (a
  *     prepass over the mask bytes, only when the gradient needs it before the main pass);
- *   - CE: a prepass over labels (and mask) validates every selected label before anything is
- *     written and sums the class weights (MEAN's normaliser); then one pass over the logits.
+ *   - CE: a prepass over labels (and mask, pixel weights) validates every selected label before
+ *     anything is written and sums the pixel x class weights (MEAN's normaliser); then one pass
+ *     over the logits.
  * Outside the section the driver writes the zeros of grad and of a NONE loss map (memset);
  * inside box rows the microkernels write everything, masked-out elements included.
  */
@@ -368,9 +369,11 @@ typedef struct ce_ctx {
   int box_stats; /* per-box statistics (per_box_stats) */
 } ce_ctx;
 
-/* The normaliser terms of the pixels [p, p + len) with class indices cls: *count counted
- * pixels, returned the sum of their class weights; *bad |= a counted label outside [0, C). */
-static double ce_norm(const sl_job *j, const int32_t *cls, int64_t len, int64_t *count, int *bad) {
+/* The normaliser terms of the pixels [p, p + len) with class indices cls and pixel weights pw
+ * (the segment's, or NULL = 1): *count counted pixels, returned the sum of their pw x class
+ * weights; *bad |= a counted label outside [0, C). */
+static double ce_norm(const sl_job *j, const int32_t *cls, const float *pw, int64_t len,
+                      int64_t *count, int *bad) {
   const float *cw = j->opt.weight;
   int64_t n = 0;
   int b = 0;
@@ -381,12 +384,14 @@ static double ce_norm(const sl_job *j, const int32_t *cls, int64_t len, int64_t 
       continue;
     }
     n++;
-    if (cw)
+    if (pw)
+      s += (double)pw[i] * (cw ? (double)cw[cls[i]] : 1.0);
+    else if (cw)
       s += (double)cw[cls[i]];
   }
   *count += n;
   *bad |= b;
-  return cw ? s : (double)n;
+  return cw || pw ? s : (double)n;
 }
 
 /* Prepass over pixel rows: validates selected labels, counts pixels, sums their class weights. */
@@ -401,8 +406,10 @@ static void ce_check_rows(const void *vctx, int64_t r0, int64_t r1, sl_chunk_acc
     while (sl_row_next(&it, &x0, &x1, &cov)) {
       for (int64_t xs = x0; cov && xs < x1; xs += SL_CE_SEG) {
         int64_t len = x1 - xs < SL_CE_SEG ? x1 - xs : SL_CE_SEG;
-        to_cls(j, r * j->w + xs, len, cls);
-        acc->sum += ce_norm(j, cls, len, &acc->count, &acc->err);
+        int64_t p = r * j->w + xs;
+        to_cls(j, p, len, cls);
+        acc->sum += ce_norm(j, cls, j->opt.pixel_weight ? j->opt.pixel_weight + p : NULL, len,
+                            &acc->count, &acc->err);
       }
     }
   }
@@ -426,7 +433,7 @@ static double ce_span(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, floa
     to_cls(j, p, len, cls); /* valid: checked by the prepass */
     if (ctx->box_stats) {
       int unused = 0;
-      *norm += ce_norm(j, cls, len, count, &unused);
+      *norm += ce_norm(j, cls, o->pixel_weight ? o->pixel_weight + p : NULL, len, count, &unused);
     }
     for (int64_t i = 0; i < len;) {
       int64_t s0 = i;
@@ -455,6 +462,7 @@ static double ce_span(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, floa
           .x = j->x + xoff + xs + s0,
           .cls = cls + s0,
           .cw = o->weight,
+          .pw = o->pixel_weight ? o->pixel_weight + p + s0 : NULL,
           .gmap = o->grad_map ? o->grad_map + p + s0 : NULL,
           .loss = lmap ? lmap + xs + s0 : NULL,
           .grad = j->grad ? j->grad + xoff + xs + s0 : NULL,

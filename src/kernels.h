@@ -68,6 +68,9 @@ typedef double (*sl_bce_fn)(const sl_bce_row *r, int *domain_error);
  * Per counted pixel with label t, logp = log_softmax(x[:, i]), e = smoothing, W = cw_sum:
  *   loss_i = (1 - e) * w_t * (-logp_t) + (e / C) * sum_c (-w_c * logp_c)
  *   grad_c = g_i * (p_c * ((1 - e) * w_t + (e / C) * W) - (1 - e) * w_t * [c == t] - (e / C) * w_c)
+ * both times the pixel weight pw_i (NULL = 1). The softmax focal kernels (e = 0) multiply the
+ * loss by pw_i q^gamma and g_i by pw_i F, q = 1 - p_t, F = q^gamma + gamma q^(gamma-1) p_t
+ * (-logp_t) (src/scalar/ce.c).
  */
 typedef struct sl_ce_row {
   const float *x;
@@ -94,7 +97,7 @@ typedef struct sl_kernels {
   sl_bce_fn bce_logits;
   sl_ce_fn ce;
   sl_bce_fn sigmoid_focal; /* formulas: src/scalar/focal.c */
-  sl_ce_fn softmax_focal;  /* formulas: src/scalar/focal.c */
+  sl_ce_fn softmax_focal;  /* formulas: src/scalar/ce.c */
 } sl_kernels;
 
 /* Per-ISA tables, each defined in its own folder (src/scalar/table.c, src/avx2/..., src/neon/...)
@@ -105,6 +108,7 @@ extern const sl_kernels sl_kernels_scalar;
 double sl_bce_prob__scalar(const sl_bce_row *r, int *domain_error);
 double sl_bce_logits__scalar(const sl_bce_row *r, int *domain_error);
 double sl_ce__scalar(const sl_ce_row *r);
+double sl_softmax_focal__scalar(const sl_ce_row *r); /* src/scalar/ce.c */
 #if defined(SL_BUILD_AVX2)
 extern const sl_kernels sl_kernels_avx2;
 #endif

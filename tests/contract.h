@@ -150,6 +150,7 @@ static inline double ct_logits_grad_terms(float xf, float tf, double w, double p
  * ec = e / C, A = (1 - e) w_t + ec W. */
 typedef struct ct_ce_px {
   double m, ls, wt1, ec, a, loss_terms, loss; /* loss: the pixel's loss in double */
+  double fg; /* the gradient's per-pixel factor (pixel weight, focal F; 1 from ct_ce_pixel) */
 } ct_ce_px;
 
 static inline void ct_ce_pixel(ct_ce_px *k, const float *x, int64_t stride, int64_t C, int64_t t,
@@ -180,6 +181,7 @@ static inline void ct_ce_pixel(ct_ce_px *k, const float *x, int64_t stride, int6
   k->loss_terms = ct_max(lt, k->ec * W * k->ls);
   k->loss =
       k->wt1 * ((m - x[t * stride]) + k->ls) + (k->ec != 0.0 ? k->ec * (sw + W * k->ls) : 0.0);
+  k->fg = 1.0;
 }
 
 /* The gradient of class c (logit xc, weight wc), g (p_c A - B_c), B_c = (1 - e) w_t [c == t] +
@@ -188,12 +190,43 @@ static inline double ct_ce_grad_terms(const ct_ce_px *k, float xc, double wc, in
                                       double g) {
   double p = exp((xc - k->m) - k->ls);
   double bc = (is_target ? k->wt1 : 0.0) + k->ec * wc;
-  return ct_max(ct_max(0.0, g * p * k->a), g * bc);
+  return ct_max(ct_max(0.0, g * k->fg * p * k->a), g * k->fg * bc);
+}
+
+/* ---- pixel weights (sl_ce, sl_softmax_focal) and the softmax focal loss ---------------------
+ * Both multiply the CE pixel (smoothing 0 for focal) by per-pixel factors: the loss and its
+ * terms by pw q^gamma, the gradient and its terms by pw F, q = 1 - p_t, F = q^(gamma-1) (q +
+ * gamma p_t L), L = -log p_t (focal = 0: the factors are pw). The loss is a product of several
+ * rounded factors (w_t L, q, q^gamma), and q's relative error (about 1.5 float ULP, from the
+ * float exponentials it is made of) is multiplied by gamma in q^gamma: the bound of the loss and
+ * of the gradient is ct_focal_ulp(gamma) = 4 + 2 gamma ulp(M) (8 at gamma 2; measured by
+ * make test-kernels-strict: 5 at gamma 2, 8 at 4, 15 at 8, 32 at 20), not CT_MAX_ULP; with
+ * gamma 0 (and for sl_ce with pixel weights, one exact double product) it is CT_MAX_ULP. */
+static inline double ct_focal_ulp(double gamma) {
+  return CT_MAX_ULP + 2.0 * gamma;
+}
+
+static inline void ct_ce_pixel_pw(ct_ce_px *k, const float *x, int64_t stride, int64_t C, int64_t t,
+                                  const float *cw, double W, double e, double pw, int focal,
+                                  double gamma) {
+  ct_ce_pixel(k, x, stride, C, t, cw, W, e);
+  double fl = pw, fg = pw;
+  if (focal && gamma != 0.0) {
+    double lt = (x[t * stride] - k->m) - k->ls, q = -expm1(lt), pt = exp(lt);
+    double ptl = pt > 0.0 ? pt * -lt : 0.0;
+    fl *= q > 0.0 ? pow(q, gamma) : 0.0;
+    fg *= q > 0.0 ? pow(q, gamma - 1.0) * (q + gamma * ptl) : 0.0;
+  }
+  k->loss *= fl;
+  k->loss_terms *= fabs(fl);
+  k->fg = fg;
 }
 
 /* ---- whole calls (the public API's view) ------------------------------------------------- */
 
-/* One call of sl_bce (op 0), sl_bce_logits (1) or sl_ce (2), as the test made it. */
+/* One call of sl_bce (op 0), sl_bce_logits (1), sl_ce (2) or sl_softmax_focal
+ * (CT_OP_SOFTMAX_FOCAL), as the test made it. */
+#define CT_OP_SOFTMAX_FOCAL 4
 typedef struct ct_call {
   int op;
   sl_shape shape;
@@ -205,9 +238,11 @@ typedef struct ct_call {
   sl_reduction reduction;
   double grad_scale, normalizer; /* MEAN: the upstream gradient is grad_scale / normalizer */
   double smoothing;
-  const uint8_t *sel; /* per map element (BCE N*C*H*W, CE N*H*W): 1 = counted; NULL = all */
-  double *abs_map;    /* optional out, per map element: |per-element loss| (0 where not counted),
-                         the scale of a partial sum's tolerance (box_stats) */
+  const uint8_t *sel;        /* per map element (BCE N*C*H*W, CE N*H*W): 1 = counted; NULL = all */
+  const float *pixel_weight; /* CE, softmax focal: N x H x W or NULL */
+  double gamma;              /* softmax focal */
+  double *abs_map;           /* optional out, per map element: |per-element loss| (0 where not
+                                counted), the scale of a partial sum's tolerance (box_stats) */
 } ct_call;
 
 static inline int64_t ct_label(const ct_call *c, int64_t i) {
@@ -227,7 +262,7 @@ static inline double ct_terms(const ct_call *c, double *loss_terms, double *grad
                   ? (c->normalizer != 0.0 ? c->grad_scale / c->normalizer : 0.0)
                   : c->grad_scale;
   double abs_sum = 0.0;
-  if (c->op != 2) {
+  if (c->op != 2 && c->op != CT_OP_SOFTMAX_FOCAL) {
     for (int64_t i = 0; i < N * C * HW; i++) {
       int sel = !c->sel || c->sel[i];
       double w = c->weight ? (double)c->weight[i] : 1.0;
@@ -271,7 +306,9 @@ static inline double ct_terms(const ct_call *c, double *loss_terms, double *grad
       int64_t t = ct_label(c, p);
       const float *x = c->x + n * C * HW + i;
       ct_ce_px px;
-      ct_ce_pixel(&px, x, HW, C, t, c->weight, W, c->smoothing);
+      ct_ce_pixel_pw(&px, x, HW, C, t, c->weight, W, c->smoothing,
+                     c->pixel_weight ? (double)c->pixel_weight[p] : 1.0,
+                     c->op == CT_OP_SOFTMAX_FOCAL, c->gamma);
       abs_sum += fabs(px.loss);
       if (c->abs_map)
         c->abs_map[p] = fabs(px.loss);

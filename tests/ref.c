@@ -22,9 +22,17 @@
  *   l = (1 - e) w_t (-logp_t) + (e / C) sum_c w_c (-logp_c)   (second term only when e > 0)
  *   dl/dx_c = g * ((1 - e) w_t (p_c - [c == t]) + (e / C) (W p_c - w_c))
  *   a pixel with a NaN or +inf logit, or only -inf logits, is NaN (loss and every gradient).
+ * Pixel weights pw (CE and softmax focal, per pixel, NULL = 1) multiply the whole per-pixel
+ * loss (label smoothing included) and its gradient:
+ *   (F.cross_entropy(x, t, weight, reduction="none", label_smoothing=e) * pw).sum()
+ *       / (pw * weight[t]).sum()
+ * Softmax focal (e = 0, gamma >= 0), p = softmax, q = 1 - p_t (as -expm1(logp_t)):
+ *   l = pw w_t q^gamma (-logp_t)
+ *   dl/dx_c = g pw w_t F (p_c - [c == t]), F = q^gamma - gamma q^(gamma-1) p_t logp_t
+ *   (derived by hand from l; tests/test_softmax_focal.c checks it by central differences).
  * g: MEAN grad_scale / normaliser (0 when the normaliser is 0), SUM grad_scale, NONE grad_map.
- * Normaliser: BCE the selected count; CE the sum of w_t over counted pixels. MEAN of an empty
- * selection is 0.
+ * Normaliser: BCE the selected count; CE and softmax focal the sum of pw w_t over counted
+ * pixels. MEAN of an empty selection is 0.
  *
  * log_softmax is computed as PyTorch does, logp_c = (x_c - max) - log(sum_k exp(x_k - max)).
  *
@@ -183,7 +191,8 @@ static void ref_ce(const t_case *c, ref_out *o) {
         }
         o->sel[pi] = 1;
         count++;
-        o->norm_map[pi] = c->weight ? (double)c->weight[lab] : 1.0;
+        o->norm_map[pi] = (c->weight ? (double)c->weight[lab] : 1.0) *
+                          (c->pixel_weight ? (double)c->pixel_weight[pi] : 1.0);
         norm += o->norm_map[pi];
       }
   double sum = 0.0, nat = 0.0;
@@ -234,10 +243,23 @@ static void ref_ce(const t_case *c, ref_out *o) {
           l += ec * sm;
           ln += ec * smn;
         }
+        /* the per-pixel factors: pixel weight and focal (on loss fl and gradient fg); the
+         * focal loss's q comes from float exponentials in a SIMD kernel: its relative error
+         * (a few float eps), gamma times in q^gamma, is in the natural magnitude */
+        double pw = c->pixel_weight ? (double)c->pixel_weight[pi] : 1.0, fl = pw, fg = pw;
+        double gam = c->op == T_SOFTMAX_FOCAL ? (double)c->opt.focal_gamma : 0.0;
+        if (gam != 0.0) {
+          double lpt = LOGP(t), q = -expm1(lpt), pt = exp(lpt);
+          fl *= pow(q, gam);
+          fg *= q > 0.0 ? pow(q, gam) - gam * pow(q, gam - 1.0) * (pt > 0.0 ? pt * lpt : 0.0) : 0.0;
+        }
+        l *= fl;
+        ln = ln * fabs(fl) + 2.0 * gam * fabs(l);
         o->map[pi] = l;
         o->map_nat[pi] = ln;
         sum += l;
         nat += ln;
+        g *= fg;
         double a = (1.0 - e) * wt + ec * wsum;
         for (int64_t k = 0; k < C; k++) {
           double p = exp(LOGP(k));
@@ -247,7 +269,7 @@ static void ref_ce(const t_case *c, ref_out *o) {
             dn += fabs(a) * p * (1.0 + NATP(k));
           int64_t gi = ((n * C + k) * H + y) * W + x;
           o->grad[gi] = g * d;
-          o->grad_nat[gi] = fabs(g) * dn;
+          o->grad_nat[gi] = fabs(g) * dn * (1.0 + 2.0 * gam);
         }
 #undef LOGP
 #undef NATP
@@ -277,7 +299,7 @@ void ref_run(const t_case *c, ref_out *o) {
   memset(o->sel, 0, (size_t)me);
   o->grad = dalloc(ne);
   o->grad_nat = dalloc(ne);
-  if (c->op == T_CE)
+  if (t_op_labels(c->op))
     ref_ce(c, o);
   else
     ref_bce(c, o);

@@ -53,7 +53,9 @@ static void shift_case(shifted *s, const t_case *src, int off) {
   if (src->labels)
     s->c.labels = shift_copy(s, 2, src->labels, (size_t)m * t_label_size(src->label_type),
                              (size_t)(off % 8) * t_label_size(src->label_type));
-  s->c.weight = shift_copy(s, 3, src->weight, (size_t)(src->op == T_CE ? C : e) * 4, fo2);
+  s->c.weight = shift_copy(s, 3, src->weight, (size_t)(t_op_labels(src->op) ? C : e) * 4, fo2);
+  s->c.pixel_weight = shift_copy(s, 7, src->pixel_weight, (size_t)m * 4, fo);
+  s->c.opt.pixel_weight = s->c.pixel_weight;
   s->c.pos_weight = shift_copy(s, 4, src->pos_weight, (size_t)C * 4, fo);
   s->c.grad_map = shift_copy(s, 5, src->grad_map, (size_t)m * 4, fo2);
   if (src->mask)
@@ -104,13 +106,15 @@ static void run_isa(const t_case *c, sl_isa isa, int off, result *r, void **base
  * how close the ISA really is). */
 static double max_ulps_seen;
 static char max_ulps_where[320];
+/* The per-element bound: CT_MAX_ULP, or ct_focal_ulp(gamma) for the softmax focal loss. */
+static double elem_bound = CT_MAX_ULP;
 
 static int compare_elems(const char *desc, const char *what, const float *a, const float *b,
                          int64_t n, const double *terms) {
   int64_t bad = 0, first = -1;
   for (int64_t i = 0; i < n; i++) {
     double u = ct_err(a[i], b[i], terms[i]);
-    if (!(u <= CT_MAX_ULP)) {
+    if (!(u <= elem_bound)) {
       bad++;
       if (first < 0)
         first = i;
@@ -154,7 +158,8 @@ static int equiv_case(const t_case *src, int off, const char *desc) {
     ref_out ro; /* only for the selection (ref.c: sel per map element) */
     ref_run(c, &ro);
     const int64_t ne = t_elems(&c->shape), nm = t_map_elems(c);
-    ct_call cc = {.op = (int)c->op,
+    elem_bound = c->op == T_SOFTMAX_FOCAL ? ct_focal_ulp(c->opt.focal_gamma) : CT_MAX_ULP;
+    ct_call cc = {.op = c->op == T_SOFTMAX_FOCAL ? CT_OP_SOFTMAX_FOCAL : (int)c->op,
                   .shape = c->shape,
                   .x = c->x,
                   .t = c->target,
@@ -167,7 +172,9 @@ static int equiv_case(const t_case *src, int off, const char *desc) {
                   .grad_scale = c->opt.grad_scale,
                   .normalizer = b.stats.normalizer,
                   .smoothing = c->op == T_CE ? c->opt.label_smoothing : 0.0,
-                  .sel = ro.sel};
+                  .sel = ro.sel,
+                  .pixel_weight = c->opt.pixel_weight,
+                  .gamma = c->op == T_SOFTMAX_FOCAL ? c->opt.focal_gamma : 0.0};
     double *lterms = t_alloc((size_t)nm * sizeof(double));
     double *gterms = t_alloc((size_t)ne * sizeof(double));
     const double abs_sum = ct_terms(&cc, lterms, gterms);
@@ -188,7 +195,9 @@ static int equiv_case(const t_case *src, int off, const char *desc) {
     free(lterms);
     free(gterms);
     if (!(ct_sum_err(a.stats.loss_sum, b.stats.loss_sum, abs_sum, 0) <= 1.0) ||
-        a.stats.normalizer != b.stats.normalizer || a.stats.count != b.stats.count) {
+        !(a.stats.normalizer == b.stats.normalizer ||
+          (isnan(a.stats.normalizer) && isnan(b.stats.normalizer))) ||
+        a.stats.count != b.stats.count) {
       cr_expect(0, "%s: stats {%.17g, %.17g, %lld}, scalar {%.17g, %.17g, %lld}", desc,
                 a.stats.loss_sum, a.stats.normalizer, (long long)a.stats.count, b.stats.loss_sum,
                 b.stats.normalizer, (long long)b.stats.count);
@@ -524,4 +533,57 @@ Test(equiv, errors) {
     t_case_free(&c);
   }
   cr_assert(fails == 0);
+}
+
+/* ---- pixel weights (sl_ce, sl_softmax_focal) and the softmax focal loss ---------------------
+ * Row widths 1..67, every reduction, label type, ignore_index, boxes and masks, gamma on the
+ * integer path (1, 2, 3) and the pow path (0.5, 2.5), gamma 0, pixel weights with odd values
+ * (0, subnormal, 1e30, inf, NaN: hard pixels, the reference's values), special logits (+-inf,
+ * NaN, +-1e30, confident pixels). The focal bound is ct_focal_ulp(gamma) (contract.h). */
+static void pw_widths(t_op op, uint64_t seed) {
+  static const float gammas[] = {2.0f, 1.0f, 3.0f, 2.5f, 0.5f, 0.0f, 2.0f};
+  static const float odd_pw[] = {0.0f, 1e-40f, 1e30f, INFINITY, NAN, 3e-39f, 0.0f};
+  static const float logits[] = {INFINITY, -INFINITY, NAN, 1e30f, -1e30f, 30.0f, -90.0f};
+  say_isa();
+  int fails = 0;
+  for (int w = 1; w <= 67; w++)
+    for (int red = 0; red < 3; red++) {
+      sl_shape sh = {2, 2 + w % 6, 3, w};
+      t_spec s = t_spec_default(op, sh, seed++);
+      s.reduction = (sl_reduction)red;
+      s.box = (w + red) % 3 == 0 ? TB_NONE : (w + red) % 3 == 1 ? TB_PER_SAMPLE : TB_INTERIOR;
+      s.mask = w % 3 == 0 ? TM_NONE : w % 3 == 1 ? TM_RANDOM : TM_CHECKER;
+      s.weight = (w + red) % 2;
+      s.pixel_weight = (w + red) % 3 != 2;
+      s.grad_scale = red == 1 ? -1.5f : 1.0f;
+      s.label_type = (sl_label_type)(w % 3);
+      s.ignore = w % 2;
+      s.ignore_index = w % 4 == 1 ? 1 : s.label_type == SL_LABEL_U8 ? 255 : -100;
+      s.smoothing = op == T_CE && w % 3 == 1 ? 0.15f : 0.0f;
+      s.focal_gamma = gammas[(w + red) % 7];
+      s.scale = w % 5 == 0 ? 30.0f : 0.0f;
+      t_case c;
+      t_case_make(&c, &s);
+      t_rng r = t_rng_seed(seed * 13);
+      const int64_t np = sh.n * sh.h * sh.w;
+      for (int64_t p = 0; c.pixel_weight && w % 2 == 0 && p < np; p++)
+        if (t_rng_unit(&r) < 0.15)
+          c.pixel_weight[p] = odd_pw[t_rng_int(&r, 0, 7)];
+      for (int64_t i = 0; w % 4 == 3 && i < t_elems(&sh); i++)
+        if (t_rng_unit(&r) < 0.1)
+          c.x[i] = logits[t_rng_int(&r, 0, 7)];
+      char desc[256];
+      fails += equiv_case(&c, 1 + w % 7, t_spec_str(&s, desc, sizeof desc));
+      t_case_free(&c);
+    }
+  say_ulps(op == T_CE ? "ce pixel weights" : "softmax focal");
+  elem_bound = CT_MAX_ULP;
+  cr_assert(fails == 0);
+}
+
+Test(equiv, ce_pixel_weight_widths) {
+  pw_widths(T_CE, 36000);
+}
+Test(equiv, softmax_focal_widths) {
+  pw_widths(T_SOFTMAX_FOCAL, 37000);
 }

@@ -51,6 +51,7 @@ t_spec t_spec_default(t_op op, sl_shape shape, uint64_t seed) {
   s.label_type = SL_LABEL_I64;
   s.ignore_index = -100;
   s.grad_scale = 1.0f;
+  s.focal_gamma = 2.0f;
   return s;
 }
 
@@ -59,7 +60,7 @@ int64_t t_elems(const sl_shape *s) {
 }
 
 int64_t t_map_elems(const t_case *c) {
-  return c->op == T_CE ? c->shape.n * c->shape.h * c->shape.w : t_elems(&c->shape);
+  return t_op_labels(c->op) ? c->shape.n * c->shape.h * c->shape.w : t_elems(&c->shape);
 }
 
 size_t t_label_size(sl_label_type t) {
@@ -197,7 +198,7 @@ void t_case_make(t_case *c, const t_spec *s) {
   }
 
   if (s->weight) {
-    if (s->op == T_CE) {
+    if (t_op_labels(s->op)) {
       c->weight = t_alloc((size_t)C * sizeof(float));
       for (int64_t k = 0; k < C; k++) /* dyadic: sums of weights are exact in double */
         c->weight[k] = (float)(1 + t_rng_int(&r, 0, 8)) * 0.25f;
@@ -214,6 +215,14 @@ void t_case_make(t_case *c, const t_spec *s) {
       c->pos_weight[k] = t_rng_range(&r, 0.5f, 3.0f);
     c->opt.pos_weight = c->pos_weight;
   }
+  if (s->pixel_weight && t_op_labels(s->op)) { /* in [0, 3), some exactly 0 */
+    c->pixel_weight = t_alloc((size_t)(N * hw) * sizeof(float));
+    for (int64_t i = 0; i < N * hw; i++)
+      c->pixel_weight[i] = t_rng_unit(&r) < 0.1 ? 0.0f : t_rng_range(&r, 0.0f, 3.0f);
+    c->opt.pixel_weight = c->pixel_weight;
+  }
+  if (s->op == T_SOFTMAX_FOCAL)
+    c->opt.focal_gamma = s->focal_gamma;
   if (s->reduction == SL_REDUCTION_NONE) {
     int64_t m = t_map_elems(c);
     c->grad_map = t_alloc((size_t)m * sizeof(float));
@@ -297,11 +306,15 @@ void t_case_free(t_case *c) {
   free(c->weight);
   free(c->pos_weight);
   free(c->grad_map);
+  free(c->pixel_weight);
   memset(c, 0, sizeof *c);
 }
 
 const char *t_op_name(t_op op) {
-  return op == T_BCE ? "bce" : op == T_BCE_LOGITS ? "bce_logits" : "ce";
+  return op == T_BCE          ? "bce"
+         : op == T_BCE_LOGITS ? "bce_logits"
+         : op == T_CE         ? "ce"
+                              : "softmax_focal";
 }
 
 const char *t_reduction_name(sl_reduction r) {
@@ -314,12 +327,12 @@ const char *t_spec_str(const t_spec *s, char *buf, size_t len) {
   static const char *mask[] = {"none", "empty", "full", "random", "checker", "per_channel"};
   snprintf(buf, len,
            "%s %lldx%lldx%lldx%lld seed=%llu box=%s mask=%s%s red=%s w=%d pw=%d lt=%d "
-           "ign=%d(%lld) ls=%g gs=%g",
+           "ign=%d(%lld) ls=%g gs=%g pixw=%d gamma=%g",
            t_op_name(s->op), (long long)s->shape.n, (long long)s->shape.c, (long long)s->shape.h,
            (long long)s->shape.w, (unsigned long long)s->seed, box[s->box], mask[s->mask],
            s->null_region ? " (NULL region)" : "", t_reduction_name(s->reduction), s->weight,
            s->pos_weight, (int)s->label_type, s->ignore, (long long)s->ignore_index,
-           (double)s->smoothing, (double)s->grad_scale);
+           (double)s->smoothing, (double)s->grad_scale, s->pixel_weight, (double)s->focal_gamma);
   return buf;
 }
 
@@ -330,6 +343,8 @@ sl_status t_call(const t_case *c, const sl_options *opt, float *loss, float *gra
     return sl_bce(&c->shape, c->x, c->target, reg, opt, loss, grad);
   case T_BCE_LOGITS:
     return sl_bce_logits(&c->shape, c->x, c->target, reg, opt, loss, grad);
+  case T_SOFTMAX_FOCAL:
+    return sl_softmax_focal(&c->shape, c->x, c->labels, c->label_type, reg, opt, loss, grad);
   default:
     return sl_ce(&c->shape, c->x, c->labels, c->label_type, reg, opt, loss, grad);
   }
@@ -459,7 +474,7 @@ static int check_outputs(const t_case *c, const ref_out *r, const char *desc, co
   int fails = 0;
   if (grad) {
     snprintf(what, sizeof what, "%s: grad", mode);
-    if (c->op == T_CE)
+    if (t_op_labels(c->op))
       fails += compare_array(desc, what, grad, r->grad, r->grad_nat, r->sel, hw, c->shape.c, ne);
     else
       fails += compare_array(desc, what, grad, r->grad, r->grad_nat, r->sel, 0, 0, ne);
@@ -668,7 +683,7 @@ int t_matrix_masks(t_op op, uint64_t seed) {
       {2, 3, 5, 7}, {1, 2, 3, 31}, {3, 1, 2, 16}, {2, 4, 3, 67}, {1, 1, 1, 1}};
   int fails = 0;
   for (int m = TM_NONE; m < TM_COUNT_; m++) {
-    if (m == TM_PER_CHANNEL && op == T_CE)
+    if (m == TM_PER_CHANNEL && t_op_labels(op))
       continue;
     for (int si = 0; si < 5; si++)
       for (int red = 0; red < 3; red++) {

@@ -24,7 +24,11 @@ float t_rng_range(t_rng *r, float lo, float hi); /* [lo, hi) */
 int64_t t_rng_int(t_rng *r, int64_t lo, int64_t hi_excl);
 
 /* ---- a test case ------------------------------------------------------------------------ */
-typedef enum t_op { T_BCE, T_BCE_LOGITS, T_CE } t_op;
+typedef enum t_op { T_BCE, T_BCE_LOGITS, T_CE, T_SOFTMAX_FOCAL } t_op;
+/* 1 for the ops with labels [N,H,W] and a softmax over C (CE, softmax focal). */
+static inline int t_op_labels(t_op op) {
+  return op == T_CE || op == T_SOFTMAX_FOCAL;
+}
 
 typedef enum t_box {
   TB_NONE,       /* num_boxes 0 */
@@ -70,6 +74,8 @@ typedef struct t_spec {
   float smoothing;      /* CE */
   float grad_scale;     /* MEAN / SUM */
   float scale;          /* logits are drawn in [-scale, scale] (0 = default) */
+  int pixel_weight;     /* CE, softmax focal: a random N x H x W pixel weight map */
+  float focal_gamma;    /* softmax focal: gamma (t_spec_default: 2) */
 } t_spec;
 
 t_spec t_spec_default(t_op op, sl_shape shape, uint64_t seed);
@@ -87,8 +93,9 @@ typedef struct t_case {
   int64_t *box_offsets; /* TB_MANY */
   uint8_t *mask;
   float *weight, *pos_weight, *grad_map;
-  sl_options opt; /* reduction, weight, pos_weight, ignore_index, smoothing, grad_scale,
-                     grad_map; stats and num_threads are set per call */
+  sl_options opt;      /* reduction, weight, pos_weight, ignore_index, smoothing, grad_scale,
+                          grad_map; stats and num_threads are set per call */
+  float *pixel_weight; /* CE, softmax focal: N x H x W or NULL (also in opt) */
 } t_case;
 
 void t_case_make(t_case *c, const t_spec *s);

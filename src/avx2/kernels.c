@@ -9,6 +9,7 @@
 double sl_bce_prob__avx2(const sl_bce_row *r, int *domain_error);
 double sl_bce_logits__avx2(const sl_bce_row *r, int *domain_error);
 double sl_ce__avx2(const sl_ce_row *r);
+double sl_softmax_focal__avx2(const sl_ce_row *r);
 
 #include "generic/bce.h"
 #include "generic/ce.h"
@@ -18,4 +19,5 @@ const sl_kernels sl_kernels_avx2 = {
     .bce_prob = sl_bce_prob__avx2,
     .bce_logits = sl_bce_logits__avx2,
     .ce = sl_ce__avx2,
+    .softmax_focal = sl_softmax_focal__avx2,
 };

@@ -10,6 +10,7 @@
 double sl_bce_prob__avx512(const sl_bce_row *r, int *domain_error);
 double sl_bce_logits__avx512(const sl_bce_row *r, int *domain_error);
 double sl_ce__avx512(const sl_ce_row *r);
+double sl_softmax_focal__avx512(const sl_ce_row *r);
 
 #include "generic/bce.h"
 #include "generic/ce.h"
@@ -19,4 +20,5 @@ const sl_kernels sl_kernels_avx512 = {
     .bce_prob = sl_bce_prob__avx512,
     .bce_logits = sl_bce_logits__avx512,
     .ce = sl_ce__avx512,
+    .softmax_focal = sl_softmax_focal__avx512,
 };

@@ -39,18 +39,20 @@ enum {
   CE_PAD = 16     /* floats between scratch planes: planes never a multiple of 4 KiB apart */
 };
 
-enum { CF_LOSS = 1, CF_GRAD = 2, CF_CW = 4, CF_GMAP = 8, CF_SMOOTH = 16 };
+enum { CF_LOSS = 1, CF_GRAD = 2, CF_CW = 4, CF_GMAP = 8, CF_SMOOTH = 16, CF_FOCAL = 32 };
 
-/* The reference's value of pixel i (loss and gradient stored, loss returned). */
-static double ce_reference(const sl_ce_row *r, int64_t i) {
+/* The reference's value of pixel i (loss and gradient stored, loss returned); fl & CF_FOCAL:
+ * the softmax focal reference. */
+static double ce_reference(const sl_ce_row *r, int64_t i, const int fl) {
   sl_ce_row s = *r;
   s.x += i;
   s.cls += i;
+  s.pw = s.pw ? s.pw + i : NULL;
   s.gmap = s.gmap ? s.gmap + i : NULL;
   s.loss = s.loss ? s.loss + i : NULL;
   s.grad = s.grad ? s.grad + i : NULL;
   s.len = 1;
-  return sl_ce__scalar(&s);
+  return (fl & CF_FOCAL) ? sl_softmax_focal__scalar(&s) : sl_ce__scalar(&s);
 }
 
 /* n floats (n <= SL_W) at p, zero filled */
@@ -158,6 +160,35 @@ SL_V void ce_reload(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t j,
     v_store(sg->xs + c * sg->ps + j, v_keep(cnt, LDN(r->x + c * r->cstride + i0 + j)));
 }
 
+/* The focal powers of q > 0 (double lanes): *qm1 = q^(gamma - 1), *qg = q^gamma. gamma an
+ * integer in [1, 8] (gamma 2 by far the most common): products, each rounded once. Any other
+ * gamma: pow per lane in double, q and the result carried as float pairs hi + lo (48 bits, the
+ * vector layer has no double lane store); lanes whose q^gamma is below 2^-100 (its pair would
+ * lose bits, a subnormal lo) are returned in *hard for the reference. */
+SL_V void ce_qpow(vd q, double gam, vd *qm1, vd *qg, vm *hard) {
+  if (gam <= 8.0 && gam == (double)(int)gam) {
+    vd a = d_set1(1.0);
+    for (int k = 1; k < (int)gam; k++)
+      a = d_mul(a, q);
+    *qm1 = a;
+    *qg = d_mul(a, q);
+    return;
+  }
+  float hi[SL_W], lo[SL_W];
+  vf h = d_to_f(q);
+  v_store(hi, h);
+  v_store(lo, d_to_f(d_sub(q, d_from(h))));
+  for (int l = 0; l < SL_W; l++) {
+    double v = pow((double)hi[l] + (double)lo[l], gam);
+    hi[l] = (float)v;
+    lo[l] = (float)(v - (double)hi[l]);
+  }
+  vf gh = v_load(hi);
+  *qg = d_add(d_from(gh), d_from(v_load(lo)));
+  *qm1 = d_div(*qg, q);
+  *hard = m_or(*hard, v_nge(gh, v_set1(0x1p-100f)));
+}
+
 /* Pixel block j (SL_W pixels of the segment): exponentials, sums, per-pixel results.
  * Returns the block's loss sum (counted, not hard pixels) in double lanes; appends hard
  * pixels to sg->hard[*nh]. */
@@ -198,6 +229,33 @@ SL_V vd ce_block(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t j, in
   vd loss = d_mul(wt, d_add(dt, ls));
   if (fl & CF_SMOOTH) /* sw = sum_c w_c (x_c - m) <= 0 */
     loss = d_fma(d_set1(1.0 - e), loss, d_mul(d_set1(ec), d_sub(d_mul(d_set1(W), ls), sw)));
+  /* the per-pixel factors (pixel weight, focal), on the loss here and on g (fg) below; hx: the
+   * pixels they make hard (a pixel weight infinite, NaN or subnormal; q = 0 or q^gamma tiny) */
+  vd fg = d_set1(1.0), inv = d_zero(), pt = d_zero();
+  vm hx = m_none();
+  if (r->pw) { /* a run-time test per block: one load, one product (not worth a flag) */
+    vf pwf = LDN(r->pw + i0 + j), apw = v_abs(pwf);
+    hx = m_or(v_nle(apw, v_set1(FLT_MAX)), m_and(v_lt(apw, v_set1(FLT_MIN)), v_gt(apw, zero)));
+    fg = d_from(pwf);
+  }
+  /* x_t is the max and s1 < 1: then 1 - p_t = s1 / s (p_t > 1/2 only here) */
+  vm top = m_and(v_eq(m, xt), v_lt(v_sub(s1f, v_set1(1.0f)), v_zero()));
+  if (fl & (CF_GRAD | CF_FOCAL)) {
+    inv = d_div(d_set1(1.0), s);
+    pt = d_mul(d_from(et), inv);
+  }
+  if (fl & CF_FOCAL) {
+    /* q = 1 - p_t without cancellation; L = -log p_t = (m - x_t) + log s; the loss w_t L times
+     * pw q^gamma, g times pw F, F = q^(gamma-1) (q + gamma p_t L) (src/scalar/ce.c) */
+    vd q = d_sel(top, d_mul(s1, inv), d_sub(d_set1(1.0), pt));
+    vd qm1, qg, L = d_add(dt, ls);
+    hx = m_or(hx, v_nge(d_to_f(q), zero)); /* q = 0 (C = 1): F = 0 */
+    ce_qpow(q, (double)r->gamma, &qm1, &qg, &hx);
+    loss = d_mul(loss, d_mul(fg, qg));
+    fg = d_mul(fg, d_mul(qm1, d_fma(d_set1((double)r->gamma), d_mul(pt, L), q)));
+  } else if (r->pw) {
+    loss = d_mul(loss, fg);
+  }
   vf lf = d_to_f(loss);
   /* s1 below 2^-100 (a fuzz finding): the classes below the max are then exponentials
    * near or below FLT_MIN, rounded to the subnormal grid or to 0 (up to 2^-150 each), while the
@@ -206,20 +264,20 @@ SL_V vd ce_block(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t j, in
   vm hard = m_or(v_nle(v_abs(lf), v_set1(FLT_MAX)), v_nle(v_abs(s1f), v_set1(FLT_MAX)));
   if (C > 1)
     hard = m_or(hard, v_lt(s1f, v_set1(0x1p-100f)));
+  hard = m_or(hard, hx);
   if (fl & CF_GRAD) {
     vf gf = (fl & CF_GMAP) ? LDN(r->gmap + i0 + j) : zero;
     vd g = (fl & CF_GMAP) ? d_from(gf) : d_set1(r->gscale);
+    if ((fl & CF_FOCAL) || r->pw)
+      g = d_mul(g, fg);
     vd a = d_mul(d_set1(1.0 - e), wt);
     if (fl & CF_SMOOTH)
       a = d_add(a, d_set1(ec * W));
-    vd inv = d_div(d_set1(1.0), s);
     vd k = d_mul(d_mul(g, a), inv);
     /* p_t > 1/2 only when x_t is the max (then 1 - p_t = s1 / s): A (p_t - 1) + (e/C)(W - w_t),
      * no cancellation near p_t = 1; otherwise p_t A - B_t, B_t = (1 - e + e/C) w_t, which
      * keeps a B_t far below A (a tiny target weight under smoothing) */
-    vd pt = d_mul(d_from(et), inv);
     vd ftd = d_sub(d_mul(pt, a), d_mul(d_set1(1.0 - e + ec), wt));
-    vm top = m_and(v_eq(m, xt), v_lt(v_sub(s1f, v_set1(1.0f)), v_zero())); /* s1 < 1 */
     if (m_any(top)) {
       vd near1 = d_mul(a, d_mul(d_set1(-1.0), d_mul(s1, inv)));
       if (fl & CF_SMOOTH)
@@ -307,7 +365,7 @@ SL_V double ce_segment(const sl_ce_row *r, ce_seg *sg, int64_t i0, int64_t S, co
     ce_pass3(r, sg, i0, S, fl);
   double sum = d_hsum(acc);
   for (int64_t h = 0; h < nh; h++)
-    sum += ce_reference(r, sg->hard[h]);
+    sum += ce_reference(r, sg->hard[h], fl);
   return sum;
 }
 
@@ -323,7 +381,7 @@ SL_V double ce_body(const sl_ce_row *r, const int fl) {
   if (S > CE_SMAX)
     S = CE_SMAX;
   if (S < SL_W) /* more classes than the scratch holds for one vector of pixels */
-    return sl_ce__scalar(r);
+    return (fl & CF_FOCAL) ? sl_softmax_focal__scalar(r) : sl_ce__scalar(r);
   float scr[CE_SCR];
   float m[CE_SMAX], k[CE_SMAX], ft[CE_SMAX], gk[CE_SMAX];
   int32_t cls[CE_SMAX + SL_W];
@@ -378,6 +436,32 @@ double SL_FN(sl_ce)(const sl_ce_row *r) {
     SL_CE_CASE(31)
   default:
     return ce_body(r, CF_LOSS | CF_GRAD | CF_CW | CF_GMAP | CF_SMOOTH);
+  }
+}
+
+/* input:  as sl_ce (smoothing 0), r->gamma >= 0
+ * output: r->loss, r->grad; returns the sum over counted pixels of pw w_t q^gamma (-log p_t)
+ *         (formulas: sl_softmax_focal__scalar in src/scalar/ce.c). gamma 0 runs sl_ce itself:
+ *         bitwise the CE results. */
+double SL_FN(sl_softmax_focal)(const sl_ce_row *r) {
+  if (r->gamma == 0.0f)
+    return SL_FN(sl_ce)(r);
+  int fl = (r->loss ? CF_LOSS : 0) | (r->grad ? CF_GRAD : 0) | (r->cw ? CF_CW : 0) |
+           (r->grad && r->gmap ? CF_GMAP : 0);
+  switch (fl | CF_FOCAL) {
+    SL_CE_CASE(32)
+    SL_CE_CASE(33)
+    SL_CE_CASE(34)
+    SL_CE_CASE(35)
+    SL_CE_CASE(36)
+    SL_CE_CASE(37)
+    SL_CE_CASE(38)
+    SL_CE_CASE(39)
+    SL_CE_CASE(42)
+    SL_CE_CASE(43)
+    SL_CE_CASE(46)
+  default:
+    return ce_body(r, CF_LOSS | CF_GRAD | CF_CW | CF_GMAP | CF_FOCAL);
   }
 }
 

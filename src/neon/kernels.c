@@ -9,6 +9,7 @@
 double sl_bce_prob__neon(const sl_bce_row *r, int *domain_error);
 double sl_bce_logits__neon(const sl_bce_row *r, int *domain_error);
 double sl_ce__neon(const sl_ce_row *r);
+double sl_softmax_focal__neon(const sl_ce_row *r);
 
 #include "generic/bce.h"
 #include "generic/ce.h"
@@ -18,4 +19,5 @@ const sl_kernels sl_kernels_neon = {
     .bce_prob = sl_bce_prob__neon,
     .bce_logits = sl_bce_logits__neon,
     .ce = sl_ce__neon,
+    .softmax_focal = sl_softmax_focal__neon,
 };

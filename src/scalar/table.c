@@ -8,4 +8,5 @@ const sl_kernels sl_kernels_scalar = {
     .bce_prob = sl_bce_prob__scalar,
     .bce_logits = sl_bce_logits__scalar,
     .ce = sl_ce__scalar,
+    .softmax_focal = sl_softmax_focal__scalar,
 };

@@ -48,26 +48,28 @@ static double urand(void) {
   return (double)(rs >> 11) * (1.0 / 9007199254740992.0);
 }
 
-enum { O_PLOSS, O_PGRAD, O_LLOSS, O_LGRAD, O_CLOSS, O_CGRAD, O_SUM, O_COUNT };
-static const char *const out_name[O_COUNT] = {"bce_prob loss",   "bce_prob grad", "bce_logits loss",
-                                              "bce_logits grad", "ce loss",       "ce grad",
-                                              "row sums (x tol)"};
+enum { O_PLOSS, O_PGRAD, O_LLOSS, O_LGRAD, O_CLOSS, O_CGRAD, O_FLOSS, O_FGRAD, O_SUM, O_COUNT };
+static const char *const out_name[O_COUNT] = {
+    "bce_prob loss", "bce_prob grad", "bce_logits loss", "bce_logits grad", "ce loss",
+    "ce grad",       "smfocal loss",  "smfocal grad",    "row sums (x tol)"};
 static double maxerr[MAX_TABLES][O_COUNT];
 static char maxwhere[MAX_TABLES][O_COUNT][160];
 static long nfail[MAX_TABLES][O_COUNT], nchecked[MAX_TABLES][O_COUNT];
 static long fails = 0;
+static double cur_gamma = 0.0; /* the softmax focal row's gamma (its bound: ct_focal_ulp) */
 
 static void cmp(int ti, int kind, float got, float ref, double terms, int w, int off, int i,
                 const char *extra) {
   double e = ct_err(got, ref, terms);
+  double bound = kind == O_FLOSS || kind == O_FGRAD ? ct_focal_ulp(cur_gamma) : CT_MAX_ULP;
   nchecked[ti][kind]++;
-  nfail[ti][kind] += !(e <= CT_MAX_ULP);
+  nfail[ti][kind] += !(e <= bound);
   if (e > maxerr[ti][kind]) {
     maxerr[ti][kind] = e;
     snprintf(maxwhere[ti][kind], sizeof maxwhere[ti][kind], "%.9g vs %.9g, M-terms %.3g, w%d %s",
              (double)got, (double)ref, terms, w, extra);
   }
-  if (!(e <= CT_MAX_ULP) && fails++ < 30)
+  if (!(e <= bound) && fails++ < 30)
     printf("%s %s w%d o%d i%d %s: %.9g vs scalar %.9g, terms %.9g: %g ulp(M)\n",
            sl_isa_name(tables[ti]->isa), out_name[kind], w, off, i, extra, (double)got, (double)ref,
            terms, e);
@@ -108,7 +110,7 @@ int main(int argc, char **argv) {
   double *terms_l = malloc(sizeof(double) * 4096), *terms_g = malloc(sizeof(double) * 4096 * 4);
   long rows = 0;
   for (int it = 0; it < iters; it++)
-    for (int op = 0; op < 3; op++)
+    for (int op = 0; op < 4; op++) /* 3: the softmax focal loss (the CE branch) */
       for (int w = 1; w <= 67; w++)
         for (int off = 0; off < 8; off++)
           for (int fl = 0; fl < 32; fl++) {
@@ -142,16 +144,16 @@ int main(int argc, char **argv) {
                 if (op == 0 && hasm && !mask[off + i] && urand() < 0.3)
                   x[i] = NAN; /* unselected garbage */
               }
-              sl_bce_row r = {x,
-                              y,
-                              hasw ? wt : NULL,
-                              hasm ? mask + off : NULL,
-                              hasgm ? gm : NULL,
-                              hasl ? l1 : NULL,
-                              hasg ? g1 : NULL,
-                              0.37 / (w + 1),
-                              (float)(urand() < 0.1 ? 0.0 : 0.5 + urand() * 3),
-                              w};
+              sl_bce_row r = {.x = x,
+                              .y = y,
+                              .w = hasw ? wt : NULL,
+                              .mask = hasm ? mask + off : NULL,
+                              .gmap = hasgm ? gm : NULL,
+                              .loss = hasl ? l1 : NULL,
+                              .grad = hasg ? g1 : NULL,
+                              .gscale = 0.37 / (w + 1),
+                              .pos_weight = (float)(urand() < 0.1 ? 0.0 : 0.5 + urand() * 3),
+                              .len = w};
               for (int i = 0; i < w + GUARD * 2; i++)
                 buf[4][i] = buf[6][i] = FILL;
               int de1 = 0;
@@ -242,22 +244,47 @@ int main(int argc, char **argv) {
               float *gm = buf[3];
               for (int i = 0; i < w; i++)
                 gm[i] = (float)(urand() * 4 - 2);
-              float eps = (fl & 16) ? (float)(urand() * 0.3) : 0.f;
-              sl_ce_row r = {x,
-                             cls,
-                             hasw ? cw : NULL,
-                             hasgm ? gm : NULL,
-                             hasl ? l1 : NULL,
-                             hasg ? g1 : NULL,
-                             1.0 / (w + 3),
-                             hasw ? cwsum : C,
-                             eps,
-                             cs,
-                             C,
-                             w};
+              const int focal = op == 3;
+              float eps = (fl & 16) && !focal ? (float)(urand() * 0.3) : 0.f;
+              /* pixel weights on half the rows: mostly [0, 2], some 0, rarely huge, subnormal,
+               * infinite or NaN (and NaN at uncounted pixels) */
+              float *pw = NULL;
+              if (urand() < 0.5) {
+                pw = buf[2];
+                for (int i = 0; i < w; i++) {
+                  double v = urand();
+                  pw[i] = v < 0.05    ? 0.0f
+                          : v < 0.06  ? 1e-40f
+                          : v < 0.065 ? INFINITY
+                          : v < 0.07  ? NAN
+                          : v < 0.08  ? 1e30f
+                                      : (float)(urand() * 2);
+                  if (cls[i] < 0 && urand() < 0.3)
+                    pw[i] = NAN;
+                }
+              }
+              /* focal gamma: 2 (the common case), other integers, and general values */
+              static const float gammas[] = {2.0f, 2.0f, 1.0f, 3.0f, 0.5f,
+                                             2.5f, 0.0f, 8.0f, 1.7f, 20.0f};
+              float gam = focal ? gammas[(int)(urand() * 10)] : 0.0f;
+              cur_gamma = gam;
+              sl_ce_row r = {.x = x,
+                             .cls = cls,
+                             .cw = hasw ? cw : NULL,
+                             .pw = pw,
+                             .gmap = hasgm ? gm : NULL,
+                             .loss = hasl ? l1 : NULL,
+                             .grad = hasg ? g1 : NULL,
+                             .gscale = 1.0 / (w + 3),
+                             .cw_sum = hasw ? cwsum : C,
+                             .smoothing = eps,
+                             .gamma = gam,
+                             .cstride = cs,
+                             .classes = C,
+                             .len = w};
               for (int i = 0; i < tot; i++)
                 buf[4][i] = buf[6][i] = FILL;
-              double s1 = sl_kernels_scalar.ce(&r);
+              double s1 = focal ? sl_kernels_scalar.softmax_focal(&r) : sl_kernels_scalar.ce(&r);
               double abs_sum = 0.0;
               for (int i = 0; i < w; i++) {
                 terms_l[i] = 0.0;
@@ -266,7 +293,8 @@ int main(int argc, char **argv) {
                 if (cls[i] < 0)
                   continue;
                 ct_ce_px px;
-                ct_ce_pixel(&px, x + i, cs, C, cls[i], r.cw, r.cw_sum, r.smoothing);
+                ct_ce_pixel_pw(&px, x + i, cs, C, cls[i], r.cw, r.cw_sum, r.smoothing,
+                               pw ? (double)pw[i] : 1.0, focal, gam);
                 terms_l[i] = px.loss_terms;
                 double g = r.gmap ? (double)r.gmap[i] : r.gscale;
                 for (int c = 0; c < C; c++)
@@ -282,17 +310,36 @@ int main(int argc, char **argv) {
                 sl_ce_row r2 = r;
                 r2.loss = hasl ? l2 : NULL;
                 r2.grad = hasg ? g2 : NULL;
-                double s2 = tables[ti]->ce(&r2);
+                double s2 = focal ? tables[ti]->softmax_focal(&r2) : tables[ti]->ce(&r2);
                 if (hasl)
-                  cmp_sum(ti, s2, s1, abs_sum, "ce", w);
+                  cmp_sum(ti, s2, s1, abs_sum, focal ? "smfocal" : "ce", w);
+                if (focal && gam == 0.0f) { /* gamma 0: bitwise the CE kernel, on every table */
+                  float *l3 = buf[4] + GUARD, *g3 = buf[6] + GUARD;
+                  sl_ce_row r3 = r;
+                  r3.loss = hasl ? l3 : NULL;
+                  r3.grad = hasg ? g3 : NULL;
+                  double s3 = tables[ti]->ce(&r3);
+                  int same = memcmp(&s2, &s3, sizeof s2) == 0 || (isnan(s2) && isnan(s3));
+                  for (int i = 0; hasl && i < w; i++)
+                    same &= memcmp(&l2[i], &l3[i], 4) == 0;
+                  for (int i = 0; hasg && i < C * cs; i++)
+                    same &= memcmp(&g2[i], &g3[i], 4) == 0 || (i % cs) >= w;
+                  if (!same && fails++ < 30)
+                    printf("%s: softmax_focal gamma 0 differs from ce w%d C%d\n",
+                           sl_isa_name(tables[ti]->isa), w, C);
+                  for (int i = 0; i < tot; i++) /* restore the scalar outputs */
+                    buf[4][i] = buf[6][i] = FILL;
+                  sl_kernels_scalar.softmax_focal(&r);
+                }
                 for (int i = -GUARD; i < w + GUARD; i++) {
                   if (i < 0 || i >= w) {
                     if (l2[i] != FILL && fails++ < 30)
                       printf("%s: CE loss guard w%d i%d\n", sl_isa_name(tables[ti]->isa), w, i);
                   } else if (hasl) {
-                    char nm[64];
-                    snprintf(nm, sizeof nm, "(C=%d,t=%d,eps=%g)", C, cls[i], (double)eps);
-                    cmp(ti, O_CLOSS, l2[i], l1[i], terms_l[i], w, off, i, nm);
+                    char nm[128];
+                    snprintf(nm, sizeof nm, "(C=%d,t=%d,eps=%g,g=%g,pw=%g)", C, cls[i], (double)eps,
+                             (double)gam, pw ? (double)pw[i] : 1.0);
+                    cmp(ti, focal ? O_FLOSS : O_CLOSS, l2[i], l1[i], terms_l[i], w, off, i, nm);
                   }
                 }
                 for (int i = -GUARD; i < C * cs + GUARD; i++) {
@@ -303,9 +350,10 @@ int main(int argc, char **argv) {
                       printf("%s: CE grad guard w%d i%d C%d cs%d\n", sl_isa_name(tables[ti]->isa),
                              w, i, C, cs);
                   } else if (hasg) {
-                    char nm[64];
-                    snprintf(nm, sizeof nm, "(eps=%g,c=%d,t=%d)", (double)eps, i / cs, cls[col]);
-                    cmp(ti, O_CGRAD, g2[i], g1[i], terms_g[i], w, off, i, nm);
+                    char nm[128];
+                    snprintf(nm, sizeof nm, "(eps=%g,c=%d,t=%d,g=%g,pw=%g)", (double)eps, i / cs,
+                             cls[col], (double)gam, pw ? (double)pw[col] : 1.0);
+                    cmp(ti, focal ? O_FGRAD : O_CGRAD, g2[i], g1[i], terms_g[i], w, off, i, nm);
                   }
                 }
               }
