@@ -86,6 +86,9 @@ static void cmp_sum(int ti, double got, double ref, double abs_sum, const char *
 
 #define GUARD 16
 #define FILL  12345.f
+
+#include "dice_strict.h" /* the Dice / Tversky kernels (issue 13) */
+
 int main(int argc, char **argv) {
   int nt = 0, ran[MAX_TABLES] = {0};
   for (int ti = 0; tables[ti]; ti++)
@@ -142,16 +145,16 @@ int main(int argc, char **argv) {
                 if (op == 0 && hasm && !mask[off + i] && urand() < 0.3)
                   x[i] = NAN; /* unselected garbage */
               }
-              sl_bce_row r = {x,
-                              y,
-                              hasw ? wt : NULL,
-                              hasm ? mask + off : NULL,
-                              hasgm ? gm : NULL,
-                              hasl ? l1 : NULL,
-                              hasg ? g1 : NULL,
-                              0.37 / (w + 1),
-                              (float)(urand() < 0.1 ? 0.0 : 0.5 + urand() * 3),
-                              w};
+              sl_bce_row r = {.x = x,
+                              .y = y,
+                              .w = hasw ? wt : NULL,
+                              .mask = hasm ? mask + off : NULL,
+                              .gmap = hasgm ? gm : NULL,
+                              .loss = hasl ? l1 : NULL,
+                              .grad = hasg ? g1 : NULL,
+                              .gscale = 0.37 / (w + 1),
+                              .pos_weight = (float)(urand() < 0.1 ? 0.0 : 0.5 + urand() * 3),
+                              .len = w};
               for (int i = 0; i < w + GUARD * 2; i++)
                 buf[4][i] = buf[6][i] = FILL;
               int de1 = 0;
@@ -243,18 +246,18 @@ int main(int argc, char **argv) {
               for (int i = 0; i < w; i++)
                 gm[i] = (float)(urand() * 4 - 2);
               float eps = (fl & 16) ? (float)(urand() * 0.3) : 0.f;
-              sl_ce_row r = {x,
-                             cls,
-                             hasw ? cw : NULL,
-                             hasgm ? gm : NULL,
-                             hasl ? l1 : NULL,
-                             hasg ? g1 : NULL,
-                             1.0 / (w + 3),
-                             hasw ? cwsum : C,
-                             eps,
-                             cs,
-                             C,
-                             w};
+              sl_ce_row r = {.x = x,
+                             .cls = cls,
+                             .cw = hasw ? cw : NULL,
+                             .gmap = hasgm ? gm : NULL,
+                             .loss = hasl ? l1 : NULL,
+                             .grad = hasg ? g1 : NULL,
+                             .gscale = 1.0 / (w + 3),
+                             .cw_sum = hasw ? cwsum : C,
+                             .smoothing = eps,
+                             .cstride = cs,
+                             .classes = C,
+                             .len = w};
               for (int i = 0; i < tot; i++)
                 buf[4][i] = buf[6][i] = FILL;
               double s1 = sl_kernels_scalar.ce(&r);
@@ -311,6 +314,7 @@ int main(int argc, char **argv) {
               }
             }
           }
+  dice_strict(iters, ran, buf, mask);
   printf("kernels_strict: %ld rows x %d table(s), contract: %g ulp(M) per element, sums %g of "
          "sum |l|\n",
          rows, nt, CT_MAX_ULP, CT_SUM_REL);
