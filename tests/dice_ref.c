@@ -193,8 +193,8 @@ typedef struct cls_terms {
 } cls_terms;
 
 /* smp's score and loss of one class from its sums (fp = sum p (1 - t), fn = sum (1 - p) t) */
-static cls_terms class_terms(const sl_options *o, double inter, double card, double fp,
-                             double fn, double tsum) {
+static cls_terms class_terms(const sl_options *o, double inter, double card, double fp, double fn,
+                             double tsum) {
   cls_terms k = {inter, fp, fn, card, tsum, 0, 0, 0, 0, 0};
   double d0;
   if (o->dice_tversky) {

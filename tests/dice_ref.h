@@ -14,20 +14,29 @@
 typedef struct d_case {
   int mc; /* 0: sl_dice, 1: sl_dice_multiclass */
   sl_shape shape;
-  float *x, *target;  /* target: sl_dice only */
-  int64_t *labels;    /* multiclass only (int64) */
-  sl_box *boxes;      /* NULL or num_boxes */
+  float *x, *target; /* target: sl_dice only */
+  int64_t *labels;   /* multiclass only (int64) */
+  sl_box *boxes;     /* NULL or num_boxes */
   int64_t num_boxes;
-  int64_t *offsets;   /* NULL or N + 1 */
-  uint8_t *mask;      /* NULL or N x mask_channels x H x W */
+  int64_t *offsets; /* NULL or N + 1 */
+  uint8_t *mask;    /* NULL or N x mask_channels x H x W */
   int64_t mask_channels;
-  float *grad_map;    /* [C] for NONE */
+  float *grad_map; /* [C] for NONE */
   sl_options opt;
 } d_case;
 
 /* Case kinds: region */
-enum { DR_NONE, DR_BOX, DR_PER_SAMPLE, DR_OFFSETS, DR_MASK, DR_MASK_C, DR_BOX_MASK, DR_EMPTY,
-       DR_COUNT_ };
+enum {
+  DR_NONE,
+  DR_BOX,
+  DR_PER_SAMPLE,
+  DR_OFFSETS,
+  DR_MASK,
+  DR_MASK_C,
+  DR_BOX_MASK,
+  DR_EMPTY,
+  DR_COUNT_
+};
 
 /* A random case: inputs (logits in [-scale, scale] with from_logits / multiclass, else
  * probabilities), targets (soft or hard 0/1; class absent_c, if >= 0, absent from the

@@ -102,8 +102,7 @@ static int check_case(const d_case *c, const char *desc) {
       goto next;
     }
     if (a.status != SL_OK || b.status != SL_OK || l.status != SL_OK || g.status != SL_OK) {
-      cr_expect(0, "%s [%s]: status %d %d %d %d", desc, in, a.status, b.status, l.status,
-                g.status);
+      cr_expect(0, "%s [%s]: status %d %d %d %d", desc, in, a.status, b.status, l.status, g.status);
       fails++;
       goto next;
     }
@@ -139,8 +138,8 @@ static int check_case(const d_case *c, const char *desc) {
       double want = ref.sums[k];
       /* I, P, T of non-negative terms here: relative to the sum itself */
       if (!close_to(a.sums[k], want, SUM_TOL * fabs(want) + 1e-300)) {
-        cr_expect(0, "%s [%s]: dice_sums[%lld] %.17g, ref %.17g", desc, in, (long long)k,
-                  a.sums[k], want);
+        cr_expect(0, "%s [%s]: dice_sums[%lld] %.17g, ref %.17g", desc, in, (long long)k, a.sums[k],
+                  want);
         fails++;
         break;
       }
@@ -176,7 +175,7 @@ static int check_case(const d_case *c, const char *desc) {
   return fails;
 }
 
-static const sl_shape shapes[] = {{1, 1, 1, 1},  {2, 1, 5, 7},   {2, 3, 4, 19},
+static const sl_shape shapes[] = {{1, 1, 1, 1},   {2, 1, 5, 7},  {2, 3, 4, 19},
                                   {1, 2, 33, 40}, {3, 4, 8, 17}, {1, 5, 3, 70}};
 static const int nshapes = sizeof shapes / sizeof shapes[0];
 
@@ -276,8 +275,8 @@ static int fd_check(int mc, uint64_t seed) {
         double x = (double)c.x[e], h = 1e-6;
         double fd = (d_ref_loss_at(&c, e, x + h) - d_ref_loss_at(&c, e, x - h)) / (2 * h);
         if (!(fabs(fd - r.grad[e]) <= 1e-6 * (1.0 + fabs(r.gmag[e])))) {
-          cr_expect(0, "%s fd opt %d red %d e %lld: fd %.12g, ref %.12g", mc ? "mc" : "bin", o,
-                    red, (long long)e, fd, r.grad[e]);
+          cr_expect(0, "%s fd opt %d red %d e %lld: fd %.12g, ref %.12g", mc ? "mc" : "bin", o, red,
+                    (long long)e, fd, r.grad[e]);
           fails++;
         }
       }
@@ -339,8 +338,7 @@ Test(dice, status) {
   loss = 7.0f;
   double sums[6] = {7, 7, 7, 7, 7, 7};
   o.dice_sums = sums;
-  cr_expect(sl_dice_multiclass(&sh, x, lab, SL_LABEL_I64, NULL, &o, &loss, grad) ==
-            SL_ERR_LABEL);
+  cr_expect(sl_dice_multiclass(&sh, x, lab, SL_LABEL_I64, NULL, &o, &loss, grad) == SL_ERR_LABEL);
   cr_expect(loss == 7.0f && grad[0] == 7.0f && grad[7] == 7.0f && sums[0] == 7.0);
   /* label 5 ignored: fine */
   o.ignore_index = 5;

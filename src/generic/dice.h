@@ -51,8 +51,8 @@ SL_V vf dice_e(vf x, vm *big) {
   return v_exp_nabs(ax, m_any(*big));
 }
 
-SL_V void dice_sums_block(const sl_dice_row *r, int64_t i, int64_t n, const int tail,
-                          const int fl, vd *si, vd *sp, vd *st) {
+SL_V void dice_sums_block(const sl_dice_row *r, int64_t i, int64_t n, const int tail, const int fl,
+                          vd *si, vd *sp, vd *st) {
   vm sel = dice_sel(r, i, n, tail, fl);
   vf x = DLDN(r->x + i), t = DLDN(r->y + i), p = x;
   if (fl & DF_LOGITS) {
@@ -198,15 +198,15 @@ static void dmc_reference(const sl_dice_mc_row *r, int64_t i) {
 
 /* Pixel block j: exponentials over the scratch (CE's modes), 1 / s; returns the lanes that
  * took the deep exp (a class more than 87 below the max). */
-SL_V vm dmc_block(const sl_ce_row *cr, const ce_seg *sg, const dmc_seg *dg, int64_t i0,
-                  int64_t j, int64_t n) {
+SL_V vm dmc_block(const sl_ce_row *cr, const ce_seg *sg, const dmc_seg *dg, int64_t i0, int64_t j,
+                  int64_t n) {
   const int64_t C = cr->classes;
   vf m = v_load(sg->m + j);
   vi cl = vi_load(sg->cls + j);
   vm cnt = vi_ge0(cl);
   const int tiny = m_any(m_and(cnt, v_lt(v_abs(m), v_set1(0x1p-100f))));
-  ce_sums cs = tiny ? ce_classes(cr, sg, j, m, 0, SL_EXP_TINY)
-                    : ce_classes(cr, sg, j, m, 0, SL_EXP_LEAN);
+  ce_sums cs =
+      tiny ? ce_classes(cr, sg, j, m, 0, SL_EXP_TINY) : ce_classes(cr, sg, j, m, 0, SL_EXP_LEAN);
   vm deep = m_and(cnt, v_lt(cs.dmin, v_set1(-87.0f)));
   if (__builtin_expect(m_any(deep), 0)) {
     ce_reload(cr, sg, i0, j, n);
@@ -220,8 +220,8 @@ SL_V vm dmc_block(const sl_ce_row *cr, const ce_seg *sg, const dmc_seg *dg, int6
 }
 
 /* One segment [i0, i0 + S) of the run. */
-SL_V void dmc_segment(const sl_dice_mc_row *r, const sl_ce_row *cr, ce_seg *sg,
-                      const dmc_seg *dg, int64_t i0, int64_t S) {
+SL_V void dmc_segment(const sl_dice_mc_row *r, const sl_ce_row *cr, ce_seg *sg, const dmc_seg *dg,
+                      int64_t i0, int64_t S) {
   const int64_t C = r->classes, ps = sg->ps, cs = r->cstride;
   int all = 1;
   for (int64_t j = 0; j < S; j++) {

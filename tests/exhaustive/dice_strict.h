@@ -119,9 +119,8 @@ static void dice_strict_binary(int iters, const int *ran, float *const *buf, uin
                 q = e / ((1 + e) * (1 + e));
               }
               double terms = ct_max(fabs(r.a) * q, fabs(r.b * (double)y[i]) * q);
-              snprintf(where, sizeof where, "w%d o%d i%d x %.9g t %.9g a %g b %g: %.9g vs %.9g",
-                       w, off, i, (double)x[i], (double)y[i], r.a, r.b, (double)g2[i],
-                       (double)g1[i]);
+              snprintf(where, sizeof where, "w%d o%d i%d x %.9g t %.9g a %g b %g: %.9g vs %.9g", w,
+                       off, i, (double)x[i], (double)y[i], r.a, r.b, (double)g2[i], (double)g1[i]);
               ds_note(ti, DS_GRAD, ct_err(g2[i], g1[i], terms), CT_MAX_ULP, where);
             }
           }
@@ -196,7 +195,8 @@ static void dice_strict_mc(int iters, const int *ran, float *const *buf) {
             tables[ti]->dice_mc(&r2);
             char where[200];
             for (int k = 0; k < 3 * C; k++) {
-              snprintf(where, sizeof where, "C%d w%d sum %d: %.17g vs %.17g", C, w, k, s2[k], s1[k]);
+              snprintf(where, sizeof where, "C%d w%d sum %d: %.17g vs %.17g", C, w, k, s2[k],
+                       s1[k]);
               ds_note(ti, DS_MCSUMS, ct_sum_err(s2[k], s1[k], abs_s[k], 0), 1.0, where);
             }
             for (int i = -GUARD; i < C * cs + GUARD; i++) {
@@ -204,8 +204,8 @@ static void dice_strict_mc(int iters, const int *ran, float *const *buf) {
               int in = i >= 0 && i < C * cs && col < w;
               if (!in) {
                 if (g2[i] != FILL && fails++ < 30)
-                  printf("%s: dice_mc grad guard C%d w%d i%d\n", sl_isa_name(tables[ti]->isa), C,
-                         w, i);
+                  printf("%s: dice_mc grad guard C%d w%d i%d\n", sl_isa_name(tables[ti]->isa), C, w,
+                         i);
                 continue;
               }
               int c = i / cs, t = cls[col];
