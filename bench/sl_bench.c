@@ -2,7 +2,10 @@
  * sl_bench.c - build/sl-bench: times sectionloss's entry points over named cases, sections and
  * modes, and compares each median with a memory roofline measured in the same run.
  *
- *   entry points: bce, bce_logits (BCE cases), ce (CE cases)
+ *   entry points: bce, bce_logits (BCE cases), ce (CE cases); with --entry also dice,
+ *                 dice_logits (sl_dice on probabilities / logits, BCE cases) and dice_mc
+ *                 (sl_dice_multiclass, CE cases): Dice streams its inputs twice with a gradient
+ *                 (the sums pass, then the gradient pass), and its GB/s and %roof count both
  *   sections:     whole, box (central 2/3 of H and of W), mask (broadcast N x 1 x H x W mask,
  *                 the same central 2/3), boxes (one box per sample, central 2/3 shifted)
  *   modes:        fwd (loss only), bwd (grad only), fused (loss and grad in one call)
@@ -47,6 +50,9 @@ enum { MAX_LIST = 64, MIN_REPS = 5, MAX_REPS = 100000 };
 static const char *const default_cases[] = {"bce-4x1x64x64", "ce-4x4x64x64", "bce-16x1x512x512",
                                             "ce-8x21x512x512", "ce-1x19x1024x2048"};
 static const char *const all_entries[] = {"bce", "bce_logits", "ce"};
+/* Dice / Tversky (issue 13), only with --entry: dice (probabilities) and dice_logits on BCE
+ * cases, dice_mc on CE cases; default options (Dice, MEAN). */
+static const char *const dice_entries[] = {"dice", "dice_logits", "dice_mc"};
 static const char *const all_sections[] = {"whole", "box", "mask", "boxes"};
 static const char *const all_modes[] = {"fwd", "bwd", "fused"};
 
@@ -93,6 +99,11 @@ static int in_list(const char *s, const char *const *list, int n) {
     if (strcmp(s, list[i]) == 0)
       return 1;
   return 0;
+}
+
+/* 1 for the entry points on CE cases (labels), 0 for those on BCE cases. */
+static int entry_is_ce(const char *e) {
+  return strcmp(e, "ce") == 0 || strcmp(e, "dice_mc") == 0;
 }
 
 /* xorshift64*: fast, deterministic test data. */
@@ -273,6 +284,15 @@ static sl_status job_run(job *j) {
   const bcase *k = j->k;
   float *loss = j->want_loss ? &j->loss : NULL;
   float *grad = j->want_grad ? k->grad : NULL;
+  if (strcmp(j->entry, "dice") == 0 || strcmp(j->entry, "dice_logits") == 0) {
+    sl_options o = j->opt;
+    o.dice_from_logits = strcmp(j->entry, "dice_logits") == 0;
+    return sl_dice(&k->shape, o.dice_from_logits ? k->logits : k->prob, k->target, j->regp, &o,
+                   loss, grad);
+  }
+  if (strcmp(j->entry, "dice_mc") == 0)
+    return sl_dice_multiclass(&k->shape, k->logits, k->labels, SL_LABEL_I64, j->regp, &j->opt, loss,
+                              grad);
   if (strcmp(j->entry, "ce") == 0)
     return sl_ce(&k->shape, k->logits, k->labels, SL_LABEL_I64, j->regp, &j->opt, loss, grad);
   if (strcmp(j->entry, "bce") == 0)
@@ -316,6 +336,8 @@ static void job_bytes(const job *j, double *rd, double *wr) {
   double r = j->k->is_ce ? sp * ((double)s->c * 4.0 + 8.0) : sp * (double)s->c * 8.0;
   if (j->region.mask)
     r += (double)npix(s);
+  if (strncmp(j->entry, "dice", 4) == 0 && j->want_grad)
+    r *= 2.0; /* Dice: the sums pass, then the gradient pass reads everything again */
   *rd = r;
   *wr = j->want_grad ? (double)numel(s) * 4.0 : 0.0;
 }
@@ -537,7 +559,8 @@ static void usage(void) {
        "  --case LIST      cases, comma-separated: bce-NxCxHxW or ce-NxCxHxW (default: the\n"
        "                   article's bce-4x1x64x64 and ce-4x4x64x64, bce-16x1x512x512,\n"
        "                   ce-8x21x512x512, ce-1x19x1024x2048)\n"
-       "  --entry LIST     bce,bce_logits,ce (default all that fit each case)\n"
+       "  --entry LIST     bce,bce_logits,ce (default all that fit each case); also dice,\n        "
+       "           dice_logits, dice_mc (Dice / Tversky, issue 13)\n"
        "  --section LIST   whole,box,mask,boxes (default all)\n"
        "  --mode LIST      fwd,bwd,fused (default all)\n"
        "  --isa NAME       scalar, avx2, avx512, neon (default: the active one)\n"
@@ -666,7 +689,7 @@ int main(int argc, char **argv) {
   if (!mode_arg)
     memcpy(modes, all_modes, sizeof all_modes);
   for (int i = 0; i < nentries; i++)
-    if (!in_list(entries[i], all_entries, 3))
+    if (!in_list(entries[i], all_entries, 3) && !in_list(entries[i], dice_entries, 3))
       die("unknown entry point", entries[i]);
   for (int i = 0; i < nsections; i++)
     if (!in_list(sections[i], all_sections, 4))
@@ -692,7 +715,7 @@ int main(int argc, char **argv) {
     bcase k;
     parse_case(cases[0], &k);
     const char *entry = entry_arg ? entries[0] : (k.is_ce ? "ce" : "bce");
-    if ((strcmp(entry, "ce") == 0) != k.is_ce)
+    if (entry_is_ce(entry) != k.is_ce)
       die("entry point does not fit the case", entry);
     case_alloc(&k, load_dir);
     job j;
@@ -726,7 +749,7 @@ int main(int argc, char **argv) {
     bcase k;
     parse_case(cases[ci], &k);
     for (int e = 0; e < nentries; e++)
-      if ((strcmp(entries[e], "ce") == 0) == k.is_ce)
+      if (entry_is_ce(entries[e]) == k.is_ce)
         total += nsections * nmodes;
   }
   for (int ci = 0; ci < ncases; ci++) {
@@ -734,12 +757,12 @@ int main(int argc, char **argv) {
     parse_case(cases[ci], &k);
     int any = 0;
     for (int e = 0; e < nentries; e++)
-      any |= (strcmp(entries[e], "ce") == 0) == k.is_ce;
+      any |= entry_is_ce(entries[e]) == k.is_ce;
     if (!any)
       continue;
     case_alloc(&k, load_dir);
     for (int e = 0; e < nentries; e++) {
-      if ((strcmp(entries[e], "ce") == 0) != k.is_ce)
+      if (entry_is_ce(entries[e]) != k.is_ce)
         continue;
       for (int si = 0; si < nsections; si++) {
         for (int mi = 0; mi < nmodes; mi++) {

@@ -31,7 +31,7 @@ FUZZ_SIMDE_SECONDS ?= 15
 FUZZ_LONG_SECONDS ?= 1800
 FUZZ_CAMPAIGN_SECONDS ?= 600
 FUZZ_CAMPAIGN_SIMDE_SECONDS ?= 120
-FUZZ_TARGETS ?= bce bce_logits ce
+FUZZ_TARGETS ?= bce bce_logits ce dice dice_mc
 FUZZ_CORPUS := tests/fuzz/corpus
 FUZZ_REGR := tests/fuzz/regressions
 FUZZ_RUN_FLAGS := -max_len=4096 -timeout=20 -rss_limit_mb=2048
@@ -47,7 +47,8 @@ FUZZ_CFLAGS := -fsanitize=fuzzer-no-link $(FUZZ_SAN)
 FUZZ_KERNEL_CFLAGS := -fno-sanitize=undefined
 FUZZ_ENV := ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1 \
             UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1 OMP_NUM_THREADS=2
-FUZZ_DEPS := tests/fuzz/fuzz_common.h tests/contract.h include/sectionloss.h
+FUZZ_DEPS := tests/fuzz/fuzz_common.h tests/fuzz/fuzz_dice_common.h tests/contract.h \
+             include/sectionloss.h
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 FUZZ_SIMDE_BINS := $(FUZZ_TARGETS:%=$(FUZZ_SIMDE_BUILD)/fuzz_%)
 FUZZ_COV_BINS := $(FUZZ_TARGETS:%=$(FUZZ_COV_BUILD)/fuzz_%)

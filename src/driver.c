@@ -325,8 +325,6 @@ static sl_status run_bce(const sl_job *j, const sl_kernels *k) {
 
 /* ---- CE ---------------------------------------------------------------------------------- */
 
-enum { SL_CLS_NONE = -1, SL_CLS_BAD = -2 };
-
 /* Class indices of the pixels [p, p + len) (p = n*H*W + y*W + x): the label where the pixel is
  * counted (selected by the mask and not ignore_index), SL_CLS_NONE where it is not, SL_CLS_BAD
  * for a counted label outside [0, C). One switch per run, not per pixel; the only place that
@@ -345,7 +343,7 @@ enum { SL_CLS_NONE = -1, SL_CLS_BAD = -2 };
     }                                                                                              \
   } while (0)
 
-static void to_cls(const sl_job *j, int64_t p, int64_t len, int32_t *cls) {
+void sl_to_cls(const sl_job *j, int64_t p, int64_t len, int32_t *cls) {
   const uint8_t *mk = j->mask ? j->mask + p : NULL;
   const int64_t ign = j->opt.ignore_index;
   switch (j->label_type) {
@@ -407,7 +405,7 @@ static void ce_check_rows(const void *vctx, int64_t r0, int64_t r1, sl_chunk_acc
       for (int64_t xs = x0; cov && xs < x1; xs += SL_CE_SEG) {
         int64_t len = x1 - xs < SL_CE_SEG ? x1 - xs : SL_CE_SEG;
         int64_t p = r * j->w + xs;
-        to_cls(j, p, len, cls);
+        sl_to_cls(j, p, len, cls);
         acc->sum += ce_norm(j, cls, j->opt.pixel_weight ? j->opt.pixel_weight + p : NULL, len,
                             &acc->count, &acc->err);
       }
@@ -430,7 +428,7 @@ static double ce_span(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, floa
   for (int64_t xs = x0; xs < x1; xs += SL_CE_SEG) {
     int64_t len = x1 - xs < SL_CE_SEG ? x1 - xs : SL_CE_SEG;
     int64_t p = r * w + xs;
-    to_cls(j, p, len, cls); /* valid: checked by the prepass */
+    sl_to_cls(j, p, len, cls); /* valid: checked by the prepass */
     if (ctx->box_stats) {
       int unused = 0;
       *norm += ce_norm(j, cls, o->pixel_weight ? o->pixel_weight + p : NULL, len, count, &unused);

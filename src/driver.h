@@ -86,6 +86,12 @@ sl_chunk_acc sl_run_chunks(const sl_plan *p, int num_threads, sl_chunk_fn fn, co
 /* Nonzero bytes of m[0 .. len). */
 int64_t sl_count_nonzero(const uint8_t *m, int64_t len);
 
+/* Class indices of the pixels [p, p + len) (p = n*H*W + y*W + x; driver.c, shared by CE and
+ * multiclass Dice): the label where the pixel is counted (selected by the mask and not
+ * ignore_index), SL_CLS_NONE where it is not, SL_CLS_BAD for a counted label outside [0, C). */
+enum { SL_CLS_NONE = -1, SL_CLS_BAD = -2 };
+void sl_to_cls(const sl_job *j, int64_t p, int64_t len, int32_t *cls);
+
 /* The Dice / Tversky driver (dice.c): sums over the section, then the gradient pass. */
 struct sl_kernels;
 sl_status sl_run_dice(const sl_job *job, const struct sl_kernels *k);

@@ -91,13 +91,54 @@ typedef struct sl_ce_row {
 
 typedef double (*sl_ce_fn)(const sl_ce_row *r);
 
+/* ---- Dice / Tversky (issue 13; formulas: src/scalar/dice.c, driver: src/dice.c) ----------
+ * One row of sl_dice work: len consecutive elements of one (n, c, y) row.
+ * input:  x (probabilities, or logits when logits), y (targets), mask (or NULL = all selected)
+ * sums pass:     adds to sums[0..3) the sums over the selected elements of p t, p and t
+ *                (p = x, or sigmoid(x)), in double (a NaN p or t reaches the sums)
+ * gradient pass: grad[i] = (a + b t_i) [* p_i (1 - p_i) with logits] where selected, else 0 */
+typedef struct sl_dice_row {
+  const float *x;
+  const float *y;
+  const uint8_t *mask;
+  float *grad;
+  double a, b; /* gradient pass: d loss / d p_i = a + b t_i */
+  int logits;  /* 1: p = sigmoid(x) */
+  int64_t len;
+} sl_dice_row;
+typedef void (*sl_dice_sums_fn)(const sl_dice_row *r, double sums[3]);
+typedef void (*sl_dice_grad_fn)(const sl_dice_row *r);
+
+/* One run of sl_dice_multiclass work: len consecutive pixels (n, y, x0 .. x0+len) across all C
+ * classes (layout as sl_ce_row), p = softmax over the C classes of each counted pixel.
+ * input:  x logits (class c of pixel i at x[c * cstride + i]), cls (class per pixel in [0, C),
+ *         or < 0: not counted: its logits are not read, its gradient is 0)
+ * sums pass (grad NULL): adds to sums[3c + 0..3) the sums over the counted pixels of
+ *         p_c [cls == c], p_c and [cls == c], in double
+ * gradient pass (grad given): with G_k = ab[2k] + ab[2k + 1] [cls == k],
+ *         grad_c = p_c (G_c - sum_k p_k G_k) */
+typedef struct sl_dice_mc_row {
+  const float *x;
+  const int32_t *cls;
+  float *grad;
+  const double *ab; /* gradient pass: 2 C doubles */
+  double *sums;     /* sums pass: 3 C doubles (added to) */
+  int64_t cstride;  /* H * W */
+  int64_t classes;  /* C */
+  int64_t len;
+} sl_dice_mc_row;
+typedef void (*sl_dice_mc_fn)(const sl_dice_mc_row *r);
+
 typedef struct sl_kernels {
   sl_isa isa;
   sl_bce_fn bce_prob;
   sl_bce_fn bce_logits;
   sl_ce_fn ce;
-  sl_bce_fn sigmoid_focal; /* formulas: src/scalar/focal.c */
-  sl_ce_fn softmax_focal;  /* formulas: src/scalar/ce.c */
+  sl_bce_fn sigmoid_focal;   /* formulas: src/scalar/focal.c */
+  sl_ce_fn softmax_focal;    /* formulas: src/scalar/ce.c */
+  sl_dice_sums_fn dice_sums; /* formulas: src/scalar/dice.c */
+  sl_dice_grad_fn dice_grad;
+  sl_dice_mc_fn dice_mc; /* sums or gradient pass (sl_dice_mc_row) */
 } sl_kernels;
 
 /* Per-ISA tables, each defined in its own folder (src/scalar/table.c, src/avx2/..., src/neon/...)
@@ -109,6 +150,9 @@ double sl_bce_prob__scalar(const sl_bce_row *r, int *domain_error);
 double sl_bce_logits__scalar(const sl_bce_row *r, int *domain_error);
 double sl_ce__scalar(const sl_ce_row *r);
 double sl_softmax_focal__scalar(const sl_ce_row *r); /* src/scalar/ce.c */
+void sl_dice_sums__scalar(const sl_dice_row *r, double sums[3]);
+void sl_dice_grad__scalar(const sl_dice_row *r);
+void sl_dice_mc__scalar(const sl_dice_mc_row *r);
 #if defined(SL_BUILD_AVX2)
 extern const sl_kernels sl_kernels_avx2;
 #endif

@@ -679,5 +679,300 @@ def main():
     print("wrote %s: %d cases" % (out, len(cases)), file=sys.stderr)
 
 
+# ---- Dice / Tversky (issue 13): tests/golden/golden_dice.h from segmentation_models_pytorch ----
+# smp's DiceLoss and TverskyLoss (segmentation_models_pytorch/losses/dice.py, tversky.py,
+# _functional.py) are imported directly from SMP_LOSSES (a directory holding them: the package's
+# __init__ pulls in timm and torchvision models), e.g. from a venv made with
+#   python3 -m venv --system-site-packages V && V/bin/pip install --no-deps \
+#       segmentation-models-pytorch==0.3.3
+#   SMP_LOSSES=V/lib/python3.*/site-packages/segmentation_models_pytorch/losses \
+#       /usr/bin/python3 tests/gen_golden.py --dice
+# The section is given to smp through its ignore_index: every element (multilabel / binary) or
+# pixel (multiclass) outside the section gets the target / label DICE_IGN, which smp removes
+# from both p and t (y_pred * mask, y_true * mask): the sums are then the section's. MEAN is
+# smp's own aggregate_loss; SUM and NONE subclass it (loss.sum() ** gamma, loss), the one thing
+# smp does not offer. Gradients by autograd (backward(grad_scale), NONE backward(grad_map)).
+# Tolerance data: PyTorch's float32 gradient of element e is the sum of two terms (through I and
+# through the denominator; multiclass: through the softmax as well); the generator writes their
+# magnitude ("scale", computed in float64 from the same inputs); the test accepts
+# |ours - torch| <= R 2^-24 (|torch| + scale).
+DICE_IGN = -1
+DICE_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden", "golden_dice.h")
+
+
+def smp_losses():
+    import importlib
+    import types
+    d = os.environ.get("SMP_LOSSES")
+    if not d:
+        sys.exit("gen_golden.py --dice: set SMP_LOSSES to segmentation_models_pytorch/losses")
+    pkg = types.ModuleType("smp_losses")
+    pkg.__path__ = [d]
+    sys.modules["smp_losses"] = pkg
+    dice = importlib.import_module("smp_losses.dice")
+    tversky = importlib.import_module("smp_losses.tversky")
+    import importlib.metadata as md
+    try:
+        ver = md.version("segmentation-models-pytorch")
+    except Exception:
+        ver = "unknown"
+    return dice.DiceLoss, tversky.TverskyLoss, ver
+
+
+def dice_sel(n, c, h, w, boxes, offsets, mask, mc):
+    """Selected elements N x C x H x W (bool) of a region."""
+    sel = np.zeros((n, c, h, w), dtype=bool)
+    for i in range(n):
+        if offsets is not None:
+            bl = boxes[offsets[i]:offsets[i + 1]]
+        elif boxes is None:
+            bl = [(0, 0, w, h)]
+        else:
+            bl = [boxes[0] if len(boxes) == 1 else boxes[i]]
+        for (x1, y1, x2, y2) in bl:
+            sel[i, :, y1:y2, x1:x2] = True
+    if mask is not None:
+        sel &= np.broadcast_to(mask != 0, sel.shape)
+    return sel
+
+
+def dice_scale(x, t, sel, mc, o, up):
+    """Per element the magnitude of the terms of the gradient (float64): through I and through
+    the denominator, times the activation's derivative; multiclass through the softmax."""
+    n, c, h, w = x.shape
+    xd = x.astype(np.float64)
+    if mc:
+        e = np.exp(xd - xd.max(axis=1, keepdims=True))
+        p = e / e.sum(axis=1, keepdims=True)
+    elif o["from_logits"]:
+        p = 1.0 / (1.0 + np.exp(-xd))
+    else:
+        p = xd
+    p = np.where(sel, p, 0.0)
+    td = np.where(sel, t.astype(np.float64), 0.0)
+    I = (p * td).sum(axis=(0, 2, 3))
+    P = p.sum(axis=(0, 2, 3))
+    T = td.sum(axis=(0, 2, 3))
+    a, b, sm, eps = o["alpha"], o["beta"], o["smooth"], o["eps"]
+    if o["tversky"]:
+        num = I + sm
+        d0 = I + a * (P - I) + b * (T - I) + sm
+    else:
+        num = 2 * I + sm
+        d0 = P + T + sm
+    den = np.maximum(d0, eps)
+    sc = num / den
+    k = np.abs(np.asarray(up, dtype=np.float64)) * (T > 0)
+    if o["log_loss"]:
+        k = k / np.maximum(np.abs(sc), 1e-300)
+    k = k.reshape(1, c, 1, 1)
+    dn = (td if o["tversky"] else 2 * td)
+    dd = (td + a * (1 - td) - b * td) if o["tversky"] else np.ones_like(td)
+    dd = dd * (d0 >= eps).reshape(1, c, 1, 1)
+    m = k * (np.abs(dn) / den.reshape(1, c, 1, 1) +
+             np.abs(num.reshape(1, c, 1, 1) * dd) / (den * den).reshape(1, c, 1, 1))
+    m = np.where(sel, m, 0.0)
+    if mc:
+        return p * (m + (p * m).sum(axis=1, keepdims=True))
+    if o["from_logits"]:
+        return m * p * (1 - p)
+    return m
+
+
+def dice_case(DiceLoss, TverskyLoss, name, mc, x, target=None, labels=None, boxes=None,
+              offsets=None, mask=None, reduction="mean", grad_scale=1.0, grad_map=None, **kw):
+    o = dict(tversky=0, alpha=0.5, beta=0.5, gamma=1.0, smooth=0.0, eps=1e-7, log_loss=0,
+             from_logits=0)
+    o.update(kw)
+    x = np.ascontiguousarray(x, dtype=F32)
+    n, c, h, w = x.shape
+    sel = dice_sel(n, c, h, w, boxes, offsets, mask, mc)
+    mode = "multiclass" if mc else ("binary" if c == 1 else "multilabel")
+    if mc:
+        lab = np.where(sel[:, 0], labels, DICE_IGN).astype(np.int64)
+        yt = torch.from_numpy(lab)
+        t1 = np.stack([(labels == k) for k in range(c)], axis=1).astype(F32)
+    else:
+        t1 = np.ascontiguousarray(target, dtype=F32)
+        yt = torch.from_numpy(np.where(sel, t1, F32(DICE_IGN)).astype(F32))
+        if c == 1:
+            yt = yt  # binary mode: (N, 1, H, W), flattened by smp
+    base = TverskyLoss if o["tversky"] else DiceLoss
+    red = reduction
+
+    class Agg(base):
+        def aggregate_loss(self, loss):
+            if red == "mean":
+                return base.aggregate_loss(self, loss)
+            if red == "sum":
+                return loss.sum() ** self.gamma if o["tversky"] else loss.sum()
+            return loss
+
+    args = dict(mode=mode, from_logits=bool(mc or o["from_logits"]), smooth=o["smooth"],
+                eps=o["eps"], log_loss=bool(o["log_loss"]), ignore_index=DICE_IGN)
+    if o["tversky"]:
+        args.update(alpha=o["alpha"], beta=o["beta"], gamma=o["gamma"])
+    fn = Agg(**args)
+    xt = torch.from_numpy(x.copy()).requires_grad_(True)
+    loss = fn(xt, yt)
+    if red == "none":
+        gm = np.asarray(grad_map, dtype=F32)
+        loss.backward(torch.from_numpy(gm))
+        up = gm.astype(np.float64)
+    else:
+        loss.backward(torch.tensor(grad_scale, dtype=torch.float32))
+        lv = loss.detach().double().item()
+        tot = lv ** (1.0 / o["gamma"]) if o["tversky"] and lv > 0 else lv
+        if red == "mean":
+            g = grad_scale * (o["gamma"] * tot ** (o["gamma"] - 1) if o["tversky"] else 1.0) / c
+        else:
+            g = grad_scale * (o["gamma"] * tot ** (o["gamma"] - 1) if o["tversky"] else 1.0)
+        up = np.full(c, g)
+    scale = dice_scale(x, t1, sel, mc, o, up)
+    return dict(name=name, mc=mc, x=x, target=None if mc else t1, labels=labels, boxes=boxes,
+                offsets=offsets, mask=mask, red=red, grad_scale=grad_scale, grad_map=grad_map,
+                o=o, loss=loss.detach().numpy().reshape(-1), grad=xt.grad.numpy(), scale=scale)
+
+
+def dice_build(DiceLoss, TverskyLoss):
+    cs = []
+    k = iter(range(9000, 9100))
+
+    def add(*a, **kw):
+        cs.append(dice_case(DiceLoss, TverskyLoss, *a, **kw))
+
+    r = rng(next(k)); sh = (2, 1, 5, 7)
+    add("bin_probs", 0, probs(r, sh), target=hard(r, sh))
+    r = rng(next(k))
+    add("bin_logits_box", 0, logits(r, sh), target=soft(r, sh), boxes=[(1, 1, 6, 4)],
+        from_logits=1)
+    r = rng(next(k)); sh = (2, 3, 5, 7)
+    add("ml_mask_c_smooth", 0, probs(r, sh), target=hard(r, sh), mask=rmask(r, 2, 3, 5, 7),
+        smooth=1.0)
+    r = rng(next(k))
+    add("ml_logits_boxes_log", 0, logits(r, sh), target=hard(r, sh),
+        boxes=[(0, 1, 4, 5), (2, 0, 7, 3)], from_logits=1, log_loss=1)
+    r = rng(next(k)); t = hard(r, sh); t[:, 1] = 0
+    add("ml_absent_tversky", 0, logits(r, sh), target=t, from_logits=1, tversky=1, alpha=0.3,
+        beta=0.7, gamma=2.0, mask=rmask(r, 2, 1, 5, 7))
+    r = rng(next(k))
+    add("ml_offsets_clamp", 0, probs(r, sh) * F32(1e-3), target=soft(r, sh) * F32(1e-3),
+        boxes=[(0, 0, 1, 1), (3, 2, 4, 3), (4, 2, 6, 3)], offsets=[0, 1, 3], eps=0.02)
+    r = rng(next(k))
+    add("ml_sum_logits", 0, logits(r, sh), target=soft(r, sh), reduction="sum",
+        from_logits=1, grad_scale=0.5)
+    r = rng(next(k))
+    add("ml_none_tversky_log", 0, probs(r, sh), target=hard(r, sh), reduction="none",
+        grad_map=gmap(r, (3,)), tversky=1, alpha=0.6, beta=0.2, log_loss=1, smooth=0.5,
+        boxes=[(1, 0, 6, 5), (0, 2, 7, 4)])
+    r = rng(next(k)); sh = (2, 4, 5, 6)
+    add("mc_mask", 1, logits(r, sh), labels=r.integers(0, 4, (2, 5, 6)),
+        mask=rmask(r, 2, 1, 5, 6))
+    r = rng(next(k))
+    add("mc_offsets_tversky_log", 1, logits(r, sh), labels=r.integers(0, 4, (2, 5, 6)),
+        boxes=[(0, 0, 3, 3), (2, 2, 6, 5), (1, 1, 5, 4)], offsets=[0, 2, 3], tversky=1,
+        alpha=0.2, beta=0.8, gamma=0.5, log_loss=1, smooth=1.0)
+    r = rng(next(k)); lab = r.integers(0, 3, (2, 5, 6))
+    add("mc_absent_sum", 1, logits(r, sh), labels=lab, reduction="sum", grad_scale=2.0,
+        boxes=[(1, 1, 5, 4)])
+    r = rng(next(k))
+    add("mc_none", 1, logits(r, sh), labels=r.integers(0, 4, (2, 5, 6)), reduction="none",
+        grad_map=gmap(r, (4,)), boxes=[(0, 0, 6, 5), (2, 1, 4, 3)])
+    return cs
+
+
+def dice_emit(cases, ver):
+    out = ["/*",
+           " * golden_dice.h - GENERATED by tests/gen_golden.py --dice with PyTorch %s and"
+           % torch.__version__,
+           " * segmentation_models_pytorch %s (DiceLoss, TverskyLoss): do not edit, regenerate."
+           % ver,
+           " *",
+           " * Dice / Tversky cases with smp's float32 loss and autograd gradient, the section",
+           " * given to smp through its ignore_index (gen_golden.py). Used by",
+           " * tests/test_golden_dice.c. Shape legend N, C, H, W as in sectionloss.h.",
+           " * Tolerance: |ours - torch| <= R 2^-24 (|torch| + scale), scale per gradient element.",
+           " */",
+           "#ifndef SL_GOLDEN_DICE_H", "#define SL_GOLDEN_DICE_H", "",
+           "#include <stddef.h>", "#include <stdint.h>", "", '#include "sectionloss.h"', "",
+           "typedef struct golden_dice {",
+           "  const char *name;",
+           "  int mc; /* 0: sl_dice, 1: sl_dice_multiclass */",
+           "  sl_shape shape;",
+           "  const float *x, *target;",
+           "  const int64_t *labels;",
+           "  const sl_box *boxes;",
+           "  int64_t num_boxes;",
+           "  const int64_t *offsets;",
+           "  const uint8_t *mask;",
+           "  int64_t mask_channels;",
+           "  sl_reduction reduction;",
+           "  float grad_scale;",
+           "  const float *grad_map;",
+           "  int tversky, log_loss, from_logits;",
+           "  float alpha, beta, gamma, smooth, eps;",
+           "  int nloss;",
+           "  const float *loss, *grad, *scale;",
+           "} golden_dice;", "", "/* clang-format off */"]
+    entries = []
+    for i, c in enumerate(cases):
+        p = "gd%d_" % i
+        n, ch, h, w = c["x"].shape
+        carray(out, "float", p + "x", c["x"], cf)
+        tg = carray(out, "float", p + "t", c["target"], cf) if c["target"] is not None else "NULL"
+        lb = carray(out, "int64_t", p + "lab", c["labels"], lambda v: "%d" % v) if c["mc"] \
+            else "NULL"
+        nb = 0
+        bx = "NULL"
+        if c["boxes"] is not None:
+            nb = len(c["boxes"])
+            out.append("static const sl_box %sbox[%d] = {%s};" % (p, nb, ", ".join(
+                "{%d, %d, %d, %d}" % b for b in c["boxes"])))
+            bx = p + "box"
+        of = carray(out, "int64_t", p + "off", c["offsets"], lambda v: "%d" % v) \
+            if c["offsets"] is not None else "NULL"
+        mk, mch = "NULL", 1
+        if c["mask"] is not None:
+            mk = carray(out, "uint8_t", p + "mask", c["mask"], lambda v: "%d" % v)
+            mch = c["mask"].shape[1]
+        gm = carray(out, "float", p + "gm", c["grad_map"], cf) if c["grad_map"] is not None \
+            else "NULL"
+        ls = carray(out, "float", p + "loss", c["loss"], cf)
+        gr = carray(out, "float", p + "grad", c["grad"], cf)
+        sc = carray(out, "float", p + "scale", c["scale"], cf)
+        o = c["o"]
+        red = {"mean": "SL_REDUCTION_MEAN", "sum": "SL_REDUCTION_SUM",
+               "none": "SL_REDUCTION_NONE"}[c["red"]]
+        if c["offsets"] is None and c["boxes"] is not None and nb not in (1, n):
+            sys.exit("dice case %s: boxes need offsets" % c["name"])
+        entries.extend(pack(['"%s"' % c["name"], "%d" % c["mc"], "{%d, %d, %d, %d}" % (n, ch, h, w),
+                             p + "x", tg, lb, bx, "%d" % nb, of, mk, "%d" % mch, red,
+                             cf(c["grad_scale"]), gm, "%d" % o["tversky"], "%d" % o["log_loss"],
+                             "%d" % o["from_logits"], cf(o["alpha"]), cf(o["beta"]),
+                             cf(o["gamma"]), cf(o["smooth"]), cf(o["eps"]),
+                             "%d" % len(c["loss"]), ls, gr, sc], "    {", "},"))
+    out.append("static const golden_dice golden_dice_cases[] = {")
+    out.extend(entries)
+    out.append("};")
+    out.append("/* clang-format on */")
+    out.append("static const int golden_dice_count = %d;" % len(cases))
+    out.append("")
+    out.append("#endif /* SL_GOLDEN_DICE_H */")
+    return "\n".join(out) + "\n"
+
+
+def dice_main(out):
+    DiceLoss, TverskyLoss, ver = smp_losses()
+    cases = dice_build(DiceLoss, TverskyLoss)
+    text = dice_emit(cases, ver)
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    with open(out, "w") as f:
+        f.write(text)
+    print("wrote %s: %d cases" % (out, len(cases)), file=sys.stderr)
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1 and sys.argv[1] == "--dice":
+        dice_main(sys.argv[2] if len(sys.argv) > 2 else DICE_OUT)
+    else:
+        main()

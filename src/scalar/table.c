@@ -9,4 +9,7 @@ const sl_kernels sl_kernels_scalar = {
     .bce_logits = sl_bce_logits__scalar,
     .ce = sl_ce__scalar,
     .softmax_focal = sl_softmax_focal__scalar,
+    .dice_sums = sl_dice_sums__scalar,
+    .dice_grad = sl_dice_grad__scalar,
+    .dice_mc = sl_dice_mc__scalar,
 };

@@ -88,6 +88,9 @@ static void cmp_sum(int ti, double got, double ref, double abs_sum, const char *
 
 #define GUARD 16
 #define FILL  12345.f
+
+#include "dice_strict.h" /* the Dice / Tversky kernels (issue 13) */
+
 int main(int argc, char **argv) {
   int nt = 0, ran[MAX_TABLES] = {0};
   for (int ti = 0; tables[ti]; ti++)
@@ -359,6 +362,7 @@ int main(int argc, char **argv) {
               }
             }
           }
+  dice_strict(iters, ran, buf, mask);
   printf("kernels_strict: %ld rows x %d table(s), contract: %g ulp(M) per element, sums %g of "
          "sum |l|\n",
          rows, nt, CT_MAX_ULP, CT_SUM_REL);

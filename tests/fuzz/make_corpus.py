@@ -31,3 +31,18 @@ for target in ("bce", "bce_logits", "ce"):
     for i, s in enumerate(seeds):
         with open(os.path.join(d, "seed%d" % i), "wb") as f:
             f.write(s)
+
+# ---- the Dice targets (fuzz_dice_common.h's input format: four dimension bytes, then data) ----
+for target in ("dice", "dice_mc"):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    rng = random.Random(len(target) + 1000)
+    seeds = [
+        bytes([1, 2, 3, 20]) + bytes(rng.randrange(256) for _ in range(2000)),  # 2 x 3 x 4 x 21
+        bytes([0, 0, 0, 0]) + bytes(rng.randrange(256) for _ in range(64)),     # 1 x 1 x 1 x 1
+        bytes([2, 5, 8, 69]) + bytes(rng.randrange(256) for _ in range(4000)),  # 3 x 6 x 9 x 70
+        bytes([0, 3, 5, 40]) + bytes(rng.randrange(24) for _ in range(1500)),   # specials
+    ]
+    for i, s in enumerate(seeds):
+        with open(os.path.join(d, "seed%d" % i), "wb") as f:
+            f.write(s)

@@ -1,0 +1,241 @@
+/*
+ * exhaustive/dice_strict.h - the Dice / Tversky row kernels of every SIMD table against
+ * sl_kernels_scalar, called directly (included by kernels_strict.c, which calls dice_strict from
+ * main; the same tables, PRNG and guard conventions), with the accuracy contract of
+ * tests/contract.h (docs/accuracy.md):
+ *   dice_grad: every element within CT_MAX_ULP of ulp(M), M = max(|ref|, |a| q, |b t| q), q = 1
+ *     or (logits) p (1 - p) in double; data: logits in [-40, 40] with +-inf, NaN and magnitudes
+ *     87..104 (a subnormal exp(-|x|)), probabilities in [-1, 2], targets in [0, 1] and up to
+ *     +-200, constants a, b of spread magnitudes and signs, some with a + b t cancelling;
+ *   dice_sums: each of I, P, T within CT_SUM_REL of the sum of the |terms| (ct_sum_err), with
+ *     logits plus FLT_MIN per element (as dice_mc's below: a sigmoid below the float range);
+ *   dice_mc (multiclass): gradient within CT_MAX_ULP of ulp(M), M = max(|ref|, p_c |G_c|,
+ *     p_c sum_k p_k |G_k|); sums as above plus FLT_MIN per counted pixel (a softmax probability
+ *     below the float range is rounded to the subnormal grid or to 0 by the float exp: an
+ *     absolute 2^-126 at most, negligible in the score, whose denominator is >= 1 wherever
+ *     T > 0); C in {1, 2, 3, 5, 21, 40}, logits in [-30, 30] and
+ *     sometimes [-100, 100], NaN and -inf logits, uncounted pixels (cls -1) with NaN logits.
+ * Every flag combination (mask, logits), row widths 1..67, input offsets 0..7 floats, guard
+ * zones around every output. Shape legend: a row is len elements; a multiclass run is len
+ * pixels x C classes, cstride apart.
+ */
+#include <float.h>
+#include <math.h>
+
+enum { DS_GRAD, DS_SUMS, DS_MCGRAD, DS_MCSUMS, DS_COUNT };
+static const char *const ds_name[DS_COUNT] = {"dice grad", "dice sums (x tol)", "dice_mc grad",
+                                              "dice_mc sums (x tol)"};
+static double ds_max[MAX_TABLES][DS_COUNT];
+static char ds_where[MAX_TABLES][DS_COUNT][160];
+static long ds_fail[MAX_TABLES][DS_COUNT], ds_checked[MAX_TABLES][DS_COUNT];
+
+/* err: in ulp(M) (gradients) or in units of the tolerance (sums, passing at <= 1) */
+static void ds_note(int ti, int kind, double e, double lim, const char *where) {
+  ds_checked[ti][kind]++;
+  if (!(e <= lim)) {
+    ds_fail[ti][kind]++;
+    if (fails++ < 30)
+      printf("%s %s: %s: %g\n", sl_isa_name(tables[ti]->isa), ds_name[kind], where, e);
+  }
+  if (e > ds_max[ti][kind] || isnan(e)) {
+    ds_max[ti][kind] = e;
+    snprintf(ds_where[ti][kind], sizeof ds_where[ti][kind], "%s", where);
+  }
+}
+
+static float ds_logit(double spread) {
+  float x = (float)((urand() * 2 - 1) * spread);
+  double u = urand();
+  if (u < 0.02)
+    x = urand() < 0.5 ? INFINITY : -INFINITY;
+  else if (u < 0.03)
+    x = NAN;
+  else if (u < 0.07)
+    x = (float)((urand() < 0.5 ? -1 : 1) * (87 + urand() * 17));
+  return x;
+}
+
+/* a constant of spread magnitude and either sign */
+static double ds_const(void) {
+  return (urand() < 0.5 ? -1 : 1) * pow(10.0, urand() * 12 - 8);
+}
+
+static void dice_strict_binary(int iters, const int *ran, float *const *buf, uint8_t *mask) {
+  for (int it = 0; it < iters; it++)
+    for (int w = 1; w <= 67; w++)
+      for (int off = 0; off < 8; off++)
+        for (int fl = 0; fl < 4; fl++) {
+          const int hasm = fl & 1, lg = (fl & 2) != 0;
+          float *x = buf[0] + off, *y = buf[1] + off, *g1 = buf[6] + GUARD, *g2 = buf[7] + GUARD;
+          for (int i = 0; i < w; i++) {
+            x[i] = lg ? ds_logit(urand() < 0.5 ? 4 : 40) : (float)(urand() * 3 - 1);
+            y[i] = urand() < 0.3 ? (urand() < 0.5 ? 0.f : 1.f) : (float)urand();
+            if (urand() < 0.03)
+              y[i] = (float)((urand() * 2 - 1) * 200);
+            mask[i] = urand() < 0.7 ? (uint8_t)(1 + urand() * 254) : 0;
+            if (hasm && !mask[i] && urand() < 0.3)
+              x[i] = NAN; /* never reaches a selected result */
+          }
+          sl_dice_row r = {x, y, hasm ? mask : NULL, g1, ds_const(), ds_const(), lg, w};
+          if (urand() < 0.3) /* a + b t cancelling at the row's first target */
+            r.a = -r.b * (double)y[0];
+          double s1[3] = {0, 0, 0}, abs_s[3] = {0, 0, 0};
+          for (int i = -GUARD; i < w + GUARD; i++)
+            buf[6][GUARD + i] = buf[7][GUARD + i] = FILL;
+          sl_kernels_scalar.dice_sums(&r, s1);
+          sl_kernels_scalar.dice_grad(&r);
+          for (int i = 0; i < w; i++) {
+            if (hasm && !mask[i])
+              continue;
+            double xv = x[i], p = lg ? 1.0 / (1.0 + exp(-xv)) : xv;
+            const double tiny = lg ? FLT_MIN / CT_SUM_REL : 0.0; /* as dice_mc's, below */
+            abs_s[0] += fabs(p * y[i]) + tiny * fabs((double)y[i]);
+            abs_s[1] += fabs(p) + tiny;
+            abs_s[2] += fabs((double)y[i]);
+          }
+          for (int ti = 0; tables[ti]; ti++) {
+            if (!ran[ti])
+              continue;
+            double s2[3] = {0, 0, 0};
+            sl_dice_row r2 = r;
+            r2.grad = g2;
+            tables[ti]->dice_sums(&r2, s2);
+            tables[ti]->dice_grad(&r2);
+            char where[160];
+            for (int k = 0; k < 3; k++) {
+              snprintf(where, sizeof where, "w%d o%d logits %d sum %d: %.17g vs %.17g", w, off, lg,
+                       k, s2[k], s1[k]);
+              ds_note(ti, DS_SUMS, ct_sum_err(s2[k], s1[k], abs_s[k], 0), 1.0, where);
+            }
+            for (int i = -GUARD; i < w + GUARD; i++) {
+              if (i < 0 || i >= w) {
+                if (g2[i] != FILL && fails++ < 30)
+                  printf("%s: dice grad guard w%d i%d\n", sl_isa_name(tables[ti]->isa), w, i);
+                continue;
+              }
+              double q = 1.0;
+              if (lg) {
+                double e = exp(-fabs((double)x[i]));
+                q = e / ((1 + e) * (1 + e));
+              }
+              double terms = ct_max(fabs(r.a) * q, fabs(r.b * (double)y[i]) * q);
+              snprintf(where, sizeof where, "w%d o%d i%d x %.9g t %.9g a %g b %g: %.9g vs %.9g", w,
+                       off, i, (double)x[i], (double)y[i], r.a, r.b, (double)g2[i], (double)g1[i]);
+              ds_note(ti, DS_GRAD, ct_err(g2[i], g1[i], terms), CT_MAX_ULP, where);
+            }
+          }
+        }
+}
+
+static void dice_strict_mc(int iters, const int *ran, float *const *buf) {
+  static const int Cs[] = {1, 2, 3, 5, 21, 40};
+  int32_t cls[80];
+  double ab[80], p[80 * 40];
+  for (int it = 0; it < iters; it++)
+    for (int ci = 0; ci < 6; ci++)
+      for (int w = 1; w <= 67; w += (ci > 3 ? 5 : 1))
+        for (int off = 0; off < 4; off++) {
+          const int C = Cs[ci], cs = w + 3;
+          float *x = buf[0] + off, *g1 = buf[6] + GUARD, *g2 = buf[7] + GUARD;
+          double spread = urand() < 0.2 ? 100 : 30;
+          for (int i = 0; i < w; i++) {
+            cls[i] = (int32_t)(urand() * (C + 1)) - 1;
+            for (int c = 0; c < C; c++) {
+              float v = (float)((urand() * 2 - 1) * spread);
+              double u = urand();
+              if (u < 0.005)
+                v = NAN;
+              else if (u < 0.02)
+                v = -INFINITY;
+              if (cls[i] < 0 && u < 0.1)
+                v = NAN;
+              x[c * cs + i] = v;
+            }
+          }
+          for (int c = 0; c < 2 * C; c++)
+            ab[c] = ds_const();
+          sl_dice_mc_row r = {x, cls, NULL, ab, NULL, cs, C, w};
+          double s1[120] = {0}, s2[120], abs_s[120] = {0};
+          r.sums = s1;
+          sl_kernels_scalar.dice_mc(&r);
+          for (int i = -GUARD; i < C * cs + GUARD; i++)
+            buf[6][GUARD + i] = buf[7][GUARD + i] = FILL;
+          r.sums = NULL;
+          r.grad = g1;
+          sl_kernels_scalar.dice_mc(&r);
+          /* the terms: p in double */
+          for (int i = 0; i < w; i++) {
+            if (cls[i] < 0)
+              continue;
+            double m = -INFINITY, z = 0;
+            for (int c = 0; c < C; c++)
+              m = fmax(m, (double)x[c * cs + i]);
+            for (int c = 0; c < C; c++)
+              z += exp((double)x[c * cs + i] - m);
+            /* a p below the float range is an absolute FLT_MIN per pixel (the float exp
+             * rounds it to the subnormal grid or to 0): scale FLT_MIN / CT_SUM_REL */
+            const double tiny = FLT_MIN / CT_SUM_REL;
+            for (int c = 0; c < C; c++) {
+              p[c * w + i] = exp((double)x[c * cs + i] - m) / z;
+              abs_s[3 * c] += c == cls[i] ? fabs(p[c * w + i]) + tiny : 0;
+              abs_s[3 * c + 1] += fabs(p[c * w + i]) + tiny;
+            }
+            abs_s[3 * cls[i] + 2] += 1;
+          }
+          for (int ti = 0; tables[ti]; ti++) {
+            if (!ran[ti])
+              continue;
+            sl_dice_mc_row r2 = r;
+            memset(s2, 0, sizeof s2);
+            r2.grad = NULL;
+            r2.sums = s2;
+            tables[ti]->dice_mc(&r2);
+            r2.sums = NULL;
+            r2.grad = g2;
+            tables[ti]->dice_mc(&r2);
+            char where[200];
+            for (int k = 0; k < 3 * C; k++) {
+              snprintf(where, sizeof where, "C%d w%d sum %d: %.17g vs %.17g", C, w, k, s2[k],
+                       s1[k]);
+              ds_note(ti, DS_MCSUMS, ct_sum_err(s2[k], s1[k], abs_s[k], 0), 1.0, where);
+            }
+            for (int i = -GUARD; i < C * cs + GUARD; i++) {
+              int col = ((i % cs) + cs) % cs;
+              int in = i >= 0 && i < C * cs && col < w;
+              if (!in) {
+                if (g2[i] != FILL && fails++ < 30)
+                  printf("%s: dice_mc grad guard C%d w%d i%d\n", sl_isa_name(tables[ti]->isa), C, w,
+                         i);
+                continue;
+              }
+              int c = i / cs, t = cls[col];
+              double terms = 0.0;
+              if (t >= 0) {
+                double sg = 0.0;
+                for (int k = 0; k < C; k++)
+                  sg += p[k * w + col] * fabs(ab[2 * k] + (k == t ? ab[2 * k + 1] : 0.0));
+                double pc = p[c * w + col];
+                terms = ct_max(pc * fabs(ab[2 * c] + (c == t ? ab[2 * c + 1] : 0.0)), pc * sg);
+              }
+              snprintf(where, sizeof where, "C%d w%d c%d px%d t%d x %.9g: %.9g vs %.9g", C, w, c,
+                       col, t, (double)x[i], (double)g2[i], (double)g1[i]);
+              ds_note(ti, DS_MCGRAD, ct_err(g2[i], g1[i], terms), CT_MAX_ULP, where);
+            }
+          }
+        }
+}
+
+/* Runs both, prints the largest errors per table. */
+static void dice_strict(int iters, const int *ran, float *const *buf, uint8_t *mask) {
+  dice_strict_binary(iters, ran, buf, mask);
+  dice_strict_mc(iters, ran, buf);
+  for (int ti = 0; tables[ti]; ti++) {
+    if (!ran[ti])
+      continue;
+    printf("%s vs scalar, Dice kernels, largest error (ulp(M); sums in units of the tolerance):\n",
+           sl_isa_name(tables[ti]->isa));
+    for (int k = 0; k < DS_COUNT; k++)
+      printf("  %-20s %10.4g  %ld of %ld fail  %s\n", ds_name[k], ds_max[ti][k], ds_fail[ti][k],
+             ds_checked[ti][k], ds_where[ti][k]);
+  }
+}

@@ -1,0 +1,337 @@
+/*
+ * fuzz_dice_common.h - the libFuzzer engine of the Dice targets (fuzz_dice.c: sl_dice,
+ * fuzz_dice_mc.c: sl_dice_multiclass); each defines FUZZ_DICE_MC (0 / 1) and includes this file.
+ *
+ * The input bytes become one call: a small shape N x C x H x W (N <= 3, C <= 6, H <= 9,
+ * W <= 70), a section (NULL region, 1 / N boxes, box_offsets with 0..3 boxes per sample, boxes
+ * empty or sometimes invalid, a mask with 1 or C channels), every Dice option (valid values and
+ * invalid ones: negative, 0, NaN, inf, enums out of range), a reduction (also invalid), outputs
+ * present or not (grad, loss, stats, dice_sums; grad_map with NONE or not), and data drawn from
+ * ordinary values and specials (NaN, +-inf, +-0, subnormals, 1e30, |x| 87..104; labels outside
+ * [0, C), ignore_index).
+ *
+ * Checks (any failure aborts: libFuzzer saves the input):
+ *   1. no crash, no ASan / UBSan report (the build flags);
+ *   2. the status is an argument error exactly when the independent check written here from
+ *      sectionloss.h says so (Dice options, reduction, grad_map, boxes, offsets, mask channels,
+ *      weight / box_stats never given here), SL_ERR_LABEL (multiclass) exactly when a counted
+ *      label is outside [0, C), else SL_OK;
+ *   3. on an error every output is untouched (canary bytes);
+ *   4. on success: stats.count is the independently counted selection, normaliser C; grad is
+ *      exactly 0 outside the section (and at ignored pixels); 1 and 2 threads give identical
+ *      bits;
+ *   5. every available SIMD ISA gives the same status, count and zeros, and dice_sums within
+ *      the kernels' contract of the scalar ISA's (ct_sum_err: 1e-6 of the sum of |terms| plus
+ *      FLT_MIN per element, docs/accuracy.md). (Losses and gradients are functions of the sums
+ *      that may be arbitrarily ill-conditioned for such data; the per-element gradient bound is
+ *      checked on the kernels directly by make test-kernels-strict.)
+ * Shape legend N, C, H, W as in sectionloss.h.
+ */
+#ifndef SL_FUZZ_DICE_COMMON_H
+#define SL_FUZZ_DICE_COMMON_H
+
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../contract.h"
+#include "sectionloss.h"
+
+#ifndef FUZZ_DICE_MC
+#error "define FUZZ_DICE_MC (0 sl_dice, 1 sl_dice_multiclass) before including this file"
+#endif
+
+#define FD_CHECK(cond, what)                                                                       \
+  do {                                                                                             \
+    if (!(cond)) {                                                                                 \
+      fprintf(stderr, "fuzz_dice: check failed: %s (%s:%d)\n", what, __FILE__, __LINE__);          \
+      abort();                                                                                     \
+    }                                                                                              \
+  } while (0)
+
+typedef struct fd_in {
+  const uint8_t *p;
+  size_t n, at;
+} fd_in;
+
+static uint8_t fd_u8(fd_in *in) {
+  return in->at < in->n ? in->p[in->at++] : 0;
+}
+
+static float fd_float(fd_in *in) {
+  static const float sp[] = {0.0f,      -0.0f,   1.0f,   0.5f,  NAN,    INFINITY,
+                             -INFINITY, 1e-45f,  1e-38f, 1e30f, -1e30f, 90.0f,
+                             -95.0f,    -104.5f, 2.0f,   -1.0f, 1e-7f,  0.99999994f};
+  uint8_t k = fd_u8(in);
+  if (k < 24)
+    return sp[k % (sizeof sp / sizeof sp[0])];
+  uint32_t v = (uint32_t)fd_u8(in) << 8 | fd_u8(in);
+  return ((float)v / 65535.0f) * 16.0f - 8.0f;
+}
+
+/* an option value: mostly valid, sometimes 0, negative, NaN or inf */
+static float fd_opt(fd_in *in, float valid) {
+  uint8_t k = fd_u8(in);
+  switch (k % 16) {
+  case 0:
+    return 0.0f;
+  case 1:
+    return -0.5f;
+  case 2:
+    return NAN;
+  case 3:
+    return INFINITY;
+  case 4:
+    return 1e-30f;
+  case 5:
+    return 3.0f;
+  default:
+    return valid * (float)(1 + k % 5) / 3.0f;
+  }
+}
+
+static int fd_in_box(const sl_region *rg, int64_t n, int64_t y, int64_t x) {
+  int64_t b0, b1;
+  if (!rg || (rg->num_boxes == 0 && !rg->box_offsets))
+    return 1;
+  if (rg->box_offsets) {
+    b0 = rg->box_offsets[n];
+    b1 = rg->box_offsets[n + 1];
+  } else {
+    b0 = rg->num_boxes == 1 ? 0 : n;
+    b1 = b0 + 1;
+  }
+  for (int64_t b = b0; b < b1; b++) {
+    const sl_box *bx = &rg->boxes[b];
+    if (x >= bx->x1 && x < bx->x2 && y >= bx->y1 && y < bx->y2)
+      return 1;
+  }
+  return 0;
+}
+
+typedef struct fd_out {
+  float loss[8], *grad;
+  sl_stats st;
+  double sums[24];
+  sl_status status;
+} fd_out;
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  fd_in in = {data, size, 0};
+  const int mc = FUZZ_DICE_MC;
+  sl_shape sh = {1 + fd_u8(&in) % 3, 1 + fd_u8(&in) % 6, 1 + fd_u8(&in) % 9, 1 + fd_u8(&in) % 70};
+  const int64_t N = sh.n, C = sh.c, H = sh.h, W = sh.w, hw = H * W, E = N * C * hw;
+  float *x = malloc((size_t)E * sizeof(float)), *t = malloc((size_t)E * sizeof(float));
+  int64_t *lab = malloc((size_t)(N * hw) * sizeof(int64_t));
+  for (int64_t i = 0; i < E; i++) {
+    x[i] = fd_float(&in);
+    t[i] = fd_u8(&in) < 200 ? (float)(fd_u8(&in) & 1) : fd_float(&in);
+  }
+  sl_options o = sl_options_default();
+  o.ignore_index = fd_u8(&in) & 1 ? -100 : 2;
+  for (int64_t i = 0; i < N * hw; i++) {
+    uint8_t v = fd_u8(&in);
+    lab[i] = v < 240 ? v % C : v < 248 ? o.ignore_index : (int64_t)C + v % 3;
+  }
+  /* region */
+  sl_box boxes[16];
+  int64_t off[4] = {0, 0, 0, 0};
+  uint8_t *mask = NULL;
+  sl_region rg = {boxes, 0, NULL, 1, NULL};
+  int valid = 1;
+  const uint8_t rk = fd_u8(&in) % 6;
+  int use_region = rk != 0;
+  if (rk == 1 || rk == 2 || rk == 3) {
+    int64_t nb = rk == 1 ? 1 : rk == 2 ? N : 0;
+    if (rk == 3) {
+      for (int64_t n = 0; n < N; n++)
+        off[n + 1] = off[n] + fd_u8(&in) % 4;
+      nb = off[N];
+      rg.box_offsets = off;
+    }
+    for (int64_t b = 0; b < nb; b++) {
+      int32_t x1 = fd_u8(&in) % (W + 1), x2 = x1 + fd_u8(&in) % (W + 1 - x1);
+      int32_t y1 = fd_u8(&in) % (H + 1), y2 = y1 + fd_u8(&in) % (H + 1 - y1);
+      if (fd_u8(&in) == 255) { /* an invalid box */
+        x2 = (int32_t)W + 1;
+        valid = 0;
+      }
+      sl_box bx = {x1, y1, x2, y2};
+      boxes[b] = bx;
+    }
+    rg.num_boxes = nb;
+  }
+  if (rk == 4 || rk == 5 || (rk >= 1 && fd_u8(&in) < 64)) {
+    int64_t mch = (rk == 5 && C > 1) ? C : 1;
+    if (fd_u8(&in) == 255) { /* a wrong channel count */
+      mch = C + 1;
+      valid = 0;
+    }
+    if (mc && mch != 1)
+      valid = 0;
+    mask = malloc((size_t)(N * mch * hw));
+    for (int64_t i = 0; i < N * mch * hw; i++)
+      mask[i] = fd_u8(&in) & 3 ? 1 : 0;
+    rg.mask = mask;
+    rg.mask_channels = mch;
+  }
+  /* options */
+  uint8_t ob = fd_u8(&in);
+  o.reduction = (sl_reduction)(ob % 4);
+  if (ob % 4 == 3)
+    valid = 0;
+  o.dice_tversky = fd_u8(&in) % 3 == 1;
+  o.dice_log_loss = (ob >> 2) & 1;
+  o.dice_from_logits = (ob >> 3) & 1;
+  if (fd_u8(&in) == 7) {
+    o.dice_tversky = 2;
+    valid = 0;
+  }
+  o.tversky_alpha = fd_opt(&in, 0.5f);
+  o.tversky_beta = fd_opt(&in, 0.5f);
+  o.tversky_gamma = fd_opt(&in, 1.0f);
+  o.dice_smooth = fd_opt(&in, 0.5f);
+  o.dice_eps = fd_opt(&in, 1e-7f);
+  if (!(isfinite(o.tversky_alpha) && o.tversky_alpha >= 0) ||
+      !(isfinite(o.tversky_beta) && o.tversky_beta >= 0) ||
+      !(isfinite(o.dice_smooth) && o.dice_smooth >= 0) ||
+      !(isfinite(o.tversky_gamma) && o.tversky_gamma > 0) ||
+      !(isfinite(o.dice_eps) && o.dice_eps > 0))
+    valid = 0;
+  float gmap[8];
+  for (int k = 0; k < 8; k++)
+    gmap[k] = fd_float(&in);
+  const int want_grad = (ob >> 4) & 1, want_loss = (ob >> 5) & 1, want_sums = (ob >> 6) & 1;
+  const int gm_given = (ob >> 7) & 1;
+  o.grad_map = gm_given ? gmap : NULL;
+  if ((o.reduction == SL_REDUCTION_NONE && want_grad && !gm_given) ||
+      (o.reduction != SL_REDUCTION_NONE && o.reduction <= 2 && gm_given))
+    valid = 0;
+  /* the independent selection and label check */
+  int bad_label = 0;
+  int64_t count = 0;
+  uint8_t *sel = calloc((size_t)E, 1);
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t c = 0; c < C; c++)
+      for (int64_t y = 0; y < H; y++)
+        for (int64_t xx = 0; xx < W; xx++) {
+          int64_t p = (n * H + y) * W + xx, e = (n * C + c) * hw + y * W + xx;
+          int s = use_region ? fd_in_box(&rg, n, y, xx) : 1;
+          if (s && mask && valid)
+            s = mask[((n * rg.mask_channels + (rg.mask_channels == 1 ? 0 : c)) * H + y) * W + xx] !=
+                0;
+          if (mc && s && lab[p] == o.ignore_index)
+            s = 0;
+          if (mc && s && (lab[p] < 0 || lab[p] >= C))
+            bad_label = 1;
+          sel[e] = (uint8_t)s;
+          count += s && (!mc || c == 0);
+        }
+  sl_isa isa0 = sl_isa_active();
+  fd_out ref = {0};
+  ref.grad = malloc((size_t)E * sizeof(float));
+  for (int isa = 0; isa < SL_ISA_COUNT_; isa++) {
+    if (!sl_isa_available((sl_isa)isa))
+      continue;
+    FD_CHECK(sl_isa_set((sl_isa)isa) == SL_OK, "isa_set");
+    for (int th = 1; th <= 2; th++) {
+      fd_out a;
+      a.grad = malloc((size_t)E * sizeof(float));
+      memset(a.grad, 0xA7, (size_t)E * sizeof(float));
+      memset(a.loss, 0xA7, sizeof a.loss);
+      memset(&a.st, 0xA7, sizeof a.st);
+      memset(a.sums, 0xA7, sizeof a.sums);
+      sl_options oo = o;
+      oo.num_threads = th;
+      oo.stats = &a.st;
+      oo.dice_sums = want_sums ? a.sums : NULL;
+      const sl_region *r = use_region ? &rg : NULL;
+      a.status =
+          mc ? sl_dice_multiclass(&sh, x, lab, SL_LABEL_I64, r, &oo, want_loss ? a.loss : NULL,
+                                  want_grad ? a.grad : NULL)
+             : sl_dice(&sh, x, t, r, &oo, want_loss ? a.loss : NULL, want_grad ? a.grad : NULL);
+      if (!valid) {
+        FD_CHECK(a.status != SL_OK && a.status != SL_ERR_LABEL, "an argument error is due");
+      } else if (mc && bad_label) {
+        FD_CHECK(a.status == SL_ERR_LABEL, "SL_ERR_LABEL is due");
+      } else {
+        FD_CHECK(a.status == SL_OK, "SL_OK is due");
+      }
+      if (a.status != SL_OK) {
+        uint8_t can[sizeof a.sums];
+        memset(can, 0xA7, sizeof can);
+        FD_CHECK(!memcmp(a.loss, can, sizeof a.loss) && !memcmp(&a.st, can, sizeof a.st) &&
+                     !memcmp(a.sums, can, sizeof a.sums),
+                 "outputs untouched on an error");
+        for (int64_t e = 0; e < E; e++)
+          FD_CHECK(!memcmp(&a.grad[e], can, sizeof(float)), "grad untouched on an error");
+      } else {
+        FD_CHECK(a.st.count == count && a.st.normalizer == (double)C, "stats count");
+        for (int64_t e = 0; want_grad && e < E; e++)
+          FD_CHECK(sel[e] || (a.grad[e] == 0.0f && !signbit(a.grad[e])), "0 outside");
+      }
+      if (isa == SL_ISA_SCALAR && th == 1) {
+        ref.status = a.status;
+        memcpy(ref.loss, a.loss, sizeof a.loss);
+        memcpy(ref.sums, a.sums, sizeof a.sums);
+        memcpy(ref.grad, a.grad, (size_t)E * sizeof(float));
+        ref.st = a.st;
+      } else if (th == 2 && isa == SL_ISA_SCALAR) {
+        FD_CHECK(!memcmp(a.grad, ref.grad, (size_t)E * sizeof(float)) &&
+                     !memcmp(a.loss, ref.loss, sizeof a.loss) &&
+                     !memcmp(a.sums, ref.sums, sizeof a.sums),
+                 "thread-count identity");
+      } else {
+        FD_CHECK(a.status == ref.status, "same status on every ISA");
+        if (a.status == SL_OK && want_sums) {
+          /* the scale: the sum of |terms| of each sum, plus FLT_MIN per element */
+          for (int64_t c = 0; c < C; c++)
+            for (int k = 0; k < 3; k++) {
+              double abs_sum = 0.0;
+              for (int64_t n = 0; n < N; n++)
+                for (int64_t i = 0; i < hw; i++) {
+                  int64_t e = (n * C + c) * hw + i;
+                  if (!sel[e])
+                    continue;
+                  double xv = x[e], p, tv;
+                  if (mc) {
+                    double m = -INFINITY, z = 0.0;
+                    for (int64_t q = 0; q < C; q++)
+                      m = fmax(m, (double)x[(n * C + q) * hw + i]);
+                    for (int64_t q = 0; q < C; q++)
+                      z += exp((double)x[(n * C + q) * hw + i] - m);
+                    p = exp(xv - m) / z;
+                    tv = lab[n * hw + i] == c;
+                  } else {
+                    p = o.dice_from_logits ? 1.0 / (1.0 + exp(-xv)) : xv;
+                    tv = t[e];
+                  }
+                  double tiny = (mc || o.dice_from_logits) ? FLT_MIN / CT_SUM_REL : 0.0;
+                  abs_sum += k == 0   ? fabs(p * tv) + tiny * fabs(tv)
+                             : k == 1 ? fabs(p) + tiny
+                                      : fabs(tv);
+                }
+              double s1 = ref.sums[3 * c + k], s2 = a.sums[3 * c + k];
+              FD_CHECK(ct_sum_err(s2, s1, abs_sum, 0) <= 1.0, "dice_sums within the contract");
+            }
+        }
+      }
+      free(a.grad);
+    }
+  }
+  sl_isa_set(isa0);
+  free(ref.grad);
+  free(sel);
+  free(mask);
+  free(x);
+  free(t);
+  free(lab);
+  return 0;
+}
+
+#endif /* SL_FUZZ_DICE_COMMON_H */
