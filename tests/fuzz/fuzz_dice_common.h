@@ -47,7 +47,7 @@
 #define FD_CHECK(cond, what)                                                                       \
   do {                                                                                             \
     if (!(cond)) {                                                                                 \
-      fprintf(stderr, "fuzz_dice: check failed: %s (%s:%d)\n", what, __FILE__, __LINE__);         \
+      fprintf(stderr, "fuzz_dice: check failed: %s (%s:%d)\n", what, __FILE__, __LINE__);          \
       abort();                                                                                     \
     }                                                                                              \
   } while (0)
@@ -62,9 +62,9 @@ static uint8_t fd_u8(fd_in *in) {
 }
 
 static float fd_float(fd_in *in) {
-  static const float sp[] = {0.0f,  -0.0f,    1.0f,     0.5f,   NAN,    INFINITY, -INFINITY,
-                             1e-45f, 1e-38f,  1e30f,   -1e30f, 90.0f,  -95.0f,   -104.5f,
-                             2.0f,  -1.0f,    1e-7f,    0.99999994f};
+  static const float sp[] = {0.0f,      -0.0f,   1.0f,   0.5f,  NAN,    INFINITY,
+                             -INFINITY, 1e-45f,  1e-38f, 1e30f, -1e30f, 90.0f,
+                             -95.0f,    -104.5f, 2.0f,   -1.0f, 1e-7f,  0.99999994f};
   uint8_t k = fd_u8(in);
   if (k < 24)
     return sp[k % (sizeof sp / sizeof sp[0])];
@@ -251,10 +251,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       oo.stats = &a.st;
       oo.dice_sums = want_sums ? a.sums : NULL;
       const sl_region *r = use_region ? &rg : NULL;
-      a.status = mc ? sl_dice_multiclass(&sh, x, lab, SL_LABEL_I64, r, &oo,
-                                         want_loss ? a.loss : NULL, want_grad ? a.grad : NULL)
-                    : sl_dice(&sh, x, t, r, &oo, want_loss ? a.loss : NULL,
-                              want_grad ? a.grad : NULL);
+      a.status =
+          mc ? sl_dice_multiclass(&sh, x, lab, SL_LABEL_I64, r, &oo, want_loss ? a.loss : NULL,
+                                  want_grad ? a.grad : NULL)
+             : sl_dice(&sh, x, t, r, &oo, want_loss ? a.loss : NULL, want_grad ? a.grad : NULL);
       if (!valid) {
         FD_CHECK(a.status != SL_OK && a.status != SL_ERR_LABEL, "an argument error is due");
       } else if (mc && bad_label) {
@@ -312,7 +312,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                     tv = t[e];
                   }
                   double tiny = (mc || o.dice_from_logits) ? FLT_MIN / CT_SUM_REL : 0.0;
-                  abs_sum += k == 0 ? fabs(p * tv) + tiny * fabs(tv)
+                  abs_sum += k == 0   ? fabs(p * tv) + tiny * fabs(tv)
                              : k == 1 ? fabs(p) + tiny
                                       : fabs(tv);
                 }
