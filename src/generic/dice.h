@@ -61,7 +61,8 @@ SL_V void dice_sums_block(const sl_dice_row *r, int64_t i, int64_t n, const int 
     vf inv = v_div(v_set1(1.0f), v_add(v_set1(1.0f), e));
     p = v_sel(v_ge(x, v_zero()), inv, v_mul(e, inv));
   }
-  vd pd = d_from(v_keep(sel, p)), td = d_from(v_keep(sel, t));
+  /* unselected and tail lanes blended out in double (d_sel: a blend, never a product) */
+  vd pd = d_sel(sel, d_from(p), d_zero()), td = d_sel(sel, d_from(t), d_zero());
   *si = d_fma(pd, td, *si); /* a product of two floats: exact in double */
   *sp = d_add(*sp, pd);
   *st = d_add(*st, td);
