@@ -133,20 +133,19 @@ def example3():
 
 
 def example4():
-    """The sigmoid focal loss (torchvision, alpha 0.25, gamma 2) over the union of each image's
-    boxes: 2 x 1 x 96 x 128, image 0 with boxes 0..4, image 1 with boxes 5..7."""
-    from torchvision.ops import sigmoid_focal_loss
+    """The multi-class focal loss (gamma 2) over the union of each image's boxes: 2 x 4 x 96 x 128
+    logits, image 0 with boxes 0..4, image 1 with boxes 5..7."""
     r = Rng(4)
-    shape = (2, 1, 96, 128)
-    logits = logit(r, shape).requires_grad_()
-    gt = binary(r, shape)
+    logits = logit(r, (2, 4, 96, 128)).requires_grad_()
+    labels = class4(r, (2, 96, 128))
     boxes = [(4, 6, 40, 50), (30, 20, 90, 70), (50, 30, 60, 40), (100, 0, 128, 30),
              (0, 80, 128, 96), (10, 10, 70, 60), (60, 40, 120, 90), (20, 70, 30, 80)]
     owner = [0, 0, 0, 0, 0, 1, 1, 1]
-    sel = torch.zeros(shape, dtype=torch.bool)
+    sel = torch.zeros((2, 96, 128), dtype=torch.bool)
     for (x1, y1, x2, y2), n in zip(boxes, owner):
-        sel[n, :, y1:y2, x1:x2] = True
-    loss = sigmoid_focal_loss(logits[sel], gt[sel], alpha=0.25, gamma=2, reduction="mean")
+        sel[n, y1:y2, x1:x2] = True
+    logp_t = F.log_softmax(logits, 1).gather(1, labels[:, None])[:, 0][sel]
+    loss = (-(1 - logp_t.exp()) ** 2 * logp_t).mean()
     loss.backward()
     report("4_detection_focal", loss, logits.grad)
 

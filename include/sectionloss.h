@@ -1,7 +1,7 @@
 /*
- * sectionloss.h - section losses (BCE, BCE with logits, multi-class CE, sigmoid and softmax
- * focal, Dice / Tversky) and their gradients, computed only inside a section (boxes, a mask, or
- * both) of an NCHW float32 tensor.
+ * sectionloss.h - section losses (BCE, BCE with logits, multi-class CE, softmax focal, Dice /
+ * Tversky) and their gradients, computed only inside a section (boxes, a mask, or both) of an NCHW
+ * float32 tensor.
  *
  * This is the only installed header. C11, usable from C++.
  *
@@ -15,7 +15,6 @@
  *   sl_bce        == F.binary_cross_entropy(prob[sel], target[sel], weight=weight[sel])
  *   sl_bce_logits == F.binary_cross_entropy_with_logits(logits[sel], target[sel], ...)
  *   sl_ce         == F.cross_entropy(logits, labels, ...) over the selected pixels only.
- *   sl_sigmoid_focal == torchvision.ops.sigmoid_focal_loss(logits[sel], target[sel], ...)
  *   sl_softmax_focal == -w_t (1 - p_t)^gamma log p_t, p = softmax over C (gamma 0: sl_ce)
  *   sl_dice, sl_dice_multiclass == segmentation_models_pytorch DiceLoss / TverskyLoss with the
  *                    sums taken over the section only.
@@ -72,9 +71,9 @@ typedef enum sl_status {
   SL_ERR_BOX_OFFSETS,     /* region->box_offsets: offsets[0] != 0, a decreasing offset, or
                              offsets[N] != num_boxes */
   SL_ERR_BOX_STATS,       /* options->box_stats without boxes, or with a Dice loss */
-  SL_ERR_PIXEL_WEIGHT,    /* options->pixel_weight with a loss that has none (BCE, sigmoid focal,
+  SL_ERR_PIXEL_WEIGHT,    /* options->pixel_weight with a loss that has none (BCE,
                              Dice) */
-  SL_ERR_FOCAL,           /* focal_gamma < 0, infinite or NaN; focal_alpha > 1 or NaN */
+  SL_ERR_FOCAL,           /* focal_gamma < 0, infinite or NaN */
   SL_ERR_DICE,            /* a Dice / Tversky option out of range (see sl_options) */
   SL_STATUS_COUNT_        /* number of status codes; not a status */
 } sl_status;
@@ -117,7 +116,7 @@ typedef enum sl_reduction {
   SL_REDUCTION_MEAN = 0, /* weighted loss sum / normaliser (BCE: selected count; CE: sum of the
                             class weights of the counted pixels) */
   SL_REDUCTION_SUM = 1,  /* weighted loss sum */
-  SL_REDUCTION_NONE = 2  /* a loss map: BCE and sigmoid focal N x C x H x W, CE and softmax focal
+  SL_REDUCTION_NONE = 2  /* a loss map: BCE N x C x H x W, CE and softmax focal
                             N x H x W, 0 outside the section; Dice: the C per-class losses */
 } sl_reduction;
 
@@ -140,7 +139,7 @@ typedef struct sl_stats {
  * Fields a loss does not use are ignored unless said otherwise. */
 typedef struct sl_options {
   sl_reduction reduction;  /* default SL_REDUCTION_MEAN */
-  const float *weight;     /* BCE, BCE with logits, sigmoid focal: per-element weight,
+  const float *weight;     /* BCE, BCE with logits: per-element weight,
                               N x C x H x W; CE, softmax focal: per-class weight, [C].
                               NULL = all 1. Not allowed with Dice (SL_ERR_OPTION). */
   const float *pos_weight; /* BCE with logits only: per-channel positive weight, [C]
@@ -164,8 +163,6 @@ typedef struct sl_options {
                                 weight (U-Net border weights); MEAN divides by the sum of
                                 pixel x class weights of the counted pixels. NULL = all 1. */
   float focal_gamma;         /* focal losses: exponent, >= 0 and finite, default 2 */
-  float focal_alpha;         /* sl_sigmoid_focal: weight of positives, alpha t + (1 - alpha)
-                                (1 - t); <= 1, default 0.25; < 0: no alpha weighting */
   int dice_tversky;          /* 0: Dice (smp DiceLoss, default), 1: Tversky (smp TverskyLoss) */
   float tversky_alpha;       /* Tversky false-positive weight, >= 0, default 0.5 */
   float tversky_beta;        /* Tversky false-negative weight, >= 0, default 0.5 */
@@ -210,17 +207,6 @@ SL_API sl_status sl_bce_logits(const sl_shape *shape, const float *logits, const
 SL_API sl_status sl_ce(const sl_shape *shape, const float *logits, const void *labels,
                        sl_label_type label_type, const sl_region *region, const sl_options *options,
                        float *loss, float *grad);
-
-/* Sigmoid focal loss on logits (torchvision.ops.sigmoid_focal_loss), per element:
- *   p = sigmoid(x), p_t = p t + (1 - p) (1 - t), ce = BCE with logits (x, t),
- *   l = w alpha_t (1 - p_t)^gamma ce, alpha_t = alpha t + (1 - alpha) (1 - t) (1 if alpha < 0)
- * input:  shape, logits [N,C,H,W], target [N,C,H,W], region, options (weight per element,
- *         focal_alpha, focal_gamma; no pos_weight)
- * output: loss (MEAN over the selected elements, SUM, or a NONE map), grad = d loss / d logits,
- *         as for sl_bce_logits. */
-SL_API sl_status sl_sigmoid_focal(const sl_shape *shape, const float *logits, const float *target,
-                                  const sl_region *region, const sl_options *options, float *loss,
-                                  float *grad);
 
 /* Multi-class (softmax) focal loss on logits and labels, per counted pixel with label t:
  *   l = pw w_t (1 - p_t)^gamma (-log p_t), p = softmax over the C classes,

@@ -13,7 +13,6 @@ typedef enum sl_op {
   SL_OP_BCE_PROB,
   SL_OP_BCE_LOGITS,
   SL_OP_CE,
-  SL_OP_SIGMOID_FOCAL, /* element-wise, like SL_OP_BCE_LOGITS */
   SL_OP_SOFTMAX_FOCAL, /* per pixel over C, like SL_OP_CE */
   SL_OP_DICE,          /* sums per channel, then a gradient pass (dice.c) */
   SL_OP_DICE_MC        /* softmax over C, one-hot labels (dice.c) */

@@ -39,10 +39,8 @@ typedef struct sl_bce_row {
   const float *gmap;
   float *loss;
   float *grad;
-  double gscale;     /* upstream gradient when gmap is NULL: grad_scale / normaliser (MEAN) */
-  float pos_weight;  /* logits only: pos_weight of this row's channel (1 without pos_weight) */
-  float focal_alpha; /* sigmoid focal only: alpha (< 0: no alpha weighting) */
-  float focal_gamma; /* sigmoid focal only: gamma >= 0 */
+  double gscale;    /* upstream gradient when gmap is NULL: grad_scale / normaliser (MEAN) */
+  float pos_weight; /* logits only: pos_weight of this row's channel (1 without pos_weight) */
   int64_t len;
 } sl_bce_row;
 
@@ -134,7 +132,6 @@ typedef struct sl_kernels {
   sl_bce_fn bce_prob;
   sl_bce_fn bce_logits;
   sl_ce_fn ce;
-  sl_bce_fn sigmoid_focal;   /* formulas: src/scalar/focal.c */
   sl_ce_fn softmax_focal;    /* formulas: src/scalar/ce.c */
   sl_dice_sums_fn dice_sums; /* formulas: src/scalar/dice.c */
   sl_dice_grad_fn dice_grad;

@@ -43,7 +43,7 @@ class Options(ctypes.Structure):
                 ("stats", ctypes.POINTER(Stats)),
                 # added in 0.2 (the struct is returned by value: every field must be here)
                 ("box_stats", ctypes.c_void_p), ("pixel_weight", ctypes.c_void_p),
-                ("focal_gamma", ctypes.c_float), ("focal_alpha", ctypes.c_float),
+                ("focal_gamma", ctypes.c_float),
                 ("dice_tversky", ctypes.c_int), ("tversky_alpha", ctypes.c_float),
                 ("tversky_beta", ctypes.c_float), ("tversky_gamma", ctypes.c_float),
                 ("dice_smooth", ctypes.c_float), ("dice_eps", ctypes.c_float),
