@@ -206,6 +206,12 @@ static inline double ct_focal_ulp(double gamma) {
   return CT_MAX_ULP + 2.0 * gamma;
 }
 
+/* The softmax focal loss's reduced losses: within CT_SUM_REL up to gamma 2, beyond it
+ * CT_SUM_REL (4 + 2 gamma) / 8, as its per-element bound (ct_focal_ulp) grows with gamma. */
+static inline double ct_focal_sum_rel(double gamma) {
+  return gamma > 2.0 ? (4.0 + 2.0 * gamma) / 8.0 : 1.0;
+}
+
 static inline void ct_ce_pixel_pw(ct_ce_px *k, const float *x, int64_t stride, int64_t C, int64_t t,
                                   const float *cw, double W, double e, double pw, int focal,
                                   double gamma) {

@@ -174,18 +174,18 @@ static void ce_case(int w, int C, int off, int fl, float *in[4], int32_t *cls, f
   }
   int hasl = fl & 1, hasg = fl & 2;
   int64_t n = C * cs;
-  sl_ce_row r = {x,
-                 cls,
-                 (fl & 4) ? cw : NULL,
-                 (hasg && (fl & 8)) ? gm : NULL,
-                 hasl ? out_buf(o[0], w) : NULL,
-                 hasg ? out_buf(o[2], n) : NULL,
-                 urand() < 0.05 ? 1e-40 : (urand() * 2 - 1) / 64.0,
-                 (fl & 4) ? cwsum : (double)C,
-                 (fl & 16) ? 0.1f : 0.0f,
-                 cs,
-                 C,
-                 w};
+  sl_ce_row r = {.x = x,
+                 .cls = cls,
+                 .cw = (fl & 4) ? cw : NULL,
+                 .gmap = (hasg && (fl & 8)) ? gm : NULL,
+                 .loss = hasl ? out_buf(o[0], w) : NULL,
+                 .grad = hasg ? out_buf(o[2], n) : NULL,
+                 .gscale = urand() < 0.05 ? 1e-40 : (urand() * 2 - 1) / 64.0,
+                 .cw_sum = (fl & 4) ? cwsum : (double)C,
+                 .smoothing = (fl & 16) ? 0.1f : 0.0f,
+                 .cstride = cs,
+                 .classes = C,
+                 .len = w};
   sl_ce_row r2 = r;
   r2.loss = hasl ? out_buf(o[1], w) : NULL;
   r2.grad = hasg ? out_buf(o[3], n) : NULL;
