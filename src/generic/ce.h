@@ -343,12 +343,12 @@ SL_V void ce_pass3(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t S, 
       r->grad[sg->cls[j] * cs + i0 + j] = sg->ft[j];
 }
 
-/* One segment [i0, i0 + S) of the run; returns its loss sum. */
-SL_V double ce_segment(const sl_ce_row *r, ce_seg *sg, int64_t i0, int64_t S, const int fl,
-                       float cwmax) {
+/* The segment's class indices (cls[i0 ..], padded with -1) and pass 1 over its planes (every
+ * pixel counted or not: the two variants of ce_pass1). Shared with the multiclass Dice kernel. */
+SL_V void ce_seg_load(const sl_ce_row *r, const int32_t *cls, ce_seg *sg, int64_t i0, int64_t S) {
   int all = 1;
   for (int64_t j = 0; j < S; j++) {
-    sg->cls[j] = r->cls[i0 + j];
+    sg->cls[j] = cls[i0 + j];
     all &= sg->cls[j] >= 0;
   }
   for (int64_t j = S; j < S + SL_W; j++)
@@ -357,6 +357,12 @@ SL_V double ce_segment(const sl_ce_row *r, ce_seg *sg, int64_t i0, int64_t S, co
     ce_pass1(r, sg, i0, S, 1);
   else
     ce_pass1(r, sg, i0, S, 0);
+}
+
+/* One segment [i0, i0 + S) of the run; returns its loss sum. */
+SL_V double ce_segment(const sl_ce_row *r, ce_seg *sg, int64_t i0, int64_t S, const int fl,
+                       float cwmax) {
+  ce_seg_load(r, r->cls, sg, i0, S);
   vd acc = d_zero();
   int64_t nh = 0;
   for (int64_t j = 0; j < S; j += SL_W)

@@ -224,17 +224,7 @@ SL_V vm dmc_block(const sl_ce_row *cr, const ce_seg *sg, const dmc_seg *dg, int6
 SL_V void dmc_segment(const sl_dice_mc_row *r, const sl_ce_row *cr, ce_seg *sg, const dmc_seg *dg,
                       int64_t i0, int64_t S) {
   const int64_t C = r->classes, ps = sg->ps, cs = r->cstride;
-  int all = 1;
-  for (int64_t j = 0; j < S; j++) {
-    sg->cls[j] = r->cls[i0 + j];
-    all &= sg->cls[j] >= 0;
-  }
-  for (int64_t j = S; j < S + SL_W; j++)
-    sg->cls[j] = -1;
-  if (all)
-    ce_pass1(cr, sg, i0, S, 1);
-  else
-    ce_pass1(cr, sg, i0, S, 0);
+  ce_seg_load(cr, r->cls, sg, i0, S);
   int64_t nh = 0;
   for (int64_t j = 0; j < S; j += SL_W) {
     vm deep = dmc_block(cr, sg, dg, i0, j, S - j < SL_W ? S - j : SL_W);
