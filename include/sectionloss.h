@@ -1,7 +1,7 @@
 /*
- * sectionloss.h - section losses (BCE, BCE with logits, multi-class CE, softmax focal, Dice /
- * Tversky) and their gradients, computed only inside a section (boxes, a mask, or both) of an NCHW
- * float32 tensor.
+ * sectionloss.h - section losses (BCE, BCE with logits, multi-class CE, sigmoid and softmax
+ * focal, Dice / Tversky) and their gradients, computed only inside a section (boxes, a mask, or
+ * both) of an NCHW float32 tensor.
  *
  * This is the only installed header. C11, usable from C++.
  *
@@ -15,6 +15,7 @@
  *   sl_bce        == F.binary_cross_entropy(prob[sel], target[sel], weight=weight[sel])
  *   sl_bce_logits == F.binary_cross_entropy_with_logits(logits[sel], target[sel], ...)
  *   sl_ce         == F.cross_entropy(logits, labels, ...) over the selected pixels only.
+ *   sl_sigmoid_focal == torchvision.ops.sigmoid_focal_loss(logits[sel], target[sel], ...)
  *   sl_softmax_focal == -w_t (1 - p_t)^gamma log p_t, p = softmax over C (gamma 0: sl_ce)
  *   sl_dice, sl_dice_multiclass == segmentation_models_pytorch DiceLoss / TverskyLoss with the
  *                    sums taken over the section only.
@@ -35,7 +36,7 @@ extern "C" {
 #endif
 
 #define SL_VERSION_MAJOR 0
-#define SL_VERSION_MINOR 2
+#define SL_VERSION_MINOR 3
 #define SL_VERSION_PATCH 0
 
 #if defined(_WIN32)
@@ -71,9 +72,10 @@ typedef enum sl_status {
   SL_ERR_BOX_OFFSETS,     /* region->box_offsets: offsets[0] != 0, a decreasing offset, or
                              offsets[N] != num_boxes */
   SL_ERR_BOX_STATS,       /* options->box_stats without boxes, or with a Dice loss */
-  SL_ERR_PIXEL_WEIGHT,    /* options->pixel_weight with a loss that has none (BCE,
+  SL_ERR_PIXEL_WEIGHT,    /* options->pixel_weight with a loss that has none (BCE, sigmoid focal,
                              Dice) */
-  SL_ERR_FOCAL,           /* focal_gamma < 0, infinite or NaN */
+  SL_ERR_FOCAL,           /* focal_gamma < 0, infinite or NaN; sl_sigmoid_focal: focal_alpha
+                             > 1 or NaN */
   SL_ERR_DICE,            /* a Dice / Tversky option out of range (see sl_options) */
   SL_STATUS_COUNT_        /* number of status codes; not a status */
 } sl_status;
@@ -116,7 +118,7 @@ typedef enum sl_reduction {
   SL_REDUCTION_MEAN = 0, /* weighted loss sum / normaliser (BCE: selected count; CE: sum of the
                             class weights of the counted pixels) */
   SL_REDUCTION_SUM = 1,  /* weighted loss sum */
-  SL_REDUCTION_NONE = 2  /* a loss map: BCE N x C x H x W, CE and softmax focal
+  SL_REDUCTION_NONE = 2  /* a loss map: BCE, sigmoid focal N x C x H x W, CE, softmax focal
                             N x H x W, 0 outside the section; Dice: the C per-class losses */
 } sl_reduction;
 
@@ -139,7 +141,7 @@ typedef struct sl_stats {
  * Fields a loss does not use are ignored unless said otherwise. */
 typedef struct sl_options {
   sl_reduction reduction;  /* default SL_REDUCTION_MEAN */
-  const float *weight;     /* BCE, BCE with logits: per-element weight,
+  const float *weight;     /* BCE, BCE with logits, sigmoid focal: per-element weight,
                               N x C x H x W; CE, softmax focal: per-class weight, [C].
                               NULL = all 1. Not allowed with Dice (SL_ERR_OPTION). */
   const float *pos_weight; /* BCE with logits only: per-channel positive weight, [C]
@@ -174,6 +176,10 @@ typedef struct sl_options {
                                 (sigmoid applied). sl_dice_multiclass always takes logits. */
   double *dice_sums;         /* optional out, C x 3 doubles: per class the section sums of p t,
                                 p and t, so shards combine exactly (add, then the formula) */
+
+  /* -- added in 0.3 (read only by sl_sigmoid_focal) -- */
+  float focal_alpha; /* sl_sigmoid_focal: weight of the positives, alpha_t = alpha t + (1 - alpha)
+                        (1 - t); <= 1, default 0.25; any value < 0: no alpha weighting */
 } sl_options;
 
 SL_API sl_options sl_options_default(void);
@@ -207,6 +213,21 @@ SL_API sl_status sl_bce_logits(const sl_shape *shape, const float *logits, const
 SL_API sl_status sl_ce(const sl_shape *shape, const float *logits, const void *labels,
                        sl_label_type label_type, const sl_region *region, const sl_options *options,
                        float *loss, float *grad);
+
+/* Sigmoid focal loss on logits (torchvision.ops.sigmoid_focal_loss), per selected element:
+ *   p = sigmoid(x), ce = BCE with logits (x, t), 1 - p_t = p (1 - t) + (1 - p) t,
+ *   l = w alpha_t (1 - p_t)^gamma ce,  alpha_t = alpha t + (1 - alpha) (1 - t) (1 if alpha < 0)
+ * with w = options->weight (per element), gamma = focal_gamma, alpha = focal_alpha. MEAN
+ * divides by the selected count (as torchvision's mean over the selected elements).
+ * input:  shape, logits [N,C,H,W], target [N,C,H,W] (any float; torchvision's are in [0, 1]),
+ *         region, options (no pos_weight, no pixel_weight)
+ * output: loss (MEAN/SUM: one float; NONE: [N,C,H,W] map, 0 outside the section) or NULL;
+ *         grad [N,C,H,W] = d loss / d logits (0 outside) or NULL. A NaN or infinite logit gives
+ *         a NaN gradient (PyTorch's autograd does too); finite logits keep every digit where
+ *         float PyTorch rounds 1 - p_t to 0 (README, "Differences"). */
+SL_API sl_status sl_sigmoid_focal(const sl_shape *shape, const float *logits, const float *target,
+                                  const sl_region *region, const sl_options *options, float *loss,
+                                  float *grad);
 
 /* Multi-class (softmax) focal loss on logits and labels, per counted pixel with label t:
  *   l = pw w_t (1 - p_t)^gamma (-log p_t), p = softmax over the C classes,

@@ -25,6 +25,7 @@ sl_options sl_options_default(void) {
       .box_stats = NULL,
       .pixel_weight = NULL,
       .focal_gamma = 2.0f,
+      .focal_alpha = 0.25f,
       .dice_tversky = 0,
       .tversky_alpha = 0.5f,
       .tversky_beta = 0.5f,
@@ -90,7 +91,8 @@ const char *sl_status_string(sl_status s) {
   case SL_ERR_PIXEL_WEIGHT:
     return "invalid options: pixel_weight is only for sl_ce and sl_softmax_focal";
   case SL_ERR_FOCAL:
-    return "invalid options: focal_gamma must be finite and >= 0";
+    return "invalid options: focal_gamma must be finite and >= 0, and (sl_sigmoid_focal) "
+           "focal_alpha <= 1 (< 0 disables it) and not NaN";
   case SL_ERR_DICE:
     return "invalid options: dice_tversky, dice_log_loss and dice_from_logits must be 0 or 1; "
            "tversky_alpha, tversky_beta, dice_smooth finite and >= 0; tversky_gamma and "
@@ -132,7 +134,9 @@ static sl_status validate_loss_options(const sl_job *j, const sl_options *o) {
     return SL_ERR_OPTION;
   if (o->pixel_weight && op != SL_OP_CE && op != SL_OP_SOFTMAX_FOCAL)
     return SL_ERR_PIXEL_WEIGHT;
-  if (op == SL_OP_SOFTMAX_FOCAL && !finite_ge0(o->focal_gamma))
+  if ((op == SL_OP_SOFTMAX_FOCAL || op == SL_OP_SIGMOID_FOCAL) && !finite_ge0(o->focal_gamma))
+    return SL_ERR_FOCAL;
+  if (op == SL_OP_SIGMOID_FOCAL && !(o->focal_alpha <= 1.0f))
     return SL_ERR_FOCAL;
   if (dice && ((unsigned)o->dice_tversky > 1 || (unsigned)o->dice_log_loss > 1 ||
                (unsigned)o->dice_from_logits > 1 || !finite_ge0(o->tversky_alpha) ||
@@ -293,6 +297,13 @@ sl_status sl_ce(const sl_shape *shape, const float *logits, const void *labels,
               .label_type = label_type,
               .loss = loss,
               .grad = grad};
+  return run(&j, shape, region, options);
+}
+
+sl_status sl_sigmoid_focal(const sl_shape *shape, const float *logits, const float *target,
+                           const sl_region *region, const sl_options *options, float *loss,
+                           float *grad) {
+  sl_job j = {.op = SL_OP_SIGMOID_FOCAL, .x = logits, .target = target, .loss = loss, .grad = grad};
   return run(&j, shape, region, options);
 }
 

@@ -193,7 +193,7 @@ static void write_stats(const sl_job *j, double sum, double norm, int64_t count)
     j->opt.box_stats[0] = t;
 }
 
-/* ---- BCE ------------------------- */
+/* ---- BCE (and the sigmoid focal loss: element-wise, the same walk) ---------------------- */
 
 typedef struct bce_ctx {
   const sl_job *job;
@@ -254,6 +254,8 @@ static void bce_rows(const void *vctx, int64_t r0, int64_t r1, sl_chunk_acc *acc
           .grad = grad ? grad + x0 : NULL,
           .gscale = ctx->gscale,
           .pos_weight = o->pos_weight ? o->pos_weight[c] : 1.0f,
+          .focal_alpha = o->focal_alpha,
+          .focal_gamma = o->focal_gamma,
           .len = x1 - x0,
       };
       double s = ctx->fn(&row, &acc->err);
@@ -281,7 +283,9 @@ static sl_status run_bce(const sl_job *j, const sl_kernels *k) {
   const sl_options *o = &j->opt;
   bce_ctx ctx = {
       j, NULL, 0.0, o->reduction == SL_REDUCTION_NONE ? j->loss : NULL, 0, per_box_stats(j)};
-  ctx.fn = j->op == SL_OP_BCE_PROB ? k->bce_prob : k->bce_logits;
+  ctx.fn = j->op == SL_OP_BCE_PROB     ? k->bce_prob
+           : j->op == SL_OP_BCE_LOGITS ? k->bce_logits
+                                       : k->sigmoid_focal;
   /* An infinite or NaN pos_weight (a per-call [C] array, like CE's class weights below): the
    * SIMD kernels' float terms may underflow to 0 where the reference's double terms do not, and
    * inf * 0 is NaN where the reference has +-inf; such a call runs the reference kernel. */

@@ -15,7 +15,8 @@ typedef enum sl_op {
   SL_OP_CE,
   SL_OP_SOFTMAX_FOCAL, /* per pixel over C, like SL_OP_CE */
   SL_OP_DICE,          /* sums per channel, then a gradient pass (dice.c) */
-  SL_OP_DICE_MC        /* softmax over C, one-hot labels (dice.c) */
+  SL_OP_DICE_MC,       /* softmax over C, one-hot labels (dice.c) */
+  SL_OP_SIGMOID_FOCAL  /* element-wise, like SL_OP_BCE_LOGITS */
 } sl_op;
 
 /* 1 for the ops that take labels [N,H,W] (softmax over C), 0 for those with targets. */

@@ -39,8 +39,10 @@ typedef struct sl_bce_row {
   const float *gmap;
   float *loss;
   float *grad;
-  double gscale;    /* upstream gradient when gmap is NULL: grad_scale / normaliser (MEAN) */
-  float pos_weight; /* logits only: pos_weight of this row's channel (1 without pos_weight) */
+  double gscale;     /* upstream gradient when gmap is NULL: grad_scale / normaliser (MEAN) */
+  float pos_weight;  /* logits only: pos_weight of this row's channel (1 without pos_weight) */
+  float focal_alpha; /* sigmoid focal only: alpha <= 1 (< 0: no alpha weighting) */
+  float focal_gamma; /* sigmoid focal only: gamma >= 0, finite */
   int64_t len;
 } sl_bce_row;
 
@@ -132,6 +134,7 @@ typedef struct sl_kernels {
   sl_bce_fn bce_prob;
   sl_bce_fn bce_logits;
   sl_ce_fn ce;
+  sl_bce_fn sigmoid_focal;   /* formulas: src/scalar/bce.c */
   sl_ce_fn softmax_focal;    /* formulas: src/scalar/ce.c */
   sl_dice_sums_fn dice_sums; /* formulas: src/scalar/dice.c */
   sl_dice_grad_fn dice_grad;
@@ -146,7 +149,8 @@ extern const sl_kernels sl_kernels_scalar;
 double sl_bce_prob__scalar(const sl_bce_row *r, int *domain_error);
 double sl_bce_logits__scalar(const sl_bce_row *r, int *domain_error);
 double sl_ce__scalar(const sl_ce_row *r);
-double sl_softmax_focal__scalar(const sl_ce_row *r); /* src/scalar/ce.c */
+double sl_sigmoid_focal__scalar(const sl_bce_row *r, int *domain_error); /* src/scalar/bce.c */
+double sl_softmax_focal__scalar(const sl_ce_row *r);                     /* src/scalar/ce.c */
 void sl_dice_sums__scalar(const sl_dice_row *r, double sums[3]);
 void sl_dice_grad__scalar(const sl_dice_row *r);
 void sl_dice_mc__scalar(const sl_dice_mc_row *r);

@@ -228,10 +228,45 @@ static inline void ct_ce_pixel_pw(ct_ce_px *k, const float *x, int64_t stride, i
   k->fg = fg;
 }
 
+/* ---- the sigmoid focal loss -----------------------------------------------------------------
+ * BCE with logits (pos_weight 1) times f = alpha_t m^gamma, m = 1 - p_t = sigmoid(x) (1 - t) +
+ * sigmoid(-x) t; gradient g w (f' ce + f dce), f' = alpha_t gamma m^(gamma-1) sp sn (1 - 2t).
+ * Loss terms: the BCE terms times |f|; gradient terms |g w f' ce|, |g w f a sp|, |g w f b sn|.
+ * m's relative error (about 2 float ULP, from the float exp(-|x|) it is made of) is multiplied
+ * by gamma in m^gamma: the bound is ct_focal_ulp(gamma) as for the softmax focal loss. */
+static inline double ct_sfocal_factor(double x, double t, double gamma, double alpha, double *df) {
+  double e = exp(-fabs(x));
+  double sp = x >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+  double sn = x >= 0.0 ? e / (1.0 + e) : 1.0 / (1.0 + e);
+  double m = sp * (1.0 - t) + sn * t;
+  double at = alpha < 0.0 ? 1.0 : alpha * t + (1.0 - alpha) * (1.0 - t);
+  if (df)
+    *df = gamma != 0.0 && m != 0.0 && sp * sn != 0.0
+              ? at * gamma * pow(m, gamma - 1.0) * sp * sn * (1.0 - 2.0 * t)
+              : 0.0;
+  return at * pow(m, gamma);
+}
+static inline double ct_sfocal_loss_terms(float xf, float tf, double w, double gamma, double alpha,
+                                          double *value) {
+  double f = ct_sfocal_factor(xf, tf, gamma, alpha, NULL);
+  double lt = ct_logits_loss_terms(xf, tf, w, 1.0, value);
+  if (value)
+    *value *= f;
+  return lt * fabs(f);
+}
+static inline double ct_sfocal_grad_terms(float xf, float tf, double w, double g, double gamma,
+                                          double alpha) {
+  double x = xf, t = tf, df, ce = 0.0;
+  double f = ct_sfocal_factor(x, t, gamma, alpha, &df);
+  (void)ct_logits_loss_terms(xf, tf, 1.0, 1.0, &ce);
+  return ct_max(ct_logits_grad_terms(xf, tf, w * f, 1.0, g), g * w * df * ce);
+}
+
 /* ---- whole calls (the public API's view) ------------------------------------------------- */
 
-/* One call of sl_bce (op 0), sl_bce_logits (1), sl_ce (2) or sl_softmax_focal
- * (CT_OP_SOFTMAX_FOCAL), as the test made it. */
+/* One call of sl_bce (op 0), sl_bce_logits (1), sl_ce (2), sl_sigmoid_focal
+ * (CT_OP_SIGMOID_FOCAL) or sl_softmax_focal (CT_OP_SOFTMAX_FOCAL), as the test made it. */
+#define CT_OP_SIGMOID_FOCAL 3
 #define CT_OP_SOFTMAX_FOCAL 4
 typedef struct ct_call {
   int op;
@@ -246,7 +281,8 @@ typedef struct ct_call {
   double smoothing;
   const uint8_t *sel;        /* per map element (BCE N*C*H*W, CE N*H*W): 1 = counted; NULL = all */
   const float *pixel_weight; /* CE, softmax focal: N x H x W or NULL */
-  double gamma;              /* softmax focal */
+  double gamma;              /* focal losses */
+  double alpha;              /* sigmoid focal */
   double *abs_map;           /* optional out, per map element: |per-element loss| (0 where not
                                 counted), the scale of a partial sum's tolerance (box_stats) */
 } ct_call;
@@ -277,7 +313,9 @@ static inline double ct_terms(const ct_call *c, double *loss_terms, double *grad
       double pw = c->pos_weight ? (double)c->pos_weight[i / HW % C] : 1.0, l = 0.0;
       double lt = !sel         ? 0.0
                   : c->op == 0 ? ct_bce_prob_loss_terms(c->x[i], c->t[i], w, &l)
-                               : ct_logits_loss_terms(c->x[i], c->t[i], w, pw, &l);
+                  : c->op == CT_OP_SIGMOID_FOCAL
+                      ? ct_sfocal_loss_terms(c->x[i], c->t[i], w, c->gamma, c->alpha, &l)
+                      : ct_logits_loss_terms(c->x[i], c->t[i], w, pw, &l);
       abs_sum += fabs(l);
       if (c->abs_map)
         c->abs_map[i] = fabs(l);
@@ -286,7 +324,9 @@ static inline double ct_terms(const ct_call *c, double *loss_terms, double *grad
       if (grad_terms)
         grad_terms[i] = !sel         ? 0.0
                         : c->op == 0 ? ct_bce_prob_grad_terms(c->x[i], c->t[i], w, g)
-                                     : ct_logits_grad_terms(c->x[i], c->t[i], w, pw, g);
+                        : c->op == CT_OP_SIGMOID_FOCAL
+                            ? ct_sfocal_grad_terms(c->x[i], c->t[i], w, g, c->gamma, c->alpha)
+                            : ct_logits_grad_terms(c->x[i], c->t[i], w, pw, g);
     }
     return abs_sum;
   }

@@ -85,10 +85,24 @@ static double sigmoid(double x) {
   return e / (1.0 + e);
 }
 
+/* Sigmoid focal: the factor alpha_t m^gamma of the BCE-with-logits loss, m = 1 - p_t =
+ * p + t - 2 p t (written as sigmoid(x) (1 - t) + sigmoid(-x) t: no cancellation for t in
+ * [0, 1]), and in *dfdx its derivative alpha_t gamma m^(gamma-1) dm/dx, dm/dx = p (1 - p)
+ * (1 - 2 t) (0 where gamma = 0, m = 0 or p (1 - p) = 0: the limit). */
+static double focal_factor(double x, double t, double gam, double al, double *dfdx) {
+  double sp = sigmoid(x), sn = sigmoid(-x), m = sp * (1.0 - t) + sn * t;
+  double at = al < 0 ? 1.0 : al * t + (1.0 - al) * (1.0 - t);
+  if (dfdx)
+    *dfdx = gam != 0.0 && m != 0.0 && sp * sn != 0.0
+                ? at * gam * pow(m, gam - 1.0) * sp * sn * (1.0 - 2.0 * t)
+                : 0.0;
+  return at * pow(m, gam);
+}
+
 static void ref_bce(const t_case *c, ref_out *o) {
   const int64_t N = c->shape.n, C = c->shape.c, H = c->shape.h, W = c->shape.w;
-  const int logits = c->op == T_BCE_LOGITS;
-  const double eps = (double)1e-12f;
+  const int focal = c->op == T_SIGMOID_FOCAL, logits = c->op == T_BCE_LOGITS || focal;
+  const double eps = (double)1e-12f, gam = c->opt.focal_gamma, al = c->opt.focal_alpha;
   double sum = 0.0, nat = 0.0;
   int64_t count = 0;
   /* pass 1: selection, loss, count, domain */
@@ -130,6 +144,11 @@ static void ref_bce(const t_case *c, ref_out *o) {
             l *= w;
             ln = fabs(w) *
                  (fabs((1.0 - t) * p) + fabs(pw * t * p) + fabs(lw) * log1p(exp(-fabs(p))));
+            if (focal) { /* torchvision: alpha_t (1 - p_t)^gamma ce */
+              double f = focal_factor(p, t, gam, al, NULL);
+              l *= f;
+              ln *= fabs(f);
+            }
           }
           o->map[i] = l;
           o->map_nat[i] = ln;
@@ -153,6 +172,14 @@ static void ref_bce(const t_case *c, ref_out *o) {
       double pw = c->pos_weight ? (double)c->pos_weight[ch] : 1.0;
       o->grad[i] = g * w * ((1.0 - t) * sigmoid(p) - pw * t * sigmoid(-p));
       o->grad_nat[i] = fabs(g * w) * (fabs(1.0 - t) + fabs(pw * t));
+      if (focal) {
+        double dm, f = focal_factor(p, t, gam, al, &dm);
+        double ce =
+            isfinite(p) ? (p >= 0 ? (1.0 - t) * p + log1p(exp(-p)) : -t * p + log1p(exp(p))) : NAN;
+        double dce = (1.0 - t) * sigmoid(p) - t * sigmoid(-p);
+        o->grad[i] = isfinite(p) ? g * w * (dm * ce + f * dce) : NAN;
+        o->grad_nat[i] = fabs(g * w) * (fabs(dm * ce) + fabs(f) * (fabs(1.0 - t) + fabs(t)));
+      }
     }
   }
   o->stats.loss_sum = sum;

@@ -158,8 +158,11 @@ static int equiv_case(const t_case *src, int off, const char *desc) {
     ref_out ro; /* only for the selection (ref.c: sel per map element) */
     ref_run(c, &ro);
     const int64_t ne = t_elems(&c->shape), nm = t_map_elems(c);
-    elem_bound = c->op == T_SOFTMAX_FOCAL ? ct_focal_ulp(c->opt.focal_gamma) : CT_MAX_ULP;
-    ct_call cc = {.op = c->op == T_SOFTMAX_FOCAL ? CT_OP_SOFTMAX_FOCAL : (int)c->op,
+    const int focal = c->op == T_SOFTMAX_FOCAL || c->op == T_SIGMOID_FOCAL;
+    elem_bound = focal ? ct_focal_ulp(c->opt.focal_gamma) : CT_MAX_ULP;
+    ct_call cc = {.op = c->op == T_SOFTMAX_FOCAL   ? CT_OP_SOFTMAX_FOCAL
+                        : c->op == T_SIGMOID_FOCAL ? CT_OP_SIGMOID_FOCAL
+                                                   : (int)c->op,
                   .shape = c->shape,
                   .x = c->x,
                   .t = c->target,
@@ -174,7 +177,9 @@ static int equiv_case(const t_case *src, int off, const char *desc) {
                   .smoothing = c->op == T_CE ? c->opt.label_smoothing : 0.0,
                   .sel = ro.sel,
                   .pixel_weight = c->opt.pixel_weight,
-                  .gamma = c->op == T_SOFTMAX_FOCAL ? c->opt.focal_gamma : 0.0};
+                  .gamma = focal ? c->opt.focal_gamma : 0.0,
+                  .alpha = c->opt.focal_alpha};
+    const double sum_bound = focal ? ct_focal_sum_rel(c->opt.focal_gamma) : 1.0;
     double *lterms = t_alloc((size_t)nm * sizeof(double));
     double *gterms = t_alloc((size_t)ne * sizeof(double));
     const double abs_sum = ct_terms(&cc, lterms, gterms);
@@ -186,7 +191,7 @@ static int equiv_case(const t_case *src, int off, const char *desc) {
       double mn = c->opt.reduction == SL_REDUCTION_MEAN && b.stats.normalizer > 0
                       ? b.stats.normalizer
                       : 1.0;
-      if (!(ct_sum_err(a.loss[0], b.loss[0], abs_sum / mn, 1) <= 1.0)) {
+      if (!(ct_sum_err(a.loss[0], b.loss[0], abs_sum / mn, 1) <= sum_bound)) {
         cr_expect(0, "%s: loss %.9g, scalar %.9g (sum |l| %g)", desc, (double)a.loss[0],
                   (double)b.loss[0], abs_sum);
         fails++;
@@ -194,7 +199,7 @@ static int equiv_case(const t_case *src, int off, const char *desc) {
     }
     free(lterms);
     free(gterms);
-    if (!(ct_sum_err(a.stats.loss_sum, b.stats.loss_sum, abs_sum, 0) <= 1.0) ||
+    if (!(ct_sum_err(a.stats.loss_sum, b.stats.loss_sum, abs_sum, 0) <= sum_bound) ||
         !(a.stats.normalizer == b.stats.normalizer ||
           (isnan(a.stats.normalizer) && isnan(b.stats.normalizer))) ||
         a.stats.count != b.stats.count) {
@@ -586,4 +591,53 @@ Test(equiv, ce_pixel_weight_widths) {
 }
 Test(equiv, softmax_focal_widths) {
   pw_widths(T_SOFTMAX_FOCAL, 37000);
+}
+
+/* ---- the sigmoid focal loss ----------------------------------------------------------------
+ * Row widths 1..67, every reduction, boxes (many per sample too) and masks (per channel too),
+ * weights, gamma on the integer path (0, 1, 2, 3) and the pow path (0.5, 2.5), alpha 0.25,
+ * 0.5, 1, 0 and < 0 (no alpha weighting); special logits (+-inf, NaN, 0, tiny, 1e30, beyond
+ * the exp range, saturated) and targets (0, 1, 1/2, tiny, near 1, outside [0, 1], NaN: hard
+ * lanes). The bound is ct_focal_ulp(gamma) (contract.h). */
+Test(equiv, sigmoid_focal_widths) {
+  static const float gammas[] = {2.0f, 1.0f, 3.0f, 2.5f, 0.5f, 0.0f, 2.0f};
+  static const float alphas[] = {0.25f, -1.0f, 0.5f, 1.0f, 0.0f};
+  static const float logits[] = {INFINITY, -INFINITY, NAN,   1e30f, -1e30f, 30.0f, -90.0f,
+                                 0.0f,     1e-30f,    -0.1f, 17.5f, -17.5f, 88.0f, 60.0f};
+  static const float targets[] = {0.0f, 1.0f, 0.5f, 1e-8f, 0.99999994f, 1.5f, -0.25f, NAN};
+  say_isa();
+  int fails = 0;
+  uint64_t seed = 38000;
+  for (int w = 1; w <= 67; w++)
+    for (int red = 0; red < 3; red++) {
+      sl_shape sh = {2, 1 + w % 3, 3, w};
+      t_spec s = t_spec_default(T_SIGMOID_FOCAL, sh, seed++);
+      s.reduction = (sl_reduction)red;
+      static const t_box kinds[] = {TB_NONE, TB_PER_SAMPLE, TB_INTERIOR, TB_MANY};
+      s.box = kinds[(w + red) % 4];
+      s.mask = w % 5 == 0   ? TM_PER_CHANNEL
+               : w % 3 == 0 ? TM_NONE
+               : w % 3 == 1 ? TM_RANDOM
+                            : TM_FULL;
+      s.weight = (w + red) % 2;
+      s.grad_scale = red == 1 ? -1.5f : 1.0f;
+      s.focal_gamma = gammas[(w + red) % 7];
+      s.focal_alpha = alphas[w % 5];
+      s.scale = w % 5 == 0 ? 30.0f : 0.0f;
+      t_case c;
+      t_case_make(&c, &s);
+      t_rng r = t_rng_seed(seed * 17);
+      for (int64_t i = 0; w % 2 == 1 && i < t_elems(&sh); i++) {
+        if (t_rng_unit(&r) < 0.15)
+          c.x[i] = logits[t_rng_int(&r, 0, 14)];
+        if (t_rng_unit(&r) < 0.15)
+          c.target[i] = targets[t_rng_int(&r, 0, 8)];
+      }
+      char desc[256];
+      fails += equiv_case(&c, 1 + w % 7, t_spec_str(&s, desc, sizeof desc));
+      t_case_free(&c);
+    }
+  say_ulps("sigmoid focal");
+  elem_bound = CT_MAX_ULP;
+  cr_assert(fails == 0);
 }

@@ -71,7 +71,7 @@ static void thread_counts(t_op op, uint64_t seed) {
     s.ignore = t_op_labels(op);
     s.smoothing = op == T_CE ? 0.05f : 0.0f;
     s.pixel_weight = op == T_SOFTMAX_FOCAL || (op == T_CE && red == 1);
-    s.focal_gamma = red == 2 ? 2.5f : 2.0f; /* softmax focal: the integer and the pow path */
+    s.focal_gamma = red == 2 ? 2.5f : 2.0f; /* focal: the integer and the pow path */
     t_case c;
     t_case_make(&c, &s);
     /* large boxes (one empty) so that every chunk has work */
@@ -110,6 +110,9 @@ Test(threads, ce) {
 }
 Test(threads, softmax_focal) {
   thread_counts(T_SOFTMAX_FOCAL, 20250);
+}
+Test(threads, sigmoid_focal) {
+  thread_counts(T_SIGMOID_FOCAL, 20300);
 }
 
 /* The library called from inside a parallel region, several calls at once (each also asking

@@ -52,6 +52,7 @@ t_spec t_spec_default(t_op op, sl_shape shape, uint64_t seed) {
   s.ignore_index = -100;
   s.grad_scale = 1.0f;
   s.focal_gamma = 2.0f;
+  s.focal_alpha = 0.25f;
   return s;
 }
 
@@ -173,7 +174,7 @@ void t_case_make(t_case *c, const t_spec *s) {
       int k = (int)t_rng_int(&r, 0, 3);
       c->target[i] = k == 0 ? 0.0f : k == 1 ? 1.0f : (float)t_rng_unit(&r);
     }
-  } else if (s->op == T_BCE_LOGITS) {
+  } else if (s->op == T_BCE_LOGITS || s->op == T_SIGMOID_FOCAL) {
     float sc = s->scale > 0 ? s->scale : 6.0f;
     c->target = t_alloc((size_t)n * sizeof(float));
     for (int64_t i = 0; i < n; i++) {
@@ -221,8 +222,10 @@ void t_case_make(t_case *c, const t_spec *s) {
       c->pixel_weight[i] = t_rng_unit(&r) < 0.1 ? 0.0f : t_rng_range(&r, 0.0f, 3.0f);
     c->opt.pixel_weight = c->pixel_weight;
   }
-  if (s->op == T_SOFTMAX_FOCAL)
+  if (s->op == T_SOFTMAX_FOCAL || s->op == T_SIGMOID_FOCAL)
     c->opt.focal_gamma = s->focal_gamma;
+  if (s->op == T_SIGMOID_FOCAL)
+    c->opt.focal_alpha = s->focal_alpha;
   if (s->reduction == SL_REDUCTION_NONE) {
     int64_t m = t_map_elems(c);
     c->grad_map = t_alloc((size_t)m * sizeof(float));
@@ -311,10 +314,11 @@ void t_case_free(t_case *c) {
 }
 
 const char *t_op_name(t_op op) {
-  return op == T_BCE          ? "bce"
-         : op == T_BCE_LOGITS ? "bce_logits"
-         : op == T_CE         ? "ce"
-                              : "softmax_focal";
+  return op == T_BCE             ? "bce"
+         : op == T_BCE_LOGITS    ? "bce_logits"
+         : op == T_CE            ? "ce"
+         : op == T_SIGMOID_FOCAL ? "sigmoid_focal"
+                                 : "softmax_focal";
 }
 
 const char *t_reduction_name(sl_reduction r) {
@@ -327,12 +331,13 @@ const char *t_spec_str(const t_spec *s, char *buf, size_t len) {
   static const char *mask[] = {"none", "empty", "full", "random", "checker", "per_channel"};
   snprintf(buf, len,
            "%s %lldx%lldx%lldx%lld seed=%llu box=%s mask=%s%s red=%s w=%d pw=%d lt=%d "
-           "ign=%d(%lld) ls=%g gs=%g pixw=%d gamma=%g",
+           "ign=%d(%lld) ls=%g gs=%g pixw=%d gamma=%g alpha=%g",
            t_op_name(s->op), (long long)s->shape.n, (long long)s->shape.c, (long long)s->shape.h,
            (long long)s->shape.w, (unsigned long long)s->seed, box[s->box], mask[s->mask],
            s->null_region ? " (NULL region)" : "", t_reduction_name(s->reduction), s->weight,
            s->pos_weight, (int)s->label_type, s->ignore, (long long)s->ignore_index,
-           (double)s->smoothing, (double)s->grad_scale, s->pixel_weight, (double)s->focal_gamma);
+           (double)s->smoothing, (double)s->grad_scale, s->pixel_weight, (double)s->focal_gamma,
+           (double)s->focal_alpha);
   return buf;
 }
 
@@ -343,6 +348,8 @@ sl_status t_call(const t_case *c, const sl_options *opt, float *loss, float *gra
     return sl_bce(&c->shape, c->x, c->target, reg, opt, loss, grad);
   case T_BCE_LOGITS:
     return sl_bce_logits(&c->shape, c->x, c->target, reg, opt, loss, grad);
+  case T_SIGMOID_FOCAL:
+    return sl_sigmoid_focal(&c->shape, c->x, c->target, reg, opt, loss, grad);
   case T_SOFTMAX_FOCAL:
     return sl_softmax_focal(&c->shape, c->x, c->labels, c->label_type, reg, opt, loss, grad);
   default:

@@ -24,7 +24,7 @@ float t_rng_range(t_rng *r, float lo, float hi); /* [lo, hi) */
 int64_t t_rng_int(t_rng *r, int64_t lo, int64_t hi_excl);
 
 /* ---- a test case ------------------------------------------------------------------------ */
-typedef enum t_op { T_BCE, T_BCE_LOGITS, T_CE, T_SOFTMAX_FOCAL } t_op;
+typedef enum t_op { T_BCE, T_BCE_LOGITS, T_CE, T_SOFTMAX_FOCAL, T_SIGMOID_FOCAL } t_op;
 /* 1 for the ops with labels [N,H,W] and a softmax over C (CE, softmax focal). */
 static inline int t_op_labels(t_op op) {
   return op == T_CE || op == T_SOFTMAX_FOCAL;
@@ -75,7 +75,8 @@ typedef struct t_spec {
   float grad_scale;     /* MEAN / SUM */
   float scale;          /* logits are drawn in [-scale, scale] (0 = default) */
   int pixel_weight;     /* CE, softmax focal: a random N x H x W pixel weight map */
-  float focal_gamma;    /* softmax focal: gamma (t_spec_default: 2) */
+  float focal_gamma;    /* focal losses: gamma (t_spec_default: 2) */
+  float focal_alpha;    /* sigmoid focal: alpha (t_spec_default: 0.25) */
 } t_spec;
 
 t_spec t_spec_default(t_op op, sl_shape shape, uint64_t seed);

@@ -9,6 +9,7 @@
 double sl_bce_prob__avx2(const sl_bce_row *r, int *domain_error);
 double sl_bce_logits__avx2(const sl_bce_row *r, int *domain_error);
 double sl_ce__avx2(const sl_ce_row *r);
+double sl_sigmoid_focal__avx2(const sl_bce_row *r, int *domain_error);
 double sl_softmax_focal__avx2(const sl_ce_row *r);
 void sl_dice_sums__avx2(const sl_dice_row *r, double sums[3]);
 void sl_dice_grad__avx2(const sl_dice_row *r);
@@ -23,6 +24,7 @@ const sl_kernels sl_kernels_avx2 = {
     .bce_prob = sl_bce_prob__avx2,
     .bce_logits = sl_bce_logits__avx2,
     .ce = sl_ce__avx2,
+    .sigmoid_focal = sl_sigmoid_focal__avx2,
     .softmax_focal = sl_softmax_focal__avx2,
     .dice_sums = sl_dice_sums__avx2,
     .dice_grad = sl_dice_grad__avx2,

@@ -59,8 +59,11 @@ enum { BF_LOSS = 1, BF_GRAD = 2, BF_W = 4, BF_GMAP = 8, BF_MASK = 16 };
 #define LDN(p)    (tail ? v_loadn((p), n) : v_load(p))
 #define STN(p, v) (tail ? v_storen((p), (v), n) : v_store((p), (v)))
 
+/* The three element-wise losses of this file. */
+enum { SL_BCE_MODE_PROB = 0, SL_BCE_MODE_LOGITS = 1, SL_BCE_MODE_FOCAL = 2 };
+
 /* The reference's value of element i (loss and gradient stored, weighted loss returned). */
-static double bce_reference(const sl_bce_row *r, int64_t i, int logits) {
+static double bce_reference(const sl_bce_row *r, int64_t i, int mode) {
   sl_bce_row s = *r;
   s.x += i;
   s.y += i;
@@ -71,7 +74,9 @@ static double bce_reference(const sl_bce_row *r, int64_t i, int logits) {
   s.grad = s.grad ? s.grad + i : NULL;
   s.len = 1;
   int unused = 0;
-  return logits ? sl_bce_logits__scalar(&s, &unused) : sl_bce_prob__scalar(&s, &unused);
+  return mode == SL_BCE_MODE_FOCAL    ? sl_sigmoid_focal__scalar(&s, &unused)
+         : mode == SL_BCE_MODE_LOGITS ? sl_bce_logits__scalar(&s, &unused)
+                                      : sl_bce_prob__scalar(&s, &unused);
 }
 
 /* g w, the upstream gradient times the weight, and in *hard the lanes where that float product
@@ -187,23 +192,79 @@ SL_V vm bce_prob_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, const 
   return hard;
 }
 
+/* The focal powers of q > 0 (double lanes; both focal losses, also generic/ce.h): *qm1 =
+ * q^(gamma - 1), *qg = q^gamma (gamma 0: 0 and 1). gamma an integer in [1, 8] (gamma 2 by far the
+ * most common): products, each rounded once. Any other gamma: pow per lane in double, q and the
+ * result carried as float pairs hi + lo (48 bits, the vector layer has no double lane store); lanes
+ * whose q^gamma is below 2^-100 (its pair would lose bits, a subnormal lo) are returned in *hard
+ * for the reference. */
+SL_V void focal_pow(vd q, double gam, vd *qm1, vd *qg, vm *hard) {
+  if (gam == 0.0) { /* q^0 = 1; q^(gamma-1) only ever multiplies gamma: 0 */
+    *qm1 = d_zero();
+    *qg = d_set1(1.0);
+    return;
+  }
+  if (gam <= 8.0 && gam == (double)(int)gam) {
+    vd a = d_set1(1.0);
+    for (int k = 1; k < (int)gam; k++)
+      a = d_mul(a, q);
+    *qm1 = a;
+    *qg = d_mul(a, q);
+    return;
+  }
+  float hi[SL_W], lo[SL_W];
+  vf h = d_to_f(q);
+  v_store(hi, h);
+  v_store(lo, d_to_f(d_sub(q, d_from(h))));
+  for (int l = 0; l < SL_W; l++) {
+    double v = pow((double)hi[l] + (double)lo[l], gam);
+    hi[l] = (float)v;
+    lo[l] = (float)(v - (double)hi[l]);
+  }
+  vf gh = v_load(hi);
+  *qg = d_add(d_from(gh), d_from(v_load(lo)));
+  *qm1 = d_div(*qg, q);
+  *hard = m_or(*hard, v_nge(gh, v_set1(0x1p-100f)));
+}
+
 /* The row's pos_weight constants (logits): pw, and pw - 1 = pm + em, 1 + pw = up + eu exactly
  * (TwoSum), so that lw = 1 + (pw - 1) t and a - b = 1 - (1 + pw) t lose neither a tiny pw
  * (t = 1, pw = 1e-29: lw = pw, a - b = -pw) nor the 1 beside a large t (pw = 1, t = 2.8e8:
  * lw = 1, where (1 - t) + pw t rounds to 0; a fuzz finding). */
 typedef struct bce_pwc {
   vf pw, pm, em, up, eu;
+  int noalpha;         /* sigmoid focal: alpha < 0, alpha_t = 1 */
+  double alpha, gamma; /* sigmoid focal */
 } bce_pwc;
-SL_V bce_pwc bce_pw_consts(float pw) {
+SL_V bce_pwc bce_pw_consts(const sl_bce_row *r, const int mode) {
+  const float pw = mode == SL_BCE_MODE_LOGITS ? r->pos_weight : 1.0f;
   const float pm = pw - 1.0f, bm = pm - pw, em = (pw - (pm - bm)) + (-1.0f - bm);
   const float up = 1.0f + pw, bu = up - 1.0f, eu = (1.0f - (up - bu)) + (pw - bu);
-  bce_pwc k = {v_set1(pw), v_set1(pm), v_set1(em), v_set1(up), v_set1(eu)};
+  bce_pwc k = {v_set1(pw),
+               v_set1(pm),
+               v_set1(em),
+               v_set1(up),
+               v_set1(eu),
+               !(r->focal_alpha >= 0.0f),
+               (double)r->focal_alpha,
+               (double)r->focal_gamma};
   return k;
 }
 
+/* BCE with logits (mode SL_BCE_MODE_LOGITS) and the sigmoid focal loss (SL_BCE_MODE_FOCAL) on
+ * n lanes at i. The focal loss is the BCE loss s and its derivative d (pos_weight 1) times its
+ * factor: with inv = 1 / (1 + e) (float), m = 1 - p_t = (u + v e) inv, u = 1 - t and v = t for
+ * x >= 0 (sigmoid(x) = inv, sigmoid(-x) = e inv), swapped for x < 0 (no cancellation for t in
+ * [0, 1]: both terms >= 0); then in double lanes m^gamma and m^(gamma-1) (focal_pow),
+ * l = alpha_t m^gamma (w s), alpha_t = alpha t + (1 - alpha)(1 - t) (float, terms >= 0), and
+ * dl/dx = alpha_t (gamma m^(gamma-1) sp sn (1 - 2t) s + m^gamma d), sp sn = e inv^2.
+ * Its extra hard lanes: a target outside [0, 1] or NaN (m may cancel or be negative there), d
+ * below FLT_MIN also near x = 0 (its polynomial form is not rescaled here), and a float loss
+ * beyond FLT_MAX. */
 SL_V vm bce_logits_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, const int tail,
-                         const int fl, const bce_pwc *k, vd *acc) {
+                         const int fl, const bce_pwc *k, const int mode, vd *acc) {
   const vf one = v_set1(1.0f), zero = v_zero(), pw = k->pw;
+  const int focal = mode == SL_BCE_MODE_FOCAL;
   vf x = LDN(r->x + i), t = LDN(r->y + i);
   vf w = (fl & BF_W) ? LDN(r->w + i) : one;
   vf ax = v_abs(x);
@@ -225,12 +286,32 @@ SL_V vm bce_logits_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, cons
    * could overflow */
   vm hard = m_or(v_nle(ax, v_set1(FLT_MAX)), v_nle(v_max(v_abs(t), v_abs(b)), v_set1(0x1p60f)));
   hard = m_or(hard, m_or(deep, lost));
+  vf inv = one;
+  vd mg = d_zero(), mm1 = d_zero(), L = d_zero(), E = d_zero(), IN = d_zero(), AT = d_zero();
+  if (focal) {
+    hard = m_or(hard, m_or(v_nge(t, zero), v_nle(t, one)));
+    /* inv = 1 / (1 + e) in float, then one Newton step in double (IN: 1 / (1 + E) to about
+     * 2^-46), cheaper than a double division; m = (u + v e) IN in double: its only error is
+     * e's */
+    inv = v_div(one, v_add(one, e));
+    E = d_from(e);
+    vd iv = d_from(inv);
+    IN = d_mul(iv, d_sub(d_set1(2.0), d_mul(d_add(d_set1(1.0), E), iv)));
+    vd T = d_from(t), U1 = d_sub(d_set1(1.0), T);
+    vd M = d_mul(d_fma(d_sel(pos, T, U1), E, d_sel(pos, U1, T)), IN);
+    focal_pow(M, k->gamma, &mm1, &mg, &hard);
+    AT = k->noalpha ? d_set1(1.0) : d_fma(d_set1(k->alpha), T, d_mul(d_set1(1.0 - k->alpha), U1));
+    L = d_mul(d_mul(mg, AT), (fl & BF_W) ? d_mul(d_from(w), d_from(s)) : d_from(s));
+    l = v_keep(sel, d_to_f(L));
+    hard = m_or(hard, bce_nonfinite(l));
+  }
   if (fl & BF_GRAD) {
     vf gw = bce_gw(r, i, n, tail, fl, w, &hard);
     /* x >= 0: (a - b e) / (1 + e), x < 0: (a e - b) / (1 + e): one fma and one division,
      * the fewest roundings where the terms cancel. A d below FLT_MIN (subnormal, or
      * underflowed to 0) would lose its digits before g w scales it: the reference's lane. */
-    vf d = v_div(v_sel(pos, v_fnma(b, e, a), v_fms(a, e, b)), v_add(one, e));
+    vf num = v_sel(pos, v_fnma(b, e, a), v_fms(a, e, b));
+    vf d = focal ? v_mul(num, inv) : v_div(num, v_add(one, e));
     vf gr = v_mul(gw, d);
     vm dlost = v_lt(v_abs(d), v_set1(FLT_MIN));
     vm near = v_lt(ax, v_set1(SL_LOGITS_NEAR0_F));
@@ -243,11 +324,24 @@ SL_V vm bce_logits_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, cons
       p = v_fma(p, u, v_set1(1.0f / 120.0f));
       p = v_fma(p, u, v_set1(-1.0f / 12.0f));
       vf xc = v_fma(v_mul(p, u), x, x);
-      vf gl = v_mul(v_mul(gw, lw), v_set1(0.25f));
       vf amb = v_fnma(k->eu, t, v_fnma(k->up, t, one));
-      vf ga = v_mul(v_mul(gw, amb), v_set1(0.5f));
-      gr = v_sel(near, v_fma(gl, xc, ga), gr);
-      dlost = m_andnot(dlost, near);
+      if (focal) {
+        d = v_sel(near, v_fma(v_mul(lw, v_set1(0.25f)), xc, v_mul(amb, v_set1(0.5f))), d);
+        dlost = v_lt(v_abs(d), v_set1(FLT_MIN));
+      } else {
+        vf gl = v_mul(v_mul(gw, lw), v_set1(0.25f));
+        vf ga = v_mul(v_mul(gw, amb), v_set1(0.5f));
+        gr = v_sel(near, v_fma(gl, xc, ga), gr);
+        dlost = m_andnot(dlost, near);
+      }
+    }
+    if (focal) {
+      /* alpha_t (gamma m^(gamma-1) sp sn (1 - 2t) s + m^gamma d), times g w, in double (e^2 s
+       * underflows float at x = 60, t = 1, where its term is half of the result) */
+      vd sps = d_mul(d_mul(E, IN), IN);
+      vd f1 = d_mul(d_mul(sps, d_from(v_fnma(v_set1(2.0f), t, one))), d_from(s));
+      vd dg = d_fma(mg, d_from(d), d_mul(d_mul(d_set1(k->gamma), mm1), f1));
+      gr = d_to_f(d_mul(d_mul(dg, AT), d_from(gw)));
     }
     hard = m_or(hard, m_or(dlost, bce_nonfinite(gr)));
     STN(r->grad + i, v_keep(sel, gr));
@@ -255,14 +349,17 @@ SL_V vm bce_logits_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, cons
   hard = m_and(sel, hard);
   if (fl & BF_LOSS)
     STN(r->loss + i, l);
-  *acc = d_add(*acc, d_from(v_keep(m_andnot(sel, hard), l)));
+  if (focal)
+    *acc = d_add(*acc, d_sel(m_andnot(sel, hard), L, d_zero()));
+  else
+    *acc = d_add(*acc, d_from(v_keep(m_andnot(sel, hard), l)));
   return hard;
 }
 
 /* One block of n lanes at i: selection, the zeros of a block without any selected lane, the
  * kernel block, then the reference for its hard lanes (their losses returned). */
 SL_V double bce_step(const sl_bce_row *r, int64_t i, int64_t n, const int tail, const int fl,
-                     const int logits, const bce_pwc *k, vd *acc, vm *bad) {
+                     const int mode, const bce_pwc *k, vd *acc, vm *bad) {
   vm sel = tail ? m_first(n) : m_all();
   if (fl & BF_MASK) {
     sel = m_and(sel, tail ? m_bytesn(r->mask + i, n) : m_bytes(r->mask + i));
@@ -274,32 +371,32 @@ SL_V double bce_step(const sl_bce_row *r, int64_t i, int64_t n, const int tail, 
       return 0.0;
     }
   }
-  vm hard = logits ? bce_logits_block(r, i, n, sel, tail, fl, k, acc)
-                   : bce_prob_block(r, i, n, sel, tail, fl, acc, bad);
+  vm hard = mode != SL_BCE_MODE_PROB ? bce_logits_block(r, i, n, sel, tail, fl, k, mode, acc)
+                                     : bce_prob_block(r, i, n, sel, tail, fl, acc, bad);
   if (!m_any(hard))
     return 0.0;
   double s = 0.0;
   for (int l = 0; l < SL_W; l++)
     if (m_lane(hard, l))
-      s += bce_reference(r, i + l, logits);
+      s += bce_reference(r, i + l, mode);
   return s;
 }
 
-SL_V double bce_body(const sl_bce_row *r, int *domain_error, const int fl, const int logits) {
+SL_V double bce_body(const sl_bce_row *r, int *domain_error, const int fl, const int mode) {
   vd acc0 = d_zero(), acc1 = d_zero();
   vm bad = m_none();
   double fix = 0.0;
   int64_t i = 0, len = r->len;
-  const bce_pwc k = bce_pw_consts(logits ? r->pos_weight : 1.0f);
+  const bce_pwc k = bce_pw_consts(r, mode);
   for (; i + 2 * SL_W <= len; i += 2 * SL_W) {
-    fix += bce_step(r, i, SL_W, 0, fl, logits, &k, &acc0, &bad);
-    fix += bce_step(r, i + SL_W, SL_W, 0, fl, logits, &k, &acc1, &bad);
+    fix += bce_step(r, i, SL_W, 0, fl, mode, &k, &acc0, &bad);
+    fix += bce_step(r, i + SL_W, SL_W, 0, fl, mode, &k, &acc1, &bad);
   }
   for (; i < len; i += SL_W) {
     if (len - i >= SL_W)
-      fix += bce_step(r, i, SL_W, 0, fl, logits, &k, &acc0, &bad);
+      fix += bce_step(r, i, SL_W, 0, fl, mode, &k, &acc0, &bad);
     else
-      fix += bce_step(r, i, len - i, 1, fl, logits, &k, &acc1, &bad);
+      fix += bce_step(r, i, len - i, 1, fl, mode, &k, &acc1, &bad);
   }
   if (m_any(bad))
     *domain_error = 1;
@@ -308,17 +405,19 @@ SL_V double bce_body(const sl_bce_row *r, int *domain_error, const int fl, const
 
 #define SL_BCE_CASE(k)                                                                             \
   case k:                                                                                          \
-    return bce_body(r, domain_error, k, logits);
+    return bce_body(r, domain_error, k, mode);
 
 static inline __attribute__((always_inline)) double
-bce_dispatch(const sl_bce_row *r, int *domain_error, const int logits) {
+bce_dispatch(const sl_bce_row *r, int *domain_error, const int mode) {
   /* an upstream gradient that is not a normal float (or 0) as float: the whole row on the
    * reference (its float rounding would lose digits or overflow) */
   float gs = (float)r->gscale;
   if (r->grad && !r->gmap && gs != 0.0f && !(fabsf(gs) >= FLT_MIN && fabsf(gs) <= FLT_MAX))
-    return logits ? sl_bce_logits__scalar(r, domain_error) : sl_bce_prob__scalar(r, domain_error);
+    return mode == SL_BCE_MODE_FOCAL    ? sl_sigmoid_focal__scalar(r, domain_error)
+           : mode == SL_BCE_MODE_LOGITS ? sl_bce_logits__scalar(r, domain_error)
+                                        : sl_bce_prob__scalar(r, domain_error);
 #if defined(SL_MCA)
-  return bce_body(r, domain_error, BF_GRAD | BF_LOSS, logits); /* one variant for llvm-mca */
+  return bce_body(r, domain_error, BF_GRAD | BF_LOSS, mode); /* one variant for llvm-mca */
 #endif
   int fl = (r->loss ? BF_LOSS : 0) | (r->grad ? BF_GRAD : 0) | (r->w ? BF_W : 0) |
            (r->grad && r->gmap ? BF_GMAP : 0) | (r->mask ? BF_MASK : 0);
@@ -348,7 +447,7 @@ bce_dispatch(const sl_bce_row *r, int *domain_error, const int logits) {
     SL_BCE_CASE(30)
     SL_BCE_CASE(31)
   default: /* gmap without grad is masked off above: unreachable */
-    return bce_body(r, domain_error, BF_LOSS | BF_GRAD | BF_W | BF_GMAP | BF_MASK, logits);
+    return bce_body(r, domain_error, BF_LOSS | BF_GRAD | BF_W | BF_GMAP | BF_MASK, mode);
   }
 }
 
@@ -356,14 +455,21 @@ bce_dispatch(const sl_bce_row *r, int *domain_error, const int logits) {
  * output: r->loss, r->grad, *domain_error = 1 if a selected x or y is outside [0, 1] or NaN;
  *         returns sum over selected of w * l (formulas: sl_bce_prob__scalar) */
 double SL_FN(sl_bce_prob)(const sl_bce_row *r, int *domain_error) {
-  return bce_dispatch(r, domain_error, 0);
+  return bce_dispatch(r, domain_error, SL_BCE_MODE_PROB);
 }
 
 /* input:  r->x logits, r->y targets, r->w, r->mask, r->gmap, r->pos_weight
  * output: r->loss, r->grad; returns sum over selected of w * l (formulas:
  *         sl_bce_logits__scalar); never touches domain_error */
 double SL_FN(sl_bce_logits)(const sl_bce_row *r, int *domain_error) {
-  return bce_dispatch(r, domain_error, 1);
+  return bce_dispatch(r, domain_error, SL_BCE_MODE_LOGITS);
+}
+
+/* input:  r->x logits, r->y targets, r->w, r->mask, r->gmap, r->focal_alpha, r->focal_gamma
+ * output: r->loss, r->grad; returns sum over selected of w * l (formulas:
+ *         sl_sigmoid_focal__scalar); never touches domain_error */
+double SL_FN(sl_sigmoid_focal)(const sl_bce_row *r, int *domain_error) {
+  return bce_dispatch(r, domain_error, SL_BCE_MODE_FOCAL);
 }
 
 #undef LDN

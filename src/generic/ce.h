@@ -160,35 +160,6 @@ SL_V void ce_reload(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t j,
     v_store(sg->xs + c * sg->ps + j, v_keep(cnt, LDN(r->x + c * r->cstride + i0 + j)));
 }
 
-/* The focal powers of q > 0 (double lanes): *qm1 = q^(gamma - 1), *qg = q^gamma. gamma an
- * integer in [1, 8] (gamma 2 by far the most common): products, each rounded once. Any other
- * gamma: pow per lane in double, q and the result carried as float pairs hi + lo (48 bits, the
- * vector layer has no double lane store); lanes whose q^gamma is below 2^-100 (its pair would
- * lose bits, a subnormal lo) are returned in *hard for the reference. */
-SL_V void ce_qpow(vd q, double gam, vd *qm1, vd *qg, vm *hard) {
-  if (gam <= 8.0 && gam == (double)(int)gam) {
-    vd a = d_set1(1.0);
-    for (int k = 1; k < (int)gam; k++)
-      a = d_mul(a, q);
-    *qm1 = a;
-    *qg = d_mul(a, q);
-    return;
-  }
-  float hi[SL_W], lo[SL_W];
-  vf h = d_to_f(q);
-  v_store(hi, h);
-  v_store(lo, d_to_f(d_sub(q, d_from(h))));
-  for (int l = 0; l < SL_W; l++) {
-    double v = pow((double)hi[l] + (double)lo[l], gam);
-    hi[l] = (float)v;
-    lo[l] = (float)(v - (double)hi[l]);
-  }
-  vf gh = v_load(hi);
-  *qg = d_add(d_from(gh), d_from(v_load(lo)));
-  *qm1 = d_div(*qg, q);
-  *hard = m_or(*hard, v_nge(gh, v_set1(0x1p-100f)));
-}
-
 /* Pixel block j (SL_W pixels of the segment): exponentials, sums, per-pixel results.
  * Returns the block's loss sum (counted, not hard pixels) in double lanes; appends hard
  * pixels to sg->hard[*nh]. */
@@ -250,7 +221,7 @@ SL_V vd ce_block(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t j, in
     vd q = d_sel(top, d_mul(s1, inv), d_sub(d_set1(1.0), pt));
     vd qm1, qg, L = d_add(dt, ls);
     hx = m_or(hx, v_nge(d_to_f(q), zero)); /* q = 0 (C = 1): F = 0 */
-    ce_qpow(q, (double)r->gamma, &qm1, &qg, &hx);
+    focal_pow(q, (double)r->gamma, &qm1, &qg, &hx);
     loss = d_mul(loss, d_mul(fg, qg));
     fg = d_mul(fg, d_mul(qm1, d_fma(d_set1((double)r->gamma), d_mul(pt, L), q)));
   } else if (r->pw) {

@@ -1,5 +1,6 @@
 /*
- * scalar/bce.c - reference BCE row microkernels (probabilities and logits).
+ * scalar/bce.c - reference BCE row microkernels (probabilities and logits) and the sigmoid focal
+ * loss (BCE with logits times a focal factor).
  *
  * The reference every SIMD kernel is tested against: plain C, each element computed in double
  * and rounded once to float for the loss map and gradient, sums accumulated in double.
@@ -81,34 +82,81 @@ static double logits_lw(double pw, double t) {
  * Elsewhere the first form is kept: for large |x| it is the one without cancellation
  * (y = 1, x = 30: -sigmoid(-30) exactly, where the second form would subtract 1 - 1).
  * At x = -inf PyTorch's form gives NaN (inf - inf) for every y; so does this kernel. */
+/* The unweighted loss of one element (returned) and its derivative d = dl/dx in *d (the
+ * formulas above). */
+static double logits_elem(double x, double t, double pw, double *d) {
+  double e = exp(-fabs(x)); /* sigmoid(|x|) = 1 / (1 + e), sigmoid(-|x|) = e / (1 + e) */
+  double l = logits_lw(pw, t);
+  l = l * log1p(e) + (1.0 - t) * fmax(x, 0.0) + pw * t * fmax(-x, 0.0);
+  if (x == -INFINITY)
+    l = NAN;
+  double a = 1.0 - t, b = pw * t;
+  if (fabs(x) < SL_LOGITS_NEAR0) {
+    double th = -expm1(-fabs(x)) / (1.0 + e); /* tanh(|x| / 2) */
+    *d = 0.5 * ((a - b) + (a + b) * copysign(th, x));
+  } else {
+    double sp = x >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e); /* sigmoid(x) */
+    double sn = x >= 0.0 ? e / (1.0 + e) : 1.0 / (1.0 + e); /* sigmoid(-x) */
+    *d = a * sp - b * sn;
+  }
+  return l;
+}
+
 double sl_bce_logits__scalar(const sl_bce_row *r, int *domain_error) {
   (void)domain_error;
   double sum = 0.0, pw = r->pos_weight;
   for (int64_t i = 0; i < r->len; i++) {
     if (unselected(r, i))
       continue;
-    double x = r->x[i], t = r->y[i];
-    double w = r->w ? (double)r->w[i] : 1.0;
-    double e = exp(-fabs(x)); /* sigmoid(|x|) = 1 / (1 + e), sigmoid(-|x|) = e / (1 + e) */
-    double l = logits_lw(pw, t);
-    l = l * log1p(e) + (1.0 - t) * fmax(x, 0.0) + pw * t * fmax(-x, 0.0);
-    if (x == -INFINITY)
-      l = NAN;
-    l *= w;
+    double w = r->w ? (double)r->w[i] : 1.0, d;
+    double l = w * logits_elem(r->x[i], r->y[i], pw, &d);
     sum += l;
     if (r->loss)
       r->loss[i] = (float)l;
     if (r->grad) {
       double g = r->gmap ? (double)r->gmap[i] : r->gscale;
-      double a = 1.0 - t, b = pw * t, d;
-      if (fabs(x) < SL_LOGITS_NEAR0) {
-        double th = -expm1(-fabs(x)) / (1.0 + e); /* tanh(|x| / 2) */
-        d = 0.5 * ((a - b) + (a + b) * copysign(th, x));
-      } else {
-        double sp = x >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e); /* sigmoid(x) */
-        double sn = x >= 0.0 ? e / (1.0 + e) : 1.0 / (1.0 + e); /* sigmoid(-x) */
-        d = a * sp - b * sn;
-      }
+      r->grad[i] = (float)(g * w * d);
+    }
+  }
+  return sum;
+}
+
+/* input:  r->x logits, r->y targets, r->w, r->mask, r->gmap, r->focal_alpha (alpha),
+ *         r->focal_gamma (gamma)
+ * output: r->loss, r->grad; returns the sum over selected of w * l,
+ *         torchvision.ops.sigmoid_focal_loss per element, with sp = sigmoid(x), sn = sigmoid(-x)
+ *         from e = exp(-|x|), ce and dce = dce/dx as sl_bce_logits__scalar (pos_weight 1):
+ *         m = 1 - p_t = sp (1 - t) + sn t   (torchvision: 1 - (p t + (1 - p)(1 - t)); this form
+ *                                            has no cancellation for t in [0, 1])
+ *         l = alpha_t m^gamma ce,           alpha_t = alpha t + (1 - alpha)(1 - t), 1 if alpha < 0
+ *         dl/dx = alpha_t (gamma m^(gamma-1) sp sn (1 - 2 t) ce + m^gamma dce)
+ *         (dm/dx = sp sn (1 - 2 t)). The first term is 0 for gamma = 0 and where sp sn or m is
+ *         0 (its limit: m^(gamma-1) sp sn -> 0 with m); m^0 = 1 (pow(0, 0)). A NaN or infinite
+ *         x: a NaN gradient (PyTorch's autograd gives NaN there: inf * 0 in its chain). */
+double sl_sigmoid_focal__scalar(const sl_bce_row *r, int *domain_error) {
+  (void)domain_error;
+  double sum = 0.0, gam = r->focal_gamma, al = r->focal_alpha;
+  for (int64_t i = 0; i < r->len; i++) {
+    if (unselected(r, i))
+      continue;
+    double x = r->x[i], t = r->y[i], dce;
+    double w = r->w ? (double)r->w[i] : 1.0;
+    double ce = logits_elem(x, t, 1.0, &dce);
+    double e = exp(-fabs(x));
+    double sp = x >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+    double sn = x >= 0.0 ? e / (1.0 + e) : 1.0 / (1.0 + e);
+    double m = sp * (1.0 - t) + sn * t, mg = pow(m, gam);
+    double at = al < 0.0 ? 1.0 : al * t + (1.0 - al) * (1.0 - t);
+    double l = w * at * mg * ce;
+    sum += l;
+    if (r->loss)
+      r->loss[i] = (float)l;
+    if (r->grad) {
+      double g = r->gmap ? (double)r->gmap[i] : r->gscale;
+      double sps = sp * sn, d1 = 0.0;
+      if (gam != 0.0 && m != 0.0 && sps != 0.0)
+        d1 = gam * pow(m, gam - 1.0) * sps * (1.0 - 2.0 * t) * ce;
+      double d = isfinite(x) ? at * (d1 + mg * dce) : NAN;
       r->grad[i] = (float)(g * w * d);
     }
   }

@@ -85,7 +85,8 @@ static float *out_buf(float *base, int64_t n) {
   return base + GUARD;
 }
 
-/* One BCE row: op 0 probabilities, 1 logits; fl bits: loss, grad, weight, gmap, mask. */
+/* One BCE row: op 0 probabilities, 1 logits, 2 the sigmoid focal loss; fl bits: loss, grad, weight,
+ * gmap, mask. */
 static void bce_case(int op, int w, int off, int fl, float *in[4], uint8_t *mask, float *o[4]) {
   float *x = in[0] + off, *y = in[1] + off, *wt = in[2] + off, *gm = in[3] + off;
   for (int i = 0; i < w; i++) {
@@ -116,24 +117,35 @@ static void bce_case(int op, int w, int off, int fl, float *in[4], uint8_t *mask
     mask[i] = urand() < 0.7;
   }
   int hasl = fl & 1, hasg = fl & 2;
-  sl_bce_row r = {x,
-                  y,
-                  (fl & 4) ? wt : NULL,
-                  (fl & 16) ? mask : NULL,
-                  (hasg && (fl & 8)) ? gm : NULL,
-                  hasl ? out_buf(o[0], w) : NULL,
-                  hasg ? out_buf(o[2], w) : NULL,
-                  urand() < 0.1 ? 1e-40 : (urand() * 2 - 1) / 64.0,
-                  op == 1 && urand() < 0.5 ? (float)(urand() * 4) : 1.0f,
-                  w};
+  static const float gammas[] = {2.0f, 0.0f, 1.0f, 3.0f, 0.5f, 2.5f};
+  sl_bce_row r = {.x = x,
+                  .y = y,
+                  .w = (fl & 4) ? wt : NULL,
+                  .mask = (fl & 16) ? mask : NULL,
+                  .gmap = (hasg && (fl & 8)) ? gm : NULL,
+                  .loss = hasl ? out_buf(o[0], w) : NULL,
+                  .grad = hasg ? out_buf(o[2], w) : NULL,
+                  .gscale = urand() < 0.1 ? 1e-40 : (urand() * 2 - 1) / 64.0,
+                  .pos_weight = op == 1 && urand() < 0.5 ? (float)(urand() * 4) : 1.0f,
+                  .focal_alpha = urand() < 0.2 ? -1.0f : (float)urand(),
+                  .focal_gamma = gammas[(int)(urand() * 6)],
+                  .len = w};
   sl_bce_row r2 = r;
   r2.loss = hasl ? out_buf(o[1], w) : NULL;
   r2.grad = hasg ? out_buf(o[3], w) : NULL;
   int de5 = 0, de2 = 0;
   const sl_kernels *k5 = &sl_kernels_avx512, *k2 = &sl_kernels_avx2;
-  double s5 = op == 0 ? k5->bce_prob(&r, &de5) : k5->bce_logits(&r, &de5);
-  double s2 = op == 0 ? k2->bce_prob(&r2, &de2) : k2->bce_logits(&r2, &de2);
-  const char *nm = op == 0 ? "bce" : "bce_logits";
+  double s5 = op == 0   ? k5->bce_prob(&r, &de5)
+              : op == 1 ? k5->bce_logits(&r, &de5)
+                        : k5->sigmoid_focal(&r, &de5);
+  double s2 = op == 0   ? k2->bce_prob(&r2, &de2)
+              : op == 1 ? k2->bce_logits(&r2, &de2)
+                        : k2->sigmoid_focal(&r2, &de2);
+  static const char *const names[3][3] = {
+      {"bce", "bce loss", "bce grad"},
+      {"bce_logits", "bce_logits loss", "bce_logits grad"},
+      {"sigmoid_focal", "sigmoid_focal loss", "sigmoid_focal grad"}};
+  const char *nm = names[op][0];
   if (de5 != de2 && fails++ < 20)
     printf("%s w%d: domain_error avx512 %d, avx2 %d\n", nm, w, de5, de2);
   if (!de5) /* outputs are unspecified after a domain error */
@@ -141,12 +153,12 @@ static void bce_case(int op, int w, int off, int fl, float *in[4], uint8_t *mask
   if (hasl) {
     guards(nm, r.loss, w, w);
     if (!de5)
-      same(op == 0 ? "bce loss" : "bce_logits loss", r.loss, r2.loss, w, w, off);
+      same(names[op][1], r.loss, r2.loss, w, w, off);
   }
   if (hasg) {
     guards(nm, r.grad, w, w);
     if (!de5)
-      same(op == 0 ? "bce grad" : "bce_logits grad", r.grad, r2.grad, w, w, off);
+      same(names[op][2], r.grad, r2.grad, w, w, off);
   }
 }
 
@@ -228,6 +240,7 @@ int main(int argc, char **argv) {
         for (int fl = 0; fl < 32; fl++) {
           bce_case(0, w, off, fl, in, mask, o);
           bce_case(1, w, off, fl, in, mask, o);
+          bce_case(2, w, off, fl, in, mask, o); /* the sigmoid focal loss */
           int C = classes[(off + fl) % 6];
           if (w <= 67 || off % 4 == 0)
             ce_case(w, C, off, fl, in, cls, o);

@@ -48,20 +48,36 @@ static double urand(void) {
   return (double)(rs >> 11) * (1.0 / 9007199254740992.0);
 }
 
-enum { O_PLOSS, O_PGRAD, O_LLOSS, O_LGRAD, O_CLOSS, O_CGRAD, O_FLOSS, O_FGRAD, O_SUM, O_COUNT };
+enum {
+  O_PLOSS,
+  O_PGRAD,
+  O_LLOSS,
+  O_LGRAD,
+  O_CLOSS,
+  O_CGRAD,
+  O_FLOSS,
+  O_FGRAD,
+  O_SLOSS,
+  O_SGRAD,
+  O_SUM,
+  O_COUNT
+};
 static const char *const out_name[O_COUNT] = {
-    "bce_prob loss", "bce_prob grad", "bce_logits loss", "bce_logits grad", "ce loss",
-    "ce grad",       "smfocal loss",  "smfocal grad",    "row sums (x tol)"};
+    "bce_prob loss", "bce_prob grad", "bce_logits loss", "bce_logits grad",
+    "ce loss",       "ce grad",       "smfocal loss",    "smfocal grad",
+    "sgfocal loss",  "sgfocal grad",  "row sums (x tol)"};
 static double maxerr[MAX_TABLES][O_COUNT];
 static char maxwhere[MAX_TABLES][O_COUNT][160];
 static long nfail[MAX_TABLES][O_COUNT], nchecked[MAX_TABLES][O_COUNT];
 static long fails = 0;
-static double cur_gamma = 0.0; /* the softmax focal row's gamma (its bound: ct_focal_ulp) */
+static double cur_gamma = 0.0; /* the focal row's gamma (its bound: ct_focal_ulp) */
 
 static void cmp(int ti, int kind, float got, float ref, double terms, int w, int off, int i,
                 const char *extra) {
   double e = ct_err(got, ref, terms);
-  double bound = kind == O_FLOSS || kind == O_FGRAD ? ct_focal_ulp(cur_gamma) : CT_MAX_ULP;
+  double bound = kind == O_FLOSS || kind == O_FGRAD || kind == O_SLOSS || kind == O_SGRAD
+                     ? ct_focal_ulp(cur_gamma)
+                     : CT_MAX_ULP;
   nchecked[ti][kind]++;
   nfail[ti][kind] += !(e <= bound);
   if (e > maxerr[ti][kind]) {
@@ -116,13 +132,18 @@ int main(int argc, char **argv) {
   double *terms_l = malloc(sizeof(double) * 4096), *terms_g = malloc(sizeof(double) * 4096 * 4);
   long rows = 0;
   for (int it = 0; it < iters; it++)
-    for (int op = 0; op < 4; op++) /* 3: the softmax focal loss (the CE branch) */
+    for (int op = 0; op < 5; op++) /* 3: softmax focal (CE branch), 4: sigmoid focal (BCE) */
       for (int w = 1; w <= 67; w++)
         for (int off = 0; off < 8; off++)
           for (int fl = 0; fl < 32; fl++) {
             int hasl = fl & 1, hasg = fl & 2, hasw = fl & 4, hasgm = fl & 8, hasm = fl & 16;
             rows++;
-            if (op < 2) {
+            if (op < 2 || op == 4) {
+              static const float sg_gammas[] = {2.0f, 0.0f, 1.0f, 3.0f, 0.5f, 2.5f, 8.0f, 2.0f};
+              static const float sg_alphas[] = {0.25f, -1.0f, 0.0f, 1.0f, 0.75f};
+              const float sgam = sg_gammas[(w + off) % 8], salpha = sg_alphas[(w + fl) % 5];
+              if (op == 4)
+                cur_gamma = sgam;
               float *x = buf[0] + off, *y = buf[1] + off, *wt = buf[2] + off, *gm = buf[3] + off;
               float *l1 = buf[4] + GUARD, *l2 = buf[5] + GUARD, *g1 = buf[6] + GUARD,
                     *g2 = buf[7] + GUARD;
@@ -142,7 +163,7 @@ int main(int argc, char **argv) {
                     x[i] = (float)((urand() < 0.5 ? -1 : 1) * (87 + urand() * 17));
                 }
                 y[i] = urand() < 0.3 ? (urand() < 0.5 ? 0.f : 1.f) : (float)urand();
-                if (op == 1 && urand() < 0.03) /* a target outside [0, 1]: a large factor */
+                if (op != 0 && urand() < 0.03) /* a target outside [0, 1]: a large factor */
                   y[i] = (float)((urand() * 2 - 1) * 200);
                 wt[i] = (float)(urand() * 2);
                 gm[i] = (float)(urand() * 4 - 2);
@@ -159,12 +180,17 @@ int main(int argc, char **argv) {
                               .grad = hasg ? g1 : NULL,
                               .gscale = 0.37 / (w + 1),
                               .pos_weight = (float)(urand() < 0.1 ? 0.0 : 0.5 + urand() * 3),
+                              .focal_alpha = salpha,
+                              .focal_gamma = sgam,
                               .len = w};
+              if (op == 4)
+                r.pos_weight = 1.0f;
               for (int i = 0; i < w + GUARD * 2; i++)
                 buf[4][i] = buf[6][i] = FILL;
               int de1 = 0;
-              double s1 = op == 0 ? sl_kernels_scalar.bce_prob(&r, &de1)
-                                  : sl_kernels_scalar.bce_logits(&r, &de1);
+              double s1 = op == 0   ? sl_kernels_scalar.bce_prob(&r, &de1)
+                          : op == 1 ? sl_kernels_scalar.bce_logits(&r, &de1)
+                                    : sl_kernels_scalar.sigmoid_focal(&r, &de1);
               /* the terms of every element (0 where unselected: the outputs are 0 there) and
                * the sum of |per-element loss| (the row sum's scale) */
               double abs_sum = 0.0;
@@ -174,10 +200,12 @@ int main(int argc, char **argv) {
                 double li = 0.0;
                 terms_l[i] = !sel      ? 0.0
                              : op == 0 ? ct_bce_prob_loss_terms(x[i], y[i], wi, &li)
-                                       : ct_logits_loss_terms(x[i], y[i], wi, r.pos_weight, &li);
+                             : op == 1 ? ct_logits_loss_terms(x[i], y[i], wi, r.pos_weight, &li)
+                                       : ct_sfocal_loss_terms(x[i], y[i], wi, sgam, salpha, &li);
                 terms_g[i] = !sel      ? 0.0
                              : op == 0 ? ct_bce_prob_grad_terms(x[i], y[i], wi, g)
-                                       : ct_logits_grad_terms(x[i], y[i], wi, r.pos_weight, g);
+                             : op == 1 ? ct_logits_grad_terms(x[i], y[i], wi, r.pos_weight, g)
+                                       : ct_sfocal_grad_terms(x[i], y[i], wi, g, sgam, salpha);
                 abs_sum += fabs(li);
               }
               for (int ti = 0; tables[ti]; ti++) {
@@ -189,13 +217,18 @@ int main(int argc, char **argv) {
                 r2.loss = hasl ? l2 : NULL;
                 r2.grad = hasg ? g2 : NULL;
                 int de2 = 0;
-                double s2 =
-                    op == 0 ? tables[ti]->bce_prob(&r2, &de2) : tables[ti]->bce_logits(&r2, &de2);
+                double s2 = op == 0   ? tables[ti]->bce_prob(&r2, &de2)
+                            : op == 1 ? tables[ti]->bce_logits(&r2, &de2)
+                                      : tables[ti]->sigmoid_focal(&r2, &de2);
                 if (de1 != de2 && fails++ < 30)
                   printf("%s domain_error %d, scalar %d: op%d w%d\n", sl_isa_name(tables[ti]->isa),
                          de2, de1, op, w);
                 if (hasl)
-                  cmp_sum(ti, s2, s1, abs_sum, op == 0 ? "bce_prob" : "bce_logits", w, 1.0);
+                  cmp_sum(ti, s2, s1, abs_sum,
+                          op == 0   ? "bce_prob"
+                          : op == 1 ? "bce_logits"
+                                    : "sigmoid_focal",
+                          w, op == 4 ? ct_focal_sum_rel(sgam) : 1.0);
                 for (int i = -GUARD; i < w + GUARD; i++) {
                   if (i < 0 || i >= w) {
                     if ((l2[i] != FILL || g2[i] != FILL) && fails++ < 30)
@@ -204,12 +237,16 @@ int main(int argc, char **argv) {
                     continue;
                   }
                   char nm[96];
-                  snprintf(nm, sizeof nm, "(x=%.9g,y=%.9g%s)", (double)x[i], (double)y[i],
+                  char fo[40] = "";
+                  if (op == 4)
+                    snprintf(fo, sizeof fo, ",g=%g,a=%g", (double)sgam, (double)salpha);
+                  snprintf(nm, sizeof nm, "(x=%.9g,y=%.9g%s%s)", (double)x[i], (double)y[i], fo,
                            r.mask && !r.mask[i] ? ",unselected" : "");
+                  const int ko = op == 4 ? O_SLOSS : op * 2;
                   if (hasl)
-                    cmp(ti, op * 2, l2[i], l1[i], terms_l[i], w, off, i, nm);
+                    cmp(ti, ko, l2[i], l1[i], terms_l[i], w, off, i, nm);
                   if (hasg)
-                    cmp(ti, op * 2 + 1, g2[i], g1[i], terms_g[i], w, off, i, nm);
+                    cmp(ti, ko + 1, g2[i], g1[i], terms_g[i], w, off, i, nm);
                 }
               }
             } else {
