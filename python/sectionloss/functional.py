@@ -5,15 +5,27 @@ for non-contiguous tensors, other float dtypes and int8/int16 labels; TypeError 
 otherwise), then calls one operator:
 
   sectionloss::bce(input, target, boxes, mask, weight, pos_weight, logits, reduction,
-                   num_threads, with_grad) -> (loss, grad, stats)
+                   num_threads, with_grad, box_offsets=None, want_box_stats=False)
+      -> (loss, grad, stats, box_stats)
   sectionloss::ce(input, target, boxes, mask, weight, ignore_index, label_smoothing, reduction,
-                  num_threads, with_grad) -> (loss, grad, stats)
+                  num_threads, with_grad, box_offsets=None, pixel_weight=None,
+                  want_box_stats=False) -> (loss, grad, stats, box_stats)
+  sectionloss::softmax_focal(input, target, boxes, box_offsets, mask, weight, pixel_weight,
+                             gamma, ignore_index, reduction, num_threads, with_grad,
+                             want_box_stats) -> (loss, grad, stats, box_stats)
+  sectionloss::dice(input, target, boxes, box_offsets, mask, multiclass, ignore_index, tversky,
+                    alpha, beta, gamma, smooth, eps, log_loss, from_logits, reduction,
+                    num_threads, with_grad) -> (loss, grad, stats)
 
 which runs ONE C call: the loss, and when the input needs a gradient, the gradient in the same
 pass (unscaled: grad_scale 1, and for reduction "none" d loss_e / d input_e before the upstream
 map). Backward multiplies that saved gradient by grad_output (MEAN/SUM: returned as is when
 grad_output is 1, in eager mode) or by the upstream map (NONE: one elementwise product, no
-second pass over the inputs). stats is float64 [loss_sum, normalizer, count] from sl_stats.
+second pass over the inputs). stats is float64 [loss_sum, normalizer, count] from sl_stats,
+box_stats float64 [num_boxes, 3] of them per box (empty unless asked for). Dice with "none" is
+the exception: its C per-class losses all depend on every class's input (softmax), so its
+forward computes no gradient and backward runs sectionloss::dice_backward(grad_map, input,
+...), a second C call given the upstream [C] map.
 
 On PyTorch with torch.library.custom_op (2.4 and later) the operators are registered custom ops
 with a fake implementation and register_autograd, so torch.compile(fullgraph=True) traces
@@ -87,8 +99,10 @@ def _run(entry, input, target, boxes, box_offsets, mask, reduction, num_threads,
         loss_ptr=loss.data_ptr() if want_loss else None,
         grad_ptr=grad.data_ptr() if with_grad else None,
         box_stats_ptr=raw_box_stats.data_ptr() if raw_box_stats.numel() else None, **options)
-    box_stats = raw_box_stats.clone()
-    box_stats[:, 2] = raw_box_stats.view(torch.int64)[:, 2].to(torch.float64)
+    box_stats = raw_box_stats
+    if box_stats.numel():
+        box_stats = raw_box_stats.clone()
+        box_stats[:, 2] = raw_box_stats.view(torch.int64)[:, 2].to(torch.float64)
     return loss, grad, torch.tensor(stats, dtype=torch.float64), box_stats
 
 
