@@ -80,9 +80,17 @@ _lib.sl_bce.restype = ctypes.c_int
 _lib.sl_bce.argtypes = _BCE_ARGS
 _lib.sl_bce_logits.restype = ctypes.c_int
 _lib.sl_bce_logits.argtypes = _BCE_ARGS
-_lib.sl_ce.restype = ctypes.c_int
-_lib.sl_ce.argtypes = [ctypes.POINTER(Shape), _P, _P, ctypes.c_int, ctypes.POINTER(Region),
-                       ctypes.POINTER(Options), _P, _P]
+_lib.sl_dice.restype = ctypes.c_int
+_lib.sl_dice.argtypes = _BCE_ARGS
+_LABEL_ARGS = [ctypes.POINTER(Shape), _P, _P, ctypes.c_int, ctypes.POINTER(Region),
+               ctypes.POINTER(Options), _P, _P]
+for _name in ("sl_ce", "sl_softmax_focal", "sl_dice_multiclass"):
+    getattr(_lib, _name).restype = ctypes.c_int
+    getattr(_lib, _name).argtypes = _LABEL_ARGS
+# entry -> (C function, takes labels)
+_ENTRIES = {"bce": (_lib.sl_bce, False), "bce_logits": (_lib.sl_bce_logits, False),
+            "ce": (_lib.sl_ce, True), "softmax_focal": (_lib.sl_softmax_focal, True),
+            "dice": (_lib.sl_dice, False), "dice_mc": (_lib.sl_dice_multiclass, True)}
 
 
 _DEFAULT_OPTIONS = _lib.sl_options_default()
@@ -113,30 +121,40 @@ def isa():
 
 
 def call(entry, n, c, h, w, input_ptr, target_ptr, *, label_type=LABEL_I64, boxes_ptr=None,
-         num_boxes=0, mask_ptr=None, mask_channels=1, weight_ptr=None, pos_weight_ptr=None,
-         reduction="mean", ignore_index=-100, label_smoothing=0.0, grad_map_ptr=None,
-         num_threads=0, loss_ptr=None, grad_ptr=None):
-    """One call of sl_bce / sl_bce_logits / sl_ce; returns (loss_sum, normalizer, count) from
-    sl_stats, or raises SectionLossError. Pointers are ints (or None for NULL)."""
+         num_boxes=0, box_offsets_ptr=None, mask_ptr=None, mask_channels=1, weight_ptr=None,
+         pos_weight_ptr=None, pixel_weight_ptr=None, reduction="mean", ignore_index=-100,
+         label_smoothing=0.0, focal_gamma=2.0, dice=None, grad_map_ptr=None, num_threads=0,
+         loss_ptr=None, grad_ptr=None, box_stats_ptr=None):
+    """One call of sl_bce / sl_bce_logits / sl_ce / sl_softmax_focal / sl_dice /
+    sl_dice_multiclass (entry "bce", "bce_logits", "ce", "softmax_focal", "dice", "dice_mc");
+    returns (loss_sum, normalizer, count) from sl_stats, or raises SectionLossError. Pointers are
+    ints (or None for NULL). dice: None or a dict of sl_options' Dice / Tversky fields by their
+    C names (dice_tversky, tversky_alpha, ..., dice_from_logits). box_stats_ptr: room for
+    num_boxes sl_stats (24 bytes each), or None."""
     shape = Shape(n, c, h, w)
-    region = Region(boxes_ptr, num_boxes, mask_ptr, mask_channels)
+    region = Region(boxes_ptr, num_boxes, mask_ptr, mask_channels, box_offsets_ptr)
     stats = Stats()
     opt = Options.from_buffer_copy(_DEFAULT_OPTIONS)
     opt.reduction = REDUCTIONS[reduction]
     opt.weight = weight_ptr
     opt.pos_weight = pos_weight_ptr
+    opt.pixel_weight = pixel_weight_ptr
     opt.ignore_index = ignore_index
     opt.label_smoothing = label_smoothing
+    opt.focal_gamma = focal_gamma
     opt.grad_map = grad_map_ptr
     opt.num_threads = num_threads
     opt.stats = ctypes.pointer(stats)
-    if entry == "ce":
-        status = _lib.sl_ce(ctypes.byref(shape), input_ptr, target_ptr, label_type,
-                            ctypes.byref(region), ctypes.byref(opt), loss_ptr, grad_ptr)
+    opt.box_stats = box_stats_ptr
+    for key, value in (dice or {}).items():
+        setattr(opt, key, value)
+    fn, labels = _ENTRIES[entry]
+    if labels:
+        status = fn(ctypes.byref(shape), input_ptr, target_ptr, label_type, ctypes.byref(region),
+                    ctypes.byref(opt), loss_ptr, grad_ptr)
     else:
-        fn = _lib.sl_bce if entry == "bce" else _lib.sl_bce_logits
         status = fn(ctypes.byref(shape), input_ptr, target_ptr, ctypes.byref(region),
                     ctypes.byref(opt), loss_ptr, grad_ptr)
     if status != SL_OK:
-        raise SectionLossError(f"sl_{entry}", status)
+        raise SectionLossError(fn.__name__, status)
     return stats.loss_sum, stats.normalizer, stats.count

@@ -1,5 +1,6 @@
-"""nn.Module forms, shaped like torch.nn.BCELoss, BCEWithLogitsLoss and CrossEntropyLoss; the
-section (box, mask) is given per call: loss_fn(input, target, box=..., mask=...)."""
+"""nn.Module forms, shaped like torch.nn.BCELoss, BCEWithLogitsLoss and CrossEntropyLoss (and a
+softmax focal loss, segmentation_models_pytorch's DiceLoss / TverskyLoss); the section (box,
+mask) is given per call: loss_fn(input, target, box=..., mask=...)."""
 import torch
 
 from . import functional as F
@@ -37,8 +38,69 @@ class CrossEntropyLoss(_SectionLoss):
         self.ignore_index = ignore_index
         self.label_smoothing = label_smoothing
 
-    def forward(self, input, target, box=None, mask=None):
+    def forward(self, input, target, box=None, mask=None, pixel_weight=None):
         return F.cross_entropy(input, target, box=box, mask=mask, weight=self.weight,
-                               ignore_index=self.ignore_index,
+                               pixel_weight=pixel_weight, ignore_index=self.ignore_index,
                                label_smoothing=self.label_smoothing, reduction=self.reduction,
                                num_threads=self.num_threads)
+
+
+class SoftmaxFocalLoss(_SectionLoss):
+    """F.softmax_focal_loss; the per-pixel weight map is given per call, like the section."""
+
+    def __init__(self, weight=None, gamma=2.0, ignore_index=-100, reduction="mean",
+                 num_threads=None):
+        super().__init__(weight, reduction, num_threads)
+        self.gamma = gamma
+        self.ignore_index = ignore_index
+
+    def forward(self, input, target, box=None, mask=None, pixel_weight=None):
+        return F.softmax_focal_loss(input, target, box=box, mask=mask, weight=self.weight,
+                                    pixel_weight=pixel_weight, gamma=self.gamma,
+                                    ignore_index=self.ignore_index, reduction=self.reduction,
+                                    num_threads=self.num_threads)
+
+
+class DiceLoss(torch.nn.Module):
+    """segmentation_models_pytorch.losses.DiceLoss(mode, log_loss=..., from_logits=...,
+    smooth=..., ignore_index=..., eps=...) over the section (F.dice_loss); reduction "mean" is
+    smp's."""
+
+    def __init__(self, mode="binary", log_loss=False, from_logits=True, smooth=0.0,
+                 ignore_index=-100, eps=1e-7, reduction="mean", num_threads=None):
+        super().__init__()
+        self.mode = mode
+        self.log_loss = log_loss
+        self.from_logits = from_logits
+        self.smooth = smooth
+        self.ignore_index = ignore_index
+        self.eps = eps
+        self.reduction = reduction
+        self.num_threads = num_threads
+
+    def forward(self, input, target, box=None, mask=None):
+        return F.dice_loss(input, target, box=box, mask=mask, mode=self.mode,
+                           from_logits=self.from_logits, smooth=self.smooth, eps=self.eps,
+                           log_loss=self.log_loss, ignore_index=self.ignore_index,
+                           reduction=self.reduction, num_threads=self.num_threads)
+
+
+class TverskyLoss(DiceLoss):
+    """segmentation_models_pytorch.losses.TverskyLoss(mode, ..., alpha, beta, gamma) over the
+    section (F.tversky_loss)."""
+
+    def __init__(self, mode="binary", log_loss=False, from_logits=True, smooth=0.0,
+                 ignore_index=-100, eps=1e-7, alpha=0.5, beta=0.5, gamma=1.0, reduction="mean",
+                 num_threads=None):
+        super().__init__(mode, log_loss, from_logits, smooth, ignore_index, eps, reduction,
+                         num_threads)
+        self.alpha = alpha
+        self.beta = beta
+        self.gamma = gamma
+
+    def forward(self, input, target, box=None, mask=None):
+        return F.tversky_loss(input, target, box=box, mask=mask, mode=self.mode,
+                              from_logits=self.from_logits, smooth=self.smooth, eps=self.eps,
+                              log_loss=self.log_loss, ignore_index=self.ignore_index,
+                              alpha=self.alpha, beta=self.beta, gamma=self.gamma,
+                              reduction=self.reduction, num_threads=self.num_threads)

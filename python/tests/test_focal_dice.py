@@ -1,0 +1,504 @@
+"""The 0.2 losses against the PyTorch forms users write, evaluated in float64 on the same
+(float32) data (conftest): the softmax focal loss (`(1 - p_t)**gamma * ce`, class and pixel
+weights as the C header documents), pixel-weighted cross-entropy, Dice / Tversky
+(segmentation_models_pytorch's formulas written out over the selected elements), many boxes
+per sample (the union) and the per-box statistics; losses and gradients through .backward().
+"""
+import pytest
+import torch
+import torch.nn.functional as F
+
+import sectionloss as sl
+from conftest import assert_close_grad, assert_close_loss, double, random_section
+
+CASES = range(12)
+
+
+def _shape(rng, min_c=1):
+    return rng.randint(1, 3), rng.randint(min_c, 4), rng.randint(1, 9), rng.randint(1, 11)
+
+
+def _random_boxes(rng, n, h, w, max_k=3):
+    """A list of N per-sample box tensors [k_n, 4] (k_n may be 0) and their union [N, H, W]."""
+    boxes, union = [], torch.zeros((n, h, w), dtype=torch.bool)
+    for i in range(n):
+        rows = []
+        for _ in range(rng.randint(0, max_k)):
+            x1, x2 = sorted(rng.randint(0, w) for _ in range(2))
+            y1, y2 = sorted(rng.randint(0, h) for _ in range(2))
+            rows.append((x1, y1, x2, y2))
+            union[i, y1:y2, x1:x2] = True
+        boxes.append(torch.tensor(rows, dtype=torch.int64).reshape(len(rows), 4))
+    return boxes, union
+
+
+def _section(rng, n, c, h, w, allow_per_channel):
+    """random_section's forms, or (a third of the time) several boxes per sample instead."""
+    box, mask, sel = random_section(rng, n, c, h, w, allow_per_channel)
+    if rng.random() < 1 / 3:
+        box, union = _random_boxes(rng, n, h, w)
+        sel = union.unsqueeze(1).expand(n, c, h, w).clone()
+        if mask is not None:
+            m = mask.bool()
+            sel &= (m.unsqueeze(1) if m.dim() == 3 else m).expand(n, c, h, w)
+    return box, mask, sel
+
+
+def _backward_check(rng, ours_fn, ref_fn, x, sel_grad):
+    """Loss and gradient of ours_fn(x) against ref_fn(x in float64); the gradient is 0 outside
+    sel_grad."""
+    xo = x.clone().requires_grad_(True)
+    xr = x.double().requires_grad_(True)
+    lo, lr = ours_fn(xo), ref_fn(xr)
+    assert lo.shape == lr.shape and lo.dtype == torch.float32
+    if lo.dim() == 0 and not sel_grad.any() and torch.isnan(lr):
+        # MEAN over an empty selection: 0 here, NaN in PyTorch (a documented difference)
+        lo.backward()
+        assert lo.item() == 0.0 and (xo.grad == 0).all()
+        return
+    assert_close_loss(lo, lr)
+    g = torch.Generator().manual_seed(rng.randint(0, 999))
+    up = torch.tensor(rng.choice([1.0, -1.7])) if lo.dim() == 0 else torch.randn(lo.shape,
+                                                                                 generator=g)
+    (lo * up).sum().backward()
+    if lr.requires_grad:
+        (lr * up.double()).sum().backward()
+        if lo.dim() == 0 and lr.item() == 0.0 and torch.isnan(xr.grad).any():
+            # Tversky gamma < 1 at a loss of 0: PyTorch's d(M**gamma)/dM is inf there, times
+            # 0 gives NaN; the library gives 0
+            assert (xo.grad == 0).all()
+        else:
+            assert_close_grad(xo.grad, xr.grad)
+    else:  # an empty selection: no reference graph at all
+        assert (xo.grad == 0).all()
+    assert (xo.grad[~sel_grad] == 0).all()
+
+
+def _labels(rng, g, n, c, h, w):
+    labels = torch.randint(0, c, (n, h, w), generator=g)
+    ignore_index = rng.choice([-100, rng.randrange(c)])
+    if ignore_index == -100 and rng.random() < 0.5:
+        labels[torch.rand((n, h, w), generator=g) < 0.2] = -100
+    return labels, ignore_index
+
+
+def _weighted_reference(per_pixel, labels, counted, weight, pixel_weight, reduction):
+    """per_pixel: the unweighted per-pixel loss [N, H, W] (float64). Class weight w_t times
+    pixel weight at the counted pixels; MEAN divides by the sum of w_t x pixel weight there."""
+    safe = torch.where(counted, labels, 0)
+    scale = torch.ones(per_pixel.shape, dtype=torch.float64)
+    if weight is not None:
+        scale = scale * weight.double()[safe]
+    if pixel_weight is not None:
+        scale = scale * pixel_weight.double()
+    scale = torch.where(counted, scale, torch.zeros((), dtype=torch.float64))
+    loss = per_pixel * scale
+    if reduction == "none":
+        return torch.where(counted, loss, torch.zeros((), dtype=torch.float64))
+    if reduction == "sum":
+        return loss[counted].sum()
+    return loss[counted].sum() / scale[counted].sum()
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_softmax_focal(rng, case):
+    n, c, h, w = _shape(rng, 2)
+    g = torch.Generator().manual_seed(100 + case)
+    x = torch.randn((n, c, h, w), generator=g) * 2
+    labels, ignore_index = _labels(rng, g, n, c, h, w)
+    box, mask, sel = _section(rng, n, 1, h, w, False)
+    counted = sel[:, 0] & (labels != ignore_index)
+    weight = rng.choice([None, torch.rand(c, generator=g) + 0.2])
+    pixel_weight = rng.choice([None, torch.rand((n, h, w), generator=g) * 2])
+    gamma = rng.choice([0.0, 0.5, 2.0, 3.5])
+    reduction = rng.choice(["mean", "sum", "none"])
+    target = labels.to(rng.choice([torch.int64, torch.int32]))
+
+    def ref(x):
+        ce = F.cross_entropy(x, torch.where(counted, labels, ignore_index),
+                             ignore_index=ignore_index, reduction="none")
+        p_t = torch.exp(-ce)
+        return _weighted_reference((1 - p_t) ** gamma * ce, labels, counted, weight,
+                                   pixel_weight, reduction)
+
+    _backward_check(
+        rng,
+        lambda x: sl.softmax_focal_loss(x, target, box=box, mask=mask, weight=weight,
+                                        pixel_weight=pixel_weight, gamma=gamma,
+                                        ignore_index=ignore_index, reduction=reduction,
+                                        num_threads=rng.choice([None, 1, 2])),
+        ref, x, counted.unsqueeze(1).expand(n, c, h, w))
+
+
+def test_softmax_focal_gamma_0_is_cross_entropy():
+    g = torch.Generator().manual_seed(7)
+    x, t = torch.randn((2, 5, 6, 7), generator=g), torch.randint(0, 5, (2, 6, 7), generator=g)
+    w, pw = torch.rand(5, generator=g) + 0.5, torch.rand((2, 6, 7), generator=g)
+    for reduction in ("mean", "sum", "none"):
+        kw = dict(box=(1, 1, 6, 5), weight=w, pixel_weight=pw, reduction=reduction)
+        assert_close_loss(sl.softmax_focal_loss(x, t, gamma=0.0, **kw),
+                          sl.cross_entropy(x, t, **kw))
+
+
+@pytest.mark.parametrize("case", range(8))
+def test_cross_entropy_pixel_weight(rng, case):
+    n, c, h, w = _shape(rng, 2)
+    g = torch.Generator().manual_seed(200 + case)
+    x = torch.randn((n, c, h, w), generator=g) * 2
+    labels, ignore_index = _labels(rng, g, n, c, h, w)
+    box, mask, sel = _section(rng, n, 1, h, w, False)
+    counted = sel[:, 0] & (labels != ignore_index)
+    weight = rng.choice([None, torch.rand(c, generator=g) + 0.2])
+    pw_map = torch.rand((n, h, w), generator=g) * 3
+    pixel_weight = rng.choice([pw_map, pw_map.unsqueeze(1)])  # [N, H, W] or [N, 1, H, W]
+    smoothing = rng.choice([0.0, 0.0, 0.2])
+    reduction = rng.choice(["mean", "sum", "none"])
+
+    def ref(x):
+        # (F.cross_entropy(..., reduction="none") * map).sum() / (map * weight[target]).sum()
+        # over the counted pixels
+        ce = F.cross_entropy(x, torch.where(counted, labels, ignore_index), weight=double(weight),
+                             ignore_index=ignore_index, label_smoothing=smoothing,
+                             reduction="none")
+        m = torch.where(counted, pw_map.double(), torch.zeros((), dtype=torch.float64))
+        if reduction == "none":
+            return ce * m
+        if reduction == "sum":
+            return (ce * m).sum()
+        wt = torch.ones((n, h, w), dtype=torch.float64) if weight is None else \
+            weight.double()[torch.where(counted, labels, 0)]
+        return (ce * m).sum() / (m * wt).sum()
+
+    _backward_check(
+        rng,
+        lambda x: sl.cross_entropy(x, labels, box=box, mask=mask, weight=weight,
+                                   pixel_weight=pixel_weight, ignore_index=ignore_index,
+                                   label_smoothing=smoothing, reduction=reduction),
+        ref, x, counted.unsqueeze(1).expand(n, c, h, w))
+
+
+# ---- Dice / Tversky --------------------------------------------------------------------------
+def smp_reference(p, t, sel, *, tversky=False, alpha=0.5, beta=0.5, gamma=1.0, smooth=0.0,
+                  eps=1e-7, log_loss=False, reduction="mean"):
+    """segmentation_models_pytorch's soft_dice_score / soft_tversky_score and DiceLoss /
+    TverskyLoss over the selected elements: p, t float64 N x C x H x W, sel bool."""
+    s = sel.to(p.dtype)
+    dims = (0, 2, 3)
+    intersection = (p * t * s).sum(dims)
+    if tversky:
+        fp = (p * (1.0 - t) * s).sum(dims)
+        fn = ((1 - p) * t * s).sum(dims)
+        score = (intersection + smooth) / (intersection + alpha * fp + beta * fn
+                                           + smooth).clamp_min(eps)
+    else:
+        cardinality = ((p + t) * s).sum(dims)
+        score = (2.0 * intersection + smooth) / (cardinality + smooth).clamp_min(eps)
+    loss = -torch.log(score.clamp_min(eps)) if log_loss else 1.0 - score
+    loss = loss * ((t * s).sum(dims) > 0).to(loss.dtype)
+    if reduction == "none":
+        return loss
+    return (loss.mean() if reduction == "mean" else loss.sum()) ** gamma
+
+
+def _dice_options(rng, tversky):
+    opts = dict(smooth=rng.choice([0.0, 0.0, 1.0]), log_loss=rng.random() < 0.3,
+                reduction=rng.choice(["mean", "sum", "none"]))
+    if rng.random() < 0.3:
+        opts["eps"] = rng.choice([1e-7, 0.5])
+    if tversky:
+        opts.update(alpha=rng.choice([0.5, 0.3, 1.0]), beta=rng.choice([0.5, 0.7, 0.0]),
+                    gamma=rng.choice([1.0, 0.75, 2.0]))
+    return opts
+
+
+@pytest.mark.parametrize("tversky", [False, True])
+@pytest.mark.parametrize("case", range(8))
+def test_dice_binary_multilabel(rng, case, tversky):
+    n, c, h, w = _shape(rng)
+    mode = "binary" if c == 1 and rng.random() < 0.7 else "multilabel"
+    g = torch.Generator().manual_seed(300 + case)
+    x = torch.randn((n, c, h, w), generator=g) * 2
+    t = (torch.rand((n, c, h, w), generator=g) < 0.4).float()
+    if rng.random() < 0.3:
+        t = torch.rand((n, c, h, w), generator=g)  # soft targets
+    box, mask, sel = _section(rng, n, c, h, w, True)
+    from_logits = rng.random() < 0.7
+    opts = _dice_options(rng, tversky)
+    ignore_index = rng.choice([None, -100])  # no target is -100: nothing left out
+    if rng.random() < 0.3:  # smp: elements whose target is ignore_index leave the sums
+        ignore_index = -1
+        t[torch.rand((n, c, h, w), generator=g) < 0.2] = -1.0
+        sel = sel & (t != -1)
+    if not from_logits:
+        x = torch.sigmoid(x)
+    fn = sl.tversky_loss if tversky else sl.dice_loss
+
+    def ref(x):
+        p = torch.sigmoid(x) if from_logits else x
+        tt = torch.where(sel, t.double(), torch.zeros((), dtype=torch.float64))
+        return smp_reference(p, tt, sel, tversky=tversky, **opts)
+
+    _backward_check(
+        rng,
+        lambda x: fn(x, t, box=box, mask=mask, mode=mode, from_logits=from_logits,
+                     ignore_index=ignore_index, num_threads=rng.choice([None, 1]), **opts),
+        ref, x, sel)
+
+
+@pytest.mark.parametrize("tversky", [False, True])
+@pytest.mark.parametrize("case", range(8))
+def test_dice_multiclass(rng, case, tversky):
+    n, c, h, w = _shape(rng, 2)
+    g = torch.Generator().manual_seed(400 + case)
+    x = torch.randn((n, c, h, w), generator=g) * 2
+    labels, ignore_index = _labels(rng, g, n, c, h, w)
+    box, mask, sel = _section(rng, n, 1, h, w, False)
+    counted = sel[:, 0] & (labels != ignore_index)
+    opts = _dice_options(rng, tversky)
+    fn = sl.tversky_loss if tversky else sl.dice_loss
+
+    def ref(x):
+        p = x.softmax(dim=1)
+        onehot = F.one_hot(torch.where(counted, labels, 0), c).permute(0, 3, 1, 2).double()
+        return smp_reference(p, onehot, counted.unsqueeze(1).expand(n, c, h, w),
+                             tversky=tversky, **opts)
+
+    _backward_check(
+        rng,
+        lambda x: fn(x, labels.to(rng.choice([torch.int64, torch.uint8])) if ignore_index >= 0
+                     else labels, box=box, mask=mask, mode="multiclass",
+                     ignore_index=ignore_index, **opts),
+        ref, x, counted.unsqueeze(1).expand(n, c, h, w))
+
+
+def test_dice_stats_and_modules():
+    g = torch.Generator().manual_seed(21)
+    x, t = torch.randn((2, 3, 5, 6), generator=g), torch.randint(0, 3, (2, 5, 6), generator=g)
+    m = torch.rand((2, 1, 5, 6), generator=g) < 0.7
+    per_class, stats = sl.dice_loss(x, t, mode="multiclass", mask=m, reduction="none",
+                                    return_stats=True)
+    # count: the selected pixels (multiclass), the selected elements (binary / multilabel)
+    assert stats[1].item() == 3 and stats[2].item() == int(m.sum())
+    assert abs(stats[0].item() - per_class.sum().item()) <= 1e-6
+    y = (t == 1).float().unsqueeze(1).expand(2, 3, 5, 6)
+    stats = sl.dice_loss(x, y, mode="multilabel", mask=m, return_stats=True)[1]
+    assert stats[1].item() == 3 and stats[2].item() == 3 * int(m.sum())
+    kw = dict(mode="multiclass", log_loss=True, smooth=0.5, ignore_index=1)
+    assert torch.equal(sl.DiceLoss(**kw)(x, t, mask=m), sl.dice_loss(x, t, mask=m, **kw))
+    tv = sl.TverskyLoss(alpha=0.2, beta=0.8, gamma=1.5, **kw)
+    assert torch.equal(tv(x, t, box=(1, 0, 5, 4)),
+                       sl.tversky_loss(x, t, box=(1, 0, 5, 4), alpha=0.2, beta=0.8, gamma=1.5,
+                                       **kw))
+    # alpha = beta = 1/2, gamma 1: Tversky is Dice
+    assert_close_loss(sl.tversky_loss(x, t, mode="multiclass"),
+                      sl.dice_loss(x, t, mode="multiclass"))
+    w, pw = torch.rand(3, generator=g) + 0.5, torch.rand((2, 5, 6), generator=g)
+    mod = sl.SoftmaxFocalLoss(weight=w, gamma=1.5, ignore_index=2, reduction="sum")
+    assert torch.equal(mod(x, t, mask=m, pixel_weight=pw),
+                       sl.softmax_focal_loss(x, t, mask=m, weight=w, pixel_weight=pw, gamma=1.5,
+                                             ignore_index=2, reduction="sum"))
+    assert "weight" in dict(mod.named_buffers())
+    assert torch.equal(sl.CrossEntropyLoss(weight=w)(x, t, pixel_weight=pw),
+                       sl.cross_entropy(x, t, weight=w, pixel_weight=pw))
+
+
+# ---- many boxes per sample -------------------------------------------------------------------
+def test_many_boxes_are_the_union_and_box_stats_count_each_box():
+    g = torch.Generator().manual_seed(31)
+    n, c, h, w = 3, 4, 9, 11
+    x, t = torch.randn((n, c, h, w), generator=g), torch.randint(0, c, (n, h, w), generator=g)
+    t[0, 2, 3] = -100
+    pw = torch.rand((n, h, w), generator=g) + 0.5
+    weight = torch.rand(c, generator=g) + 0.5
+    # overlapping boxes in sample 0, none in sample 1, one in sample 2
+    per_sample = [torch.tensor([[0, 0, 5, 4], [3, 2, 9, 7], [3, 2, 4, 3]]),
+                  torch.zeros((0, 4), dtype=torch.int64), [(2, 1, 11, 9)]]
+    flat = torch.tensor([[0, 0, 5, 4], [3, 2, 9, 7], [3, 2, 4, 3], [2, 1, 11, 9]])
+    offsets = torch.tensor([0, 3, 3, 4])
+    union = torch.zeros((n, h, w), dtype=torch.bool)
+    for i, (x1, y1, x2, y2) in zip([0, 0, 0, 2], flat.tolist()):
+        union[i, y1:y2, x1:x2] = True
+    for fn, kw in ((sl.cross_entropy, dict(weight=weight, pixel_weight=pw)),
+                   (sl.softmax_focal_loss, dict(weight=weight, pixel_weight=pw, gamma=1.5))):
+        loss, stats, box_stats = fn(x, t, box=per_sample, return_stats=True,
+                                    return_box_stats=True, **kw)
+        # the same as a mask holding the union (each pixel once)
+        want, want_stats = fn(x, t, mask=union, return_stats=True, **kw)
+        assert_close_loss(loss, want)
+        torch.testing.assert_close(stats, want_stats, rtol=1e-12, atol=0)
+        same = fn(x, t, box=flat, box_offsets=offsets, return_box_stats=True, **kw)
+        assert torch.equal(same[0], loss) and torch.equal(same[1], box_stats)
+        # per box: its own sums (a pixel in two boxes counts in both)
+        loss_map = fn(x, t, reduction="none", **kw)
+        counted = t != -100
+        safe = torch.where(counted, t, 0)
+        norm_map = torch.where(counted, weight[safe] * pw, torch.zeros(()))
+        assert box_stats.shape == (4, 3) and box_stats.dtype == torch.float64
+        for k, (i, (x1, y1, x2, y2)) in enumerate(zip([0, 0, 0, 2], flat.tolist())):
+            region = (slice(i, i + 1), slice(y1, y2), slice(x1, x2))
+            want_row = torch.tensor([loss_map[region].double().sum(),
+                                     norm_map[region].double().sum(),
+                                     counted[region].sum()], dtype=torch.float64)
+            torch.testing.assert_close(box_stats[k], want_row, rtol=1e-6, atol=1e-9)
+
+
+def test_many_boxes_bce_and_dice():
+    g = torch.Generator().manual_seed(32)
+    n, c, h, w = 2, 2, 7, 8
+    x, y = torch.randn((n, c, h, w), generator=g), torch.rand((n, c, h, w), generator=g).round()
+    boxes = [[(0, 0, 3, 3), (2, 2, 6, 5)], [(1, 4, 8, 7)]]
+    union = torch.zeros((n, 1, h, w), dtype=torch.bool)
+    for i, rows in enumerate(boxes):
+        for x1, y1, x2, y2 in rows:
+            union[i, 0, y1:y2, x1:x2] = True
+    loss, box_stats = sl.binary_cross_entropy_with_logits(x, y, box=boxes, return_box_stats=True)
+    assert_close_loss(loss, sl.binary_cross_entropy_with_logits(x, y, mask=union))
+    elem = F.binary_cross_entropy_with_logits(x.double(), y.double(), reduction="none")
+    for k, (i, (x1, y1, x2, y2)) in enumerate([(0, b) for b in boxes[0]] + [(1, boxes[1][0])]):
+        part = elem[i, :, y1:y2, x1:x2]
+        torch.testing.assert_close(box_stats[k], torch.tensor(
+            [part.sum().item(), part.numel(), part.numel()], dtype=torch.float64),
+            rtol=1e-6, atol=1e-9)
+    for mode, target in (("multilabel", y), ("multiclass", y[:, 0].long())):
+        assert_close_loss(sl.dice_loss(x, target, box=boxes, mode=mode),
+                          sl.dice_loss(x, target, mask=union, mode=mode))
+    # a single box tuple: one row, the whole call's statistics
+    loss, stats, box_stats = sl.cross_entropy(x, y[:, 0].long(), box=(1, 1, 6, 5),
+                                              return_stats=True, return_box_stats=True)
+    assert box_stats.shape == (1, 3) and torch.equal(box_stats[0], stats)
+
+
+# ---- numpy, torch.compile, bad inputs -------------------------------------------------------
+def test_numpy_path():
+    np = pytest.importorskip("numpy")
+    g = torch.Generator().manual_seed(41)
+    x, t = torch.randn((2, 3, 5, 6), generator=g), torch.randint(0, 3, (2, 5, 6), generator=g)
+    pw = torch.rand((2, 5, 6), generator=g)
+    boxes = [np.array([[0, 0, 3, 3], [1, 1, 5, 4]]), np.zeros((0, 4), dtype=np.int64)]
+    got = sl.softmax_focal_loss(x.numpy(), t.numpy(), pixel_weight=pw.numpy(), box=boxes)
+    assert isinstance(got, np.ndarray) and got.dtype == np.float32
+    want = sl.softmax_focal_loss(x, t, pixel_weight=pw, box=[torch.from_numpy(b) for b in boxes])
+    np.testing.assert_array_equal(got, want.numpy())
+    got = sl.dice_loss(x.numpy(), t.numpy(), mode="multiclass", reduction="none")
+    np.testing.assert_array_equal(got, sl.dice_loss(x, t, mode="multiclass",
+                                                    reduction="none").numpy())
+
+
+@pytest.mark.skipif(not sl.functional.HAS_CUSTOM_OP,
+                    reason="this PyTorch has no torch.library.custom_op")
+def test_compiled_focal_and_dice_match_eager():
+    g = torch.Generator().manual_seed(51)
+    img = torch.randn((2, 3, 8, 9), generator=g)
+    labels = torch.randint(0, 4, (2, 8, 9), generator=g)
+    pw = torch.rand((2, 8, 9), generator=g) + 0.5
+    flat = torch.tensor([[0, 0, 5, 6], [3, 2, 9, 8], [1, 1, 7, 7]])
+    offsets = torch.tensor([0, 2, 3])
+    torch.manual_seed(0)
+    model = torch.nn.Conv2d(3, 4, 3, padding=1)
+
+    def step(img, labels, pw, flat, offsets):
+        logits = model(img)
+        a = sl.softmax_focal_loss(logits, labels, box=flat, box_offsets=offsets, pixel_weight=pw)
+        b = sl.cross_entropy(logits, labels, pixel_weight=pw, reduction="sum")
+        d = sl.tversky_loss(logits, labels, mode="multiclass", alpha=0.3, beta=0.7, gamma=1.5)
+        m = sl.dice_loss(logits, labels, mode="multiclass", reduction="none")
+        return a + 0.01 * b + d + (m * torch.linspace(0.5, 1.5, 4)).sum()
+
+    def grads(fn):
+        model.zero_grad(set_to_none=True)
+        loss = fn(img, labels, pw, flat, offsets)
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in model.parameters()]
+
+    torch._dynamo.reset()
+    want_loss, want_grads = grads(step)
+    loss, got = grads(torch.compile(step, fullgraph=True))
+    torch.testing.assert_close(loss, want_loss, rtol=1e-6, atol=1e-7)
+    for a, b in zip(got, want_grads):
+        assert_close_grad(a, b)
+
+
+@pytest.mark.skipif(not sl.functional.HAS_CUSTOM_OP,
+                    reason="this PyTorch has no torch.library.custom_op")
+def test_new_operators_pass_opcheck():
+    x = torch.randn((2, 3, 4, 5), requires_grad=True)
+    t = torch.randint(0, 3, (2, 4, 5))
+    y = torch.rand((2, 3, 4, 5))
+    pw = torch.rand((2, 4, 5))
+    boxes = torch.tensor([[0, 1, 4, 3], [1, 0, 5, 4], [0, 0, 2, 2]], dtype=torch.int32)
+    offsets = torch.tensor([0, 2, 3])
+    ops = torch.ops.sectionloss
+    torch.library.opcheck(ops.softmax_focal.default, (x, t, boxes, offsets, None, None, pw, 2.0,
+                                                      -100, "mean", 1, True, True))
+    torch.library.opcheck(ops.ce.default, (x, t, boxes, None, None, -100, 0.0, "none", 1, True,
+                                           offsets, pw, True))
+    for multiclass, target, reduction in ((True, t, "mean"), (True, t, "none"),
+                                          (False, y, "none")):
+        torch.library.opcheck(ops.dice.default,
+                              (x, target, boxes, offsets, None, multiclass, -100, True, 0.3, 0.7,
+                               1.0, 0.0, 1e-7, False, True, reduction, 1, True))
+
+
+def raises(exc, match, fn, *args, **kwargs):
+    with pytest.raises(exc, match=match):
+        fn(*args, **kwargs)
+
+
+def test_bad_inputs():
+    from sectionloss import SectionLossError
+
+    g = torch.Generator().manual_seed(61)
+    x, t = torch.randn((2, 3, 5, 6), generator=g), torch.randint(0, 3, (2, 5, 6), generator=g)
+    y = torch.rand((2, 3, 5, 6), generator=g).round()
+    FL, D, TV, CE = sl.softmax_focal_loss, sl.dice_loss, sl.tversky_loss, sl.cross_entropy
+    raises(TypeError, "class-probability targets", FL, x, t.float())
+    raises(ValueError, r"target must have shape \[N, H, W\]", FL, x, t[:, None])
+    raises(ValueError, "weight must have one value per class", FL, x, t, weight=torch.ones(4))
+    for fn in (FL, CE):
+        raises(ValueError, "pixel_weight must have shape", fn, x, t,
+               pixel_weight=torch.ones(3, 5))
+        raises(ValueError, "gradient with respect to pixel_weight", fn, x, t,
+               pixel_weight=torch.ones((2, 5, 6), requires_grad=True))
+        raises(TypeError, "pixel_weight must be a floating-point", fn, x, t,
+               pixel_weight=torch.ones((2, 5, 6), dtype=torch.int64))
+    for bad in (-1.0, float("inf"), float("nan")):
+        raises(SectionLossError, "SL_ERR_FOCAL", FL, x, t, gamma=bad)
+    raises(SectionLossError, "SL_ERR_LABEL", FL, x, torch.full((2, 5, 6), 3))
+    # many boxes
+    raises(ValueError, "must have N = 2 entries", FL, x, t, box=[torch.zeros((1, 4), dtype=int)])
+    raises(ValueError, r"box\[1\] must have shape \[k, 4\]", FL, x, t,
+           box=[torch.zeros((1, 4), dtype=int), torch.zeros((2, 3), dtype=int)])
+    raises(TypeError, r"box\[0\] must be an integer tensor", FL, x, t,
+           box=[torch.zeros((1, 4)), torch.zeros((1, 4), dtype=int)])
+    raises(TypeError, r"box\[0\] must be an integer tensor \[k, 4\] or a list", FL, x, t,
+           box=[[(0, 0, 1)], []])
+    raises(SectionLossError, "SL_ERR_BOX", FL, x, t, box=[[(0, 0, 7, 2)], []])
+    flat = torch.tensor([[0, 0, 2, 2], [1, 1, 3, 3]])
+    raises(ValueError, r"box_offsets must have shape \[N \+ 1\] = \[3\]", FL, x, t, box=flat,
+           box_offsets=torch.tensor([0, 2]))
+    raises(TypeError, "box_offsets must be an integer tensor", FL, x, t, box=flat,
+           box_offsets=torch.tensor([0.0, 1.0, 2.0]))
+    raises(TypeError, "box_offsets needs box as an integer tensor", FL, x, t, box=(0, 0, 1, 1),
+           box_offsets=torch.tensor([0, 1, 1]))
+    for bad in ([0, 2, 1], [1, 1, 2], [0, 1, 3]):
+        raises(SectionLossError, "SL_ERR_BOX_OFFSETS", FL, x, t, box=flat,
+               box_offsets=torch.tensor(bad))
+    raises(ValueError, r"box must be \[4\], \[1, 4\] or \[N, 4\]", FL, x, t,
+           box=torch.zeros((3, 4), dtype=int))
+    raises(ValueError, "return_box_stats=True needs box", FL, x, t, return_box_stats=True)
+    # Dice / Tversky
+    raises(ValueError, "not a valid value for mode", D, x, y, mode="binary_")
+    raises(ValueError, "mode \"binary\" needs one channel", D, x, y)
+    raises(ValueError, "from_logits must be True", D, x, t, mode="multiclass", from_logits=False)
+    raises(TypeError, "class-probability targets", D, x, y, mode="multiclass")
+    raises(ValueError, "target shape", D, x, y[:, :1], mode="multilabel")
+    raises(ValueError, "mask must have shape", D, x, t, mode="multiclass",
+           mask=torch.ones((2, 3, 5, 6), dtype=torch.bool))
+    raises(ValueError, "gradient with respect to target", D, x, y.requires_grad_(),
+           mode="multilabel")
+    raises(ValueError, "not a valid value for reduction", D, x, t, mode="multiclass",
+           reduction="avg")
+    for kw in (dict(eps=0.0), dict(smooth=-1.0), dict(alpha=-0.1), dict(beta=float("nan")),
+               dict(gamma=0.0)):
+        raises(SectionLossError, "SL_ERR_DICE", TV, x, t, mode="multiclass", **kw)
+    raises(SectionLossError, "SL_ERR_LABEL", D, x, torch.full((2, 5, 6), 3), mode="multiclass")
