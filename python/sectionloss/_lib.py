@@ -48,7 +48,9 @@ class Options(ctypes.Structure):
                 ("tversky_beta", ctypes.c_float), ("tversky_gamma", ctypes.c_float),
                 ("dice_smooth", ctypes.c_float), ("dice_eps", ctypes.c_float),
                 ("dice_log_loss", ctypes.c_int), ("dice_from_logits", ctypes.c_int),
-                ("dice_sums", ctypes.c_void_p)]
+                ("dice_sums", ctypes.c_void_p),
+                # added in 0.3
+                ("focal_alpha", ctypes.c_float)]
 
 
 # Values of the C enums (include/sectionloss.h).
@@ -82,6 +84,8 @@ _lib.sl_bce_logits.restype = ctypes.c_int
 _lib.sl_bce_logits.argtypes = _BCE_ARGS
 _lib.sl_dice.restype = ctypes.c_int
 _lib.sl_dice.argtypes = _BCE_ARGS
+_lib.sl_sigmoid_focal.restype = ctypes.c_int
+_lib.sl_sigmoid_focal.argtypes = _BCE_ARGS
 _LABEL_ARGS = [ctypes.POINTER(Shape), _P, _P, ctypes.c_int, ctypes.POINTER(Region),
                ctypes.POINTER(Options), _P, _P]
 for _name in ("sl_ce", "sl_softmax_focal", "sl_dice_multiclass"):
@@ -90,7 +94,8 @@ for _name in ("sl_ce", "sl_softmax_focal", "sl_dice_multiclass"):
 # entry -> (C function, takes labels)
 _ENTRIES = {"bce": (_lib.sl_bce, False), "bce_logits": (_lib.sl_bce_logits, False),
             "ce": (_lib.sl_ce, True), "softmax_focal": (_lib.sl_softmax_focal, True),
-            "dice": (_lib.sl_dice, False), "dice_mc": (_lib.sl_dice_multiclass, True)}
+            "dice": (_lib.sl_dice, False), "dice_mc": (_lib.sl_dice_multiclass, True),
+            "sigmoid_focal": (_lib.sl_sigmoid_focal, False)}
 
 
 _DEFAULT_OPTIONS = _lib.sl_options_default()
