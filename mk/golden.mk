@@ -5,6 +5,9 @@
 #   make golden-regen   rewrites tests/golden/golden_cases.h with tests/gen_golden.py
 #   make golden-check   regenerates into $(BUILD)/golden/ and fails if that differs from the
 #                       committed fixture (it is reproducible)
+#   make golden-focal-regen / golden-focal-check   the same for tests/golden/golden_focal.h
+#                       (tests/gen_golden_focal.py: the focal losses and pixel-weighted CE;
+#                       needs python3-torchvision too)
 #   make demo-values    examples/torch_values.py --check: PyTorch's values for the three examples,
 #                       compared with the constants stored in examples/*.c
 # The last three need PyTorch 1.13 (Debian's python3-torch, /usr/bin/python3); the suite and the
@@ -12,7 +15,7 @@
 
 TORCH_PYTHON ?= /usr/bin/python3
 
-.PHONY: test-golden golden-regen golden-check demo-values
+.PHONY: test-golden golden-regen golden-check golden-focal-regen golden-focal-check demo-values
 test-golden: deps $(TEST_RUNNER) $(BUILD)/sl-info
 	@RUN="$(RUN)" scripts/run-tests.sh "$(BUILD)/sl-info" "$(ISA)" $(TEST_RUNNER) --filter 'golden/*'
 
@@ -23,6 +26,14 @@ golden-check:
 	@mkdir -p $(BUILD)/golden
 	$(TORCH_PYTHON) tests/gen_golden.py $(BUILD)/golden/golden_cases.h
 	cmp tests/golden/golden_cases.h $(BUILD)/golden/golden_cases.h
+
+golden-focal-regen:
+	$(TORCH_PYTHON) tests/gen_golden_focal.py
+
+golden-focal-check:
+	@mkdir -p $(BUILD)/golden
+	$(TORCH_PYTHON) tests/gen_golden_focal.py $(BUILD)/golden/golden_focal.h
+	cmp tests/golden/golden_focal.h $(BUILD)/golden/golden_focal.h
 
 demo-values:
 	$(TORCH_PYTHON) examples/torch_values.py --check

@@ -78,7 +78,8 @@ Test(sigmoid_focal, gamma0_noalpha_is_bce_logits) {
     int bad = st1 != SL_OK || st2 != SL_OK;
     const int exact = sl_isa_active() == SL_ISA_SCALAR;
     for (int64_t i = 0; !bad && i < lsize; i++)
-      bad = exact ? l1[i] != l2[i] : !(fabs(l1[i] - l2[i]) <= 4 * t_ulpf(l2[i]) + 1e-6 * fabs(l2[i]));
+      bad =
+          exact ? l1[i] != l2[i] : !(fabs(l1[i] - l2[i]) <= 4 * t_ulpf(l2[i]) + 1e-6 * fabs(l2[i]));
     for (int64_t i = 0; !bad && i < ne; i++)
       bad = exact ? g1[i] != g2[i] : !(fabs(g1[i] - g2[i]) <= 4 * t_ulpf(g2[i]));
     cr_expect(!bad, "case %d (%s): gamma 0, alpha < 0 differs from sl_bce_logits", k,
