@@ -55,12 +55,12 @@ static int run_case(const golden_focal *g, int fused) {
                   .mask_channels = 1,
                   .box_offsets = g->offsets};
   float *loss = malloc((size_t)g->nloss * sizeof(float)), *grad = malloc((size_t)E * sizeof(float));
-  sl_status st = g->op == 0   ? sl_sigmoid_focal(&g->shape, g->x, g->target, &rg, &o,
-                                                 fused ? loss : NULL, grad)
-                 : g->op == 1 ? sl_softmax_focal(&g->shape, g->x, g->labels, SL_LABEL_I64, &rg, &o,
-                                                 fused ? loss : NULL, grad)
-                              : sl_ce(&g->shape, g->x, g->labels, SL_LABEL_I64, &rg, &o,
-                                      fused ? loss : NULL, grad);
+  sl_status st =
+      g->op == 0 ? sl_sigmoid_focal(&g->shape, g->x, g->target, &rg, &o, fused ? loss : NULL, grad)
+      : g->op == 1
+          ? sl_softmax_focal(&g->shape, g->x, g->labels, SL_LABEL_I64, &rg, &o, fused ? loss : NULL,
+                             grad)
+          : sl_ce(&g->shape, g->x, g->labels, SL_LABEL_I64, &rg, &o, fused ? loss : NULL, grad);
   int fails = 0;
   const double r = ct_focal_ulp(g->gamma) + 2.0;
   if (st != SL_OK) {

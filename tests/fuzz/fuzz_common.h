@@ -51,6 +51,14 @@
 #ifndef FUZZ_OP
 #error "define FUZZ_OP (0 sl_bce, 1 sl_bce_logits, 2 sl_ce) before including fuzz_common.h"
 #endif
+/* FUZZ_SFOCAL 1 (with FUZZ_OP 1): sl_sigmoid_focal instead of sl_bce_logits, its focal_gamma and
+ * focal_alpha decoded after every other field (fuzz_sigmoid_focal.c) */
+#ifndef FUZZ_SFOCAL
+#define FUZZ_SFOCAL 0
+#endif
+/* the per-element bound (ulp(M)) and the reduced losses' (in units of CT_SUM_REL) of this call:
+ * the contract's, or the focal loss's for its gamma (contract.h) */
+static double fz_elem_bound = CT_MAX_ULP, fz_sum_bound = 1.0;
 
 enum { FZ_MAX_ELEMS = 4096, FZ_MAX_BOXES = 64 };
 
@@ -220,7 +228,8 @@ static sl_status fz_run(const sl_shape *s, const fz_call *c) {
 #if FUZZ_OP == 0
   return sl_bce(s, c->x, c->t, c->regp, c->optp, c->loss, c->grad);
 #elif FUZZ_OP == 1
-  return sl_bce_logits(s, c->x, c->t, c->regp, c->optp, c->loss, c->grad);
+  return FUZZ_SFOCAL ? sl_sigmoid_focal(s, c->x, c->t, c->regp, c->optp, c->loss, c->grad)
+                     : sl_bce_logits(s, c->x, c->t, c->regp, c->optp, c->loss, c->grad);
 #else
   return sl_ce(s, c->x, c->labels, c->lt, c->regp, c->optp, c->loss, c->grad);
 #endif
@@ -354,7 +363,7 @@ static void fz_check_outputs(const fz_case *k, const fz_call *c, int op, const v
     int64_t mi = !map && op == 2 ? (int64_t)i / (C * hw) * hw + (int64_t)i % hw : (int64_t)i;
     if (!sel[mi])
       FZ_CHECK(got[i] == 0.0f, "%s: %s[%zu] = %g outside the section", isa, what, i, got[i]);
-    FZ_CHECK(ct_ok(got[i], ref[i], terms[i]),
+    FZ_CHECK(ct_err(got[i], ref[i], terms[i]) <= fz_elem_bound,
              "%s: %s[%zu] = %.9g, scalar %.9g, terms %.9g: %g ulp(M) (%s, %s)", isa, what, i,
              got[i], ref[i], terms[i], ct_err(got[i], ref[i], terms[i]), sl_reduction_name_(r),
              fz_describe(dbuf, sizeof dbuf, k, c, op, labels, (int64_t)i, map));
@@ -676,6 +685,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   const size_t box_bytes = (size_t)(want_box ? c.reg.num_boxes : 0) * sizeof(sl_stats);
 
+  /* -- the sigmoid focal loss's options, last (gamma: valid, both paths of the power, and
+   * invalid; alpha: valid, < 0, and invalid); pos_weight is an error there -- */
+  fz_elem_bound = CT_MAX_ULP;
+  fz_sum_bound = 1.0;
+  if (FUZZ_SFOCAL) {
+    static const float gtab[10] = {2.0f, 0.0f, 1.0f, 3.0f, 0.5f, 2.5f, 8.0f, -1.0f, NAN, INFINITY};
+    static const float atab[8] = {0.25f, -1.0f, 0.0f, 1.0f, 0.75f, 1.5f, NAN, -INFINITY};
+    uint8_t gsel = fz_u8(&in), asel2 = fz_u8(&in);
+    if (c.optp) {
+      c.opt.focal_gamma = gtab[gsel % 10];
+      c.opt.focal_alpha = atab[asel2 % 8];
+      if (!(c.opt.focal_gamma >= 0.0f && isfinite(c.opt.focal_gamma)) ||
+          !(c.opt.focal_alpha <= 1.0f))
+        fz_allow(&k, SL_ERR_FOCAL);
+      if (c.opt.pos_weight)
+        fz_allow(&k, SL_ERR_OPTION);
+    }
+    double g = c.optp ? (double)c.opt.focal_gamma : 2.0;
+    if (isfinite(g) && g >= 0.0) {
+      fz_elem_bound = ct_focal_ulp(g);
+      fz_sum_bound = ct_focal_sum_rel(g);
+    }
+  }
+
   if (!c.optp) { /* the library uses the defaults: so do the checks below */
     c.opt = sl_options_default();
     c.opt.stats = NULL;
@@ -814,20 +847,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             sel[p] = (uint8_t)(fz_selected(&k, &c, n, ch, y, xx) &&
                                (op != 2 || fz_label(labels, c.lt, p) != c.opt.ignore_index));
           }
-    ct_call cc = {.op = op,
+    ct_call cc = {.op = FUZZ_SFOCAL ? CT_OP_SIGMOID_FOCAL : op,
                   .shape = k.shape,
                   .x = x,
                   .t = t,
                   .labels = labels,
                   .lt = c.lt,
                   .weight = c.opt.weight,
-                  .pos_weight = op == 1 ? c.opt.pos_weight : NULL,
+                  .pos_weight = op == 1 && !FUZZ_SFOCAL ? c.opt.pos_weight : NULL,
                   .grad_map = c.opt.grad_map,
                   .reduction = r_eff,
                   .grad_scale = c.opt.grad_scale,
                   .normalizer = op == 2 ? norm : (double)count,
                   .smoothing = op == 2 ? c.opt.label_smoothing : 0.0,
                   .sel = sel,
+                  .gamma = c.opt.focal_gamma,
+                  .alpha = c.opt.focal_alpha,
                   .abs_map = calloc(nmap, sizeof(double))};
     double *lterms = calloc(nmap, sizeof *lterms), *gterms = calloc(ne, sizeof *gterms);
     /* the sum of |per-element loss|, in double: the scale of the reduced losses' tolerance */
@@ -847,7 +882,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (want_loss && none)
         fz_check_outputs(&k, &c, op, labels, nm, 1, loss_buf, ref_loss, lterms, nmap, sel, r_eff);
       if (want_loss && !none)
-        FZ_CHECK(ct_sum_err(loss_buf[0], ref_loss[0], abs_sum / mean_norm, 1) <= 1.0,
+        FZ_CHECK(ct_sum_err(loss_buf[0], ref_loss[0], abs_sum / mean_norm, 1) <= fz_sum_bound,
                  "%s: loss %.9g, scalar %.9g (sum |l| %g, normaliser %g)", nm, loss_buf[0],
                  ref_loss[0], abs_sum, mean_norm);
       for (int64_t b = 0; want_box && b < c.reg.num_boxes; b++) {
@@ -855,7 +890,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                      (box_buf[b].normalizer == ref_box[b].normalizer ||
                       (isnan(ref_box[b].normalizer) && isnan(box_buf[b].normalizer))),
                  "%s: box_stats[%lld] count or normalizer", nm, (long long)b);
-        FZ_CHECK(ct_sum_err(box_buf[b].loss_sum, ref_box[b].loss_sum, box_abs[b], 0) <= 1.0,
+        FZ_CHECK(ct_sum_err(box_buf[b].loss_sum, ref_box[b].loss_sum, box_abs[b], 0) <=
+                     fz_sum_bound,
                  "%s: box_stats[%lld].loss_sum %.17g, scalar %.17g (sum |l| %g)", nm, (long long)b,
                  box_buf[b].loss_sum, ref_box[b].loss_sum, box_abs[b]);
       }
@@ -864,7 +900,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FZ_CHECK(stats_buf[0].normalizer == ref_stats.normalizer ||
                      (isnan(ref_stats.normalizer) && isnan(stats_buf[0].normalizer)),
                  "%s: stats.normalizer", nm);
-        FZ_CHECK(ct_sum_err(stats_buf[0].loss_sum, ref_stats.loss_sum, abs_sum, 0) <= 1.0,
+        FZ_CHECK(ct_sum_err(stats_buf[0].loss_sum, ref_stats.loss_sum, abs_sum, 0) <= fz_sum_bound,
                  "%s: loss_sum %.17g, scalar %.17g (sum |l| %g)", nm, stats_buf[0].loss_sum,
                  ref_stats.loss_sum, abs_sum);
       }
