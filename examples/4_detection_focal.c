@@ -11,6 +11,10 @@
  * sectionloss: one sl_softmax_focal call with region.box_offsets, fused with its gradient, and
  * per-box statistics from the same pass (opt.box_stats: each object's loss sum and pixel count,
  * a shared pixel in both).
+ * Then the same logits as 4 one-vs-rest scores against the one-hot labels: torchvision's sigmoid
+ * focal loss (alpha 0.25, gamma 2: the defaults) over every class of the selected pixels,
+ *   torchvision.ops.sigmoid_focal_loss(logits[sel4], onehot[sel4], reduction="mean")
+ * sectionloss: one sl_sigmoid_focal call, the same region.
  * Shape legend N, C, H, W as in sectionloss.h. Exits non-zero on error or mismatch.
  */
 #include <stdint.h>
@@ -23,6 +27,9 @@
 /* PyTorch 1.13 on the same data (examples/torch_values.py). */
 #define TORCH_LOSS    1.36492145
 #define TORCH_GRAD_L1 1.5824601622196131
+/* torchvision 0.14 (examples/torch_values.py) */
+#define TORCHVISION_LOSS    0.255175292
+#define TORCHVISION_GRAD_L1 0.25714575022195518
 
 enum { N = 2, C = 4, H = 96, W = 128, NB = 8 };
 
@@ -30,6 +37,7 @@ typedef struct args {
   sl_shape shape;
   const float *logits;
   const int64_t *labels;
+  const float *onehot;
   sl_region region;
   sl_options opt;
 } args;
@@ -40,12 +48,18 @@ static sl_status focal(const void *ctx, float *loss, float *grad) {
                           grad);
 }
 
+static sl_status sigmoid_focal(const void *ctx, float *loss, float *grad) {
+  const args *a = ctx;
+  return sl_sigmoid_focal(&a->shape, a->logits, a->onehot, &a->region, &a->opt, loss, grad);
+}
+
 int main(void) {
   printf("== example 4: focal loss (4 classes) inside 5 + 3 object boxes, 2 x 4 x 96 x 128\n");
   float *logits = malloc(sizeof(float) * N * C * H * W);
   int64_t *labels = malloc(sizeof(int64_t) * N * H * W);
   float *grad = malloc(sizeof(float) * N * C * H * W);
-  if (!logits || !labels || !grad) {
+  float *onehot = malloc(sizeof(float) * N * C * H * W);
+  if (!logits || !labels || !grad || !onehot) {
     fprintf(stderr, "out of memory\n");
     return 1;
   }
@@ -85,6 +99,20 @@ int main(void) {
   double ms_forward = ex_median_ms(focal, &a, &(float){0}, NULL);
   int rc =
       ex_report(loss, TORCH_LOSS, ex_l1(grad, N * C * H * W), TORCH_GRAD_L1, ms_fused, ms_forward);
+
+  printf("   the sigmoid focal loss (one-vs-rest, one-hot targets) in the same boxes, beside "
+         "torchvision's:\n");
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t c = 0; c < C; c++)
+      for (int64_t p = 0; p < H * W; p++)
+        onehot[(n * C + c) * H * W + p] = labels[n * H * W + p] == c ? 1.0f : 0.0f;
+  a.onehot = onehot;
+  ex_check(sigmoid_focal(&a, &loss, grad), "sl_sigmoid_focal");
+  ms_fused = ex_median_ms(sigmoid_focal, &a, &(float){0}, grad);
+  ms_forward = ex_median_ms(sigmoid_focal, &a, &(float){0}, NULL);
+  rc |= ex_report(loss, TORCHVISION_LOSS, ex_l1(grad, N * C * H * W), TORCHVISION_GRAD_L1, ms_fused,
+                  ms_forward);
+  free(onehot);
   free(logits);
   free(labels);
   free(grad);

@@ -2,7 +2,8 @@
 """
 torch_values.py - PyTorch's values for the four examples (examples/*.c), from the same data.
 
-Run with Debian's python3-torch (1.13):  /usr/bin/python3 examples/torch_values.py
+Run with Debian's python3-torch (1.13) and python3-torchvision (example 4):
+    /usr/bin/python3 examples/torch_values.py
 It rebuilds each example's tensors with the generator of examples/example_data.h (splitmix64,
 replicated bit for bit here), computes the loss and its gradient the way the article does it in
 PyTorch (example 3 the correct way, see below), and prints the constants stored in the examples:
@@ -67,11 +68,10 @@ def disc_mask(n, h, w):  # ex_disc_mask: N x 1 x H x W booleans
 MISMATCHES = []
 
 
-def report(name, loss, grad):
-    values = {"TORCH_LOSS": "%.9g" % loss.item(),
-              "TORCH_GRAD_L1": "%.17g" % grad.double().abs().sum().item()}
-    print("%s: TORCH_LOSS %s  TORCH_GRAD_L1 %s" % (name, values["TORCH_LOSS"],
-                                                  values["TORCH_GRAD_L1"]))
+def report(name, loss, grad, prefix="TORCH"):
+    values = {prefix + "_LOSS": "%.9g" % loss.item(),
+              prefix + "_GRAD_L1": "%.17g" % grad.double().abs().sum().item()}
+    print("%s: %s" % (name, "  ".join("%s %s" % kv for kv in values.items())))
     if "--check" in sys.argv:
         path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".c")
         with open(path) as f:
@@ -148,6 +148,16 @@ def example4():
     loss = (-(1 - logp_t.exp()) ** 2 * logp_t).mean()
     loss.backward()
     report("4_detection_focal", loss, logits.grad)
+    # the same logits as 4 one-vs-rest scores against the one-hot labels: torchvision's sigmoid
+    # focal loss (alpha 0.25, gamma 2) over every class of the selected pixels
+    import torchvision
+    logits.grad = None
+    onehot = F.one_hot(labels, 4).permute(0, 3, 1, 2).float()
+    sel4 = sel[:, None].expand_as(logits)
+    loss = torchvision.ops.sigmoid_focal_loss(logits[sel4], onehot[sel4], alpha=0.25, gamma=2,
+                                              reduction="mean")
+    loss.backward()
+    report("4_detection_focal", loss, logits.grad, "TORCHVISION")
 
 
 if __name__ == "__main__":
