@@ -128,14 +128,14 @@ def isa():
 def call(entry, n, c, h, w, input_ptr, target_ptr, *, label_type=LABEL_I64, boxes_ptr=None,
          num_boxes=0, box_offsets_ptr=None, mask_ptr=None, mask_channels=1, weight_ptr=None,
          pos_weight_ptr=None, pixel_weight_ptr=None, reduction="mean", ignore_index=-100,
-         label_smoothing=0.0, focal_gamma=2.0, dice=None, grad_map_ptr=None, num_threads=0,
-         loss_ptr=None, grad_ptr=None, box_stats_ptr=None):
-    """One call of sl_bce / sl_bce_logits / sl_ce / sl_softmax_focal / sl_dice /
-    sl_dice_multiclass (entry "bce", "bce_logits", "ce", "softmax_focal", "dice", "dice_mc");
-    returns (loss_sum, normalizer, count) from sl_stats, or raises SectionLossError. Pointers are
-    ints (or None for NULL). dice: None or a dict of sl_options' Dice / Tversky fields by their
-    C names (dice_tversky, tversky_alpha, ..., dice_from_logits). box_stats_ptr: room for
-    num_boxes sl_stats (24 bytes each), or None."""
+         label_smoothing=0.0, focal_gamma=2.0, focal_alpha=0.25, dice=None, grad_map_ptr=None,
+         num_threads=0, loss_ptr=None, grad_ptr=None, box_stats_ptr=None):
+    """One call of sl_bce / sl_bce_logits / sl_ce / sl_softmax_focal / sl_sigmoid_focal /
+    sl_dice / sl_dice_multiclass (entry "bce", "bce_logits", "ce", "softmax_focal",
+    "sigmoid_focal", "dice", "dice_mc"); returns (loss_sum, normalizer, count) from sl_stats, or
+    raises SectionLossError. Pointers are ints (or None for NULL). dice: None or a dict of
+    sl_options' Dice / Tversky fields by their C names (dice_tversky, tversky_alpha, ...,
+    dice_from_logits). box_stats_ptr: room for num_boxes sl_stats (24 bytes each), or None."""
     shape = Shape(n, c, h, w)
     region = Region(boxes_ptr, num_boxes, mask_ptr, mask_channels, box_offsets_ptr)
     stats = Stats()
@@ -147,6 +147,7 @@ def call(entry, n, c, h, w, input_ptr, target_ptr, *, label_type=LABEL_I64, boxe
     opt.ignore_index = ignore_index
     opt.label_smoothing = label_smoothing
     opt.focal_gamma = focal_gamma
+    opt.focal_alpha = focal_alpha
     opt.grad_map = grad_map_ptr
     opt.num_threads = num_threads
     opt.stats = ctypes.pointer(stats)

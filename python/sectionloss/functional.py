@@ -13,6 +13,9 @@ otherwise), then calls one operator:
   sectionloss::softmax_focal(input, target, boxes, box_offsets, mask, weight, pixel_weight,
                              gamma, ignore_index, reduction, num_threads, with_grad,
                              want_box_stats) -> (loss, grad, stats, box_stats)
+  sectionloss::sigmoid_focal(input, target, boxes, box_offsets, mask, weight, alpha, gamma,
+                             reduction, num_threads, with_grad, want_box_stats)
+      -> (loss, grad, stats, box_stats)
   sectionloss::dice(input, target, boxes, box_offsets, mask, multiclass, ignore_index, tversky,
                     alpha, beta, gamma, smooth, eps, log_loss, from_logits, reduction,
                     num_threads, with_grad) -> (loss, grad, stats)
@@ -44,7 +47,7 @@ except ImportError:  # numpy is optional: only the numpy input path needs it
     _np = None
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
-           "softmax_focal_loss", "dice_loss", "tversky_loss"]
+           "softmax_focal_loss", "sigmoid_focal_loss", "dice_loss", "tversky_loss"]
 
 _INT32_MAX = 2**31 - 1
 _LABEL_TYPES = {torch.int64: _lib.LABEL_I64, torch.int32: _lib.LABEL_I32,
@@ -150,6 +153,19 @@ def _focal_impl(input: torch.Tensor, target: torch.Tensor, boxes: Optional[torch
                 focal_gamma=gamma)
 
 
+def _sigmoid_focal_impl(input: torch.Tensor, target: torch.Tensor,
+                        boxes: Optional[torch.Tensor], box_offsets: Optional[torch.Tensor],
+                        mask: Optional[torch.Tensor], weight: Optional[torch.Tensor],
+                        alpha: float, gamma: float, reduction: str, num_threads: int,
+                        with_grad: bool, want_box_stats: bool
+                        ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    input, target, boxes, box_offsets, mask, weight = _contiguous(
+        input, target, boxes, box_offsets, mask, weight)
+    return _run("sigmoid_focal", input, target, boxes, box_offsets, mask, reduction,
+                num_threads, with_grad, want_box_stats, weight_ptr=_ptr(weight),
+                focal_alpha=alpha, focal_gamma=gamma)
+
+
 def _dice_options(tversky, alpha, beta, gamma, smooth, eps, log_loss, from_logits):
     return dict(dice_tversky=int(tversky), tversky_alpha=alpha, tversky_beta=beta,
                 tversky_gamma=gamma, dice_smooth=smooth, dice_eps=eps,
@@ -212,6 +228,11 @@ def _focal_fake(input, target, boxes, box_offsets, mask, weight, pixel_weight, g
                  want_box_stats)
 
 
+def _sigmoid_focal_fake(input, target, boxes, box_offsets, mask, weight, alpha, gamma, reduction,
+                        num_threads, with_grad, want_box_stats):
+    return _fake(input, reduction, with_grad, input.shape, boxes, want_box_stats)
+
+
 def _dice_fake(input, target, boxes, box_offsets, mask, multiclass, ignore_index, tversky,
                alpha, beta, gamma, smooth, eps, log_loss, from_logits, reduction, num_threads,
                with_grad):
@@ -225,7 +246,7 @@ def _dice_backward_fake(grad_map, input, *args):
 
 # ---- autograd: the saved gradient times the upstream gradient --------------------------------
 # Position of `reduction` among each operator's inputs, and its kind of loss map.
-_REDUCTION_AT = {"bce": 7, "ce": 7, "focal": 9, "dice": 15}
+_REDUCTION_AT = {"bce": 7, "ce": 7, "focal": 9, "sigmoid_focal": 8, "dice": 15}
 
 
 def _setup_context(kind):
@@ -268,8 +289,11 @@ def _backward(ctx, grad_loss, *_grad_rest):
 
 
 _OPS = {"bce": (_bce_impl, _bce_fake), "ce": (_ce_impl, _ce_fake),
-        "softmax_focal": (_focal_impl, _focal_fake), "dice": (_dice_impl, _dice_fake)}
-_KIND = {"bce": "bce", "ce": "ce", "softmax_focal": "focal", "dice": "dice"}
+        "softmax_focal": (_focal_impl, _focal_fake),
+        "sigmoid_focal": (_sigmoid_focal_impl, _sigmoid_focal_fake),
+        "dice": (_dice_impl, _dice_fake)}
+_KIND = {"bce": "bce", "ce": "ce", "softmax_focal": "focal", "sigmoid_focal": "sigmoid_focal",
+         "dice": "dice"}
 
 if hasattr(torch, "library") and hasattr(torch.library, "custom_op"):
     HAS_CUSTOM_OP = True
@@ -305,7 +329,8 @@ else:
     _ops = {name: _function(impl, _KIND[name]) for name, (impl, _) in _OPS.items()}
     _dice_backward_op = _dice_backward_impl
 
-_bce_op, _ce_op, _focal_op, _dice_op = (_ops[k] for k in ("bce", "ce", "softmax_focal", "dice"))
+_bce_op, _ce_op, _focal_op, _sigmoid_focal_op, _dice_op = (
+    _ops[k] for k in ("bce", "ce", "softmax_focal", "sigmoid_focal", "dice"))
 
 
 # ---- argument checks and conversions ---------------------------------------------------------
@@ -496,21 +521,28 @@ def _check_box_stats(fname, return_box_stats, boxes):
     return bool(return_box_stats) and boxes is not None and boxes.shape[0] > 0
 
 
-def _bce(fname, logits, input, target, box, box_offsets, mask, weight, pos_weight, reduction,
-         num_threads, return_stats, return_box_stats):
-    _check_reduction(fname, reduction)
-    input = _check_input(fname, input)
+def _check_elementwise(fname, input, target, weight):
+    """(target, weight) of an elementwise loss (BCE, sigmoid focal): a float target of the
+    input's shape, weight None or anything that broadcasts to it (expanded, a copy)."""
     target = _float32(fname, "target", target)
     if target.shape != input.shape:
         raise ValueError(f"{fname}: target shape {tuple(target.shape)} differs from input shape "
                          f"{tuple(input.shape)}")
-    n, c, h, w = input.shape
     if weight is not None:
         weight = _float32(fname, "weight", weight)
         if not _broadcasts_to(weight.shape, input.shape):
             raise ValueError(f"{fname}: weight of shape {tuple(weight.shape)} does not broadcast "
                              f"to the input shape {tuple(input.shape)}")
         weight = weight.expand(input.shape).contiguous()
+    return target, weight
+
+
+def _bce(fname, logits, input, target, box, box_offsets, mask, weight, pos_weight, reduction,
+         num_threads, return_stats, return_box_stats):
+    _check_reduction(fname, reduction)
+    input = _check_input(fname, input)
+    target, weight = _check_elementwise(fname, input, target, weight)
+    n, c, h, w = input.shape
     if pos_weight is not None:
         pos_weight = _float32(fname, "pos_weight", pos_weight)
         if pos_weight.numel() == 1 and pos_weight.dim() <= 1:
@@ -562,6 +594,40 @@ def binary_cross_entropy_with_logits(input, target, *, box=None, box_offsets=Non
                                 return_box_stats=return_box_stats))
     return _bce("binary_cross_entropy_with_logits", True, input, target, box, box_offsets, mask,
                 weight, pos_weight, reduction, num_threads, return_stats, return_box_stats)
+
+
+def sigmoid_focal_loss(input, target, *, box=None, box_offsets=None, mask=None, weight=None,
+                       alpha=0.25, gamma=2.0, reduction="mean", num_threads=None,
+                       return_stats=False, return_box_stats=False):
+    """torchvision.ops.sigmoid_focal_loss(input[sel], target[sel], alpha, gamma) (times
+    weight[sel]) over the section, per selected element: p = sigmoid(input), ce =
+    BCE with logits, 1 - p_t = p (1 - t) + (1 - p) t, weight * alpha_t * (1 - p_t)**gamma * ce
+    with alpha_t = alpha t + (1 - alpha) (1 - t) (no alpha weighting for alpha < 0; alpha > 1
+    or NaN: SL_ERR_FOCAL). MEAN divides by the selected count. No pos_weight. Otherwise as
+    binary_cross_entropy_with_logits (masks per channel, box statistics, reduction "none"
+    gives the N x C x H x W map)."""
+    fname = "sigmoid_focal_loss"
+    if _is_numpy(input, target, box, box_offsets, mask, weight):
+        return _numpy_call(sigmoid_focal_loss, (input, target),
+                           dict(box=box, box_offsets=box_offsets, mask=mask, weight=weight,
+                                alpha=alpha, gamma=gamma, reduction=reduction,
+                                num_threads=num_threads, return_stats=return_stats,
+                                return_box_stats=return_box_stats))
+    _check_reduction(fname, reduction)
+    input = _check_input(fname, input)
+    target, weight = _check_elementwise(fname, input, target, weight)
+    for name, t in (("target", target), ("weight", weight)):
+        _no_grad_needed(fname, name, t)
+    n = input.shape[0]
+    boxes, offsets = _check_boxes(fname, box, n, box_offsets)
+    want_box_stats = _check_box_stats(fname, return_box_stats, boxes)
+    mask = _check_mask(fname, mask, input, True)
+    with_grad = input.requires_grad and torch.is_grad_enabled()
+    threads = _check_threads(fname, num_threads)
+    loss, _, stats, box_stats = _sigmoid_focal_op(input, target, boxes, offsets, mask, weight,
+                                                  float(alpha), float(gamma), reduction, threads,
+                                                  with_grad, want_box_stats)
+    return _result(loss, stats, box_stats, return_stats, return_box_stats)
 
 
 def _check_labels(fname, target, input):

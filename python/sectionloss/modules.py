@@ -1,6 +1,6 @@
-"""nn.Module forms, shaped like torch.nn.BCELoss, BCEWithLogitsLoss and CrossEntropyLoss (and a
-softmax focal loss, segmentation_models_pytorch's DiceLoss / TverskyLoss); the section (box,
-mask) is given per call: loss_fn(input, target, box=..., mask=...)."""
+"""nn.Module forms, shaped like torch.nn.BCELoss, BCEWithLogitsLoss and CrossEntropyLoss (and
+softmax and sigmoid focal losses, segmentation_models_pytorch's DiceLoss / TverskyLoss); the
+section (box, mask) is given per call: loss_fn(input, target, box=..., mask=...)."""
 import torch
 
 from . import functional as F
@@ -59,6 +59,21 @@ class SoftmaxFocalLoss(_SectionLoss):
                                     pixel_weight=pixel_weight, gamma=self.gamma,
                                     ignore_index=self.ignore_index, reduction=self.reduction,
                                     num_threads=self.num_threads)
+
+
+class SigmoidFocalLoss(_SectionLoss):
+    """F.sigmoid_focal_loss (torchvision.ops.sigmoid_focal_loss over the section); weight is
+    per element (broadcast to the input), as BCEWithLogitsLoss's."""
+
+    def __init__(self, weight=None, alpha=0.25, gamma=2.0, reduction="mean", num_threads=None):
+        super().__init__(weight, reduction, num_threads)
+        self.alpha = alpha
+        self.gamma = gamma
+
+    def forward(self, input, target, box=None, mask=None):
+        return F.sigmoid_focal_loss(input, target, box=box, mask=mask, weight=self.weight,
+                                    alpha=self.alpha, gamma=self.gamma,
+                                    reduction=self.reduction, num_threads=self.num_threads)
 
 
 class DiceLoss(torch.nn.Module):

@@ -1,8 +1,10 @@
-"""The 0.2 losses against the PyTorch forms users write, evaluated in float64 on the same
-(float32) data (conftest): the softmax focal loss (`(1 - p_t)**gamma * ce`, class and pixel
-weights as the C header documents), pixel-weighted cross-entropy, Dice / Tversky
+"""The 0.2 and 0.3 losses against the PyTorch forms users write, evaluated in float64 on the
+same (float32) data (conftest): the softmax focal loss (`(1 - p_t)**gamma * ce`, class and
+pixel weights as the C header documents), pixel-weighted cross-entropy, Dice / Tversky
 (segmentation_models_pytorch's formulas written out over the selected elements), many boxes
-per sample (the union) and the per-box statistics; losses and gradients through .backward().
+per sample (the union) and the per-box statistics, the sigmoid focal loss against
+torchvision.ops.sigmoid_focal_loss on x[sel] (its formula written out when torchvision is not
+installed); losses and gradients through .backward().
 """
 import pytest
 import torch
@@ -502,3 +504,213 @@ def test_bad_inputs():
                dict(gamma=0.0)):
         raises(SectionLossError, "SL_ERR_DICE", TV, x, t, mode="multiclass", **kw)
     raises(SectionLossError, "SL_ERR_LABEL", D, x, torch.full((2, 5, 6), 3), mode="multiclass")
+
+
+# ---- sigmoid focal loss (0.3) ----------------------------------------------------------------
+try:
+    from torchvision.ops import sigmoid_focal_loss as _torchvision_sigmoid_focal
+except ImportError:  # not a test dependency: the formula below is torchvision's, written out
+    _torchvision_sigmoid_focal = None
+
+
+def _sigmoid_focal_formula(x, t, alpha, gamma):
+    """torchvision.ops.sigmoid_focal_loss(x, t, alpha, gamma, reduction="none"), written out
+    as torchvision's source has it."""
+    p = torch.sigmoid(x)
+    ce = F.binary_cross_entropy_with_logits(x, t, reduction="none")
+    p_t = p * t + (1 - p) * (1 - t)
+    loss = ce * (1 - p_t) ** gamma
+    if alpha >= 0:
+        loss = (alpha * t + (1 - alpha) * (1 - t)) * loss
+    return loss
+
+
+def sigmoid_focal_reference(x, t, alpha, gamma):
+    if _torchvision_sigmoid_focal is not None:
+        return _torchvision_sigmoid_focal(x, t, alpha=alpha, gamma=gamma, reduction="none")
+    return _sigmoid_focal_formula(x, t, alpha, gamma)
+
+
+def _focal_target(rng, g, shape):
+    """Hard 0 / 1 targets (detection) or soft ones in [0, 1], or a mix."""
+    hard = (torch.rand(shape, generator=g) < 0.3).float()
+    kind = rng.choice(["hard", "soft", "mixed"])
+    if kind == "hard":
+        return hard
+    soft = torch.rand(shape, generator=g)
+    return soft if kind == "soft" else torch.where(torch.rand(shape, generator=g) < 0.5, hard,
+                                                   soft)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_sigmoid_focal(rng, case):
+    n, c, h, w = _shape(rng)
+    g = torch.Generator().manual_seed(700 + case)
+    x = torch.randn((n, c, h, w), generator=g) * 3
+    y = _focal_target(rng, g, (n, c, h, w))
+    box, mask, sel = _section(rng, n, c, h, w, True)
+    weight = rng.choice([None, torch.rand((n, c, h, w), generator=g) + 0.2,
+                         torch.rand((c, 1, 1), generator=g) + 0.2])
+    alpha = rng.choice([0.25, 0.25, 0.6, 0.0, 1.0, -1.0])
+    gamma = rng.choice([2.0, 2.0, 0.0, 0.5, 1.0, 2.7])
+    reduction = rng.choice(["mean", "sum", "none"])
+
+    def ref(x):
+        # torchvision on the selected elements, x[sel] (times weight[sel])
+        elem = sigmoid_focal_reference(x[sel], y.double()[sel], alpha, gamma)
+        if weight is not None:
+            elem = elem * weight.double().expand(n, c, h, w)[sel]
+        if reduction == "none":
+            return torch.zeros_like(x).masked_scatter(sel, elem)
+        return elem.sum() if reduction == "sum" else elem.mean()
+
+    _backward_check(
+        rng,
+        lambda x: sl.sigmoid_focal_loss(x, y, box=box, mask=mask, weight=weight, alpha=alpha,
+                                        gamma=gamma, reduction=reduction,
+                                        num_threads=rng.choice([None, 1, 2])),
+        ref, x, sel)
+
+
+def test_sigmoid_focal_reference_formula_is_torchvisions():
+    if _torchvision_sigmoid_focal is None:
+        pytest.skip("torchvision is not installed (the tests use the written-out formula)")
+    g = torch.Generator().manual_seed(71)
+    x = torch.randn((2, 3, 4, 5), generator=g, dtype=torch.float64) * 4
+    t = torch.rand((2, 3, 4, 5), generator=g, dtype=torch.float64).round()
+    for alpha, gamma in ((0.25, 2.0), (-1.0, 0.5), (0.7, 0.0)):
+        torch.testing.assert_close(_sigmoid_focal_formula(x, t, alpha, gamma),
+                                   _torchvision_sigmoid_focal(x, t, alpha, gamma),
+                                   rtol=1e-14, atol=0)
+
+
+def test_sigmoid_focal_special_cases_stats_and_module():
+    g = torch.Generator().manual_seed(72)
+    n, c, h, w = 2, 3, 7, 8
+    x = torch.randn((n, c, h, w), generator=g) * 2
+    y = (torch.rand((n, c, h, w), generator=g) < 0.4).float()
+    wt = torch.rand((n, c, h, w), generator=g) + 0.5
+    m = torch.rand((n, c, h, w), generator=g) < 0.7  # one mask per channel, as BCE
+    for reduction in ("mean", "sum", "none"):
+        kw = dict(box=(1, 1, 7, 6), mask=m, weight=wt, reduction=reduction)
+        # alpha < 0 and gamma 0: BCE with logits
+        assert_close_loss(sl.sigmoid_focal_loss(x, y, alpha=-1.0, gamma=0.0, **kw),
+                          sl.binary_cross_entropy_with_logits(x, y, **kw))
+        # alpha 0.5 is half of no alpha weighting
+        assert_close_loss(2 * sl.sigmoid_focal_loss(x, y, alpha=0.5, gamma=1.5, **kw),
+                          sl.sigmoid_focal_loss(x, y, alpha=-0.5, gamma=1.5, **kw))
+    # saturated logits: 1 - p_t rounds to 0 in float (torchvision's float32 loss is 0 there);
+    # the library keeps the digits of the cancellation-free form sigmoid(-s x)**gamma *
+    # softplus(-s x), s = 2 t - 1 (hard targets), evaluated here in float64
+    xs = torch.tensor([-25.0, -20.0, -12.0, 12.0, 20.0, 25.0]).repeat(2).reshape(1, 2, 1, 6)
+    ts = torch.tensor([0.0] * 6 + [1.0] * 6).reshape(1, 2, 1, 6)
+    for gamma in (2.0, 0.5):
+        xo, xr = xs.clone().requires_grad_(), xs.double().requires_grad_()
+        lo = sl.sigmoid_focal_loss(xo, ts, gamma=gamma, reduction="none")
+        sgn, at = 2 * ts.double() - 1, 0.25 * ts.double() + 0.75 * (1 - ts.double())
+        lr = at * torch.sigmoid(-sgn * xr) ** gamma * F.softplus(-sgn * xr)
+        lo.sum().backward()
+        lr.sum().backward()
+        torch.testing.assert_close(lo.double(), lr, rtol=1e-6, atol=0)
+        torch.testing.assert_close(xo.grad.double(), xr.grad, rtol=2e-6, atol=0)
+    # stats: MEAN divides by the selected count (the weight is not in the normalizer)
+    sel = m.clone()
+    sel[:, :, :, :1], sel[:, :, :, 7:], sel[:, :, :1], sel[:, :, 6:] = False, False, False, False
+    loss, stats = sl.sigmoid_focal_loss(x, y, box=(1, 1, 7, 6), mask=m, weight=wt,
+                                        return_stats=True)
+    assert stats[1].item() == stats[2].item() == int(sel.sum())
+    assert abs(stats[0].item() / stats[1].item() - loss.item()) <= 1e-6 * loss.item()
+    # per-box statistics: sums of the loss map inside each box (a shared element in both)
+    boxes = [[(0, 0, 5, 4), (3, 2, 8, 7)], []]
+    loss_map = sl.sigmoid_focal_loss(x, y, weight=wt, gamma=1.5, reduction="none")
+    _, box_stats = sl.sigmoid_focal_loss(x, y, box=boxes, weight=wt, gamma=1.5,
+                                         return_box_stats=True)
+    assert box_stats.shape == (2, 3)
+    for k, (x1, y1, x2, y2) in enumerate(boxes[0]):
+        part = loss_map[0, :, y1:y2, x1:x2]
+        torch.testing.assert_close(box_stats[k], torch.tensor(
+            [part.double().sum().item(), part.numel(), part.numel()], dtype=torch.float64),
+            rtol=1e-6, atol=1e-9)
+    # the module, and the numpy path
+    mod = sl.SigmoidFocalLoss(weight=wt, alpha=0.4, gamma=1.5, reduction="sum")
+    assert "weight" in dict(mod.named_buffers())
+    assert torch.equal(mod(x, y, box=(1, 1, 7, 6), mask=m),
+                       sl.sigmoid_focal_loss(x, y, box=(1, 1, 7, 6), mask=m, weight=wt,
+                                             alpha=0.4, gamma=1.5, reduction="sum"))
+    np = pytest.importorskip("numpy")
+    got = sl.sigmoid_focal_loss(x.numpy(), y.numpy(), mask=m.numpy(), reduction="none")
+    assert isinstance(got, np.ndarray) and got.dtype == np.float32
+    np.testing.assert_array_equal(got, sl.sigmoid_focal_loss(x, y, mask=m,
+                                                             reduction="none").numpy())
+
+
+@pytest.mark.skipif(not sl.functional.HAS_CUSTOM_OP,
+                    reason="this PyTorch has no torch.library.custom_op")
+def test_sigmoid_focal_compiled_and_opcheck():
+    g = torch.Generator().manual_seed(73)
+    img = torch.randn((2, 3, 6, 7), generator=g)
+    y = (torch.rand((2, 2, 6, 7), generator=g) < 0.3).float()
+    flat = torch.tensor([[0, 0, 5, 4], [2, 1, 7, 6], [1, 1, 4, 4]])
+    offsets = torch.tensor([0, 2, 3])
+    torch.manual_seed(0)
+    model = torch.nn.Conv2d(3, 2, 3, padding=1)
+
+    def step(img, y, flat, offsets):
+        logits = model(img)
+        a = sl.sigmoid_focal_loss(logits, y, box=flat, box_offsets=offsets, gamma=1.5)
+        m = sl.sigmoid_focal_loss(logits, y, alpha=-1.0, reduction="none")
+        return a + (m * torch.linspace(0.5, 1.5, 7)).sum()
+
+    def grads(fn):
+        model.zero_grad(set_to_none=True)
+        loss = fn(img, y, flat, offsets)
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in model.parameters()]
+
+    torch._dynamo.reset()
+    want_loss, want_grads = grads(step)
+    loss, got = grads(torch.compile(step, fullgraph=True))
+    torch.testing.assert_close(loss, want_loss, rtol=1e-6, atol=1e-7)
+    for a, b in zip(got, want_grads):
+        assert_close_grad(a, b)
+    x = torch.randn((2, 3, 4, 5), requires_grad=True)
+    t = torch.rand((2, 3, 4, 5)).round()
+    boxes = torch.tensor([[0, 1, 4, 3], [1, 0, 5, 4], [0, 0, 2, 2]], dtype=torch.int32)
+    mask = torch.rand((2, 3, 4, 5)) < 0.5
+    op = torch.ops.sectionloss.sigmoid_focal.default
+    torch.library.opcheck(op, (x, t, boxes, torch.tensor([0, 2, 3]), None, None, 0.25, 2.0,
+                               "mean", 1, True, True))
+    torch.library.opcheck(op, (x, t, None, None, mask, torch.rand((2, 3, 4, 5)), -1.0, 0.5,
+                               "none", 1, True, False))
+
+
+def test_sigmoid_focal_bad_inputs():
+    from sectionloss import SectionLossError
+
+    g = torch.Generator().manual_seed(74)
+    x, y = torch.randn((2, 3, 5, 6), generator=g), torch.rand((2, 3, 5, 6), generator=g).round()
+    SF = sl.sigmoid_focal_loss
+    for alpha in (1.5, 1.0 + 1e-6, float("inf"), float("nan")):
+        raises(SectionLossError, "SL_ERR_FOCAL", SF, x, y, alpha=alpha)
+        raises(SectionLossError, "SL_ERR_FOCAL", SF, x.clone().requires_grad_(), y, alpha=alpha,
+               reduction="none")
+    for gamma in (-1.0, float("inf"), float("nan")):
+        raises(SectionLossError, "SL_ERR_FOCAL", SF, x, y, gamma=gamma)
+    try:
+        SF(x, y, alpha=2.0)
+    except SectionLossError as e:
+        assert e.status_name == "SL_ERR_FOCAL" and "focal_alpha" in e.status_string
+    # the edges of the valid range
+    assert torch.isfinite(SF(x, y, alpha=1.0)) and torch.isfinite(SF(x, y, alpha=-float("inf")))
+    raises(TypeError, "target must be a floating-point tensor", SF, x, y.long())
+    raises(ValueError, "target shape", SF, x, y[:, :1])
+    raises(ValueError, "weight of shape", SF, x, y, weight=torch.ones(4, 1, 1))
+    raises(ValueError, "gradient with respect to weight", SF, x, y,
+           weight=torch.ones(3, 1, 1, requires_grad=True))
+    raises(ValueError, "gradient with respect to target", SF, x, y.clone().requires_grad_())
+    raises(ValueError, "mask must have shape", SF, x, y, mask=torch.ones((2, 2, 5, 6), dtype=bool))
+    raises(ValueError, "not a valid value for reduction", SF, x, y, reduction="elementwise")
+    raises(ValueError, "return_box_stats=True needs box", SF, x, y, return_box_stats=True)
+    raises(SectionLossError, "SL_ERR_BOX", SF, x, y, box=(0, 0, 7, 2))
+    raises(TypeError, "unexpected keyword argument 'pos_weight'", SF, x, y,
+           pos_weight=torch.ones(3))
