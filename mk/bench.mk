@@ -104,6 +104,7 @@ bench-torch: bench-deps $(BENCH_BIN)
 
 # Issue 13's cases, fused forward+backward, per thread count: focal rows carry their ratio to
 # ce / bce_logits timed in alternation (vs base), every row xroof (Dice's target: <= 2).
+# CSV in $(BUILD)/bench/issue13-t*.csv (not read by bench-report: bench/rounds.py FILES).
 bench-issue13: $(BENCH_BIN)
 	@mkdir -p $(BENCH_OUT)
 	@set -e; for t in $(BENCH_THREADS); do \
@@ -111,7 +112,7 @@ bench-issue13: $(BENCH_BIN)
 	  OMP_NUM_THREADS=$$t $(BENCH_ENV) $(RUN) $(BENCH_BIN) --threads $$t --min-time $(BENCH_MIN_TIME) \
 	    --case $(BENCH_ISSUE13_CASES) --entry $(BENCH_ISSUE13_ENTRIES) \
 	    --section $(BENCH_ISSUE13_SECTIONS) --mode fused \
-	    --csv-out $(BENCH_OUT)/sl-bench-issue13-t$$t.csv $(BENCH_ARGS); \
+	    --csv-out $(BENCH_OUT)/issue13-t$$t.csv $(BENCH_ARGS); \
 	done
 
 # The same cases against PyTorch's forms (eager, default allocator and jemalloc retain).
