@@ -2,12 +2,22 @@
  * sl_bench.c - build/sl-bench: times sectionloss's entry points over named cases, sections and
  * modes, and compares each median with a memory roofline measured in the same run.
  *
- *   entry points: bce, bce_logits (BCE cases), ce (CE cases); with --entry also dice,
- *                 dice_logits (sl_dice on probabilities / logits, BCE cases) and dice_mc
+ *   entry points: bce, bce_logits (BCE cases), ce (CE cases); with --entry also (issue 13)
+ *                 dice, dice_logits (sl_dice on probabilities / logits, BCE cases) and dice_mc
  *                 (sl_dice_multiclass, CE cases): Dice streams its inputs twice with a gradient
- *                 (the sums pass, then the gradient pass), and its GB/s and %roof count both
+ *                 (the sums pass, then the gradient pass), and its GB/s and %roof count both;
+ *                 softmax_focal (sl_softmax_focal, gamma 2, CE cases) and sigmoid_focal
+ *                 (sl_sigmoid_focal, gamma 2, alpha 0.25, BCE cases; only in a build where
+ *                 sectionloss.h defines SL_HAVE_SIGMOID_FOCAL, else skipped with a note): each
+ *                 focal call is timed in alternation with its base (ce, bce_logits) on the
+ *                 same case, section and mode, and "vs base" is the ratio of the two medians
  *   sections:     whole, box (central 2/3 of H and of W), mask (broadcast N x 1 x H x W mask,
- *                 the same central 2/3), boxes (one box per sample, central 2/3 shifted)
+ *                 the same central 2/3), boxes (one box per sample, central 2/3 shifted);
+ *                 with --section also dets (detection: --boxes-per-image seeded random boxes
+ *                 per sample, default 20, of varied sizes and overlapping, through
+ *                 region.box_offsets: the section is their union) and maskpw (the mask, and
+ *                 options.pixel_weight, an N x H x W map of weights in [0.5, 2); ce and
+ *                 softmax_focal only: other entries skip it)
  *   modes:        fwd (loss only), bwd (grad only), fused (loss and grad in one call)
  *   cases:        "bce-NxCxHxW" or "ce-NxCxHxW", any shape; the default list is the article's
  *                 4x1x64x64 BCE and 4x4x64x64 CE, bce-16x1x512x512, ce-8x21x512x512 (VOC-like)
@@ -19,14 +29,17 @@
  * least 5); median and minimum wall time. "elements" is the tensor size N*C*H*W; "GB/s" counts
  * the bytes the call must touch: selected inputs read (x and target, or logits and int64
  * labels), the whole mask read, and the whole gradient written (zeros outside the section
- * included); the scalar loss is not counted. The roofline time of a call is
- * read bytes / read bandwidth + written bytes / write bandwidth, both measured here by streaming
- * loops over a large buffer with the same thread count; "%roof" = roofline time / median time.
+ * included; maskpw: the selected pixel weights read too); the scalar loss is not counted. The
+ * roofline time of a call is read bytes / read bandwidth + written bytes / write bandwidth, both
+ * measured here by streaming loops over a large buffer with the same thread count; "%roof" =
+ * roofline time / median time, "xroof" = median time / roofline time (Dice's issue-13 target:
+ * at most 2).
  *
  * Single-case mode for hyperfine: --case, --section and --mode with one value each and no
  * output flag runs the call once (or --reps K times) and prints nothing.
  * --load DIR reads the inputs (prob.f32, logits.f32, target.f32, labels.i64, mask.u8, raw
- * little-endian) written by bench/torch_compare.py instead of generating them.
+ * little-endian) written by bench/torch_compare.py instead of generating them, and, when present,
+ * pixel_weight.f32 (N x H x W), det_offsets.i64 (N + 1) and det_boxes.i32 (x1 y1 x2 y2 each).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -45,15 +58,26 @@
 
 #include "sectionloss.h"
 
-enum { MAX_LIST = 64, MIN_REPS = 5, MAX_REPS = 100000 };
+enum { MAX_LIST = 64, MIN_REPS = 5, MAX_REPS = 100000, DEFAULT_BOXES_PER_IMAGE = 20 };
+
+#if defined(SL_HAVE_SIGMOID_FOCAL)
+#define HAVE_SIGMOID_FOCAL 1
+#else
+#define HAVE_SIGMOID_FOCAL 0
+#endif
 
 static const char *const default_cases[] = {"bce-4x1x64x64", "ce-4x4x64x64", "bce-16x1x512x512",
                                             "ce-8x21x512x512", "ce-1x19x1024x2048"};
 static const char *const all_entries[] = {"bce", "bce_logits", "ce"};
-/* Dice / Tversky (issue 13), only with --entry: dice (probabilities) and dice_logits on BCE
- * cases, dice_mc on CE cases; default options (Dice, MEAN). */
-static const char *const dice_entries[] = {"dice", "dice_logits", "dice_mc"};
+/* Issue 13, only with --entry: Dice / Tversky (dice on probabilities and dice_logits on BCE
+ * cases, dice_mc on CE cases; default options: Dice, MEAN) and the focal losses (softmax_focal on
+ * CE cases, sigmoid_focal on BCE cases; gamma 2, sigmoid alpha 0.25). */
+static const char *const extra_entries[] = {"dice", "dice_logits", "dice_mc", "softmax_focal",
+                                            "sigmoid_focal"};
 static const char *const all_sections[] = {"whole", "box", "mask", "boxes"};
+/* Issue 13, only with --section: dets (many boxes per image, box_offsets), maskpw (the mask and
+ * options.pixel_weight; ce and softmax_focal only). */
+static const char *const extra_sections[] = {"dets", "maskpw"};
 static const char *const all_modes[] = {"fwd", "bwd", "fused"};
 
 /* ---- small helpers ------------------------------------------------------------------------ */
@@ -103,7 +127,28 @@ static int in_list(const char *s, const char *const *list, int n) {
 
 /* 1 for the entry points on CE cases (labels), 0 for those on BCE cases. */
 static int entry_is_ce(const char *e) {
-  return strcmp(e, "ce") == 0 || strcmp(e, "dice_mc") == 0;
+  return strcmp(e, "ce") == 0 || strcmp(e, "dice_mc") == 0 || strcmp(e, "softmax_focal") == 0;
+}
+
+/* The entry point a focal loss is compared with (same case, section and mode), or NULL. */
+static const char *base_entry(const char *e) {
+  if (strcmp(e, "softmax_focal") == 0)
+    return "ce";
+  if (strcmp(e, "sigmoid_focal") == 0)
+    return "bce_logits";
+  return NULL;
+}
+
+/* 1 when the entry point takes that section (pixel weights: ce and softmax_focal only). */
+static int section_fits(const char *entry, const char *section) {
+  if (strcmp(section, "maskpw") == 0)
+    return strcmp(entry, "ce") == 0 || strcmp(entry, "softmax_focal") == 0;
+  return 1;
+}
+
+/* 1 when this build can call the entry point. */
+static int entry_available(const char *e) {
+  return strcmp(e, "sigmoid_focal") != 0 || HAVE_SIGMOID_FOCAL;
 }
 
 /* xorshift64*: fast, deterministic test data. */
@@ -133,6 +178,10 @@ typedef struct bcase {
   float *target;        /* BCE */
   int64_t *labels;      /* CE: N x H x W */
   float *grad;
+  float *pw;            /* maskpw: N x H x W pixel weights */
+  sl_box *dets;         /* dets: det_offsets[N] boxes, sample n's from det_offsets[n] */
+  int64_t *det_offsets; /* N + 1 */
+  int64_t det_union;    /* pixels in the union of each sample's boxes, summed over samples */
 } bcase;
 
 static int parse_case(const char *name, bcase *k) {
@@ -179,10 +228,78 @@ static int load_file(const char *dir, const char *file, void *dst, size_t size, 
   return 1;
 }
 
-static void case_alloc(bcase *k, const char *load_dir) {
+/* Box side in [lo, hi], log-uniform. */
+static int32_t det_side(uint64_t *seed, int64_t lo, int64_t hi) {
+  double v = exp(log((double)lo) + (double)rng_unit(seed) * (log((double)hi) - log((double)lo)));
+  int64_t side = (int64_t)v;
+  return (int32_t)(side < lo ? lo : side > hi ? hi : side);
+}
+
+/* The detection section: boxes_per_image boxes per sample, seeded (the same for every run of a
+ * shape), sides log-uniform in [max(2, W/32), W/2] and [max(2, H/32), H/2], placed uniformly:
+ * they overlap. Read from det_offsets.i64 and det_boxes.i32 when load_dir has them. Then counts
+ * the union's pixels (what the call must read). */
+static void dets_alloc(bcase *k, const char *load_dir, int boxes_per_image) {
+  const sl_shape *s = &k->shape;
+  k->det_offsets = xmalloc((size_t)(s->n + 1) * sizeof *k->det_offsets);
+  int loaded = 0;
+  if (load_dir &&
+      load_file(load_dir, "det_offsets.i64", k->det_offsets, sizeof(int64_t), s->n + 1)) {
+    int64_t nb = k->det_offsets[s->n];
+    if (k->det_offsets[0] != 0 || nb < 0 || nb > ((int64_t)1 << 24))
+      die("bad det_offsets.i64", load_dir);
+    k->dets = xmalloc((size_t)(nb > 0 ? nb : 1) * sizeof *k->dets);
+    if (!load_file(load_dir, "det_boxes.i32", k->dets, sizeof(sl_box), nb))
+      die("--load: det_offsets.i64 without det_boxes.i32", load_dir);
+    loaded = 1;
+  }
+  if (!loaded) {
+    uint64_t seed = 0xD1B54A32D192ED03ULL ^ (uint64_t)(s->n * 1000003 + s->h * 1009 + s->w);
+    int64_t nb = s->n * boxes_per_image;
+    k->dets = xmalloc((size_t)(nb > 0 ? nb : 1) * sizeof *k->dets);
+    for (int64_t n = 0; n < s->n; n++) {
+      k->det_offsets[n] = n * boxes_per_image;
+      for (int b = 0; b < boxes_per_image; b++) {
+        int32_t bw = det_side(&seed, s->w / 32 > 2 ? s->w / 32 : 2, s->w / 2);
+        int32_t bh = det_side(&seed, s->h / 32 > 2 ? s->h / 32 : 2, s->h / 2);
+        int32_t x1 = (int32_t)(rng_unit(&seed) * (float)(s->w - bw + 1));
+        int32_t y1 = (int32_t)(rng_unit(&seed) * (float)(s->h - bh + 1));
+        if (x1 > s->w - bw)
+          x1 = (int32_t)(s->w - bw);
+        if (y1 > s->h - bh)
+          y1 = (int32_t)(s->h - bh);
+        k->dets[n * boxes_per_image + b] = (sl_box){x1, y1, x1 + bw, y1 + bh};
+      }
+    }
+    k->det_offsets[s->n] = nb;
+  }
+  uint8_t *u = xmalloc((size_t)(s->h * s->w));
+  k->det_union = 0;
+  for (int64_t n = 0; n < s->n; n++) {
+    memset(u, 0, (size_t)(s->h * s->w));
+    for (int64_t b = k->det_offsets[n]; b < k->det_offsets[n + 1]; b++) {
+      const sl_box *d = &k->dets[b];
+      for (int64_t y = d->y1; y < d->y2; y++)
+        memset(u + y * s->w + d->x1, 1, (size_t)(d->x2 - d->x1));
+    }
+    for (int64_t i = 0; i < s->h * s->w; i++)
+      k->det_union += u[i];
+  }
+  free(u);
+}
+
+static void case_alloc(bcase *k, const char *load_dir, int boxes_per_image) {
   const sl_shape *s = &k->shape;
   int64_t t = numel(s), p = npix(s);
   uint64_t seed = 0x9E3779B97F4A7C15ULL ^ (uint64_t)t;
+  dets_alloc(k, load_dir, boxes_per_image);
+  /* Pixel weights in [0.5, 2): their values do not change the work. */
+  k->pw = xmalloc((size_t)p * sizeof(float));
+  if (!(load_dir && load_file(load_dir, "pixel_weight.f32", k->pw, sizeof(float), p))) {
+    uint64_t pseed = 0xA0761D6478BD642FULL ^ (uint64_t)p;
+    for (int64_t i = 0; i < p; i++)
+      k->pw[i] = 0.5f + 1.5f * rng_unit(&pseed);
+  }
   k->boxes = xmalloc((size_t)s->n * sizeof *k->boxes);
   for (int64_t n = 0; n < s->n; n++) {
     int32_t dx = (int32_t)((n % 3 - 1) * (s->w / 12)), dy = (int32_t)((n % 2) * (s->h / 12));
@@ -242,6 +359,9 @@ static void case_free(bcase *k) {
   free(k->labels);
   free(k->prob);
   free(k->target);
+  free(k->pw);
+  free(k->dets);
+  free(k->det_offsets);
 }
 
 /* ---- one call ------------------------------------------------------------------------------ */
@@ -274,10 +394,20 @@ static void job_init(job *j, const bcase *k, const char *entry, const char *sect
   } else if (strcmp(section, "boxes") == 0) {
     j->region.boxes = k->boxes;
     j->region.num_boxes = k->shape.n;
-  } else if (strcmp(section, "mask") == 0) {
+  } else if (strcmp(section, "mask") == 0 || strcmp(section, "maskpw") == 0) {
     j->region.mask = k->mask;
+    if (strcmp(section, "maskpw") == 0)
+      j->opt.pixel_weight = k->pw;
+  } else if (strcmp(section, "dets") == 0) {
+    j->region.boxes = k->dets;
+    j->region.num_boxes = k->det_offsets[k->shape.n];
+    j->region.box_offsets = k->det_offsets;
   }
   j->regp = strcmp(section, "whole") == 0 ? NULL : &j->region;
+  j->opt.focal_gamma = 2.0f;
+#if HAVE_SIGMOID_FOCAL
+  j->opt.focal_alpha = 0.25f;
+#endif
 }
 
 static sl_status job_run(job *j) {
@@ -293,6 +423,17 @@ static sl_status job_run(job *j) {
   if (strcmp(j->entry, "dice_mc") == 0)
     return sl_dice_multiclass(&k->shape, k->logits, k->labels, SL_LABEL_I64, j->regp, &j->opt, loss,
                               grad);
+  if (strcmp(j->entry, "softmax_focal") == 0)
+    return sl_softmax_focal(&k->shape, k->logits, k->labels, SL_LABEL_I64, j->regp, &j->opt, loss,
+                            grad);
+  if (strcmp(j->entry, "sigmoid_focal") == 0) {
+#if HAVE_SIGMOID_FOCAL
+    return sl_sigmoid_focal(&k->shape, k->logits, k->target, j->regp, &j->opt, loss, grad);
+#else
+    die("sigmoid_focal: not in this build (sectionloss.h does not define SL_HAVE_SIGMOID_FOCAL)",
+        NULL);
+#endif
+  }
   if (strcmp(j->entry, "ce") == 0)
     return sl_ce(&k->shape, k->logits, k->labels, SL_LABEL_I64, j->regp, &j->opt, loss, grad);
   if (strcmp(j->entry, "bce") == 0)
@@ -315,7 +456,9 @@ static int64_t selected_pixels(const job *j) {
   const sl_shape *s = &j->k->shape;
   if (strcmp(j->section, "whole") == 0)
     return npix(s);
-  if (strcmp(j->section, "mask") == 0) {
+  if (strcmp(j->section, "dets") == 0)
+    return j->k->det_union;
+  if (strcmp(j->section, "mask") == 0 || strcmp(j->section, "maskpw") == 0) {
     int64_t c = 0;
     for (int64_t i = 0; i < npix(s); i++)
       c += j->k->mask[i] != 0;
@@ -336,6 +479,8 @@ static void job_bytes(const job *j, double *rd, double *wr) {
   double r = j->k->is_ce ? sp * ((double)s->c * 4.0 + 8.0) : sp * (double)s->c * 8.0;
   if (j->region.mask)
     r += (double)npix(s);
+  if (j->opt.pixel_weight)
+    r += sp * 4.0; /* the selected pixel weights */
   if (strncmp(j->entry, "dice", 4) == 0 && j->want_grad)
     r *= 2.0; /* Dice: the sums pass, then the gradient pass reads everything again */
   *rd = r;
@@ -422,13 +567,28 @@ typedef struct result {
   int reps;
   double median, min, rd, wr;
   float loss;
+  const char *base;   /* focal: the entry point timed in alternation with it, else NULL */
+  double base_median; /* its median in that alternation */
 } result;
 
-static result measure(job *j, double min_time, int min_reps) {
+static double median_sorted(double *t, int n) {
+  qsort(t, (size_t)n, sizeof *t, cmp_double);
+  return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+/* Times j; with a base job b (a focal loss's ce / bce_logits), b and j alternate call by call
+ * (b first on even repetitions, j first on odd ones), so the two medians and their ratio come from
+ * the same stretch of this noisy machine. */
+static result measure(job *j, job *b, double min_time, int min_reps) {
   result r = {.reps = 0};
   double t0 = now_s();
   job_check(j); /* warm-up: pages, caches, thread pool */
   double est = now_s() - t0;
+  if (b) {
+    t0 = now_s();
+    job_check(b);
+    est += now_s() - t0;
+  }
   if (est < 1e-7)
     est = 1e-7;
   int reps = (int)ceil(min_time / est);
@@ -437,16 +597,31 @@ static result measure(job *j, double min_time, int min_reps) {
   if (reps > MAX_REPS)
     reps = MAX_REPS;
   double *t = xmalloc((size_t)reps * sizeof *t);
+  double *tb = b ? xmalloc((size_t)reps * sizeof *tb) : NULL;
   for (int i = 0; i < reps; i++) {
+    if (b && i % 2 == 0) {
+      double a = now_s();
+      job_check(b);
+      tb[i] = now_s() - a;
+    }
     double a = now_s();
     job_check(j);
     t[i] = now_s() - a;
+    if (b && i % 2 == 1) {
+      a = now_s();
+      job_check(b);
+      tb[i] = now_s() - a;
+    }
   }
-  qsort(t, (size_t)reps, sizeof *t, cmp_double);
   r.reps = reps;
+  r.median = median_sorted(t, reps);
   r.min = t[0];
-  r.median = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
   free(t);
+  if (b) {
+    r.base = b->entry;
+    r.base_median = median_sorted(tb, reps);
+    free(tb);
+  }
   job_bytes(j, &r.rd, &r.wr);
   r.loss = j->want_loss ? j->loss : NAN;
   return r;
@@ -508,12 +683,14 @@ static void print_header(const ctx *c, FILE *o, out_fmt fmt) {
   if (fmt == OUT_CSV) {
     fprintf(o,
             "impl,isa,threads,case,entry,section,mode,n,c,h,w,elements,bytes,reps,median_s,min_s,"
-            "elem_per_s,gb_per_s,roof_pct,loss\n");
+            "elem_per_s,gb_per_s,roof_pct,loss,x_roof,base_entry,base_median_s,vs_base\n");
   } else {
     fprintf(o, "elements = N*C*H*W per second; GB/s = bytes the call must touch / median; %%roof = "
-               "roofline time / median\n");
-    fprintf(o, "%-20s %-10s %-6s %-5s %6s %10s %10s %9s %7s %6s %12s\n", "case", "entry", "section",
-            "mode", "reps", "median ms", "min ms", "Gelem/s", "GB/s", "%roof", "loss");
+               "roofline time / median; xroof = median / roofline time; vs base = median / the "
+               "median of the base entry (focal: ce, bce_logits) timed in alternation\n");
+    fprintf(o, "%-20s %-13s %-6s %-5s %6s %10s %10s %9s %7s %6s %6s %12s %s\n", "case", "entry",
+            "section", "mode", "reps", "median ms", "min ms", "Gelem/s", "GB/s", "%roof", "xroof",
+            "loss", "vs base");
   }
 }
 
@@ -521,8 +698,20 @@ static void print_result(const ctx *c, FILE *o, out_fmt fmt, const job *j, const
   const sl_shape *s = &j->k->shape;
   double el = (double)numel(s), bytes = r->rd + r->wr;
   double roof_t = r->rd / c->roof.read_bw + r->wr / c->roof.write_bw;
-  double pct = 100.0 * roof_t / r->median;
-  char loss[32];
+  double pct = 100.0 * roof_t / r->median, xroof = r->median / roof_t;
+  double vs = r->base ? r->median / r->base_median : NAN;
+  char loss[32], base_csv[96], base_json[128], base_tab[96];
+  if (r->base) {
+    snprintf(base_csv, sizeof base_csv, "%s,%.9g,%.4f", r->base, r->base_median, vs);
+    snprintf(base_json, sizeof base_json,
+             ", \"base_entry\": \"%s\", \"base_median_s\": %.9g, \"vs_base\": %.4f", r->base,
+             r->base_median, vs);
+    snprintf(base_tab, sizeof base_tab, "%.2fx %s (%.3f ms)", vs, r->base, r->base_median * 1e3);
+  } else {
+    snprintf(base_csv, sizeof base_csv, ",,");
+    base_json[0] = 0;
+    snprintf(base_tab, sizeof base_tab, "-");
+  }
   if (isnan(r->loss))
     snprintf(loss, sizeof loss, fmt == OUT_JSON ? "null" : (fmt == OUT_CSV ? "" : "-"));
   else
@@ -530,23 +719,23 @@ static void print_result(const ctx *c, FILE *o, out_fmt fmt, const job *j, const
   if (fmt == OUT_CSV) {
     fprintf(o,
             "sectionloss,%s,%d,%s,%s,%s,%s,%lld,%lld,%lld,%lld,%.0f,%.0f,%d,%.9g,%.9g,%.6g,%.4g,"
-            "%.2f,%s\n",
+            "%.2f,%s,%.4f,%s\n",
             c->isa, c->threads, j->k->name, j->entry, j->section, j->mode, (long long)s->n,
             (long long)s->c, (long long)s->h, (long long)s->w, el, bytes, r->reps, r->median,
-            r->min, el / r->median, bytes / r->median * 1e-9, pct, loss);
+            r->min, el / r->median, bytes / r->median * 1e-9, pct, loss, xroof, base_csv);
   } else if (fmt == OUT_JSON) {
     fprintf(o,
             "%s\n    {\"case\": \"%s\", \"entry\": \"%s\", \"section\": \"%s\", \"mode\": \"%s\", "
             "\"shape\": [%lld, %lld, %lld, %lld], \"elements\": %.0f, \"bytes\": %.0f, "
             "\"reps\": %d, \"median_s\": %.9g, \"min_s\": %.9g, \"elem_per_s\": %.6g, "
-            "\"gb_per_s\": %.4g, \"roof_pct\": %.2f, \"loss\": %s}",
+            "\"gb_per_s\": %.4g, \"roof_pct\": %.2f, \"x_roof\": %.4f, \"loss\": %s%s}",
             c->nres ? "," : "", j->k->name, j->entry, j->section, j->mode, (long long)s->n,
             (long long)s->c, (long long)s->h, (long long)s->w, el, bytes, r->reps, r->median,
-            r->min, el / r->median, bytes / r->median * 1e-9, pct, loss);
+            r->min, el / r->median, bytes / r->median * 1e-9, pct, xroof, loss, base_json);
   } else {
-    fprintf(o, "%-20s %-10s %-6s %-5s %6d %10.3f %10.3f %9.3f %7.2f %6.1f %12s\n", j->k->name,
-            j->entry, j->section, j->mode, r->reps, r->median * 1e3, r->min * 1e3,
-            el / r->median * 1e-9, bytes / r->median * 1e-9, pct, loss);
+    fprintf(o, "%-20s %-13s %-6s %-5s %6d %10.3f %10.3f %9.3f %7.2f %6.1f %6.2f %12s %s\n",
+            j->k->name, j->entry, j->section, j->mode, r->reps, r->median * 1e3, r->min * 1e3,
+            el / r->median * 1e-9, bytes / r->median * 1e-9, pct, xroof, loss, base_tab);
   }
   fflush(o);
 }
@@ -560,8 +749,12 @@ static void usage(void) {
        "                   article's bce-4x1x64x64 and ce-4x4x64x64, bce-16x1x512x512,\n"
        "                   ce-8x21x512x512, ce-1x19x1024x2048)\n"
        "  --entry LIST     bce,bce_logits,ce (default all that fit each case); also dice,\n        "
-       "           dice_logits, dice_mc (Dice / Tversky, issue 13)\n"
-       "  --section LIST   whole,box,mask,boxes (default all)\n"
+       "           dice_logits, dice_mc (Dice / Tversky, issue 13), softmax_focal (CE cases)\n"
+       "                   and sigmoid_focal (BCE cases; needs SL_HAVE_SIGMOID_FOCAL), each\n"
+       "                   timed in alternation with ce / bce_logits (column vs base)\n"
+       "  --section LIST   whole,box,mask,boxes (default all); also dets (many boxes per image,\n"
+       "                   box_offsets) and maskpw (mask + pixel_weight; ce, softmax_focal)\n"
+       "  --boxes-per-image K   boxes per sample of the dets section (default 20)\n"
        "  --mode LIST      fwd,bwd,fused (default all)\n"
        "  --isa NAME       scalar, avx2, avx512, neon (default: the active one)\n"
        "  --threads N      threads (options.num_threads and omp_set_num_threads; default: the\n"
@@ -583,6 +776,7 @@ int main(int argc, char **argv) {
   const char *case_arg = NULL, *entry_arg = NULL, *section_arg = NULL, *mode_arg = NULL;
   const char *isa_arg = NULL, *load_dir = NULL, *csv_out = NULL;
   int threads = 0, quick = 0, reps_quiet = -1, fmt_given = 0, progress = isatty(2);
+  int boxes_per_image = DEFAULT_BOXES_PER_IMAGE;
   double min_time = 0.2;
   out_fmt fmt = OUT_TABLE;
   for (int i = 1; i < argc; i++) {
@@ -619,6 +813,11 @@ int main(int argc, char **argv) {
       min_time = atof(v);
       if (!(min_time >= 0.0))
         die("bad --min-time", v);
+    } else if (strcmp(a, "--boxes-per-image") == 0) {
+      NEEDV();
+      boxes_per_image = atoi(v);
+      if (boxes_per_image < 0 || boxes_per_image > 10000)
+        die("bad --boxes-per-image", v);
     } else if (strcmp(a, "--reps") == 0) {
       NEEDV();
       reps_quiet = atoi(v);
@@ -689,10 +888,10 @@ int main(int argc, char **argv) {
   if (!mode_arg)
     memcpy(modes, all_modes, sizeof all_modes);
   for (int i = 0; i < nentries; i++)
-    if (!in_list(entries[i], all_entries, 3) && !in_list(entries[i], dice_entries, 3))
+    if (!in_list(entries[i], all_entries, 3) && !in_list(entries[i], extra_entries, 5))
       die("unknown entry point", entries[i]);
   for (int i = 0; i < nsections; i++)
-    if (!in_list(sections[i], all_sections, 4))
+    if (!in_list(sections[i], all_sections, 4) && !in_list(sections[i], extra_sections, 2))
       die("unknown section", sections[i]);
   for (int i = 0; i < nmodes; i++)
     if (!in_list(modes[i], all_modes, 3))
@@ -717,7 +916,11 @@ int main(int argc, char **argv) {
     const char *entry = entry_arg ? entries[0] : (k.is_ce ? "ce" : "bce");
     if (entry_is_ce(entry) != k.is_ce)
       die("entry point does not fit the case", entry);
-    case_alloc(&k, load_dir);
+    if (!section_fits(entry, sections[0]))
+      die("the section does not fit the entry point", sections[0]);
+    if (!entry_available(entry))
+      die("entry point not in this build", entry);
+    case_alloc(&k, load_dir, boxes_per_image);
     job j;
     job_init(&j, &k, entry, sections[0], modes[0], threads);
     for (int r = 0; r < reps_quiet; r++)
@@ -744,34 +947,49 @@ int main(int argc, char **argv) {
   }
   print_header(&c, stdout, fmt);
 
+  for (int e = 0; e < nentries; e++)
+    if (!entry_available(entries[e]))
+      fprintf(stderr,
+              "sl-bench: %s skipped: not in this build (sectionloss.h does not define "
+              "SL_HAVE_SIGMOID_FOCAL)\n",
+              entries[e]);
   int total = 0, done = 0;
   for (int ci = 0; ci < ncases; ci++) {
     bcase k;
     parse_case(cases[ci], &k);
     for (int e = 0; e < nentries; e++)
-      if (entry_is_ce(entries[e]) == k.is_ce)
-        total += nsections * nmodes;
+      for (int si = 0; si < nsections; si++)
+        if (entry_is_ce(entries[e]) == k.is_ce && entry_available(entries[e]) &&
+            section_fits(entries[e], sections[si]))
+          total += nmodes;
   }
   for (int ci = 0; ci < ncases; ci++) {
     bcase k;
     parse_case(cases[ci], &k);
     int any = 0;
     for (int e = 0; e < nentries; e++)
-      any |= entry_is_ce(entries[e]) == k.is_ce;
+      for (int si = 0; si < nsections; si++)
+        any |= entry_is_ce(entries[e]) == k.is_ce && entry_available(entries[e]) &&
+               section_fits(entries[e], sections[si]);
     if (!any)
       continue;
-    case_alloc(&k, load_dir);
+    case_alloc(&k, load_dir, boxes_per_image);
     for (int e = 0; e < nentries; e++) {
-      if (entry_is_ce(entries[e]) != k.is_ce)
+      if (entry_is_ce(entries[e]) != k.is_ce || !entry_available(entries[e]))
         continue;
       for (int si = 0; si < nsections; si++) {
+        if (!section_fits(entries[e], sections[si]))
+          continue;
         for (int mi = 0; mi < nmodes; mi++) {
-          job j;
+          job j, b;
           job_init(&j, &k, entries[e], sections[si], modes[mi], threads);
+          const char *be = base_entry(entries[e]);
+          if (be)
+            job_init(&b, &k, be, sections[si], modes[mi], threads);
           if (progress)
             fprintf(stderr, "\r\033[K[%d/%d] %s %s %s %s", ++done, total, k.name, entries[e],
                     sections[si], modes[mi]);
-          result r = measure(&j, quick ? 0.0 : min_time, quick ? 2 : MIN_REPS);
+          result r = measure(&j, be ? &b : NULL, quick ? 0.0 : min_time, quick ? 2 : MIN_REPS);
           print_result(&c, stdout, fmt, &j, &r);
           if (csv)
             print_result(&c, csv, OUT_CSV, &j, &r);

@@ -30,6 +30,23 @@ PyTorch forms (the section is the central 2/3 of H and of W, as in sl-bench):
   CE mask:   F.cross_entropy(logits, torch.where(mask, labels, -100), ignore_index=-100)
   whole:     the plain call on the whole tensors
 (BCE with logits: the same with F.binary_cross_entropy_with_logits.)
+Issue 13 (with --entries / --sections; eager only, not the compiled or the Python-package path):
+  sections   dets:   20 seeded boxes per image (sizes log-uniform in [W/32, W/2], overlapping,
+                     the same files sl-bench reads), the user's form: the union mask built from
+                     the boxes inside the timed call (m[n, :, y1:y2, x1:x2] = True per box), then
+                     the mask section's form
+             maskpw: the mask and an N x H x W pixel weight map pw (ce, softmax_focal only)
+  softmax_focal  ce = F.cross_entropy(x, y, reduction="none", ignore_index=-100);
+                 pt = torch.exp(-ce); fl = (1 - pt) ** 2 * ce; fl[m].mean()
+                 (maskpw: (fl[m] * pw[m]).sum() / pw[m].sum(); box: on the slices)
+  ce maskpw      the same with fl = ce (pixel-weighted CE)
+  sigmoid_focal  torchvision.ops.sigmoid_focal_loss(x[m], t[m], alpha=0.25, gamma=2,
+                 reduction="mean") when torchvision imports, else its formula written out
+  dice, dice_logits  smp's DiceLoss formula written out over the selection, per channel:
+                 p = x[sel] (dice_logits: .sigmoid()), I = sum p t, card = sum p + t,
+                 loss_c = (1 - 2 I / card.clamp_min(1e-7)) * (sum t > 0), mean over channels;
+                 segmentation_models_pytorch's DiceLoss itself as impl "smp" when it imports
+  dice_mc        the same with p = x.softmax(1) and t = one_hot(labels) (smp multiclass mode)
 sectionloss Python: sectionloss.<fn>(x, target, box=(x1, y1, x2, y2) or mask=mask).
 "forward" is timed under torch.no_grad() (PyTorch's fastest forward); "forward+backward" is
 loss = f(x with requires_grad); loss.backward(), with x.grad reset to None before each call.
@@ -53,6 +70,15 @@ try:
     import sectionloss
 except ImportError:  # the Python path is then not timed
     sectionloss = None
+try:
+    import torchvision.ops
+    sigmoid_focal_loss = torchvision.ops.sigmoid_focal_loss
+except ImportError:  # the formula torchvision implements, written out
+    sigmoid_focal_loss = None
+try:
+    import segmentation_models_pytorch as smp
+except ImportError:
+    smp = None
 
 JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
 JEMALLOC_CONF = "retain:true,dirty_decay_ms:-1,muzzy_decay_ms:-1"
@@ -61,6 +87,18 @@ HAS_COMPILE = int(torch.__version__.split(".")[0]) >= 2 and hasattr(torch, "comp
 DEFAULT_CASES = "bce-4x1x64x64,ce-4x4x64x64,bce-16x1x512x512,ce-8x21x512x512,ce-1x19x1024x2048"
 CSV_HEADER = ("impl,isa,threads,case,entry,section,mode,n,c,h,w,elements,bytes,reps,median_s,"
               "min_s,elem_per_s,gb_per_s,roof_pct,loss")
+
+
+CE_ENTRIES = ("ce", "softmax_focal", "dice_mc")
+# entries and sections of issue 13: eager PyTorch only (no compiled form, no Python package)
+NEW_ENTRIES = ("softmax_focal", "sigmoid_focal", "dice", "dice_logits", "dice_mc")
+NEW_SECTIONS = ("dets", "maskpw")
+BOXES_PER_IMAGE = 20
+
+
+def section_fits(entry, section):
+    """maskpw (pixel weights) only for the losses that have them."""
+    return section != "maskpw" or entry in ("ce", "softmax_focal")
 
 
 def parse_case(name):
@@ -76,6 +114,26 @@ def central_box(h, w):
     return w // 6, h // 6, w - w // 6, h - h // 6
 
 
+def make_dets(n, h, w, g, per_image=BOXES_PER_IMAGE):
+    """Detection boxes as sl-bench makes them: per_image per sample, sides log-uniform in
+    [max(2, W/32), W/2] and [max(2, H/32), H/2], placed uniformly (so they overlap). Returns
+    (boxes int32 [K, 4] as x1 y1 x2 y2, offsets int64 [N + 1])."""
+    k = n * per_image
+
+    def side(lo, hi):
+        u = torch.rand(k, generator=g, dtype=torch.float64)
+        v = torch.exp(math.log(lo) + u * (math.log(hi) - math.log(lo))).long()
+        return v.clamp_(lo, hi)
+
+    bw, bh = side(max(2, w // 32), w // 2), side(max(2, h // 32), h // 2)
+    x1 = (torch.rand(k, generator=g, dtype=torch.float64) * (w - bw + 1)).long()
+    y1 = (torch.rand(k, generator=g, dtype=torch.float64) * (h - bh + 1)).long()
+    x1, y1 = torch.minimum(x1, w - bw), torch.minimum(y1, h - bh)
+    boxes = torch.stack([x1, y1, x1 + bw, y1 + bh], 1).to(torch.int32)
+    offsets = torch.arange(0, k + 1, per_image, dtype=torch.int64)
+    return boxes, offsets
+
+
 def make_data(kind, shape, seed=1234):
     n, c, h, w = shape
     g = torch.Generator().manual_seed(seed)
@@ -88,21 +146,144 @@ def make_data(kind, shape, seed=1234):
     else:
         d["prob"] = torch.rand(shape, generator=g).clamp_(1e-6, 1.0 - 1e-6)
         d["target"] = torch.randint(0, 2, shape, generator=g).float()
+    d["pw"] = torch.rand((n, h, w), generator=g) * 1.5 + 0.5
+    d["det_boxes"], d["det_offsets"] = make_dets(n, h, w, g)
     return d
 
 
 def write_data(d, directory):
     files = {"mask": "mask.u8", "logits": "logits.f32", "labels": "labels.i64",
-             "prob": "prob.f32", "target": "target.f32"}
+             "prob": "prob.f32", "target": "target.f32", "pw": "pixel_weight.f32",
+             "det_boxes": "det_boxes.i32", "det_offsets": "det_offsets.i64"}
     for key, fname in files.items():
         if key in d:
             t = d[key].to(torch.uint8) if key == "mask" else d[key]
             t.contiguous().numpy().tofile(os.path.join(directory, fname))
 
 
+def union_mask(d, shape):
+    """The detection user's mask: the union of each image's boxes, N x 1 x H x W bool."""
+    n, c, h, w = shape
+    m = torch.zeros((n, 1, h, w), dtype=torch.bool)
+    boxes, off = d["det_boxes"].tolist(), d["det_offsets"].tolist()
+    for i in range(n):
+        for x1, y1, x2, y2 in boxes[off[i]:off[i + 1]]:
+            m[i, :, y1:y2, x1:x2] = True
+    return m
+
+
+def sigmoid_focal_formula(x, t, alpha=0.25, gamma=2.0):
+    """torchvision.ops.sigmoid_focal_loss(x, t, alpha, gamma, reduction="mean"), written out."""
+    p = torch.sigmoid(x)
+    ce = F.binary_cross_entropy_with_logits(x, t, reduction="none")
+    p_t = p * t + (1 - p) * (1 - t)
+    loss = ce * ((1 - p_t) ** gamma)
+    return ((alpha * t + (1 - alpha) * (1 - t)) * loss).mean()
+
+
+def dice_formula(p, t, eps=1e-7):
+    """smp DiceLoss (smooth 0, eps 1e-7): p, t are C x K (the selection of each channel)."""
+    inter = (p * t).sum(1)
+    card = (p + t).sum(1)
+    score = 2.0 * inter / card.clamp_min(eps)
+    return ((1.0 - score) * (t.sum(1) > 0)).mean()
+
+
+def new_loss_fn(kind, entry, section, d, shape, impl="torch"):
+    """Issue 13's forms (see the docstring). Returns (x, f), or None when impl has no form."""
+    n, c, h, w = shape
+    x1, y1, x2, y2 = central_box(h, w)
+    x = d["prob"] if entry == "dice" else d["logits"]
+    if impl == "smp" and (smp is None or not entry.startswith("dice")):
+        return None
+
+    def select(section):
+        """Returns sel(m) -> a function of x giving (x's selection) and the selected target."""
+        if section == "box":
+            return lambda x: x[:, :, y1:y2, x1:x2], lambda t: t[..., y1:y2, x1:x2]
+        if section == "whole":
+            return lambda x: x, lambda t: t
+        return None
+
+    if kind == "ce":
+        labels = d["labels"]
+        if entry == "dice_mc":
+            def f(x):
+                m = union_mask(d, shape)[:, 0] if section == "dets" else (
+                    None if section == "whole" else d["mask"][:, 0])
+                p = x.softmax(1)
+                if section == "box":
+                    p, y = p[:, :, y1:y2, x1:x2], labels[:, y1:y2, x1:x2]
+                    p, y = p.permute(1, 0, 2, 3).reshape(c, -1), y.reshape(-1)
+                elif m is None:
+                    p, y = p.permute(1, 0, 2, 3).reshape(c, -1), labels.reshape(-1)
+                else:
+                    p, y = p.permute(1, 0, 2, 3)[:, m], labels[m]
+                if impl == "smp":
+                    loss = smp.losses.DiceLoss("multiclass", from_logits=False)
+                    return loss(p.unsqueeze(0), y.unsqueeze(0))
+                return dice_formula(p, F.one_hot(y, c).T.float())
+            return x, f
+        focal = entry == "softmax_focal"
+
+        def f(x):
+            if section == "box":
+                xs, ys = x[:, :, y1:y2, x1:x2], labels[:, y1:y2, x1:x2]
+            else:
+                xs, ys = x, labels
+            ce = F.cross_entropy(xs, ys, reduction="none", ignore_index=-100)
+            fl = (1 - torch.exp(-ce)) ** 2 * ce if focal else ce
+            if section in ("whole", "box"):
+                return fl.mean()
+            m = union_mask(d, shape)[:, 0] if section == "dets" else d["mask"][:, 0]
+            if section == "maskpw":
+                pw = d["pw"]
+                return (fl[m] * pw[m]).sum() / pw[m].sum()
+            return fl[m].mean()
+        return x, f
+    gt = d["target"]
+    if entry in ("bce", "bce_logits"):  # dets
+        fn = F.binary_cross_entropy if entry == "bce" else F.binary_cross_entropy_with_logits
+
+        def f(x):
+            m = union_mask(d, shape)
+            m = m if c == 1 else m.expand(shape)
+            return fn(x[m], gt[m])
+        return x, f
+    if entry == "sigmoid_focal":
+        sfl = sigmoid_focal_loss or (lambda a, b, **kw: sigmoid_focal_formula(a, b))
+
+        def f(x):
+            sel = select(section)
+            if sel:
+                return sfl(sel[0](x), sel[1](gt), alpha=0.25, gamma=2.0, reduction="mean")
+            m = union_mask(d, shape) if section == "dets" else d["mask"]
+            m = m if c == 1 else m.expand(shape)
+            return sfl(x[m], gt[m], alpha=0.25, gamma=2.0, reduction="mean")
+        return x, f
+    # dice, dice_logits: per channel C x K selections
+    def f(x):
+        if section in ("whole", "box"):
+            sel = select(section)
+            xs, ts = sel[0](x), sel[1](gt)
+            xs = xs.permute(1, 0, 2, 3).reshape(c, -1)
+            ts = ts.permute(1, 0, 2, 3).reshape(c, -1)
+        else:
+            m = (union_mask(d, shape) if section == "dets" else d["mask"])[:, 0]
+            xs, ts = x.permute(1, 0, 2, 3)[:, m], gt.permute(1, 0, 2, 3)[:, m]
+        if impl == "smp":
+            loss = smp.losses.DiceLoss("multilabel", from_logits=entry == "dice_logits")
+            return loss(xs.unsqueeze(0), ts.unsqueeze(0))
+        p = xs.sigmoid() if entry == "dice_logits" else xs
+        return dice_formula(p, ts)
+    return x, f
+
+
 def torch_loss_fn(kind, entry, section, d, shape, compiled=False):
     """Returns (x, f): f(x) computes the loss the way a PyTorch user would (compiled: in the
     form torch.compile needs)."""
+    if entry in NEW_ENTRIES or section in NEW_SECTIONS:
+        return new_loss_fn(kind, entry, section, d, shape)
     n, c, h, w = shape
     x1, y1, x2, y2 = central_box(h, w)
     mask = d["mask"]
@@ -133,7 +314,10 @@ def torch_loss_fn(kind, entry, section, d, shape, compiled=False):
 
 
 def sl_loss_fn(kind, entry, section, d, shape):
-    """Returns (x, f): f(x) computes the loss with the sectionloss Python package."""
+    """Returns (x, f): f(x) computes the loss with the sectionloss Python package, or None
+    where it has no such function (issue 13's entries and sections)."""
+    if entry in NEW_ENTRIES or section in NEW_SECTIONS:
+        return None
     n, c, h, w = shape
     kw = {}
     if section == "box":
@@ -166,7 +350,7 @@ def time_calls(call, min_time, min_reps=None):
     return statistics.median(times), min(times), reps
 
 
-def time_torch(x, f, min_time):
+def time_torch(x, f, min_time, modes=("fwd", "fused")):
     def fwd():
         with torch.no_grad():
             return f(x)
@@ -180,20 +364,27 @@ def time_torch(x, f, min_time):
         return loss
 
     loss = fwd().item()
-    fmed, fmin, freps = time_calls(fwd, min_time)
-    bmed, bmin, breps = time_calls(fwdbwd, min_time)
-    return loss, (fmed, fmin, freps), (bmed, bmin, breps)
+    tf = time_calls(fwd, min_time) if "fwd" in modes else None
+    tb = time_calls(fwdbwd, min_time) if "fused" in modes else None
+    return loss, tf, tb
 
 
-def run_sl(bench, case, entry, section, threads, directory, min_time, isa, quick):
-    cmd = [bench, "--case", case, "--entry", entry, "--section", section, "--mode", "fwd,fused",
+def run_sl(bench, case, entry, section, threads, directory, min_time, isa, quick,
+           modes="fwd,fused"):
+    """sl-bench on the same data; (doc, {mode: result}), or (None, {}) for an entry point that
+    this build of the library does not have (sigmoid_focal before SL_HAVE_SIGMOID_FOCAL)."""
+    cmd = [bench, "--case", case, "--entry", entry, "--section", section, "--mode", modes,
            "--threads", str(threads), "--load", directory, "--json", "--min-time", str(min_time)]
     if quick:
         cmd.append("--quick")
     if isa:
         cmd += ["--isa", isa]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    doc = json.loads(out)
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0 and "not in this build" in p.stderr:
+        return None, {}
+    if p.returncode != 0:
+        raise subprocess.CalledProcessError(p.returncode, cmd, p.stdout, p.stderr)
+    doc = json.loads(p.stdout)
     res = {r["mode"]: r for r in doc["results"]}
     return doc, res
 
@@ -211,17 +402,19 @@ def combos(args):
     for case in args.cases.split(","):
         kind, shape = parse_case(case)
         for entry in args.entries.split(","):
-            if (entry == "ce") != (kind == "ce"):
+            if (entry in CE_ENTRIES) != (kind == "ce"):
                 continue
             for section in args.sections.split(","):
-                yield case, kind, shape, entry, section
+                if section_fits(entry, section):
+                    yield case, kind, shape, entry, section
 
 
 def child(args):
     """Times PyTorch (eager, compiled) and the sectionloss Python path in this process (its
     allocator); prints one JSON list of results on stdout."""
     out = []
-    impls = ["torch"] + (["compile"] if args.compile and HAS_COMPILE else []) + (
+    impls = ["torch"] + (["smp"] if smp is not None else []) + (
+        ["compile"] if args.compile and HAS_COMPILE else []) + (
         ["sl-py"] if args.python and sectionloss is not None else [])
     data = {}
     for case, kind, shape, entry, section in combos(args):
@@ -229,9 +422,20 @@ def child(args):
             data.clear()
             data[case] = make_data(kind, shape)
         d = data[case]
+        new = entry in NEW_ENTRIES or section in NEW_SECTIONS
         for impl in impls:
-            if impl == "sl-py":
-                x, f = sl_loss_fn(kind, entry, section, d, shape)
+            if impl == "smp":
+                xf = new_loss_fn(kind, entry, section, d, shape, impl="smp")
+                if xf is None:
+                    continue
+                x, f = xf
+            elif impl == "sl-py":
+                xf = sl_loss_fn(kind, entry, section, d, shape)
+                if xf is None:
+                    continue
+                x, f = xf
+            elif impl == "compile" and new:
+                continue  # issue 13's forms: eager only
             else:
                 x, f = torch_loss_fn(kind, entry, section, d, shape, compiled=impl == "compile")
                 if impl == "compile":
@@ -242,8 +446,10 @@ def child(args):
                 if sys.stderr.isatty():
                     print(f"\r\033[K{args.child}: {case} {entry} {section} {impl} {t} "
                           f"thread(s)...", end="", file=sys.stderr, flush=True)
-                loss, tf, tb = time_torch(x, f, args.min_time)
+                loss, tf, tb = time_torch(x, f, args.min_time, args.mode_list)
                 for mode, r in (("fwd", tf), ("fused", tb)):
+                    if r is None:
+                        continue
                     out.append(dict(impl=impl, threads=t, case=case, entry=entry,
                                     section=section, mode=mode, median_s=r[0], min_s=r[1],
                                     reps=r[2], loss=loss))
@@ -274,6 +480,8 @@ def main():
     ap.add_argument("--sections", default="box,mask")
     ap.add_argument("--entries", default="bce,bce_logits,ce")
     ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--modes", default="fwd,fused",
+                    help="fwd (no_grad), fused (forward + backward), comma-separated")
     ap.add_argument("--min-time", type=float, default=0.2)
     ap.add_argument("--isa", default="", help="sl-bench --isa (default: the active ISA)")
     ap.add_argument("--csv", default="", help="also write every timing as CSV to this file")
@@ -291,6 +499,7 @@ def main():
     args = ap.parse_args()
     args.argv = argv
     args.thread_list = [int(t) for t in args.threads.split(",")]
+    args.mode_list = args.modes.split(",")
 
     global MIN_REPS
     if args.quick:
@@ -310,7 +519,7 @@ def main():
         for r in run_child(args, allocator):
             res[(r["impl"], allocator, r["case"], r["entry"], r["section"], r["threads"],
                  r["mode"])] = r
-    impls = sorted({k[0] for k in res}, key=["torch", "compile", "sl-py"].index)
+    impls = sorted({k[0] for k in res}, key=["torch", "smp", "compile", "sl-py"].index)
     sl_doc = {}
     if not args.no_lib:
         with tempfile.TemporaryDirectory(prefix="sl-torch-") as tmp:
@@ -321,14 +530,17 @@ def main():
                     written = case
                 for t in args.thread_list:
                     doc, r = run_sl(args.bench, case, entry, section, t, tmp, args.min_time,
-                                    args.isa, args.quick)
-                    for mode in ("fwd", "fused"):
+                                    args.isa, args.quick, args.modes)
+                    if doc is None:
+                        continue
+                    for mode in args.mode_list:
                         res[("sl-C", "-", case, entry, section, t, mode)] = r[mode]
                         sl_doc[(case, entry, section, t)] = doc["isa"]
 
     suffix = {"default": "", "jemalloc": "+je"}
     cols = [(i, a) for i in impls for a in allocators] + ([("sl-C", "-")] if sl_doc else [])
-    names = {"torch": "torch", "compile": "compile", "sl-py": "sl-py", "sl-C": "sl C"}
+    names = {"torch": "torch", "smp": "smp", "compile": "compile", "sl-py": "sl-py",
+             "sl-C": "sl C"}
     print(f"# PyTorch {torch.__version__}, sectionloss "
           f"{sectionloss.__version__ + ' (Python package)' if 'sl-py' in impls else ''}"
           f"{' + ' + args.bench if sl_doc else ''}; medians in ms; +je = jemalloc retain "
@@ -336,6 +548,8 @@ def main():
     csv_lines = [CSV_HEADER]
     failures = 0
     for mode, title in (("fwd", "forward (no_grad)"), ("fused", "forward + backward")):
+        if mode not in args.mode_list:
+            continue
         print(f"\n## {title}")
         head = " ".join(f"{names[i] + suffix.get(a, ''):>11}" for i, a in cols)
         # ratios PyTorch / Python path per allocator, and what the Python path adds to the C call
@@ -343,6 +557,10 @@ def main():
         extra = "".join(f"  {'torch' + suffix[a] + '/sl-py' + suffix[a]:>18}" for a in ratio_cols)
         if "sl-py" in impls and sl_doc and "default" in allocators:
             extra += "  py overhead"
+        # issue 13's 10x target: eager PyTorch / sectionloss C per allocator, and the smaller
+        if sl_doc:
+            extra += "".join(f"  {'torch' + suffix[a] + '/slC':>12}" for a in allocators)
+            extra += f"  {'min':>6}"
         print(f"{'case':20} {'entry':10} {'section':7} {'thr':>3} {head}{extra}  loss check")
         for case, kind, shape, entry, section in combos(args):
             for t in args.thread_list:
@@ -354,10 +572,24 @@ def main():
                 def med(impl, allocator):
                     return res[(impl, allocator) + key]["median_s"]
 
+                def has(impl, allocator):
+                    return (impl, allocator) + key in res
+
                 for a in ratio_cols:
-                    line += f"  {med('torch', a) / med('sl-py', a):18.1f}"
+                    if has("sl-py", a):
+                        line += f"  {med('torch', a) / med('sl-py', a):18.1f}"
+                    else:
+                        line += f"  {'-':>18}"
                 if "sl-py" in impls and sl_doc and "default" in allocators:
-                    line += f"  {(med('sl-py', 'default') - med('sl-C', '-')) * 1e3:+9.3f}ms"
+                    if has("sl-py", "default") and has("sl-C", "-"):
+                        line += f"  {(med('sl-py', 'default') - med('sl-C', '-')) * 1e3:+9.3f}ms"
+                    else:
+                        line += f"  {'-':>11}"
+                if sl_doc:
+                    rs = [med("torch", a) / med("sl-C", "-") if has("sl-C", "-") else None
+                          for a in allocators]
+                    line += "".join(f"  {r:11.1f}x" if r else f"  {'-':>12}" for r in rs)
+                    line += f"  {min(rs):5.1f}x" if all(rs) else f"  {'-':>6}"
                 ref = res[("torch", allocators[0]) + key]["loss"]
                 bad = [names[i] + suffix.get(a, "") for (i, a), v in zip(cols, vals)
                        if v and abs(v["loss"] - ref) > 1e-5 * abs(ref)]
@@ -367,7 +599,7 @@ def main():
                 for (i, a), v in zip(cols, vals):
                     if v is None:
                         continue
-                    impl = {"torch": "torch", "compile": "torch-compile",
+                    impl = {"torch": "torch", "smp": "smp", "compile": "torch-compile",
                             "sl-py": "sectionloss-python", "sl-C": "sectionloss"}[i]
                     if a == "jemalloc":
                         impl += "-jemalloc"

@@ -7,6 +7,8 @@
 #                      format and the single-case mode (no timings worth reading)
 #   make bench-torch   bench/torch_compare.py: PyTorch vs sectionloss, same data, 1 and 2 threads
 #   make bench-torch-smoke   the same on small cases, 2 calls each: checks the losses agree (CI)
+#   make bench-issue13 / bench-torch-issue13   issue 13's cases (focal, Dice; many boxes per
+#                      image, pixel weights), fused, sl-bench alone / against PyTorch
 #   make bench-report  markdown tables + target verdicts from the CSV files of the runs above
 #   make plots         docs/throughput.png: throughput against tensor size, per ISA and PyTorch
 #
@@ -28,12 +30,19 @@ endif
 $(BENCH_BIN): $(BUILD)/obj/bench/sl_bench.o $(LIB_A)
 	$(CC) -o $@ $^ $(LDLIBS_ALL)
 
+# Issue 13 (focal, Dice / Tversky; many boxes per image, pixel weights): make bench-issue13.
+# sigmoid_focal is skipped with a note until sectionloss.h defines SL_HAVE_SIGMOID_FOCAL.
+BENCH_ISSUE13_CASES ?= bce-16x1x512x512,ce-8x21x512x512,ce-1x19x1024x2048
+BENCH_ISSUE13_ENTRIES ?= bce_logits,sigmoid_focal,dice,dice_logits,ce,softmax_focal,dice_mc
+BENCH_ISSUE13_SECTIONS ?= mask,maskpw,dets
+
 # Cases hyperfine compares across ISAs and thread counts (whole-process time: setup included;
 # the --reps 0 run measures the setup alone).
 BENCH_HF_CASES ?= ce-8x21x512x512 bce-16x1x512x512
 BENCH_HF_REPS ?= 10
 
-.PHONY: bench bench-build bench-deps bench-smoke bench-torch bench-torch-smoke bench-report plots
+.PHONY: bench bench-build bench-deps bench-smoke bench-torch bench-torch-smoke bench-report plots \
+  bench-issue13 bench-torch-issue13
 bench-build: $(BENCH_BIN) $(BUILD)/sl-info
 
 # hyperfine, gnuplot-nox, python3-torch (a no-op when present).
@@ -76,6 +85,8 @@ bench-smoke: $(BENCH_BIN) $(BUILD)/sl-info
 	@$(BENCH_ENV) $(RUN) $(BENCH_BIN) --quick --threads 1 --json --case ce-2x3x16x24 > /dev/null
 	@$(BENCH_ENV) $(RUN) $(BENCH_BIN) --case bce-4x1x64x64 --section mask --mode fused
 	@$(BENCH_ENV) $(RUN) $(BENCH_BIN) --case ce-4x4x64x64 --section boxes --mode bwd --reps 3
+	@$(BENCH_ENV) $(RUN) $(BENCH_BIN) --quick --threads 1 --case ce-2x3x16x24,bce-2x1x16x24 \
+	  --entry $(BENCH_ISSUE13_ENTRIES) --section mask,maskpw,dets --mode fused > /dev/null
 	@echo "== bench-smoke: OK"
 
 # A few seconds: PyTorch and sectionloss agree on the loss (relative 1e-5) on the small cases,
@@ -83,10 +94,32 @@ bench-smoke: $(BENCH_BIN) $(BUILD)/sl-info
 bench-torch-smoke: $(BENCH_BIN)
 	$(TORCH_PYTHON) bench/torch_compare.py --quick --bench $(BENCH_BIN) --threads 1 \
 	  --cases bce-4x1x64x64,ce-4x4x64x64,ce-2x5x40x33 --sections whole,box,mask
+	$(TORCH_PYTHON) bench/torch_compare.py --quick --bench $(BENCH_BIN) --threads 1 \
+	  --cases bce-2x1x40x48,ce-2x5x40x33 --entries $(BENCH_ISSUE13_ENTRIES) \
+	  --sections box,mask,maskpw,dets --no-compile --no-python
 
 bench-torch: bench-deps $(BENCH_BIN)
 	$(TORCH_PYTHON) bench/torch_compare.py --bench $(BENCH_BIN) --threads 1,2 \
 	  --csv $(BENCH_OUT)/torch-compare.csv
+
+# Issue 13's cases, fused forward+backward, per thread count: focal rows carry their ratio to
+# ce / bce_logits timed in alternation (vs base), every row xroof (Dice's target: <= 2).
+# CSV in $(BUILD)/bench/issue13-t*.csv (not read by bench-report: bench/rounds.py FILES).
+bench-issue13: $(BENCH_BIN)
+	@mkdir -p $(BENCH_OUT)
+	@set -e; for t in $(BENCH_THREADS); do \
+	  echo "== sl-bench issue 13, $$t thread(s)"; \
+	  OMP_NUM_THREADS=$$t $(BENCH_ENV) $(RUN) $(BENCH_BIN) --threads $$t --min-time $(BENCH_MIN_TIME) \
+	    --case $(BENCH_ISSUE13_CASES) --entry $(BENCH_ISSUE13_ENTRIES) \
+	    --section $(BENCH_ISSUE13_SECTIONS) --mode fused \
+	    --csv-out $(BENCH_OUT)/issue13-t$$t.csv $(BENCH_ARGS); \
+	done
+
+# The same cases against PyTorch's forms (eager, default allocator and jemalloc retain).
+bench-torch-issue13: bench-deps $(BENCH_BIN)
+	$(TORCH_PYTHON) bench/torch_compare.py --bench $(BENCH_BIN) --threads 1,2 --modes fused \
+	  --cases $(BENCH_ISSUE13_CASES) --entries $(BENCH_ISSUE13_ENTRIES) \
+	  --sections $(BENCH_ISSUE13_SECTIONS) --csv $(BENCH_OUT)/torch-compare-issue13.csv
 
 # Sizes for the plot: a sweep of masked BCE and masked CE tensors.
 PLOT_BCE ?= bce-1x1x64x64,bce-4x1x64x64,bce-4x1x256x256,bce-4x1x512x512,bce-16x1x512x512,bce-64x1x512x512

@@ -7,8 +7,8 @@
 #   scripts/install-deps.sh --coverage clang, libFuzzer runtime, llvm-14 (make fuzz-coverage)
 #   scripts/install-deps.sh --mca      clang, llvm-19 (make mca: llvm-mca-19 has Neoverse N1 / V1
 #                                      machine models; llvm-mca-14 models both as a Cortex-A57)
-#   scripts/install-deps.sh --bench    + hyperfine, gnuplot, python3-torch, libjemalloc2 (benchmarks,
-#                                      golden data)
+#   scripts/install-deps.sh --bench    + hyperfine, gnuplot, python3-torch, python3-torchvision,
+#                                      libjemalloc2 (benchmarks, golden data)
 #   scripts/install-deps.sh --python   + python3-venv, python3-dev, g++ (the Python package's tests;
 #                                      torch.compile's Inductor compiles C++ against Python.h)
 #   scripts/install-deps.sh --python-system   + Debian's python3-torch, python3-numpy, python3-pytest
@@ -24,7 +24,7 @@ for arg in "$@"; do
     --ci) want+=("${cross[@]}" clang libclang-rt-14-dev libomp-14-dev valgrind) ;;
     --coverage) want+=(clang libclang-rt-14-dev libomp-14-dev llvm-14) ;;
     --mca) want+=(clang llvm-19) ;;
-    --bench) want+=(hyperfine gnuplot-nox python3-torch libjemalloc2) ;;
+    --bench) want+=(hyperfine gnuplot-nox python3-torch python3-torchvision libjemalloc2) ;;
     --python) want+=(python3-venv python3-dev g++) ;;
     --python-system) want+=(python3-venv python3-torch python3-numpy python3-pytest) ;;
     --packaging) want+=(cmake g++ pkg-config) ;;

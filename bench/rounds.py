@@ -1,0 +1,66 @@
+#!/usr/bin/python3
+"""rounds.py - medians over repeated sl-bench runs (rounds) of the same cases.
+
+  bench/rounds.py build/bench/r*-t*.csv          markdown table on stdout
+
+Each input is one `sl-bench --csv` output (or --csv-out file). Rows are grouped by threads,
+case, entry, section and mode; for each group it prints the median over the rounds of the
+per-round median time, %roof and xroof (median / roofline time), and for the focal entries the
+median over the rounds of the per-round "vs base" ratio (the focal call against ce / bce_logits
+timed in alternation in the same round) with its range. Its verdicts are issue 13's targets:
+focal fused <= 1.3x its base, Dice / Tversky xroof <= 2.
+"""
+import argparse
+import csv
+import statistics
+import sys
+
+
+def read(path):
+    with open(path) as fh:
+        lines = [line for line in fh if not line.startswith("#")]
+    return list(csv.DictReader(lines))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("csv", nargs="+")
+    args = ap.parse_args()
+    groups = {}
+    order = []
+    for path in args.csv:
+        for r in read(path):
+            key = (int(r["threads"]), r["case"], r["entry"], r["section"], r["mode"])
+            if key not in groups:
+                groups[key] = []
+                order.append(key)
+            groups[key].append(r)
+    first = {k: i for i, k in enumerate(order)}
+    order.sort(key=lambda k: (k[0], first[k]))
+    print("| threads | case | entry | section | mode | rounds | median ms | %roof | xroof | "
+          "vs base (range) | target |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for key in order:
+        rs = groups[key]
+        med = statistics.median(float(r["median_s"]) for r in rs)
+        roof = statistics.median(float(r["roof_pct"]) for r in rs)
+        xroof = statistics.median(float(r["x_roof"]) for r in rs)
+        vs = [float(r["vs_base"]) for r in rs if r.get("vs_base")]
+        entry = key[2]
+        if vs:
+            v = statistics.median(vs)
+            vs_cell = f"{v:.2f}x {rs[0]['base_entry']} ({min(vs):.2f}-{max(vs):.2f})"
+            target = "met" if v <= 1.3 else "not met"
+            target = f"<= 1.3x: {target}"
+        else:
+            vs_cell = "-"
+            target = ""
+        if entry.startswith("dice") and key[4] != "fwd":
+            target = f"xroof <= 2: {'met' if xroof <= 2.0 else 'not met'}"
+        print(f"| {key[0]} | {key[1]} | {entry} | {key[3]} | {key[4]} | {len(rs)} | "
+              f"{med * 1e3:.2f} | {roof:.1f} | {xroof:.2f} | {vs_cell} | {target} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
