@@ -372,7 +372,7 @@ def time_torch(x, f, min_time, modes=("fwd", "fused")):
 def run_sl(bench, case, entry, section, threads, directory, min_time, isa, quick,
            modes="fwd,fused"):
     """sl-bench on the same data; (doc, {mode: result}), or (None, {}) for an entry point that
-    this build of the library does not have (sigmoid_focal before SL_HAVE_SIGMOID_FOCAL)."""
+    this build of the library does not have (sigmoid_focal before 0.3)."""
     cmd = [bench, "--case", case, "--entry", entry, "--section", section, "--mode", modes,
            "--threads", str(threads), "--load", directory, "--json", "--min-time", str(min_time)]
     if quick:

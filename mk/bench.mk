@@ -31,7 +31,7 @@ $(BENCH_BIN): $(BUILD)/obj/bench/sl_bench.o $(LIB_A)
 	$(CC) -o $@ $^ $(LDLIBS_ALL)
 
 # Issue 13 (focal, Dice / Tversky; many boxes per image, pixel weights): make bench-issue13.
-# sigmoid_focal is skipped with a note until sectionloss.h defines SL_HAVE_SIGMOID_FOCAL.
+# (sigmoid_focal needs the library 0.3 or later; skipped with a note before)
 BENCH_ISSUE13_CASES ?= bce-16x1x512x512,ce-8x21x512x512,ce-1x19x1024x2048
 BENCH_ISSUE13_ENTRIES ?= bce_logits,sigmoid_focal,dice,dice_logits,ce,softmax_focal,dice_mc
 BENCH_ISSUE13_SECTIONS ?= mask,maskpw,dets
