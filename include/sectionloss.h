@@ -62,7 +62,9 @@ typedef enum sl_status {
   SL_ERR_REDUCTION,       /* options->reduction is not an sl_reduction value */
   SL_ERR_LABEL_TYPE,      /* label_type is not an sl_label_type value */
   SL_ERR_OPTION,          /* an option is out of range: label_smoothing outside [0, 1] or NaN,
-                             grad_scale not finite, num_threads < 0 */
+                             grad_scale not finite, num_threads < 0; an option the loss does not
+                             take (pos_weight beyond BCE with logits, weight with Dice); Dice
+                             with more than 1024 classes */
   SL_ERR_GRAD_MAP,        /* grad_map given with MEAN/SUM, or missing for NONE with a gradient */
   SL_ERR_NO_OUTPUT,       /* loss, grad and options->stats are all NULL: nothing to compute */
   SL_ERR_ALIAS,           /* an output buffer overlaps an input buffer or another output */
@@ -248,7 +250,9 @@ SL_API sl_status sl_softmax_focal(const sl_shape *shape, const float *logits, co
  *   loss_c in loss[0 .. C), grad_map [C] the upstream gradient of each loss_c.
  * input:  shape, input [N,C,H,W], target [N,C,H,W] (float, any value), region, options
  * output: loss (one float, or C with NONE) or NULL; grad [N,C,H,W] = d loss / d input (0 outside
- *         the section) or NULL: a second pass after the sums. */
+ *         the section) or NULL: a second pass after the sums.
+ * C is at most 1024 for both Dice entry points (per-class sums on the stack): SL_ERR_OPTION
+ * beyond. */
 SL_API sl_status sl_dice(const sl_shape *shape, const float *input, const float *target,
                          const sl_region *region, const sl_options *options, float *loss,
                          float *grad);
