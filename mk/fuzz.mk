@@ -32,7 +32,6 @@ FUZZ_LONG_SECONDS ?= 1800
 FUZZ_CAMPAIGN_SECONDS ?= 600
 FUZZ_CAMPAIGN_SIMDE_SECONDS ?= 120
 FUZZ_TARGETS ?= bce bce_logits ce dice dice_mc sigmoid_focal
-# (dice and dice_mc have open findings, tests/fuzz/open-findings/: .ci/run leaves them out)
 FUZZ_CORPUS := tests/fuzz/corpus
 FUZZ_REGR := tests/fuzz/regressions
 FUZZ_RUN_FLAGS := -max_len=4096 -timeout=20 -rss_limit_mb=2048

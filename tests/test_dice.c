@@ -315,6 +315,39 @@ Test(dice, nan) {
   sl_isa_set(saved);
 }
 
+/* With logits, p = sigmoid(-104.5) ~ 4e-46 is positive in double but 0 as a float: an
+ * infinite target there makes the reference's I = p t +inf, and a kernel that took the float
+ * p made it 0 inf = NaN (fuzz finding crash-b6875259, tests/fuzz/regressions/dice/). Every ISA
+ * gives the reference's sums (I +inf, P finite, T +inf), the element in a full vector block
+ * and in the tail. */
+Test(dice, logit_underflow_infinite_target) {
+  sl_isa saved = sl_isa_active();
+  for (int isa = 0; isa < SL_ISA_COUNT_; isa++) {
+    if (!sl_isa_available((sl_isa)isa))
+      continue;
+    sl_isa_set((sl_isa)isa);
+    for (int at = 0; at < 37; at += 4) {
+      float x[37], t[37], loss = 0.0f;
+      for (int i = 0; i < 37; i++) {
+        x[i] = 0.25f * (float)(i % 5);
+        t[i] = (float)(i % 2);
+      }
+      x[at] = -104.5f;
+      t[at] = INFINITY;
+      double sums[3] = {0.0, 0.0, 0.0};
+      sl_shape sh = {1, 1, 1, 37};
+      sl_options o = sl_options_default();
+      o.dice_from_logits = 1;
+      o.dice_sums = sums;
+      cr_assert(sl_dice(&sh, x, t, NULL, &o, &loss, NULL) == SL_OK);
+      cr_expect(sums[0] == INFINITY && isfinite(sums[1]) && sums[2] == INFINITY,
+                "%s, element %d: sums %g %g %g, want inf, finite, inf", sl_isa_name((sl_isa)isa),
+                at, sums[0], sums[1], sums[2]);
+    }
+  }
+  sl_isa_set(saved);
+}
+
 Test(dice, status) {
   float x[8] = {0.5f}, t[8] = {1.0f}, loss, grad[8];
   int64_t lab[4] = {0, 1, 5, 0};

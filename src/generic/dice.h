@@ -51,8 +51,21 @@ SL_V vf dice_e(vf x, vm *big) {
   return v_exp_nabs(ax, m_any(*big));
 }
 
+/* The reference's sums of element i (a lane with |x| > 87 or NaN, with logits). */
+static void dice_sums_reference(const sl_dice_row *r, int64_t i, double sums[3]) {
+  sl_dice_row s = *r;
+  s.x += i;
+  s.y += i;
+  s.mask = NULL;
+  s.len = 1;
+  sl_dice_sums__scalar(&s, sums);
+}
+
+/* With logits, selected lanes with |x| > 87 or NaN are the reference's (added to hs): their
+ * float p underflows (x < -103.9: p = 0 where the double p > 0), which changes 0 t into p t
+ * when t is infinite (a NaN I where the reference's is inf). */
 SL_V void dice_sums_block(const sl_dice_row *r, int64_t i, int64_t n, const int tail, const int fl,
-                          vd *si, vd *sp, vd *st) {
+                          vd *si, vd *sp, vd *st, double hs[3]) {
   vm sel = dice_sel(r, i, n, tail, fl);
   vf x = DLDN(r->x + i), t = DLDN(r->y + i), p = x;
   if (fl & DF_LOGITS) {
@@ -60,6 +73,13 @@ SL_V void dice_sums_block(const sl_dice_row *r, int64_t i, int64_t n, const int 
     vf e = dice_e(x, &big);
     vf inv = v_div(v_set1(1.0f), v_add(v_set1(1.0f), e));
     p = v_sel(v_ge(x, v_zero()), inv, v_mul(e, inv));
+    big = m_and(sel, big);
+    if (__builtin_expect(m_any(big), 0)) {
+      for (int l = 0; l < SL_W; l++)
+        if (m_lane(big, l))
+          dice_sums_reference(r, i + l, hs);
+      sel = m_andnot(sel, big);
+    }
   }
   /* unselected and tail lanes blended out in double (d_sel: a blend, never a product) */
   vd pd = d_sel(sel, d_from(p), d_zero()), td = d_sel(sel, d_from(t), d_zero());
@@ -71,21 +91,22 @@ SL_V void dice_sums_block(const sl_dice_row *r, int64_t i, int64_t n, const int 
 SL_V void dice_sums_body(const sl_dice_row *r, double sums[3], const int fl) {
   vd si = d_zero(), sp = d_zero(), st = d_zero();
   vd si2 = d_zero(), sp2 = d_zero(), st2 = d_zero();
+  double hs[3] = {0.0, 0.0, 0.0};
   int64_t i = 0;
   for (; i + 2 * SL_W <= r->len; i += 2 * SL_W) { /* two chains: the double adds' latency */
-    dice_sums_block(r, i, SL_W, 0, fl, &si, &sp, &st);
-    dice_sums_block(r, i + SL_W, SL_W, 0, fl, &si2, &sp2, &st2);
+    dice_sums_block(r, i, SL_W, 0, fl, &si, &sp, &st, hs);
+    dice_sums_block(r, i + SL_W, SL_W, 0, fl, &si2, &sp2, &st2, hs);
   }
   for (; i < r->len; i += SL_W) {
     int64_t n = r->len - i < SL_W ? r->len - i : SL_W;
     if (n == SL_W)
-      dice_sums_block(r, i, n, 0, fl, &si, &sp, &st);
+      dice_sums_block(r, i, n, 0, fl, &si, &sp, &st, hs);
     else
-      dice_sums_block(r, i, n, 1, fl, &si, &sp, &st);
+      dice_sums_block(r, i, n, 1, fl, &si, &sp, &st, hs);
   }
-  sums[0] += d_hsum(d_add(si, si2));
-  sums[1] += d_hsum(d_add(sp, sp2));
-  sums[2] += d_hsum(d_add(st, st2));
+  sums[0] += d_hsum(d_add(si, si2)) + hs[0];
+  sums[1] += d_hsum(d_add(sp, sp2)) + hs[1];
+  sums[2] += d_hsum(d_add(st, st2)) + hs[2];
 }
 
 /* input:  r->x, r->y, r->mask, r->logits, r->len

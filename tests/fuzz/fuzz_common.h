@@ -33,6 +33,12 @@
  *      within 1e-6 of the sum of |per-element loss| (in double; / the MEAN normaliser),
  *      plus the float spacing at the scalar value for the float loss; count and normaliser
  *      exact.
+ * fuzz_ce.c also covers sl_softmax_focal and options.pixel_weight: two bytes decoded after all
+ * the others (so the committed corpus keeps its meaning) choose the entry point and focal_gamma
+ * (invalid ones too: SL_ERR_FOCAL; label_smoothing != 0: SL_ERR_OPTION) and an N x H x W pixel
+ * weight map (data as class weights); the normaliser is then the sum of pw w_t, and softmax
+ * focal's bounds are ct_focal_ulp(gamma) per element and CT_SUM_REL ct_focal_sum_rel(gamma)
+ * for the sums (tests/contract.h).
  * Shape legend N, C, H, W as in sectionloss.h.
  */
 #ifndef SL_FUZZ_COMMON_H
@@ -56,9 +62,6 @@
 #ifndef FUZZ_SFOCAL
 #define FUZZ_SFOCAL 0
 #endif
-/* the per-element bound (ulp(M)) and the reduced losses' (in units of CT_SUM_REL) of this call:
- * the contract's, or the focal loss's for its gamma (contract.h) */
-static double fz_elem_bound = CT_MAX_ULP, fz_sum_bound = 1.0;
 
 enum { FZ_MAX_ELEMS = 4096, FZ_MAX_BOXES = 64 };
 
@@ -215,6 +218,7 @@ static void fz_allow(fz_case *k, sl_status s) {
 
 typedef struct fz_call {
   const float *x, *t;
+  int focal; /* sl_ce (FUZZ_OP 2): 1 = sl_softmax_focal instead */
   const void *labels;
   sl_label_type lt;
   sl_region reg;
@@ -231,6 +235,8 @@ static sl_status fz_run(const sl_shape *s, const fz_call *c) {
   return FUZZ_SFOCAL ? sl_sigmoid_focal(s, c->x, c->t, c->regp, c->optp, c->loss, c->grad)
                      : sl_bce_logits(s, c->x, c->t, c->regp, c->optp, c->loss, c->grad);
 #else
+  if (c->focal)
+    return sl_softmax_focal(s, c->x, c->labels, c->lt, c->regp, c->optp, c->loss, c->grad);
   return sl_ce(s, c->x, c->labels, c->lt, c->regp, c->optp, c->loss, c->grad);
 #endif
 }
@@ -306,7 +312,8 @@ static void fz_check_box_counts(const fz_case *k, const fz_call *c, const void *
               int64_t lab = fz_label(labels, c->lt, p);
               if (lab == c->opt.ignore_index)
                 continue;
-              norm += c->opt.weight ? (double)c->opt.weight[lab] : 1.0;
+              norm += (c->opt.weight ? (double)c->opt.weight[lab] : 1.0) *
+                      (c->opt.pixel_weight ? (double)c->opt.pixel_weight[p] : 1.0);
             } else {
               norm += 1.0;
             }
@@ -350,6 +357,11 @@ static const char *fz_describe(char *buf, size_t len, const fz_case *k, const fz
   return buf;
 }
 
+/* The per-element bound in ulp(M) of this input: CT_MAX_ULP, or ct_focal_ulp(gamma) for
+ * the focal losses (tests/contract.h); the reduced losses' CT_SUM_REL is scaled by fz_sum_rel
+ * (ct_focal_sum_rel(gamma) for the focal losses, else 1). */
+static double fz_ulp_bound = CT_MAX_ULP, fz_sum_rel = 1.0;
+
 /* Every output element of one kind (map: the NONE loss map, else the gradient) of an ISA's
  * result against scalar's, by the accuracy contract; exactly 0 outside the section (sel: per map
  * element). */
@@ -363,7 +375,7 @@ static void fz_check_outputs(const fz_case *k, const fz_call *c, int op, const v
     int64_t mi = !map && op == 2 ? (int64_t)i / (C * hw) * hw + (int64_t)i % hw : (int64_t)i;
     if (!sel[mi])
       FZ_CHECK(got[i] == 0.0f, "%s: %s[%zu] = %g outside the section", isa, what, i, got[i]);
-    FZ_CHECK(ct_err(got[i], ref[i], terms[i]) <= fz_elem_bound,
+    FZ_CHECK(ct_err(got[i], ref[i], terms[i]) <= fz_ulp_bound,
              "%s: %s[%zu] = %.9g, scalar %.9g, terms %.9g: %g ulp(M) (%s, %s)", isa, what, i,
              got[i], ref[i], terms[i], ct_err(got[i], ref[i], terms[i]), sl_reduction_name_(r),
              fz_describe(dbuf, sizeof dbuf, k, c, op, labels, (int64_t)i, map));
@@ -685,10 +697,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   const size_t box_bytes = (size_t)(want_box ? c.reg.num_boxes : 0) * sizeof(sl_stats);
 
+  /* -- sl_ce only: the entry point (sl_ce or sl_softmax_focal), focal_gamma and a pixel_weight
+   * map (N x H x W); read after everything else, so the inputs decoded before them (and the
+   * committed corpus, which ends before them: 0 bytes = sl_ce without pixel weights) keep their
+   * meaning -- */
+  fz_ulp_bound = CT_MAX_ULP;
+  fz_sum_rel = 1.0;
+  uint8_t fsel = fz_u8(&in), pxsel = fz_u8(&in);
+  float *pixw = NULL;
+  if (op == 2 && c.optp && fsel % 2 == 1) {
+    static const float gam[] = {2.0f, 0.0f,  0.5f,  1.0f, 3.0f,     4.5f,
+                                8.0f, 20.0f, -1.0f, NAN,  INFINITY, 1e-40f};
+    c.focal = 1;
+    c.opt.focal_gamma = gam[(fsel / 2) % (sizeof gam / sizeof gam[0])];
+    if (!(isfinite(c.opt.focal_gamma) && c.opt.focal_gamma >= 0.0f))
+      fz_allow(&k, SL_ERR_FOCAL);
+    if (c.opt.label_smoothing != 0.0f) /* label_smoothing must be 0 for softmax focal */
+      fz_allow(&k, SL_ERR_OPTION);
+    if (isfinite(c.opt.focal_gamma) && c.opt.focal_gamma >= 0.0f) {
+      fz_ulp_bound = ct_focal_ulp(c.opt.focal_gamma);
+      fz_sum_rel = ct_focal_sum_rel(c.opt.focal_gamma);
+    }
+  }
+  if (op == 2 && c.optp && k.small && pxsel % 2 == 1) {
+    pixw = malloc((size_t)(k.pix > 0 ? k.pix : 1) * sizeof(float));
+    for (int64_t i = 0; i < k.pix; i++)
+      pixw[i] = fz_float(&in, 3);
+    c.opt.pixel_weight = pixw;
+  }
+
   /* -- the sigmoid focal loss's options, last (gamma: valid, both paths of the power, and
    * invalid; alpha: valid, < 0, and invalid); pos_weight is an error there -- */
-  fz_elem_bound = CT_MAX_ULP;
-  fz_sum_bound = 1.0;
   if (FUZZ_SFOCAL) {
     static const float gtab[10] = {2.0f, 0.0f, 1.0f, 3.0f, 0.5f, 2.5f, 8.0f, -1.0f, NAN, INFINITY};
     static const float atab[8] = {0.25f, -1.0f, 0.0f, 1.0f, 0.75f, 1.5f, NAN, -INFINITY};
@@ -704,8 +743,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     double g = c.optp ? (double)c.opt.focal_gamma : 2.0;
     if (isfinite(g) && g >= 0.0) {
-      fz_elem_bound = ct_focal_ulp(g);
-      fz_sum_bound = ct_focal_sum_rel(g);
+      fz_ulp_bound = ct_focal_ulp(g);
+      fz_sum_rel = ct_focal_sum_rel(g);
     }
   }
 
@@ -756,7 +795,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
               continue;
             }
             count++;
-            norm += c.opt.weight && c.optp ? (double)c.opt.weight[lab] : 1.0;
+            norm += (c.opt.weight && c.optp ? (double)c.opt.weight[lab] : 1.0) *
+                    (c.opt.pixel_weight ? (double)c.opt.pixel_weight[(n * H + y) * W + xx] : 1.0);
             continue;
           }
           for (int64_t ch = 0; ch < C; ch++) {
@@ -847,7 +887,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             sel[p] = (uint8_t)(fz_selected(&k, &c, n, ch, y, xx) &&
                                (op != 2 || fz_label(labels, c.lt, p) != c.opt.ignore_index));
           }
-    ct_call cc = {.op = FUZZ_SFOCAL ? CT_OP_SIGMOID_FOCAL : op,
+    ct_call cc = {.op = FUZZ_SFOCAL ? CT_OP_SIGMOID_FOCAL
+                        : c.focal   ? CT_OP_SOFTMAX_FOCAL
+                                    : op,
                   .shape = k.shape,
                   .x = x,
                   .t = t,
@@ -860,6 +902,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                   .grad_scale = c.opt.grad_scale,
                   .normalizer = op == 2 ? norm : (double)count,
                   .smoothing = op == 2 ? c.opt.label_smoothing : 0.0,
+                  .pixel_weight = op == 2 ? c.opt.pixel_weight : NULL,
                   .sel = sel,
                   .gamma = c.opt.focal_gamma,
                   .alpha = c.opt.focal_alpha,
@@ -882,7 +925,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (want_loss && none)
         fz_check_outputs(&k, &c, op, labels, nm, 1, loss_buf, ref_loss, lterms, nmap, sel, r_eff);
       if (want_loss && !none)
-        FZ_CHECK(ct_sum_err(loss_buf[0], ref_loss[0], abs_sum / mean_norm, 1) <= fz_sum_bound,
+        FZ_CHECK(ct_sum_err(loss_buf[0], ref_loss[0], fz_sum_rel * abs_sum / mean_norm, 1) <= 1.0,
                  "%s: loss %.9g, scalar %.9g (sum |l| %g, normaliser %g)", nm, loss_buf[0],
                  ref_loss[0], abs_sum, mean_norm);
       for (int64_t b = 0; want_box && b < c.reg.num_boxes; b++) {
@@ -890,8 +933,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                      (box_buf[b].normalizer == ref_box[b].normalizer ||
                       (isnan(ref_box[b].normalizer) && isnan(box_buf[b].normalizer))),
                  "%s: box_stats[%lld] count or normalizer", nm, (long long)b);
-        FZ_CHECK(ct_sum_err(box_buf[b].loss_sum, ref_box[b].loss_sum, box_abs[b], 0) <=
-                     fz_sum_bound,
+        FZ_CHECK(ct_sum_err(box_buf[b].loss_sum, ref_box[b].loss_sum, fz_sum_rel * box_abs[b], 0) <=
+                     1.0,
                  "%s: box_stats[%lld].loss_sum %.17g, scalar %.17g (sum |l| %g)", nm, (long long)b,
                  box_buf[b].loss_sum, ref_box[b].loss_sum, box_abs[b]);
       }
@@ -900,7 +943,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FZ_CHECK(stats_buf[0].normalizer == ref_stats.normalizer ||
                      (isnan(ref_stats.normalizer) && isnan(stats_buf[0].normalizer)),
                  "%s: stats.normalizer", nm);
-        FZ_CHECK(ct_sum_err(stats_buf[0].loss_sum, ref_stats.loss_sum, abs_sum, 0) <= fz_sum_bound,
+        FZ_CHECK(ct_sum_err(stats_buf[0].loss_sum, ref_stats.loss_sum, fz_sum_rel * abs_sum, 0) <=
+                     1.0,
                  "%s: loss_sum %.17g, scalar %.17g (sum |l| %g)", nm, stats_buf[0].loss_sum,
                  ref_stats.loss_sum, abs_sum);
       }
@@ -937,6 +981,7 @@ done:
   free(gmap);
   free(labels);
   free(mask);
+  free(pixw);
   free(loss_buf);
   free(grad_buf);
   return 0;

@@ -312,11 +312,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                     tv = t[e];
                   }
                   double tiny = (mc || o.dice_from_logits) ? FLT_MIN / CT_SUM_REL : 0.0;
-                  abs_sum += k == 0   ? fabs(p * tv) + tiny * fabs(tv)
-                             : k == 1 ? fabs(p) + tiny
-                                      : fabs(tv);
+                  /* multiclass I_c adds p where the label is c and nothing elsewhere (a
+                   * selection, not the product p t: a NaN p of a pixel labelled k != c must
+                   * not make the scale of I_c NaN); sl_dice's I multiplies p t */
+                  abs_sum +=
+                      k == 0   ? (mc ? (tv != 0.0 ? fabs(p) : 0.0) : fabs(p * tv)) + tiny * fabs(tv)
+                      : k == 1 ? fabs(p) + tiny
+                               : fabs(tv);
                 }
               double s1 = ref.sums[3 * c + k], s2 = a.sums[3 * c + k];
+              if (!(ct_sum_err(s2, s1, abs_sum, 0) <= 1.0))
+                fprintf(stderr,
+                        "%s, %d threads: dice_sums[%lld] %.17g, scalar %.17g, scale %.17g\n",
+                        sl_isa_name((sl_isa)isa), th, (long long)(3 * c + k), s2, s1, abs_sum);
               FD_CHECK(ct_sum_err(s2, s1, abs_sum, 0) <= 1.0, "dice_sums within the contract");
             }
         }
