@@ -341,3 +341,29 @@ void ref_free(ref_out *o) {
   free(o->grad_nat);
   memset(o, 0, sizeof *o);
 }
+
+int ref_check_by_differences(t_case *c, int64_t *bad_i, double *bad_ref, double *bad_fd) {
+  ref_out r0;
+  ref_run(c, &r0);
+  const double h = 0x1p-10;
+  int fails = 0;
+  for (int64_t i = 0; i < t_elems(&c->shape); i++) {
+    float x0 = c->x[i];
+    ref_out rp, rm;
+    c->x[i] = (float)(x0 + h);
+    ref_run(c, &rp);
+    c->x[i] = (float)(x0 - h);
+    ref_run(c, &rm);
+    c->x[i] = x0;
+    double fd = (rp.loss - rm.loss) / (2 * h);
+    if (!(fabs(fd - r0.grad[i]) <= 1e-5 * (1.0 + fabs(r0.loss))) && fails++ == 0) {
+      *bad_i = i;
+      *bad_ref = r0.grad[i];
+      *bad_fd = fd;
+    }
+    ref_free(&rp);
+    ref_free(&rm);
+  }
+  ref_free(&r0);
+  return fails;
+}

@@ -29,5 +29,11 @@ typedef struct ref_out {
  * label_smoothing, grad_scale, grad_map). */
 void ref_run(const t_case *c, ref_out *o);
 void ref_free(ref_out *o);
+/* The reference's own gradient against central differences of its own loss (c's reduction
+ * should be SUM): (l(x + h) - l(x - h)) / 2h per input element, h = 2^-10, within
+ * 1e-5 (1 + |loss|). Independent of the hand derivation, so a wrong formula (or sign) fails.
+ * Returns the number of elements that differ, the first one's index, reference gradient and
+ * difference quotient in *bad_i, *bad_ref, *bad_fd. */
+int ref_check_by_differences(t_case *c, int64_t *bad_i, double *bad_ref, double *bad_fd);
 
 #endif /* SL_TEST_REF_H */
