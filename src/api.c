@@ -75,7 +75,8 @@ const char *sl_status_string(sl_status s) {
   case SL_ERR_NO_OUTPUT:
     return "nothing to compute: loss, grad and every options out-parameter are NULL";
   case SL_ERR_ALIAS:
-    return "an output buffer overlaps an input buffer or another output";
+    return "an output buffer overlaps an input buffer or another output (only grad == logits is "
+           "allowed, for the losses on logits)";
   case SL_ERR_DOMAIN:
     return "all elements of input and target should be between 0 and 1 (a selected probability "
            "or target is outside [0, 1] or NaN)";
