@@ -331,20 +331,19 @@ static sl_status run_bce(const sl_job *j, const sl_kernels *k) {
 
 /* Class indices of the pixels [p, p + len) (p = n*H*W + y*W + x): the label where the pixel is
  * counted (selected by the mask and not ignore_index), SL_CLS_NONE where it is not, SL_CLS_BAD
- * for a counted label outside [0, C). One switch per run, not per pixel; the only place that
- * reads labels. */
+ * for a counted label outside [0, C). One switch per run, not per pixel, and no branch per
+ * pixel (masks and ignored pixels are often random: a mispredicted branch costs more than the
+ * pixel's logits); the only place that reads labels. */
 #define SL_TO_CLS(T)                                                                               \
   do {                                                                                             \
     const T *l = (const T *)j->labels + p;                                                         \
     for (int64_t i = 0; i < len; i++) {                                                            \
-      if (mk && !mk[i]) {                                                                          \
-        cls[i] = SL_CLS_NONE;                                                                      \
-        continue;                                                                                  \
-      }                                                                                            \
       int64_t v = (int64_t)l[i];                                                                   \
       int32_t c = (uint64_t)v < (uint64_t)j->c ? (int32_t)v : SL_CLS_BAD;                          \
       cls[i] = v == ign ? SL_CLS_NONE : c;                                                         \
     }                                                                                              \
+    for (int64_t i = 0; mk && i < len; i++)                                                        \
+      cls[i] = mk[i] ? cls[i] : SL_CLS_NONE;                                                       \
   } while (0)
 
 void sl_to_cls(const sl_job *j, int64_t p, int64_t len, int32_t *cls) {
@@ -381,16 +380,13 @@ static double ce_norm(const sl_job *j, const int32_t *cls, const float *pw, int6
   int64_t n = 0;
   int b = 0;
   double s = 0.0;
-  for (int64_t i = 0; i < len; i++) {
-    if (cls[i] < 0) {
-      b |= cls[i] == SL_CLS_BAD;
-      continue;
-    }
-    n++;
-    if (pw)
-      s += (double)pw[i] * (cw ? (double)cw[cls[i]] : 1.0);
-    else if (cw)
-      s += (double)cw[cls[i]];
+  for (int64_t i = 0; i < len; i++) { /* no branch per pixel (SL_TO_CLS) */
+    n += cls[i] >= 0;
+    b |= cls[i] == SL_CLS_BAD;
+  }
+  for (int64_t i = 0; (cw || pw) && i < len; i++) {
+    double v = (pw ? (double)pw[i] : 1.0) * (cw ? (double)cw[cls[i] < 0 ? 0 : cls[i]] : 1.0);
+    s += cls[i] >= 0 ? v : 0.0;
   }
   *count += n;
   *bad |= b;
@@ -451,18 +447,12 @@ static double ce_span(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, floa
       }
       if (s0 == len)
         break;
-      int64_t end = s0 + 1, k = s0 + 1;
-      while (k < len) {
-        if (cls[k] >= 0) {
-          end = ++k;
-          continue;
-        }
-        int64_t g0 = k;
-        while (k < len && cls[k] < 0)
-          k++;
-        if (k - g0 >= SL_CE_GAP || k == len)
-          break;
-      }
+      /* the stretch ends before the first SL_CE_GAP uncounted pixels in a row (or the trailing
+       * ones): one predictable branch per pixel, the run length kept without a branch */
+      int64_t k = s0 + 1, gap = 0;
+      for (; k < len && gap < SL_CE_GAP; k++)
+        gap = cls[k] < 0 ? gap + 1 : 0;
+      int64_t end = k - gap;
       sl_ce_row row = {
           .x = j->x + xoff + xs + s0,
           .cls = cls + s0,
