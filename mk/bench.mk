@@ -27,7 +27,17 @@ else
 BENCH_ENV := SL_BENCH_EMULATED=1
 endif
 
-$(BENCH_BIN): $(BUILD)/obj/bench/sl_bench.o $(LIB_A)
+# The pattern floor (bench/pattern_*.c: the kernels without their vector math, src/generic/
+# table.h), x86-64 only, with that ISA's flags; sl-bench times it beside each kernel (xpattern).
+BENCH_PATTERN_OBJ :=
+ifeq ($(ARCH),x86_64)
+BENCH_PATTERN_OBJ := $(BUILD)/obj/bench/pattern_avx2.o $(BUILD)/obj/bench/pattern_avx512.o
+$(BUILD)/obj/bench/sl_bench.o: EXTRA_CFLAGS += -DSL_BENCH_PATTERN
+endif
+$(BUILD)/obj/bench/pattern_avx2.o: ISAFLAGS := $(AVX2_FLAGS)
+$(BUILD)/obj/bench/pattern_avx512.o: ISAFLAGS := $(AVX512_FLAGS)
+
+$(BENCH_BIN): $(BUILD)/obj/bench/sl_bench.o $(BENCH_PATTERN_OBJ) $(LIB_A)
 	$(CC) -o $@ $^ $(LDLIBS_ALL)
 
 # Issue 13 (focal, Dice / Tversky; many boxes per image, pixel weights): make bench-issue13.

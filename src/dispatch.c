@@ -88,3 +88,7 @@ sl_status sl_isa_set(sl_isa isa) {
   atomic_store_explicit(&active_table, k, memory_order_release);
   return SL_OK;
 }
+
+void sl__kernels_use(const sl_kernels *k) {
+  atomic_store_explicit(&active_table, k, memory_order_release);
+}

@@ -15,7 +15,9 @@
  *     prepass over the mask bytes, only when the gradient needs it before the main pass);
  *   - CE: a prepass over labels (and mask, pixel weights) validates every selected label before
  *     anything is written and sums the pixel x class weights (MEAN's normaliser); then one pass
- *     over the logits.
+ *     over the logits. A call that writes only at its end (no gradient, no NONE map, no per-box
+ *     statistics) skips the prepass: its main pass validates and sums the same terms. Sections
+ *     without boxes give the kernel runs spanning all of a chunk's rows of one sample.
  * Outside the section the driver writes the zeros of grad and of a NONE loss map (memset);
  * inside box rows the microkernels write everything, masked-out elements included.
  */
@@ -52,7 +54,7 @@ sl_plan sl_make_plan(int64_t rows, int64_t elems_per_row, int64_t per_sample) {
 }
 
 sl_chunk_acc sl_run_chunks(const sl_plan *p, int num_threads, sl_chunk_fn fn, const void *ctx) {
-  double part[SL_MAX_CHUNKS];
+  double part[SL_MAX_CHUNKS], part_norm[SL_MAX_CHUNKS];
   int64_t count = 0;
   int err = 0;
   int nt = num_threads > 0 ? num_threads : omp_get_max_threads();
@@ -63,15 +65,18 @@ sl_chunk_acc sl_run_chunks(const sl_plan *p, int num_threads, sl_chunk_fn fn, co
   for (int64_t k = 0; k < p->chunks; k++) {
     int64_t r0 = k * p->rows_per_chunk;
     int64_t r1 = r0 + p->rows_per_chunk < p->rows ? r0 + p->rows_per_chunk : p->rows;
-    sl_chunk_acc a = {0.0, 0, 0};
+    sl_chunk_acc a = {0.0, 0.0, 0, 0};
     fn(ctx, r0, r1, &a);
     part[k] = a.sum;
+    part_norm[k] = a.norm;
     count += a.count;
     err |= a.err;
   }
-  sl_chunk_acc total = {0.0, count, err};
-  for (int64_t k = 0; k < p->chunks; k++)
+  sl_chunk_acc total = {0.0, 0.0, count, err};
+  for (int64_t k = 0; k < p->chunks; k++) {
     total.sum += part[k];
+    total.norm += part_norm[k];
+  }
   return total;
 }
 
@@ -367,9 +372,18 @@ typedef struct ce_ctx {
   const sl_job *job;
   sl_ce_fn fn;
   double gscale, cw_sum;
-  int box_stats; /* per-box statistics (per_box_stats) */
-  int stream;    /* non-temporal gradient stores (SL_STREAM_BYTES) */
+  int box_stats;     /* per-box statistics (per_box_stats) */
+  int stream;        /* non-temporal gradient stores (SL_STREAM_BYTES) */
+  int count_in_pass; /* no prepass: the main pass validates, counts and sums the normaliser */
 } ce_ctx;
+
+/* Sections without boxes: the rows [r, end) of one sample (at most up to r1) form one run,
+ * contiguous in every plane (fewer, longer segments); the prepass and the main pass group
+ * them alike, so their normaliser sums are the same bit for bit. */
+static int64_t ce_run_end(const sl_job *j, int64_t r, int64_t r1) {
+  int64_t e = (r / j->h + 1) * j->h;
+  return e < r1 ? e : r1;
+}
 
 /* The normaliser terms of the pixels [p, p + len) with class indices cls and pixel weights pw
  * (the segment's, or NULL = 1): *count counted pixels, returned the sum of their pw x class
@@ -393,24 +407,37 @@ static double ce_norm(const sl_job *j, const int32_t *cls, const float *pw, int6
   return cw || pw ? s : (double)n;
 }
 
-/* Prepass over pixel rows: validates selected labels, counts pixels, sums their class weights. */
+/* The normaliser terms of the covered run [x0, x1) from the start of pixel row r (as ce_span
+ * cuts it) added to acc. */
+static void ce_check_run(const sl_job *j, int64_t r, int64_t x0, int64_t x1, sl_chunk_acc *acc) {
+  int32_t cls[SL_CE_SEG];
+  for (int64_t xs = x0; xs < x1; xs += SL_CE_SEG) {
+    int64_t len = x1 - xs < SL_CE_SEG ? x1 - xs : SL_CE_SEG;
+    int64_t p = r * j->w + xs;
+    sl_to_cls(j, p, len, cls);
+    acc->norm += ce_norm(j, cls, j->opt.pixel_weight ? j->opt.pixel_weight + p : NULL, len,
+                         &acc->count, &acc->err);
+  }
+}
+
+/* Prepass over pixel rows: validates selected labels, counts pixels, sums their class weights
+ * (acc->norm), in the main pass's runs. */
 static void ce_check_rows(const void *vctx, int64_t r0, int64_t r1, sl_chunk_acc *acc) {
   const sl_job *j = ((const ce_ctx *)vctx)->job;
-  int32_t cls[SL_CE_SEG];
   for (int64_t r = r0; r < r1; r++) {
+    if (!j->box_offsets && j->num_boxes == 0) {
+      int64_t re = ce_run_end(j, r, r1);
+      ce_check_run(j, r, 0, (re - r) * j->w, acc);
+      r = re - 1;
+      continue;
+    }
     sl_row_iter it;
     int64_t x0, x1;
     int cov;
     sl_row_begin(&it, j, r / j->h, r % j->h, 0);
-    while (sl_row_next(&it, &x0, &x1, &cov)) {
-      for (int64_t xs = x0; cov && xs < x1; xs += SL_CE_SEG) {
-        int64_t len = x1 - xs < SL_CE_SEG ? x1 - xs : SL_CE_SEG;
-        int64_t p = r * j->w + xs;
-        sl_to_cls(j, p, len, cls);
-        acc->sum += ce_norm(j, cls, j->opt.pixel_weight ? j->opt.pixel_weight + p : NULL, len,
-                            &acc->count, &acc->err);
-      }
-    }
+    while (sl_row_next(&it, &x0, &x1, &cov))
+      if (cov)
+        ce_check_run(j, r, x0, x1, acc);
   }
 }
 
@@ -418,10 +445,10 @@ static void ce_check_rows(const void *vctx, int64_t r0, int64_t r1, sl_chunk_acc
  * x1 may pass W: then the run continues over the next rows of the same sample, contiguous in
  * every plane): class indices a segment at a time, counted stretches (with the short uncounted
  * gaps inside them) to the kernel; runs of at least SL_CE_GAP uncounted pixels only get their
- * zeros, plane by plane. Returns the loss sum; *norm, *count: the normaliser terms (only when
- * box_stats). */
+ * zeros, plane by plane. Returns the loss sum; with norm, the normaliser terms added to *norm,
+ * *count and *bad (as the prepass adds them). */
 static double ce_span(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, float *lmap,
-                      double *norm, int64_t *count) {
+                      double *norm, int64_t *count, int *bad) {
   const sl_job *j = ctx->job;
   const sl_options *o = &j->opt;
   int64_t w = j->w, h = j->h, hw = j->h * j->w;
@@ -431,11 +458,9 @@ static double ce_span(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, floa
   for (int64_t xs = x0; xs < x1; xs += SL_CE_SEG) {
     int64_t len = x1 - xs < SL_CE_SEG ? x1 - xs : SL_CE_SEG;
     int64_t p = r * w + xs;
-    sl_to_cls(j, p, len, cls); /* valid: checked by the prepass */
-    if (ctx->box_stats) {
-      int unused = 0;
-      *norm += ce_norm(j, cls, o->pixel_weight ? o->pixel_weight + p : NULL, len, count, &unused);
-    }
+    sl_to_cls(j, p, len, cls); /* SL_CLS_BAD (without a prepass) counts as uncounted */
+    if (norm)
+      *norm += ce_norm(j, cls, o->pixel_weight ? o->pixel_weight + p : NULL, len, count, bad);
     for (int64_t i = 0; i < len;) {
       int64_t s0 = i;
       while (s0 < len && cls[s0] < 0)
@@ -485,12 +510,11 @@ static void ce_rows(const void *vctx, int64_t r0, int64_t r1, sl_chunk_acc *acc)
   for (int64_t r = r0; r < r1; r++) {
     int64_t xoff = (r / h) * j->c * hw + (r % h) * w; /* element (n, 0, y, 0) */
     float *lmap = lmap_all ? lmap_all + r * w : NULL;
+    double *norm = ctx->count_in_pass ? &acc->norm : NULL;
     if (!j->box_offsets && j->num_boxes == 0) {
-      /* no boxes: the chunk's rows of one sample are one run (fewer, longer segments) */
-      int64_t rs = (r / h + 1) * h < r1 ? (r / h + 1) * h : r1, unused_count = 0;
-      double unused_norm = 0.0;
-      acc->sum += ce_span(ctx, r, 0, (rs - r) * w, lmap, &unused_norm, &unused_count);
-      r = rs - 1;
+      int64_t re = ce_run_end(j, r, r1);
+      acc->sum += ce_span(ctx, r, 0, (re - r) * w, lmap, norm, &acc->count, &acc->err);
+      r = re - 1;
       continue;
     }
     sl_row_iter it;
@@ -504,12 +528,16 @@ static void ce_rows(const void *vctx, int64_t r0, int64_t r1, sl_chunk_acc *acc)
           zero(j->grad + xoff + c * hw + x0, x1 - x0);
         continue;
       }
-      double norm = 0.0;
-      int64_t count = 0;
-      double s = ce_span(ctx, r, x0, x1, lmap, &norm, &count);
+      if (!ctx->box_stats) {
+        acc->sum += ce_span(ctx, r, x0, x1, lmap, norm, &acc->count, &acc->err);
+        continue;
+      }
+      double bnorm = 0.0;
+      int64_t bcount = 0;
+      int unused = 0;
+      double s = ce_span(ctx, r, x0, x1, lmap, &bnorm, &bcount, &unused);
       acc->sum += s;
-      if (ctx->box_stats)
-        add_box_stats(j, &it, x0, s, norm, count);
+      add_box_stats(j, &it, x0, s, bnorm, bcount);
     }
   }
 }
@@ -521,7 +549,8 @@ static sl_status run_ce(const sl_job *j, const sl_kernels *k) {
                 0.0,
                 0.0,
                 per_box_stats(j),
-                j->grad && j->n * j->c * j->h * j->w > SL_STREAM_BYTES / (int64_t)sizeof(float)};
+                j->grad && j->n * j->c * j->h * j->w > SL_STREAM_BYTES / (int64_t)sizeof(float),
+                0};
   if (o->weight) {
     for (int64_t c = 0; c < j->c; c++)
       ctx.cw_sum += o->weight[c];
@@ -535,17 +564,29 @@ static sl_status run_ce(const sl_job *j, const sl_kernels *k) {
   if (!all_finite(o->weight, j->c))
     ctx.fn = j->op == SL_OP_CE ? sl_kernels_scalar.ce : sl_kernels_scalar.softmax_focal;
   sl_plan p = sl_make_plan(j->n * j->h, j->w * j->c, ctx.box_stats ? j->h : 0);
-  sl_chunk_acc pre = sl_run_chunks(&p, o->num_threads, ce_check_rows, &ctx);
-  if (pre.err)
-    return SL_ERR_LABEL;
-  double norm = pre.sum;
+  /* The prepass validates every label before anything is written and gives MEAN's normaliser
+   * to the gradient; a call that writes only at its end (no gradient, no loss map, no per-box
+   * statistics) does both in the main pass instead: the labels are read once. */
+  ctx.count_in_pass = !j->grad && o->reduction != SL_REDUCTION_NONE && !ctx.box_stats;
+  sl_chunk_acc pre = {0.0, 0.0, 0, 0};
+  if (!ctx.count_in_pass) {
+    pre = sl_run_chunks(&p, o->num_threads, ce_check_rows, &ctx);
+    if (pre.err)
+      return SL_ERR_LABEL;
+  }
   if (o->reduction == SL_REDUCTION_MEAN)
-    ctx.gscale = norm != 0.0 ? (double)o->grad_scale / norm : 0.0;
+    ctx.gscale = pre.norm != 0.0 ? (double)o->grad_scale / pre.norm : 0.0;
   else
     ctx.gscale = o->grad_scale;
 
-  clear_box_stats(j);
+  clear_box_stats(j); /* (nothing to clear when counting in the main pass) */
   sl_chunk_acc r = sl_run_chunks(&p, o->num_threads, ce_rows, &ctx);
+  if (ctx.count_in_pass) {
+    if (r.err)
+      return SL_ERR_LABEL;
+    pre = r;
+  }
+  double norm = pre.norm;
   if (j->loss && o->reduction != SL_REDUCTION_NONE)
     *j->loss =
         (float)(o->reduction == SL_REDUCTION_SUM ? r.sum : (norm != 0.0 ? r.sum / norm : 0.0));

@@ -72,9 +72,9 @@ typedef struct sl_plan {
 } sl_plan;
 sl_plan sl_make_plan(int64_t rows, int64_t elems_per_row, int64_t per_sample);
 
-/* One chunk's results: an ordered double sum, plus an exact count and an error flag. */
+/* One chunk's results: two ordered double sums, plus an exact count and an error flag. */
 typedef struct sl_chunk_acc {
-  double sum;
+  double sum, norm; /* two ordered double sums (norm: CE's normaliser terms) */
   int64_t count;
   int err;
 } sl_chunk_acc;

@@ -169,6 +169,9 @@ extern const sl_kernels sl_kernels_avx512;
 
 /* The active table (dispatch.c): filled once, thread-safely, at first use. */
 const sl_kernels *sl_kernels_active(void);
+/* Makes k the active table (not exported from the shared library): sl-bench's pattern floor
+ * (bench/pattern_*.c, generic/table.h's SL_PATTERN); sl_isa_set() restores a real one. */
+void sl__kernels_use(const sl_kernels *k);
 
 /* CPU feature detection, one file per architecture (cpu_x86.c, cpu_arm.c, cpu_other.c):
  * 1 when the CPU and OS can run that ISA's kernels. Called once by dispatch.c. */

@@ -38,10 +38,6 @@
 #include <float.h>
 #include <math.h>
 
-#define SL_CAT_(a, b) a##__##b
-#define SL_CAT(a, b)  SL_CAT_(a, b)
-#define SL_FN(name)   SL_CAT(name, SL_SUFFIX)
-
 /* llvm-mca region markers (make mca builds with SL_MCA; nothing otherwise) */
 #if defined(SL_MCA) /* '#' starts a line comment for llvm-mca on x86 and AArch64 alike */
 #define SL_MCA_BEGIN(name) __asm__ volatile("# LLVM-MCA-BEGIN " name)
