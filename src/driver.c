@@ -26,6 +26,9 @@
 #include <math.h>
 #include <omp.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "kernels.h"
 
@@ -35,10 +38,15 @@ enum {
   SL_CE_SEG = 1024,             /* pixels of a run converted to class indices at a time */
   SL_CE_GAP = 16                /* uncounted runs at least this long go to the zero fill */
 };
-/* Gradients larger than this are written with non-temporal stores (CE kernels): they do not
- * fit the last-level cache anyway, and streaming saves the read-for-ownership of every line
- * (docs/performance.md). */
-#define SL_STREAM_BYTES ((int64_t)8 << 20)
+/* Gradients larger than this many bytes are written with non-temporal stores: they do not fit
+ * the last-level cache anyway, and streaming saves the read-for-ownership of every line
+ * (docs/performance.md). A variable only so that tests and sl-bench can compare both ways. */
+int64_t sl__stream_bytes = (int64_t)8 << 20;
+
+/* 1 when the call's gradient is streamed */
+static int stream_grad(const sl_job *j) {
+  return j->grad && j->n * j->c * j->h * j->w > sl__stream_bytes / (int64_t)sizeof(float);
+}
 
 sl_plan sl_make_plan(int64_t rows, int64_t elems_per_row, int64_t per_sample) {
   sl_plan p;
@@ -158,6 +166,37 @@ static void zero(float *p, int64_t len) {
     memset(p, 0, (size_t)len * sizeof(float));
 }
 
+/* zero(), with non-temporal stores where the kernels stream the rest of the gradient (x86-64:
+ * SSE2 is its baseline; elsewhere memset): a line written partly by streaming and partly by
+ * ordinary stores would cost a read-for-ownership and a partial write-combining flush. */
+static void zero_stream(float *p, int64_t len, int stream) {
+#if defined(__SSE2__)
+  if (stream && p && len >= 16) {
+    int64_t i = 0;
+    for (; ((uintptr_t)(p + i) & 15) != 0; i++)
+      p[i] = 0.0f;
+    const __m128 z = _mm_setzero_ps();
+    for (; i + 4 <= len; i += 4)
+      _mm_stream_ps(p + i, z);
+    for (; i < len; i++)
+      p[i] = 0.0f;
+    return;
+  }
+#endif
+  (void)stream;
+  zero(p, len);
+}
+
+/* Orders a chunk's streamed zero fill before its results are used (the kernels fence their
+ * own streamed stores). */
+static void stream_fence(int stream) {
+#if defined(__SSE2__)
+  if (stream)
+    _mm_sfence();
+#endif
+  (void)stream;
+}
+
 int64_t sl_count_nonzero(const uint8_t *m, int64_t len) {
   int64_t c = 0, i = 0;
   for (; i + 64 <= len; i += 64) { /* blocks of 64 in a byte counter: the compiler vectorises */
@@ -211,6 +250,7 @@ typedef struct bce_ctx {
   float *loss_map;   /* NONE reduction only */
   int count_in_pass; /* count the selected elements in the main pass (no prepass was needed) */
   int box_stats;     /* per-box statistics (per_box_stats) */
+  int stream;        /* non-temporal gradient stores (sl__stream_bytes) */
 } bce_ctx;
 
 /* Prepass over the mask's rows (N x mask_channels x H of them; N x H without a mask, touching
@@ -249,7 +289,7 @@ static void bce_rows(const void *vctx, int64_t r0, int64_t r1, sl_chunk_acc *acc
     sl_row_begin(&it, j, n, y, ctx->box_stats);
     while (sl_row_next(&it, &x0, &x1, &cov)) {
       if (!cov) {
-        zero(grad ? grad + x0 : NULL, x1 - x0);
+        zero_stream(grad ? grad + x0 : NULL, x1 - x0, ctx->stream);
         zero(lmap ? lmap + x0 : NULL, x1 - x0);
         continue;
       }
@@ -266,6 +306,7 @@ static void bce_rows(const void *vctx, int64_t r0, int64_t r1, sl_chunk_acc *acc
           .focal_alpha = o->focal_alpha,
           .focal_gamma = o->focal_gamma,
           .len = x1 - x0,
+          .stream = ctx->stream,
       };
       double s = ctx->fn(&row, &acc->err);
       acc->sum += s;
@@ -278,6 +319,7 @@ static void bce_rows(const void *vctx, int64_t r0, int64_t r1, sl_chunk_acc *acc
       }
     }
   }
+  stream_fence(ctx->stream);
 }
 
 /* 1 when v[0 .. n) (or v = NULL) holds no infinity or NaN. */
@@ -290,8 +332,13 @@ static int all_finite(const float *v, int64_t n) {
 
 static sl_status run_bce(const sl_job *j, const sl_kernels *k) {
   const sl_options *o = &j->opt;
-  bce_ctx ctx = {
-      j, NULL, 0.0, o->reduction == SL_REDUCTION_NONE ? j->loss : NULL, 0, per_box_stats(j)};
+  bce_ctx ctx = {j,
+                 NULL,
+                 0.0,
+                 o->reduction == SL_REDUCTION_NONE ? j->loss : NULL,
+                 0,
+                 per_box_stats(j),
+                 stream_grad(j)};
   ctx.fn = j->op == SL_OP_BCE_PROB     ? k->bce_prob
            : j->op == SL_OP_BCE_LOGITS ? k->bce_logits
                                        : k->sigmoid_focal;
@@ -373,7 +420,7 @@ typedef struct ce_ctx {
   sl_ce_fn fn;
   double gscale, cw_sum;
   int box_stats;     /* per-box statistics (per_box_stats) */
-  int stream;        /* non-temporal gradient stores (SL_STREAM_BYTES) */
+  int stream;        /* non-temporal gradient stores (sl__stream_bytes) */
   int count_in_pass; /* no prepass: the main pass validates, counts and sums the normaliser */
 } ce_ctx;
 
@@ -468,7 +515,7 @@ static double ce_span(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, floa
       if (s0 > i) {
         zero(lmap ? lmap + xs + i : NULL, s0 - i);
         for (int64_t c = 0; j->grad && c < j->c; c++)
-          zero(j->grad + xoff + c * hw + xs + i, s0 - i);
+          zero_stream(j->grad + xoff + c * hw + xs + i, s0 - i, ctx->stream);
       }
       if (s0 == len)
         break;
@@ -525,7 +572,7 @@ static void ce_rows(const void *vctx, int64_t r0, int64_t r1, sl_chunk_acc *acc)
       if (!cov) {
         zero(lmap ? lmap + x0 : NULL, x1 - x0);
         for (int64_t c = 0; j->grad && c < j->c; c++)
-          zero(j->grad + xoff + c * hw + x0, x1 - x0);
+          zero_stream(j->grad + xoff + c * hw + x0, x1 - x0, ctx->stream);
         continue;
       }
       if (!ctx->box_stats) {
@@ -540,17 +587,14 @@ static void ce_rows(const void *vctx, int64_t r0, int64_t r1, sl_chunk_acc *acc)
       add_box_stats(j, &it, x0, s, bnorm, bcount);
     }
   }
+  stream_fence(ctx->stream);
 }
 
 static sl_status run_ce(const sl_job *j, const sl_kernels *k) {
   const sl_options *o = &j->opt;
-  ce_ctx ctx = {j,
-                j->op == SL_OP_CE ? k->ce : k->softmax_focal,
-                0.0,
-                0.0,
-                per_box_stats(j),
-                j->grad && j->n * j->c * j->h * j->w > SL_STREAM_BYTES / (int64_t)sizeof(float),
-                0};
+  ce_ctx ctx = {
+      j, j->op == SL_OP_CE ? k->ce : k->softmax_focal, 0.0, 0.0, per_box_stats(j), stream_grad(j),
+      0};
   if (o->weight) {
     for (int64_t c = 0; c < j->c; c++)
       ctx.cw_sum += o->weight[c];

@@ -96,6 +96,10 @@ void sl_to_cls(const sl_job *j, int64_t p, int64_t len, int32_t *cls);
 struct sl_kernels;
 sl_status sl_run_dice(const sl_job *job, const struct sl_kernels *k);
 
+/* Gradients above this many bytes are streamed (driver.c; not exported from the shared
+ * library: tests and sl-bench set it to compare both ways while no call runs). */
+extern int64_t sl__stream_bytes;
+
 /* Runs a validated job. Returns SL_OK, SL_ERR_DOMAIN (BCE on probabilities) or SL_ERR_LABEL
  * (CE, before anything is written). */
 sl_status sl_run(const sl_job *job);

@@ -9,10 +9,12 @@
  * Shape legend: N, C, H, W as in sectionloss.h.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "driver.h"
 #include "harness.h"
 #include "sectionloss.h"
 #include "util.h"
@@ -117,21 +119,47 @@ Test(inplace, softmax_focal) {
   cr_assert(matrix(T_SOFTMAX_FOCAL) == 0);
 }
 
-/* 2 x 21 x 224 x 224 logits (16.9 MB): the gradient is streamed (non-temporal stores), over
- * the whole tensor and under a mask; with an odd width the planes are not vector-aligned. */
-Test(inplace, streamed_ce) {
-  static const sl_shape shapes[] = {{2, 21, 224, 224}, {1, 21, 301, 299}};
+/* Gradients larger than the driver's SL_STREAM_BYTES (8 MiB) are streamed (non-temporal
+ * stores): CE 2 x 21 x 224 x 224 (16.9 MB) and 1 x 21 x 301 x 299 (planes not vector-aligned),
+ * BCE with logits 4 x 1 x 1024 x 600 (9.8 MB), whole and masked, with special logits too
+ * (their elements and pixels are not streamed: the reference writes them). */
+Test(inplace, streamed) {
+  static const struct {
+    t_op op;
+    sl_shape shape;
+  } cases[] = {
+      {T_CE, {2, 21, 224, 224}}, {T_CE, {1, 21, 301, 299}}, {T_BCE_LOGITS, {4, 1, 1024, 600}}};
   int fails = 0;
-  for (int k = 0; k < 2; k++)
-    for (int masked = 0; masked < 2; masked++) {
-      t_spec s = t_spec_default(T_CE, shapes[k], 77 + (uint64_t)k);
-      s.mask = masked ? TM_RANDOM : TM_NONE;
-      t_case c;
-      t_case_make(&c, &s);
-      char sb[256];
-      fails += check_inplace(&c, t_spec_str(&s, sb, sizeof sb));
-      t_case_free(&c);
-    }
+  for (int k = 0; k < 3; k++)
+    for (int masked = 0; masked < 2; masked++)
+      for (int special = 0; special < 2; special++) {
+        t_spec s = t_spec_default(cases[k].op, cases[k].shape, 77 + (uint64_t)k);
+        s.mask = masked ? TM_RANDOM : TM_NONE;
+        t_case c;
+        t_case_make(&c, &s);
+        if (special)
+          add_specials(&c, 5 + (uint64_t)k);
+        char sb[256], desc[300];
+        snprintf(desc, sizeof desc, "%s%s [%s]", t_spec_str(&s, sb, sizeof sb),
+                 special ? " +special logits" : "", sl_isa_name(sl_isa_active()));
+        fails += check_inplace(&c, desc);
+        /* streamed or not, the same bits */
+        const int64_t e = t_elems(&c.shape);
+        float *g1 = t_alloc((size_t)e * sizeof(float)), *g2 = t_alloc((size_t)e * sizeof(float));
+        float l1 = 0.0f, l2 = 0.0f;
+        sl_status s1 = t_call(&c, &c.opt, &l1, g1);
+        const int64_t saved = sl__stream_bytes;
+        sl__stream_bytes = INT64_MAX;
+        sl_status s2 = t_call(&c, &c.opt, &l2, g2);
+        sl__stream_bytes = saved;
+        if (s1 != SL_OK || s2 != SL_OK || !same_bits(g1, g2, e) || !same_bits(&l1, &l2, 1)) {
+          cr_expect(0, "%s: streamed and ordinary stores differ (status %d, %d)", desc, s1, s2);
+          fails++;
+        }
+        free(g1);
+        free(g2);
+        t_case_free(&c);
+      }
   cr_assert(fails == 0);
 }
 

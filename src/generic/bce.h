@@ -55,6 +55,18 @@ enum { BF_LOSS = 1, BF_GRAD = 2, BF_W = 4, BF_GMAP = 8, BF_MASK = 16 };
 #define LDN(p)    (tail ? v_loadn((p), n) : v_load(p))
 #define STN(p, v) (tail ? v_storen((p), (v), n) : v_store((p), (v)))
 
+/* The gradient of a block: streamed (non-temporal) when the driver asks (r->stream), the block
+ * is whole and vector-aligned and no lane goes to the reference (which writes its lane after);
+ * otherwise as STN. */
+SL_V void bce_store_grad(const sl_bce_row *r, float *p, vf v, int64_t n, int tail, vm hard) {
+  if (!tail && r->stream && !m_any(hard) && v_aligned(p))
+    v_stream(p, v);
+  else if (tail)
+    v_storen(p, v, n);
+  else
+    v_store(p, v);
+}
+
 /* The three element-wise losses of this file. */
 enum { SL_BCE_MODE_PROB = 0, SL_BCE_MODE_LOGITS = 1, SL_BCE_MODE_FOCAL = 2 };
 
@@ -178,7 +190,7 @@ SL_V vm bce_prob_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, const 
     vf den = v_max(v_mul(v_max(p, v_set1(0x1p-64f)), q), v_set1(1e-12f));
     vf gr = v_mul(gw, v_div(v_sub(p, t), den));
     hard = m_and(m_and(sel, ok), m_or(hard, bce_nonfinite(gr)));
-    STN(r->grad + i, v_keep(sel, gr));
+    bce_store_grad(r, r->grad + i, v_keep(sel, gr), n, tail, hard);
   }
   if (fl & BF_LOSS)
     STN(r->loss + i, l);
@@ -340,7 +352,7 @@ SL_V vm bce_logits_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, cons
       gr = d_to_f(d_mul(d_mul(dg, AT), d_from(gw)));
     }
     hard = m_or(hard, m_or(dlost, bce_nonfinite(gr)));
-    STN(r->grad + i, v_keep(sel, gr));
+    bce_store_grad(r, r->grad + i, v_keep(sel, gr), n, tail, hard);
   }
   hard = m_and(sel, hard);
   if (fl & BF_LOSS)
@@ -363,7 +375,7 @@ SL_V double bce_step(const sl_bce_row *r, int64_t i, int64_t n, const int tail, 
       if (fl & BF_LOSS)
         STN(r->loss + i, v_zero());
       if (fl & BF_GRAD)
-        STN(r->grad + i, v_zero());
+        bce_store_grad(r, r->grad + i, v_zero(), n, tail, m_none());
       return 0.0;
     }
   }
@@ -404,6 +416,8 @@ SL_V double bce_body(const sl_bce_row *r, int *domain_error, const int fl, const
   }
   if (m_any(bad))
     *domain_error = 1;
+  if ((fl & BF_GRAD) && r->stream)
+    v_stream_fence();
   return d_hsum(d_add(acc0, acc1)) + fix;
 }
 

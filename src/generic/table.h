@@ -26,7 +26,7 @@ void SL_FN(sl_dice_mc)(const sl_dice_mc_row *r);
 extern const sl_kernels SL_TABLE(SL_SUFFIX);
 
 #if defined(SL_PATTERN)
-#define v_exp_neg(d, deep) ((void)(deep), v_max(v_add((d), v_set1(1.0f)), v_set1(0x1p-20f)))
+#define v_exp_neg(d, deep)  ((void)(deep), v_max(v_add((d), v_set1(1.0f)), v_set1(0x1p-20f)))
 #define v_exp_nabs(a, deep) ((void)(deep), v_max(v_sub(v_set1(1.0f), (a)), v_set1(0x1p-20f)))
 #define v_log(x)            v_sub((x), v_set1(1.0f))
 #define v_log1p(a)          (a)
