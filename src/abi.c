@@ -13,60 +13,47 @@
 
 #include "abi.h"
 
-#define SL_STRUCT(T)                                                                               \
-  { #T, NULL, 0, sizeof(T) }
-#define SL_FIELD(T, f)                                                                             \
-  { #T, #f, offsetof(T, f), sizeof(((T *)0)->f) }
-#define SL_END(T, f) (offsetof(T, f) + sizeof(((T *)0)->f))
+/* The members of each public struct, in declaration order: X(struct, member). */
+// clang-format off
+#define SHAPE_FIELDS(X) X(sl_shape, n) X(sl_shape, c) X(sl_shape, h) X(sl_shape, w)
+#define BOX_FIELDS(X)   X(sl_box, x1) X(sl_box, y1) X(sl_box, x2) X(sl_box, y2)
+#define STATS_FIELDS(X) X(sl_stats, loss_sum) X(sl_stats, normalizer) X(sl_stats, count)
+#define REGION_FIELDS(X)                                                                           \
+  X(sl_region, size) X(sl_region, boxes) X(sl_region, num_boxes) X(sl_region, mask)                \
+  X(sl_region, mask_channels) X(sl_region, box_offsets)
+#define OPTIONS_FIELDS(X)                                                                          \
+  X(sl_options, size) X(sl_options, reduction) X(sl_options, weight) X(sl_options, pos_weight)     \
+  X(sl_options, ignore_index) X(sl_options, label_smoothing) X(sl_options, grad_scale)            \
+  X(sl_options, grad_map) X(sl_options, num_threads) X(sl_options, stats)                         \
+  X(sl_options, box_stats) X(sl_options, pixel_weight) X(sl_options, focal_gamma)                 \
+  X(sl_options, focal_alpha) X(sl_options, dice_tversky) X(sl_options, tversky_alpha)             \
+  X(sl_options, tversky_beta) X(sl_options, tversky_gamma) X(sl_options, dice_smooth)             \
+  X(sl_options, dice_eps) X(sl_options, dice_log_loss) X(sl_options, dice_from_logits)            \
+  X(sl_options, dice_sums)
+
+#define SL_STRUCT(T)   {#T, NULL, 0, sizeof(T)},
+#define SL_FIELD(T, f) {#T, #f, offsetof(T, f), sizeof(((T *)0)->f)},
+#define SL_ONE(T, f)   +1
+#define SL_END(T, f)   (offsetof(T, f) + sizeof(((T *)0)->f))
 
 static const sl_layout_entry layout[] = {
-    SL_STRUCT(sl_shape),
-    SL_FIELD(sl_shape, n),
-    SL_FIELD(sl_shape, c),
-    SL_FIELD(sl_shape, h),
-    SL_FIELD(sl_shape, w),
-    SL_STRUCT(sl_box),
-    SL_FIELD(sl_box, x1),
-    SL_FIELD(sl_box, y1),
-    SL_FIELD(sl_box, x2),
-    SL_FIELD(sl_box, y2),
-    SL_STRUCT(sl_stats),
-    SL_FIELD(sl_stats, loss_sum),
-    SL_FIELD(sl_stats, normalizer),
-    SL_FIELD(sl_stats, count),
-    SL_STRUCT(sl_region),
-    SL_FIELD(sl_region, size),
-    SL_FIELD(sl_region, boxes),
-    SL_FIELD(sl_region, num_boxes),
-    SL_FIELD(sl_region, mask),
-    SL_FIELD(sl_region, mask_channels),
-    SL_FIELD(sl_region, box_offsets),
-    SL_STRUCT(sl_options),
-    SL_FIELD(sl_options, size),
-    SL_FIELD(sl_options, reduction),
-    SL_FIELD(sl_options, weight),
-    SL_FIELD(sl_options, pos_weight),
-    SL_FIELD(sl_options, ignore_index),
-    SL_FIELD(sl_options, label_smoothing),
-    SL_FIELD(sl_options, grad_scale),
-    SL_FIELD(sl_options, grad_map),
-    SL_FIELD(sl_options, num_threads),
-    SL_FIELD(sl_options, stats),
-    SL_FIELD(sl_options, box_stats),
-    SL_FIELD(sl_options, pixel_weight),
-    SL_FIELD(sl_options, focal_gamma),
-    SL_FIELD(sl_options, focal_alpha),
-    SL_FIELD(sl_options, dice_tversky),
-    SL_FIELD(sl_options, tversky_alpha),
-    SL_FIELD(sl_options, tversky_beta),
-    SL_FIELD(sl_options, tversky_gamma),
-    SL_FIELD(sl_options, dice_smooth),
-    SL_FIELD(sl_options, dice_eps),
-    SL_FIELD(sl_options, dice_log_loss),
-    SL_FIELD(sl_options, dice_from_logits),
-    SL_FIELD(sl_options, dice_sums),
+    SL_STRUCT(sl_shape) SHAPE_FIELDS(SL_FIELD)
+    SL_STRUCT(sl_box) BOX_FIELDS(SL_FIELD)
+    SL_STRUCT(sl_stats) STATS_FIELDS(SL_FIELD)
+    SL_STRUCT(sl_region) REGION_FIELDS(SL_FIELD)
+    SL_STRUCT(sl_options) OPTIONS_FIELDS(SL_FIELD)
 };
-enum { LAYOUT_COUNT = sizeof layout / sizeof layout[0] };
+// clang-format on
+/* The index in layout[] of each growing struct's first member (size), and its member count. */
+enum {
+  /* each struct: its own row, then its members */
+  REGION_AT = (1 SHAPE_FIELDS(SL_ONE)) + (1 BOX_FIELDS(SL_ONE)) + (1 STATS_FIELDS(SL_ONE)) + 1,
+  REGION_COUNT = 0 REGION_FIELDS(SL_ONE),
+  OPTIONS_AT = REGION_AT + REGION_COUNT + 1,
+  OPTIONS_COUNT = 0 OPTIONS_FIELDS(SL_ONE),
+  LAYOUT_COUNT = sizeof layout / sizeof layout[0]
+};
+_Static_assert(OPTIONS_AT + OPTIONS_COUNT == LAYOUT_COUNT, "layout[]: sl_options comes last");
 
 /* The smallest size a 1.x caller can have: the end of the last field of the 1.0 layout. */
 #define OPTIONS_SIZE_1_0 SL_END(sl_options, dice_sums)
@@ -90,14 +77,11 @@ const sl_layout_entry *sl_layout(size_t *count) {
   return layout;
 }
 
-/* Copies from src to dst every member of struct `type` (but size) that ends within size. */
-static void copy_fields(void *dst, const void *src, size_t size, const char *type) {
-  for (size_t i = 0; i < LAYOUT_COUNT; i++) {
-    const sl_layout_entry *e = &layout[i];
-    if (e->field && e->offset >= sizeof(size_t) && e->offset + e->size <= size &&
-        strcmp(e->type, type) == 0)
-      memcpy((char *)dst + e->offset, (const char *)src + e->offset, e->size);
-  }
+/* Copies from src to dst every member of v's struct but size that ends within size. */
+static void copy_fields(const sl_versioned *v, void *dst, const void *src, size_t size) {
+  for (size_t i = v->first + 1; i < v->first + v->count; i++) /* first: the size member */
+    if (layout[i].offset + layout[i].size <= size)
+      memcpy((char *)dst + layout[i].offset, (const char *)src + layout[i].offset, layout[i].size);
 }
 
 static void options_defaults(void *p) {
@@ -119,10 +103,20 @@ static void region_defaults(void *p) {
   *(sl_region *)p = (sl_region){.size = sizeof(sl_region), .mask_channels = 1};
 }
 
-const sl_versioned sl_options_versioned = {"sl_options", OPTIONS_SIZE_1_0, sizeof(sl_options),
-                                           SL_ERR_OPTIONS_SIZE, options_defaults};
-const sl_versioned sl_region_versioned = {"sl_region", REGION_SIZE_1_0, sizeof(sl_region),
-                                          SL_ERR_REGION_SIZE, region_defaults};
+const sl_versioned sl_options_versioned = {.type = "sl_options",
+                                           .first = OPTIONS_AT,
+                                           .count = OPTIONS_COUNT,
+                                           .min = OPTIONS_SIZE_1_0,
+                                           .ours = sizeof(sl_options),
+                                           .bad_size = SL_ERR_OPTIONS_SIZE,
+                                           .defaults = options_defaults};
+const sl_versioned sl_region_versioned = {.type = "sl_region",
+                                          .first = REGION_AT,
+                                          .count = REGION_COUNT,
+                                          .min = REGION_SIZE_1_0,
+                                          .ours = sizeof(sl_region),
+                                          .bad_size = SL_ERR_REGION_SIZE,
+                                          .defaults = region_defaults};
 
 sl_status sl_init_sized(const sl_versioned *v, void *s, size_t size) {
   if (!s)
@@ -134,7 +128,7 @@ sl_status sl_init_sized(const sl_versioned *v, void *s, size_t size) {
     sl_region r;
   } d;
   v->defaults(&d);
-  copy_fields(s, &d, size, v->type);
+  copy_fields(v, s, &d, size);
   if (size > v->ours)
     memset((char *)s + v->ours, 0, size - v->ours);
   memcpy(s, &size, sizeof size);
@@ -142,9 +136,10 @@ sl_status sl_init_sized(const sl_versioned *v, void *s, size_t size) {
 }
 
 sl_status sl_read_sized(const sl_versioned *v, void *dst, const void *src) {
-  v->defaults(dst);
-  if (!src)
+  if (!src) {
+    v->defaults(dst);
     return SL_OK;
+  }
   size_t size;
   memcpy(&size, src, sizeof size);
   if (size < v->min || size > SL_STRUCT_SIZE_MAX)
@@ -152,7 +147,13 @@ sl_status sl_read_sized(const sl_versioned *v, void *dst, const void *src) {
   for (size_t i = v->ours; i < size; i++)
     if (((const unsigned char *)src)[i] != 0)
       return v->bad_size;
-  copy_fields(dst, src, size, v->type);
+  if (size >= v->ours) { /* the caller's header is this library's or newer: every field */
+    memcpy(dst, src, v->ours);
+    memcpy(dst, &v->ours, sizeof v->ours);
+  } else {
+    v->defaults(dst);
+    copy_fields(v, dst, src, size);
+  }
   return SL_OK;
 }
 

@@ -9,11 +9,13 @@
 
 #include <stddef.h>
 
-/* A struct that carries its size: its name in the layout table (sl_layout), the end of its 1.0
- * layout (the smallest valid size), this library's sizeof, its status for a bad size, and its
- * defaults (writes a whole struct of this library's size). */
+/* A struct that carries its size: its name, where its members are in the layout table
+ * (sl_layout: first, the size member, and count of them), the end of its 1.0 layout (the
+ * smallest valid size), this library's sizeof, its status for a bad size, and its defaults
+ * (writes a whole struct of this library's size). */
 typedef struct sl_versioned {
   const char *type;
+  size_t first, count;
   size_t min, ours;
   sl_status bad_size;
   void (*defaults)(void *);
@@ -28,7 +30,8 @@ sl_status sl_init_sized(const sl_versioned *v, void *s, size_t size);
 
 /* *dst (this library's struct) = the defaults, then every field of *src that ends within the size
  * src carries (src NULL: the defaults alone); nothing of src is read beyond that size.
- * v->bad_size for a size below v->min, or above v->ours with a nonzero byte beyond v->ours. */
+ * v->bad_size (dst then unspecified) for a size below v->min, or above v->ours with a nonzero
+ * byte beyond v->ours. */
 sl_status sl_read_sized(const sl_versioned *v, void *dst, const void *src);
 
 /* The bounds of a valid size on 64-bit targets, as text for sl_status_string (abi.c checks them
