@@ -5,6 +5,7 @@
 #                      boxes), with PyTorch's values beside ours
 #   make test          the Criterion suite, once per ISA this CPU can run (ISA=avx2 for one)
 #   make install PREFIX=/usr/local
+#   make abi-check     the binary interface against the committed baseline (mk/abi.mk)
 #   make format        clang-format every source file
 #   make WERROR=1 ...  warnings are errors (CI)
 #   make CROSS=aarch64-linux-gnu- ...   cross-build into build-aarch64/ (tests run under qemu)

@@ -384,7 +384,11 @@ static void job_init(job *j, const bcase *k, const char *entry, const char *sect
   j->opt.num_threads = threads;
   j->want_loss = strcmp(mode, "bwd") != 0;
   j->want_grad = strcmp(mode, "fwd") != 0;
+#if SL_VERSION_MAJOR >= 1
+  j->region = sl_region_default();
+#else
   j->region = (sl_region){NULL, 0, NULL, 1, NULL};
+#endif
   if (strcmp(section, "box") == 0) {
     j->region.boxes = &k->box;
     j->region.num_boxes = 1;

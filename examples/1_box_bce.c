@@ -55,7 +55,11 @@ int main(void) {
       .shape = {N, C, H, W},
       .pred = pred,
       .gt = gt,
-      .region = {.boxes = &box, .num_boxes = 1, .mask = NULL, .mask_channels = 1},
+      .region = {.size = sizeof(sl_region),
+                 .boxes = &box,
+                 .num_boxes = 1,
+                 .mask = NULL,
+                 .mask_channels = 1},
   };
 
   /* Forward and backward in one pass. Every call returns a status: check it. */

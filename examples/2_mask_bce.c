@@ -56,7 +56,11 @@ int main(void) {
       .gt = gt,
       /* No box; a mask with one channel, broadcast over C (mask_channels = C would give each
        * channel its own mask). */
-      .region = {.boxes = NULL, .num_boxes = 0, .mask = mask, .mask_channels = 1},
+      .region = {.size = sizeof(sl_region),
+                 .boxes = NULL,
+                 .num_boxes = 0,
+                 .mask = mask,
+                 .mask_channels = 1},
       /* Always start from the defaults; stats also returns the exact sum and count, so
        * partial results (threads, processes) combine exactly: loss = loss_sum / normalizer. */
       .options = sl_options_default(),

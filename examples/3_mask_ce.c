@@ -62,7 +62,11 @@ int main(void) {
       .shape = {N, C, H, W}, /* C = the number of classes */
       .logits = logits,
       .labels = labels,
-      .region = {.boxes = NULL, .num_boxes = 0, .mask = mask, .mask_channels = 1},
+      .region = {.size = sizeof(sl_region),
+                 .boxes = NULL,
+                 .num_boxes = 0,
+                 .mask = mask,
+                 .mask_channels = 1},
   };
 
   /* Errors come back as a status, never as a crash or a message: a label outside [0, C) (here

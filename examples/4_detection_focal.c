@@ -75,7 +75,8 @@ int main(void) {
   static const int64_t offsets[N + 1] = {0, 5, NB}; /* image 0: boxes 0..4, image 1: 5..7 */
   sl_stats per_box[NB];
   args a = {.shape = {N, C, H, W}, .logits = logits, .labels = labels};
-  a.region = (sl_region){.boxes = boxes, .num_boxes = NB, .box_offsets = offsets};
+  a.region = (sl_region){
+      .size = sizeof(sl_region), .boxes = boxes, .num_boxes = NB, .box_offsets = offsets};
   a.opt = sl_options_default(); /* focal_gamma 2, MEAN */
 
   /* Errors come back as a status: offsets that do not end at num_boxes. */

@@ -35,8 +35,11 @@
 extern "C" {
 #endif
 
-#define SL_VERSION_MAJOR 0
-#define SL_VERSION_MINOR 3
+/* 1.x keeps the binary interface of 1.0 (soname libsectionloss.so.1): sl_options and sl_region
+ * grow only at their end and carry their size; see "Binary compatibility" below. The 0.x
+ * layouts (soname libsectionloss.so.0) are not compatible with 1.x. */
+#define SL_VERSION_MAJOR 1
+#define SL_VERSION_MINOR 0
 #define SL_VERSION_PATCH 0
 
 #if defined(_WIN32)
@@ -86,6 +89,10 @@ typedef enum sl_status {
   SL_ERR_FOCAL,           /* focal_gamma < 0, infinite or NaN; sl_sigmoid_focal: focal_alpha
                              > 1 or NaN */
   SL_ERR_DICE,            /* a Dice / Tversky option out of range (see sl_options) */
+  SL_ERR_OPTIONS_SIZE,    /* options->size is 0, smaller than the 1.0 sl_options, or larger than
+                             this library's sl_options with a nonzero byte beyond it (an option
+                             only a newer library knows) */
+  SL_ERR_REGION_SIZE,     /* region->size: as SL_ERR_OPTIONS_SIZE, for sl_region */
   SL_STATUS_COUNT_        /* number of status codes; not a status */
 } sl_status;
 
@@ -100,8 +107,19 @@ typedef struct sl_box {
   int32_t x1, y1, x2, y2;
 } sl_box;
 
-/* The section. A NULL sl_region pointer means the whole tensor. Zero-initialise it (C: = {0})
- * so that fields added in later versions are NULL / 0.
+/* Binary compatibility. sl_options and sl_region may gain fields in later 1.x releases, always
+ * at their end; their first member, size, is the sizeof of the caller's header's struct. The
+ * library reads only the fields that lie wholly inside size and takes the defaults for the
+ * others, so a program built against an older 1.x header keeps working with a newer library; a
+ * size larger than the library's own (up to 4096) is accepted when every byte beyond it is zero
+ * (a program built against a newer header, setting no new field). Set size with the init functions:
+ *   sl_options opt = sl_options_default();  sl_region region = sl_region_default();
+ * (inline: they call sl_options_init / sl_region_init with the sizeof of this header's struct,
+ * and the library writes only inside that size). sl_shape, sl_box, sl_stats and
+ * sl_layout_entry never change in 1.x. */
+
+/* The section. A NULL sl_region pointer means the whole tensor (as sl_region_default()).
+ * Start from sl_region_default() (or in C, {.size = sizeof(sl_region), ...}).
  *   boxes, num_boxes: num_boxes == 0 (no box), 1 (the box applies to every sample) or N (box i
  *                     applies to sample i). boxes may be NULL only when num_boxes == 0.
  *   box_offsets:      NULL, or N + 1 offsets into boxes (detection: many boxes per image):
@@ -116,6 +134,7 @@ typedef struct sl_box {
  * An element is selected when it is inside its sample's box (one of them, with box_offsets; if
  * any) AND its mask byte is nonzero (if a mask is given). */
 typedef struct sl_region {
+  size_t size; /* sizeof(sl_region), set by sl_region_init / sl_region_default */
   const sl_box *boxes;
   int64_t num_boxes;
   const uint8_t *mask;
@@ -146,26 +165,25 @@ typedef struct sl_stats {
   int64_t count;     /* selected elements (BCE) or counted pixels (CE, ignore_index excluded) */
 } sl_stats;
 
-/* Options. Always start from sl_options_default(); a NULL options pointer means the defaults.
- * Fields a loss does not use are ignored unless said otherwise. */
+/* Options. Always start from sl_options_default() (the defaults are not all 0); a NULL options
+ * pointer means the defaults. Fields a loss does not use are ignored unless said otherwise. */
 typedef struct sl_options {
-  sl_reduction reduction;  /* default SL_REDUCTION_MEAN */
-  const float *weight;     /* BCE, BCE with logits, sigmoid focal: per-element weight,
-                              N x C x H x W; CE, softmax focal: per-class weight, [C].
-                              NULL = all 1. Not allowed with Dice (SL_ERR_OPTION). */
-  const float *pos_weight; /* BCE with logits only: per-channel positive weight, [C]
-                              (PyTorch: pos_weight.view(C, 1, 1)). NULL = all 1. */
-  int64_t ignore_index;    /* CE, softmax focal, multiclass Dice: pixels with this label are not
-                              counted. Default -100. */
-  float label_smoothing;   /* CE: in [0, 1], default 0 (must be 0 for every other loss) */
-  float grad_scale;        /* upstream gradient for MEAN/SUM (d outer / d loss), default 1 */
-  const float *grad_map;   /* upstream gradient map for NONE, same shape as the loss map */
-  int num_threads;         /* 0 = OpenMP default, 1 = serial, k = at most k threads. Results are
-                              bitwise identical for every thread count. */
-  sl_stats *stats;         /* optional out-parameter, may be NULL (Dice: loss_sum = the sum of
-                              the per-class losses, normalizer = C, count = selected elements) */
-
-  /* -- added in 0.2 -- */
+  size_t size;               /* sizeof(sl_options), set by sl_options_init / sl_options_default */
+  sl_reduction reduction;    /* default SL_REDUCTION_MEAN */
+  const float *weight;       /* BCE, BCE with logits, sigmoid focal: per-element weight,
+                                N x C x H x W; CE, softmax focal: per-class weight, [C].
+                                NULL = all 1. Not allowed with Dice (SL_ERR_OPTION). */
+  const float *pos_weight;   /* BCE with logits only: per-channel positive weight, [C]
+                                (PyTorch: pos_weight.view(C, 1, 1)). NULL = all 1. */
+  int64_t ignore_index;      /* CE, softmax focal, multiclass Dice: pixels with this label are not
+                                counted. Default -100. */
+  float label_smoothing;     /* CE: in [0, 1], default 0 (must be 0 for every other loss) */
+  float grad_scale;          /* upstream gradient for MEAN/SUM (d outer / d loss), default 1 */
+  const float *grad_map;     /* upstream gradient map for NONE, same shape as the loss map */
+  int num_threads;           /* 0 = OpenMP default, 1 = serial, k = at most k threads. Results are
+                                bitwise identical for every thread count. */
+  sl_stats *stats;           /* optional out-parameter, may be NULL (Dice: loss_sum = the sum of
+                                the per-class losses, normalizer = C, count = selected elements) */
   sl_stats *box_stats;       /* optional, one per box (num_boxes of them; with num_boxes == 1 the
                                 box of every sample, so the whole call): the loss sum, normaliser
                                 and count of the elements inside that box (a pixel in two boxes
@@ -174,6 +192,9 @@ typedef struct sl_options {
                                 weight (U-Net border weights); MEAN divides by the sum of
                                 pixel x class weights of the counted pixels. NULL = all 1. */
   float focal_gamma;         /* focal losses: exponent, >= 0 and finite, default 2 */
+  float focal_alpha;         /* sl_sigmoid_focal: weight of the positives, alpha_t = alpha t +
+                                (1 - alpha) (1 - t); <= 1, default 0.25; any value < 0: no alpha
+                                weighting */
   int dice_tversky;          /* 0: Dice (smp DiceLoss, default), 1: Tversky (smp TverskyLoss) */
   float tversky_alpha;       /* Tversky false-positive weight, >= 0, default 0.5 */
   float tversky_beta;        /* Tversky false-negative weight, >= 0, default 0.5 */
@@ -185,13 +206,42 @@ typedef struct sl_options {
                                 (sigmoid applied). sl_dice_multiclass always takes logits. */
   double *dice_sums;         /* optional out, C x 3 doubles: per class the section sums of p t,
                                 p and t, so shards combine exactly (add, then the formula) */
-
-  /* -- added in 0.3 (read only by sl_sigmoid_focal) -- */
-  float focal_alpha; /* sl_sigmoid_focal: weight of the positives, alpha_t = alpha t + (1 - alpha)
-                        (1 - t); <= 1, default 0.25; any value < 0: no alpha weighting */
+  /* Fields added after 1.0 go here, each with the version that added it, starting at or beyond
+   * the previous release's sizeof (never in its tail padding). */
 } sl_options;
 
-SL_API sl_options sl_options_default(void);
+/* Writes the defaults into the fields of *options that lie inside size (nothing beyond it; zero
+ * into the bytes beyond this library's sl_options when size is larger) and sets options->size.
+ * SL_ERR_NULL_POINTER, or SL_ERR_OPTIONS_SIZE for a size below the 1.0 sl_options (nothing is
+ * written then). sl_region_init: the same for sl_region (its defaults: no box, no mask,
+ * mask_channels 1, no box_offsets). */
+SL_API sl_status sl_options_init(sl_options *options, size_t size);
+SL_API sl_status sl_region_init(sl_region *region, size_t size);
+
+/* The defaults as a value of this header's struct. Inline, so that the library never returns a
+ * struct whose size the caller's header may not match. */
+static inline sl_options sl_options_default(void) {
+  sl_options o;
+  sl_options_init(&o, sizeof o);
+  return o;
+}
+static inline sl_region sl_region_default(void) {
+  sl_region r;
+  sl_region_init(&r, sizeof r);
+  return r;
+}
+
+/* The layout of every public struct as this library was built: per struct one entry with field
+ * NULL, offset 0 and size = sizeof(struct), followed by one entry per member in declaration
+ * order (offsetof, sizeof). Bindings (the Python package) check their copies of the structs
+ * against it. Returns the table (static) and sets *count to its length when count is not NULL. */
+typedef struct sl_layout_entry {
+  const char *type;  /* "sl_options", "sl_region", "sl_shape", "sl_box", "sl_stats" */
+  const char *field; /* member name, or NULL for the struct's own entry */
+  size_t offset;
+  size_t size;
+} sl_layout_entry;
+SL_API const sl_layout_entry *sl_layout(size_t *count);
 
 /* Binary cross-entropy on probabilities.
  * input:  shape, prob [N,C,H,W] in [0, 1], target [N,C,H,W] in [0, 1], region, options

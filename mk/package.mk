@@ -3,11 +3,14 @@
 #   make install PREFIX=/usr/local [LIBDIR=...] [INCLUDEDIR=...] [DESTDIR=staging]
 #     $(LIBDIR)/pkgconfig/sectionloss.pc
 #     $(LIBDIR)/cmake/sectionloss/sectionloss-config.cmake          (sectionloss::sectionloss)
-#     $(LIBDIR)/cmake/sectionloss/sectionloss-config-version.cmake  (same major, >= asked)
+#     $(LIBDIR)/cmake/sectionloss/sectionloss-config-version.cmake  (SameMajorVersion: the
+#                                                                   soname's major, >= asked)
 # The files hold the final paths (without DESTDIR), like the pkg-config file.
 
+SIZEOF_VOID_P = $(shell $(CC) -dM -E - </dev/null | sed -n 's/^\#define __SIZEOF_POINTER__ //p')
 PKG_SED = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
-  -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(SL_VERSION)|g' -e 's|@MAJOR@|$(SL_MAJOR)|g'
+  -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(SL_VERSION)|g' -e 's|@MAJOR@|$(SL_MAJOR)|g' \
+  -e 's|@SIZEOF_VOID_P@|$(SIZEOF_VOID_P)|g'
 CMAKE_PKG_DIR = $(DESTDIR)$(LIBDIR)/cmake/sectionloss
 
 .PHONY: install-pkgconfig install-cmake

@@ -3,7 +3,8 @@
 # a quick no-op on a machine that has everything. Called by the Makefile (deps) and .ci/run.
 #   scripts/install-deps.sh            build + test: compiler, OpenMP, Criterion, SIMDe
 #   scripts/install-deps.sh --cross    + AArch64 cross toolchain and qemu-user (tests under qemu)
-#   scripts/install-deps.sh --ci       + --cross, clang sanitizer/libFuzzer runtimes, valgrind
+#   scripts/install-deps.sh --ci       + --cross, --abi, clang sanitizer/libFuzzer runtimes, valgrind
+#   scripts/install-deps.sh --abi      + abigail-tools (abidw, abidiff: make abi-check), clang
 #   scripts/install-deps.sh --coverage clang, libFuzzer runtime, llvm-14 (make fuzz-coverage)
 #   scripts/install-deps.sh --mca      clang, llvm-19 (make mca: llvm-mca-19 has Neoverse N1 / V1
 #                                      machine models; llvm-mca-14 models both as a Cortex-A57)
@@ -21,7 +22,8 @@ cross=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 for arg in "$@"; do
   case "$arg" in
     --cross) want+=("${cross[@]}") ;;
-    --ci) want+=("${cross[@]}" clang libclang-rt-14-dev libomp-14-dev valgrind) ;;
+    --ci) want+=("${cross[@]}" clang libclang-rt-14-dev libomp-14-dev valgrind abigail-tools) ;;
+    --abi) want+=(abigail-tools clang libclang-rt-14-dev) ;;
     --coverage) want+=(clang libclang-rt-14-dev libomp-14-dev llvm-14) ;;
     --mca) want+=(clang llvm-19) ;;
     --bench) want+=(hyperfine gnuplot-nox python3-torch python3-torchvision libjemalloc2) ;;

@@ -8,40 +8,27 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "abi.h"
 #include "driver.h"
 #include "sectionloss.h"
 
-sl_options sl_options_default(void) {
-  sl_options o = {
-      .reduction = SL_REDUCTION_MEAN,
-      .weight = NULL,
-      .pos_weight = NULL,
-      .ignore_index = -100,
-      .label_smoothing = 0.0f,
-      .grad_scale = 1.0f,
-      .grad_map = NULL,
-      .num_threads = 0,
-      .stats = NULL,
-      .box_stats = NULL,
-      .pixel_weight = NULL,
-      .focal_gamma = 2.0f,
-      .focal_alpha = 0.25f,
-      .dice_tversky = 0,
-      .tversky_alpha = 0.5f,
-      .tversky_beta = 0.5f,
-      .tversky_gamma = 1.0f,
-      .dice_smooth = 0.0f,
-      .dice_eps = 1e-7f,
-      .dice_log_loss = 0,
-      .dice_from_logits = 0,
-      .dice_sums = NULL,
-  };
-  return o;
-}
-
-const char *sl_version(void) {
 #define SL_STR2(x) #x
 #define SL_STR(x)  SL_STR2(x)
+
+/* The size bounds in SL_ERR_*_SIZE's messages: numbers on 64-bit targets (abi.h). */
+#if UINTPTR_MAX == UINT64_MAX
+#define SIZE_BOUNDS(min, ours) " (" SL_STR(min) " bytes)", " (" SL_STR(ours) " bytes)"
+#else
+#define SIZE_BOUNDS(min, ours) "", ""
+#endif
+#define SIZE_MESSAGE(arg, type, bounds) SIZE_MESSAGE_(arg, type, bounds)
+#define SIZE_MESSAGE_(arg, type, min, ours)                                                        \
+  "invalid " arg "->size: must be sizeof(" type ") of a 1.x sectionloss.h (set by " type           \
+  "_init or " type "_default); it is 0 or below the 1.0 " type min                                 \
+  ", or above this library's " type ours                                                           \
+  " with a nonzero byte beyond (a field only a newer library knows)"
+
+const char *sl_version(void) {
   return SL_STR(SL_VERSION_MAJOR) "." SL_STR(SL_VERSION_MINOR) "." SL_STR(SL_VERSION_PATCH);
 }
 
@@ -94,6 +81,12 @@ const char *sl_status_string(sl_status s) {
   case SL_ERR_FOCAL:
     return "invalid options: focal_gamma must be finite and >= 0, and (sl_sigmoid_focal) "
            "focal_alpha <= 1 (< 0 disables it) and not NaN";
+  case SL_ERR_OPTIONS_SIZE:
+    return SIZE_MESSAGE("options", "sl_options",
+                        SIZE_BOUNDS(SL_OPTIONS_SIZE_1_0_LP64, SL_OPTIONS_SIZE_LP64));
+  case SL_ERR_REGION_SIZE:
+    return SIZE_MESSAGE("region", "sl_region",
+                        SIZE_BOUNDS(SL_REGION_SIZE_1_0_LP64, SL_REGION_SIZE_LP64));
   case SL_ERR_DICE:
     return "invalid options: dice_tversky, dice_log_loss and dice_from_logits must be 0 or 1; "
            "tversky_alpha, tversky_beta, dice_smooth finite and >= 0; tversky_gamma and "
@@ -149,14 +142,17 @@ static sl_status validate_loss_options(const sl_job *j, const sl_options *o) {
 }
 
 /* The region: boxes (0 / 1 / N of them, or per-sample lists through box_offsets) and mask. */
-static sl_status validate_region(sl_job *j, const sl_region *region) {
+static sl_status validate_region(sl_job *j, const sl_region *caller_region) {
   j->boxes = NULL;
   j->num_boxes = 0;
   j->box_offsets = NULL;
   j->mask = NULL;
   j->mask_channels = 1;
-  if (!region)
-    return SL_OK;
+  sl_region r;
+  sl_status st = sl_read_sized(&sl_region_versioned, &r, caller_region);
+  if (st != SL_OK)
+    return st;
+  const sl_region *region = &r;
   const int64_t nb = region->num_boxes;
   const int64_t *off = region->box_offsets;
   if (off) {
@@ -213,7 +209,9 @@ static sl_status validate(sl_job *j, const sl_shape *shape, const sl_region *reg
   j->h = shape->h;
   j->w = shape->w;
 
-  j->opt = options ? *options : sl_options_default();
+  sl_status st = sl_read_sized(&sl_options_versioned, &j->opt, options);
+  if (st != SL_OK)
+    return st;
   const sl_options *o = &j->opt;
   if (o->reduction != SL_REDUCTION_MEAN && o->reduction != SL_REDUCTION_SUM &&
       o->reduction != SL_REDUCTION_NONE)
@@ -221,7 +219,7 @@ static sl_status validate(sl_job *j, const sl_shape *shape, const sl_region *reg
   if (labels && j->label_type != SL_LABEL_I64 && j->label_type != SL_LABEL_I32 &&
       j->label_type != SL_LABEL_U8)
     return SL_ERR_LABEL_TYPE;
-  sl_status st = validate_loss_options(j, o);
+  st = validate_loss_options(j, o);
   if (st != SL_OK)
     return st;
   if (!j->loss && !j->grad && !o->stats && !o->box_stats && !o->dice_sums)

@@ -104,7 +104,7 @@ void d_case_free(d_case *c) {
 }
 
 sl_status d_call(const d_case *c, const sl_options *o, float *loss, float *grad) {
-  sl_region rg = {c->boxes, c->num_boxes, c->mask, c->mask_channels, c->offsets};
+  sl_region rg = {sizeof(sl_region), c->boxes, c->num_boxes, c->mask, c->mask_channels, c->offsets};
   if (c->mc)
     return sl_dice_multiclass(&c->shape, c->x, c->labels, SL_LABEL_I64, &rg, o, loss, grad);
   return sl_dice(&c->shape, c->x, c->target, &rg, o, loss, grad);

@@ -184,7 +184,7 @@ static void check_bce_forward(int logits) {
   sl_shape s = {FN, FC, FH, FW};
   for (int variant = 0; variant < 3; variant++) {
     /* 0: box only; 1: box + broadcast mask + weight; 2: box + per-channel mask */
-    sl_region reg = {fbox, FN, NULL, 1, NULL};
+    sl_region reg = {sizeof(sl_region), fbox, FN, NULL, 1, NULL};
     if (variant == 1)
       reg.mask = b.mask1;
     if (variant == 2) {
@@ -277,7 +277,7 @@ Test(big, forward_ce) {
           norm += cw[b.lab[p]];
           count++;
         }
-      sl_region reg = {fbox, FN, masked ? b.mask1 : NULL, 1, NULL};
+      sl_region reg = {sizeof(sl_region), fbox, FN, masked ? b.mask1 : NULL, 1, NULL};
       sl_stats st;
       memset(&st, 0, sizeof st);
       sl_options o = sl_options_default();
@@ -410,7 +410,7 @@ Test(big, backward_bce) {
   }
   SKIP_IF(!ok, "backward bce");
   sl_shape s = {1, 1, H, W};
-  sl_region reg = {&box, 1, NULL, 1, NULL};
+  sl_region reg = {sizeof(sl_region), &box, 1, NULL, 1, NULL};
   int64_t count = (int64_t)(box.x2 - box.x1) * (box.y2 - box.y1);
   for (int logits = 0; logits < 2; logits++) {
     for (int64_t y = box.y1; y < box.y2; y++)
@@ -501,7 +501,7 @@ Test(big, backward_ce) {
     for (size_t i = 0; i < real_len / 4; i++)
       ((float *)(g.base + starts[k]))[i] = CANARY;
   sl_shape s = {N, C, H, W};
-  sl_region reg = {boxes, N, NULL, 1, NULL};
+  sl_region reg = {sizeof(sl_region), boxes, N, NULL, 1, NULL};
   sl_options o = sl_options_default();
   o.num_threads = 1;
   float loss = -1.0f;

@@ -212,7 +212,7 @@ static sl_status try_region(const sl_region *reg, sl_stats *bs, int64_t nbs) {
 Test(boxes, validation) {
   sl_box b[4] = {{0, 0, 3, 3}, {1, 1, 6, 4}, {2, 0, 2, 4}, {0, 0, 6, 4}};
   sl_stats bs[5];
-  sl_region r = {b, 4, NULL, 1, NULL};
+  sl_region r = {sizeof(sl_region), b, 4, NULL, 1, NULL};
   int64_t ok[VN + 1] = {0, 2, 2, 4};
   r.box_offsets = ok;
   cr_expect(try_region(&r, bs, 4) == SL_OK);
@@ -239,7 +239,7 @@ Test(boxes, validation) {
   r.boxes = b;
   /* zero boxes through box_offsets: nothing selected, and box_stats has no box to describe */
   int64_t none[VN + 1] = {0, 0, 0, 0};
-  sl_region rn = {NULL, 0, NULL, 1, none};
+  sl_region rn = {sizeof(sl_region), NULL, 0, NULL, 1, none};
   cr_expect(try_region(&rn, NULL, 0) == SL_OK);
   for (int o = 0; o < NOPS; o++) { /* selects nothing: loss 0, count 0, gradient 0 (a bug once) */
     sl_shape sh = {VN, 2, VH, VW};

@@ -387,14 +387,14 @@ Test(dice, status) {
   cr_expect(sl_dice_multiclass(&sh, x, lab, SL_LABEL_I64, NULL, &o, &loss, grad) == SL_OK);
   /* the mask must have one channel for multiclass */
   uint8_t m[8] = {1, 1, 1, 1, 1, 1, 1, 1};
-  sl_region rg = {NULL, 0, m, 2, NULL};
+  sl_region rg = {sizeof(sl_region), NULL, 0, m, 2, NULL};
   cr_expect(sl_dice_multiclass(&sh, x, lab, SL_LABEL_I64, &rg, &o, &loss, grad) ==
             SL_ERR_MASK_CHANNELS);
   cr_expect(sl_dice(&sh, x, t, &rg, &o, &loss, grad) == SL_OK);
   /* box_stats is not for Dice */
   sl_stats bs;
   sl_box b = {0, 0, 1, 1};
-  sl_region rb = {&b, 1, NULL, 1, NULL};
+  sl_region rb = {sizeof(sl_region), &b, 1, NULL, 1, NULL};
   o.box_stats = &bs;
   cr_expect(sl_dice(&sh, x, t, &rb, &o, &loss, grad) == SL_ERR_BOX_STATS);
 }

@@ -60,7 +60,8 @@ static int64_t map_elems(const golden_case *gc) {
 }
 
 static sl_status call(const golden_case *gc, float *loss, float *grad, sl_stats *stats) {
-  sl_region region = {gc->boxes, gc->num_boxes, gc->mask, gc->mask_channels, NULL};
+  sl_region region = {sizeof(sl_region), gc->boxes,         gc->num_boxes,
+                      gc->mask,          gc->mask_channels, NULL};
   sl_options o = sl_options_default();
   o.reduction = gc->reduction;
   o.weight = gc->weight;

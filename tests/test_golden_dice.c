@@ -42,7 +42,7 @@ static int run_case(const golden_dice *g, int fused) {
   o.dice_smooth = g->smooth;
   o.dice_eps = g->eps;
   o.ignore_index = -1;
-  sl_region rg = {g->boxes, g->num_boxes, g->mask, g->mask_channels, g->offsets};
+  sl_region rg = {sizeof(sl_region), g->boxes, g->num_boxes, g->mask, g->mask_channels, g->offsets};
   float *loss = malloc((size_t)C * sizeof(float)), *grad = malloc((size_t)E * sizeof(float));
   sl_status st = g->mc ? sl_dice_multiclass(&g->shape, g->x, g->labels, SL_LABEL_I64, &rg, &o,
                                             fused ? loss : NULL, grad)

@@ -49,7 +49,8 @@ static int run_case(const golden_focal *g, int fused) {
   o.focal_alpha = g->alpha;
   o.label_smoothing = g->smoothing;
   o.ignore_index = g->ignore_index;
-  sl_region rg = {.boxes = g->boxes,
+  sl_region rg = {.size = sizeof(sl_region),
+                  .boxes = g->boxes,
                   .num_boxes = g->num_boxes,
                   .mask = g->mask,
                   .mask_channels = 1,

@@ -74,6 +74,7 @@ static void setup_init(setup *s) {
     sl_box b = {1, 1, 4, 3};
     s->boxes[n] = b;
   }
+  s->region = sl_region_default();
   s->region.boxes = s->boxes;
   s->region.num_boxes = N;
   s->region.mask = s->mask;
@@ -371,7 +372,7 @@ Test(status, alias) {
       for (int i = 0; i < P; i++)
         lab[i] = i % C;
       sl_shape sh = {N, C, H, W};
-      sl_region reg = {NULL, 0, mask, 1, NULL};
+      sl_region reg = {sizeof(sl_region), NULL, 0, mask, 1, NULL};
       sl_options o = sl_options_default();
       o.reduction = (sl_reduction)red;
       o.weight = w; /* CE reads C floats of it, BCE all E */

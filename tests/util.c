@@ -235,7 +235,7 @@ void t_case_make(t_case *c, const t_spec *s) {
   }
 
   c->use_region = !s->null_region;
-  c->region.mask_channels = 1;
+  c->region = sl_region_default();
   if (s->box == TB_MANY) {
     c->box_offsets = t_alloc((size_t)(N + 1) * sizeof(int64_t));
     c->boxes = t_alloc((size_t)(5 * N + 1) * sizeof(sl_box));

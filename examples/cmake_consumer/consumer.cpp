@@ -15,7 +15,9 @@ int main() {
     target[i] = static_cast<float>(i % 2);
   }
   const sl_box box = {1, 2, 7, 6};
-  const sl_region region = {&box, 1, nullptr, 1, nullptr};
+  sl_region region = sl_region_default();
+  region.boxes = &box;
+  region.num_boxes = 1;
   const sl_options opt = sl_options_default();
   float loss = 0.0f;
   const sl_status s = sl_bce(&shape, prob.data(), target.data(), &region, &opt, &loss, grad.data());

@@ -25,9 +25,13 @@ class Box(ctypes.Structure):
 
 
 class Region(ctypes.Structure):
-    _fields_ = [("boxes", ctypes.c_void_p), ("num_boxes", ctypes.c_int64),
-                ("mask", ctypes.c_void_p), ("mask_channels", ctypes.c_int64),
-                ("box_offsets", ctypes.c_void_p)]
+    """sl_region; Region(boxes, num_boxes, ...) sets size to sizeof(sl_region) itself."""
+    _fields_ = [("size", ctypes.c_size_t), ("boxes", ctypes.c_void_p),
+                ("num_boxes", ctypes.c_int64), ("mask", ctypes.c_void_p),
+                ("mask_channels", ctypes.c_int64), ("box_offsets", ctypes.c_void_p)]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(ctypes.sizeof(Region), *args, **kwargs)
 
 
 class Stats(ctypes.Structure):
@@ -36,21 +40,30 @@ class Stats(ctypes.Structure):
 
 
 class Options(ctypes.Structure):
-    _fields_ = [("reduction", ctypes.c_int), ("weight", ctypes.c_void_p),
+    _fields_ = [("size", ctypes.c_size_t), ("reduction", ctypes.c_int),
+                ("weight", ctypes.c_void_p),
                 ("pos_weight", ctypes.c_void_p), ("ignore_index", ctypes.c_int64),
                 ("label_smoothing", ctypes.c_float), ("grad_scale", ctypes.c_float),
                 ("grad_map", ctypes.c_void_p), ("num_threads", ctypes.c_int),
                 ("stats", ctypes.POINTER(Stats)),
-                # added in 0.2 (the struct is returned by value: every field must be here)
                 ("box_stats", ctypes.c_void_p), ("pixel_weight", ctypes.c_void_p),
-                ("focal_gamma", ctypes.c_float),
+                ("focal_gamma", ctypes.c_float), ("focal_alpha", ctypes.c_float),
                 ("dice_tversky", ctypes.c_int), ("tversky_alpha", ctypes.c_float),
                 ("tversky_beta", ctypes.c_float), ("tversky_gamma", ctypes.c_float),
                 ("dice_smooth", ctypes.c_float), ("dice_eps", ctypes.c_float),
                 ("dice_log_loss", ctypes.c_int), ("dice_from_logits", ctypes.c_int),
-                ("dice_sums", ctypes.c_void_p),
-                # added in 0.3
-                ("focal_alpha", ctypes.c_float)]
+                ("dice_sums", ctypes.c_void_p)]
+
+
+class LayoutEntry(ctypes.Structure):
+    """sl_layout_entry: one row of sl_layout()'s table (frozen in 1.x)."""
+    _fields_ = [("type", ctypes.c_char_p), ("field", ctypes.c_char_p), ("offset", ctypes.c_size_t),
+                ("size", ctypes.c_size_t)]
+
+
+# The ctypes copies of the C structs, checked against the library's sl_layout() at import.
+_STRUCTS = {"sl_shape": Shape, "sl_box": Box, "sl_region": Region, "sl_stats": Stats,
+            "sl_options": Options}
 
 
 # Values of the C enums (include/sectionloss.h).
@@ -62,12 +75,14 @@ STATUS_NAMES = ("SL_OK", "SL_ERR_NULL_POINTER", "SL_ERR_SHAPE", "SL_ERR_OVERFLOW
                 "SL_ERR_LABEL_TYPE", "SL_ERR_OPTION", "SL_ERR_GRAD_MAP", "SL_ERR_NO_OUTPUT",
                 "SL_ERR_ALIAS", "SL_ERR_DOMAIN", "SL_ERR_LABEL", "SL_ERR_ISA_UNAVAILABLE",
                 "SL_ERR_BOX_OFFSETS", "SL_ERR_BOX_STATS", "SL_ERR_PIXEL_WEIGHT", "SL_ERR_FOCAL",
-                "SL_ERR_DICE")
+                "SL_ERR_DICE", "SL_ERR_OPTIONS_SIZE", "SL_ERR_REGION_SIZE")
 
 _lib = ctypes.CDLL(LIBRARY_PATH)
 _P = ctypes.c_void_p
-_lib.sl_options_default.restype = Options
-_lib.sl_options_default.argtypes = []
+_lib.sl_options_init.restype = ctypes.c_int
+_lib.sl_options_init.argtypes = [ctypes.POINTER(Options), ctypes.c_size_t]
+_lib.sl_layout.restype = ctypes.POINTER(LayoutEntry)
+_lib.sl_layout.argtypes = [ctypes.POINTER(ctypes.c_size_t)]
 _lib.sl_status_string.restype = ctypes.c_char_p
 _lib.sl_status_string.argtypes = [ctypes.c_int]
 _lib.sl_version.restype = ctypes.c_char_p
@@ -98,7 +113,45 @@ _ENTRIES = {"bce": (_lib.sl_bce, False), "bce_logits": (_lib.sl_bce_logits, Fals
             "sigmoid_focal": (_lib.sl_sigmoid_focal, False)}
 
 
-_DEFAULT_OPTIONS = _lib.sl_options_default()
+def _check_layout():
+    """Raises ImportError, naming the struct and field, when a ctypes struct above differs from
+    the loaded library's (sl_layout(): offset and size of every field, sizeof every struct)."""
+    count = ctypes.c_size_t()
+    table = _lib.sl_layout(ctypes.byref(count))
+    c_fields = {name: [] for name in _STRUCTS}
+    c_sizeof = {}
+    for e in (table[i] for i in range(count.value)):
+        name = e.type.decode()
+        if name not in _STRUCTS:
+            continue
+        cls = _STRUCTS[name]
+        if e.field is None:
+            c_sizeof[name] = e.size
+            continue
+        field = e.field.decode()
+        c_fields[name].append(field)
+        desc = getattr(cls, field, None)
+        if desc is None or (desc.offset, desc.size) != (e.offset, e.size):
+            have = "missing" if desc is None else f"offset {desc.offset}, size {desc.size}"
+            raise ImportError(f"sectionloss: {LIBRARY_PATH}: {name}.{field} is at offset "
+                              f"{e.offset}, size {e.size} in the library; {__name__}."
+                              f"{cls.__name__}.{field}: {have}")
+    for name, cls in _STRUCTS.items():
+        extra = [f for f, *_ in cls._fields_ if f not in c_fields[name]]
+        if extra:
+            raise ImportError(f"sectionloss: {LIBRARY_PATH}: {__name__}.{cls.__name__} has "
+                              f"fields the library's {name} lacks: {', '.join(extra)}")
+        if c_sizeof.get(name) != ctypes.sizeof(cls):
+            raise ImportError(f"sectionloss: {LIBRARY_PATH}: sizeof({name}) is "
+                              f"{c_sizeof.get(name)} in the library, {ctypes.sizeof(cls)} in "
+                              f"{__name__}.{cls.__name__}")
+
+
+_check_layout()
+_DEFAULT_OPTIONS = Options()
+if _lib.sl_options_init(ctypes.byref(_DEFAULT_OPTIONS), ctypes.sizeof(Options)) != SL_OK:
+    raise ImportError(f"sectionloss: {LIBRARY_PATH}: sl_options_init rejected "
+                      f"sizeof(sl_options) {ctypes.sizeof(Options)}")
 
 
 class SectionLossError(ValueError):

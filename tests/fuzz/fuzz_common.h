@@ -527,6 +527,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int64_t mcsel[6] = {1, 1, C, 0, C < INT64_MAX ? C + 1 : 2, -1};
   uint8_t msel = fz_u8(&in);
   int has_mask = msel % 3 == 0;
+  c.reg = sl_region_default();
   c.reg.num_boxes = nb;
   c.reg.boxes = nb > 0 && !boxes_null ? boxes : NULL;
   c.reg.mask_channels = mcsel[(msel / 3) % 6];

@@ -142,7 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   sl_box boxes[16];
   int64_t off[4] = {0, 0, 0, 0};
   uint8_t *mask = NULL;
-  sl_region rg = {boxes, 0, NULL, 1, NULL};
+  sl_region rg = {sizeof(sl_region), boxes, 0, NULL, 1, NULL};
   int valid = 1;
   const uint8_t rk = fd_u8(&in) % 6;
   int use_region = rk != 0;

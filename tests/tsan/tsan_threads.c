@@ -26,7 +26,7 @@ static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void one_round(int which, int num_threads, float *grad, int check) {
   sl_shape s = {N, C, H, W};
-  sl_region r = {&box, 1, NULL, 1, NULL};
+  sl_region r = {sizeof(sl_region), &box, 1, NULL, 1, NULL};
   sl_options o = sl_options_default();
   o.num_threads = num_threads;
   float loss = 0.0f;
@@ -85,7 +85,7 @@ int main(void) {
   float *g = malloc(E * sizeof(float));
   for (int k = 0; k < 3; k++) {
     sl_shape s = {N, C, H, W};
-    sl_region r = {&box, 1, NULL, 1, NULL};
+    sl_region r = {sizeof(sl_region), &box, 1, NULL, 1, NULL};
     sl_options o = sl_options_default();
     o.num_threads = 1;
     sl_status st = k == 0   ? sl_bce(&s, prob, target, &r, &o, &want[k], g)
