@@ -86,7 +86,7 @@ bench-smoke: $(BENCH_BIN) $(BUILD)/sl-info
 	@$(BENCH_ENV) $(RUN) $(BENCH_BIN) --case bce-4x1x64x64 --section mask --mode fused
 	@$(BENCH_ENV) $(RUN) $(BENCH_BIN) --case ce-4x4x64x64 --section boxes --mode bwd --reps 3
 	@$(BENCH_ENV) $(RUN) $(BENCH_BIN) --quick --threads 1 --case ce-2x3x16x24,bce-2x1x16x24 \
-	  --entry $(BENCH_ISSUE13_ENTRIES) --section mask,maskpw,dets --mode fused > /dev/null
+	  --entry $(BENCH_ISSUE13_ENTRIES) --section mask,maskpw,dets,rand50,blobs --mode fused > /dev/null
 	@echo "== bench-smoke: OK"
 
 # A few seconds: PyTorch and sectionloss agree on the loss (relative 1e-5) on the small cases,
