@@ -470,7 +470,8 @@ def write_data(d, directory, bench, case):
 
 
 def load_data(directory, kind, shape):
-    """The inputs write_data wrote (every implementation reads the very same data)."""
+    """The inputs write_data wrote (every implementation reads the very same data), copied from
+    the file mapping into ordinary memory, as sl-bench --load reads them."""
     n, c, h, w = shape
     shapes = {"mask": (n, 1, h, w), "mask_rand50": (n, 1, h, w), "mask_blobs": (n, 1, h, w),
               "logits": shape, "labels": (n, h, w), "prob": shape, "target": shape,
@@ -482,7 +483,7 @@ def load_data(directory, kind, shape):
             continue
         size = os.path.getsize(path) // torch.tensor([], dtype=dtype).element_size()
         t = torch.from_file(path, shared=False, size=size, dtype=dtype).view(shapes[key])
-        d[key] = t.bool() if key.startswith("mask") else t
+        d[key] = t.bool() if key.startswith("mask") else t.clone()
     return d
 
 
