@@ -2,7 +2,7 @@
 #
 #   make bench         sl-bench for every available ISA x 1 and 2 threads (tables on stdout, CSV
 #                      in $(BUILD)/bench/), then hyperfine over the single-case mode
-#                      (docs/hyperfine.md). About 10-20 minutes on 2 cores.
+#                      (docs/hyperfine.md). About 15-30 minutes on 2 cores.
 #   make bench-smoke   a few-second run for CI: builds sl-bench, runs --quick in every output
 #                      format and the single-case mode (no timings worth reading)
 #   make bench-torch   bench/torch_compare.py: PyTorch vs sectionloss, same data, 1 and 2 threads
