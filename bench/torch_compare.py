@@ -77,6 +77,7 @@ import sys
 import tempfile
 import time
 
+import numpy
 import torch
 import torch.nn.functional as F
 
@@ -206,7 +207,7 @@ def new_loss_fn(kind, entry, section, d, shape, impl="torch"):
     """Issue 13's forms (see the docstring). Returns (x, f), or None when impl has no form."""
     n, c, h, w = shape
     x1, y1, x2, y2 = central_box(h, w)
-    x = d["prob"] if entry == "dice" else d["logits"]
+    x = d["prob"] if entry in ("dice", "bce") else d["logits"]
     if impl == "smp" and (smp is None or not entry.startswith("dice")):
         return None
 
@@ -449,12 +450,11 @@ def combos(args):
                     yield case, kind, shape, entry, section
 
 
-DATA_FILES = {"mask": ("mask.u8", torch.uint8), "mask_rand50": ("mask_rand50.u8", torch.uint8),
-              "mask_blobs": ("mask_blobs.u8", torch.uint8), "logits": ("logits.f32", torch.float32),
-              "labels": ("labels.i64", torch.int64), "prob": ("prob.f32", torch.float32),
-              "target": ("target.f32", torch.float32), "pw": ("pixel_weight.f32", torch.float32),
-              "det_boxes": ("det_boxes.i32", torch.int32),
-              "det_offsets": ("det_offsets.i64", torch.int64)}
+DATA_FILES = {"mask": ("mask.u8", "u1"), "mask_rand50": ("mask_rand50.u8", "u1"),
+              "mask_blobs": ("mask_blobs.u8", "u1"), "logits": ("logits.f32", "<f4"),
+              "labels": ("labels.i64", "<i8"), "prob": ("prob.f32", "<f4"),
+              "target": ("target.f32", "<f4"), "pw": ("pixel_weight.f32", "<f4"),
+              "det_boxes": ("det_boxes.i32", "<i4"), "det_offsets": ("det_offsets.i64", "<i8")}
 
 
 def write_data(d, directory, bench, case):
@@ -470,8 +470,8 @@ def write_data(d, directory, bench, case):
 
 
 def load_data(directory, kind, shape):
-    """The inputs write_data wrote (every implementation reads the very same data), copied from
-    the file mapping into ordinary memory, as sl-bench --load reads them."""
+    """The inputs write_data wrote (every implementation reads the very same data), read into
+    ordinary memory as sl-bench --load reads them."""
     n, c, h, w = shape
     shapes = {"mask": (n, 1, h, w), "mask_rand50": (n, 1, h, w), "mask_blobs": (n, 1, h, w),
               "logits": shape, "labels": (n, h, w), "prob": shape, "target": shape,
@@ -481,9 +481,8 @@ def load_data(directory, kind, shape):
         path = os.path.join(directory, fname)
         if not os.path.exists(path):
             continue
-        size = os.path.getsize(path) // torch.tensor([], dtype=dtype).element_size()
-        t = torch.from_file(path, shared=False, size=size, dtype=dtype).view(shapes[key])
-        d[key] = t.bool() if key.startswith("mask") else t.clone()
+        t = torch.from_numpy(numpy.fromfile(path, dtype=dtype)).view(shapes[key])
+        d[key] = t.bool() if key.startswith("mask") else t
     return d
 
 
