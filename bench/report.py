@@ -1,13 +1,15 @@
 #!/usr/bin/python3
 """report.py - markdown tables and target checks from sl-bench and torch_compare.py CSV files.
 
-usage: bench/report.py [--torch FILE] [--isa avx2] SL_BENCH_CSV...
+usage: bench/report.py [--torch FILE] [--side FILE] [--isa avx2] SL_BENCH_CSV...
   SL_BENCH_CSV   files written by `sl-bench --csv-out` (one ISA x thread count each)
   --torch FILE   the CSV written by `torch_compare.py --csv`
+  --side FILE    the CSV written by `torch_compare.py --side --csv` (make bench-side)
   --isa NAME     the ISA whose figures the targets are judged on (default: the best one present)
 Prints markdown on stdout: fused medians per ISA and thread count with % of the roofline, the
-2-thread scaling, the PyTorch ratios, and a target summary. Ratios come from the same run (same
-CSV files); absolute times on a shared machine are only indicative.
+2-thread scaling, the cost per selected element of the fragmented masks against the whole
+tensor, the PyTorch ratios, sectionloss against torch.compile, and a target summary. Ratios come
+from the same run (same CSV files); absolute times on a shared machine are only indicative.
 """
 import argparse
 import csv
@@ -16,6 +18,9 @@ import sys
 from collections import defaultdict
 
 LARGE = 4_000_000  # elements: the scaling target applies from here
+BIG_FUSED = (("bce-16x1x512x512", "bce"), ("bce-16x1x512x512", "bce_logits"),
+             ("ce-8x21x512x512", "ce"), ("ce-1x19x1024x2048", "ce"),
+             ("ce-8x21x512x512", "softmax_focal"))  # issue 20's big fused cases
 
 
 def read_bench(path):
@@ -28,8 +33,8 @@ def read_bench(path):
             roof = (float(m.group(1)), float(m.group(2)))
     for r in csv.DictReader(l for l in lines if not l.startswith("#")):
         r["threads"] = int(r["threads"])
-        for k in ("elements", "median_s", "min_s", "roof_pct"):
-            r[k] = float(r[k]) if r[k] else float("nan")
+        for k in ("elements", "median_s", "min_s", "roof_pct", "ns_per_sel"):
+            r[k] = float(r[k]) if r.get(k) else float("nan")
         rows.append(r)
     return rows, roof
 
@@ -38,9 +43,49 @@ def fmt_ms(s):
     return f"{s * 1e3:.2f}" if s < 0.1 else f"{s * 1e3:.1f}"
 
 
+def side(path, verdicts):
+    """The side-by-side table (torch_compare.py --side) and issue 20's target: sectionloss
+    in-process at least 3x torch.compile (jemalloc retain, same threads) on every big fused case,
+    sections mask, rand50 and whole."""
+    med = defaultdict(dict)
+    for r in csv.DictReader(open(path)):
+        if r["mode"] == "fused":
+            med[(r["case"], r["entry"], r["section"], int(r["threads"]))][r["impl"]] = \
+                float(r["median_s"])
+    impls = [("sectionloss", "sl C"), ("sectionloss-python", "sl-py"),
+             ("sectionloss-python-jemalloc", "sl-py+je"), ("torch-compile", "compile"),
+             ("torch-compile-jemalloc", "compile+je"), ("torch", "eager"),
+             ("torch-jemalloc", "eager+je")]
+    print("\nSide by side, fused forward+backward, medians in ms (+je: jemalloc retain); ratios "
+          "= the other's median / sectionloss C's (same run)\n")
+    print("| case | entry | section | threads | " + " | ".join(n for _, n in impls) +
+          " | compile+je / sl C | compile / sl C | eager+je / sl C |")
+    print("|---|---|---|---|" + "---|" * (len(impls) + 3))
+    worst, missing = None, []
+    for (case, entry, section, t), d in med.items():
+        cells = [fmt_ms(d[i]) if i in d else "-" for i, _ in impls]
+        c = d.get("sectionloss")
+        ratios = [d[i] / c if c and i in d else None
+                  for i in ("torch-compile-jemalloc", "torch-compile", "torch-jemalloc")]
+        print(f"| {case} | {entry} | {section} | {t} | " + " | ".join(cells) + " | " +
+              " | ".join("-" if x is None else f"{x:.2f}x" for x in ratios) + " |")
+        if (case, entry) in BIG_FUSED and section in ("mask", "rand50", "whole"):
+            if ratios[0] is None:
+                missing.append(f"{case} {entry} {section} {t}T")
+            elif worst is None or ratios[0] < worst[0]:
+                worst = (ratios[0], case, entry, section, f"{t}T")
+    if worst:
+        ok = worst[0] >= 3.0 and not missing
+        verdicts.append(f"- big fused cases, sectionloss C >= 3x torch.compile (jemalloc retain, "
+                        f"same threads): **{'met' if ok else 'NOT met'}**; lowest {worst[0]:.2f}x "
+                        f"({' '.join(worst[1:])})"
+                        f"{'; not measured: ' + ', '.join(missing) if missing else ''}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--torch", default="")
+    ap.add_argument("--side", default="")
     ap.add_argument("--isa", default="")
     ap.add_argument("files", nargs="+")
     a = ap.parse_args()
@@ -121,6 +166,43 @@ def main():
                         f"**{'met' if ok else 'NOT met'}**; lowest {low['roof_pct']:.0f}% "
                         f"({low['case']} {low['entry']} {low['section']}, {low['threads']}T); "
                         f"highest {max(r['roof_pct'] for r in large_fused):.0f}%")
+
+    frag_rows = []
+    for case, entry, section, mode in keys:
+        if section != "whole" or mode != "fused":
+            continue
+        for i, t in cols:
+            whole = by.get((i, t, case, entry, "whole", mode))
+            frag = [by.get((i, t, case, entry, s, mode)) for s in ("rand50", "blobs")]
+            if whole and any(frag) and whole["ns_per_sel"] == whole["ns_per_sel"]:
+                frag_rows.append((i, t, case, entry, whole, frag))
+    if frag_rows:
+        print("\nFragmented masks, fused: cost per selected element (ns/sel = median / selected "
+              "elements) against the whole tensor's\n")
+        print("| ISA | threads | case | entry | whole ns/sel | rand50 ns/sel | x whole | "
+              "blobs ns/sel | x whole |\n|---|---|---|---|---|---|---|---|---|")
+        worst = None
+        for i, t, case, entry, whole, frag in frag_rows:
+            cells = []
+            for r in frag:
+                if r is None:
+                    cells += ["-", "-"]
+                    continue
+                x = r["ns_per_sel"] / whole["ns_per_sel"]
+                cells += [f"{r['ns_per_sel']:.3f}", f"{x:.2f}x"]
+                if (r is frag[0] and i == isa and whole["elements"] >= LARGE and
+                        (worst is None or x > worst[0])):
+                    worst = (x, case, entry, f"{t}T")
+            print(f"| {i} | {t} | {case} | {entry} | {whole['ns_per_sel']:.3f} | " +
+                  " | ".join(cells) + " |")
+        if worst:
+            ok = worst[0] <= 1.2
+            verdicts.append(f"- rand50 at most 1.2x the cost per selected element of the whole "
+                            f"tensor, large fused cases ({isa}): **{'met' if ok else 'NOT met'}**;"
+                            f" highest {worst[0]:.2f}x ({' '.join(worst[1:])})")
+
+    if a.side:
+        side(a.side, verdicts)
 
     if a.torch:
         t_rows = list(csv.DictReader(open(a.torch)))

@@ -12,7 +12,10 @@
  *                 focal call is timed in alternation with its base (ce, bce_logits) on the
  *                 same case, section and mode, and "vs base" is the ratio of the two medians
  *   sections:     whole, box (central 2/3 of H and of W), mask (broadcast N x 1 x H x W mask,
- *                 the same central 2/3), boxes (one box per sample, central 2/3 shifted);
+ *                 the same central 2/3), boxes (one box per sample, central 2/3 shifted),
+ *                 rand50 (broadcast mask, each pixel selected with probability 1/2, seeded)
+ *                 and blobs (broadcast mask of object-like regions with holes, seeded: see
+ *                 make_blobs; about 30-55% of each image);
  *                 with --section also dets (detection: --boxes-per-image seeded random boxes
  *                 per sample, default 20, of varied sizes and overlapping, through
  *                 region.box_offsets: the section is their union) and maskpw (the mask, and
@@ -28,8 +31,11 @@
  * Each measurement: one warm-up call, then enough repetitions for about --min-time seconds (at
  * least 5); median and minimum wall time. "elements" is the tensor size N*C*H*W; "GB/s" counts
  * the bytes the call must touch: selected inputs read (x and target, or logits and int64
- * labels), the whole mask read, and the whole gradient written (zeros outside the section
- * included; maskpw: the selected pixel weights read too); the scalar loss is not counted. The
+ * labels), the whole mask read (mask, rand50, blobs, maskpw), and the whole gradient written
+ * (zeros outside the section included; maskpw: the selected pixel weights read too); the scalar
+ * loss is not counted. "ns/sel" is the median per selected element (selected pixels x C: what
+ * the section asks for), so a fragmented mask's cost per element reads directly against the
+ * whole tensor's (issue 20's target: rand50 at most 1.2x whole). The
  * roofline time of a call is read bytes / read bandwidth + written bytes / write bandwidth, both
  * measured here by streaming loops over a large buffer with the same thread count; "%roof" =
  * roofline time / median time, "xroof" = median time / roofline time (Dice's issue-13 target:
@@ -39,7 +45,10 @@
  * output flag runs the call once (or --reps K times) and prints nothing.
  * --load DIR reads the inputs (prob.f32, logits.f32, target.f32, labels.i64, mask.u8, raw
  * little-endian) written by bench/torch_compare.py instead of generating them, and, when present,
- * pixel_weight.f32 (N x H x W), det_offsets.i64 (N + 1) and det_boxes.i32 (x1 y1 x2 y2 each).
+ * pixel_weight.f32 (N x H x W), det_offsets.i64 (N + 1), det_boxes.i32 (x1 y1 x2 y2 each),
+ * mask_rand50.u8 and mask_blobs.u8 (N x 1 x H x W; absent ones are generated).
+ * --save-masks DIR writes the generated mask_rand50.u8 and mask_blobs.u8 of one --case (what
+ * torch_compare.py puts in its --load directory: one generator for both programs).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -71,11 +80,12 @@ static const char *const all_entries[] = {"bce", "bce_logits", "ce"};
  * CE cases, sigmoid_focal on BCE cases; gamma 2, sigmoid alpha 0.25). */
 static const char *const extra_entries[] = {"dice", "dice_logits", "dice_mc", "softmax_focal",
                                             "sigmoid_focal"};
-static const char *const all_sections[] = {"whole", "box", "mask", "boxes"};
+static const char *const all_sections[] = {"whole", "box", "mask", "boxes", "rand50", "blobs"};
 /* Issue 13, only with --section: dets (many boxes per image, box_offsets), maskpw (the mask and
  * options.pixel_weight; ce and softmax_focal only). */
 static const char *const extra_sections[] = {"dets", "maskpw"};
 static const char *const all_modes[] = {"fwd", "bwd", "fused"};
+#define COUNT(a) ((int)(sizeof(a) / sizeof *(a)))
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
@@ -171,6 +181,8 @@ typedef struct bcase {
   sl_box box;           /* central 2/3 */
   sl_box *boxes;        /* per sample, central 2/3 shifted */
   uint8_t *mask;        /* N x 1 x H x W, the box's pixels set */
+  uint8_t *rand50;      /* N x 1 x H x W, each pixel set with probability 1/2 */
+  uint8_t *blobs;       /* N x 1 x H x W, object-like regions with holes (make_blobs) */
   float *prob, *logits; /* BCE: prob and logits; CE: logits */
   float *target;        /* BCE */
   int64_t *labels;      /* CE: N x H x W */
@@ -223,6 +235,15 @@ static int load_file(const char *dir, const char *file, void *dst, size_t size, 
   if (got != (size_t)count || extra)
     die("file size does not match the case's shape", path);
   return 1;
+}
+
+/* Writes bytes bytes to dir/file. */
+static void write_file(const char *dir, const char *file, const void *src, int64_t bytes) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, file);
+  FILE *f = fopen(path, "wb");
+  if (!f || fwrite(src, 1, (size_t)bytes, f) != (size_t)bytes || fclose(f) != 0)
+    die("cannot write", path);
 }
 
 /* Box side in [lo, hi], log-uniform. */
@@ -285,11 +306,86 @@ static void dets_alloc(bcase *k, const char *load_dir, int boxes_per_image) {
   free(u);
 }
 
+/* Adds (value 1) or removes (value 0) the disc of centre (cx, cy) and radius r in the H x W plane
+ * m; returns the change in the count of set pixels. */
+static int64_t paint_disc(uint8_t *m, int64_t h, int64_t w, double cx, double cy, double r,
+                          uint8_t value) {
+  int64_t y0 = (int64_t)floor(cy - r), y1 = (int64_t)ceil(cy + r);
+  int64_t x0 = (int64_t)floor(cx - r), x1 = (int64_t)ceil(cx + r);
+  int64_t changed = 0;
+  for (int64_t y = y0 < 0 ? 0 : y0; y <= y1 && y < h; y++)
+    for (int64_t x = x0 < 0 ? 0 : x0; x <= x1 && x < w; x++) {
+      double dx = (double)x + 0.5 - cx, dy = (double)y + 0.5 - cy;
+      if (dx * dx + dy * dy <= r * r && m[y * w + x] != value) {
+        m[y * w + x] = value;
+        changed++;
+      }
+    }
+  return value ? changed : -changed;
+}
+
+/* The blobs section, per sample (seeded by the shape): a union of discs (radius log-uniform in
+ * [R/16, R/5], R = min(H, W); centres uniform) grown until it covers a fraction f of the image
+ * (f uniform in [0.45, 0.75)), then holes: smaller discs (radius in [R/48, R/14]) centred on
+ * selected pixels cleared until 0.7 f is left. Each image ends with 30-55% of its pixels selected
+ * in irregular, object-like regions whose rows start and stop at varied columns. */
+static void make_blobs(uint8_t *mask, const sl_shape *s) {
+  uint64_t seed = 0xB10B5EEDC0FFEE11ULL ^ (uint64_t)(s->n * 1000003 + s->h * 1009 + s->w);
+  int64_t hw = s->h * s->w;
+  double r_img = (double)(s->h < s->w ? s->h : s->w);
+  for (int64_t n = 0; n < s->n; n++) {
+    uint8_t *m = mask + n * hw;
+    memset(m, 0, (size_t)hw);
+    double f = 0.45 + 0.3 * (double)rng_unit(&seed);
+    int64_t set = 0;
+    for (int i = 0; i < 100000 && (double)set < f * (double)hw; i++) {
+      double r = exp(log(r_img / 16.0) + (double)rng_unit(&seed) * log(16.0 / 5.0));
+      set += paint_disc(m, s->h, s->w, (double)rng_unit(&seed) * (double)s->w,
+                        (double)rng_unit(&seed) * (double)s->h, r < 1.0 ? 1.0 : r, 1);
+    }
+    for (int i = 0; i < 100000 && (double)set > 0.7 * f * (double)hw; i++) {
+      int64_t at = (int64_t)(rng_next(&seed) % (uint64_t)hw);
+      if (!m[at])
+        continue;
+      double r = exp(log(r_img / 48.0) + (double)rng_unit(&seed) * log(48.0 / 14.0));
+      set += paint_disc(m, s->h, s->w, (double)(at % s->w) + 0.5, (double)(at / s->w) + 0.5,
+                        r < 1.0 ? 1.0 : r, 0);
+    }
+  }
+}
+
+/* The rand50 and blobs masks: read from load_dir when it has them, else generated. */
+static void fragmented_masks(bcase *k, const char *load_dir) {
+  const sl_shape *s = &k->shape;
+  int64_t p = npix(s);
+  k->rand50 = xmalloc((size_t)p);
+  k->blobs = xmalloc((size_t)p);
+  if (!(load_dir && load_file(load_dir, "mask_rand50.u8", k->rand50, 1, p))) {
+    uint64_t seed = 0x5EED50505EED5050ULL ^ (uint64_t)p;
+    for (int64_t i = 0; i < p; i++)
+      k->rand50[i] = (uint8_t)(rng_next(&seed) >> 63);
+  }
+  if (!(load_dir && load_file(load_dir, "mask_blobs.u8", k->blobs, 1, p)))
+    make_blobs(k->blobs, s);
+}
+
+/* The mask a section passes (region.mask), or NULL. */
+static const uint8_t *section_mask(const bcase *k, const char *section) {
+  if (strcmp(section, "mask") == 0 || strcmp(section, "maskpw") == 0)
+    return k->mask;
+  if (strcmp(section, "rand50") == 0)
+    return k->rand50;
+  if (strcmp(section, "blobs") == 0)
+    return k->blobs;
+  return NULL;
+}
+
 static void case_alloc(bcase *k, const char *load_dir, int boxes_per_image) {
   const sl_shape *s = &k->shape;
   int64_t t = numel(s), p = npix(s);
   uint64_t seed = 0x9E3779B97F4A7C15ULL ^ (uint64_t)t;
   dets_alloc(k, load_dir, boxes_per_image);
+  fragmented_masks(k, load_dir);
   /* Pixel weights in [0.5, 2): their values do not change the work. */
   k->pw = xmalloc((size_t)p * sizeof(float));
   if (!(load_dir && load_file(load_dir, "pixel_weight.f32", k->pw, sizeof(float), p))) {
@@ -351,6 +447,8 @@ static void case_alloc(bcase *k, const char *load_dir, int boxes_per_image) {
 static void case_free(bcase *k) {
   free(k->boxes);
   free(k->mask);
+  free(k->rand50);
+  free(k->blobs);
   free(k->logits);
   free(k->grad);
   free(k->labels);
@@ -395,8 +493,8 @@ static void job_init(job *j, const bcase *k, const char *entry, const char *sect
   } else if (strcmp(section, "boxes") == 0) {
     j->region.boxes = k->boxes;
     j->region.num_boxes = k->shape.n;
-  } else if (strcmp(section, "mask") == 0 || strcmp(section, "maskpw") == 0) {
-    j->region.mask = k->mask;
+  } else if (section_mask(k, section)) {
+    j->region.mask = section_mask(k, section);
     if (strcmp(section, "maskpw") == 0)
       j->opt.pixel_weight = k->pw;
   } else if (strcmp(section, "dets") == 0) {
@@ -458,10 +556,10 @@ static int64_t selected_pixels(const job *j) {
     return npix(s);
   if (strcmp(j->section, "dets") == 0)
     return j->k->det_union;
-  if (strcmp(j->section, "mask") == 0 || strcmp(j->section, "maskpw") == 0) {
+  if (j->region.mask) {
     int64_t c = 0;
     for (int64_t i = 0; i < npix(s); i++)
-      c += j->k->mask[i] != 0;
+      c += j->region.mask[i] != 0;
     return c;
   }
   int64_t c = 0;
@@ -566,6 +664,7 @@ static roofline measure_roofline(size_t bytes, int threads, int tries) {
 typedef struct result {
   int reps;
   double median, min, rd, wr;
+  double sel; /* selected elements: selected pixels x C */
   float loss;
   const char *base;   /* focal: the entry point timed in alternation with it, else NULL */
   double base_median; /* its median in that alternation */
@@ -623,6 +722,7 @@ static result measure(job *j, job *b, double min_time, int min_reps) {
     free(tb);
   }
   job_bytes(j, &r.rd, &r.wr);
+  r.sel = (double)selected_pixels(j) * (double)j->k->shape.c;
   r.loss = j->want_loss ? j->loss : NAN;
   return r;
 }
@@ -683,14 +783,16 @@ static void print_header(const ctx *c, FILE *o, out_fmt fmt) {
   if (fmt == OUT_CSV) {
     fprintf(o,
             "impl,isa,threads,case,entry,section,mode,n,c,h,w,elements,bytes,reps,median_s,min_s,"
-            "elem_per_s,gb_per_s,roof_pct,loss,x_roof,base_entry,base_median_s,vs_base\n");
+            "elem_per_s,gb_per_s,roof_pct,loss,x_roof,base_entry,base_median_s,vs_base,selected,"
+            "ns_per_sel\n");
   } else {
     fprintf(o, "elements = N*C*H*W per second; GB/s = bytes the call must touch / median; %%roof = "
-               "roofline time / median; xroof = median / roofline time; vs base = median / the "
-               "median of the base entry (focal: ce, bce_logits) timed in alternation\n");
-    fprintf(o, "%-20s %-13s %-6s %-5s %6s %10s %10s %9s %7s %6s %6s %12s %s\n", "case", "entry",
+               "roofline time / median; xroof = median / roofline time; ns/sel = median / "
+               "selected elements; vs base = median / the median of the base entry (focal: ce, "
+               "bce_logits) timed in alternation\n");
+    fprintf(o, "%-20s %-13s %-7s %-5s %6s %10s %10s %9s %7s %6s %6s %7s %12s %s\n", "case", "entry",
             "section", "mode", "reps", "median ms", "min ms", "Gelem/s", "GB/s", "%roof", "xroof",
-            "loss", "vs base");
+            "ns/sel", "loss", "vs base");
   }
 }
 
@@ -700,6 +802,7 @@ static void print_result(const ctx *c, FILE *o, out_fmt fmt, const job *j, const
   double roof_t = r->rd / c->roof.read_bw + r->wr / c->roof.write_bw;
   double pct = 100.0 * roof_t / r->median, xroof = r->median / roof_t;
   double vs = r->base ? r->median / r->base_median : NAN;
+  double ns_sel = r->sel > 0 ? r->median / r->sel * 1e9 : NAN;
   char loss[32], base_csv[96], base_json[128], base_tab[96];
   if (r->base) {
     snprintf(base_csv, sizeof base_csv, "%s,%.9g,%.4f", r->base, r->base_median, vs);
@@ -719,23 +822,26 @@ static void print_result(const ctx *c, FILE *o, out_fmt fmt, const job *j, const
   if (fmt == OUT_CSV) {
     fprintf(o,
             "sectionloss,%s,%d,%s,%s,%s,%s,%lld,%lld,%lld,%lld,%.0f,%.0f,%d,%.9g,%.9g,%.6g,%.4g,"
-            "%.2f,%s,%.4f,%s\n",
+            "%.2f,%s,%.4f,%s,%.0f,%.6g\n",
             c->isa, c->threads, j->k->name, j->entry, j->section, j->mode, (long long)s->n,
             (long long)s->c, (long long)s->h, (long long)s->w, el, bytes, r->reps, r->median,
-            r->min, el / r->median, bytes / r->median * 1e-9, pct, loss, xroof, base_csv);
+            r->min, el / r->median, bytes / r->median * 1e-9, pct, loss, xroof, base_csv, r->sel,
+            ns_sel);
   } else if (fmt == OUT_JSON) {
     fprintf(o,
             "%s\n    {\"case\": \"%s\", \"entry\": \"%s\", \"section\": \"%s\", \"mode\": \"%s\", "
             "\"shape\": [%lld, %lld, %lld, %lld], \"elements\": %.0f, \"bytes\": %.0f, "
             "\"reps\": %d, \"median_s\": %.9g, \"min_s\": %.9g, \"elem_per_s\": %.6g, "
-            "\"gb_per_s\": %.4g, \"roof_pct\": %.2f, \"x_roof\": %.4f, \"loss\": %s%s}",
+            "\"gb_per_s\": %.4g, \"roof_pct\": %.2f, \"x_roof\": %.4f, \"selected\": %.0f, "
+            "\"ns_per_sel\": %.6g, \"loss\": %s%s}",
             c->nres ? "," : "", j->k->name, j->entry, j->section, j->mode, (long long)s->n,
             (long long)s->c, (long long)s->h, (long long)s->w, el, bytes, r->reps, r->median,
-            r->min, el / r->median, bytes / r->median * 1e-9, pct, xroof, loss, base_json);
+            r->min, el / r->median, bytes / r->median * 1e-9, pct, xroof, r->sel, ns_sel, loss,
+            base_json);
   } else {
-    fprintf(o, "%-20s %-13s %-6s %-5s %6d %10.3f %10.3f %9.3f %7.2f %6.1f %6.2f %12s %s\n",
+    fprintf(o, "%-20s %-13s %-7s %-5s %6d %10.3f %10.3f %9.3f %7.2f %6.1f %6.2f %7.3f %12s %s\n",
             j->k->name, j->entry, j->section, j->mode, r->reps, r->median * 1e3, r->min * 1e3,
-            el / r->median * 1e-9, bytes / r->median * 1e-9, pct, xroof, loss, base_tab);
+            el / r->median * 1e-9, bytes / r->median * 1e-9, pct, xroof, ns_sel, loss, base_tab);
   }
   fflush(o);
 }
@@ -752,8 +858,10 @@ static void usage(void) {
        "           dice_logits, dice_mc (Dice / Tversky, issue 13), softmax_focal (CE cases)\n"
        "                   and sigmoid_focal (BCE cases; library 0.3 on), each\n"
        "                   timed in alternation with ce / bce_logits (column vs base)\n"
-       "  --section LIST   whole,box,mask,boxes (default all); also dets (many boxes per image,\n"
-       "                   box_offsets) and maskpw (mask + pixel_weight; ce, softmax_focal)\n"
+       "  --section LIST   whole,box,mask,boxes,rand50,blobs (default all; rand50: random 50%\n"
+       "                   mask, blobs: object-like regions with holes); also dets (many boxes\n"
+       "                   per image, box_offsets) and maskpw (mask + pixel_weight; ce,\n"
+       "                   softmax_focal)\n"
        "  --boxes-per-image K   boxes per sample of the dets section (default 20)\n"
        "  --mode LIST      fwd,bwd,fused (default all)\n"
        "  --isa NAME       scalar, avx2, avx512, neon (default: the active one)\n"
@@ -767,14 +875,17 @@ static void usage(void) {
        "  --reps K         quiet mode for hyperfine: K calls of one case, no output\n"
        "                   (also the default when --case, --section and --mode name one each\n"
        "                   and neither an output format nor --quick is given: 1 call)\n"
-       "  --load DIR       inputs from DIR (prob.f32 target.f32 logits.f32 labels.i64 mask.u8)\n"
+       "  --load DIR       inputs from DIR (prob.f32 target.f32 logits.f32 labels.i64 mask.u8;\n"
+       "                   when present mask_rand50.u8 mask_blobs.u8 pixel_weight.f32 det_*)\n"
+       "  --save-masks DIR  write the rand50 and blobs masks of the one --case to DIR\n"
+       "                   (mask_rand50.u8, mask_blobs.u8) and exit\n"
        "  --progress       progress line on stderr (default when stderr is a terminal)\n"
        "Environment: SL_BENCH_EMULATED=1 marks an emulated run (qemu): timings mean nothing.");
 }
 
 int main(int argc, char **argv) {
   const char *case_arg = NULL, *entry_arg = NULL, *section_arg = NULL, *mode_arg = NULL;
-  const char *isa_arg = NULL, *load_dir = NULL, *csv_out = NULL;
+  const char *isa_arg = NULL, *load_dir = NULL, *csv_out = NULL, *save_masks = NULL;
   int threads = 0, quick = 0, reps_quiet = -1, fmt_given = 0, progress = isatty(2);
   int boxes_per_image = DEFAULT_BOXES_PER_IMAGE;
   double min_time = 0.2;
@@ -829,6 +940,9 @@ int main(int argc, char **argv) {
     } else if (strcmp(a, "--load") == 0) {
       NEEDV();
       load_dir = v;
+    } else if (strcmp(a, "--save-masks") == 0) {
+      NEEDV();
+      save_masks = v;
     } else if (strcmp(a, "--quick") == 0) {
       quick = 1;
     } else if (strcmp(a, "--csv") == 0) {
@@ -878,31 +992,44 @@ int main(int argc, char **argv) {
     for (int i = 0; i < ncases; i++)
       cases[i] = default_cases[i];
   }
-  nentries = entry_arg ? split_list(entry_arg, ebuf, sizeof ebuf, entries) : 3;
+  nentries = entry_arg ? split_list(entry_arg, ebuf, sizeof ebuf, entries) : COUNT(all_entries);
   if (!entry_arg)
     memcpy(entries, all_entries, sizeof all_entries);
-  nsections = section_arg ? split_list(section_arg, sbuf, sizeof sbuf, sections) : 4;
+  nsections =
+      section_arg ? split_list(section_arg, sbuf, sizeof sbuf, sections) : COUNT(all_sections);
   if (!section_arg)
     memcpy(sections, all_sections, sizeof all_sections);
-  nmodes = mode_arg ? split_list(mode_arg, mbuf, sizeof mbuf, modes) : 3;
+  nmodes = mode_arg ? split_list(mode_arg, mbuf, sizeof mbuf, modes) : COUNT(all_modes);
   if (!mode_arg)
     memcpy(modes, all_modes, sizeof all_modes);
   for (int i = 0; i < nentries; i++)
-    if (!in_list(entries[i], all_entries, 3) && !in_list(entries[i], extra_entries, 5))
+    if (!in_list(entries[i], all_entries, COUNT(all_entries)) &&
+        !in_list(entries[i], extra_entries, COUNT(extra_entries)))
       die("unknown entry point", entries[i]);
   for (int i = 0; i < nsections; i++)
-    if (!in_list(sections[i], all_sections, 4) && !in_list(sections[i], extra_sections, 2))
+    if (!in_list(sections[i], all_sections, COUNT(all_sections)) &&
+        !in_list(sections[i], extra_sections, COUNT(extra_sections)))
       die("unknown section", sections[i]);
   for (int i = 0; i < nmodes; i++)
-    if (!in_list(modes[i], all_modes, 3))
+    if (!in_list(modes[i], all_modes, COUNT(all_modes)))
       die("unknown mode", modes[i]);
   for (int i = 0; i < ncases; i++) {
     bcase tmp;
     if (!parse_case(cases[i], &tmp))
       die("bad case name (bce-NxCxHxW or ce-NxCxHxW, H and W >= 6)", cases[i]);
   }
-  if (load_dir && ncases != 1)
-    die("--load needs exactly one --case", NULL);
+  if ((load_dir || save_masks) && ncases != 1)
+    die("--load and --save-masks need exactly one --case", NULL);
+  if (save_masks) {
+    bcase k;
+    parse_case(cases[0], &k);
+    fragmented_masks(&k, NULL);
+    write_file(save_masks, "mask_rand50.u8", k.rand50, npix(&k.shape));
+    write_file(save_masks, "mask_blobs.u8", k.blobs, npix(&k.shape));
+    free(k.rand50);
+    free(k.blobs);
+    return 0;
+  }
 
   /* Quiet single-case mode (hyperfine). */
   if (reps_quiet < 0 && !fmt_given && !quick && case_arg && section_arg && mode_arg &&

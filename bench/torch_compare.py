@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """torch_compare.py - PyTorch against sectionloss on the same data, the way users run both.
 
-For each case (bce-NxCxHxW or ce-NxCxHxW), section (whole, box, mask) and thread count, this
-script times, forward and forward + backward:
+For each case (bce-NxCxHxW or ce-NxCxHxW), section (whole, box, mask, rand50, blobs) and thread
+count, this script times, forward and forward + backward:
   torch          the PyTorch form a user writes, eager, default allocator (glibc malloc)
   torch+je       the same with a retaining allocator: Debian's libjemalloc2 preloaded with
                  MALLOC_CONF=retain:true,dirty_decay_ms:-1,muzzy_decay_ms:-1, which keeps freed
@@ -17,11 +17,21 @@ script times, forward and forward + backward:
   sl C           build/sl-bench in-process on the very same data (written to a temporary
                  directory, read by `sl-bench --load DIR`): the C library alone
 and checks that every implementation gives the same loss (relative 1e-5). Each allocator
-configuration runs in its own child process (LD_PRELOAD must be set at start); the parent
-prints the tables. torch.set_num_threads(t) is called explicitly for every thread count (it
-starts at 1 with Debian's python3-torch), and sectionloss takes its thread count from it.
+configuration runs in its own worker process (LD_PRELOAD must be set at start) that lives for the
+whole run and reads every case from the files sl-bench --load reads; the parent prints the
+tables. torch.set_num_threads(t) is called explicitly for every thread count (it starts at 1 with
+Debian's python3-torch), and sectionloss takes its thread count from it.
 
-PyTorch forms (the section is the central 2/3 of H and of W, as in sl-bench):
+Alternation: inside a worker the implementations alternate call by call (order rotated per
+call); with --rounds R each case, section and thread count is measured R times, the workers and
+sl-bench taking turns in an order rotated per round, and each cell is the median of the R
+per-round medians. --side (issue 20's side by side) presets the big fused cases (BCE and BCE with
+logits 16x1x512x512, CE 8x21x512x512, CE 1x19x1024x2048, softmax focal 8x21x512x512),
+sections mask, rand50 and whole, fused only, 3 rounds and ratio columns sectionloss against
+torch.compile (--ratios A/B,...: any two columns).
+
+PyTorch forms (box and mask: the central 2/3 of H and of W, as in sl-bench; rand50 and blobs:
+sl-bench's random-50% and object-with-holes masks, from sl-bench --save-masks, in the mask forms):
   BCE box:   F.binary_cross_entropy(pred[:, :, y1:y2, x1:x2], gt[:, :, y1:y2, x1:x2])
   BCE mask:  F.binary_cross_entropy(pred[mask], gt[mask])      (the article's boolean indexing)
              compiled: torch.where(mask, F.binary_cross_entropy(pred, gt, reduction="none"),
@@ -30,7 +40,11 @@ PyTorch forms (the section is the central 2/3 of H and of W, as in sl-bench):
   CE mask:   F.cross_entropy(logits, torch.where(mask, labels, -100), ignore_index=-100)
   whole:     the plain call on the whole tensors
 (BCE with logits: the same with F.binary_cross_entropy_with_logits.)
-Issue 13 (with --entries / --sections; eager only, not the compiled or the Python-package path):
+  softmax focal (--entries softmax_focal): issue 13's form below; compiled, with a mask:
+             ce = F.cross_entropy(logits, torch.where(m, labels, -100), reduction="none");
+             ((1 - torch.exp(-ce)) ** 2 * ce).sum() / m.sum(); Python: softmax_focal_loss
+Issue 13 (with --entries / --sections; eager only, not the compiled or the Python-package path,
+but softmax_focal outside dets and maskpw):
   sections   dets:   20 seeded boxes per image (sizes log-uniform in [W/32, W/2], overlapping,
                      the same files sl-bench reads), the user's form: the union mask built from
                      the boxes inside the timed call (m[n, :, y1:y2, x1:x2] = True per box), then
@@ -50,8 +64,8 @@ Issue 13 (with --entries / --sections; eager only, not the compiled or the Pytho
 sectionloss Python: sectionloss.<fn>(x, target, box=(x1, y1, x2, y2) or mask=mask).
 "forward" is timed under torch.no_grad() (PyTorch's fastest forward); "forward+backward" is
 loss = f(x with requires_grad); loss.backward(), with x.grad reset to None before each call.
-Timing: one warm-up call (compilation included), then enough calls for --min-time seconds (at
-least 5); medians.
+Timing: one warm-up call each (compilation included), then enough alternated calls for about
+--min-time seconds (at least 5 each); medians.
 """
 import argparse
 import json
@@ -63,6 +77,7 @@ import sys
 import tempfile
 import time
 
+import numpy
 import torch
 import torch.nn.functional as F
 
@@ -90,10 +105,19 @@ CSV_HEADER = ("impl,isa,threads,case,entry,section,mode,n,c,h,w,elements,bytes,r
 
 
 CE_ENTRIES = ("ce", "softmax_focal", "dice_mc")
-# entries and sections of issue 13: eager PyTorch only (no compiled form, no Python package)
+# entries and sections of issue 13 with eager PyTorch forms only (no compiled form, no Python
+# package); softmax_focal has all three outside them
 NEW_ENTRIES = ("softmax_focal", "sigmoid_focal", "dice", "dice_logits", "dice_mc")
 NEW_SECTIONS = ("dets", "maskpw")
+# sections passed as a broadcast N x 1 x H x W mask: the central 2/3, a random 50% (rand50) and
+# object-like regions with holes (blobs); the last two are sl-bench's (--save-masks)
+MASK_SECTIONS = ("mask", "rand50", "blobs")
 BOXES_PER_IMAGE = 20
+
+
+def section_mask(d, section):
+    """The N x 1 x H x W bool mask of a mask section (maskpw: the central mask)."""
+    return d["mask_" + section] if section in ("rand50", "blobs") else d["mask"]
 
 
 def section_fits(entry, section):
@@ -151,16 +175,6 @@ def make_data(kind, shape, seed=1234):
     return d
 
 
-def write_data(d, directory):
-    files = {"mask": "mask.u8", "logits": "logits.f32", "labels": "labels.i64",
-             "prob": "prob.f32", "target": "target.f32", "pw": "pixel_weight.f32",
-             "det_boxes": "det_boxes.i32", "det_offsets": "det_offsets.i64"}
-    for key, fname in files.items():
-        if key in d:
-            t = d[key].to(torch.uint8) if key == "mask" else d[key]
-            t.contiguous().numpy().tofile(os.path.join(directory, fname))
-
-
 def union_mask(d, shape):
     """The detection user's mask: the union of each image's boxes, N x 1 x H x W bool."""
     n, c, h, w = shape
@@ -193,7 +207,7 @@ def new_loss_fn(kind, entry, section, d, shape, impl="torch"):
     """Issue 13's forms (see the docstring). Returns (x, f), or None when impl has no form."""
     n, c, h, w = shape
     x1, y1, x2, y2 = central_box(h, w)
-    x = d["prob"] if entry == "dice" else d["logits"]
+    x = d["prob"] if entry in ("dice", "bce") else d["logits"]
     if impl == "smp" and (smp is None or not entry.startswith("dice")):
         return None
 
@@ -210,7 +224,7 @@ def new_loss_fn(kind, entry, section, d, shape, impl="torch"):
         if entry == "dice_mc":
             def f(x):
                 m = union_mask(d, shape)[:, 0] if section == "dets" else (
-                    None if section == "whole" else d["mask"][:, 0])
+                    None if section == "whole" else section_mask(d, section)[:, 0])
                 p = x.softmax(1)
                 if section == "box":
                     p, y = p[:, :, y1:y2, x1:x2], labels[:, y1:y2, x1:x2]
@@ -235,7 +249,7 @@ def new_loss_fn(kind, entry, section, d, shape, impl="torch"):
             fl = (1 - torch.exp(-ce)) ** 2 * ce if focal else ce
             if section in ("whole", "box"):
                 return fl.mean()
-            m = union_mask(d, shape)[:, 0] if section == "dets" else d["mask"][:, 0]
+            m = union_mask(d, shape)[:, 0] if section == "dets" else section_mask(d, section)[:, 0]
             if section == "maskpw":
                 pw = d["pw"]
                 return (fl[m] * pw[m]).sum() / pw[m].sum()
@@ -257,7 +271,7 @@ def new_loss_fn(kind, entry, section, d, shape, impl="torch"):
             sel = select(section)
             if sel:
                 return sfl(sel[0](x), sel[1](gt), alpha=0.25, gamma=2.0, reduction="mean")
-            m = union_mask(d, shape) if section == "dets" else d["mask"]
+            m = union_mask(d, shape) if section == "dets" else section_mask(d, section)
             m = m if c == 1 else m.expand(shape)
             return sfl(x[m], gt[m], alpha=0.25, gamma=2.0, reduction="mean")
         return x, f
@@ -269,7 +283,7 @@ def new_loss_fn(kind, entry, section, d, shape, impl="torch"):
             xs = xs.permute(1, 0, 2, 3).reshape(c, -1)
             ts = ts.permute(1, 0, 2, 3).reshape(c, -1)
         else:
-            m = (union_mask(d, shape) if section == "dets" else d["mask"])[:, 0]
+            m = (union_mask(d, shape) if section == "dets" else section_mask(d, section))[:, 0]
             xs, ts = x.permute(1, 0, 2, 3)[:, m], gt.permute(1, 0, 2, 3)[:, m]
         if impl == "smp":
             loss = smp.losses.DiceLoss("multilabel", from_logits=entry == "dice_logits")
@@ -282,11 +296,19 @@ def new_loss_fn(kind, entry, section, d, shape, impl="torch"):
 def torch_loss_fn(kind, entry, section, d, shape, compiled=False):
     """Returns (x, f): f(x) computes the loss the way a PyTorch user would (compiled: in the
     form torch.compile needs)."""
+    if compiled and entry == "softmax_focal" and section in MASK_SECTIONS:
+        labels, m = d["labels"], section_mask(d, section)[:, 0]
+        count = m.sum()
+
+        def focal(x):
+            ce = F.cross_entropy(x, torch.where(m, labels, -100), reduction="none")
+            return ((1 - torch.exp(-ce)) ** 2 * ce).sum() / count
+        return d["logits"], focal
     if entry in NEW_ENTRIES or section in NEW_SECTIONS:
         return new_loss_fn(kind, entry, section, d, shape)
     n, c, h, w = shape
     x1, y1, x2, y2 = central_box(h, w)
-    mask = d["mask"]
+    mask = section_mask(d, section)
     if kind == "ce":
         labels = d["labels"]
         x = d["logits"]
@@ -315,15 +337,18 @@ def torch_loss_fn(kind, entry, section, d, shape, compiled=False):
 
 def sl_loss_fn(kind, entry, section, d, shape):
     """Returns (x, f): f(x) computes the loss with the sectionloss Python package, or None
-    where it has no such function (issue 13's entries and sections)."""
-    if entry in NEW_ENTRIES or section in NEW_SECTIONS:
+    where it has no such function here (issue 13's entries and sections but softmax_focal)."""
+    if (entry in NEW_ENTRIES and entry != "softmax_focal") or section in NEW_SECTIONS:
         return None
     n, c, h, w = shape
     kw = {}
     if section == "box":
         kw["box"] = central_box(h, w)
-    elif section == "mask":
-        kw["mask"] = d["mask"]
+    elif section in MASK_SECTIONS:
+        kw["mask"] = section_mask(d, section)
+    if entry == "softmax_focal":
+        labels = d["labels"]
+        return d["logits"], lambda x: sectionloss.softmax_focal_loss(x, labels, gamma=2.0, **kw)
     if kind == "ce":
         labels = d["labels"]
         return d["logits"], lambda x: sectionloss.cross_entropy(x, labels, **kw)
@@ -333,24 +358,40 @@ def sl_loss_fn(kind, entry, section, d, shape):
     return d["logits"], lambda x: sectionloss.binary_cross_entropy_with_logits(x, gt, **kw)
 
 
+def full_forms(entry, section):
+    """1 when the case has a torch.compile form and a sectionloss Python form (every entry
+    point but issue 13's eager-only ones; softmax_focal has both)."""
+    return section not in NEW_SECTIONS and (entry not in NEW_ENTRIES or entry == "softmax_focal")
+
+
 MIN_REPS = 5
 
 
-def time_calls(call, min_time, min_reps=None):
+def time_alternated(calls, min_time, min_reps=None):
+    """Times the callables of calls ({name: f}) call by call in alternation, the order rotated
+    on every repetition, so that all see the same stretch of a noisy machine. One warm-up call
+    each (compilation included), then at least min_reps repetitions and about min_time seconds.
+    Returns {name: (median, min, reps)}."""
     min_reps = MIN_REPS if min_reps is None else min_reps
-    t0 = time.perf_counter()
-    call()  # warm-up
-    est = max(time.perf_counter() - t0, 1e-7)
-    reps = max(min_reps, math.ceil(min_time / est))
-    times = []
-    for _ in range(reps):
-        a = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - a)
-    return statistics.median(times), min(times), reps
+    names = list(calls)
+    est = 0.0
+    for name in names:
+        t0 = time.perf_counter()
+        calls[name]()
+        est += time.perf_counter() - t0
+    reps = max(min_reps, math.ceil(min_time / max(est, 1e-7)))
+    times = {name: [] for name in names}
+    for i in range(reps):
+        for j in range(len(names)):
+            name = names[(i + j) % len(names)]
+            a = time.perf_counter()
+            calls[name]()
+            times[name].append(time.perf_counter() - a)
+    return {name: (statistics.median(t), min(t), reps) for name, t in times.items()}
 
 
-def time_torch(x, f, min_time, modes=("fwd", "fused")):
+def mode_calls(x, f, modes):
+    """({mode: callable}, loss): "fwd" under no_grad, "fused" forward + backward."""
     def fwd():
         with torch.no_grad():
             return f(x)
@@ -363,10 +404,8 @@ def time_torch(x, f, min_time, modes=("fwd", "fused")):
         loss.backward()
         return loss
 
-    loss = fwd().item()
-    tf = time_calls(fwd, min_time) if "fwd" in modes else None
-    tb = time_calls(fwdbwd, min_time) if "fused" in modes else None
-    return loss, tf, tb
+    calls = {m: {"fwd": fwd, "fused": fwdbwd}[m] for m in modes}
+    return calls, calls[modes[0]]().item()
 
 
 def run_sl(bench, case, entry, section, threads, directory, min_time, isa, quick,
@@ -398,10 +437,12 @@ def csv_row(impl, isa, threads, case, entry, section, mode, shape, med, mn, reps
 
 
 def combos(args):
-    """(case, kind, shape, entry, section) in the order of the tables."""
-    for case in args.cases.split(","):
+    """(case, kind, shape, entry, section) in the order of the tables. A case may name its own
+    entry points: "ce-8x21x512x512:ce+softmax_focal" (else --entries)."""
+    for item in args.cases.split(","):
+        case, _, own = item.partition(":")
         kind, shape = parse_case(case)
-        for entry in args.entries.split(","):
+        for entry in (own.split("+") if own else args.entries.split(",")):
             if (entry in CE_ENTRIES) != (kind == "ce"):
                 continue
             for section in args.sections.split(","):
@@ -409,80 +450,232 @@ def combos(args):
                     yield case, kind, shape, entry, section
 
 
-def child(args):
-    """Times PyTorch (eager, compiled) and the sectionloss Python path in this process (its
-    allocator); prints one JSON list of results on stdout."""
-    out = []
-    impls = ["torch"] + (["smp"] if smp is not None else []) + (
+DATA_FILES = {"mask": ("mask.u8", "u1"), "mask_rand50": ("mask_rand50.u8", "u1"),
+              "mask_blobs": ("mask_blobs.u8", "u1"), "logits": ("logits.f32", "<f4"),
+              "labels": ("labels.i64", "<i8"), "prob": ("prob.f32", "<f4"),
+              "target": ("target.f32", "<f4"), "pw": ("pixel_weight.f32", "<f4"),
+              "det_boxes": ("det_boxes.i32", "<i4"), "det_offsets": ("det_offsets.i64", "<i8")}
+
+
+def write_data(d, directory, bench, case):
+    """Writes a case's inputs in sl-bench's --load format; the rand50 and blobs masks are
+    sl-bench's own (--save-masks), so one generator makes them for every program."""
+    for key, (fname, _) in DATA_FILES.items():
+        if os.path.exists(os.path.join(directory, fname)):
+            os.remove(os.path.join(directory, fname))  # the previous case's
+        if key in d:
+            t = d[key].to(torch.uint8) if key == "mask" else d[key]
+            t.contiguous().numpy().tofile(os.path.join(directory, fname))
+    subprocess.run([bench, "--case", case, "--save-masks", directory], check=True)
+
+
+def load_data(directory, kind, shape):
+    """The inputs write_data wrote (every implementation reads the very same data), read into
+    ordinary memory as sl-bench --load reads them."""
+    n, c, h, w = shape
+    shapes = {"mask": (n, 1, h, w), "mask_rand50": (n, 1, h, w), "mask_blobs": (n, 1, h, w),
+              "logits": shape, "labels": (n, h, w), "prob": shape, "target": shape,
+              "pw": (n, h, w), "det_boxes": (-1, 4), "det_offsets": (n + 1,)}
+    d = {}
+    for key, (fname, dtype) in DATA_FILES.items():
+        path = os.path.join(directory, fname)
+        if not os.path.exists(path):
+            continue
+        t = torch.from_numpy(numpy.fromfile(path, dtype=dtype)).view(shapes[key])
+        d[key] = t.bool() if key.startswith("mask") else t
+    return d
+
+
+def child_impls(args):
+    return ["torch"] + (["smp"] if smp is not None else []) + (
         ["compile"] if args.compile and HAS_COMPILE else []) + (
         ["sl-py"] if args.python and sectionloss is not None else [])
-    data = {}
-    for case, kind, shape, entry, section in combos(args):
-        if case not in data:
-            data.clear()
-            data[case] = make_data(kind, shape)
-        d = data[case]
-        new = entry in NEW_ENTRIES or section in NEW_SECTIONS
-        for impl in impls:
-            if impl == "smp":
-                xf = new_loss_fn(kind, entry, section, d, shape, impl="smp")
-                if xf is None:
-                    continue
-                x, f = xf
-            elif impl == "sl-py":
-                xf = sl_loss_fn(kind, entry, section, d, shape)
-                if xf is None:
-                    continue
-                x, f = xf
-            elif impl == "compile" and new:
+
+
+def child_fns(args, kind, shape, entry, section, d):
+    """{impl: (x, f)} for every implementation this process has a form of."""
+    fns = {}
+    for impl in child_impls(args):
+        if impl == "smp":
+            xf = new_loss_fn(kind, entry, section, d, shape, impl="smp")
+        elif impl == "sl-py":
+            xf = sl_loss_fn(kind, entry, section, d, shape)
+        elif impl == "compile":
+            if not full_forms(entry, section):
                 continue  # issue 13's forms: eager only
-            else:
-                x, f = torch_loss_fn(kind, entry, section, d, shape, compiled=impl == "compile")
-                if impl == "compile":
-                    torch._dynamo.reset()
-                    f = torch.compile(f, fullgraph=True, dynamic=False)
-            for t in args.thread_list:
-                torch.set_num_threads(t)
-                if sys.stderr.isatty():
-                    print(f"\r\033[K{args.child}: {case} {entry} {section} {impl} {t} "
-                          f"thread(s)...", end="", file=sys.stderr, flush=True)
-                loss, tf, tb = time_torch(x, f, args.min_time, args.mode_list)
-                for mode, r in (("fwd", tf), ("fused", tb)):
-                    if r is None:
-                        continue
-                    out.append(dict(impl=impl, threads=t, case=case, entry=entry,
-                                    section=section, mode=mode, median_s=r[0], min_s=r[1],
-                                    reps=r[2], loss=loss))
-    if sys.stderr.isatty():
-        print("\r\033[K", end="", file=sys.stderr, flush=True)
-    json.dump(out, sys.stdout)
+            x, f = torch_loss_fn(kind, entry, section, d, shape, compiled=True)
+            xf = x, torch.compile(f, fullgraph=True, dynamic=False)
+        else:
+            xf = torch_loss_fn(kind, entry, section, d, shape)
+        if xf is not None:
+            fns[impl] = xf
+    return fns
+
+
+def child(args):
+    """A worker holding one allocator (LD_PRELOAD is read at start): reads requests as JSON
+    lines on stdin, {"load": DIR, "case": CASE} or {"case", "entry", "section", "threads"},
+    and answers each with one JSON line: the second times PyTorch (eager, compiled) and the
+    sectionloss Python path in alternation, all modes, and returns their medians. The compiled
+    functions of the last request are kept (and compiled again for another thread count:
+    Inductor fixes its OpenMP thread count when it compiles)."""
+    proto = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # stray prints (compilers, warnings) must not reach the protocol
+    d, kind, shape, key, fns = None, None, None, None, {}
+    for line in sys.stdin:
+        req = json.loads(line)
+        if "load" in req:
+            kind, shape = parse_case(req["case"])
+            d, key, fns = None, None, {}
+            torch._dynamo.reset()
+            d = load_data(req["load"], kind, shape)
+            proto.write("{}\n")
+            proto.flush()
+            continue
+        t = req["threads"]
+        torch.set_num_threads(t)
+        if key != (req["entry"], req["section"], t):
+            key, fns = (req["entry"], req["section"], t), {}
+            torch._dynamo.reset()
+            fns = child_fns(args, kind, shape, req["entry"], req["section"], d)
+        out = []
+        calls, losses = {}, {}
+        for impl, (x, f) in fns.items():
+            mc, losses[impl] = mode_calls(x, f, args.mode_list)
+            for mode, call in mc.items():
+                calls[(impl, mode)] = call
+        for mode in args.mode_list:
+            timed = time_alternated({k: v for k, v in calls.items() if k[1] == mode},
+                                    args.min_time)
+            for (impl, _), (med, mn, reps) in timed.items():
+                out.append(dict(impl=impl, threads=t, case=req["case"], entry=req["entry"],
+                                section=req["section"], mode=mode, median_s=med, min_s=mn,
+                                reps=reps, loss=losses[impl]))
+        proto.write(json.dumps(out) + "\n")
+        proto.flush()
     return 0
 
 
-def run_child(args, allocator):
-    env = dict(os.environ)
-    if allocator == "jemalloc":
-        env["LD_PRELOAD"] = " ".join(filter(None, [env.get("LD_PRELOAD", ""), JEMALLOC]))
-        env["MALLOC_CONF"] = JEMALLOC_CONF
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", allocator] + args.argv
-    out = subprocess.run(cmd, env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
-    return json.loads(out)
+class Worker:
+    """A child process (one allocator) that answers child()'s requests."""
+
+    def __init__(self, args, allocator):
+        env = dict(os.environ)
+        if allocator == "jemalloc":
+            env["LD_PRELOAD"] = " ".join(filter(None, [env.get("LD_PRELOAD", ""), JEMALLOC]))
+            env["MALLOC_CONF"] = JEMALLOC_CONF
+        cmd = [sys.executable, os.path.abspath(__file__), "--child", allocator] + args.argv
+        self.allocator = allocator
+        self.p = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  text=True)
+
+    def ask(self, req):
+        self.p.stdin.write(json.dumps(req) + "\n")
+        self.p.stdin.flush()
+        line = self.p.stdout.readline()
+        if not line:
+            raise RuntimeError(f"torch_compare: the {self.allocator} worker died "
+                               f"(exit {self.p.wait()}) on {req}")
+        return json.loads(line)
+
+    def close(self):
+        self.p.stdin.close()
+        self.p.wait()
 
 
 def ms(v):
     return f"{v * 1e3:.2f}" if v is not None else "-"
 
 
+NAMES = {"torch": "torch", "smp": "smp", "compile": "compile", "sl-py": "sl-py", "sl-C": "sl-C"}
+SUFFIX = {"default": "", "jemalloc": "+je", "-": ""}
+# ratio columns: A/B = median of A / median of B (A, B: implementation names with +je for the
+# jemalloc runs); --side's default puts sectionloss against torch.compile and eager PyTorch
+DEFAULT_RATIOS = "torch/sl-py,torch+je/sl-py+je,torch/sl-C,torch+je/sl-C"
+SIDE_RATIOS = ("compile/sl-C,compile+je/sl-C,compile+je/sl-py+je,torch+je/sl-C,"
+               "sl-py+je/sl-C")
+SIDE_CASES = ("bce-16x1x512x512:bce+bce_logits,ce-8x21x512x512:ce+softmax_focal,"
+              "ce-1x19x1024x2048:ce")
+
+
+def measure_all(args, allocators):
+    """Every combination, thread count and round: the allocator workers and sl-bench (on the
+    same files) in an order rotated per round. Returns ({(impl, allocator, case, entry,
+    section, threads, mode): result with the median over the rounds of the per-round medians},
+    {(case, entry, section, threads): sl-bench's ISA})."""
+    workers = [Worker(args, a) for a in allocators]
+    rounds = {}
+    sl_isa = {}
+    try:
+        with tempfile.TemporaryDirectory(prefix="sl-torch-") as tmp:
+            written = None
+            for case, kind, shape, entry, section in combos(args):
+                if written != case:
+                    write_data(make_data(kind, shape), tmp, args.bench, case)
+                    for w in workers:
+                        w.ask({"load": tmp, "case": case})
+                    written = case
+                for t in args.thread_list:
+                    parts = workers + ([None] if not args.no_lib else [])
+                    for r in range(args.rounds):
+                        tty = sys.stderr.isatty()
+                        print(f"{chr(13) + chr(27) + '[K' if tty else '# '}{case} {entry} "
+                              f"{section} {t} thread(s), round {r + 1}/{args.rounds}"
+                              f"{'...' if tty else ''}", end="" if tty else "\n",
+                              file=sys.stderr, flush=True)
+                        for i in range(len(parts)):
+                            w = parts[(r + i) % len(parts)]
+                            if w is not None:
+                                for x in w.ask(dict(case=case, entry=entry, section=section,
+                                                    threads=t)):
+                                    rounds.setdefault((x["impl"], w.allocator, case, entry,
+                                                       section, t, x["mode"]), []).append(x)
+                                continue
+                            doc, res = run_sl(args.bench, case, entry, section, t, tmp,
+                                              args.min_time, args.isa, args.quick, args.modes)
+                            if doc is None:
+                                continue
+                            sl_isa[(case, entry, section, t)] = doc["isa"]
+                            for mode in args.mode_list:
+                                rounds.setdefault(("sl-C", "-", case, entry, section, t, mode),
+                                                  []).append(res[mode])
+    finally:
+        for w in workers:
+            w.close()
+        if sys.stderr.isatty():
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
+    res = {}
+    for k, rs in rounds.items():
+        r = dict(rs[-1])
+        r["median_s"] = statistics.median(x["median_s"] for x in rs)
+        r["min_s"] = min(x["min_s"] for x in rs)
+        r["reps"] = sum(x["reps"] for x in rs)
+        r["rounds"] = len(rs)
+        res[k] = r
+    return res, sl_isa
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bench", default="build/sl-bench")
-    ap.add_argument("--cases", default=DEFAULT_CASES)
+    ap.add_argument("--cases", default=DEFAULT_CASES,
+                    help="comma-separated; CASE:E1+E2 times only entry points E1, E2 on CASE")
     ap.add_argument("--sections", default="box,mask")
     ap.add_argument("--entries", default="bce,bce_logits,ce")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--modes", default="fwd,fused",
                     help="fwd (no_grad), fused (forward + backward), comma-separated")
     ap.add_argument("--min-time", type=float, default=0.2)
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="rounds per case, section and thread count, implementations and "
+                    "processes alternated; each cell is the median of the rounds' medians")
+    ap.add_argument("--ratios", default="",
+                    help=f"ratio columns A/B, comma-separated (default {DEFAULT_RATIOS}; "
+                    f"--side: {SIDE_RATIOS})")
+    ap.add_argument("--side", action="store_true",
+                    help="side by side (issue 20): unless given, --cases the big fused cases, "
+                    "--sections mask,rand50,whole, --modes fused, --rounds 3, --ratios "
+                    "sectionloss against torch.compile")
     ap.add_argument("--isa", default="", help="sl-bench --isa (default: the active ISA)")
     ap.add_argument("--csv", default="", help="also write every timing as CSV to this file")
     ap.add_argument("--no-lib", action="store_true", help="time PyTorch only (for plots)")
@@ -496,10 +689,18 @@ def main():
                     help="smoke run: 2 timed calls each, sl-bench --quick (timings meaningless)")
     ap.add_argument("--child", default="", help=argparse.SUPPRESS)
     argv = [a for a in sys.argv[1:]]
+    given = {a.split("=")[0] for a in argv if a.startswith("--")}
     args = ap.parse_args()
+    if args.side:
+        for opt, value in (("cases", SIDE_CASES), ("sections", "mask,rand50,whole"),
+                           ("modes", "fused"), ("rounds", 3), ("ratios", SIDE_RATIOS)):
+            if "--" + opt not in given:
+                setattr(args, opt, value)
+    args.ratios = args.ratios or DEFAULT_RATIOS
     args.argv = argv
     args.thread_list = [int(t) for t in args.threads.split(",")]
     args.mode_list = args.modes.split(",")
+    args.modes = ",".join(args.mode_list)
 
     global MIN_REPS
     if args.quick:
@@ -514,84 +715,61 @@ def main():
         print(f"# {JEMALLOC} not found (Debian libjemalloc2): jemalloc runs skipped",
               file=sys.stderr)
         allocators.remove("jemalloc")
-    res = {}  # (impl, allocator, case, entry, section, threads, mode) -> result
-    for allocator in allocators:
-        for r in run_child(args, allocator):
-            res[(r["impl"], allocator, r["case"], r["entry"], r["section"], r["threads"],
-                 r["mode"])] = r
-    impls = sorted({k[0] for k in res}, key=["torch", "smp", "compile", "sl-py"].index)
-    sl_doc = {}
-    if not args.no_lib:
-        with tempfile.TemporaryDirectory(prefix="sl-torch-") as tmp:
-            written = None
-            for case, kind, shape, entry, section in combos(args):
-                if written != case:
-                    write_data(make_data(kind, shape), tmp)
-                    written = case
-                for t in args.thread_list:
-                    doc, r = run_sl(args.bench, case, entry, section, t, tmp, args.min_time,
-                                    args.isa, args.quick, args.modes)
-                    if doc is None:
-                        continue
-                    for mode in args.mode_list:
-                        res[("sl-C", "-", case, entry, section, t, mode)] = r[mode]
-                        sl_doc[(case, entry, section, t)] = doc["isa"]
-
-    suffix = {"default": "", "jemalloc": "+je"}
+    res, sl_doc = measure_all(args, allocators)
+    impls = sorted({k[0] for k in res if k[0] != "sl-C"},
+                   key=["torch", "smp", "compile", "sl-py"].index)
     cols = [(i, a) for i in impls for a in allocators] + ([("sl-C", "-")] if sl_doc else [])
-    names = {"torch": "torch", "smp": "smp", "compile": "compile", "sl-py": "sl-py",
-             "sl-C": "sl C"}
+    label = {(i, a): NAMES[i] + SUFFIX[a] for i, a in cols}
+    by_label = {v: k for k, v in label.items()}
+    ratios = [r.split("/") for r in args.ratios.split(",")]
+    ratios = [(a, b) for a, b in ratios if a in by_label and b in by_label]
+    # issue 13's 10x target: the smaller of eager PyTorch / sl-C over the allocators
+    min_of = [(a, b) for a, b in ratios if b == "sl-C" and a in ("torch", "torch+je")]
+    py_over = ("sl-py", "default") in label and ("sl-C", "-") in label
     print(f"# PyTorch {torch.__version__}, sectionloss "
           f"{sectionloss.__version__ + ' (Python package)' if 'sl-py' in impls else ''}"
-          f"{' + ' + args.bench if sl_doc else ''}; medians in ms; +je = jemalloc retain "
-          f"(LD_PRELOAD {JEMALLOC}, MALLOC_CONF={JEMALLOC_CONF})")
+          f"{' + ' + args.bench if sl_doc else ''}; medians in ms"
+          f"{f' (median of {args.rounds} alternated rounds)' if args.rounds > 1 else ''}; "
+          f"+je = jemalloc retain (LD_PRELOAD {JEMALLOC}, MALLOC_CONF={JEMALLOC_CONF})")
     csv_lines = [CSV_HEADER]
     failures = 0
     for mode, title in (("fwd", "forward (no_grad)"), ("fused", "forward + backward")):
         if mode not in args.mode_list:
             continue
         print(f"\n## {title}")
-        head = " ".join(f"{names[i] + suffix.get(a, ''):>11}" for i, a in cols)
-        # ratios PyTorch / Python path per allocator, and what the Python path adds to the C call
-        ratio_cols = [a for a in allocators if "sl-py" in impls]
-        extra = "".join(f"  {'torch' + suffix[a] + '/sl-py' + suffix[a]:>18}" for a in ratio_cols)
-        if "sl-py" in impls and sl_doc and "default" in allocators:
-            extra += "  py overhead"
-        # issue 13's 10x target: eager PyTorch / sectionloss C per allocator, and the smaller
-        if sl_doc:
-            extra += "".join(f"  {'torch' + suffix[a] + '/slC':>12}" for a in allocators)
+        head = " ".join(f"{label[c]:>11}" for c in cols)
+        extra = "".join(f"  {a + '/' + b:>{max(len(a + b) + 1, 6)}}" for a, b in ratios)
+        if len(min_of) > 1:
             extra += f"  {'min':>6}"
-        print(f"{'case':20} {'entry':10} {'section':7} {'thr':>3} {head}{extra}  loss check")
+        if py_over:
+            extra += "  py overhead"
+        print(f"{'case':20} {'entry':13} {'section':7} {'thr':>3} {head}{extra}  loss check")
         for case, kind, shape, entry, section in combos(args):
             for t in args.thread_list:
                 key = (case, entry, section, t, mode)
-                vals = [res.get((i, a) + key) for i, a in cols]
+                vals = [res.get(c + key) for c in cols]
                 cells = " ".join(f"{ms(v['median_s'] if v else None):>11}" for v in vals)
-                line = f"{case:20} {entry:10} {section:7} {t:3d} {cells}"
+                line = f"{case:20} {entry:13} {section:7} {t:3d} {cells}"
 
-                def med(impl, allocator):
-                    return res[(impl, allocator) + key]["median_s"]
+                def med(lab):
+                    v = res.get(by_label[lab] + key)
+                    return v["median_s"] if v else None
 
-                def has(impl, allocator):
-                    return (impl, allocator) + key in res
-
-                for a in ratio_cols:
-                    if has("sl-py", a):
-                        line += f"  {med('torch', a) / med('sl-py', a):18.1f}"
-                    else:
-                        line += f"  {'-':>18}"
-                if "sl-py" in impls and sl_doc and "default" in allocators:
-                    if has("sl-py", "default") and has("sl-C", "-"):
-                        line += f"  {(med('sl-py', 'default') - med('sl-C', '-')) * 1e3:+9.3f}ms"
+                rs = {}
+                for a, b in ratios:
+                    w = max(len(a + b) + 1, 6)
+                    rs[(a, b)] = med(a) / med(b) if med(a) and med(b) else None
+                    line += f"  {rs[(a, b)]:{w - 1}.2f}x" if rs[(a, b)] else f"  {'-':>{w}}"
+                if len(min_of) > 1:
+                    m = [rs[r] for r in min_of]
+                    line += f"  {min(m):5.1f}x" if all(m) else f"  {'-':>6}"
+                if py_over:
+                    if med("sl-py") and med("sl-C"):
+                        line += f"  {(med('sl-py') - med('sl-C')) * 1e3:+9.3f}ms"
                     else:
                         line += f"  {'-':>11}"
-                if sl_doc:
-                    rs = [med("torch", a) / med("sl-C", "-") if has("sl-C", "-") else None
-                          for a in allocators]
-                    line += "".join(f"  {r:11.1f}x" if r else f"  {'-':>12}" for r in rs)
-                    line += f"  {min(rs):5.1f}x" if all(rs) else f"  {'-':>6}"
                 ref = res[("torch", allocators[0]) + key]["loss"]
-                bad = [names[i] + suffix.get(a, "") for (i, a), v in zip(cols, vals)
+                bad = [label[c] for c, v in zip(cols, vals)
                        if v and abs(v["loss"] - ref) > 1e-5 * abs(ref)]
                 failures += bool(bad)
                 print(f"{line}  {'ok' if not bad else 'MISMATCH: ' + ','.join(bad)}"
@@ -616,9 +794,10 @@ def main():
                         csv_lines.append(csv_row(impl, impl, t, case, entry, section,
                                                  mode, shape, v["median_s"], v["min_s"],
                                                  v["reps"], v["loss"]))
-    if "sl-py" in impls and sl_doc and "default" in allocators:
-        print("\npy overhead = sl-py (default allocator) - sl C: what the Python path adds to "
-              "the C call (checks, dispatch, output allocation and its page faults, autograd)")
+    print("\nA/B = median of A / median of B, same run"
+          + ("; py overhead = sl-py (default allocator) - sl-C: what the Python path adds to "
+             "the C call (checks, dispatch, output allocation and its page faults, autograd)"
+             if py_over else ""))
     if args.csv:
         with open(args.csv, "w") as fh:
             fh.write("\n".join(csv_lines) + "\n")

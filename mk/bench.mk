@@ -2,11 +2,18 @@
 #
 #   make bench         sl-bench for every available ISA x 1 and 2 threads (tables on stdout, CSV
 #                      in $(BUILD)/bench/), then hyperfine over the single-case mode
-#                      (docs/hyperfine.md). About 10-20 minutes on 2 cores.
+#                      (docs/hyperfine.md). About 15-30 minutes on 2 cores.
 #   make bench-smoke   a few-second run for CI: builds sl-bench, runs --quick in every output
 #                      format and the single-case mode (no timings worth reading)
 #   make bench-torch   bench/torch_compare.py: PyTorch vs sectionloss, same data, 1 and 2 threads
 #   make bench-torch-smoke   the same on small cases, 2 calls each: checks the losses agree (CI)
+#   make bench-side    issue 20's side by side (bench/torch_compare.py --side) in build/venv
+#                      (PyTorch 2.x from PyPI, the package installed there, jemalloc): per big
+#                      fused case and section mask, rand50, whole, at 1 and 2 threads: sl-bench
+#                      in-process, the Python package, PyTorch eager and torch.compile, both
+#                      allocators, 3 alternated rounds, ratios sectionloss / torch.compile.
+#                      BENCH_SIDE_THREADS (default 1,2), BENCH_SIDE_ARGS (e.g. --rounds 5,
+#                      --sections mask,rand50,blobs,whole). An hour or more on 2 shared cores.
 #   make bench-issue13 / bench-torch-issue13   issue 13's cases (focal, Dice; many boxes per
 #                      image, pixel weights), fused, sl-bench alone / against PyTorch
 #   make bench-report  markdown tables + target verdicts from the CSV files of the runs above
@@ -51,8 +58,11 @@ BENCH_ISSUE13_SECTIONS ?= mask,maskpw,dets
 BENCH_HF_CASES ?= ce-8x21x512x512 bce-16x1x512x512
 BENCH_HF_REPS ?= 10
 
+BENCH_SIDE_THREADS ?= 1,2
+BENCH_SIDE_ARGS ?=
+
 .PHONY: bench bench-build bench-deps bench-smoke bench-torch bench-torch-smoke bench-report plots \
-  bench-issue13 bench-torch-issue13
+  bench-issue13 bench-torch-issue13 bench-side
 bench-build: $(BENCH_BIN) $(BUILD)/sl-info
 
 # hyperfine, gnuplot-nox, python3-torch (a no-op when present).
@@ -96,17 +106,27 @@ bench-smoke: $(BENCH_BIN) $(BUILD)/sl-info
 	@$(BENCH_ENV) $(RUN) $(BENCH_BIN) --case bce-4x1x64x64 --section mask --mode fused
 	@$(BENCH_ENV) $(RUN) $(BENCH_BIN) --case ce-4x4x64x64 --section boxes --mode bwd --reps 3
 	@$(BENCH_ENV) $(RUN) $(BENCH_BIN) --quick --threads 1 --case ce-2x3x16x24,bce-2x1x16x24 \
-	  --entry $(BENCH_ISSUE13_ENTRIES) --section mask,maskpw,dets --mode fused > /dev/null
+	  --entry $(BENCH_ISSUE13_ENTRIES) --section mask,maskpw,dets,rand50,blobs --mode fused > /dev/null
 	@echo "== bench-smoke: OK"
 
 # A few seconds: PyTorch and sectionloss agree on the loss (relative 1e-5) on the small cases,
 # every section and entry point; fails on a mismatch. Needs python3-torch (install-deps --bench).
 bench-torch-smoke: $(BENCH_BIN)
 	$(TORCH_PYTHON) bench/torch_compare.py --quick --bench $(BENCH_BIN) --threads 1 \
-	  --cases bce-4x1x64x64,ce-4x4x64x64,ce-2x5x40x33 --sections whole,box,mask
+	  --cases bce-4x1x64x64,ce-4x4x64x64,ce-2x5x40x33 --sections whole,box,mask,rand50,blobs
 	$(TORCH_PYTHON) bench/torch_compare.py --quick --bench $(BENCH_BIN) --threads 1 \
 	  --cases bce-2x1x40x48,ce-2x5x40x33 --entries $(BENCH_ISSUE13_ENTRIES) \
-	  --sections box,mask,maskpw,dets --no-compile --no-python
+	  --sections box,mask,maskpw,dets,rand50,blobs --no-compile --no-python
+	$(TORCH_PYTHON) bench/torch_compare.py --quick --side --rounds 2 --bench $(BENCH_BIN) \
+	  --threads 1 --cases bce-2x1x40x48:bce+bce_logits,ce-2x5x40x33:ce+softmax_focal
+
+# The side by side runs in build/venv (PyTorch 2.x: torch.compile) with this tree's package.
+bench-side: python-venv $(BENCH_BIN)
+	@scripts/install-deps.sh --jemalloc
+	$(PY_VENV)/bin/pip install -q --no-deps --force-reinstall .
+	@mkdir -p $(BENCH_OUT)
+	$(PY_VENV)/bin/python bench/torch_compare.py --side --bench $(BENCH_BIN) \
+	  --threads $(BENCH_SIDE_THREADS) --csv $(BENCH_OUT)/torch-side.csv $(BENCH_SIDE_ARGS)
 
 bench-torch: bench-deps $(BENCH_BIN)
 	$(TORCH_PYTHON) bench/torch_compare.py --bench $(BENCH_BIN) --threads 1,2 \
@@ -157,6 +177,7 @@ plots: bench-deps $(BENCH_BIN) $(BUILD)/sl-info
 # Markdown tables and target verdicts from the last `make bench` (and `make bench-torch`).
 bench-report:
 	@/usr/bin/python3 bench/report.py $(if $(wildcard $(BENCH_OUT)/torch-compare.csv),--torch $(BENCH_OUT)/torch-compare.csv) \
+	  $(if $(wildcard $(BENCH_OUT)/torch-side.csv),--side $(BENCH_OUT)/torch-side.csv) \
 	  $(wildcard $(BENCH_OUT)/sl-bench-*-t*.csv) | tee $(BENCH_OUT)/report.md
 
 # Subnormal inputs vs ordinary ones, per available ISA (issue 6): prints the time ratios.

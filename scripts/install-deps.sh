@@ -13,6 +13,8 @@
 #   scripts/install-deps.sh --python   + python3-venv, python3-dev, g++ (the Python package's tests;
 #                                      torch.compile's Inductor compiles C++ against Python.h)
 #   scripts/install-deps.sh --python-system   + Debian's python3-torch, python3-numpy, python3-pytest
+#   scripts/install-deps.sh --jemalloc        + libjemalloc2 (make bench-side: PyTorch and the
+#                                      Python package with a retaining allocator)
 #   scripts/install-deps.sh --packaging       + cmake, g++ (the CMake / C++ consumer)
 # Criterion for arm64 is not needed: the cross test build uses the mini runner in tests/mini/.
 set -euo pipefail
@@ -29,6 +31,7 @@ for arg in "$@"; do
     --bench) want+=(hyperfine gnuplot-nox python3-torch python3-torchvision libjemalloc2) ;;
     --python) want+=(python3-venv python3-dev g++) ;;
     --python-system) want+=(python3-venv python3-torch python3-numpy python3-pytest) ;;
+    --jemalloc) want+=(libjemalloc2) ;;
     --packaging) want+=(cmake g++ pkg-config) ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac
