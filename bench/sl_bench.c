@@ -67,6 +67,28 @@
 
 #include "sectionloss.h"
 
+/* The pattern floor (x86-64 builds: bench/pattern_*.c, linked into sl-bench only): the active
+ * ISA's kernels without their vector math, run through the same driver (sl__kernels_use), timed
+ * in alternation with the real call; xpattern = median / pattern median. */
+#if defined(SL_BENCH_PATTERN)
+#include "kernels.h"
+extern const sl_kernels sl_kernels_avx2_pattern, sl_kernels_avx512_pattern;
+static const sl_kernels *pattern_table(sl_isa isa) {
+  return isa == SL_ISA_AVX2 ? &sl_kernels_avx2_pattern
+         : isa == SL_ISA_AVX512 ? &sl_kernels_avx512_pattern
+                                : NULL;
+}
+#else
+typedef struct sl_kernels sl_kernels;
+static const sl_kernels *pattern_table(sl_isa isa) {
+  (void)isa;
+  return NULL;
+}
+static void sl__kernels_use(const sl_kernels *k) {
+  (void)k;
+}
+#endif
+
 enum { MAX_LIST = 64, MIN_REPS = 5, MAX_REPS = 100000, DEFAULT_BOXES_PER_IMAGE = 20 };
 
 /* sl_sigmoid_focal is in the library from 0.3 on (the bench builds against older headers too) */
@@ -668,6 +690,7 @@ typedef struct result {
   float loss;
   const char *base;   /* focal: the entry point timed in alternation with it, else NULL */
   double base_median; /* its median in that alternation */
+  double pattern_median; /* the pattern floor's median in alternation with j, or NAN */
 } result;
 
 static double median_sorted(double *t, int n) {
@@ -675,11 +698,24 @@ static double median_sorted(double *t, int n) {
   return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }
 
+/* One call of j on the pattern table pt (the active ISA restored after it); returns its time. */
+static void job_check(job *j);
+static double time_pattern(job *j, const sl_kernels *pt) {
+  sl_isa isa = sl_isa_active();
+  sl__kernels_use(pt);
+  double a = now_s();
+  job_check(j);
+  double t = now_s() - a;
+  sl_isa_set(isa);
+  return t;
+}
+
 /* Times j; with a base job b (a focal loss's ce / bce_logits), b and j alternate call by call
  * (b first on even repetitions, j first on odd ones), so the two medians and their ratio come from
- * the same stretch of this noisy machine. */
-static result measure(job *j, job *b, double min_time, int min_reps) {
-  result r = {.reps = 0};
+ * the same stretch of this noisy machine; with a pattern table pt, its calls alternate with j's
+ * the same way. */
+static result measure(job *j, job *b, const sl_kernels *pt, double min_time, int min_reps) {
+  result r = {.reps = 0, .pattern_median = NAN};
   double t0 = now_s();
   job_check(j); /* warm-up: pages, caches, thread pool */
   double est = now_s() - t0;
@@ -688,6 +724,8 @@ static result measure(job *j, job *b, double min_time, int min_reps) {
     job_check(b);
     est += now_s() - t0;
   }
+  if (pt)
+    est += time_pattern(j, pt);
   if (est < 1e-7)
     est = 1e-7;
   int reps = (int)ceil(min_time / est);
@@ -697,12 +735,15 @@ static result measure(job *j, job *b, double min_time, int min_reps) {
     reps = MAX_REPS;
   double *t = xmalloc((size_t)reps * sizeof *t);
   double *tb = b ? xmalloc((size_t)reps * sizeof *tb) : NULL;
+  double *tp = pt ? xmalloc((size_t)reps * sizeof *tp) : NULL;
   for (int i = 0; i < reps; i++) {
     if (b && i % 2 == 0) {
       double a = now_s();
       job_check(b);
       tb[i] = now_s() - a;
     }
+    if (pt && i % 2 == 0)
+      tp[i] = time_pattern(j, pt);
     double a = now_s();
     job_check(j);
     t[i] = now_s() - a;
@@ -711,6 +752,12 @@ static result measure(job *j, job *b, double min_time, int min_reps) {
       job_check(b);
       tb[i] = now_s() - a;
     }
+    if (pt && i % 2 == 1)
+      tp[i] = time_pattern(j, pt);
+  }
+  if (pt) {
+    r.pattern_median = median_sorted(tp, reps);
+    free(tp);
   }
   r.reps = reps;
   r.median = median_sorted(t, reps);
@@ -784,15 +831,17 @@ static void print_header(const ctx *c, FILE *o, out_fmt fmt) {
     fprintf(o,
             "impl,isa,threads,case,entry,section,mode,n,c,h,w,elements,bytes,reps,median_s,min_s,"
             "elem_per_s,gb_per_s,roof_pct,loss,x_roof,base_entry,base_median_s,vs_base,selected,"
-            "ns_per_sel\n");
+            "ns_per_sel,pattern_median_s,x_pattern,pattern_x_roof\n");
   } else {
     fprintf(o, "elements = N*C*H*W per second; GB/s = bytes the call must touch / median; %%roof = "
                "roofline time / median; xroof = median / roofline time; ns/sel = median / "
-               "selected elements; vs base = median / the median of the base entry (focal: ce, "
-               "bce_logits) timed in alternation\n");
-    fprintf(o, "%-20s %-13s %-7s %-5s %6s %10s %10s %9s %7s %6s %6s %7s %12s %s\n", "case", "entry",
-            "section", "mode", "reps", "median ms", "min ms", "Gelem/s", "GB/s", "%roof", "xroof",
-            "ns/sel", "loss", "vs base");
+               "selected elements; pat ms = the pattern floor (the same driver and memory "
+               "pattern without the vector math) timed in alternation, xpat = median / pat ms, "
+               "pxroof = pat ms / roofline time; vs base = median / the median of the base entry "
+               "(focal: ce, bce_logits) timed in alternation\n");
+    fprintf(o, "%-20s %-13s %-7s %-5s %6s %10s %10s %9s %7s %6s %6s %7s %8s %5s %6s %12s %s\n",
+            "case", "entry", "section", "mode", "reps", "median ms", "min ms", "Gelem/s", "GB/s",
+            "%roof", "xroof", "ns/sel", "pat ms", "xpat", "pxroof", "loss", "vs base");
   }
 }
 
@@ -803,6 +852,7 @@ static void print_result(const ctx *c, FILE *o, out_fmt fmt, const job *j, const
   double pct = 100.0 * roof_t / r->median, xroof = r->median / roof_t;
   double vs = r->base ? r->median / r->base_median : NAN;
   double ns_sel = r->sel > 0 ? r->median / r->sel * 1e9 : NAN;
+  double xpat = r->median / r->pattern_median, pxroof = r->pattern_median / roof_t;
   char loss[32], base_csv[96], base_json[128], base_tab[96];
   if (r->base) {
     snprintf(base_csv, sizeof base_csv, "%s,%.9g,%.4f", r->base, r->base_median, vs);
@@ -822,26 +872,31 @@ static void print_result(const ctx *c, FILE *o, out_fmt fmt, const job *j, const
   if (fmt == OUT_CSV) {
     fprintf(o,
             "sectionloss,%s,%d,%s,%s,%s,%s,%lld,%lld,%lld,%lld,%.0f,%.0f,%d,%.9g,%.9g,%.6g,%.4g,"
-            "%.2f,%s,%.4f,%s,%.0f,%.6g\n",
+            "%.2f,%s,%.4f,%s,%.0f,%.6g,%.9g,%.4f,%.4f\n",
             c->isa, c->threads, j->k->name, j->entry, j->section, j->mode, (long long)s->n,
             (long long)s->c, (long long)s->h, (long long)s->w, el, bytes, r->reps, r->median,
             r->min, el / r->median, bytes / r->median * 1e-9, pct, loss, xroof, base_csv, r->sel,
-            ns_sel);
+            ns_sel, r->pattern_median, xpat, pxroof);
   } else if (fmt == OUT_JSON) {
     fprintf(o,
             "%s\n    {\"case\": \"%s\", \"entry\": \"%s\", \"section\": \"%s\", \"mode\": \"%s\", "
             "\"shape\": [%lld, %lld, %lld, %lld], \"elements\": %.0f, \"bytes\": %.0f, "
             "\"reps\": %d, \"median_s\": %.9g, \"min_s\": %.9g, \"elem_per_s\": %.6g, "
             "\"gb_per_s\": %.4g, \"roof_pct\": %.2f, \"x_roof\": %.4f, \"selected\": %.0f, "
-            "\"ns_per_sel\": %.6g, \"loss\": %s%s}",
+            "\"ns_per_sel\": %.6g, \"pattern_median_s\": %.9g, \"x_pattern\": %.4f, "
+            "\"pattern_x_roof\": %.4f, \"loss\": %s%s}",
             c->nres ? "," : "", j->k->name, j->entry, j->section, j->mode, (long long)s->n,
             (long long)s->c, (long long)s->h, (long long)s->w, el, bytes, r->reps, r->median,
-            r->min, el / r->median, bytes / r->median * 1e-9, pct, xroof, r->sel, ns_sel, loss,
-            base_json);
+            r->min, el / r->median, bytes / r->median * 1e-9, pct, xroof, r->sel, ns_sel,
+            isnan(r->pattern_median) ? 0.0 : r->pattern_median, isnan(xpat) ? 0.0 : xpat,
+            isnan(pxroof) ? 0.0 : pxroof, loss, base_json);
   } else {
-    fprintf(o, "%-20s %-13s %-7s %-5s %6d %10.3f %10.3f %9.3f %7.2f %6.1f %6.2f %7.3f %12s %s\n",
+    fprintf(o,
+            "%-20s %-13s %-7s %-5s %6d %10.3f %10.3f %9.3f %7.2f %6.1f %6.2f %7.3f %8.3f %5.2f "
+            "%6.2f %12s %s\n",
             j->k->name, j->entry, j->section, j->mode, r->reps, r->median * 1e3, r->min * 1e3,
-            el / r->median * 1e-9, bytes / r->median * 1e-9, pct, xroof, ns_sel, loss, base_tab);
+            el / r->median * 1e-9, bytes / r->median * 1e-9, pct, xroof, ns_sel,
+            r->pattern_median * 1e3, xpat, pxroof, loss, base_tab);
   }
   fflush(o);
 }
@@ -880,13 +935,15 @@ static void usage(void) {
        "  --save-masks DIR  write the rand50 and blobs masks of the one --case to DIR\n"
        "                   (mask_rand50.u8, mask_blobs.u8) and exit\n"
        "  --progress       progress line on stderr (default when stderr is a terminal)\n"
+       "  --no-pattern     skip the pattern floor (columns pat ms, xpat, pxroof; x86-64 AVX2 and\n"
+       "                   AVX-512: the same calls with the kernels' vector math removed)\n"
        "Environment: SL_BENCH_EMULATED=1 marks an emulated run (qemu): timings mean nothing.");
 }
 
 int main(int argc, char **argv) {
   const char *case_arg = NULL, *entry_arg = NULL, *section_arg = NULL, *mode_arg = NULL;
   const char *isa_arg = NULL, *load_dir = NULL, *csv_out = NULL, *save_masks = NULL;
-  int threads = 0, quick = 0, reps_quiet = -1, fmt_given = 0, progress = isatty(2);
+  int threads = 0, quick = 0, reps_quiet = -1, fmt_given = 0, progress = isatty(2), no_pattern = 0;
   int boxes_per_image = DEFAULT_BOXES_PER_IMAGE;
   double min_time = 0.2;
   out_fmt fmt = OUT_TABLE;
@@ -956,6 +1013,8 @@ int main(int argc, char **argv) {
       fmt_given = 1;
     } else if (strcmp(a, "--progress") == 0) {
       progress = 1;
+    } else if (strcmp(a, "--no-pattern") == 0) {
+      no_pattern = 1;
     } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       usage();
       return 0;
@@ -1114,7 +1173,8 @@ int main(int argc, char **argv) {
           if (progress)
             fprintf(stderr, "\r\033[K[%d/%d] %s %s %s %s", ++done, total, k.name, entries[e],
                     sections[si], modes[mi]);
-          result r = measure(&j, be ? &b : NULL, quick ? 0.0 : min_time, quick ? 2 : MIN_REPS);
+          result r = measure(&j, be ? &b : NULL, no_pattern ? NULL : pattern_table(sl_isa_active()),
+                             quick ? 0.0 : min_time, quick ? 2 : MIN_REPS);
           print_result(&c, stdout, fmt, &j, &r);
           if (csv)
             print_result(&c, csv, OUT_CSV, &j, &r);
