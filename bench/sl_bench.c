@@ -74,7 +74,7 @@
 #include "kernels.h"
 extern const sl_kernels sl_kernels_avx2_pattern, sl_kernels_avx512_pattern;
 static const sl_kernels *pattern_table(sl_isa isa) {
-  return isa == SL_ISA_AVX2 ? &sl_kernels_avx2_pattern
+  return isa == SL_ISA_AVX2     ? &sl_kernels_avx2_pattern
          : isa == SL_ISA_AVX512 ? &sl_kernels_avx512_pattern
                                 : NULL;
 }
@@ -688,8 +688,8 @@ typedef struct result {
   double median, min, rd, wr;
   double sel; /* selected elements: selected pixels x C */
   float loss;
-  const char *base;   /* focal: the entry point timed in alternation with it, else NULL */
-  double base_median; /* its median in that alternation */
+  const char *base;      /* focal: the entry point timed in alternation with it, else NULL */
+  double base_median;    /* its median in that alternation */
   double pattern_median; /* the pattern floor's median in alternation with j, or NAN */
 } result;
 

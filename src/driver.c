@@ -36,7 +36,8 @@ enum {
   SL_MAX_CHUNKS = 256,          /* partial sums live in a fixed stack array */
   SL_CHUNK_MIN_ELEMS = 1 << 15, /* no chunk smaller than this many elements (if the tensor is) */
   SL_CE_SEG = 1024,             /* pixels of a run converted to class indices at a time */
-  SL_CE_GAP = 16                /* uncounted runs at least this long go to the zero fill */
+  SL_CE_GAP = 16,               /* uncounted runs at least this long go to the zero fill */
+  SL_LINE = 16                  /* floats per cache line (64 bytes) */
 };
 /* Gradients larger than this many bytes are written with non-temporal stores: they do not fit
  * the last-level cache anyway, and streaming saves the read-for-ownership of every line
@@ -502,9 +503,15 @@ static double ce_span(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, floa
   int64_t xoff = (r / h) * j->c * hw + (r % h) * w; /* element (n, 0, y, 0) */
   int32_t cls[SL_CE_SEG];
   double sum = 0.0;
-  for (int64_t xs = x0; xs < x1; xs += SL_CE_SEG) {
-    int64_t len = x1 - xs < SL_CE_SEG ? x1 - xs : SL_CE_SEG;
-    int64_t p = r * w + xs;
+  /* Streaming: the kernel's stretches, the zero fill and these chunks start and end on lines
+   * (SL_LINE floats from the gradient's start), the stretches taking in the uncounted pixels up
+   * to them, so no line is written partly by non-temporal and partly by ordinary stores (its
+   * write-combining buffer would be flushed half full and the line read for ownership). */
+  const int64_t al = ctx->stream ? SL_LINE : 1;
+  for (int64_t xs = x0, step = SL_CE_SEG - ((xoff + x0) & (al - 1)); xs < x1;
+       xs += step, step = SL_CE_SEG) {
+    int64_t len = x1 - xs < step ? x1 - xs : step;
+    int64_t p = r * w + xs, base = xoff + xs; /* base: element offset of the chunk's pixel 0 */
     sl_to_cls(j, p, len, cls); /* SL_CLS_BAD (without a prepass) counts as uncounted */
     if (norm)
       *norm += ce_norm(j, cls, o->pixel_weight ? o->pixel_weight + p : NULL, len, count, bad);
@@ -512,6 +519,8 @@ static double ce_span(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, floa
       int64_t s0 = i;
       while (s0 < len && cls[s0] < 0)
         s0++;
+      if (s0 < len && s0 - ((base + s0) & (al - 1)) >= i)
+        s0 -= (base + s0) & (al - 1);
       if (s0 > i) {
         zero(lmap ? lmap + xs + i : NULL, s0 - i);
         for (int64_t c = 0; j->grad && c < j->c; c++)
@@ -525,6 +534,8 @@ static double ce_span(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, floa
       for (; k < len && gap < SL_CE_GAP; k++)
         gap = cls[k] < 0 ? gap + 1 : 0;
       int64_t end = k - gap;
+      end += (al - ((base + end) & (al - 1))) & (al - 1); /* uncounted up to the line's end */
+      end = end < len ? end : len;
       sl_ce_row row = {
           .x = j->x + xoff + xs + s0,
           .cls = cls + s0,
