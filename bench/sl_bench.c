@@ -747,6 +747,7 @@ static result measure(job *j, job *b, const sl_kernels *pt, double min_time, int
     double a = now_s();
     job_check(j);
     t[i] = now_s() - a;
+    r.loss = j->want_loss ? j->loss : NAN; /* the real call's (the pattern's is meaningless) */
     if (b && i % 2 == 1) {
       a = now_s();
       job_check(b);
@@ -770,7 +771,6 @@ static result measure(job *j, job *b, const sl_kernels *pt, double min_time, int
   }
   job_bytes(j, &r.rd, &r.wr);
   r.sel = (double)selected_pixels(j) * (double)j->k->shape.c;
-  r.loss = j->want_loss ? j->loss : NAN;
   return r;
 }
 
