@@ -395,8 +395,8 @@ static sl_status run_bce(const sl_job *j, const sl_kernels *k) {
       int32_t c = (uint64_t)v < (uint64_t)j->c ? (int32_t)v : SL_CLS_BAD;                          \
       cls[i] = v == ign ? SL_CLS_NONE : c;                                                         \
     }                                                                                              \
-    for (int64_t i = 0; mk && i < len; i++)                                                        \
-      cls[i] = mk[i] ? cls[i] : SL_CLS_NONE;                                                       \
+    for (int64_t i = 0; mk && i < len; i++) /* keep: all ones, or SL_CLS_NONE (-1) */              \
+      cls[i] |= (int32_t)(mk[i] != 0) - 1;                                                         \
   } while (0)
 
 void sl_to_cls(const sl_job *j, int64_t p, int64_t len, int32_t *cls) {
@@ -532,7 +532,7 @@ static double ce_span(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, floa
        * ones): one predictable branch per pixel, the run length kept without a branch */
       int64_t k = s0 + 1, gap = 0;
       for (; k < len && gap < SL_CE_GAP; k++)
-        gap = cls[k] < 0 ? gap + 1 : 0;
+        gap = (gap + 1) & -(int64_t)(cls[k] < 0);
       int64_t end = k - gap;
       end += (al - ((base + end) & (al - 1))) & (al - 1); /* uncounted up to the line's end */
       end = end < len ? end : len;
