@@ -15,15 +15,14 @@
  *   coefficients). ln2 is split in a float head and tail; the head product is added last with
  *   one FMA, so the only large rounding is the final one. Domain: all floats; x < 0 -> NaN,
  *   +-0 -> -inf, +inf -> +inf, NaN -> NaN.
- * sl_v_expf(x) = sl_v_expf_sum(x, 0); sl_v_expf_sum(x, lo) = exp(x + lo), lo a small correction
- *   (the rounding error of a difference, from sl_v_sub_exact):  k = round(x / ln2),
- *   r = x - k*ln2 (two-part ln2, FMAs) + lo in [-ln2/2, ln2/2], e^r = 1 + r + r^2 * Q(r), Q of
+ * sl_v_expf(x) = exp(x): k = round(x / ln2),
+ *   r = x - k*ln2 (two-part ln2, FMAs) in [-ln2/2, ln2/2], e^r = 1 + r + r^2 * Q(r), Q of
  *   degree 4 (minimax relative error 3.8e-9 = 2^-28 with float coefficients). 2^k is applied
  *   as 2^(k/2) * 2^(k - k/2), so both factors are normal and the only rounding into the
  *   subnormal range is the last product: subnormal results are correctly scaled, not flushed.
  *   x is clamped to [-104, 89] (exp(-104) rounds to 0, exp(89) overflows to +inf).
  *   Domain: all floats; NaN -> NaN.
- * sl_v_expf_lean(d, rr) = exp(d + rr) for -87 <= d <= 0, d not subnormal: the same reduction and
+ * sl_v_expf_lean(d) = exp(d) for -87 <= d <= 0, d not subnormal: the same reduction and
  *   polynomial, one scaling factor (CE's exp(x_c - max) when no lane is below -87).
  * sl_v_expf_nabs(a, deep) = exp(-a), a >= 0: lean or two-factor as deep says.
  * sl_v_log1pf(a), a >= 0 (or NaN, +inf): u = 1 + a rounded, c = (1 + a) - u exactly (Fast2Sum
@@ -148,30 +147,22 @@ SL_VINLINE __m256 sl_v_exp_reduce(__m256 x, __m256 k) {
   return _mm256_fnmadd_ps(k, SL_V1(-0x1.05c610p-29f), r);
 }
 
-/* exp(x + lo), every float x, with a small correction lo (|lo| <= half an ULP of x: the rounding
- * error of an argument formed by a subtraction, from sl_v_sub_exact; 0 otherwise), added to the
- * reduced argument; ignored where |x| >= 128 (the result is 0 or +inf there). Subnormal results
- * are rounded once (two-factor scaling). A subnormal x is replaced by 0 first (exp is 1 either
- * way; a subnormal operand would cost the FMA units a microcode assist). */
-SL_VINLINE __m256 sl_v_expf_sum(__m256 x, __m256 lo) {
+/* expf(x), every float x. Subnormal results are rounded once (two-factor scaling). A subnormal
+ * x is replaced by 0 first (exp is 1 either way; a subnormal operand would cost the FMA units a
+ * microcode assist). */
+SL_VINLINE __m256 sl_v_expf(__m256 x) {
   __m256 ax = _mm256_andnot_ps(SL_V1(-0.0f), x);
   x = _mm256_andnot_ps(_mm256_cmp_ps(ax, SL_V1(0x1p-126f), _CMP_LT_OQ), x);
-  lo = _mm256_and_ps(_mm256_cmp_ps(ax, SL_V1(128.0f), _CMP_LT_OQ), lo);
   x = _mm256_min_ps(SL_V1(89.0f), _mm256_max_ps(SL_V1(-104.0f), x)); /* NaN passes */
   __m256 t;
   __m256 k = sl_v_exp_k(x, &t);
-  __m256 p = sl_v_exp_poly(_mm256_add_ps(sl_v_exp_reduce(x, k), lo));
+  __m256 p = sl_v_exp_poly(sl_v_exp_reduce(x, k));
   __m256i ki = _mm256_cvtps_epi32(k); /* [-150, 129]; NaN gives garbage, p is NaN anyway */
   __m256i k1 = _mm256_srai_epi32(ki, 1);
   __m256i k2 = _mm256_sub_epi32(ki, k1);
   __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k1, SL_VI(127)), 23));
   __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k2, SL_VI(127)), 23));
   return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
-}
-
-/* expf(x), every float. */
-SL_VINLINE __m256 sl_v_expf(__m256 x) {
-  return sl_v_expf_sum(x, _mm256_setzero_ps());
 }
 
 /* A subnormal d replaced by 0 through (d - 2^-100) + 2^-100, which leaves every |d| >= 2^-76
@@ -182,14 +173,13 @@ SL_VINLINE __m256 sl_v_flush_tiny(__m256 d) {
   return _mm256_add_ps(_mm256_sub_ps(d, SL_V1(0x1p-100f)), SL_V1(0x1p-100f));
 }
 
-/* exp(d + rr) for -87 <= d <= 0, d not subnormal (softmax arguments x - m, given exactly as
- * d + rr by sl_v_sub_exact; |rr| <= half an ULP of d; callers flush a subnormal d with
- * sl_v_flush_tiny), NaN -> NaN: the lean exp, one scaling factor (2^k is normal for
- * k >= -126), no clamp. A lane below -87 gets an unspecified value (never a trap). */
-SL_VINLINE __m256 sl_v_expf_lean(__m256 d, __m256 rr) {
+/* exp(d) for -87 <= d <= 0 (softmax arguments x - m; a subnormal d costs a microcode assist on
+ * x86, where sl_v_flush_tiny avoids it), NaN -> NaN: the lean exp, one scaling factor (2^k is
+ * normal for k >= -126), no clamp. A lane below -87 gets an unspecified value (never a trap). */
+SL_VINLINE __m256 sl_v_expf_lean(__m256 d) {
   __m256 t;
   __m256 k = sl_v_exp_k(d, &t);
-  __m256 p = sl_v_exp_poly(_mm256_add_ps(sl_v_exp_reduce(d, k), rr));
+  __m256 p = sl_v_exp_poly(sl_v_exp_reduce(d, k));
   /* t's low bits hold k: (t << 23) = k << 23 (the magic's bits shift out), + bias. */
   __m256 s = _mm256_castsi256_ps(
       _mm256_add_epi32(_mm256_slli_epi32(_mm256_castps_si256(t), 23), SL_VI(0x3f800000)));
@@ -201,18 +191,8 @@ SL_VINLINE __m256 sl_v_expf_lean(__m256 d, __m256 rr) {
 SL_VINLINE __m256 sl_v_expf_nabs(__m256 a, int deep) {
   __m256 d = sl_v_flush_tiny(_mm256_xor_ps(a, SL_V1(-0.0f)));
   if (deep)
-    return sl_v_expf_sum(d, _mm256_setzero_ps());
-  return sl_v_expf_lean(d, _mm256_setzero_ps());
-}
-
-/* d = x - m rounded, and *rr = (x - m) - d exactly (TwoSum), so exp(x - m) loses nothing to
- * the rounding of the difference (which would cost |x - m| * 2^-24 relative). */
-SL_VINLINE __m256 sl_v_sub_exact(__m256 x, __m256 m, __m256 *rr) {
-  __m256 d = _mm256_sub_ps(x, m);
-  __m256 ap = _mm256_add_ps(d, m);
-  __m256 bp = _mm256_sub_ps(d, ap);
-  *rr = _mm256_sub_ps(_mm256_sub_ps(x, ap), _mm256_add_ps(m, bp));
-  return d;
+    return sl_v_expf(d);
+  return sl_v_expf_lean(d);
 }
 
 #endif /* SL_AVX2_VMATH_H */

@@ -20,7 +20,7 @@
  *   converted as an int32: exact), so no subnormal ever reaches a multiplier or an FMA;
  *   (getmant's [0.75, 1.5) or [1, 2) mantissa does not match the polynomial's interval
  *   [sqrt(1/2), sqrt(2)), so getexp/getmant would need a second fixup: not used);
- * - expf, expf_sum: 2^k is applied with VSCALEFPS, p * 2^k rounded once: the same single
+ * - expf: 2^k is applied with VSCALEFPS, p * 2^k rounded once: the same single
  *   rounding of a subnormal result as AVX2's two-factor product p * 2^(k/2) * 2^(k - k/2),
  *   without the five integer operations and the second multiply (overflow to +inf, underflow
  *   to 0 included); expf_lean keeps AVX2's single factor built from k's bits (its 2^k is
@@ -162,26 +162,11 @@ SL_VINLINE __m512 sl_v16_exp_reduce(__m512 x, __m512 k) {
   return _mm512_fnmadd_ps(k, SL_V16(-0x1.05c610p-29f), r);
 }
 
-/* exp(x + lo), every float x, with a small correction lo (|lo| <= half an ULP of x: the rounding
- * error of an argument formed by a subtraction, from sl_v16_sub_exact; 0 otherwise), added to
- * the reduced argument; ignored where |x| >= 128 (the result is 0 or +inf there). A subnormal x
- * is replaced by 0 first (exp is 1 either way; a subnormal operand would cost the FMA units a
- * microcode assist on some CPUs). x is clamped to [-104, 89] (exp(-104) rounds to 0, exp(89)
- * overflows to +inf); p * 2^k with k in [-150, 129] rounded once by VSCALEFPS (subnormal results
- * correctly rounded, not flushed). NaN -> NaN (the clamps pass it, scalef of a NaN is NaN).
- * sl_v_expf_sum of src/avx2/vmath.h, bit for bit. */
-SL_VINLINE __m512 sl_v16_expf_sum(__m512 x, __m512 lo) {
-  __m512 ax = _mm512_abs_ps(x);
-  x = _mm512_mask_mov_ps(x, _mm512_cmp_ps_mask(ax, SL_V16(0x1p-126f), _CMP_LT_OQ),
-                         _mm512_setzero_ps());
-  lo = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(ax, SL_V16(128.0f), _CMP_LT_OQ), lo);
-  x = _mm512_min_ps(SL_V16(89.0f), _mm512_max_ps(SL_V16(-104.0f), x)); /* NaN passes */
-  __m512 k = sl_v16_exp_k(x);
-  __m512 p = sl_v16_exp_poly(_mm512_add_ps(sl_v16_exp_reduce(x, k), lo));
-  return _mm512_scalef_ps(p, k);
-}
-
-/* expf(x), every float (sl_v16_expf_sum without a correction; the same subnormal-x rule). */
+/* expf(x), every float x. A subnormal x is replaced by 0 first (exp is 1 either way; a
+ * subnormal operand would cost the FMA units a microcode assist on some CPUs). x is clamped to
+ * [-104, 89] (exp(-104) rounds to 0, exp(89) overflows to +inf); p * 2^k with k in [-150, 129]
+ * rounded once by VSCALEFPS (subnormal results correctly rounded, not flushed). NaN -> NaN (the
+ * clamps pass it, scalef of a NaN is NaN). sl_v_expf of src/avx2/vmath.h, bit for bit. */
 SL_VINLINE __m512 sl_v16_expf(__m512 x) {
   x = _mm512_mask_mov_ps(x, _mm512_cmp_ps_mask(_mm512_abs_ps(x), SL_V16(0x1p-126f), _CMP_LT_OQ),
                          _mm512_setzero_ps());
@@ -196,15 +181,15 @@ SL_VINLINE __m512 sl_v16_flush_tiny(__m512 d) {
   return _mm512_add_ps(_mm512_sub_ps(d, SL_V16(0x1p-100f)), SL_V16(0x1p-100f));
 }
 
-/* exp(d + rr) for -87 <= d <= 0, d not subnormal (softmax arguments x - m, given exactly as
- * d + rr by sl_v16_sub_exact), NaN -> NaN: the lean exp of the CE kernel (sl_v_expf_lean), no
- * clamp, one scaling factor 2^k (k >= -126: normal) whose bits are k << 23 + the bias: t's low
- * bits hold k, the magic's bits shift out. A lane below -87 gets an unspecified value. */
-SL_VINLINE __m512 sl_v16_expf_lean(__m512 d, __m512 rr) {
+/* exp(d) for -87 <= d <= 0 (softmax arguments x - m), NaN -> NaN: the lean exp of the CE
+ * kernel (sl_v_expf_lean), no clamp, one scaling factor 2^k (k >= -126: normal) whose bits are
+ * k << 23 + the bias: t's low bits hold k, the magic's bits shift out. A lane below -87 gets an
+ * unspecified value. */
+SL_VINLINE __m512 sl_v16_expf_lean(__m512 d) {
   const __m512 magic = SL_V16(0x1.8p23f);
   __m512 t = _mm512_fmadd_ps(d, SL_V16(0x1.715476p+0f), magic);
   __m512 k = _mm512_sub_ps(t, magic);
-  __m512 p = sl_v16_exp_poly(_mm512_add_ps(sl_v16_exp_reduce(d, k), rr));
+  __m512 p = sl_v16_exp_poly(sl_v16_exp_reduce(d, k));
   __m512 s = _mm512_castsi512_ps(
       _mm512_add_epi32(_mm512_slli_epi32(_mm512_castps_si512(t), 23), SL_V16I(0x3f800000)));
   return _mm512_mul_ps(p, s);
@@ -215,18 +200,8 @@ SL_VINLINE __m512 sl_v16_expf_lean(__m512 d, __m512 rr) {
 SL_VINLINE __m512 sl_v16_expf_nabs(__m512 a, int deep) {
   __m512 d = sl_v16_flush_tiny(_mm512_xor_ps(a, SL_V16(-0.0f)));
   if (deep)
-    return sl_v16_expf_sum(d, _mm512_setzero_ps());
-  return sl_v16_expf_lean(d, _mm512_setzero_ps());
-}
-
-/* d = x - m rounded, and *rr = (x - m) - d exactly (TwoSum), so exp(x - m) loses nothing to
- * the rounding of the difference. */
-SL_VINLINE __m512 sl_v16_sub_exact(__m512 x, __m512 m, __m512 *rr) {
-  __m512 d = _mm512_sub_ps(x, m);
-  __m512 ap = _mm512_add_ps(d, m);
-  __m512 bp = _mm512_sub_ps(d, ap);
-  *rr = _mm512_sub_ps(_mm512_sub_ps(x, ap), _mm512_add_ps(m, bp));
-  return d;
+    return sl_v16_expf(d);
+  return sl_v16_expf_lean(d);
 }
 
 #endif /* SL_AVX512_VMATH_H */

@@ -261,7 +261,7 @@ SL_V vf v_exp_nabs(vf a, int deep) {
 /* exp(d) for d <= 0 or NaN (softmax arguments x_c - max): deep = 0 when every lane used has
  * d >= -87 (one scaling factor), deep = 1 for any d (subnormal results rounded once, -inf 0) */
 SL_V vf v_exp_neg(vf d, const int deep) {
-  return deep ? sl_v_expf(d) : sl_v_expf_lean(d, vdupq_n_f32(0.0f));
+  return deep ? sl_v_expf(d) : sl_v_expf_lean(d);
 }
 
 #endif /* SL_NEON_VEC_H */

@@ -90,15 +90,15 @@ SL_INLINE float32x4_t sl_v_logf(float32x4_t x) {
   return vbslq_f32(vceqq_f32(x, vdupq_n_f32(INFINITY)), x, y);
 }
 
-/* e^r of exp(x + xlo) = 2^k e^r, |x| <= 104: k = round(x / ln2) in *kf, r = x - k ln2 + xlo,
+/* e^r of exp(x) = 2^k e^r, |x| <= 104: k = round(x / ln2) in *kf, r = x - k ln2,
  * e^r = 1 + r + r^2 P(r) */
-SL_INLINE float32x4_t sl_v_exp_core(float32x4_t x, float32x4_t xlo, float32x4_t *kf) {
+SL_INLINE float32x4_t sl_v_exp_core(float32x4_t x, float32x4_t *kf) {
   const float32x4_t p0 = vdupq_n_f32(0x1.fffffcp-2f), p1 = vdupq_n_f32(0x1.555492p-3f);
   const float32x4_t p2 = vdupq_n_f32(0x1.5558f2p-5f), p3 = vdupq_n_f32(0x1.1239d4p-7f);
   const float32x4_t p4 = vdupq_n_f32(0x1.6a244ap-10f);
   float32x4_t k = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(0x1.715476p+0f)));
   float32x4_t r = vfmsq_f32(x, k, vdupq_n_f32(SL_LN2_HI));
-  r = vaddq_f32(vfmsq_f32(r, k, vdupq_n_f32(SL_LN2_LO)), xlo);
+  r = vfmsq_f32(r, k, vdupq_n_f32(SL_LN2_LO));
   float32x4_t r2 = vmulq_f32(r, r);
   float32x4_t a01 = vfmaq_f32(p0, p1, r), a23 = vfmaq_f32(p2, p3, r);
   float32x4_t a24 = vfmaq_f32(a23, p4, r2);
@@ -107,15 +107,13 @@ SL_INLINE float32x4_t sl_v_exp_core(float32x4_t x, float32x4_t xlo, float32x4_t 
   return vaddq_f32(vfmaq_f32(r, r2, pr), vdupq_n_f32(1.0f));
 }
 
-/* input: x, any float; xlo, a small correction (|xlo| <= ulp(x), or 0); K, a constant in
- * [0, 64]; output: exp(x + xlo) * 2^K per lane, the scaling exact (K = 64 keeps exp(-|x|)
- * normal down to |x| = 104: no subnormal rounding). xlo carries the rounding error of an
- * argument formed by a subtraction (CE: x_c - max), so that rounding does not reach exp. */
-SL_INLINE float32x4_t sl_v_expf_full(float32x4_t x, float32x4_t xlo, const int K) {
+/* input: x, any float; K, a constant in [0, 64]; output: exp(x) * 2^K per lane, the scaling
+ * exact (K = 64 keeps exp(-|x|) normal down to |x| = 104: no subnormal rounding). */
+SL_INLINE float32x4_t sl_v_expf_full(float32x4_t x, const int K) {
   /* keeps NaN; below the lower bound the result rounds to 0 even after the 2^K scaling */
   x = vminq_f32(vmaxq_f32(x, vdupq_n_f32(-104.0f - 0.6931472f * (float)K)), vdupq_n_f32(89.0f));
   float32x4_t kf;
-  float32x4_t e = sl_v_exp_core(x, xlo, &kf);
+  float32x4_t e = sl_v_exp_core(x, &kf);
   int32x4_t k = vaddq_s32(vcvtq_s32_f32(kf), vdupq_n_s32(K));
   if (__builtin_expect(
           vmaxvq_u32(vcagtq_f32(vaddq_f32(kf, vdupq_n_f32((float)K)), vdupq_n_f32(126.0f))) == 0,
@@ -129,33 +127,19 @@ SL_INLINE float32x4_t sl_v_expf_full(float32x4_t x, float32x4_t xlo, const int K
   return vmulq_f32(vmulq_f32(e, vreinterpretq_f32_s32(s1)), vreinterpretq_f32_s32(s2));
 }
 
-/* exp(d + dlo) for -87 <= d <= 0 (CE's exp(x_c - max) when no lane is below -87; dlo from
- * sl_v_sub_exact): sl_v_expf_full without the clamp and the range test, one scaling factor
- * (2^k normal). A lane below -87 gets an unspecified value. */
-SL_INLINE float32x4_t sl_v_expf_lean(float32x4_t d, float32x4_t dlo) {
+/* exp(d) for -87 <= d <= 0 (CE's exp(x_c - max) when no lane is below -87): sl_v_expf_full
+ * without the clamp and the range test, one scaling factor (2^k normal). A lane below -87 gets
+ * an unspecified value. */
+SL_INLINE float32x4_t sl_v_expf_lean(float32x4_t d) {
   float32x4_t kf;
-  float32x4_t e = sl_v_exp_core(d, dlo, &kf);
+  float32x4_t e = sl_v_exp_core(d, &kf);
   int32x4_t s = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(kf), vdupq_n_s32(127)), 23);
   return vmulq_f32(e, vreinterpretq_f32_s32(s));
 }
 
 /* input: x, any float; output: exp(x) per lane */
 SL_INLINE float32x4_t sl_v_expf(float32x4_t x) {
-  return sl_v_expf_full(x, vdupq_n_f32(0.0f), 0);
-}
-
-/* input: a, b; output: a - b rounded (the return value) and its exact rounding error in *lo
- * (Knuth's TwoSum on a + (-b): 6 operations, any magnitudes), for an exp argument: *lo is 0
- * where |a - b| >= 128 (exp is 0 or +inf there anyway; TwoSum's error term would be huge for
- * huge operands, or NaN for infinite ones, and must not reach exp's reduction) */
-SL_INLINE float32x4_t sl_v_sub_exact(float32x4_t a, float32x4_t b, float32x4_t *lo) {
-  float32x4_t s = vsubq_f32(a, b);
-  float32x4_t bb = vsubq_f32(s, a);  /* the -b that made it into s */
-  float32x4_t aa = vsubq_f32(s, bb); /* the a that made it into s */
-  float32x4_t l = vaddq_f32(vsubq_f32(a, aa), vsubq_f32(vnegq_f32(b), bb));
-  *lo = vreinterpretq_f32_u32(
-      vandq_u32(vreinterpretq_u32_f32(l), vcagtq_f32(vdupq_n_f32(128.0f), s)));
-  return s;
+  return sl_v_expf_full(x, 0);
 }
 
 /* input: u >= 0 (or NaN, +inf); output: log(1 + u) per lane */

@@ -107,7 +107,7 @@ int main(int argc, char **argv) {
         vst1q_f32(y[F_LOG], sl_v_logf(vx));
         vst1q_f32(y[F_EXP], sl_v_expf(vx));
         vst1q_f32(y[F_LOG1P], sl_v_log1pf(vx));
-        vst1q_f32(y[F_EXPLEAN], sl_v_expf_lean(vx, vdupq_n_f32(0.0f)));
+        vst1q_f32(y[F_EXPLEAN], sl_v_expf_lean(vx));
         for (int l = 0; l < 4; l++) {
           for (int f = 0; f < F_COUNT; f++) {
             if (f == F_LOG1P && ((!(x[l] >= 0.0f) && !isnan(x[l])) || b % l1p_every != 0))
