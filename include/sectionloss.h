@@ -297,6 +297,11 @@ SL_API int sl_isa_available(sl_isa isa);
 SL_API sl_status sl_isa_set(sl_isa isa);
 /* "scalar", "avx2", "neon", "avx512"; "unknown" for any other value. */
 SL_API const char *sl_isa_name(sl_isa isa);
+/* SL_OK when SECTIONLOSS_ISA is unset or names an available ISA (which the first call then
+ * uses); SL_ERR_ISA_UNAVAILABLE when it is set to anything else (not an ISA name, written
+ * otherwise than in lower case, or not available here), which the library ignores silently: a
+ * caller that reports problems asks this (the Python package turns it into a warning). */
+SL_API sl_status sl_isa_env_status(void);
 
 #ifdef __cplusplus
 }
