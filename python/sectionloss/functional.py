@@ -342,6 +342,9 @@ _is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", lambda
 HAS_CUSTOM_OP = hasattr(torch, "library") and hasattr(torch.library, "custom_op")
 # PyTorch 2.0+: forward without ctx and a separate setup_context (what torch.func needs)
 _SETUP_CONTEXT_STYLE = hasattr(torch.autograd.Function, "setup_context")
+# how many torch.func transforms are active (inside one no leaf can be made)
+_functorch_depth = getattr(getattr(torch._C, "_functorch", None),
+                           "get_dynamic_layer_stack_depth", lambda: 0)
 _DelayedError = getattr(getattr(torch._C, "_functions", None), "DelayedError", None)
 _DOUBLE_BACKWARD = (b"sectionloss: the gradient of a sectionloss gradient (double backward, "
                     b"create_graph=True then differentiating again) is not supported: the "
@@ -468,9 +471,16 @@ class _Operator:
                 g = grad  # loss.backward(): no pass over the gradient at all
             else:
                 g = grad * grad_loss
-        if torch.is_grad_enabled() and not _traced(g) and _DelayedError is not None:
-            # create_graph=True: differentiating this gradient again raises a clear error
-            g = _DelayedError(_DOUBLE_BACKWARD, 1)(g)
+        if _functorch_depth() > 1:
+            # nested torch.func transforms (grad of grad, hessian): the outer one would
+            # differentiate this gradient and get zeros; no lazy error exists inside a transform
+            raise RuntimeError(_DOUBLE_BACKWARD.decode())
+        if torch.is_grad_enabled() and not _traced(g) and _DelayedError is not None and \
+                _functorch_depth() == 0:
+            # create_graph=True: differentiating this gradient again raises a clear error (the
+            # node needs an input that requires grad to be recorded: a leaf alias of g)
+            g = _DelayedError(_DOUBLE_BACKWARD, 1)(g if g.requires_grad else
+                                                   g.detach().requires_grad_())
         return (g,) + (None,) * (ctx.num_inputs - 1)
 
 
