@@ -49,7 +49,13 @@ extern "C" {
 
 /* Status codes. SL_OK is 0; every error is nonzero and has its own message
  * (sl_status_string). On any status other than SL_OK and SL_ERR_DOMAIN, no output buffer
- * (loss, grad, stats) has been touched. */
+ * (loss, grad, stats) has been touched.
+ *
+ * In-place gradients: sl_bce_logits, sl_sigmoid_focal, sl_ce and sl_softmax_focal accept
+ * grad == logits (exactly the same pointer): the gradient is then written over the logits, each
+ * element after it has been read, with the same results bit for bit as a separate buffer; the
+ * logits are gone afterwards. Any other overlap of an output with an input or another output is
+ * SL_ERR_ALIAS. */
 typedef enum sl_status {
   SL_OK = 0,
   SL_ERR_NULL_POINTER,    /* a required pointer argument is NULL */
@@ -67,7 +73,8 @@ typedef enum sl_status {
                              with more than 1024 classes */
   SL_ERR_GRAD_MAP,        /* grad_map given with MEAN/SUM, or missing for NONE with a gradient */
   SL_ERR_NO_OUTPUT,       /* loss, grad and options->stats are all NULL: nothing to compute */
-  SL_ERR_ALIAS,           /* an output buffer overlaps an input buffer or another output */
+  SL_ERR_ALIAS,           /* an output buffer overlaps an input buffer or another output (other
+                             than grad == logits for the losses on logits: in-place gradient) */
   SL_ERR_DOMAIN,          /* sl_bce: a selected probability or target outside [0, 1] (or NaN) */
   SL_ERR_LABEL,           /* sl_ce: a selected label outside [0, C) that is not ignore_index */
   SL_ERR_ISA_UNAVAILABLE, /* sl_isa_set: that ISA is unknown, not built in, or not on this CPU */
@@ -200,7 +207,8 @@ SL_API sl_status sl_bce(const sl_shape *shape, const float *prob, const float *t
 
 /* Binary cross-entropy with logits (numerically stable, optional pos_weight).
  * input:  shape, logits [N,C,H,W], target [N,C,H,W], region, options
- * output: loss, grad = d loss / d logits, as for sl_bce. NaN logits give a NaN loss. */
+ * output: loss, grad = d loss / d logits, as for sl_bce (grad may be logits itself: in
+ *         place). NaN logits give a NaN loss. */
 SL_API sl_status sl_bce_logits(const sl_shape *shape, const float *logits, const float *target,
                                const sl_region *region, const sl_options *options, float *loss,
                                float *grad);
@@ -209,7 +217,8 @@ SL_API sl_status sl_bce_logits(const sl_shape *shape, const float *logits, const
  * input:  shape (C = number of classes), logits [N,C,H,W], labels [N,H,W] of label_type,
  *         region (mask_channels must be 1), options
  * output: loss (MEAN/SUM: one float; NONE: [N,H,W] map, 0 outside the section and at ignored
- *         pixels) or NULL; grad [N,C,H,W] = d loss / d logits (0 outside) or NULL.
+ *         pixels) or NULL; grad [N,C,H,W] = d loss / d logits (0 outside) or NULL; grad may
+ *         be logits itself (in place).
  * A selected label outside [0, C) that is not ignore_index gives SL_ERR_LABEL, found before
  * anything is written. NaN logits give a NaN loss. */
 SL_API sl_status sl_ce(const sl_shape *shape, const float *logits, const void *labels,
@@ -224,9 +233,9 @@ SL_API sl_status sl_ce(const sl_shape *shape, const float *logits, const void *l
  * input:  shape, logits [N,C,H,W], target [N,C,H,W] (any float; torchvision's are in [0, 1]),
  *         region, options (no pos_weight, no pixel_weight)
  * output: loss (MEAN/SUM: one float; NONE: [N,C,H,W] map, 0 outside the section) or NULL;
- *         grad [N,C,H,W] = d loss / d logits (0 outside) or NULL. A NaN or infinite logit gives
- *         a NaN gradient (PyTorch's autograd does too); finite logits keep every digit where
- *         float PyTorch rounds 1 - p_t to 0 (README, "Differences"). */
+ *         grad [N,C,H,W] = d loss / d logits (0 outside; may be logits itself: in place) or
+ *         NULL. A NaN or infinite logit gives a NaN gradient (PyTorch's autograd does too); finite
+ * logits keep every digit where float PyTorch rounds 1 - p_t to 0 (README, "Differences"). */
 SL_API sl_status sl_sigmoid_focal(const sl_shape *shape, const float *logits, const float *target,
                                   const sl_region *region, const sl_options *options, float *loss,
                                   float *grad);

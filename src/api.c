@@ -75,7 +75,8 @@ const char *sl_status_string(sl_status s) {
   case SL_ERR_NO_OUTPUT:
     return "nothing to compute: loss, grad and every options out-parameter are NULL";
   case SL_ERR_ALIAS:
-    return "an output buffer overlaps an input buffer or another output";
+    return "an output buffer overlaps an input buffer or another output (only grad == logits is "
+           "allowed, for the losses on logits)";
   case SL_ERR_DOMAIN:
     return "all elements of input and target should be between 0 and 1 (a selected probability "
            "or target is outside [0, 1] or NaN)";
@@ -257,13 +258,18 @@ static sl_status validate(sl_job *j, const sl_shape *shape, const sl_region *reg
       {j->boxes, (uint64_t)j->num_boxes * sizeof(sl_box)},
       {j->box_offsets, j->box_offsets ? (uint64_t)(j->n + 1) * sizeof(int64_t) : 0},
   };
+  /* The one overlap allowed: the gradient written over the logits (grad == x exactly) for the
+   * losses on logits whose kernels read each element before writing its gradient. */
+  const int in_place = j->grad && j->grad == j->x &&
+                       (j->op == SL_OP_BCE_LOGITS || j->op == SL_OP_SIGMOID_FOCAL ||
+                        j->op == SL_OP_CE || j->op == SL_OP_SOFTMAX_FOCAL);
   const size_t no = sizeof outputs / sizeof outputs[0], ni = sizeof inputs / sizeof inputs[0];
   for (size_t a = 0; a < no; a++) {
     for (size_t b = a + 1; b < no; b++)
       if (overlap(outputs[a], outputs[b]))
         return SL_ERR_ALIAS;
     for (size_t i = 0; i < ni; i++)
-      if (overlap(outputs[a], inputs[i]))
+      if (overlap(outputs[a], inputs[i]) && !(in_place && a == 1 && i == 0))
         return SL_ERR_ALIAS;
   }
   return SL_OK;

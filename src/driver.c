@@ -30,9 +30,13 @@
 enum {
   SL_MAX_CHUNKS = 256,          /* partial sums live in a fixed stack array */
   SL_CHUNK_MIN_ELEMS = 1 << 15, /* no chunk smaller than this many elements (if the tensor is) */
-  SL_CE_SEG = 1024,             /* pixels of a row converted to class indices at a time */
+  SL_CE_SEG = 1024,             /* pixels of a run converted to class indices at a time */
   SL_CE_GAP = 16                /* uncounted runs at least this long go to the zero fill */
 };
+/* Gradients larger than this are written with non-temporal stores (CE kernels): they do not
+ * fit the last-level cache anyway, and streaming saves the read-for-ownership of every line
+ * (docs/performance.md). */
+#define SL_STREAM_BYTES ((int64_t)8 << 20)
 
 sl_plan sl_make_plan(int64_t rows, int64_t elems_per_row, int64_t per_sample) {
   sl_plan p;
@@ -365,6 +369,7 @@ typedef struct ce_ctx {
   sl_ce_fn fn;
   double gscale, cw_sum;
   int box_stats; /* per-box statistics (per_box_stats) */
+  int stream;    /* non-temporal gradient stores (SL_STREAM_BYTES) */
 } ce_ctx;
 
 /* The normaliser terms of the pixels [p, p + len) with class indices cls and pixel weights pw
@@ -413,10 +418,12 @@ static void ce_check_rows(const void *vctx, int64_t r0, int64_t r1, sl_chunk_acc
   }
 }
 
-/* The counted pixels [x0, x1) of pixel row r (covered by the section's boxes): class indices a
- * segment at a time, counted stretches (with the short uncounted gaps inside them) to the
- * kernel; runs of at least SL_CE_GAP uncounted pixels only get their zeros, plane by plane.
- * Returns the loss sum; *norm, *count: the normaliser terms (only when box_stats). */
+/* The counted pixels [x0, x1) from the start of pixel row r (covered by the section's boxes;
+ * x1 may pass W: then the run continues over the next rows of the same sample, contiguous in
+ * every plane): class indices a segment at a time, counted stretches (with the short uncounted
+ * gaps inside them) to the kernel; runs of at least SL_CE_GAP uncounted pixels only get their
+ * zeros, plane by plane. Returns the loss sum; *norm, *count: the normaliser terms (only when
+ * box_stats). */
 static double ce_span(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, float *lmap,
                       double *norm, int64_t *count) {
   const sl_job *j = ctx->job;
@@ -471,6 +478,7 @@ static double ce_span(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, floa
           .cstride = hw,
           .classes = j->c,
           .len = end - s0,
+          .stream = ctx->stream,
       };
       sum += ctx->fn(&row);
       i = end;
@@ -487,6 +495,14 @@ static void ce_rows(const void *vctx, int64_t r0, int64_t r1, sl_chunk_acc *acc)
   for (int64_t r = r0; r < r1; r++) {
     int64_t xoff = (r / h) * j->c * hw + (r % h) * w; /* element (n, 0, y, 0) */
     float *lmap = lmap_all ? lmap_all + r * w : NULL;
+    if (!j->box_offsets && j->num_boxes == 0) {
+      /* no boxes: the chunk's rows of one sample are one run (fewer, longer segments) */
+      int64_t rs = (r / h + 1) * h < r1 ? (r / h + 1) * h : r1, unused_count = 0;
+      double unused_norm = 0.0;
+      acc->sum += ce_span(ctx, r, 0, (rs - r) * w, lmap, &unused_norm, &unused_count);
+      r = rs - 1;
+      continue;
+    }
     sl_row_iter it;
     int64_t x0, x1;
     int cov;
@@ -510,7 +526,12 @@ static void ce_rows(const void *vctx, int64_t r0, int64_t r1, sl_chunk_acc *acc)
 
 static sl_status run_ce(const sl_job *j, const sl_kernels *k) {
   const sl_options *o = &j->opt;
-  ce_ctx ctx = {j, j->op == SL_OP_CE ? k->ce : k->softmax_focal, 0.0, 0.0, per_box_stats(j)};
+  ce_ctx ctx = {j,
+                j->op == SL_OP_CE ? k->ce : k->softmax_focal,
+                0.0,
+                0.0,
+                per_box_stats(j),
+                j->grad && j->n * j->c * j->h * j->w > SL_STREAM_BYTES / (int64_t)sizeof(float)};
   if (o->weight) {
     for (int64_t c = 0; c < j->c; c++)
       ctx.cw_sum += o->weight[c];

@@ -64,7 +64,9 @@ typedef double (*sl_bce_fn)(const sl_bce_row *r, int *domain_error);
  *             or ignore_index) -> loss 0, grad 0 for every class, logits not read
  *         cw  class weights [C] or NULL (= 1)
  *         gmap upstream gradient per pixel (NONE) or NULL (use gscale)
- * output: loss per pixel (NONE) or NULL; grad with the layout of x, or NULL
+ * output: loss per pixel (NONE) or NULL; grad with the layout of x, or NULL; grad may be x
+ *         itself (the gradient written over the logits: each pixel's logits are read before
+ *         its gradient is written)
  * Per counted pixel with label t, logp = log_softmax(x[:, i]), e = smoothing, W = cw_sum:
  *   loss_i = (1 - e) * w_t * (-logp_t) + (e / C) * sum_c (-w_c * logp_c)
  *   grad_c = g_i * (p_c * ((1 - e) * w_t + (e / C) * W) - (1 - e) * w_t * [c == t] - (e / C) * w_c)
@@ -87,6 +89,7 @@ typedef struct sl_ce_row {
   int64_t cstride; /* H * W */
   int64_t classes; /* C */
   int64_t len;
+  int stream; /* 1: the gradient is written with non-temporal stores (larger than the caches) */
 } sl_ce_row;
 
 typedef double (*sl_ce_fn)(const sl_ce_row *r);

@@ -144,88 +144,151 @@ static inline double ct_logits_grad_terms(float xf, float tf, double w, double p
   return ct_max(ct_max(0.0, g * w * a * sp), g * w * b * sn);
 }
 
+/* ---- CE and the softmax focal loss: the bound of the shifted algorithm ----------------------
+ * (Blanchard, Higham & Higham, "Accurate computation of the log-sum-exp and softmax
+ * functions", IMA J. Numer. Anal. 41(4), 2021; docs/accuracy.md). The kernels round each
+ * input-dependent intermediate once in float (d_c = x_c - m, each exponential, the sequential
+ * class sum, log1p), so each output may carry what those roundings propagate to, with
+ * u = 2^-24, p_c the softmax, l = -log p_t, P = sum_c p_c |d_c| (<= (C - 1) / e):
+ *   loss     |error| <= K u |pw fl| (w_t (l + P) + (e/C)(sum_c |w_c d_c| + |W| log s))
+ *   gradient |error| <= K u |g fg| (A p_c (1 + |d_c|) + B'_c)
+ * with w_t = (1 - e) w_t here, A = (1 - e) w_t + (e/C) W, B'_c = (1 - e) w_t [c == t] + (e/C) w_c,
+ * except for the target when x_t is the max and p_t > 1/2, where the kernels use
+ * p_t - 1 = -s1 / s: B'_t = A (1 - p_t) + (e/C) |W - w_t|.
+ * K = CT_CE_K + 2 C: the exponential's 2 ULP (4 u), the rounding of d_c (|d_c| u), C - 1
+ * sequential additions, log1p's 2 ULP, the divisions and products (u each), and p_c P <= p_c
+ * (C - 1) / e from the sum's |d_c| terms in the gradient. An exact result in the subnormal
+ * range may carry 2^-149 (1 + C Z) more, Z the factor that scales it (the exponentials' own
+ * subnormal rounding; for the gradient also |w_c| times a subnormal g e / C). The softmax focal
+ * loss's factors (q = 1 - p_t, q^gamma, F) multiply the relative error of q by gamma, whose own
+ * relative error is that of 1 - p_t or s1 / s (P / q from the d_c terms): its bound is (1 + 2
+ * gamma) times the above with w_t l P / q added to the loss's and A P / q to the gradient's bracket
+ * (q^(gamma-1) times pw for both). */
+#define CT_CE_K 10.0
+static inline double ct_ce_k(int64_t C) {
+  return CT_CE_K + 2.0 * (double)C;
+}
+
 /* CE at one counted pixel: logits x[c * stride], c < C, label t, class weights cw (NULL = 1),
- * W = sum of the class weights (C without), smoothing e. m = max logit, ls = log sum exp(x - m)
- * (as log1p of the other classes' sum),
- * ec = e / C, A = (1 - e) w_t + ec W. */
+ * W = sum of the class weights (C without), smoothing e; tolerances of its loss (tol_loss)
+ * and the constants of its gradient's (ct_ce_grad_tol). */
 typedef struct ct_ce_px {
-  double m, ls, wt1, ec, a, loss_terms, loss; /* loss: the pixel's loss in double */
-  double fg; /* the gradient's per-pixel factor (pixel weight, focal F; 1 from ct_ce_pixel) */
+  double m, ls, wt, wt1, ec, a, W, P, lt; /* lt = l = -log p_t, wt the raw class weight */
+  int64_t C;
+  int top;         /* x_t is the max and p_t > 1/2 */
+  double loss;     /* the pixel's loss in double (times fl) */
+  double tol_loss; /* its tolerance (absolute) */
+  double fg, fk;   /* the gradient's per-pixel factor and its bound's multiplier */
+  double pq;       /* focal: P / q added to the gradient's bracket (0 for CE) */
 } ct_ce_px;
 
 static inline void ct_ce_pixel(ct_ce_px *k, const float *x, int64_t stride, int64_t C, int64_t t,
                                const float *cw, double W, double e) {
-  double m = -INFINITY, s = 0.0;
+  double m = -INFINITY, s1 = 0.0;
   int64_t j = 0;
   for (int64_t c = 0; c < C; c++)
     if (x[c * stride] > m) {
       m = x[c * stride];
       j = c;
     }
-  /* ls = log1p(the sum over the classes other than the (first) largest): its digits survive
-   * where log(1 + that sum) would round them away (a confident pixel, ls ~ 1e-20) */
   for (int64_t c = 0; c < C; c++)
-    s += c == j && x[c * stride] == m ? 0.0 : exp(x[c * stride] - m);
+    s1 += c == j && x[c * stride] == m ? 0.0 : exp(x[c * stride] - m);
   k->m = m;
-  k->ls = log1p(s);
+  k->ls = log1p(s1);
+  k->C = C;
+  k->W = W;
   k->ec = e / (double)C;
-  k->wt1 = (1.0 - e) * (cw ? (double)cw[t] : 1.0);
+  k->wt = cw ? (double)cw[t] : 1.0;
+  k->wt1 = (1.0 - e) * k->wt;
   k->a = k->wt1 + k->ec * W;
-  /* loss terms |(1 - e) w_t (m - x_t)|, |(1 - e) w_t ls|, |ec sum_c w_c (m - x_c)|, |ec W ls| */
-  double sw = 0.0;
-  for (int64_t c = 0; c < C; c++)
-    sw += (cw ? (double)cw[c] : 1.0) * (m - x[c * stride]);
-  double lt = ct_max(0.0, k->wt1 * (m - x[t * stride]));
-  lt = ct_max(lt, k->wt1 * k->ls);
-  lt = ct_max(lt, k->ec * sw);
-  k->loss_terms = ct_max(lt, k->ec * W * k->ls);
-  k->loss =
-      k->wt1 * ((m - x[t * stride]) + k->ls) + (k->ec != 0.0 ? k->ec * (sw + W * k->ls) : 0.0);
+  k->lt = (m - x[t * stride]) + k->ls;
+  k->top = x[t * stride] == m && s1 < 1.0;
+  double P = 0.0, swa = 0.0, sw = 0.0;
+  for (int64_t c = 0; c < C; c++) {
+    double d = x[c * stride] - m, wc = cw ? (double)cw[c] : 1.0;
+    double pc = exp(d - k->ls);
+    P += pc > 0.0 ? pc * fabs(d) : 0.0; /* p_c |d_c| -> 0 as d_c -> -inf */
+    swa += fabs(wc * d);
+    sw += wc * -d;
+  }
+  k->P = P;
+  k->loss = k->wt1 * k->lt + (k->ec != 0.0 ? k->ec * (sw + W * k->ls) : 0.0);
+  double b = fabs(k->wt1) * (k->lt + P) + (k->ec != 0.0 ? k->ec * (swa + fabs(W) * k->ls) : 0.0);
+  /* without the final rounding's 2^-149, which the per-pixel factors do not scale */
+  k->tol_loss = ct_ce_k(C) * 0x1p-24 * b + 0x1p-149 * (double)C * (fabs(k->wt1) + k->ec * fabs(W));
   k->fg = 1.0;
+  k->fk = 1.0;
+  k->pq = 0.0;
 }
 
-/* The gradient of class c (logit xc, weight wc), g (p_c A - B_c), B_c = (1 - e) w_t [c == t] +
- * ec w_c: terms |g p_c A|, |g B_c|. */
-static inline double ct_ce_grad_terms(const ct_ce_px *k, float xc, double wc, int is_target,
-                                      double g) {
-  double p = exp((xc - k->m) - k->ls);
-  double bc = (is_target ? k->wt1 : 0.0) + k->ec * wc;
-  return ct_max(ct_max(0.0, g * k->fg * p * k->a), g * k->fg * bc);
+/* The tolerance of the gradient of class c (logit xc, weight wc) at upstream gradient g. */
+static inline double ct_ce_grad_tol(const ct_ce_px *k, float xc, double wc, int is_target,
+                                    double g) {
+  double d = xc - k->m, p = exp(d - k->ls);
+  double bc = is_target && k->top ? fabs(k->a) * -expm1(-k->lt) + k->ec * fabs(k->W - k->wt)
+                                  : (is_target ? fabs(k->wt1) : 0.0) + k->ec * fabs(wc);
+  double pd = p > 0.0 ? p * (1.0 + fabs(d) + k->pq) : 0.0; /* p_c |d_c| -> 0 as d_c -> -inf */
+  double z = fabs(g * k->fg) * (fabs(k->a) * pd + bc * (1.0 + k->pq));
+  /* subnormal intermediates: the exponentials (times g A) and g e / C (times w_c) */
+  double zs = (double)k->C * fabs(g * k->fg * k->a) + (k->ec != 0.0 ? fabs(wc) : 0.0);
+  return k->fk * (ct_ce_k(k->C) * 0x1p-24 * z + 0x1p-149 * (1.0 + zs));
 }
-
-/* ---- pixel weights (sl_ce, sl_softmax_focal) and the softmax focal loss ---------------------
- * Both multiply the CE pixel (smoothing 0 for focal) by per-pixel factors: the loss and its
- * terms by pw q^gamma, the gradient and its terms by pw F, q = 1 - p_t, F = q^(gamma-1) (q +
- * gamma p_t L), L = -log p_t (focal = 0: the factors are pw). The loss is a product of several
- * rounded factors (w_t L, q, q^gamma), and q's relative error (about 1.5 float ULP, from the
- * float exponentials it is made of) is multiplied by gamma in q^gamma: the bound of the loss and
- * of the gradient is ct_focal_ulp(gamma) = 4 + 2 gamma ulp(M) (8 at gamma 2; measured by
- * make test-kernels-strict: 5 at gamma 2, 8 at 4, 15 at 8, 32 at 20), not CT_MAX_ULP; with
- * gamma 0 (and for sl_ce with pixel weights, one exact double product) it is CT_MAX_ULP. */
-static inline double ct_focal_ulp(double gamma) {
-  return CT_MAX_ULP + 2.0 * gamma;
-}
-
-/* The softmax focal loss's reduced losses: within CT_SUM_REL up to gamma 2, beyond it
- * CT_SUM_REL (4 + 2 gamma) / 8, as its per-element bound (ct_focal_ulp) grows with gamma. */
-static inline double ct_focal_sum_rel(double gamma) {
-  return gamma > 2.0 ? (4.0 + 2.0 * gamma) / 8.0 : 1.0;
-}
-
+/* CE with pixel weights, or the softmax focal loss (smoothing 0), at one counted pixel: the
+ * loss and its tolerance times pw (and the focal factor), fg the gradient's factor. */
 static inline void ct_ce_pixel_pw(ct_ce_px *k, const float *x, int64_t stride, int64_t C, int64_t t,
                                   const float *cw, double W, double e, double pw, int focal,
                                   double gamma) {
   ct_ce_pixel(k, x, stride, C, t, cw, W, e);
   double fl = pw, fg = pw;
-  if (focal && gamma != 0.0) {
-    double lt = (x[t * stride] - k->m) - k->ls, q = -expm1(lt), pt = exp(lt);
+  double tol = k->tol_loss * fabs(pw) + 0x1p-149;
+  if (focal && gamma != 0.0) { /* the bound of the CE section above, for the focal factors */
+    double lt = -k->lt, q = -expm1(lt), pt = exp(lt);
     double ptl = pt > 0.0 ? pt * -lt : 0.0;
+    double qm1 = q > 0.0 ? pow(q, gamma - 1.0) : 0.0;
     fl *= q > 0.0 ? pow(q, gamma) : 0.0;
-    fg *= q > 0.0 ? pow(q, gamma - 1.0) * (q + gamma * ptl) : 0.0;
+    fg *= q > 0.0 ? qm1 * (q + gamma * ptl) : 0.0;
+    k->pq = q > 0.0 ? k->P / q : 0.0;
+    k->fk = 1.0 + 2.0 * gamma;
+    double b = fabs(k->wt1) * (k->lt + k->P);
+    tol = k->fk * fabs(pw) *
+              (ct_ce_k(C) * 0x1p-24 *
+                   (fabs(q > 0.0 ? pow(q, gamma) : 0.0) * b + qm1 * fabs(k->wt1) * k->lt * k->P) +
+               0x1p-149 * (double)C * fabs(k->wt1)) +
+          0x1p-149;
   }
   k->loss *= fl;
-  k->loss_terms *= fabs(fl);
+  k->tol_loss = tol;
   k->fg = fg;
+}
+
+/* The sigmoid focal loss's bound in ulp(M): m's relative error (about 2 float ULP, from the
+ * float exp(-|x|) it is made of) is multiplied by gamma in m^gamma: 4 + 2 gamma (8 at gamma 2),
+ * and its reduced losses CT_SUM_REL scaled by (4 + 2 gamma) / 8 above gamma 2. */
+static inline double ct_focal_ulp(double gamma) {
+  return CT_MAX_ULP + 2.0 * gamma;
+}
+static inline double ct_focal_sum_rel(double gamma) {
+  return gamma > 2.0 ? (4.0 + 2.0 * gamma) / 8.0 : 1.0;
+}
+
+/* An output element's error in units of an absolute tolerance tol (<= 1 passes), with the
+ * non-finite rule of ct_decided. */
+static inline double ct_tol_err(float got, float ref, double tol) {
+  double e;
+  if (ct_decided(got, ref, &e))
+    return e;
+  return fabs((double)got - (double)ref) / tol;
+}
+
+/* One output element's error in units of its bound (<= 1 passes): for CE and the softmax focal
+ * loss (op 2, CT_OP_SOFTMAX_FOCAL) terms is the absolute tolerance of the section above; for the
+ * others the magnitude M of ct_err, with ulp_bound ulp(M) allowed. */
+#define CT_OP_SIGMOID_FOCAL 3
+#define CT_OP_SOFTMAX_FOCAL 4
+static inline double ct_elem_err(int op, float got, float ref, double terms, double ulp_bound) {
+  if (op == 2 || op == CT_OP_SOFTMAX_FOCAL)
+    return ct_tol_err(got, ref, terms);
+  return ct_err(got, ref, terms) / ulp_bound;
 }
 
 /* ---- the sigmoid focal loss -----------------------------------------------------------------
@@ -266,8 +329,6 @@ static inline double ct_sfocal_grad_terms(float xf, float tf, double w, double g
 
 /* One call of sl_bce (op 0), sl_bce_logits (1), sl_ce (2), sl_sigmoid_focal
  * (CT_OP_SIGMOID_FOCAL) or sl_softmax_focal (CT_OP_SOFTMAX_FOCAL), as the test made it. */
-#define CT_OP_SIGMOID_FOCAL 3
-#define CT_OP_SOFTMAX_FOCAL 4
 typedef struct ct_call {
   int op;
   sl_shape shape;
@@ -297,7 +358,9 @@ static inline int64_t ct_label(const ct_call *c, int64_t i) {
 
 /* The terms of every output: loss_terms per map element (NONE map; may be NULL), grad_terms per
  * element of N x C x H x W (may be NULL). 0 where not counted (the outputs are 0 there).
- * Returns the sum over counted elements of |per-element loss| (in double). */
+ * Returns the sum over counted elements of |per-element loss| (in double; CE and the softmax
+ * focal loss add each element's tolerance over CT_SUM_REL: their reduced losses are within the
+ * sum of the per-element bounds). Their terms are absolute tolerances (ct_elem_err). */
 static inline double ct_terms(const ct_call *c, double *loss_terms, double *grad_terms) {
   const int64_t N = c->shape.n, C = c->shape.c, HW = c->shape.h * c->shape.w;
   double gs = c->reduction == SL_REDUCTION_MEAN
@@ -355,16 +418,18 @@ static inline double ct_terms(const ct_call *c, double *loss_terms, double *grad
       ct_ce_pixel_pw(&px, x, HW, C, t, c->weight, W, c->smoothing,
                      c->pixel_weight ? (double)c->pixel_weight[p] : 1.0,
                      c->op == CT_OP_SOFTMAX_FOCAL, c->gamma);
-      abs_sum += fabs(px.loss);
+      /* the reduced losses' scale: |l| (CT_SUM_REL of it) plus the element's tolerance */
+      double scale = fabs(px.loss) + px.tol_loss / CT_SUM_REL;
+      abs_sum += scale;
       if (c->abs_map)
-        c->abs_map[p] = fabs(px.loss);
+        c->abs_map[p] = scale;
       if (loss_terms)
-        loss_terms[p] = px.loss_terms;
+        loss_terms[p] = px.tol_loss;
       double g =
           c->reduction == SL_REDUCTION_NONE ? (c->grad_map ? (double)c->grad_map[p] : 0.0) : gs;
       for (int64_t k = 0; grad_terms && k < C; k++)
         grad_terms[(n * C + k) * HW + i] =
-            ct_ce_grad_terms(&px, x[k * HW], c->weight ? (double)c->weight[k] : 1.0, k == t, g);
+            ct_ce_grad_tol(&px, x[k * HW], c->weight ? (double)c->weight[k] : 1.0, k == t, g);
     }
   return abs_sum;
 }

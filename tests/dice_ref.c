@@ -296,20 +296,26 @@ static void run(const d_case *c, int64_t e, double v, d_ref *r, int want_grad) {
       if (!c->mc) {
         double sg = o->dice_from_logits ? p[idx] * (1.0 - p[idx]) : 1.0;
         r->grad[idx] = dp[idx] * sg;
-        r->gmag[idx] = mag[idx] * sg;
+        r->gmag[idx] = r->gmag_sm[idx] = mag[idx] * sg;
         continue;
       }
-      /* softmax Jacobian over the pixel's classes */
-      int64_t n = idx / (C * hw), ch = (idx / hw) % C, i = idx % hw;
-      double acc = 0.0, amag = 0.0;
+      /* softmax Jacobian over the pixel's classes; gmag_sm weighs each term by 1 + |x_k - max|
+       * (the relative error of the float softmax p_k: tests/contract.h, ct_ce_k) */
+      int64_t n = idx / (C * hw), i = idx % hw;
+      double acc = 0.0, amag = 0.0, smag = 0.0, m = -INFINITY;
+      for (int64_t kk = 0; kk < C; kk++)
+        m = fmax(m, (double)c->x[(n * C + kk) * hw + i]);
       for (int64_t kk = 0; kk < C; kk++) {
         int64_t j = (n * C + kk) * hw + i;
         acc += p[j] * dp[j];
         amag += p[j] * mag[j];
+        smag += p[j] > 0.0 ? p[j] * mag[j] * (1.0 + fabs((double)c->x[j] - m)) : 0.0;
       }
       r->grad[idx] = sel[idx] ? p[idx] * (dp[idx] - acc) : 0.0;
       r->gmag[idx] = sel[idx] ? p[idx] * (mag[idx] + amag) : 0.0;
-      (void)ch;
+      r->gmag_sm[idx] = sel[idx] && p[idx] > 0.0
+                            ? p[idx] * (1.0 + fabs((double)c->x[idx] - m)) * (mag[idx] + smag)
+                            : 0.0;
     }
     free(up);
     free(dp);
@@ -327,6 +333,7 @@ void d_ref_run(const d_case *c, d_ref *r) {
   r->sums = calloc((size_t)(3 * C), sizeof(double));
   r->grad = calloc((size_t)E, sizeof(double));
   r->gmag = calloc((size_t)E, sizeof(double));
+  r->gmag_sm = calloc((size_t)E, sizeof(double));
   run(c, -1, 0.0, r, 1);
 }
 
@@ -335,7 +342,7 @@ double d_ref_loss_at(const d_case *c, int64_t e, double v) {
   d_ref r;
   r.lc = calloc((size_t)C, sizeof(double));
   r.sums = calloc((size_t)(3 * C), sizeof(double));
-  r.grad = r.gmag = NULL;
+  r.grad = r.gmag = r.gmag_sm = NULL;
   run(c, e, v, &r, 0);
   free(r.lc);
   free(r.sums);
@@ -347,4 +354,5 @@ void d_ref_free(d_ref *r) {
   free(r->sums);
   free(r->grad);
   free(r->gmag);
+  free(r->gmag_sm);
 }

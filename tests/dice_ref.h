@@ -47,11 +47,13 @@ void d_case_free(d_case *c);
 sl_status d_call(const d_case *c, const sl_options *o, float *loss, float *grad);
 
 typedef struct d_ref {
-  double loss;  /* MEAN / SUM value */
-  double *lc;   /* [C] per-class loss (masked) */
-  double *sums; /* [3C] */
-  double *grad; /* N x C x H x W */
-  double *gmag; /* per element: the magnitude of the terms of the gradient */
+  double loss;     /* MEAN / SUM value */
+  double *lc;      /* [C] per-class loss (masked) */
+  double *sums;    /* [3C] */
+  double *grad;    /* N x C x H x W */
+  double *gmag;    /* per element: the magnitude of the terms of the gradient */
+  double *gmag_sm; /* multiclass: p_c (1 + |x_c - max|) (|G_c| + sum_k p_k |G_k| (1 + |x_k -
+                      max|)), the float softmax's terms (tests/contract.h); binary: gmag */
   int64_t count;
   int bad_label;
 } d_ref;

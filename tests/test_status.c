@@ -382,7 +382,8 @@ Test(status, alias) {
         sl_stats *stats;
         const char *what;
       } cases[] = {
-          {o1, x, NULL, "grad == x"},
+          /* grad == x is the in-place gradient of the losses on logits (test_inplace.c) */
+          {o1, op == BCE ? x : x + 1, NULL, op == BCE ? "grad == x" : "grad == x + 1"},
           {o1, x + 3, NULL, "grad overlaps x partially"},
           {o1, w + 1, NULL, "grad overlaps weight"},
           {o1, o1 + (none ? map - 1 : 0), NULL, "grad overlaps the loss"},

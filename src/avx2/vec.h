@@ -22,7 +22,6 @@
 #include <string.h>
 
 #include "avx2/vmath.h"
-#include "generic/exp_mode.h"
 
 #define SL_W      8
 #define SL_SUFFIX avx2
@@ -47,6 +46,17 @@ SL_V vf v_load(const float *p) {
 }
 SL_V void v_store(float *p, vf v) {
   _mm256_storeu_ps(p, v);
+}
+/* non-temporal store of a vector-aligned p (v_aligned); v_stream_fence orders a call's
+ * streamed stores before its return */
+SL_V int v_aligned(const float *p) {
+  return ((uintptr_t)p & 31) == 0;
+}
+SL_V void v_stream(float *p, vf v) {
+  _mm256_stream_ps(p, v);
+}
+SL_V void v_stream_fence(void) {
+  _mm_sfence();
 }
 SL_V __m256i first_bits(int64_t n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
@@ -189,6 +199,9 @@ SL_V vi vi_mul(vi a, vi b) {
 SL_V vi vi_add(vi a, vi b) {
   return _mm256_add_epi32(a, b);
 }
+SL_V vm vi_eq(vi a, vi b) {
+  return _mm256_castsi256_ps(_mm256_cmpeq_epi32(a, b));
+}
 SL_V vi vi_iota(void) {
   return _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
 } /* 0, 1, .., W-1 */
@@ -254,14 +267,10 @@ SL_V vf v_log1p01(vf e) {
 SL_V vf v_exp_nabs(vf a, int deep) {
   return sl_v_expf_nabs(a, deep);
 }
-SL_V vf v_sub_exact(vf a, vf b, vf *lo) {
-  return sl_v_sub_exact(a, b, lo);
-} /* TwoSum */
-/* exp(d + lo) for d <= 0 (softmax arguments, d + lo exact); mode: generic/exp_mode.h */
-SL_V vf v_exp_neg(vf d, vf lo, const int mode) {
-  if (mode == SL_EXP_DEEP)
-    return sl_v_expf_sum(d, lo);
-  return sl_v_expf_lean(mode == SL_EXP_TINY ? sl_v_flush_tiny(d) : d, lo);
+/* exp(d) for d <= 0 or NaN (softmax arguments x_c - max): deep = 0 when every lane used has
+ * d >= -87 (one scaling factor), deep = 1 for any d (subnormal results rounded once, -inf 0) */
+SL_V vf v_exp_neg(vf d, const int deep) {
+  return deep ? sl_v_expf(d) : sl_v_expf_lean(d, _mm256_setzero_ps());
 }
 
 #endif /* SL_AVX2_VEC_H */

@@ -23,7 +23,6 @@
 #include <stdint.h>
 
 #include "avx512/vmath.h"
-#include "generic/exp_mode.h"
 
 #define SL_W      16
 #define SL_SUFFIX avx512
@@ -45,6 +44,17 @@ SL_V vf v_zero(void) {
 }
 SL_V vf v_load(const float *p) {
   return _mm512_loadu_ps(p);
+}
+/* non-temporal store of a vector-aligned p (v_aligned); v_stream_fence orders a call's
+ * streamed stores before its return */
+SL_V int v_aligned(const float *p) {
+  return ((uintptr_t)p & 63) == 0;
+}
+SL_V void v_stream(float *p, vf v) {
+  _mm512_stream_ps(p, v);
+}
+SL_V void v_stream_fence(void) {
+  _mm_sfence();
 }
 SL_V void v_store(float *p, vf v) {
   _mm512_storeu_ps(p, v);
@@ -163,6 +173,9 @@ SL_V vm m_bytesn(const uint8_t *p, int64_t n) {
 SL_V vi vi_load(const int32_t *p) {
   return _mm512_loadu_si512(p);
 }
+SL_V vm vi_eq(vi a, vi b) {
+  return _mm512_cmpeq_epi32_mask(a, b);
+}
 SL_V vm vi_ge0(vi a) {
   return _mm512_cmpgt_epi32_mask(a, _mm512_set1_epi32(-1));
 }
@@ -253,14 +266,10 @@ SL_V vf v_log1p01(vf e) { /* e in [0, 1], NaN */
 SL_V vf v_exp_nabs(vf a, int deep) {
   return sl_v16_expf_nabs(a, deep);
 }
-SL_V vf v_sub_exact(vf a, vf b, vf *lo) { /* TwoSum */
-  return sl_v16_sub_exact(a, b, lo);
-}
-/* exp(d + lo) for d <= 0 (softmax arguments, d + lo exact); mode: generic/exp_mode.h */
-SL_V vf v_exp_neg(vf d, vf lo, const int mode) {
-  if (mode == SL_EXP_DEEP)
-    return sl_v16_expf_sum(d, lo);
-  return sl_v16_expf_lean(mode == SL_EXP_TINY ? sl_v16_flush_tiny(d) : d, lo);
+/* exp(d) for d <= 0 or NaN (softmax arguments x_c - max): deep = 0 when every lane used has
+ * d >= -87 (one scaling factor), deep = 1 for any d (subnormal results rounded once, -inf 0) */
+SL_V vf v_exp_neg(vf d, const int deep) {
+  return deep ? sl_v16_expf(d) : sl_v16_expf_lean(d, _mm512_setzero_ps());
 }
 
 #endif /* SL_AVX512_VEC_H */

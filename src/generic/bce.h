@@ -371,14 +371,22 @@ SL_V double bce_step(const sl_bce_row *r, int64_t i, int64_t n, const int tail, 
       return 0.0;
     }
   }
+  /* a gradient written over the logits (r->grad == r->x): the hard lanes' logits are put back
+   * for the reference, which reads each before it writes it */
+  vf x0 = (fl & BF_GRAD) && r->grad == r->x ? LDN(r->x + i) : v_zero();
   vm hard = mode != SL_BCE_MODE_PROB ? bce_logits_block(r, i, n, sel, tail, fl, k, mode, acc)
                                      : bce_prob_block(r, i, n, sel, tail, fl, acc, bad);
   if (!m_any(hard))
     return 0.0;
+  float xs[SL_W];
+  v_store(xs, x0);
   double s = 0.0;
   for (int l = 0; l < SL_W; l++)
-    if (m_lane(hard, l))
+    if (m_lane(hard, l)) {
+      if ((fl & BF_GRAD) && r->grad == r->x)
+        r->grad[i + l] = xs[l];
       s += bce_reference(r, i + l, mode);
+    }
   return s;
 }
 

@@ -1,42 +1,49 @@
 /*
- * generic/ce.h - the multi-class cross-entropy row microkernel, written once against the vector
- * layer and compiled once per ISA (src/<isa>/kernels.c includes <isa>/vec.h, then this file):
- * defines sl_ce__<isa> (contract and formulas: src/kernels.h, src/scalar/ce.c).
+ * generic/ce.h - the multi-class cross-entropy and softmax focal row microkernels, written once
+ * against the vector layer and compiled once per ISA (src/<isa>/kernels.c includes <isa>/vec.h,
+ * then this file): defines sl_ce__<isa> and sl_softmax_focal__<isa> (contract and formulas:
+ * src/kernels.h, src/scalar/ce.c).
  *
- * Shape legend: a run of len pixels of one (n, y) row; class c of pixel i at x[c * cstride + i],
- * cstride = H * W. The run is cut into segments of S pixels (S * C floats fit the scratch,
- * CE_SCR floats on the stack: L1/L2), and each segment is processed class plane by class plane
- * wherever memory is touched, so every stream is contiguous and nothing aliases in the caches
- * (class planes are often a multiple of 4 KiB apart); S <= CE_SMAX:
- *   1. planes from memory: the logits are copied to the scratch (uncounted pixels as 0) and the
- *      per-pixel max m is kept;
- *   2. pixel blocks of SL_W, classes inside, scratch only: e_c = exp(x_c - m) with x_c - m
- *      taken exactly (TwoSum), computed ONCE and written back over the logit; the sum of the
- *      e_c of classes below the max, s1 = s - 1, in double lanes plus (number of classes at the
- *      max) - 1, so log s = log1p(s1) keeps its digits when one class dominates; then per
- *      pixel, in double lanes: loss = (1 - e) w_t ((m - x_t) + log s) + (e/C)(W log s +
- *      sum_c w_c (m - x_c)), k = g A / s, and the target's gradient
- *      g (A (p_t - 1) + (e/C)(W - w_t)), p_t - 1 = -s1 / s when x_t is the max (no
- *      cancellation near p_t = 1), A = (1 - e) w_t + (e/C) W;
- *   3. planes to memory (with a gradient): grad_c = e_c k [- g (e/C) w_c], then the target
- *      class's value, one store per pixel.
- * Pixels whose float path cannot meet the accuracy contract are recomputed by the reference
- * kernel (sl_ce__scalar on that pixel): a non-finite logit, sum or loss; k or g (e/C) w_c
- * beyond the float range or subnormal; a class below the max by more than 87 (a subnormal
- * exp) under |k| > 1; s1 below 2^-100 (the loss, about s1, would carry the float exps'
- * subnormal rounding). Uncounted pixels (cls < 0) inside a segment cost their zero stores and
- * a blend; the driver gives runs of them to its zero fill, not to this kernel.
- * With more than CE_SCR / SL_W - 2 classes (4094 on AVX2) the row runs on the reference kernel.
- * Errors: within 4 ULP of the reference per element (the ULP of the larger of the result and
- * its terms), measured by make test-kernels-strict; sums in double lanes.
+ * Shape legend: a run of len pixels of one (n, y) row, or of several whole rows of one sample
+ * (the plane is contiguous); class c of pixel i at x[c * cstride + i], cstride = H * W.
+ * The run is cut into segments of S pixels (S * C floats fit the scratch: L1/L2), and each
+ * segment is processed class plane by class plane wherever memory is touched, so every stream
+ * is contiguous and nothing aliases in the caches (class planes are often a multiple of 4 KiB
+ * apart):
+ *   1. planes from memory: the logits are copied to the scratch (uncounted pixels as 0), the
+ *      per-pixel max m and min are kept;
+ *   2. pixel blocks of SL_W, classes inside, scratch only: e_c = exp(d_c), d_c = x_c - m
+ *      rounded once, written over the logit; s1 = the float sum of the e_c below the max plus
+ *      (classes at the max) - 1, so l = (m - x_t) + log1p(s1) keeps a confident pixel's
+ *      digits; then per pixel, in double lanes from those float values: the loss, k = g A / s
+ *      and the target's gradient g (A (p_t - 1) + (e/C)(W - w_t)), p_t - 1 = -s1 / s when x_t
+ *      is the max (no cancellation near p_t = 1), A = (1 - e) w_t + (e/C) W;
+ *   3. planes to memory (with a gradient): grad_c = e_c k [- g (e/C) w_c], the target class's
+ *      value blended in; non-temporal stores when the driver asks (r->stream).
+ * The exponential is the lean one unless a counted pixel of the block has a class more than 87
+ * below its max (then the one that rounds subnormal results once, and gives 0 for -inf).
+ * Pixels the float path cannot give are recomputed by the reference kernel (sl_ce__scalar on
+ * that pixel) before step 3, so a gradient written over the logits (r->grad == r->x) still
+ * reads them: a NaN or infinite loss, sum, k or target gradient (NaN and +inf logits, infinite
+ * upstream gradients or pixel weights), and values beyond 2^127, whose rounding may overflow.
+ * Uncounted pixels (cls < 0) inside a segment cost their zero stores and a blend; the driver
+ * gives runs of them to its zero fill, not to this kernel. With more than CE_SCR / SL_W - 2
+ * classes (4094 on AVX2) the row runs on the reference kernel.
+ * Errors (docs/accuracy.md, tests/contract.h ct_ce_*): the shifted algorithm's bound, each
+ * float intermediate rounded once: loss within K u (w_t (l + sum_c p_c |d_c|) + smoothing
+ * terms), gradient within K u |g| (A p_c (1 + |d_c|) + B_c), K = CT_CE_K + C (the sequential
+ * class sum); sums in double lanes.
  */
 #include <float.h>
 #include <math.h>
 
+#if !defined(SL_CE_SMAX)
+#define SL_CE_SMAX 256 /* pixels per segment at most (docs/performance.md: measured) */
+#endif
 enum {
-  CE_SCR = 32768, /* scratch floats (128 KiB of stack; C = 21 uses 22 KiB) */
-  CE_SMAX = 256,  /* pixels per segment at most */
-  CE_PAD = 16     /* floats between scratch planes: planes never a multiple of 4 KiB apart */
+  CE_SCR = 32768, /* scratch floats (128 KiB of stack; C = 21 uses 22 KiB at S = 256) */
+  CE_SMAX = SL_CE_SMAX,
+  CE_PAD = 16 /* floats between scratch planes: planes never a multiple of 4 KiB apart */
 };
 
 enum { CF_LOSS = 1, CF_GRAD = 2, CF_CW = 4, CF_GMAP = 8, CF_SMOOTH = 16, CF_FOCAL = 32 };
@@ -60,114 +67,75 @@ static double ce_reference(const sl_ce_row *r, int64_t i, const int fl) {
 #define STN(p, v) (n == SL_W ? v_store((p), (v)) : v_storen((p), (v), n))
 
 typedef struct ce_seg {
-  float *xs;         /* class c of pixel j at xs[c * ps + j]: logits, then exponentials */
-  int64_t ps;        /* plane stride of xs */
-  int32_t *cls;      /* cls[0 .. S + SL_W), padded with -1 */
-  float *m, *k, *ft; /* per pixel: max, g A / s, target gradient */
-  float *gk;         /* per pixel: g e / C (smoothing) */
-  int64_t *hard;     /* pixels for the reference */
+  float *xs;     /* class c of pixel j at xs[c * ps + j]: logits, then exponentials */
+  int64_t ps;    /* plane stride of xs */
+  int32_t *cls;  /* cls[0 .. S + SL_W), padded with -1 */
+  float *m, *lo; /* per pixel: max and min logit (0 for uncounted pixels) */
+  float *k, *ft; /* per pixel: g A / s, target gradient */
+  float *gk;     /* per pixel: g e / C (smoothing) */
+  int64_t *hard; /* pixels for the reference */
 } ce_seg;
 
 /* input:  segment of S pixels at i0 (all counted when all), class rows of r->x
- * output: sg->xs (logits, uncounted pixels 0), sg->m */
+ * output: sg->xs (logits, uncounted pixels 0), sg->m, sg->lo */
 SL_V void ce_pass1(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t S, const int all) {
-  const int64_t C = r->classes, cs = r->cstride, S2 = S & ~(int64_t)(2 * SL_W - 1);
+  const int64_t C = r->classes, cs = r->cstride;
   for (int64_t c = 0; c < C; c++) {
     const float *xp = r->x + c * cs + i0;
     float *sp = sg->xs + c * sg->ps;
-    int64_t j = 0;
-    for (; j < S2; j += 2 * SL_W) {
-      __builtin_prefetch(xp + S + j, 0, 3); /* the next segment's logits */
-      vf v0 = v_load(xp + j), v1 = v_load(xp + j + SL_W);
-      if (!all) {
-        v0 = v_keep(vi_ge0(vi_load(sg->cls + j)), v0);
-        v1 = v_keep(vi_ge0(vi_load(sg->cls + j + SL_W)), v1);
-      }
-      v_store(sp + j, v0);
-      v_store(sp + j + SL_W, v1);
-      v_store(sg->m + j, c == 0 ? v0 : v_max(v_load(sg->m + j), v0));
-      v_store(sg->m + j + SL_W, c == 0 ? v1 : v_max(v_load(sg->m + j + SL_W), v1));
-    }
-    for (; j < S; j += SL_W) {
+    for (int64_t j = 0; j < S; j += SL_W) {
       int64_t n = S - j < SL_W ? S - j : SL_W;
+      if (n == SL_W)
+        __builtin_prefetch(xp + S + j, 0, 3); /* the next segment's logits */
       vf v = LDN(xp + j);
       if (!all)
         v = v_keep(vi_ge0(vi_load(sg->cls + j)), v);
       v_store(sp + j, v);
       v_store(sg->m + j, c == 0 ? v : v_max(v_load(sg->m + j), v));
+      v_store(sg->lo + j, c == 0 ? v : v_min(v_load(sg->lo + j), v));
     }
   }
 }
 
-/* The classes of pixel block j, in the scratch: e_c = exp(x_c - m) with x_c - m taken exactly
- * (TwoSum), written over the logit; s1 = the sum of the e_c below the max (double lanes), nlt =
- * minus the number of classes below the max (or NaN), sw = sum_c w_c (x_c - m) (smoothing),
- * dmin = the smallest x_c - m. mode: generic/exp_mode.h (lanes below -87 under SL_EXP_LEAN or
- * SL_EXP_TINY give unspecified e_c: the caller redoes the block when dmin says so). */
+/* The classes of pixel block j, in the scratch: e_c = exp(x_c - m), written over the logit;
+ * s1 = the float sum of the e_c below the max (one class after the other), nlt = the number
+ * of classes below the max (a NaN d counts as below), sw = sum_c w_c (x_c - m)
+ * (smoothing). deep: some lane has a class more than 87 below its max (or -inf). */
 typedef struct ce_sums {
-  vd s1, sw;
+  vf s1, sw;
   vi nlt;
-  vf dmin;
 } ce_sums;
 SL_V ce_sums ce_classes(const sl_ce_row *r, const ce_seg *sg, int64_t j, vf m, const int fl,
-                        const int mode) {
+                        const int deep) {
   const int64_t C = r->classes, ps = sg->ps;
   const vf zero = v_zero();
-  ce_sums o = {d_zero(), d_zero(), vi_zero(), zero};
-  int64_t c = 0;
-  /* two classes a step: their exponentials below the max are added in float, then in double
-   * (each pair sum rounds once: s1 within half an ULP) */
-  for (; c + 2 <= C; c += 2) {
-    if (mode == SL_EXP_LEAN) /* the common mode is the one the cost model measures */
-      SL_MCA_BEGIN("ce_two_classes");
+  ce_sums o = {zero, zero, vi_zero()};
+  for (int64_t c = 0; c < C; c++) {
+    if (!deep) /* the common case is the one the cost model measures */
+      SL_MCA_BEGIN("ce_class");
     float *p = sg->xs + c * ps + j;
-    vf lo0, d0 = v_sub_exact(v_load(p), m, &lo0);
-    vf lo1, d1 = v_sub_exact(v_load(p + ps), m, &lo1);
-    vf e0 = v_exp_neg(d0, lo0, mode), e1 = v_exp_neg(d1, lo1, mode);
-    o.dmin = v_min(o.dmin, v_min(d0, d1));
-    v_store(p, e0);
-    v_store(p + ps, e1);
-    vm lt0 = v_nge(d0, zero), lt1 = v_nge(d1, zero); /* below the max, or NaN */
-    o.s1 = d_add(o.s1, d_from(v_add(v_keep(lt0, e0), v_keep(lt1, e1))));
-    o.nlt = vi_sub_m(vi_sub_m(o.nlt, lt0), lt1);
-    if (fl & CF_SMOOTH) {
-      o.sw = d_fma(d_set1((fl & CF_CW) ? (double)r->cw[c] : 1.0), d_from(d0), o.sw);
-      o.sw = d_fma(d_set1((fl & CF_CW) ? (double)r->cw[c + 1] : 1.0), d_from(d1), o.sw);
-    }
-    if (mode == SL_EXP_LEAN)
-      SL_MCA_END("ce_two_classes");
-  }
-  if (c < C) {
-    float *p = sg->xs + c * ps + j;
-    vf lo0, d0 = v_sub_exact(v_load(p), m, &lo0);
-    vf e0 = v_exp_neg(d0, lo0, mode);
-    o.dmin = v_min(o.dmin, d0);
-    v_store(p, e0);
-    vm lt0 = v_nge(d0, zero);
-    o.s1 = d_add(o.s1, d_from(v_keep(lt0, e0)));
-    o.nlt = vi_sub_m(o.nlt, lt0);
+    vf d = v_sub(v_load(p), m);
+    vf e = v_exp_neg(d, deep);
+    v_store(p, e);
+    vm lt = v_nge(d, zero); /* below the max, or NaN */
+    o.s1 = v_add(o.s1, v_keep(lt, e));
+    o.nlt = vi_sub_m(o.nlt, lt);
     if (fl & CF_SMOOTH)
-      o.sw = d_fma(d_set1((fl & CF_CW) ? (double)r->cw[c] : 1.0), d_from(d0), o.sw);
+      o.sw = v_fma(v_set1((fl & CF_CW) ? r->cw[c] : 1.0f), d, o.sw);
+    if (!deep)
+      SL_MCA_END("ce_class");
   }
   return o;
 }
 
-/* Block j's logits (n pixels at i0 + j) from memory into the scratch again, uncounted pixels as
- * 0 (as ce_pass1): the deep redo, after the lean pass wrote exponentials over them. */
-SL_V void ce_reload(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t j, int64_t n) {
-  const vm cnt = vi_ge0(vi_load(sg->cls + j));
-  for (int64_t c = 0; c < r->classes; c++)
-    v_store(sg->xs + c * sg->ps + j, v_keep(cnt, LDN(r->x + c * r->cstride + i0 + j)));
-}
-
-/* Pixel block j (SL_W pixels of the segment): exponentials, sums, per-pixel results.
- * Returns the block's loss sum (counted, not hard pixels) in double lanes; appends hard
- * pixels to sg->hard[*nh]. */
+/* Pixel block j (n pixels of the segment): exponentials, sums, per-pixel results.
+ * Returns the block's loss sum (counted pixels the float path gives) in double lanes; appends
+ * the others (segment indices) to sg->hard[*nh]. */
 SL_V vd ce_block(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t j, int64_t n,
                  const int fl, float cwmax, int64_t *nh) {
   const int64_t C = r->classes, ps = sg->ps;
   const double e = r->smoothing, ec = e / (double)C, W = r->cw_sum;
-  const vf zero = v_zero();
+  const vf zero = v_zero(), big = v_set1(0x1p127f);
   vf m = v_load(sg->m + j);
   vi cl = vi_load(sg->cls + j);
   vm cnt = vi_ge0(cl);
@@ -176,41 +144,27 @@ SL_V vd ce_block(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t j, in
                  vi_add(vi_iota(), vi_set1((int32_t)j)));
   vf xt = v_gather(sg->xs, at);
   vf wtf = (fl & CF_CW) ? v_gather(r->cw, vi_max(cl, vi_zero())) : v_set1(1.0f);
-  /* the exp mode of the block: a counted max below 2^-100 can make x_c - m subnormal (both
-   * operands must be that small); a class more than 87 below the max (the smallest x_c - m,
-   * known only after the lean pass) makes the whole block redo its classes in the deep mode */
-  const int tiny = m_any(m_and(cnt, v_lt(v_abs(m), v_set1(0x1p-100f))));
-  ce_sums cs =
-      tiny ? ce_classes(r, sg, j, m, fl, SL_EXP_TINY) : ce_classes(r, sg, j, m, fl, SL_EXP_LEAN);
-  vm deep = v_lt(cs.dmin, v_set1(-87.0f));
-  if (__builtin_expect(m_any(deep), 0)) {
-    ce_reload(r, sg, i0, j, n);
-    cs = ce_classes(r, sg, j, m, fl, SL_EXP_DEEP);
-  }
-  vd s1 = cs.s1, sw = cs.sw;
-  vi nlt = cs.nlt;
+  /* a class more than 87 below the max (or inf - inf): the exponential with subnormals */
+  const int deep = m_any(m_and(cnt, v_nge(v_sub(v_load(sg->lo + j), m), v_set1(-87.0f))));
+  ce_sums cs = deep ? ce_classes(r, sg, j, m, fl, 1) : ce_classes(r, sg, j, m, fl, 0);
   vf et = v_gather(sg->xs, at);
-  /* s1 = sum of the classes below the max + (classes at the max - 1); s = 1 + s1 (a NaN
-   * d counts as below: s1 is NaN then, from its exp) */
-  s1 = d_add(s1, d_from(v_sub(v_set1((float)(C - 1)), vi_to_f(nlt))));
-  vf s1f = d_to_f(s1);
-  vd ls = d_from(v_log1p(s1f));
+  /* s1 = the sum of the classes below the max + (classes at the max - 1); s = 1 + s1 */
+  vf s1f = v_add(cs.s1, v_sub(v_set1((float)(C - 1)), vi_to_f(cs.nlt)));
+  vd s1 = d_from(s1f), ls = d_from(v_log1p(s1f));
   vd s = d_add(d_set1(1.0), s1), wt = d_from(wtf);
   vd dt = d_sub(d_from(m), d_from(xt)); /* m - x_t >= 0, exact in double */
   vd loss = d_mul(wt, d_add(dt, ls));
   if (fl & CF_SMOOTH) /* sw = sum_c w_c (x_c - m) <= 0 */
-    loss = d_fma(d_set1(1.0 - e), loss, d_mul(d_set1(ec), d_sub(d_mul(d_set1(W), ls), sw)));
+    loss =
+        d_fma(d_set1(1.0 - e), loss, d_mul(d_set1(ec), d_sub(d_mul(d_set1(W), ls), d_from(cs.sw))));
   /* the per-pixel factors (pixel weight, focal), on the loss here and on g (fg) below; hx: the
-   * pixels they make hard (a pixel weight infinite, NaN or subnormal; q = 0 or q^gamma tiny) */
+   * pixels focal_pow cannot give */
   vd fg = d_set1(1.0), inv = d_zero(), pt = d_zero();
   vm hx = m_none();
-  if (r->pw) { /* a run-time test per block: one load, one product (not worth a flag) */
-    vf pwf = LDN(r->pw + i0 + j), apw = v_abs(pwf);
-    hx = m_or(v_nle(apw, v_set1(FLT_MAX)), m_and(v_lt(apw, v_set1(FLT_MIN)), v_gt(apw, zero)));
-    fg = d_from(pwf);
-  }
+  if (r->pw) /* a run-time test per block: one load, one product (not worth a flag) */
+    fg = d_from(LDN(r->pw + i0 + j));
   /* x_t is the max and s1 < 1: then 1 - p_t = s1 / s (p_t > 1/2 only here) */
-  vm top = m_and(v_eq(m, xt), v_lt(v_sub(s1f, v_set1(1.0f)), v_zero()));
+  vm top = m_and(v_eq(m, xt), v_lt(s1f, v_set1(1.0f)));
   if (fl & (CF_GRAD | CF_FOCAL)) {
     inv = d_div(d_set1(1.0), s);
     pt = d_mul(d_from(et), inv);
@@ -220,7 +174,7 @@ SL_V vd ce_block(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t j, in
      * pw q^gamma, g times pw F, F = q^(gamma-1) (q + gamma p_t L) (src/scalar/ce.c) */
     vd q = d_sel(top, d_mul(s1, inv), d_sub(d_set1(1.0), pt));
     vd qm1, qg, L = d_add(dt, ls);
-    hx = m_or(hx, v_nge(d_to_f(q), zero)); /* q = 0 (C = 1): F = 0 */
+    hx = m_or(hx, v_nge(d_to_f(q), zero)); /* q NaN */
     focal_pow(q, (double)r->gamma, &qm1, &qg, &hx);
     loss = d_mul(loss, d_mul(fg, qg));
     fg = d_mul(fg, d_mul(qm1, d_fma(d_set1((double)r->gamma), d_mul(pt, L), q)));
@@ -228,14 +182,8 @@ SL_V vd ce_block(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t j, in
     loss = d_mul(loss, fg);
   }
   vf lf = d_to_f(loss);
-  /* s1 below 2^-100 (a fuzz finding): the classes below the max are then exponentials
-   * near or below FLT_MIN, rounded to the subnormal grid or to 0 (up to 2^-150 each), while the
-   * loss is about s1: the reference's pixel (its exponentials are double). With C = 1, s1 = 0
-   * is exact. */
-  vm hard = m_or(v_nle(v_abs(lf), v_set1(FLT_MAX)), v_nle(v_abs(s1f), v_set1(FLT_MAX)));
-  if (C > 1)
-    hard = m_or(hard, v_lt(s1f, v_set1(0x1p-100f)));
-  hard = m_or(hard, hx);
+  /* non-finite (NaN or +inf logits, infinite factors) or near the float range's end */
+  vm hard = m_or(hx, v_nle(v_abs(lf), big));
   if (fl & CF_GRAD) {
     vf gf = (fl & CF_GMAP) ? LDN(r->gmap + i0 + j) : zero;
     vd g = (fl & CF_GMAP) ? d_from(gf) : d_set1(r->gscale);
@@ -246,8 +194,7 @@ SL_V vd ce_block(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t j, in
       a = d_add(a, d_set1(ec * W));
     vd k = d_mul(d_mul(g, a), inv);
     /* p_t > 1/2 only when x_t is the max (then 1 - p_t = s1 / s): A (p_t - 1) + (e/C)(W - w_t),
-     * no cancellation near p_t = 1; otherwise p_t A - B_t, B_t = (1 - e + e/C) w_t, which
-     * keeps a B_t far below A (a tiny target weight under smoothing) */
+     * no cancellation near p_t = 1; otherwise p_t A - B_t, B_t = (1 - e + e/C) w_t */
     vd ftd = d_sub(d_mul(pt, a), d_mul(d_set1(1.0 - e + ec), wt));
     if (m_any(top)) {
       vd near1 = d_mul(a, d_mul(d_set1(-1.0), d_mul(s1, inv)));
@@ -255,21 +202,15 @@ SL_V vd ce_block(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t j, in
         near1 = d_add(near1, d_mul(d_set1(ec), d_sub(d_set1(W), wt)));
       ftd = d_sel(top, near1, ftd);
     }
-    vf kf = d_to_f(k), ak = v_abs(kf);
-    hard = m_or(hard,
-                m_or(v_nle(ak, v_set1(FLT_MAX)), m_and(v_lt(ak, v_set1(FLT_MIN)), v_gt(ak, zero))));
-    hard = m_or(hard, m_and(deep, v_gt(ak, v_set1(1.0f))));
-    if (fl & CF_SMOOTH) {
-      /* g e/C below FLT_MIN, subnormal or underflowed to 0 from a nonzero g (a campaign
-       * finding: smoothing 1e-40, or g = 1.4e-45, under class weights up to 3.4e38) */
-      vf gk = d_to_f(d_mul(g, d_set1(ec))), agk = v_abs(gk);
-      vf big = v_abs(v_mul(agk, v_set1(cwmax)));
-      vm gnz = (fl & CF_GMAP) ? v_gt(v_abs(gf), zero) : (r->gscale != 0.0 ? m_all() : m_none());
-      hard = m_or(hard, m_or(v_nle(big, v_set1(FLT_MAX)), m_and(v_lt(agk, v_set1(FLT_MIN)), gnz)));
+    vf kf = d_to_f(k), ftf = d_to_f(d_mul(g, ftd));
+    hard = m_or(hard, m_or(v_nle(v_abs(kf), big), v_nle(v_abs(ftf), big)));
+    if (fl & CF_SMOOTH) { /* g (e/C) w_c must not overflow */
+      vf gk = d_to_f(d_mul(g, d_set1(ec)));
+      hard = m_or(hard, v_nle(v_abs(v_mul(gk, v_set1(cwmax))), big));
       v_store(sg->gk + j, v_keep(cnt, gk));
     }
     v_store(sg->k + j, v_keep(cnt, kf));
-    v_store(sg->ft + j, d_to_f(d_mul(g, ftd)));
+    v_store(sg->ft + j, ftf);
   }
   hard = m_and(cnt, hard);
   lf = v_keep(cnt, lf);
@@ -278,40 +219,60 @@ SL_V vd ce_block(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t j, in
   if (m_any(hard))
     for (int l = 0; l < SL_W; l++)
       if (m_lane(hard, l))
-        sg->hard[(*nh)++] = i0 + j + l;
+        sg->hard[(*nh)++] = j + l;
   return d_sel(m_andnot(cnt, hard), loss, d_zero());
 }
 
-/* Planes to memory: grad_c = e_c k [- (g e / C) w_c], then the target classes' values. */
+/* The reference's pixels of the segment, before step 3 (the logits are still in memory, even
+ * when the gradient overwrites them): their loss and gradient stored, and their gradient put in
+ * the scratch so that step 3 stores the same values (e_c = grad_c, k = 1, g e/C = 0). */
+SL_V double ce_hard(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t nh, const int fl) {
+  double sum = 0.0;
+  for (int64_t h = 0; h < nh; h++) {
+    const int64_t j = sg->hard[h], i = i0 + j;
+    sum += ce_reference(r, i, fl);
+    if (!(fl & CF_GRAD))
+      continue;
+    for (int64_t c = 0; c < r->classes; c++)
+      sg->xs[c * sg->ps + j] = r->grad[c * r->cstride + i];
+    sg->k[j] = 1.0f;
+    sg->ft[j] = r->grad[sg->cls[j] * r->cstride + i];
+    if (fl & CF_SMOOTH)
+      sg->gk[j] = 0.0f;
+  }
+  return sum;
+}
+
+/* The gradient of class c at pixel block j: e_c k [- (g e / C) w_c], or the target's value. */
+SL_V vf ce_grad_block(const ce_seg *sg, const float *ep, int64_t j, int32_t c, vf wc,
+                      const int fl) {
+  vf v = v_mul(v_load(ep + j), v_load(sg->k + j));
+  if (fl & CF_SMOOTH)
+    v = v_fnma(v_load(sg->gk + j), wc, v);
+  return v_sel(vi_eq(vi_load(sg->cls + j), vi_set1(c)), v_load(sg->ft + j), v);
+}
+
+/* Step 3, planes to memory: non-temporal stores where r->stream and the plane's segment is
+ * vector-aligned (ce_body aligns the segments), ordinary ones otherwise. */
 SL_V void ce_pass3(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t S, const int fl) {
-  const int64_t C = r->classes, cs = r->cstride, S2 = S & ~(int64_t)(2 * SL_W - 1);
+  const int64_t C = r->classes, cs = r->cstride, S1 = S & ~(int64_t)(SL_W - 1);
   for (int64_t c = 0; c < C; c++) {
     float *gp = r->grad + c * cs + i0;
     const float *ep = sg->xs + c * sg->ps;
-    vf wc = v_set1((fl & CF_CW) ? r->cw[c] : 1.0f);
+    const vf wc = v_set1((fl & CF_CW) ? r->cw[c] : 1.0f);
     int64_t j = 0;
-    for (; j < S2; j += 2 * SL_W) {
-      __builtin_prefetch(gp + S + j, 1, 3); /* the next segment's gradient lines */
-      vf v0 = v_mul(v_load(ep + j), v_load(sg->k + j));
-      vf v1 = v_mul(v_load(ep + j + SL_W), v_load(sg->k + j + SL_W));
-      if (fl & CF_SMOOTH) {
-        v0 = v_fnma(v_load(sg->gk + j), wc, v0);
-        v1 = v_fnma(v_load(sg->gk + j + SL_W), wc, v1);
+    if (r->stream && v_aligned(gp)) {
+      for (; j < S1; j += SL_W)
+        v_stream(gp + j, ce_grad_block(sg, ep, j, (int32_t)c, wc, fl));
+    } else {
+      for (; j < S1; j += SL_W) {
+        __builtin_prefetch(gp + S + j, 1, 3); /* the next segment's gradient lines */
+        v_store(gp + j, ce_grad_block(sg, ep, j, (int32_t)c, wc, fl));
       }
-      v_store(gp + j, v0);
-      v_store(gp + j + SL_W, v1);
     }
-    for (; j < S; j += SL_W) {
-      int64_t n = S - j < SL_W ? S - j : SL_W;
-      vf v = v_mul(v_load(ep + j), v_load(sg->k + j));
-      if (fl & CF_SMOOTH)
-        v = v_fnma(v_load(sg->gk + j), wc, v);
-      STN(gp + j, v);
-    }
+    if (j < S)
+      v_storen(gp + j, ce_grad_block(sg, ep, j, (int32_t)c, wc, fl), S - j);
   }
-  for (int64_t j = 0; j < S; j++)
-    if (sg->cls[j] >= 0)
-      r->grad[sg->cls[j] * cs + i0 + j] = sg->ft[j];
 }
 
 /* The segment's class indices (cls[i0 ..], padded with -1) and pass 1 over its planes (every
@@ -338,11 +299,11 @@ SL_V double ce_segment(const sl_ce_row *r, ce_seg *sg, int64_t i0, int64_t S, co
   int64_t nh = 0;
   for (int64_t j = 0; j < S; j += SL_W)
     acc = d_add(acc, ce_block(r, sg, i0, j, S - j < SL_W ? S - j : SL_W, fl, cwmax, &nh));
+  double sum = d_hsum(acc);
+  if (nh)
+    sum += ce_hard(r, sg, i0, nh, fl);
   if (fl & CF_GRAD)
     ce_pass3(r, sg, i0, S, fl);
-  double sum = d_hsum(acc);
-  for (int64_t h = 0; h < nh; h++)
-    sum += ce_reference(r, sg->hard[h], fl);
   return sum;
 }
 
@@ -360,15 +321,25 @@ SL_V double ce_body(const sl_ce_row *r, const int fl) {
   if (S < SL_W) /* more classes than the scratch holds for one vector of pixels */
     return (fl & CF_FOCAL) ? sl_softmax_focal__scalar(r) : sl_ce__scalar(r);
   float scr[CE_SCR];
-  float m[CE_SMAX], k[CE_SMAX], ft[CE_SMAX], gk[CE_SMAX];
+  float m[CE_SMAX], lo[CE_SMAX], k[CE_SMAX], ft[CE_SMAX], gk[CE_SMAX];
   int32_t cls[CE_SMAX + SL_W];
   int64_t hard[CE_SMAX];
-  ce_seg sg = {scr, S + CE_PAD, cls, m, k, ft, gk, hard};
-  double sum = 0.0;
-  for (int64_t i0 = 0; i0 < r->len; i0 += S) {
-    int64_t len = r->len - i0 < S ? r->len - i0 : S;
-    sum += ce_segment(r, &sg, i0, len, fl, cwmax);
+  ce_seg sg = {scr, S + CE_PAD, cls, m, lo, k, ft, gk, hard};
+  /* streaming: the first segment ends where the gradient's planes are vector-aligned (when
+   * H W is a multiple of SL_W, every plane then is), so the later ones start aligned */
+  int64_t first = S;
+  if ((fl & CF_GRAD) && r->stream) {
+    int64_t mis = (int64_t)((uintptr_t)r->grad / sizeof(float) % SL_W);
+    first = mis ? SL_W - mis : S;
   }
+  double sum = 0.0;
+  for (int64_t i0 = 0, seg = first; i0 < r->len; i0 += seg, seg = S) {
+    if (seg > r->len - i0)
+      seg = r->len - i0;
+    sum += ce_segment(r, &sg, i0, seg, fl, cwmax);
+  }
+  if ((fl & CF_GRAD) && r->stream)
+    v_stream_fence();
   return sum;
 }
 

@@ -218,24 +218,18 @@ static void dmc_reference(const sl_dice_mc_row *r, int64_t i) {
   sl_dice_mc__scalar(&s);
 }
 
-/* Pixel block j: exponentials over the scratch (CE's modes), 1 / s; returns the lanes that
- * took the deep exp (a class more than 87 below the max). */
-SL_V vm dmc_block(const sl_ce_row *cr, const ce_seg *sg, const dmc_seg *dg, int64_t i0, int64_t j,
-                  int64_t n) {
+/* Pixel block j: exponentials over the scratch (CE's), 1 / s; returns the counted lanes with
+ * a class more than 87 below the max (their gradient is the reference's). */
+SL_V vm dmc_block(const sl_ce_row *cr, const ce_seg *sg, const dmc_seg *dg, int64_t j) {
   const int64_t C = cr->classes;
   vf m = v_load(sg->m + j);
   vi cl = vi_load(sg->cls + j);
   vm cnt = vi_ge0(cl);
-  const int tiny = m_any(m_and(cnt, v_lt(v_abs(m), v_set1(0x1p-100f))));
-  ce_sums cs =
-      tiny ? ce_classes(cr, sg, j, m, 0, SL_EXP_TINY) : ce_classes(cr, sg, j, m, 0, SL_EXP_LEAN);
-  vm deep = m_and(cnt, v_lt(cs.dmin, v_set1(-87.0f)));
-  if (__builtin_expect(m_any(deep), 0)) {
-    ce_reload(cr, sg, i0, j, n);
-    cs = ce_classes(cr, sg, j, m, 0, SL_EXP_DEEP);
-  }
+  vm deep = m_and(cnt, v_nge(v_sub(v_load(sg->lo + j), m), v_set1(-87.0f)));
+  ce_sums cs = m_any(deep) ? ce_classes(cr, sg, j, m, 0, 1) : ce_classes(cr, sg, j, m, 0, 0);
   /* s = 1 + (the classes below the max) + (classes at the max - 1), as generic/ce.h */
-  vd s = d_add(d_add(d_set1(1.0), cs.s1), d_from(v_sub(v_set1((float)(C - 1)), vi_to_f(cs.nlt))));
+  vd s = d_add(d_add(d_set1(1.0), d_from(cs.s1)),
+               d_from(v_sub(v_set1((float)(C - 1)), vi_to_f(cs.nlt))));
   dmc_put(d_div(d_set1(1.0), s), dg->ih, dg->il, j);
   v_store(dg->cf + j, vi_to_f(cl));
   return deep;
@@ -248,7 +242,7 @@ SL_V void dmc_segment(const sl_dice_mc_row *r, const sl_ce_row *cr, ce_seg *sg, 
   ce_seg_load(cr, r->cls, sg, i0, S);
   int64_t nh = 0;
   for (int64_t j = 0; j < S; j += SL_W) {
-    vm deep = dmc_block(cr, sg, dg, i0, j, S - j < SL_W ? S - j : SL_W);
+    vm deep = dmc_block(cr, sg, dg, j);
     if (r->grad && m_any(deep))
       for (int l = 0; l < SL_W; l++)
         if (m_lane(deep, l))
@@ -318,15 +312,15 @@ void SL_FN(sl_dice_mc)(const sl_dice_mc_row *r) {
     return;
   }
   float scr[CE_SCR];
-  float m[CE_SMAX], ih[CE_SMAX], il[CE_SMAX], cf[CE_SMAX], sh[CE_SMAX], sl[CE_SMAX];
+  float m[CE_SMAX], lo[CE_SMAX], ih[CE_SMAX], il[CE_SMAX], cf[CE_SMAX], sh[CE_SMAX], sl[CE_SMAX];
   int32_t cls[CE_SMAX + SL_W];
   int64_t hard[CE_SMAX];
-  ce_seg sg = {scr, S + CE_PAD, cls, m, NULL, NULL, NULL, NULL};
+  ce_seg sg = {scr, S + CE_PAD, cls, m, lo, NULL, NULL, NULL, NULL};
   dmc_seg dg = {ih, il, cf, sh, sl, hard};
   sl_ce_row cr = {.x = r->x, .cstride = r->cstride, .classes = C, .len = r->len};
   for (int64_t i0 = 0; i0 < r->len; i0 += S) {
     int64_t len = r->len - i0 < S ? r->len - i0 : S;
-    cr.x = r->x; /* ce_pass1 / ce_reload index from the run's start */
+    cr.x = r->x; /* ce_pass1 indexes from the run's start */
     dmc_segment(r, &cr, &sg, &dg, i0, len);
   }
 }

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "neon/vmath.h"
-#include "generic/exp_mode.h"
 
 #define SL_W      4
 #define SL_SUFFIX neon
@@ -36,6 +35,15 @@ SL_V vf v_zero(void) {
 SL_V vf v_load(const float *p) {
   return vld1q_f32(p);
 }
+/* NEON has no non-temporal vector store here: v_stream is v_store (v_aligned for the
+ * interface: 16-byte alignment) */
+SL_V int v_aligned(const float *p) {
+  return ((uintptr_t)p & 15) == 0;
+}
+SL_V void v_stream(float *p, vf v) {
+  vst1q_f32(p, v);
+}
+SL_V void v_stream_fence(void) {}
 SL_V void v_store(float *p, vf v) {
   vst1q_f32(p, v);
 }
@@ -154,6 +162,9 @@ SL_V vm m_bytesn(const uint8_t *p, int64_t n) {
 SL_V vi vi_load(const int32_t *p) {
   return vld1q_s32(p);
 }
+SL_V vm vi_eq(vi a, vi b) {
+  return vceqq_s32(a, b);
+}
 SL_V vm vi_ge0(vi a) {
   return vcgezq_s32(a);
 }
@@ -247,15 +258,10 @@ SL_V vf v_exp_nabs(vf a, int deep) {
   (void)deep;
   return sl_v_expf(vnegq_f32(a));
 }
-SL_V vf v_sub_exact(vf a, vf b, vf *lo) {
-  return sl_v_sub_exact(a, b, lo);
-} /* TwoSum */
-/* exp(d + lo) for d <= 0 (softmax arguments, d + lo exact); mode: generic/exp_mode.h (AArch64 takes
- * subnormal operands at full speed: SL_EXP_TINY is SL_EXP_LEAN) */
-SL_V vf v_exp_neg(vf d, vf lo, const int mode) {
-  if (mode == SL_EXP_DEEP)
-    return sl_v_expf_full(d, lo, 0);
-  return sl_v_expf_lean(d, lo);
+/* exp(d) for d <= 0 or NaN (softmax arguments x_c - max): deep = 0 when every lane used has
+ * d >= -87 (one scaling factor), deep = 1 for any d (subnormal results rounded once, -inf 0) */
+SL_V vf v_exp_neg(vf d, const int deep) {
+  return deep ? sl_v_expf(d) : sl_v_expf_lean(d, vdupq_n_f32(0.0f));
 }
 
 #endif /* SL_NEON_VEC_H */

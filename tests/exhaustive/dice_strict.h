@@ -173,12 +173,17 @@ static void dice_strict_mc(int iters, const int *ran, float *const *buf) {
             for (int c = 0; c < C; c++)
               z += exp((double)x[c * cs + i] - m);
             /* a p below the float range is an absolute FLT_MIN per pixel (the float exp
-             * rounds it to the subnormal grid or to 0): scale FLT_MIN / CT_SUM_REL */
+             * rounds it to the subnormal grid or to 0): scale FLT_MIN / CT_SUM_REL; each p
+             * carries the float softmax's bound ct_ce_k(C) u p (1 + |x - max|) (contract.h) */
             const double tiny = FLT_MIN / CT_SUM_REL;
             for (int c = 0; c < C; c++) {
-              p[c * w + i] = exp((double)x[c * cs + i] - m) / z;
-              abs_s[3 * c] += c == cls[i] ? fabs(p[c * w + i]) + tiny : 0;
-              abs_s[3 * c + 1] += fabs(p[c * w + i]) + tiny;
+              double pc = exp((double)x[c * cs + i] - m) / z;
+              double sc = pc > 0.0 ? fabs(pc) * (1.0 + ct_ce_k(C) * 0x1p-24 / CT_SUM_REL *
+                                                           (1.0 + fabs((double)x[c * cs + i] - m)))
+                                   : 0.0;
+              p[c * w + i] = pc;
+              abs_s[3 * c] += c == cls[i] ? sc + tiny : 0;
+              abs_s[3 * c + 1] += sc + tiny;
             }
             abs_s[3 * cls[i] + 2] += 1;
           }
@@ -209,17 +214,26 @@ static void dice_strict_mc(int iters, const int *ran, float *const *buf) {
                 continue;
               }
               int c = i / cs, t = cls[col];
-              double terms = 0.0;
+              /* the float softmax's bound (tests/contract.h): ct_ce_k(C) u p_c (1 + |x_c - max|)
+               * (|G_c| + sum_k p_k |G_k| (1 + |x_k - max|)) */
+              double tol = 0x1p-149;
               if (t >= 0) {
-                double sg = 0.0;
+                double m = -INFINITY, sg = 0.0;
                 for (int k = 0; k < C; k++)
-                  sg += p[k * w + col] * fabs(ab[2 * k] + (k == t ? ab[2 * k + 1] : 0.0));
+                  m = fmax(m, (double)x[k * cs + col]);
+                for (int k = 0; k < C; k++) /* p_k |x_k - max| -> 0 as x_k -> -inf */
+                  if (p[k * w + col] > 0.0)
+                    sg += p[k * w + col] * fabs(ab[2 * k] + (k == t ? ab[2 * k + 1] : 0.0)) *
+                          (1.0 + fabs((double)x[k * cs + col] - m));
+                /* p_c's own relative error (1 + |x_c - max|) u scales the whole bracket */
                 double pc = p[c * w + col];
-                terms = ct_max(pc * fabs(ab[2 * c] + (c == t ? ab[2 * c + 1] : 0.0)), pc * sg);
+                if (pc > 0.0)
+                  tol += ct_ce_k(C) * 0x1p-24 * pc * (1.0 + fabs((double)x[c * cs + col] - m)) *
+                         (fabs(ab[2 * c] + (c == t ? ab[2 * c + 1] : 0.0)) + sg);
               }
               snprintf(where, sizeof where, "C%d w%d c%d px%d t%d x %.9g: %.9g vs %.9g", C, w, c,
                        col, t, (double)x[i], (double)g2[i], (double)g1[i]);
-              ds_note(ti, DS_MCGRAD, ct_err(g2[i], g1[i], terms), CT_MAX_ULP, where);
+              ds_note(ti, DS_MCGRAD, ct_tol_err(g2[i], g1[i], tol), 1.0, where);
             }
           }
         }
