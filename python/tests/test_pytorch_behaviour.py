@@ -254,3 +254,18 @@ def test_inplace_over_a_tensor_another_operator_saved_fails_loudly():
     loss = sl.cross_entropy(logits, t, inplace=True)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         loss.backward()
+
+
+def test_torch_requirement_accepts_debians_pre_release_build():
+    # Debian's python3-torch reports 1.13.0a0; ">=1.13" would make pip replace it (issue 21)
+    packaging = pytest.importorskip("packaging.requirements")
+    import importlib.util
+    path = os.path.join(os.path.dirname(__file__), "..", "sectionloss_build.py")
+    spec = importlib.util.spec_from_file_location("sectionloss_build", path)
+    sectionloss_build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sectionloss_build)
+    req = packaging.Requirement(sectionloss_build.TORCH_REQUIREMENT)
+    assert req.name == "torch"
+    for version in ("1.13.0a0", "1.13.0", "2.15.0"):
+        assert req.specifier.contains(version), version
+    assert not req.specifier.contains("1.12.1")
