@@ -3,6 +3,8 @@
 against torch.compile, in ONE process and alternated rounds (issue 21).
 
 Impls (the data, section and PyTorch form of bench/torch_compare.py, one thread):
+  C call        the fused C call alone through ctypes, into a buffer kept across calls (what
+                build/sl-bench times in-process), for the Python path's own cost
   sl-py         sectionloss.<fn>(x, target, mask=m): a new gradient tensor per call
   sl-py out     the same with grad_out=buf, one buffer kept across calls
   sl-py inplace the same with inplace=True on a view of x (the gradient goes over x's storage;
@@ -10,7 +12,7 @@ Impls (the data, section and PyTorch form of bench/torch_compare.py, one thread)
   compile       torch.compile(fullgraph=True) of the torch.where form (skipped with --no-compile)
   torch         eager PyTorch, the form a user writes
 Each round times every impl once (median of --reps calls); the table gives the medians over
---rounds rounds and each impl's ratio to sl-py inplace and to compile within the same rounds.
+--rounds rounds and each impl's ratio to the C call and to compile within the same rounds.
 Run it with the default allocator and again with jemalloc retaining pages (LD_PRELOAD=...
 MALLOC_CONF=retain:true,dirty_decay_ms:-1,muzzy_decay_ms:-1) to see what fresh memory costs.
 
@@ -51,7 +53,17 @@ def impls(kind, entry, shape, d, compile_too):
         xi.grad = None
         fn(xi.view_as(xi), target, mask=mask, inplace=True).backward()
 
-    res = {"sl-py": fresh, "sl-py out": out, "sl-py inplace": inplace}
+    n, c, h, w = shape
+    loss = torch.empty(())
+    xc = x.detach().contiguous()
+
+    def c_call():  # the fused C call alone (sl-bench's fused mode), into a kept buffer
+        sectionloss._lib.call(
+            "ce" if kind == "ce" else "bce_logits", n, c, h, w, xc.data_ptr(),
+            target.data_ptr(), mask_ptr=mask.data_ptr(), num_threads=1,
+            loss_ptr=loss.data_ptr(), grad_ptr=buf.data_ptr())
+
+    res = {"C call": c_call, "sl-py": fresh, "sl-py out": out, "sl-py inplace": inplace}
     for name, compiled in (("torch", False),) + ((("compile", True),) if compile_too else ()):
         xt, f = tc.torch_loss_fn(kind, entry, "mask", d, shape, compiled=compiled)
         if compiled:
@@ -96,7 +108,7 @@ def main():
     alloc = "jemalloc" if "jemalloc" in os.environ.get("LD_PRELOAD", "") else "default"
     print(f"{args.case} mask, forward + backward, 1 thread, {alloc} allocator, "
           f"{args.rounds} rounds x {args.reps} calls, medians (ms)")
-    base = [k for k in ("sl-py inplace", "compile") if k in times]
+    base = [k for k in ("C call", "compile") if k in times]
     print(f"{'impl':>14} {'ms':>9}" + "".join(f" {'x ' + b:>16}" for b in base))
     for name, t in times.items():
         line = f"{name:>14} {statistics.median(t) * 1e3:9.2f}"

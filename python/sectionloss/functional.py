@@ -448,6 +448,9 @@ class _Operator:
     def setup_context(self, ctx, inputs, output):
         args = dict(zip(self.params, inputs))
         ctx.mark_non_differentiable(*output[1:])
+        # the other outputs get no gradient: None, not a zero tensor of the gradient's size
+        # filled at every backward (0.8 ms for a 16 MB gradient)
+        ctx.set_materialize_grads(False)
         ctx.reduction = args["reduction"]
         ctx.num_inputs = len(inputs)
         ctx.per_pixel = self.name in ("ce", "softmax_focal")  # loss map [N, H, W]

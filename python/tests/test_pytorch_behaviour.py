@@ -269,3 +269,19 @@ def test_torch_requirement_accepts_debians_pre_release_build():
     for version in ("1.13.0a0", "1.13.0", "2.15.0"):
         assert req.specifier.contains(version), version
     assert not req.specifier.contains("1.12.1")
+
+
+def test_backward_makes_no_gradient_sized_tensor():
+    # the non-differentiable outputs (the saved gradient among them) get None in backward,
+    # not zero tensors of their size (set_materialize_grads(False)); the gradient is returned
+    # as it is for loss.backward()
+    x, t, m = _ce_data(n=2, c=3, h=16, w=16)
+    x.requires_grad_()
+    loss = sl.cross_entropy(x, t, mask=m)
+    with torch.profiler.profile(record_shapes=True) as prof:
+        loss.backward()
+    writes = ("aten::zeros", "aten::fill_", "aten::zero_", "aten::clone", "aten::copy_",
+              "aten::mul", "aten::empty_like", "aten::zeros_like")
+    big = [e.key for e in prof.key_averages(group_by_input_shape=True)
+           if e.key in writes and any(list(s) == list(x.shape) for s in e.input_shapes)]
+    assert big == [], big
