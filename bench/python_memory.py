@@ -12,7 +12,8 @@ Impls (the data, section and PyTorch form of bench/torch_compare.py, one thread)
   compile       torch.compile(fullgraph=True) of the torch.where form (skipped with --no-compile)
   torch         eager PyTorch, the form a user writes
 Each round times every impl once (median of --reps calls); the table gives the medians over
---rounds rounds and each impl's ratio to the C call and to compile within the same rounds.
+--rounds rounds and each impl's ratio to the C call, to compile and to eager PyTorch within
+the same rounds. Small cases (ce-1x2x8x8, ce-4x4x64x64) give the fixed cost per call.
 Run it with the default allocator and again with jemalloc retaining pages (LD_PRELOAD=...
 MALLOC_CONF=retain:true,dirty_decay_ms:-1,muzzy_decay_ms:-1) to see what fresh memory costs.
 
@@ -108,7 +109,7 @@ def main():
     alloc = "jemalloc" if "jemalloc" in os.environ.get("LD_PRELOAD", "") else "default"
     print(f"{args.case} mask, forward + backward, 1 thread, {alloc} allocator, "
           f"{args.rounds} rounds x {args.reps} calls, medians (ms)")
-    base = [k for k in ("C call", "compile") if k in times]
+    base = [k for k in ("C call", "compile", "torch") if k in times]
     print(f"{'impl':>14} {'ms':>9}" + "".join(f" {'x ' + b:>16}" for b in base))
     for name, t in times.items():
         line = f"{name:>14} {statistics.median(t) * 1e3:9.2f}"
