@@ -557,11 +557,11 @@ def _grad_buffer(fname, original, input, with_grad, grad_out, inplace=False):
         raise ValueError(f"{fname}: inplace=True and grad_out are exclusive (inplace writes the "
                          f"gradient over the input)")
     if inplace:
-        if original is not input:
+        if original is not input:  # _check_input converted it: original is a tensor
+            layout = "" if original.is_contiguous() else ", not contiguous"
             raise ValueError(f"{fname}: inplace=True needs a contiguous float32 input tensor (the "
-                             f"gradient would go to a converted copy), got "
-                             f"{getattr(original, 'dtype', type(original).__name__)}"
-                             f"{'' if getattr(original, 'is_contiguous', bool)() else ', not contiguous'}")
+                             f"gradient would go to a converted copy), got {original.dtype}"
+                             f"{layout}")
         if input.is_leaf and input.requires_grad:
             raise ValueError(f"{fname}: inplace=True overwrites the input with the gradient; this "
                              f"input is a leaf tensor that requires grad (a parameter or a "
