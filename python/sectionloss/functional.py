@@ -404,7 +404,11 @@ class _Operator:
             self.custom.register_fake(fake)
             if differentiable:
                 self.custom.register_autograd(self.backward, setup_context=self.setup_context)
-        self.function = self._function() if differentiable else None
+        # Two forms of one Function: with setup_context (what torch.func transforms need),
+        # and forward(ctx, ...) for plain eager calls, which Function.apply does not bind to
+        # forward's signature (inspect, about 8 us a call); PyTorch 1.13 has only the latter.
+        self.function = self._function(_SETUP_CONTEXT_STYLE) if differentiable else None
+        self.function_ctx = self._function(False) if differentiable else None
 
     def __call__(self, grad_buffer=None, **kwargs):
         unknown = set(kwargs) - set(self.params)
@@ -414,9 +418,11 @@ class _Operator:
             return self.custom(*args)
         if self.function is None:
             return self.impl(*args, grad_buffer=grad_buffer)
+        if _functorch_depth() == 0:
+            return self.function_ctx.apply(grad_buffer, *args)
         return self.function.apply(grad_buffer, *args)
 
-    def _function(self):
+    def _function(self, setup_context_style):
         op = self
 
         def vmap(info, in_dims, *args):
@@ -424,14 +430,14 @@ class _Operator:
                 f"sectionloss: torch.func.vmap is not supported (sectionloss::{op.name}): the "
                 f"losses take the whole N x C x H x W batch; call them on the batch, or loop")
 
-        if _SETUP_CONTEXT_STYLE:
+        if setup_context_style:
             def forward(grad_buffer, *args):
                 return op.impl(*args, grad_buffer=grad_buffer)
 
             def setup_context(ctx, inputs, output):
                 op.setup_context(ctx, inputs[1:], output)
                 ctx.grad_buffer = inputs[0]
-        else:  # PyTorch 1.13: forward takes ctx
+        else:
             def forward(ctx, grad_buffer, *args):
                 output = op.impl(*args, grad_buffer=grad_buffer)
                 op.setup_context(ctx, args, output)
@@ -443,8 +449,8 @@ class _Operator:
         def backward(ctx, *grads):
             return (None,) + op.backward(ctx, *grads)
 
-        # Function.apply binds its arguments to forward's signature at every call: computed
-        # once here (inspect.signature returns __signature__ as it is), 10 us less per call
+        # Function.apply (setup_context form) binds its arguments to forward's signature at
+        # every call: computed once here (inspect.signature returns __signature__ as it is)
         forward.__signature__ = inspect.signature(forward)
         body = {"forward": staticmethod(forward), "backward": staticmethod(backward),
                 "vmap": staticmethod(vmap)}
