@@ -302,11 +302,15 @@ SL_API sl_status sl_softmax_focal(const sl_shape *shape, const float *logits, co
 /* Dice / Tversky loss, binary (C = 1) and multilabel (C channels), smp semantics, per class c
  * with the sums over the selected elements of channel c of every sample:
  *   I = sum p t, P = sum p, T = sum t (p = input, or sigmoid(input) with dice_from_logits)
- *   Dice score    (2 I + smooth) / max(P + T + smooth, eps)
+ *   Dice score    (2 I + smooth) / max(P + T + smooth, eps)  (smp 0.3-0.4's DiceLoss)
  *   Tversky score (I + smooth) / max(I + alpha (P - I) + beta (T - I) + smooth, eps)
+ *   (smp 0.5+ DiceLoss is Tversky with alpha = beta = 0.5, gamma 1; for a soft target smp 0.5+
+ *   takes I = sum min(p, t), equal to sum p t for targets in {0, 1})
  *   loss_c = (1 - score) or -log(max(score, eps)), times 0 when T == 0 (a class absent from the
  *   target); MEAN: (mean_c loss_c)^gamma, SUM: (sum_c loss_c)^gamma (gamma 1 for Dice), NONE:
- *   loss_c in loss[0 .. C), grad_map [C] the upstream gradient of each loss_c.
+ *   loss_c in loss[0 .. C), grad_map [C] the upstream gradient of each loss_c. At a MEAN / SUM
+ *   loss of exactly 0 the gradient is 0 for every gamma (gamma < 1 has no finite derivative
+ *   there; PyTorch's autograd gives NaN).
  * input:  shape, input [N,C,H,W], target [N,C,H,W] (float, any value), region, options
  * output: loss (one float, or C with NONE) or NULL; grad [N,C,H,W] = d loss / d input (0 outside
  *         the section) or NULL: a second pass after the sums.
@@ -352,6 +356,11 @@ SL_API int sl_isa_available(sl_isa isa);
 SL_API sl_status sl_isa_set(sl_isa isa);
 /* "scalar", "avx2", "neon", "avx512"; "unknown" for any other value. */
 SL_API const char *sl_isa_name(sl_isa isa);
+/* SL_OK when SECTIONLOSS_ISA is unset or names an available ISA (which the first call then
+ * uses); SL_ERR_ISA_UNAVAILABLE when it is set to anything else (not an ISA name, written
+ * otherwise than in lower case, or not available here), which the library ignores silently: a
+ * caller that reports problems asks this (the Python package turns it into a warning). */
+SL_API sl_status sl_isa_env_status(void);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,9 @@
 #                                  venv with --system-site-packages; custom ops only where the
 #                                  PyTorch version has torch.library.custom_op)
 #   make python-wheel              the wheel alone, into $(BUILD)/python-wheel/
+#   make python-fuzz               after test-python: atheris (pip, into $(PY_VENV)) runs
+#                                  python/fuzz/fuzz_losses.py for PY_FUZZ_SECONDS (default 60),
+#                                  corpus and findings under $(BUILD)/python-fuzz/
 #
 # The wheel's C library is built by this Makefile (python/sectionloss_build.py runs
 # `make BUILD=build build/libsectionloss.so.X.Y.Z`, reusing what the C build made).
@@ -26,7 +29,10 @@ PY_DEPS_CMD := scripts/install-deps.sh --python
 endif
 PYTEST_ARGS ?=
 
-.PHONY: test-python python-venv python-wheel
+PY_FUZZ_SECONDS ?= 60
+PY_ATHERIS ?= atheris>=2.3,<3
+
+.PHONY: test-python python-venv python-wheel python-fuzz
 python-venv:
 	@$(PY_DEPS_CMD)
 	@test -x $(PY_VENV)/bin/python || $(PYTHON) -m venv $(PY_VENV_FLAGS) $(PY_VENV)
@@ -46,3 +52,15 @@ test-python: python-venv
 python-wheel:
 	@mkdir -p $(BUILD)/python-wheel
 	$(PYTHON) -m pip wheel --no-deps -w $(BUILD)/python-wheel .
+
+# A finding stops libFuzzer with an error and its input in $(BUILD)/python-fuzz/ (crash-*);
+# `timeout` bounds the run should a case hang (libFuzzer's own -timeout reports it first).
+python-fuzz:
+	@$(PY_VENV)/bin/python -c 'import sectionloss' || { echo "python-fuzz: run make test-python first"; exit 1; }
+	@$(PY_VENV)/bin/python -c 'import atheris' 2>/dev/null || \
+	  $(PY_VENV)/bin/pip install -q "$(PY_ATHERIS)"
+	@mkdir -p $(BUILD)/python-fuzz/corpus
+	cd $(BUILD)/python-fuzz && timeout $$(( $(PY_FUZZ_SECONDS) + 120 )) \
+	  $(abspath $(PY_VENV))/bin/python $(CURDIR)/python/fuzz/fuzz_losses.py corpus \
+	  -max_total_time=$(PY_FUZZ_SECONDS) -max_len=256 -timeout=30 -rss_limit_mb=4096 \
+	  -print_final_stats=1

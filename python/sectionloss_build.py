@@ -39,10 +39,16 @@ def _version():
     return ".".join(parts)
 
 
+# The PyTorch requirement. It names a pre-release so that Debian's python3-torch, whose version
+# is 1.13.0a0, satisfies it (PEP 440: ">=1.13" excludes pre-releases such as 1.13.0a0, and pip
+# then installed a 5.4 GB PyTorch from PyPI over it in a --system-site-packages venv).
+TORCH_REQUIREMENT = "torch>=1.13.0a0"
+
+
 def _metadata(version):
     return (f"Metadata-Version: 2.1\nName: {NAME}\nVersion: {version}\nSummary: {SUMMARY}\n"
             f"License: see the repository\nRequires-Python: >=3.8\n"
-            f"Requires-Dist: torch>=1.13\nProvides-Extra: numpy\n"
+            f"Requires-Dist: {TORCH_REQUIREMENT}\nProvides-Extra: numpy\n"
             f"Requires-Dist: numpy; extra == \"numpy\"\n")
 
 

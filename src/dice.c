@@ -19,7 +19,8 @@
  *     Dice:    a_c = -k_c u score / D,        b_c = 2 k_c / D
  *     Tversky: a_c = -k_c u score alpha / D,  b_c = k_c (1 - u score (1 - alpha - beta)) / D
  *   dloss/dscore = -1, or -1 / score where score >= eps (0 where clamped);
- *   dL/dloss_c = g gamma M^(gamma - 1) / C (MEAN, M the mean; SUM: without / C, M the sum),
+ *   dL/dloss_c = g gamma M^(gamma - 1) / C (MEAN, M the mean; SUM: without / C, M the sum;
+ *   0 at M = 0 for every gamma != 1, where gamma < 1 has no finite derivative),
  *   grad_map[c] (NONE).
  * Determinism: partial sums live per chunk in a fixed stack array and are added in chunk
  * order; chunks depend on the shape only. sl_dice's chunks are class-major (a chunk holds rows
@@ -245,7 +246,11 @@ static void dice_finish(const sl_job *j, const double *sums, int64_t count, doub
     memcpy(o->dice_sums, sums, (size_t)(3 * C) * sizeof(double));
   if (!ab)
     return;
-  double up = o->grad_scale * (gamma == 1.0 ? 1.0 : gamma * pow(base, gamma - 1.0));
+  /* d base^gamma / d base; at base 0 its limit for gamma > 1, and the value the header states
+   * for gamma < 1 (0: gamma 0^(gamma - 1) is infinite, and times the per-class factors NaN) */
+  double up = o->grad_scale * (gamma == 1.0  ? 1.0
+                               : base == 0.0 ? 0.0
+                                             : gamma * pow(base, gamma - 1.0));
   if (o->reduction == SL_REDUCTION_MEAN)
     up /= (double)C;
   for (int64_t c = 0; c < C; c++) {

@@ -48,6 +48,22 @@ int sl_isa_available(sl_isa isa) {
   return table_of(isa) != NULL;
 }
 
+/* The ISA SECTIONLOSS_ISA names, -1 when it is unset, -2 when it names none. */
+static int env_isa(void) {
+  const char *env = getenv("SECTIONLOSS_ISA");
+  if (!env)
+    return -1;
+  for (int i = 0; i < SL_ISA_COUNT_; i++)
+    if (strcmp(env, isa_names[i]) == 0)
+      return i;
+  return -2;
+}
+
+sl_status sl_isa_env_status(void) {
+  int env = env_isa();
+  return env == -1 || (env >= 0 && table_of((sl_isa)env)) ? SL_OK : SL_ERR_ISA_UNAVAILABLE;
+}
+
 /* The best available table, unless SECTIONLOSS_ISA names another available one. */
 static const sl_kernels *initial_table(void) {
   const sl_kernels *best = &sl_kernels_scalar;
@@ -57,11 +73,8 @@ static const sl_kernels *initial_table(void) {
       break;
     }
   }
-  const char *env = getenv("SECTIONLOSS_ISA");
-  for (int i = 0; env && i < SL_ISA_COUNT_; i++)
-    if (strcmp(env, isa_names[i]) == 0 && table_of((sl_isa)i))
-      return table_of((sl_isa)i);
-  return best;
+  int env = env_isa();
+  return env >= 0 && table_of((sl_isa)env) ? table_of((sl_isa)env) : best;
 }
 
 static _Atomic(const sl_kernels *) active_table;

@@ -263,8 +263,10 @@ static void run(const d_case *c, int64_t e, double v, d_ref *r, int want_grad) {
       if (o->reduction == SL_REDUCTION_NONE)
         up[ch] = c->grad_map[ch];
       else
-        up[ch] = o->grad_scale * gamma * pow(base, gamma - 1.0) /
-                 (o->reduction == SL_REDUCTION_MEAN ? (double)C : 1.0);
+        up[ch] = base == 0.0 && gamma != 1.0 /* the library's value at a loss of 0 */
+                     ? 0.0
+                     : o->grad_scale * gamma * pow(base, gamma - 1.0) /
+                           (o->reduction == SL_REDUCTION_MEAN ? (double)C : 1.0);
       up[ch] *= k[ch].t > 0.0 ? 1.0 : 0.0;
       if (o->dice_log_loss) /* d(-log(max(S, eps)))/dS */
         up[ch] *= k[ch].score >= o->dice_eps ? -1.0 / k[ch].score : 0.0;

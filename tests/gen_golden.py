@@ -687,6 +687,12 @@ def main():
 #       segmentation-models-pytorch==0.3.3
 #   SMP_LOSSES=V/lib/python3.*/site-packages/segmentation_models_pytorch/losses \
 #       /usr/bin/python3 tests/gen_golden.py --dice
+# smp 0.3.3 on purpose: its DiceLoss is (2 I + smooth) / max(P + T + smooth, eps), what sl_dice
+# computes with dice_tversky 0 (the C API's Dice). smp 0.5 and 0.6 compute DiceLoss as their
+# TverskyLoss with alpha = beta = 0.5 (I through an L1 form, equal to sum p t for targets 0 / 1):
+# that is dice_tversky 1 with alpha = beta = 0.5 here, which the Tversky cases cover, and what the
+# Python package's dice_loss calls by default (smp_form="0.5"; python/tests check it against
+# smp 0.5's formula).
 # The section is given to smp through its ignore_index: every element (multilabel / binary) or
 # pixel (multiclass) outside the section gets the target / label DICE_IGN, which smp removes
 # from both p and t (y_pred * mask, y_true * mask): the sums are then the section's. MEAN is

@@ -2,6 +2,7 @@
  * test_api.c - the small public API: version, default options, ISA names / availability /
  * selection, and the effect of SECTIONLOSS_ISA on the ISA active at start.
  */
+#define _POSIX_C_SOURCE 200112L /* setenv, unsetenv */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,25 @@ Test(api, isa_names) {
   cr_expect(strcmp(sl_isa_name(SL_ISA_COUNT_), "unknown") == 0);
   cr_expect(strcmp(sl_isa_name((sl_isa)-1), "unknown") == 0);
   cr_expect(strcmp(sl_isa_name((sl_isa)12345), "unknown") == 0);
+}
+
+/* SECTIONLOSS_ISA set to something the library ignores is reported (each test runs in its own
+ * process: setenv does not leak). */
+Test(api, isa_env_status) {
+  unsetenv("SECTIONLOSS_ISA");
+  cr_expect(sl_isa_env_status() == SL_OK);
+  setenv("SECTIONLOSS_ISA", "scalar", 1);
+  cr_expect(sl_isa_env_status() == SL_OK);
+  const char *bad[] = {"AVX2", "", "sse2", "avx2 "};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    setenv("SECTIONLOSS_ISA", bad[i], 1);
+    cr_expect(sl_isa_env_status() == SL_ERR_ISA_UNAVAILABLE, "\"%s\"", bad[i]);
+  }
+  for (int isa = 0; isa < SL_ISA_COUNT_; isa++) {
+    setenv("SECTIONLOSS_ISA", sl_isa_name((sl_isa)isa), 1);
+    cr_expect((sl_isa_env_status() == SL_OK) == (sl_isa_available((sl_isa)isa) == 1), "%s",
+              sl_isa_name((sl_isa)isa));
+  }
 }
 
 Test(api, isa_available) {

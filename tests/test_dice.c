@@ -357,6 +357,49 @@ Test(dice, logit_underflow_infinite_target) {
   sl_isa_set(saved);
 }
 
+/* Tversky with gamma < 1 at a loss of exactly 0: d L^gamma / d L = gamma L^(gamma - 1) is
+ * infinite there and every dL/dloss_c product gave NaN; the limit the README states is 0 (so
+ * are gamma 0 and any gamma at base 0). Every ISA, MEAN and SUM: an all-zero binary target, an
+ * all-zero multilabel target, a perfect multiclass score with alpha = beta = 0. */
+Test(dice, tversky_gamma_below_one_at_zero_loss) {
+  sl_isa saved = sl_isa_active();
+  for (int isa = 0; isa < SL_ISA_COUNT_; isa++) {
+    if (!sl_isa_available((sl_isa)isa))
+      continue;
+    sl_isa_set((sl_isa)isa);
+    for (int red = 0; red < 2; red++)
+      for (int kind = 0; kind < 3; kind++) {
+        float x[24], t[24] = {0.0f}, loss = 7.0f, grad[24];
+        int64_t lab[8];
+        for (int i = 0; i < 24; i++)
+          x[i] = 0.3f * (float)(i % 7) - 1.2f;
+        sl_options o = sl_options_default();
+        o.reduction = (sl_reduction)red;
+        o.dice_tversky = 1;
+        o.dice_from_logits = 1;
+        o.tversky_gamma = kind == 1 ? 0.75f : 0.5f;
+        sl_status st;
+        if (kind == 2) { /* multiclass, 3 classes, 8 pixels: score 1 whatever p */
+          sl_shape sh = {1, 3, 2, 4};
+          for (int i = 0; i < 8; i++)
+            lab[i] = i % 3;
+          o.tversky_alpha = o.tversky_beta = 0.0f;
+          st = sl_dice_multiclass(&sh, x, lab, SL_LABEL_I64, NULL, &o, &loss, grad);
+        } else { /* binary 1x1x1x4 or multilabel 1x3x2x4, target all 0 */
+          sl_shape sh = kind == 0 ? (sl_shape){1, 1, 1, 4} : (sl_shape){1, 3, 2, 4};
+          st = sl_dice(&sh, x, t, NULL, &o, &loss, grad);
+        }
+        int n = kind == 0 ? 4 : 24, bad = 0;
+        for (int i = 0; i < n; i++)
+          bad += grad[i] != 0.0f;
+        cr_expect(st == SL_OK && loss == 0.0f && bad == 0,
+                  "%s red %d kind %d: status %d loss %g, %d gradients not 0 (first %g)",
+                  sl_isa_name((sl_isa)isa), red, kind, st, (double)loss, bad, (double)grad[0]);
+      }
+  }
+  sl_isa_set(saved);
+}
+
 Test(dice, status) {
   float x[8] = {0.5f}, t[8] = {1.0f}, loss, grad[8];
   int64_t lab[4] = {0, 1, 5, 0};

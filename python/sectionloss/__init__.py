@@ -2,7 +2,9 @@
 losses (and their gradients) computed only inside boxes and/or a mask of an N x C x H x W
 float32 tensor, by the C library next to this module. Drop-in shaped like torch.nn.functional;
 see the README's "Python" section."""
-from ._lib import SectionLossError, isa, version
+import warnings
+
+from ._lib import SectionLossError, isa, isa_env_problem, version
 from ._version import __version__
 from .functional import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy,
                          dice_loss, sigmoid_focal_loss, softmax_focal_loss, tversky_loss)
@@ -13,3 +15,6 @@ __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_en
            "softmax_focal_loss", "sigmoid_focal_loss", "dice_loss", "tversky_loss", "BCELoss",
            "BCEWithLogitsLoss", "CrossEntropyLoss", "SoftmaxFocalLoss", "SigmoidFocalLoss",
            "DiceLoss", "TverskyLoss", "SectionLossError", "isa", "version", "__version__"]
+
+if isa_env_problem():
+    warnings.warn(isa_env_problem(), RuntimeWarning, stacklevel=2)

@@ -91,6 +91,10 @@ _lib.sl_isa_active.restype = ctypes.c_int
 _lib.sl_isa_active.argtypes = []
 _lib.sl_isa_name.restype = ctypes.c_char_p
 _lib.sl_isa_name.argtypes = [ctypes.c_int]
+_lib.sl_isa_available.restype = ctypes.c_int
+_lib.sl_isa_available.argtypes = [ctypes.c_int]
+_lib.sl_isa_env_status.restype = ctypes.c_int
+_lib.sl_isa_env_status.argtypes = []
 _BCE_ARGS = [ctypes.POINTER(Shape), _P, _P, ctypes.POINTER(Region), ctypes.POINTER(Options), _P,
              _P]
 _lib.sl_bce.restype = ctypes.c_int
@@ -157,11 +161,13 @@ if _lib.sl_options_init(ctypes.byref(_DEFAULT_OPTIONS), ctypes.sizeof(Options)) 
 class SectionLossError(ValueError):
     """A status other than SL_OK from the C library; the message is sl_status_string's."""
 
-    def __init__(self, function, status):
+    def __init__(self, function, status, detail=""):
         self.status = status
         self.status_name = STATUS_NAMES[status] if 0 <= status < len(STATUS_NAMES) else str(status)
         self.status_string = status_string(status)
-        super().__init__(f"{function}: {self.status_string} ({self.status_name})")
+        self.detail = detail  # the offending value and its bound, when the caller found them
+        super().__init__(f"{function}: {self.status_string} ({self.status_name})"
+                         + (f": {detail}" if detail else ""))
 
 
 def status_string(status):
@@ -174,8 +180,22 @@ def version():
 
 
 def isa():
-    """Name of the instruction set the C library runs ("avx2", "neon", "scalar")."""
+    """Name of the instruction set the C library runs: "avx512", "avx2", "neon" or "scalar"
+    (the best this CPU has, or the one SECTIONLOSS_ISA names)."""
     return _lib.sl_isa_name(_lib.sl_isa_active()).decode()
+
+
+ISA_NAMES = tuple(_lib.sl_isa_name(i).decode() for i in range(4))
+
+
+def isa_env_problem():
+    """A sentence when SECTIONLOSS_ISA is set to a value the library ignores, else None."""
+    if _lib.sl_isa_env_status() == SL_OK:
+        return None
+    available = [n for i, n in enumerate(ISA_NAMES) if _lib.sl_isa_available(i)]
+    return (f"SECTIONLOSS_ISA={os.environ.get('SECTIONLOSS_ISA')!r} is ignored: valid values "
+            f"are {', '.join(repr(n) for n in ISA_NAMES)} (lower case), of which this CPU and "
+            f"build run {', '.join(repr(n) for n in available)}; using {isa()!r}")
 
 
 def call(entry, n, c, h, w, input_ptr, target_ptr, *, label_type=LABEL_I64, boxes_ptr=None,

@@ -35,6 +35,10 @@ with a fake implementation and register_autograd, so torch.compile(fullgraph=Tru
 through them; on older versions (Debian's 1.13) the same functions run as a
 torch.autograd.Function.
 """
+import functools
+import inspect
+import itertools
+import math
 from typing import Optional, Tuple
 
 import torch
@@ -72,15 +76,22 @@ def _map_shape(entry, shape):
 
 
 def _run(entry, input, target, boxes, box_offsets, mask, reduction, num_threads, with_grad,
-         want_box_stats=False, grad_map=None, want_loss=True, **options):
+         want_box_stats=False, grad_map=None, want_loss=True, grad_buffer=None, **options):
     """One C call. Returns (loss, grad, stats, box_stats); grad is empty without with_grad,
     box_stats float64 [num_boxes, 3] (empty unless want_box_stats). With reduction "none" and a
-    gradient, grad_map None asks for d loss_e / d input_e (a map of ones as grad_map)."""
+    gradient, grad_map None asks for d loss_e / d input_e (a map of ones as grad_map).
+    grad_buffer: where the gradient goes (a caller's persistent buffer, or the input itself for
+    an in-place gradient), else a new tensor."""
     n, c, h, w = input.shape
     label_type = _LABEL_TYPES[target.dtype] if entry in _LABEL_ENTRIES else _lib.LABEL_I64
     map_shape = _map_shape(entry, input.shape)
     loss = torch.empty(map_shape if reduction == "none" else (), dtype=torch.float32)
-    grad = torch.empty_like(input) if with_grad else input.new_empty((0,))
+    if not with_grad:
+        grad = _NO_GRAD
+    elif grad_buffer is None:
+        grad = torch.empty_like(input)
+    else:
+        grad = grad_buffer.detach()  # shares storage (and version counter), not the tensor
     # NONE with a gradient: the C API takes the upstream map at call time; the forward pass does
     # not know it yet, so it asks for d loss_e / d input_e (a map of ones) and backward
     # multiplies by the upstream map (README: "reduction none"). Dice's per-class losses share
@@ -93,15 +104,27 @@ def _run(entry, input, target, boxes, box_offsets, mask, reduction, num_threads,
     mask_channels = 1
     if mask is not None and mask.dim() == 4:
         mask_channels = mask.shape[1]
-    stats = _lib.call(
-        entry, n, c, h, w, input.data_ptr(), target.data_ptr(), label_type=label_type,
-        boxes_ptr=_ptr(boxes) if num_boxes else None, num_boxes=num_boxes,
-        box_offsets_ptr=_ptr(box_offsets), mask_ptr=_ptr(mask), mask_channels=mask_channels,
-        reduction=reduction, grad_map_ptr=_ptr(grad_map),
-        num_threads=torch.get_num_threads() if num_threads < 0 else num_threads,
-        loss_ptr=loss.data_ptr() if want_loss else None,
-        grad_ptr=grad.data_ptr() if with_grad else None,
-        box_stats_ptr=raw_box_stats.data_ptr() if raw_box_stats.numel() else None, **options)
+    try:
+        stats = _lib.call(
+            entry, n, c, h, w, input.data_ptr(), target.data_ptr(), label_type=label_type,
+            boxes_ptr=_ptr(boxes) if num_boxes else None, num_boxes=num_boxes,
+            box_offsets_ptr=_ptr(box_offsets), mask_ptr=_ptr(mask), mask_channels=mask_channels,
+            reduction=reduction, grad_map_ptr=_ptr(grad_map),
+            num_threads=torch.get_num_threads() if num_threads < 0 else num_threads,
+            loss_ptr=loss.data_ptr() if want_loss else None,
+            grad_ptr=grad.data_ptr() if with_grad else None,
+            box_stats_ptr=raw_box_stats.data_ptr() if raw_box_stats.numel() else None,
+            **options)
+    except _lib.SectionLossError as e:
+        detail = _explain(e.status_name, input, target, boxes, box_offsets, mask,
+                          options.get("ignore_index", -100))
+        if not detail:
+            raise
+        raise _lib.SectionLossError(e.args[0].split(":")[0], e.status, detail) from None
+    if with_grad and grad_buffer is not None:
+        # written through a pointer: autograd's version check must see it (a tensor saved by
+        # another operator and overwritten here then fails loudly in backward)
+        _increment_version(grad_buffer)
     box_stats = raw_box_stats
     if box_stats.numel():
         box_stats = raw_box_stats.clone()
@@ -109,61 +132,130 @@ def _run(entry, input, target, boxes, box_offsets, mask, reduction, num_threads,
     return loss, grad, torch.tensor(stats, dtype=torch.float64), box_stats
 
 
+def _selection(shape, boxes, box_offsets, mask):
+    """The section as bool [N, 1 or C, H, W] (error path only: where a bad value counts)."""
+    n, c, h, w = shape
+    sel = torch.ones((n, 1, h, w), dtype=torch.bool)
+    if boxes is not None:
+        sel = torch.zeros((n, 1, h, w), dtype=torch.bool)
+        rows = boxes.tolist()
+        if box_offsets is not None:
+            off = box_offsets.tolist()
+            owners = [i for i in range(n) for _ in range(off[i], off[i + 1])]
+        else:
+            owners = [None] * len(rows) if len(rows) == 1 else list(range(n))
+        for i, (x1, y1, x2, y2) in zip(owners, rows):
+            sel[slice(None) if i is None else i, :, y1:y2, x1:x2] = True
+    if mask is not None:
+        sel = sel & (mask.view(n, -1, h, w) != 0)
+    return sel
+
+
+def _first(bad):
+    """(index list, as a string) of the first True of bad, or None."""
+    where = bad.nonzero()
+    return None if where.shape[0] == 0 else where[0].tolist()
+
+
+def _explain(status_name, input, target, boxes, box_offsets, mask, ignore_index):
+    """The offending value and its bound for a status whose sl_status_string states the rule
+    only; "" when there is nothing to add. Runs after a failed call, never on success."""
+    n, c, h, w = input.shape
+    if status_name == "SL_ERR_BOX":
+        for k, (x1, y1, x2, y2) in enumerate(boxes.tolist()):
+            if not (0 <= x1 <= x2 <= w and 0 <= y1 <= y2 <= h):
+                return (f"box {k} = (x1, y1, x2, y2) = {(x1, y1, x2, y2)} for an image of W x H "
+                        f"= {w} x {h}: need 0 <= x1 <= x2 <= {w} and 0 <= y1 <= y2 <= {h}")
+    if status_name == "SL_ERR_BOX_OFFSETS":
+        return f"box_offsets = {box_offsets.tolist()} for {boxes.shape[0]} boxes"
+    if status_name == "SL_ERR_LABEL":
+        t = target.to(torch.int64)
+        bad = ((t < 0) | (t >= c)) & (t != ignore_index) & _selection(
+            input.shape, boxes, box_offsets, mask)[:, 0]
+        at = _first(bad)
+        if at is not None:
+            return (f"label {int(t[tuple(at)])} at [n, y, x] = {at} is outside [0, {c}) (C = {c} "
+                    f"classes) and is not ignore_index ({ignore_index})")
+    if status_name == "SL_ERR_DOMAIN":
+        sel = _selection(input.shape, boxes, box_offsets, mask)
+        for name, t in (("input", input), ("target", target)):
+            at = _first(~((t >= 0) & (t <= 1)) & sel)
+            if at is not None:
+                return f"{name}{at} = {float(t[tuple(at)]):.8g} is outside [0, 1]"
+    return ""
+
+
+_NO_GRAD = torch.empty((0,))
+def _bump_version(t):
+    """PyTorch 1.13 (no increment_version): an in-place op on an empty view of t bumps the
+    version counter t shares with its views, at no cost."""
+    with torch.no_grad():
+        t.view(-1)[:0].zero_()
+
+
+_increment_version = getattr(getattr(torch.autograd, "graph", None), "increment_version",
+                             _bump_version)
+
+
 def _contiguous(*tensors):
     return [None if t is None else t.contiguous() for t in tensors]
 
 
+# The operators' implementations. Their signatures are the custom operators' schemas (without
+# grad_buffer, which only eager calls pass: a custom op may not write an input it does not
+# declare, and under torch.compile the compiled graph owns the memory).
 def _bce_impl(input: torch.Tensor, target: torch.Tensor, boxes: Optional[torch.Tensor],
               mask: Optional[torch.Tensor], weight: Optional[torch.Tensor],
               pos_weight: Optional[torch.Tensor], logits: bool, reduction: str,
               num_threads: int, with_grad: bool, box_offsets: Optional[torch.Tensor] = None,
-              want_box_stats: bool = False
+              want_box_stats: bool = False, *, grad_buffer=None
               ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     input, target, boxes, mask, weight, pos_weight, box_offsets = _contiguous(
         input, target, boxes, mask, weight, pos_weight, box_offsets)
     return _run("bce_logits" if logits else "bce", input, target, boxes, box_offsets, mask,
-                reduction, num_threads, with_grad, want_box_stats, weight_ptr=_ptr(weight),
-                pos_weight_ptr=_ptr(pos_weight))
+                reduction, num_threads, with_grad, want_box_stats, grad_buffer=grad_buffer,
+                weight_ptr=_ptr(weight), pos_weight_ptr=_ptr(pos_weight))
 
 
 def _ce_impl(input: torch.Tensor, target: torch.Tensor, boxes: Optional[torch.Tensor],
              mask: Optional[torch.Tensor], weight: Optional[torch.Tensor], ignore_index: int,
              label_smoothing: float, reduction: str, num_threads: int, with_grad: bool,
              box_offsets: Optional[torch.Tensor] = None,
-             pixel_weight: Optional[torch.Tensor] = None, want_box_stats: bool = False
-             ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+             pixel_weight: Optional[torch.Tensor] = None, want_box_stats: bool = False, *,
+             grad_buffer=None) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     input, target, boxes, mask, weight, box_offsets, pixel_weight = _contiguous(
         input, target, boxes, mask, weight, box_offsets, pixel_weight)
     return _run("ce", input, target, boxes, box_offsets, mask, reduction, num_threads, with_grad,
-                want_box_stats, weight_ptr=_ptr(weight), pixel_weight_ptr=_ptr(pixel_weight),
-                ignore_index=ignore_index, label_smoothing=label_smoothing)
+                want_box_stats, grad_buffer=grad_buffer, weight_ptr=_ptr(weight),
+                pixel_weight_ptr=_ptr(pixel_weight), ignore_index=ignore_index,
+                label_smoothing=label_smoothing)
 
 
 def _focal_impl(input: torch.Tensor, target: torch.Tensor, boxes: Optional[torch.Tensor],
                 box_offsets: Optional[torch.Tensor], mask: Optional[torch.Tensor],
                 weight: Optional[torch.Tensor], pixel_weight: Optional[torch.Tensor],
                 gamma: float, ignore_index: int, reduction: str, num_threads: int,
-                with_grad: bool, want_box_stats: bool
+                with_grad: bool, want_box_stats: bool, *, grad_buffer=None
                 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     input, target, boxes, box_offsets, mask, weight, pixel_weight = _contiguous(
         input, target, boxes, box_offsets, mask, weight, pixel_weight)
     return _run("softmax_focal", input, target, boxes, box_offsets, mask, reduction,
-                num_threads, with_grad, want_box_stats, weight_ptr=_ptr(weight),
-                pixel_weight_ptr=_ptr(pixel_weight), ignore_index=ignore_index,
-                focal_gamma=gamma)
+                num_threads, with_grad, want_box_stats, grad_buffer=grad_buffer,
+                weight_ptr=_ptr(weight), pixel_weight_ptr=_ptr(pixel_weight),
+                ignore_index=ignore_index, focal_gamma=gamma)
 
 
 def _sigmoid_focal_impl(input: torch.Tensor, target: torch.Tensor,
                         boxes: Optional[torch.Tensor], box_offsets: Optional[torch.Tensor],
                         mask: Optional[torch.Tensor], weight: Optional[torch.Tensor],
                         alpha: float, gamma: float, reduction: str, num_threads: int,
-                        with_grad: bool, want_box_stats: bool
+                        with_grad: bool, want_box_stats: bool, *, grad_buffer=None
                         ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     input, target, boxes, box_offsets, mask, weight = _contiguous(
         input, target, boxes, box_offsets, mask, weight)
     return _run("sigmoid_focal", input, target, boxes, box_offsets, mask, reduction,
-                num_threads, with_grad, want_box_stats, weight_ptr=_ptr(weight),
-                focal_alpha=alpha, focal_gamma=gamma)
+                num_threads, with_grad, want_box_stats, grad_buffer=grad_buffer,
+                weight_ptr=_ptr(weight), focal_alpha=alpha, focal_gamma=gamma)
 
 
 def _dice_options(tversky, alpha, beta, gamma, smooth, eps, log_loss, from_logits):
@@ -172,18 +264,25 @@ def _dice_options(tversky, alpha, beta, gamma, smooth, eps, log_loss, from_logit
                 dice_log_loss=int(log_loss), dice_from_logits=int(from_logits))
 
 
+# The arguments of _dice_impl that _dice_backward_impl takes again (Dice with reduction "none").
+_DICE_BACKWARD_ARGS = ("input", "target", "boxes", "box_offsets", "mask", "multiclass",
+                       "ignore_index", "tversky", "alpha", "beta", "gamma", "smooth", "eps",
+                       "log_loss", "from_logits", "num_threads")
+
+
 def _dice_impl(input: torch.Tensor, target: torch.Tensor, boxes: Optional[torch.Tensor],
                box_offsets: Optional[torch.Tensor], mask: Optional[torch.Tensor],
                multiclass: bool, ignore_index: int, tversky: bool, alpha: float, beta: float,
                gamma: float, smooth: float, eps: float, log_loss: bool, from_logits: bool,
-               reduction: str, num_threads: int, with_grad: bool
+               reduction: str, num_threads: int, with_grad: bool, *, grad_buffer=None
                ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     input, target, boxes, box_offsets, mask = _contiguous(input, target, boxes, box_offsets,
                                                           mask)
     # reduction "none": the gradient comes from _dice_backward_op, given the upstream map.
     loss, grad, stats, _ = _run(
         "dice_mc" if multiclass else "dice", input, target, boxes, box_offsets, mask, reduction,
-        num_threads, with_grad and reduction != "none", ignore_index=ignore_index,
+        num_threads, with_grad and reduction != "none", grad_buffer=grad_buffer,
+        ignore_index=ignore_index,
         dice=_dice_options(tversky, alpha, beta, gamma, smooth, eps, log_loss, from_logits))
     return loss, grad, stats
 
@@ -192,13 +291,14 @@ def _dice_backward_impl(grad_map: torch.Tensor, input: torch.Tensor, target: tor
                         boxes: Optional[torch.Tensor], box_offsets: Optional[torch.Tensor],
                         mask: Optional[torch.Tensor], multiclass: bool, ignore_index: int,
                         tversky: bool, alpha: float, beta: float, gamma: float, smooth: float,
-                        eps: float, log_loss: bool, from_logits: bool, num_threads: int
-                        ) -> torch.Tensor:
+                        eps: float, log_loss: bool, from_logits: bool, num_threads: int, *,
+                        grad_buffer=None) -> torch.Tensor:
     grad_map, input, target, boxes, box_offsets, mask = _contiguous(
         grad_map.to(torch.float32), input, target, boxes, box_offsets, mask)
     _, grad, _, _ = _run(
         "dice_mc" if multiclass else "dice", input, target, boxes, box_offsets, mask, "none",
-        num_threads, True, grad_map=grad_map, want_loss=False, ignore_index=ignore_index,
+        num_threads, True, grad_map=grad_map, want_loss=False, grad_buffer=grad_buffer,
+        ignore_index=ignore_index,
         dice=_dice_options(tversky, alpha, beta, gamma, smooth, eps, log_loss, from_logits))
     return grad
 
@@ -245,92 +345,171 @@ def _dice_backward_fake(grad_map, input, *args):
 
 
 # ---- autograd: the saved gradient times the upstream gradient --------------------------------
-# Position of `reduction` among each operator's inputs, and its kind of loss map.
-_REDUCTION_AT = {"bce": 7, "ce": 7, "focal": 9, "sigmoid_focal": 8, "dice": 15}
-
-
-def _setup_context(kind):
-    def setup_context(ctx, inputs, output):
-        grad, stats = output[1], output[2]
-        ctx.mark_non_differentiable(grad, stats, *output[3:])
-        ctx.reduction = inputs[_REDUCTION_AT[kind]]
-        ctx.kind = kind
-        ctx.num_inputs = len(inputs)
-        if kind == "dice" and ctx.reduction == "none":
-            # the inputs of the second C call (tensors saved, the rest as is)
-            ctx.save_for_backward(*inputs[:5])
-            ctx.dice_args = tuple(inputs[5:15]) + (inputs[16],)
-        else:
-            ctx.save_for_backward(grad)
-
-    return setup_context
-
-
 _is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", lambda: False)
+HAS_CUSTOM_OP = hasattr(torch, "library") and hasattr(torch.library, "custom_op")
+# PyTorch 2.0+: forward without ctx and a separate setup_context (what torch.func needs)
+_SETUP_CONTEXT_STYLE = hasattr(torch.autograd.Function, "setup_context")
+# how many torch.func transforms are active (inside one no leaf can be made)
+_functorch_depth = getattr(getattr(torch._C, "_functorch", None),
+                           "get_dynamic_layer_stack_depth", lambda: 0)
+_DelayedError = getattr(getattr(torch._C, "_functions", None), "DelayedError", None)
+_DOUBLE_BACKWARD = (b"sectionloss: the gradient of a sectionloss gradient (double backward, "
+                    b"create_graph=True then differentiating again) is not supported: the "
+                    b"gradient is computed by the C library, not by differentiable operations")
+
+
+def _traced(t):
+    """True under torch.compile (dynamo, or AOTAutograd's fake / functional tensors)."""
+    return _is_compiling() or type(t) is not torch.Tensor
 
 
 def _eager_one(g):
     """True when g is a plain eager tensor equal to 1 (not a tensor being traced)."""
-    return type(g) is torch.Tensor and not _is_compiling() and g.item() == 1.0
+    return not _traced(g) and g.item() == 1.0
 
 
-def _backward(ctx, grad_loss, *_grad_rest):
-    if ctx.kind == "dice" and ctx.reduction == "none":
-        g = _dice_backward_op(grad_loss, *ctx.saved_tensors, *ctx.dice_args)
-        return (g,) + (None,) * (ctx.num_inputs - 1)
-    (grad,) = ctx.saved_tensors
-    if ctx.reduction == "none":
-        g = grad * (grad_loss.unsqueeze(1) if ctx.kind in ("ce", "focal") else grad_loss)
-    elif _eager_one(grad_loss):
-        g = grad  # loss.backward(): no pass over the gradient at all
-    else:
-        g = grad * grad_loss
-    return (g,) + (None,) * (ctx.num_inputs - 1)
+def _schema_of(impl):
+    """impl as the custom operator sees it: without the keyword-only grad_buffer."""
+    sig = inspect.signature(impl)
+    params = [p for p in sig.parameters.values() if p.name != "grad_buffer"]
+
+    def schema_fn(*args):
+        return impl(*args)
+
+    schema_fn.__name__ = impl.__name__
+    schema_fn.__signature__ = sig.replace(parameters=params)
+    schema_fn.__annotations__ = {p.name: p.annotation for p in params}
+    schema_fn.__annotations__["return"] = sig.return_annotation
+    return schema_fn
 
 
-_OPS = {"bce": (_bce_impl, _bce_fake), "ce": (_ce_impl, _ce_fake),
-        "softmax_focal": (_focal_impl, _focal_fake),
-        "sigmoid_focal": (_sigmoid_focal_impl, _sigmoid_focal_fake),
-        "dice": (_dice_impl, _dice_fake)}
-_KIND = {"bce": "bce", "ce": "ce", "softmax_focal": "focal", "sigmoid_focal": "sigmoid_focal",
-         "dice": "dice"}
+class _Operator:
+    """One operator: impl (one C call) with a gradient rule. Called with keyword arguments (the
+    impl's parameter names); eager calls run a plain torch.autograd.Function (with
+    setup_context, so torch.func.grad works), calls traced by torch.compile the registered
+    custom op sectionloss::<name> (its schema the impl's signature), both with the same
+    setup_context and backward."""
 
-if hasattr(torch, "library") and hasattr(torch.library, "custom_op"):
-    HAS_CUSTOM_OP = True
+    def __init__(self, name, impl, fake, differentiable=True):
+        self.name = name
+        self.impl = impl
+        sig = inspect.signature(impl)
+        self.params = [p for p in sig.parameters if p != "grad_buffer"]
+        self.defaults = {p.name: p.default for p in sig.parameters.values()
+                         if p.default is not inspect.Parameter.empty}
+        self.custom = None
+        if HAS_CUSTOM_OP:
+            self.custom = torch.library.custom_op(f"sectionloss::{name}", mutates_args=(),
+                                                  device_types="cpu")(_schema_of(impl))
+            self.custom.register_fake(fake)
+            if differentiable:
+                self.custom.register_autograd(self.backward, setup_context=self.setup_context)
+        # Two forms of one Function: with setup_context (what torch.func transforms need),
+        # and forward(ctx, ...) for plain eager calls, which Function.apply does not bind to
+        # forward's signature (inspect, about 8 us a call); PyTorch 1.13 has only the latter.
+        self.function = self._function(_SETUP_CONTEXT_STYLE) if differentiable else None
+        self.function_ctx = self._function(False) if differentiable else None
 
-    def _custom_op(name, impl, fake):
-        op = torch.library.custom_op(f"sectionloss::{name}", mutates_args=(),
-                                     device_types="cpu")(impl)
-        op.register_fake(fake)
-        return op
+    def __call__(self, grad_buffer=None, **kwargs):
+        unknown = set(kwargs) - set(self.params)
+        assert not unknown, f"sectionloss::{self.name}: unknown arguments {sorted(unknown)}"
+        args = tuple(kwargs[p] if p in kwargs else self.defaults[p] for p in self.params)
+        if self.custom is not None and _traced(kwargs["input"]):
+            return self.custom(*args)
+        if self.function is None:
+            return self.impl(*args, grad_buffer=grad_buffer)
+        if _functorch_depth() == 0:
+            return self.function_ctx.apply(grad_buffer, *args)
+        return self.function.apply(grad_buffer, *args)
 
-    _ops = {}
-    for _name, (_impl, _fake_impl) in _OPS.items():
-        _ops[_name] = _custom_op(_name, _impl, _fake_impl)
-        _ops[_name].register_autograd(_backward, setup_context=_setup_context(_KIND[_name]))
-    _dice_backward_op = _custom_op("dice_backward", _dice_backward_impl, _dice_backward_fake)
-else:
-    HAS_CUSTOM_OP = False
+    def _function(self, setup_context_style):
+        op = self
 
-    def _function(impl, kind):
-        setup_context = _setup_context(kind)
+        def vmap(info, in_dims, *args):
+            raise RuntimeError(
+                f"sectionloss: torch.func.vmap is not supported (sectionloss::{op.name}): the "
+                f"losses take the whole N x C x H x W batch; call them on the batch, or loop")
 
-        class _Op(torch.autograd.Function):
-            @staticmethod
-            def forward(ctx, *inputs):
-                output = impl(*inputs)
-                setup_context(ctx, inputs, output)
+        if setup_context_style:
+            def forward(grad_buffer, *args):
+                return op.impl(*args, grad_buffer=grad_buffer)
+
+            def setup_context(ctx, inputs, output):
+                op.setup_context(ctx, inputs[1:], output)
+                ctx.grad_buffer = inputs[0]
+        else:
+            def forward(ctx, grad_buffer, *args):
+                output = op.impl(*args, grad_buffer=grad_buffer)
+                op.setup_context(ctx, args, output)
+                ctx.grad_buffer = grad_buffer
                 return output
 
-            backward = staticmethod(_backward)
+            setup_context = None
 
-        return _Op.apply
+        def backward(ctx, *grads):
+            return (None,) + op.backward(ctx, *grads)
 
-    _ops = {name: _function(impl, _KIND[name]) for name, (impl, _) in _OPS.items()}
-    _dice_backward_op = _dice_backward_impl
+        # Function.apply (setup_context form) binds its arguments to forward's signature at
+        # every call: computed once here (inspect.signature returns __signature__ as it is)
+        forward.__signature__ = inspect.signature(forward)
+        body = {"forward": staticmethod(forward), "backward": staticmethod(backward),
+                "vmap": staticmethod(vmap)}
+        if setup_context is not None:
+            body["setup_context"] = staticmethod(setup_context)
+        return type(f"_{self.name}", (torch.autograd.Function,), body)
 
-_bce_op, _ce_op, _focal_op, _sigmoid_focal_op, _dice_op = (
-    _ops[k] for k in ("bce", "ce", "softmax_focal", "sigmoid_focal", "dice"))
+    def setup_context(self, ctx, inputs, output):
+        args = dict(zip(self.params, inputs))
+        ctx.mark_non_differentiable(*output[1:])
+        # the other outputs get no gradient: None, not a zero tensor of the gradient's size
+        # filled at every backward (0.8 ms for a 16 MB gradient)
+        ctx.set_materialize_grads(False)
+        ctx.reduction = args["reduction"]
+        ctx.num_inputs = len(inputs)
+        ctx.per_pixel = self.name in ("ce", "softmax_focal")  # loss map [N, H, W]
+        ctx.dice_none = self.name == "dice" and ctx.reduction == "none"
+        if ctx.dice_none:
+            # the inputs of the second C call (tensors saved, the rest as they are)
+            tensors = ("input", "target", "boxes", "box_offsets", "mask")
+            ctx.save_for_backward(*(args[k] for k in tensors))
+            ctx.dice_args = {k: args[k] for k in _DICE_BACKWARD_ARGS if k not in tensors}
+        else:
+            ctx.save_for_backward(output[1])
+
+    def backward(self, ctx, grad_loss, *_grad_rest):
+        if ctx.dice_none:
+            saved = dict(zip(("input", "target", "boxes", "box_offsets", "mask"),
+                             ctx.saved_tensors))
+            g = _dice_backward_op(grad_buffer=getattr(ctx, "grad_buffer", None),
+                                  grad_map=grad_loss, **saved, **ctx.dice_args)
+        else:
+            (grad,) = ctx.saved_tensors
+            if ctx.reduction == "none":
+                g = grad * (grad_loss.unsqueeze(1) if ctx.per_pixel else grad_loss)
+            elif _eager_one(grad_loss):
+                g = grad  # loss.backward(): no pass over the gradient at all
+            else:
+                g = grad * grad_loss
+        if _functorch_depth() > 1:
+            # nested torch.func transforms (grad of grad, hessian): the outer one would
+            # differentiate this gradient and get zeros; no lazy error exists inside a transform
+            raise RuntimeError(_DOUBLE_BACKWARD.decode())
+        if torch.is_grad_enabled() and not _traced(g) and _DelayedError is not None and \
+                _functorch_depth() == 0:
+            # create_graph=True: differentiating this gradient again raises a clear error (the
+            # node needs an input that requires grad to be recorded: a leaf alias of g)
+            g = _DelayedError(_DOUBLE_BACKWARD, 1)(g if g.requires_grad else
+                                                   g.detach().requires_grad_())
+        return (g,) + (None,) * (ctx.num_inputs - 1)
+
+
+_bce_op = _Operator("bce", _bce_impl, _bce_fake)
+_ce_op = _Operator("ce", _ce_impl, _ce_fake)
+_focal_op = _Operator("softmax_focal", _focal_impl, _focal_fake)
+_sigmoid_focal_op = _Operator("sigmoid_focal", _sigmoid_focal_impl, _sigmoid_focal_fake)
+_dice_op = _Operator("dice", _dice_impl, _dice_fake)
+_dice_backward_op = _Operator("dice_backward", _dice_backward_impl, _dice_backward_fake,
+                              differentiable=False)
 
 
 # ---- argument checks and conversions ---------------------------------------------------------
@@ -338,7 +517,7 @@ def _tensor(fname, name, t):
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"{fname}: {name} must be a torch.Tensor or a numpy.ndarray, "
                         f"got {type(t).__name__}")
-    if t.device.type != "cpu":
+    if not t.is_cpu:
         raise TypeError(f"{fname}: {name} is on device {t.device}; sectionloss runs on the CPU "
                         f"(move it with .cpu())")
     return t
@@ -375,6 +554,37 @@ def _check_threads(fname, num_threads):
         raise ValueError(f"{fname}: num_threads must be None or an int >= 0 (0: the OpenMP "
                          f"default), got {num_threads!r}")
     return num_threads
+
+
+def _grad_buffer(fname, original, input, with_grad, grad_out, inplace=False):
+    """Where the forward call writes the gradient: None (a new tensor), grad_out (a buffer the
+    caller keeps from step to step) or, with inplace, the input's own storage."""
+    if inplace and grad_out is not None:
+        raise ValueError(f"{fname}: inplace=True and grad_out are exclusive (inplace writes the "
+                         f"gradient over the input)")
+    if inplace:
+        if original is not input:  # _check_input converted it: original is a tensor
+            layout = "" if original.is_contiguous() else ", not contiguous"
+            raise ValueError(f"{fname}: inplace=True needs a contiguous float32 input tensor (the "
+                             f"gradient would go to a converted copy), got {original.dtype}"
+                             f"{layout}")
+        if input.is_leaf and input.requires_grad:
+            raise ValueError(f"{fname}: inplace=True overwrites the input with the gradient; this "
+                             f"input is a leaf tensor that requires grad (a parameter or a "
+                             f"user's tensor): pass logits computed from it instead")
+        return input if with_grad else None
+    if grad_out is None:
+        return None
+    _tensor(fname, "grad_out", grad_out)
+    if grad_out.dtype != torch.float32 or grad_out.shape != input.shape or \
+            not grad_out.is_contiguous():
+        raise ValueError(f"{fname}: grad_out must be a contiguous float32 tensor of the input's "
+                         f"shape {list(input.shape)}, got {grad_out.dtype} "
+                         f"{list(grad_out.shape)}"
+                         f"{'' if grad_out.is_contiguous() else ', not contiguous'}")
+    if grad_out.requires_grad:
+        raise ValueError(f"{fname}: grad_out must not require grad")
+    return grad_out if with_grad else None
 
 
 def _check_reduction(fname, reduction):
@@ -492,22 +702,6 @@ def _broadcasts_to(shape, full):
         a == 1 or a == b for a, b in zip(reversed(tuple(shape)), reversed(tuple(full))))
 
 
-def _numpy_call(fn, args, kwargs):
-    """The numpy path: arrays become tensors without a copy, the result an ndarray."""
-    def conv(v):
-        return torch.from_numpy(v) if isinstance(v, _np.ndarray) else v
-
-    with torch.no_grad():
-        out = fn(*[conv(a) for a in args], **{k: conv(v) for k, v in kwargs.items()})
-    if isinstance(out, tuple):
-        return tuple(t.numpy() for t in out)
-    return out.numpy()
-
-
-def _is_numpy(*values):
-    return _np is not None and any(isinstance(v, _np.ndarray) for v in values)
-
-
 def _result(loss, stats, box_stats, return_stats, return_box_stats):
     out = (loss,) + ((stats,) if return_stats else ()) + ((box_stats,) if return_box_stats
                                                            else ())
@@ -537,10 +731,33 @@ def _check_elementwise(fname, input, target, weight):
     return target, weight
 
 
+def _accepts_numpy(fn):
+    """The numpy path of a public function: when an argument is a numpy array, arrays become
+    tensors without a copy, the call runs without autograd and the result is an ndarray."""
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        if _np is None or not any(isinstance(v, _np.ndarray)
+                                  for v in itertools.chain(args, kwargs.values())):
+            return fn(*args, **kwargs)
+
+        def conv(v):
+            return torch.from_numpy(v) if isinstance(v, _np.ndarray) else v
+
+        with torch.no_grad():
+            out = fn(*[conv(a) for a in args], **{k: conv(v) for k, v in kwargs.items()})
+        return tuple(t.numpy() for t in out) if isinstance(out, tuple) else out.numpy()
+
+    return call
+
+
+def _with_grad(input):
+    return input.requires_grad and torch.is_grad_enabled()
+
+
 def _bce(fname, logits, input, target, box, box_offsets, mask, weight, pos_weight, reduction,
-         num_threads, return_stats, return_box_stats):
+         num_threads, return_stats, return_box_stats, grad_out, inplace):
     _check_reduction(fname, reduction)
-    input = _check_input(fname, input)
+    original, input = input, _check_input(fname, input)
     target, weight = _check_elementwise(fname, input, target, weight)
     n, c, h, w = input.shape
     if pos_weight is not None:
@@ -557,76 +774,99 @@ def _bce(fname, logits, input, target, box, box_offsets, mask, weight, pos_weigh
     boxes, offsets = _check_boxes(fname, box, n, box_offsets)
     want_box_stats = _check_box_stats(fname, return_box_stats, boxes)
     mask = _check_mask(fname, mask, input, True)
-    with_grad = input.requires_grad and torch.is_grad_enabled()
-    threads = _check_threads(fname, num_threads)
-    loss, _, stats, box_stats = _bce_op(input, target, boxes, mask, weight, pos_weight, logits,
-                                        reduction, threads, with_grad, offsets, want_box_stats)
+    with_grad = _with_grad(input)
+    grad_buffer = _grad_buffer(fname, original, input, with_grad, grad_out, inplace)
+    loss, _, stats, box_stats = _bce_op(
+        grad_buffer=grad_buffer, input=input, target=target, boxes=boxes, mask=mask,
+        weight=weight, pos_weight=pos_weight, logits=logits, reduction=reduction,
+        num_threads=_check_threads(fname, num_threads), with_grad=with_grad,
+        box_offsets=offsets, want_box_stats=want_box_stats)
     return _result(loss, stats, box_stats, return_stats, return_box_stats)
 
 
+_COMMON_DOC = """
+    Common keywords: box (x1, y1, x2, y2), an integer tensor [4] / [1, 4] / [N, 4], a list of N
+    per-sample [k, 4] boxes, or [K, 4] with box_offsets [N + 1]; mask bool / uint8 [N, 1, H, W]
+    or [N, H, W]{per_channel}; reduction "mean", "sum" or "none"; num_threads None
+    (torch.get_num_threads()), 0 (OpenMP's default) or k; return_stats=True also returns
+    float64 [loss_sum, normalizer, count]{box_stats}. grad_out: a contiguous float32 tensor of
+    the input's shape the gradient is written to (a buffer kept from step to step: no new
+    gradient-sized memory per call; it becomes the gradient handed to autograd, so it must not
+    be reused before that gradient is consumed).{inplace}
+    Under torch.compile, grad_out{and_inplace} are ignored (the compiled graph owns memory)."""
+_BOX_STATS_DOC = (", return_box_stats=True float64 [num_boxes, 3] of them, one row per box "
+                  "(needs box)")
+_INPLACE_DOC = """ inplace=True: the gradient is written over the input's own storage
+    (no new gradient-sized memory at all): the input must be a float32 contiguous non-leaf
+    tensor (logits computed by the model) that nothing else needs after this call (an operator
+    that saved it for its backward then raises PyTorch's "modified by an inplace operation";
+    reading the logits afterwards reads the gradient)."""
+
+
+def _doc(per_channel=", or [N, C, H, W] (one mask per channel)", box_stats=_BOX_STATS_DOC,
+         inplace=True):
+    def deco(fn):
+        fn.__doc__ += _COMMON_DOC.format(per_channel=per_channel, box_stats=box_stats,
+                                         inplace=_INPLACE_DOC if inplace else "",
+                                         and_inplace=" and inplace" if inplace else "")
+        return fn
+    return deco
+
+
+@_accepts_numpy
+@_doc(inplace=False)
 def binary_cross_entropy(input, target, *, box=None, box_offsets=None, mask=None, weight=None,
                          reduction="mean", num_threads=None, return_stats=False,
-                         return_box_stats=False):
+                         return_box_stats=False, grad_out=None):
     """F.binary_cross_entropy(input[sel], target[sel], weight[sel]) over the section sel (box
-    and/or mask); reduction "none" gives the full N x C x H x W map, 0 outside the section.
-    return_stats=True also returns float64 [loss_sum, normalizer, count] (sl_stats),
-    return_box_stats=True float64 [num_boxes, 3] of them, one row per box."""
-    if _is_numpy(input, target, box, box_offsets, mask, weight):
-        return _numpy_call(binary_cross_entropy, (input, target),
-                           dict(box=box, box_offsets=box_offsets, mask=mask, weight=weight,
-                                reduction=reduction, num_threads=num_threads,
-                                return_stats=return_stats, return_box_stats=return_box_stats))
+    and/or mask); input holds probabilities. reduction "none" gives the full N x C x H x W map,
+    0 outside the section. weight broadcasts to the input (expanded: a copy)."""
     return _bce("binary_cross_entropy", False, input, target, box, box_offsets, mask, weight,
-                None, reduction, num_threads, return_stats, return_box_stats)
+                None, reduction, num_threads, return_stats, return_box_stats, grad_out, False)
 
 
+@_accepts_numpy
+@_doc()
 def binary_cross_entropy_with_logits(input, target, *, box=None, box_offsets=None, mask=None,
                                      weight=None, pos_weight=None, reduction="mean",
                                      num_threads=None, return_stats=False,
-                                     return_box_stats=False):
+                                     return_box_stats=False, grad_out=None, inplace=False):
     """F.binary_cross_entropy_with_logits over the section; pos_weight is per channel ([C],
     PyTorch's pos_weight.view(C, 1, 1)). Otherwise as binary_cross_entropy."""
-    if _is_numpy(input, target, box, box_offsets, mask, weight, pos_weight):
-        return _numpy_call(binary_cross_entropy_with_logits, (input, target),
-                           dict(box=box, box_offsets=box_offsets, mask=mask, weight=weight,
-                                pos_weight=pos_weight, reduction=reduction,
-                                num_threads=num_threads, return_stats=return_stats,
-                                return_box_stats=return_box_stats))
     return _bce("binary_cross_entropy_with_logits", True, input, target, box, box_offsets, mask,
-                weight, pos_weight, reduction, num_threads, return_stats, return_box_stats)
+                weight, pos_weight, reduction, num_threads, return_stats, return_box_stats,
+                grad_out, inplace)
 
 
+@_accepts_numpy
+@_doc()
 def sigmoid_focal_loss(input, target, *, box=None, box_offsets=None, mask=None, weight=None,
                        alpha=0.25, gamma=2.0, reduction="mean", num_threads=None,
-                       return_stats=False, return_box_stats=False):
+                       return_stats=False, return_box_stats=False, grad_out=None,
+                       inplace=False):
     """torchvision.ops.sigmoid_focal_loss(input[sel], target[sel], alpha, gamma) (times
     weight[sel]) over the section, per selected element: p = sigmoid(input), ce =
     BCE with logits, 1 - p_t = p (1 - t) + (1 - p) t, weight * alpha_t * (1 - p_t)**gamma * ce
     with alpha_t = alpha t + (1 - alpha) (1 - t) (no alpha weighting for alpha < 0; alpha > 1
-    or NaN: SL_ERR_FOCAL). MEAN divides by the selected count. No pos_weight. Otherwise as
-    binary_cross_entropy_with_logits (masks per channel, box statistics, reduction "none"
-    gives the N x C x H x W map)."""
+    or NaN: ValueError). MEAN divides by the selected count. No pos_weight. Otherwise as
+    binary_cross_entropy_with_logits (reduction "none" gives the N x C x H x W map)."""
     fname = "sigmoid_focal_loss"
-    if _is_numpy(input, target, box, box_offsets, mask, weight):
-        return _numpy_call(sigmoid_focal_loss, (input, target),
-                           dict(box=box, box_offsets=box_offsets, mask=mask, weight=weight,
-                                alpha=alpha, gamma=gamma, reduction=reduction,
-                                num_threads=num_threads, return_stats=return_stats,
-                                return_box_stats=return_box_stats))
     _check_reduction(fname, reduction)
-    input = _check_input(fname, input)
+    _check_focal(fname, gamma, alpha)
+    original, input = input, _check_input(fname, input)
     target, weight = _check_elementwise(fname, input, target, weight)
     for name, t in (("target", target), ("weight", weight)):
         _no_grad_needed(fname, name, t)
-    n = input.shape[0]
-    boxes, offsets = _check_boxes(fname, box, n, box_offsets)
+    boxes, offsets = _check_boxes(fname, box, input.shape[0], box_offsets)
     want_box_stats = _check_box_stats(fname, return_box_stats, boxes)
     mask = _check_mask(fname, mask, input, True)
-    with_grad = input.requires_grad and torch.is_grad_enabled()
-    threads = _check_threads(fname, num_threads)
-    loss, _, stats, box_stats = _sigmoid_focal_op(input, target, boxes, offsets, mask, weight,
-                                                  float(alpha), float(gamma), reduction, threads,
-                                                  with_grad, want_box_stats)
+    with_grad = _with_grad(input)
+    grad_buffer = _grad_buffer(fname, original, input, with_grad, grad_out, inplace)
+    loss, _, stats, box_stats = _sigmoid_focal_op(
+        grad_buffer=grad_buffer, input=input, target=target, boxes=boxes, box_offsets=offsets,
+        mask=mask, weight=weight, alpha=float(alpha), gamma=float(gamma), reduction=reduction,
+        num_threads=_check_threads(fname, num_threads), with_grad=with_grad,
+        want_box_stats=want_box_stats)
     return _result(loss, stats, box_stats, return_stats, return_box_stats)
 
 
@@ -670,24 +910,30 @@ def _check_pixel_weight(fname, pixel_weight, input):
     return pixel_weight.expand(n, h, w).contiguous()
 
 
-def cross_entropy(input, target, *, box=None, box_offsets=None, mask=None, weight=None,
-                  pixel_weight=None, ignore_index=-100, label_smoothing=0.0, reduction="mean",
-                  num_threads=None, return_stats=False, return_box_stats=False):
-    """F.cross_entropy(input, target, weight, ignore_index, label_smoothing) counting only the
-    pixels in the section (box and/or mask [N, 1, H, W] or [N, H, W]); target holds class
-    indices [N, H, W] (int64, int32 or uint8). Reduction "none" gives the N x H x W map.
-    pixel_weight [N, H, W] multiplies each pixel's loss (with the class weight); MEAN divides
-    by the sum of pixel_weight x weight[target] over the counted pixels."""
-    fname = "cross_entropy"
-    if _is_numpy(input, target, box, box_offsets, mask, weight, pixel_weight):
-        return _numpy_call(cross_entropy, (input, target),
-                           dict(box=box, box_offsets=box_offsets, mask=mask, weight=weight,
-                                pixel_weight=pixel_weight, ignore_index=ignore_index,
-                                label_smoothing=label_smoothing, reduction=reduction,
-                                num_threads=num_threads, return_stats=return_stats,
-                                return_box_stats=return_box_stats))
+def _check_range(fname, name, value, low, high=math.inf, low_open=False):
+    """A float option within [low, high] ((low, high] with low_open): ValueError naming the
+    value and the bound otherwise (NaN included)."""
+    v = float(value)
+    if not ((v > low if low_open else v >= low) and v <= high):
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high == math.inf else ']'}"
+        raise ValueError(f"{fname}: {name}={value!r} is outside {interval}")
+
+
+def _check_focal(fname, gamma, alpha=None):
+    if not math.isfinite(float(gamma)):
+        raise ValueError(f"{fname}: gamma={gamma!r} must be finite")
+    _check_range(fname, "gamma", gamma, 0.0)
+    if alpha is not None and not float(alpha) <= 1.0:
+        raise ValueError(f"{fname}: alpha={alpha!r} must be <= 1 (alpha < 0: no alpha "
+                         f"weighting)")
+
+
+def _ce_like(fname, op, input, target, box, box_offsets, mask, weight, pixel_weight,
+             ignore_index, reduction, num_threads, return_stats, return_box_stats, grad_out,
+             inplace, **options):
+    """The shared body of cross_entropy and softmax_focal_loss (options: the loss's own)."""
     _check_reduction(fname, reduction)
-    input = _check_input(fname, input)
+    original, input = input, _check_input(fname, input)
     n, c, h, w = input.shape
     target = _check_labels(fname, target, input)
     weight = _check_class_weight(fname, weight, c)
@@ -695,58 +941,72 @@ def cross_entropy(input, target, *, box=None, box_offsets=None, mask=None, weigh
     boxes, offsets = _check_boxes(fname, box, n, box_offsets)
     want_box_stats = _check_box_stats(fname, return_box_stats, boxes)
     mask = _check_mask(fname, mask, input, False)
-    with_grad = input.requires_grad and torch.is_grad_enabled()
-    threads = _check_threads(fname, num_threads)
-    loss, _, stats, box_stats = _ce_op(input, target, boxes, mask, weight, int(ignore_index),
-                                       float(label_smoothing), reduction, threads, with_grad,
-                                       offsets, pixel_weight, want_box_stats)
+    with_grad = _with_grad(input)
+    grad_buffer = _grad_buffer(fname, original, input, with_grad, grad_out, inplace)
+    loss, _, stats, box_stats = op(
+        grad_buffer=grad_buffer, input=input, target=target, boxes=boxes, box_offsets=offsets,
+        mask=mask, weight=weight, pixel_weight=pixel_weight, ignore_index=int(ignore_index),
+        reduction=reduction, num_threads=_check_threads(fname, num_threads),
+        with_grad=with_grad, want_box_stats=want_box_stats, **options)
     return _result(loss, stats, box_stats, return_stats, return_box_stats)
 
 
+@_accepts_numpy
+@_doc(per_channel="")
+def cross_entropy(input, target, *, box=None, box_offsets=None, mask=None, weight=None,
+                  pixel_weight=None, ignore_index=-100, label_smoothing=0.0, reduction="mean",
+                  num_threads=None, return_stats=False, return_box_stats=False, grad_out=None,
+                  inplace=False):
+    """F.cross_entropy(input, target, weight, ignore_index, label_smoothing) counting only the
+    pixels in the section (box and/or mask [N, 1, H, W] or [N, H, W]); target holds class
+    indices [N, H, W] (int64, int32 or uint8: used as they are; int8 / int16: an int32 copy).
+    Reduction "none" gives the N x H x W map. pixel_weight [N, H, W] multiplies each pixel's
+    loss (with the class weight); MEAN divides by the sum of pixel_weight x weight[target] over
+    the counted pixels."""
+    _check_range("cross_entropy", "label_smoothing", label_smoothing, 0.0, 1.0)
+    return _ce_like("cross_entropy", _ce_op, input, target, box, box_offsets, mask, weight,
+                    pixel_weight, ignore_index, reduction, num_threads, return_stats,
+                    return_box_stats, grad_out, inplace,
+                    label_smoothing=float(label_smoothing))
+
+
+@_accepts_numpy
+@_doc(per_channel="")
 def softmax_focal_loss(input, target, *, box=None, box_offsets=None, mask=None, weight=None,
                        pixel_weight=None, gamma=2.0, ignore_index=-100, reduction="mean",
-                       num_threads=None, return_stats=False, return_box_stats=False):
+                       num_threads=None, return_stats=False, return_box_stats=False,
+                       grad_out=None, inplace=False):
     """Multi-class (softmax) focal loss, per counted pixel with label t:
     pixel_weight * weight[t] * (1 - p_t)**gamma * (-log p_t), p = softmax(input) over C; MEAN
     divides by the sum of pixel_weight * weight[t] over the counted pixels (as cross_entropy;
     gamma 0 is cross_entropy). Arguments as cross_entropy (no label_smoothing)."""
-    fname = "softmax_focal_loss"
-    if _is_numpy(input, target, box, box_offsets, mask, weight, pixel_weight):
-        return _numpy_call(softmax_focal_loss, (input, target),
-                           dict(box=box, box_offsets=box_offsets, mask=mask, weight=weight,
-                                pixel_weight=pixel_weight, gamma=gamma,
-                                ignore_index=ignore_index, reduction=reduction,
-                                num_threads=num_threads, return_stats=return_stats,
-                                return_box_stats=return_box_stats))
-    _check_reduction(fname, reduction)
-    input = _check_input(fname, input)
-    n, c, h, w = input.shape
-    target = _check_labels(fname, target, input)
-    weight = _check_class_weight(fname, weight, c)
-    pixel_weight = _check_pixel_weight(fname, pixel_weight, input)
-    boxes, offsets = _check_boxes(fname, box, n, box_offsets)
-    want_box_stats = _check_box_stats(fname, return_box_stats, boxes)
-    mask = _check_mask(fname, mask, input, False)
-    with_grad = input.requires_grad and torch.is_grad_enabled()
-    threads = _check_threads(fname, num_threads)
-    loss, _, stats, box_stats = _focal_op(input, target, boxes, offsets, mask, weight,
-                                          pixel_weight, float(gamma), int(ignore_index),
-                                          reduction, threads, with_grad, want_box_stats)
-    return _result(loss, stats, box_stats, return_stats, return_box_stats)
+    _check_focal("softmax_focal_loss", gamma)
+    return _ce_like("softmax_focal_loss", _focal_op, input, target, box, box_offsets, mask,
+                    weight, pixel_weight, ignore_index, reduction, num_threads, return_stats,
+                    return_box_stats, grad_out, inplace, gamma=float(gamma))
 
 
 _DICE_MODES = ("binary", "multilabel", "multiclass")
+_SMP_FORMS = ("0.5", "0.4")
 _NO_INDEX = -2**63  # ignore_index=None with labels: a value no counted label can have
 
 
 def _dice(fname, tversky, input, target, box, box_offsets, mask, mode, from_logits, smooth,
           eps, log_loss, ignore_index, alpha, beta, gamma, reduction, num_threads,
-          return_stats):
+          return_stats, grad_out):
     _check_reduction(fname, reduction)
     if mode not in _DICE_MODES:
         raise ValueError(f"{fname}: {mode!r} is not a valid value for mode (\"binary\", "
                          f"\"multilabel\" or \"multiclass\")")
-    input = _check_input(fname, input)
+    for name, value in (("alpha", alpha), ("beta", beta), ("smooth", smooth)):
+        if not math.isfinite(float(value)):
+            raise ValueError(f"{fname}: {name}={value!r} must be finite")
+        _check_range(fname, name, value, 0.0)
+    for name, value in (("gamma", gamma), ("eps", eps)):
+        if not math.isfinite(float(value)):
+            raise ValueError(f"{fname}: {name}={value!r} must be finite")
+        _check_range(fname, name, value, 0.0, low_open=True)
+    original, input = input, _check_input(fname, input)
     n, c, h, w = input.shape
     multiclass = mode == "multiclass"
     if multiclass:
@@ -780,56 +1040,62 @@ def _dice(fname, tversky, input, target, box, box_offsets, mask, mode, from_logi
         index = -100
     _no_grad_needed(fname, "target", target)
     boxes, offsets = _check_boxes(fname, box, n, box_offsets)
-    with_grad = input.requires_grad and torch.is_grad_enabled()
-    threads = _check_threads(fname, num_threads)
-    loss, _, stats = _dice_op(input, target, boxes, offsets, mask, multiclass, index, tversky,
-                              float(alpha), float(beta), float(gamma), float(smooth),
-                              float(eps), bool(log_loss), bool(from_logits), reduction,
-                              threads, with_grad)
+    with_grad = _with_grad(input)
+    grad_buffer = _grad_buffer(fname, original, input, with_grad, grad_out)
+    loss, _, stats = _dice_op(
+        grad_buffer=grad_buffer, input=input, target=target, boxes=boxes, box_offsets=offsets,
+        mask=mask, multiclass=multiclass, ignore_index=index, tversky=tversky,
+        alpha=float(alpha), beta=float(beta), gamma=float(gamma), smooth=float(smooth),
+        eps=float(eps), log_loss=bool(log_loss), from_logits=bool(from_logits),
+        reduction=reduction, num_threads=_check_threads(fname, num_threads),
+        with_grad=with_grad)
     return (loss, stats) if return_stats else loss
 
 
+_DICE_DOC = dict(per_channel=", or [N, C, H, W] for binary / multilabel", box_stats="",
+                 inplace=False)
+
+
+@_accepts_numpy
+@_doc(**_DICE_DOC)
 def dice_loss(input, target, *, box=None, box_offsets=None, mask=None, mode="binary",
               from_logits=True, smooth=0.0, eps=1e-7, log_loss=False, ignore_index=-100,
-              reduction="mean", num_threads=None, return_stats=False):
+              reduction="mean", num_threads=None, return_stats=False, grad_out=None,
+              smp_form="0.5"):
     """segmentation_models_pytorch's DiceLoss(mode, log_loss, from_logits, smooth,
     ignore_index, eps) with the per-class sums taken over the section only. mode "binary"
     (input N x 1 x H x W, float target of that shape or N x H x W) and "multilabel" (N x C x H x
     W both): sigmoid of the input with from_logits; "multiclass": logits N x C x H x W
     (softmax), integer labels N x H x W. Per class c, I, P, T the sums of p t, p, t:
-    score (2 I + smooth) / max(P + T + smooth, eps), loss_c 1 - score (log_loss:
-    -log(max(score, eps))), 0 for a class with T == 0. reduction "mean" (smp's): the mean over
-    the C classes, "sum": their sum, "none": the C per-class losses. ignore_index: multiclass
-    pixels with that label, binary / multilabel elements with that target value, are left out
-    (None: nothing is). return_stats: float64 [sum of loss_c, C, selected elements]."""
-    if _is_numpy(input, target, box, box_offsets, mask):
-        return _numpy_call(dice_loss, (input, target),
-                           dict(box=box, box_offsets=box_offsets, mask=mask, mode=mode,
-                                from_logits=from_logits, smooth=smooth, eps=eps,
-                                log_loss=log_loss, ignore_index=ignore_index,
-                                reduction=reduction, num_threads=num_threads,
-                                return_stats=return_stats))
-    return _dice("dice_loss", False, input, target, box, box_offsets, mask, mode, from_logits,
-                 smooth, eps, log_loss, ignore_index, 0.5, 0.5, 1.0, reduction, num_threads,
-                 return_stats)
+    smp_form "0.5" (smp 0.5 and 0.6, the default): score (I + smooth) / max((P + T) / 2 +
+    smooth, eps) (smp's Tversky with alpha = beta = 0.5); "0.4" (smp 0.3 and 0.4):
+    (2 I + smooth) / max(P + T + smooth, eps). The two agree for smooth 0 (up to eps). For a
+    soft target (not 0 or 1) smp 0.5+ takes I = sum min(p, t), sectionloss sum p t. loss_c
+    1 - score (log_loss: -log(max(score, eps))), 0 for a class with T == 0. reduction "mean"
+    (smp's): the mean over the C classes, "sum": their sum, "none": the C per-class losses.
+    ignore_index: multiclass pixels with that label, binary / multilabel elements with that
+    target value, are left out (None: nothing is). return_stats: float64 [sum of loss_c, C,
+    selected elements]."""
+    if smp_form not in _SMP_FORMS:
+        raise ValueError(f"dice_loss: smp_form={smp_form!r} is not one of {_SMP_FORMS} (\"0.5\": "
+                         f"smp 0.5-0.6's Dice, \"0.4\": smp 0.3-0.4's)")
+    return _dice("dice_loss", smp_form == "0.5", input, target, box, box_offsets, mask, mode,
+                 from_logits, smooth, eps, log_loss, ignore_index, 0.5, 0.5, 1.0, reduction,
+                 num_threads, return_stats, grad_out)
 
 
+@_accepts_numpy
+@_doc(**_DICE_DOC)
 def tversky_loss(input, target, *, box=None, box_offsets=None, mask=None, mode="binary",
                  from_logits=True, smooth=0.0, eps=1e-7, log_loss=False, ignore_index=-100,
                  alpha=0.5, beta=0.5, gamma=1.0, reduction="mean", num_threads=None,
-                 return_stats=False):
+                 return_stats=False, grad_out=None):
     """segmentation_models_pytorch's TverskyLoss(mode, log_loss, from_logits, smooth,
     ignore_index, eps, alpha, beta, gamma) over the section: score (I + smooth) /
     max(I + alpha (P - I) + beta (T - I) + smooth, eps); "mean" gives (mean_c loss_c)**gamma,
-    "sum" (sum_c loss_c)**gamma, "none" the C per-class losses (no gamma). Otherwise as
-    dice_loss (alpha = beta = 0.5, gamma 1 is the Dice loss)."""
-    if _is_numpy(input, target, box, box_offsets, mask):
-        return _numpy_call(tversky_loss, (input, target),
-                           dict(box=box, box_offsets=box_offsets, mask=mask, mode=mode,
-                                from_logits=from_logits, smooth=smooth, eps=eps,
-                                log_loss=log_loss, ignore_index=ignore_index, alpha=alpha,
-                                beta=beta, gamma=gamma, reduction=reduction,
-                                num_threads=num_threads, return_stats=return_stats))
+    "sum" (sum_c loss_c)**gamma, "none" the C per-class losses (no gamma). At a loss of exactly
+    0 the gradient is 0 for every gamma (PyTorch's autograd of x**gamma, gamma < 1, gives NaN
+    there). Otherwise as dice_loss (alpha = beta = 0.5, gamma 1 is smp 0.5+'s Dice loss)."""
     return _dice("tversky_loss", True, input, target, box, box_offsets, mask, mode, from_logits,
                  smooth, eps, log_loss, ignore_index, alpha, beta, gamma, reduction,
-                 num_threads, return_stats)
+                 num_threads, return_stats, grad_out)

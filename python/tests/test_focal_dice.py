@@ -181,15 +181,23 @@ def test_cross_entropy_pixel_weight(rng, case):
 
 # ---- Dice / Tversky --------------------------------------------------------------------------
 def smp_reference(p, t, sel, *, tversky=False, alpha=0.5, beta=0.5, gamma=1.0, smooth=0.0,
-                  eps=1e-7, log_loss=False, reduction="mean"):
+                  eps=1e-7, log_loss=False, reduction="mean", smp="0.5", l1=False):
     """segmentation_models_pytorch's soft_dice_score / soft_tversky_score and DiceLoss /
-    TverskyLoss over the selected elements: p, t float64 N x C x H x W, sel bool."""
+    TverskyLoss over the selected elements: p, t float64 N x C x H x W, sel bool. smp "0.5"
+    (0.5 and 0.6): Dice is Tversky with alpha = beta = 0.5; "0.4" (0.3, 0.4): Dice
+    (2 I + smooth) / max(P + T + smooth, eps). l1: smp 0.5+'s intersection
+    (P + T - sum |p - t|) / 2 (equal to sum p t for targets 0 or 1; sectionloss's is sum p t)."""
     s = sel.to(p.dtype)
     dims = (0, 2, 3)
-    intersection = (p * t * s).sum(dims)
+    if l1:
+        intersection = ((p + t - (p - t).abs()) * s).sum(dims) / 2
+    else:
+        intersection = (p * t * s).sum(dims)
+    if not tversky and smp == "0.5":
+        tversky, alpha, beta = True, 0.5, 0.5
     if tversky:
-        fp = (p * (1.0 - t) * s).sum(dims)
-        fn = ((1 - p) * t * s).sum(dims)
+        fp = (p * s).sum(dims) - intersection
+        fn = (t * s).sum(dims) - intersection
         score = (intersection + smooth) / (intersection + alpha * fp + beta * fn
                                            + smooth).clamp_min(eps)
     else:
@@ -221,8 +229,11 @@ def test_dice_binary_multilabel(rng, case, tversky):
     g = torch.Generator().manual_seed(300 + case)
     x = torch.randn((n, c, h, w), generator=g) * 2
     t = (torch.rand((n, c, h, w), generator=g) < 0.4).float()
-    if rng.random() < 0.3:
+    soft = rng.random() < 0.3
+    if soft:
         t = torch.rand((n, c, h, w), generator=g)  # soft targets
+    smp = rng.choice(["0.5", "0.4"]) if not tversky else "0.5"
+    form = {} if tversky else {"smp_form": smp}
     box, mask, sel = _section(rng, n, c, h, w, True)
     from_logits = rng.random() < 0.7
     opts = _dice_options(rng, tversky)
@@ -238,12 +249,14 @@ def test_dice_binary_multilabel(rng, case, tversky):
     def ref(x):
         p = torch.sigmoid(x) if from_logits else x
         tt = torch.where(sel, t.double(), torch.zeros((), dtype=torch.float64))
-        return smp_reference(p, tt, sel, tversky=tversky, **opts)
+        # smp 0.5+'s own L1 intersection for targets 0 / 1; soft targets: sum p t (README)
+        return smp_reference(p, tt, sel, tversky=tversky, smp=smp, l1=not soft, **opts)
 
     _backward_check(
         rng,
         lambda x: fn(x, t, box=box, mask=mask, mode=mode, from_logits=from_logits,
-                     ignore_index=ignore_index, num_threads=rng.choice([None, 1]), **opts),
+                     ignore_index=ignore_index, num_threads=rng.choice([None, 1]), **form,
+                     **opts),
         ref, x, sel)
 
 
@@ -263,7 +276,7 @@ def test_dice_multiclass(rng, case, tversky):
         p = x.softmax(dim=1)
         onehot = F.one_hot(torch.where(counted, labels, 0), c).permute(0, 3, 1, 2).double()
         return smp_reference(p, onehot, counted.unsqueeze(1).expand(n, c, h, w),
-                             tversky=tversky, **opts)
+                             tversky=tversky, l1=True, **opts)
 
     _backward_check(
         rng,
@@ -271,6 +284,41 @@ def test_dice_multiclass(rng, case, tversky):
                      else labels, box=box, mask=mask, mode="multiclass",
                      ignore_index=ignore_index, **opts),
         ref, x, counted.unsqueeze(1).expand(n, c, h, w))
+
+
+def test_dice_is_smp_05_by_default_and_smp_04_by_name():
+    # the example of issue 21: logits [2, -1, 0.5, -3], target [1, 0, 1, 0], smooth 1
+    x = torch.tensor([[[[2.0, -1.0, 0.5, -3.0]]]], dtype=torch.float64)
+    t = torch.tensor([[[[1.0, 0.0, 1.0, 0.0]]]], dtype=torch.float64)
+    sel = torch.ones_like(t, dtype=torch.bool)
+    new = smp_reference(torch.sigmoid(x), t, sel, smooth=1.0, l1=True)
+    old = smp_reference(torch.sigmoid(x), t, sel, smooth=1.0, smp="0.4")
+    assert abs(new.item() - old.item()) > 0.02  # the two forms differ here
+    assert_close_loss(sl.dice_loss(x, t, smooth=1.0), new)
+    assert_close_loss(sl.DiceLoss(smooth=1.0)(x, t), new)
+    assert_close_loss(sl.dice_loss(x, t, smooth=1.0, smp_form="0.4"), old)
+    assert_close_loss(sl.DiceLoss(smooth=1.0, smp_form="0.4")(x, t), old)
+    with pytest.raises(ValueError, match="smp_form='0.6'"):
+        sl.dice_loss(x, t, smp_form="0.6")
+
+
+@pytest.mark.parametrize("mode", ["binary", "multilabel", "multiclass"])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_tversky_gamma_below_one_at_zero_loss_has_zero_gradient(mode, reduction):
+    # issue 21: (loss)**gamma, gamma < 1, at a loss of exactly 0 gave NaN gradients
+    if mode == "binary":
+        x = torch.tensor([[[[0.3, -1.2, 2.0, 0.7]]]], requires_grad=True)
+        t, kw = torch.zeros(1, 1, 1, 4), dict(gamma=0.5)
+    elif mode == "multilabel":
+        x = torch.randn(2, 3, 4, 5, requires_grad=True)
+        t, kw = torch.zeros(2, 3, 4, 5), dict(gamma=0.75)
+    else:  # a perfect score whatever p: alpha = beta = 0
+        x = torch.randn(2, 3, 4, 5, requires_grad=True)
+        t, kw = torch.randint(0, 3, (2, 4, 5)), dict(gamma=0.5, alpha=0.0, beta=0.0)
+    loss = sl.tversky_loss(x, t, mode=mode, reduction=reduction, **kw)
+    loss.backward()
+    assert loss.item() == 0.0
+    assert torch.equal(x.grad, torch.zeros_like(x))
 
 
 def test_dice_stats_and_modules():
@@ -464,7 +512,8 @@ def test_bad_inputs():
         raises(TypeError, "pixel_weight must be a floating-point", fn, x, t,
                pixel_weight=torch.ones((2, 5, 6), dtype=torch.int64))
     for bad in (-1.0, float("inf"), float("nan")):
-        raises(SectionLossError, "SL_ERR_FOCAL", FL, x, t, gamma=bad)
+        raises(ValueError, rf"gamma={bad} (must be finite|is outside \[0, inf\))", FL, x, t,
+               gamma=bad)
     raises(SectionLossError, "SL_ERR_LABEL", FL, x, torch.full((2, 5, 6), 3))
     # many boxes
     raises(ValueError, "must have N = 2 entries", FL, x, t, box=[torch.zeros((1, 4), dtype=int)])
@@ -500,9 +549,12 @@ def test_bad_inputs():
            mode="multilabel")
     raises(ValueError, "not a valid value for reduction", D, x, t, mode="multiclass",
            reduction="avg")
-    for kw in (dict(eps=0.0), dict(smooth=-1.0), dict(alpha=-0.1), dict(beta=float("nan")),
-               dict(gamma=0.0)):
-        raises(SectionLossError, "SL_ERR_DICE", TV, x, t, mode="multiclass", **kw)
+    for kw, bound in ((dict(eps=0.0), r"eps=0.0 is outside \(0, inf\)"),
+                      (dict(smooth=-1.0), r"smooth=-1.0 is outside \[0, inf\)"),
+                      (dict(alpha=-0.1), r"alpha=-0.1 is outside \[0, inf\)"),
+                      (dict(beta=float("nan")), "beta=nan must be finite"),
+                      (dict(gamma=0.0), r"gamma=0.0 is outside \(0, inf\)")):
+        raises(ValueError, bound, TV, x, t, mode="multiclass", **kw)
     raises(SectionLossError, "SL_ERR_LABEL", D, x, torch.full((2, 5, 6), 3), mode="multiclass")
 
 
@@ -690,16 +742,14 @@ def test_sigmoid_focal_bad_inputs():
     g = torch.Generator().manual_seed(74)
     x, y = torch.randn((2, 3, 5, 6), generator=g), torch.rand((2, 3, 5, 6), generator=g).round()
     SF = sl.sigmoid_focal_loss
+    # checked before the C call: the message names the value and the bound (issue 21)
     for alpha in (1.5, 1.0 + 1e-6, float("inf"), float("nan")):
-        raises(SectionLossError, "SL_ERR_FOCAL", SF, x, y, alpha=alpha)
-        raises(SectionLossError, "SL_ERR_FOCAL", SF, x.clone().requires_grad_(), y, alpha=alpha,
-               reduction="none")
+        raises(ValueError, rf"alpha={alpha!r} must be <= 1", SF, x, y, alpha=alpha)
+        raises(ValueError, rf"alpha={alpha!r} must be <= 1", SF, x.clone().requires_grad_(), y,
+               alpha=alpha, reduction="none")
     for gamma in (-1.0, float("inf"), float("nan")):
-        raises(SectionLossError, "SL_ERR_FOCAL", SF, x, y, gamma=gamma)
-    try:
-        SF(x, y, alpha=2.0)
-    except SectionLossError as e:
-        assert e.status_name == "SL_ERR_FOCAL" and "focal_alpha" in e.status_string
+        raises(ValueError, rf"gamma={gamma} (must be finite|is outside \[0, inf\))", SF, x, y,
+               gamma=gamma)
     # the edges of the valid range
     assert torch.isfinite(SF(x, y, alpha=1.0)) and torch.isfinite(SF(x, y, alpha=-float("inf")))
     raises(TypeError, "target must be a floating-point tensor", SF, x, y.long())

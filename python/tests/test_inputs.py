@@ -77,6 +77,9 @@ def test_bce_bad_inputs(fn):
             fn(p, y, box=bad_box)
         assert e.value.status_name == "SL_ERR_BOX" and isinstance(e.value, ValueError)
         assert e.value.status_string in str(e.value) and len(e.value.status_string) > 10
+        # the offending box and the image size (issue 21)
+        assert f"for an image of W x H = {W} x {H}" in str(e.value)
+        assert str(tuple(max(-1, min(v, 2**31 - 1)) for v in bad_box)) in str(e.value)
     raises(ValueError, "input has no elements", fn, p[:0], y[:0])
     raises(ValueError, "num_threads must be None or an int >= 0", fn, p, y, num_threads=-1)
 
@@ -98,8 +101,9 @@ def test_bce_probabilities_outside_0_1(bad):
         assert torch.isfinite(BCE(p, y))
         return
     for requires_grad in (False, True):
-        with pytest.raises(SectionLossError, match="SL_ERR_DOMAIN"):
+        with pytest.raises(SectionLossError, match="SL_ERR_DOMAIN") as e:
             BCE(p.clone().requires_grad_(requires_grad), y)
+        assert f"input[1, 2, 3, 4] = {bad!r} is outside [0, 1]" in str(e.value)
     # Outside the section it is not looked at.
     assert torch.isfinite(BCE(p, y, box=(0, 0, 4, 3)))
     y[0, 0, 0, 0] = 2.0
@@ -121,8 +125,12 @@ def test_ce_bad_inputs():
         with pytest.raises(SectionLossError, match="SL_ERR_LABEL") as e:
             CE(x, t2)
         assert "label" in e.value.status_string
+        # the label, where it is and the bound (issue 21)
+        assert f"label {bad} at [n, y, x] = [1, 2, 3] is outside [0, {C})" in str(e.value)
         assert torch.isfinite(CE(x, t2, box=(0, 0, 3, 2)))  # outside the section: not checked
-    raises(SectionLossError, "SL_ERR_OPTION", CE, x, t, label_smoothing=1.5)
+    for bad in (1.5, -0.1, float("nan")):
+        raises(ValueError, rf"label_smoothing={bad} is outside \[0, 1\]", CE, x, t,
+               label_smoothing=bad)
     raises(ValueError, "num_threads must be None or an int >= 0", CE, x, t, num_threads=2.0)
 
 
