@@ -12,7 +12,7 @@ import sys
 
 MCA = "llvm-mca-19"
 
-ELEMS = {"ce_two_classes": 2}  # elements per iteration, x W lanes
+ELEMS = {"ce_class": 1}  # elements per iteration (classes), x W lanes
 TARGETS = [("avx2", 8, ["znver3", "znver4", "icelake-server"], []),
            ("neon", 4, ["neoverse-n1", "neoverse-v1"], ["-mtriple=aarch64-linux-gnu"])]
 

@@ -30,7 +30,7 @@ endif
 PYTEST_ARGS ?=
 
 PY_FUZZ_SECONDS ?= 60
-PY_ATHERIS ?= atheris>=2.3,<3
+PY_ATHERIS ?= atheris>=3,<4
 
 .PHONY: test-python python-venv python-wheel python-fuzz
 python-venv:
