@@ -1,8 +1,8 @@
 /*
  * generic/ce.h - the multi-class cross-entropy and softmax focal row microkernels, written once
  * against the vector layer and compiled once per ISA (src/<isa>/kernels.c includes <isa>/vec.h,
- * then this file): defines sl_ce__<isa> and sl_softmax_focal__<isa> (contract and formulas:
- * src/kernels.h, src/scalar/ce.c).
+ * then generic/table.h, which includes this file): defines sl_ce__<isa> and
+ * sl_softmax_focal__<isa> (contract and formulas: src/kernels.h, src/scalar/ce.c).
  *
  * Shape legend: a run of len pixels of one (n, y) row, or of several whole rows of one sample
  * (the plane is contiguous); class c of pixel i at x[c * cstride + i], cstride = H * W.
@@ -31,14 +31,14 @@
  * classes (4094 on AVX2) the row runs on the reference kernel.
  * Errors (docs/accuracy.md, tests/contract.h ct_ce_*): the shifted algorithm's bound, each
  * float intermediate rounded once: loss within K u (w_t (l + sum_c p_c |d_c|) + smoothing
- * terms), gradient within K u |g| (A p_c (1 + |d_c|) + B_c), K = CT_CE_K + C (the sequential
- * class sum); sums in double lanes.
+ * terms), gradient within K u |g| (A p_c (1 + |d_c|) + B_c), K = 10 + 2 C (ct_ce_k: the
+ * sequential class sum adds C); sums in double lanes.
  */
 #include <float.h>
 #include <math.h>
 
 #if !defined(SL_CE_SMAX)
-#define SL_CE_SMAX 256 /* pixels per segment at most (docs/performance.md: measured) */
+#define SL_CE_SMAX 256 /* pixels per segment at most (1024 measured no better: docs/performance.md) */
 #endif
 enum {
   CE_SCR = 32768, /* scratch floats (128 KiB of stack; C = 21 uses 22 KiB at S = 256) */
