@@ -38,7 +38,7 @@
 #include <math.h>
 
 #if !defined(SL_CE_SMAX)
-#define SL_CE_SMAX 256 /* pixels per segment at most (1024 measured no better: docs/performance.md) */
+#define SL_CE_SMAX 256 /* pixels per segment at most (1024: no better, docs/performance.md) */
 #endif
 enum {
   CE_SCR = 32768, /* scratch floats (128 KiB of stack; C = 21 uses 22 KiB at S = 256) */
