@@ -643,8 +643,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     aliased = 1;
     if (asel == 255 && want_loss && want_grad)
       loss_p = grad_p; /* two outputs on top of each other */
-    else if (want_grad && !x_null)
-      grad_p = x;
+    else if (want_grad && !x_null && (op == 0 || ne > 1))
+      grad_p = op == 0 ? x : x + 1; /* grad == x on logits is the in-place gradient (allowed;
+                                       tests/test_inplace.c), so an overlap of one element less */
     else if (want_loss && !x_null)
       loss_p = x + (ne > 1 ? 1 : 0);
     else
