@@ -39,14 +39,17 @@ enum {
   SL_CE_GAP = 16,               /* uncounted runs at least this long go to the zero fill */
   SL_LINE = 16                  /* floats per cache line (64 bytes) */
 };
-/* Gradients larger than this many bytes are written with non-temporal stores: they do not fit
- * the last-level cache anyway, and streaming saves the read-for-ownership of every line
- * (docs/performance.md). A variable only so that tests and sl-bench can compare both ways. */
+/* Outputs (gradient and NONE loss map) larger than this many bytes in all are written with
+ * non-temporal stores: they do not fit the last-level cache anyway, and streaming saves the
+ * read-for-ownership of every line (docs/performance.md). A variable only so that tests and
+ * sl-bench can compare both ways. */
 int64_t sl__stream_bytes = (int64_t)8 << 20;
 
-/* 1 when the call's gradient is streamed */
-static int stream_grad(const sl_job *j) {
-  return j->grad && j->n * j->c * j->h * j->w > sl__stream_bytes / (int64_t)sizeof(float);
+/* 1 when the call's outputs are streamed; map = the NONE loss map's elements per sample */
+static int stream_out(const sl_job *j, int64_t map) {
+  const int64_t out = (j->grad ? j->c * j->h * j->w : 0) +
+                      (j->loss && j->opt.reduction == SL_REDUCTION_NONE ? map : 0);
+  return j->n * out > sl__stream_bytes / (int64_t)sizeof(float);
 }
 
 sl_plan sl_make_plan(int64_t rows, int64_t elems_per_row, int64_t per_sample) {
@@ -167,7 +170,7 @@ static void zero(float *p, int64_t len) {
     memset(p, 0, (size_t)len * sizeof(float));
 }
 
-/* zero(), with non-temporal stores where the kernels stream the rest of the gradient (x86-64:
+/* zero(), with non-temporal stores where the kernels stream the rest of the output (x86-64:
  * SSE2 is its baseline; elsewhere memset): a line written partly by streaming and partly by
  * ordinary stores would cost a read-for-ownership and a partial write-combining flush. */
 static void zero_stream(float *p, int64_t len, int stream) {
@@ -251,7 +254,7 @@ typedef struct bce_ctx {
   float *loss_map;   /* NONE reduction only */
   int count_in_pass; /* count the selected elements in the main pass (no prepass was needed) */
   int box_stats;     /* per-box statistics (per_box_stats) */
-  int stream;        /* non-temporal gradient stores (sl__stream_bytes) */
+  int stream;        /* non-temporal output stores (sl__stream_bytes) */
 } bce_ctx;
 
 /* Prepass over the mask's rows (N x mask_channels x H of them; N x H without a mask, touching
@@ -291,7 +294,7 @@ static void bce_rows(const void *vctx, int64_t r0, int64_t r1, sl_chunk_acc *acc
     while (sl_row_next(&it, &x0, &x1, &cov)) {
       if (!cov) {
         zero_stream(grad ? grad + x0 : NULL, x1 - x0, ctx->stream);
-        zero(lmap ? lmap + x0 : NULL, x1 - x0);
+        zero_stream(lmap ? lmap + x0 : NULL, x1 - x0, ctx->stream);
         continue;
       }
       sl_bce_row row = {
@@ -339,7 +342,7 @@ static sl_status run_bce(const sl_job *j, const sl_kernels *k) {
                  o->reduction == SL_REDUCTION_NONE ? j->loss : NULL,
                  0,
                  per_box_stats(j),
-                 stream_grad(j)};
+                 stream_out(j, j->c * j->h * j->w)};
   ctx.fn = j->op == SL_OP_BCE_PROB     ? k->bce_prob
            : j->op == SL_OP_BCE_LOGITS ? k->bce_logits
                                        : k->sigmoid_focal;
@@ -421,7 +424,7 @@ typedef struct ce_ctx {
   sl_ce_fn fn;
   double gscale, cw_sum;
   int box_stats;     /* per-box statistics (per_box_stats) */
-  int stream;        /* non-temporal gradient stores (sl__stream_bytes) */
+  int stream;        /* non-temporal output stores (sl__stream_bytes) */
   int count_in_pass; /* no prepass: the main pass validates, counts and sums the normaliser */
 } ce_ctx;
 
@@ -522,7 +525,7 @@ static double ce_span(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, floa
       if (s0 < len && s0 - ((base + s0) & (al - 1)) >= i)
         s0 -= (base + s0) & (al - 1);
       if (s0 > i) {
-        zero(lmap ? lmap + xs + i : NULL, s0 - i);
+        zero_stream(lmap ? lmap + xs + i : NULL, s0 - i, ctx->stream);
         for (int64_t c = 0; j->grad && c < j->c; c++)
           zero_stream(j->grad + xoff + c * hw + xs + i, s0 - i, ctx->stream);
       }
@@ -581,7 +584,7 @@ static void ce_rows(const void *vctx, int64_t r0, int64_t r1, sl_chunk_acc *acc)
     sl_row_begin(&it, j, r / h, r % h, ctx->box_stats);
     while (sl_row_next(&it, &x0, &x1, &cov)) {
       if (!cov) {
-        zero(lmap ? lmap + x0 : NULL, x1 - x0);
+        zero_stream(lmap ? lmap + x0 : NULL, x1 - x0, ctx->stream);
         for (int64_t c = 0; j->grad && c < j->c; c++)
           zero_stream(j->grad + xoff + c * hw + x0, x1 - x0, ctx->stream);
         continue;
@@ -603,9 +606,13 @@ static void ce_rows(const void *vctx, int64_t r0, int64_t r1, sl_chunk_acc *acc)
 
 static sl_status run_ce(const sl_job *j, const sl_kernels *k) {
   const sl_options *o = &j->opt;
-  ce_ctx ctx = {
-      j, j->op == SL_OP_CE ? k->ce : k->softmax_focal, 0.0, 0.0, per_box_stats(j), stream_grad(j),
-      0};
+  ce_ctx ctx = {j,
+                j->op == SL_OP_CE ? k->ce : k->softmax_focal,
+                0.0,
+                0.0,
+                per_box_stats(j),
+                stream_out(j, j->h * j->w),
+                0};
   if (o->weight) {
     for (int64_t c = 0; c < j->c; c++)
       ctx.cw_sum += o->weight[c];

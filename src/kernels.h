@@ -44,7 +44,7 @@ typedef struct sl_bce_row {
   float focal_alpha; /* sigmoid focal only: alpha <= 1 (< 0: no alpha weighting) */
   float focal_gamma; /* sigmoid focal only: gamma >= 0, finite */
   int64_t len;
-  int stream; /* 1: the gradient is written with non-temporal stores (larger than the caches) */
+  int stream; /* 1: gradient and loss map written with non-temporal stores (beyond the caches) */
 } sl_bce_row;
 
 /* BCE row kernel: returns sum(w * l) over selected elements.
@@ -90,7 +90,7 @@ typedef struct sl_ce_row {
   int64_t cstride; /* H * W */
   int64_t classes; /* C */
   int64_t len;
-  int stream; /* 1: the gradient is written with non-temporal stores (larger than the caches) */
+  int stream; /* 1: gradient and loss map written with non-temporal stores (beyond the caches) */
 } sl_ce_row;
 
 typedef double (*sl_ce_fn)(const sl_ce_row *r);

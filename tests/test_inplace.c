@@ -119,21 +119,68 @@ Test(inplace, softmax_focal) {
   cr_assert(matrix(T_SOFTMAX_FOCAL) == 0);
 }
 
+/* Streamed (sl__stream_bytes 4 KiB) and ordinary stores give the same bits: the loss and
+ * gradient of c's reduction, then reduction NONE (the loss map streamed too) with a gradient
+ * and without one. Returns the failures. */
+static int check_streamed(const t_case *c, const char *desc) {
+  const int64_t e = t_elems(&c->shape), nm = t_map_elems(c);
+  float *g[2] = {t_alloc((size_t)e * sizeof(float)), t_alloc((size_t)e * sizeof(float))};
+  float *l[2] = {t_alloc((size_t)nm * sizeof(float)), t_alloc((size_t)nm * sizeof(float))};
+  float *gmap = t_alloc((size_t)nm * sizeof(float)); /* NONE's upstream gradient */
+  for (int64_t i = 0; i < nm; i++)
+    gmap[i] = 0.5f + (float)(i % 7) * 0.25f;
+  int fails = 0;
+  for (int v = 0; v < 3; v++) {
+    sl_options o = c->opt;
+    if (v > 0) {
+      o.reduction = SL_REDUCTION_NONE;
+      o.grad_map = v == 1 ? gmap : NULL;
+    }
+    const int with_grad = v < 2;
+    const int64_t nl = v == 0 ? 1 : nm;
+    sl_status st[2];
+    for (int k = 0; k < 2; k++) {
+      memset(g[k], 0xff, (size_t)e * sizeof(float));
+      memset(l[k], 0xff, (size_t)nm * sizeof(float));
+      sl__stream_bytes = k == 0 ? 4096 : INT64_MAX;
+      st[k] = t_call(c, &o, l[k], with_grad ? g[k] : NULL);
+    }
+    if (st[0] != SL_OK || st[1] != SL_OK || (with_grad && !same_bits(g[0], g[1], e)) ||
+        !same_bits(l[0], l[1], nl)) {
+      cr_expect(0, "%s (%s, %s): streamed and ordinary stores differ (status %d, %d)", desc,
+                v == 0 ? "its reduction" : "NONE", with_grad ? "gradient" : "no gradient", st[0],
+                st[1]);
+      fails++;
+    }
+  }
+  sl__stream_bytes = 4096;
+  for (int k = 0; k < 2; k++) {
+    free(g[k]);
+    free(l[k]);
+  }
+  free(gmap);
+  return fails;
+}
+
 /* Gradients larger than sl__stream_bytes are streamed (non-temporal stores). The threshold is
  * lowered to 4 KiB here so small tensors take that path (valgrind runs this test): CE
  * 2 x 21 x 24 x 40 and 1 x 21 x 31 x 29 (planes not vector-aligned), BCE with logits
- * 4 x 1 x 64 x 60, whole, masked and with boxes, with special logits too (their elements and pixels are not
- * streamed: the reference writes them); streamed and ordinary stores give the same bits. */
+ * 4 x 1 x 64 x 60 (and BCE on probabilities, not in place), whole, masked and with boxes, with
+ * special logits too (their elements and pixels are not streamed: the reference writes them): in
+ * place as out of place, and streamed as ordinary stores (check_streamed: NONE loss maps too). */
 Test(inplace, streamed) {
   static const struct {
     t_op op;
     sl_shape shape;
-  } cases[] = {{T_CE, {2, 21, 24, 40}}, {T_CE, {1, 21, 31, 29}}, {T_BCE_LOGITS, {4, 1, 64, 60}}};
+  } cases[] = {{T_CE, {2, 21, 24, 40}},
+               {T_CE, {1, 21, 31, 29}},
+               {T_BCE_LOGITS, {4, 1, 64, 60}},
+               {T_BCE, {4, 1, 64, 60}}}; /* probabilities: streamed only, not in place */
   const int64_t saved = sl__stream_bytes;
   int fails = 0;
-  for (int k = 0; k < 3; k++)
+  for (int k = 0; k < 4; k++)
     for (int sec = 0; sec < 3; sec++)
-      for (int special = 0; special < 2; special++) {
+      for (int special = 0; special < (cases[k].op == T_BCE ? 1 : 2); special++) {
         t_spec s = t_spec_default(cases[k].op, cases[k].shape, 77 + (uint64_t)k);
         s.mask = sec == 1 ? TM_RANDOM : TM_NONE;
         s.box = sec == 2 ? TB_MANY : TB_NONE; /* gaps long enough for the streamed zero fill */
@@ -145,21 +192,9 @@ Test(inplace, streamed) {
         snprintf(desc, sizeof desc, "%s%s [%s]", t_spec_str(&s, sb, sizeof sb),
                  special ? " +special logits" : "", sl_isa_name(sl_isa_active()));
         sl__stream_bytes = 4096;
-        fails += check_inplace(&c, desc);
-        /* streamed or not, the same bits */
-        const int64_t e = t_elems(&c.shape);
-        float *g1 = t_alloc((size_t)e * sizeof(float)), *g2 = t_alloc((size_t)e * sizeof(float));
-        float l1 = 0.0f, l2 = 0.0f;
-        sl__stream_bytes = 4096;
-        sl_status s1 = t_call(&c, &c.opt, &l1, g1);
-        sl__stream_bytes = INT64_MAX;
-        sl_status s2 = t_call(&c, &c.opt, &l2, g2);
-        if (s1 != SL_OK || s2 != SL_OK || !same_bits(g1, g2, e) || !same_bits(&l1, &l2, 1)) {
-          cr_expect(0, "%s: streamed and ordinary stores differ (status %d, %d)", desc, s1, s2);
-          fails++;
-        }
-        free(g1);
-        free(g2);
+        if (cases[k].op != T_BCE)
+          fails += check_inplace(&c, desc);
+        fails += check_streamed(&c, desc);
         t_case_free(&c);
       }
   sl__stream_bytes = saved;

@@ -55,11 +55,11 @@ enum { BF_LOSS = 1, BF_GRAD = 2, BF_W = 4, BF_GMAP = 8, BF_MASK = 16 };
 #define LDN(p)    (tail ? v_loadn((p), n) : v_load(p))
 #define STN(p, v) (tail ? v_storen((p), (v), n) : v_store((p), (v)))
 
-/* The gradient of a block: streamed (non-temporal) when the driver asks (r->stream), the block
- * is whole and vector-aligned and no lane goes to the reference (which writes its lane after);
- * otherwise as STN. */
-SL_V void bce_store_grad(const sl_bce_row *r, float *p, vf v, int64_t n, int tail, vm hard) {
-  if (!tail && r->stream && !m_any(hard) && v_aligned(p))
+/* An output block (gradient, NONE loss map; CE's too): streamed (non-temporal) when the driver
+ * asks (stream), the block is whole and vector-aligned and no lane goes to the reference (which
+ * writes its lane after); otherwise as STN. */
+SL_V void sl_store_out(int stream, float *p, vf v, int64_t n, int tail, vm hard) {
+  if (!tail && stream && !m_any(hard) && v_aligned(p))
     v_stream(p, v);
   else if (tail)
     v_storen(p, v, n);
@@ -190,10 +190,10 @@ SL_V vm bce_prob_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, const 
     vf den = v_max(v_mul(v_max(p, v_set1(0x1p-64f)), q), v_set1(1e-12f));
     vf gr = v_mul(gw, v_div(v_sub(p, t), den));
     hard = m_and(m_and(sel, ok), m_or(hard, bce_nonfinite(gr)));
-    bce_store_grad(r, r->grad + i, v_keep(sel, gr), n, tail, hard);
+    sl_store_out(r->stream, r->grad + i, v_keep(sel, gr), n, tail, hard);
   }
   if (fl & BF_LOSS)
-    STN(r->loss + i, l);
+    sl_store_out(r->stream, r->loss + i, l, n, tail, hard);
   *acc = d_add(*acc, d_from(v_keep(m_andnot(m_andnot(sel, tiny), hard), l)));
   if (m_any(tiny))
     *acc = d_add(*acc, d_mul(d_from(v_keep(m_andnot(tiny, hard), v_neg(ws2))), d_set1(0x1p-64)));
@@ -352,11 +352,11 @@ SL_V vm bce_logits_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, cons
       gr = d_to_f(d_mul(d_mul(dg, AT), d_from(gw)));
     }
     hard = m_or(hard, m_or(dlost, bce_nonfinite(gr)));
-    bce_store_grad(r, r->grad + i, v_keep(sel, gr), n, tail, hard);
+    sl_store_out(r->stream, r->grad + i, v_keep(sel, gr), n, tail, hard);
   }
   hard = m_and(sel, hard);
   if (fl & BF_LOSS)
-    STN(r->loss + i, l);
+    sl_store_out(r->stream, r->loss + i, l, n, tail, hard);
   if (focal)
     *acc = d_add(*acc, d_sel(m_andnot(sel, hard), L, d_zero()));
   else
@@ -373,9 +373,9 @@ SL_V double bce_step(const sl_bce_row *r, int64_t i, int64_t n, const int tail, 
     sel = m_and(sel, tail ? m_bytesn(r->mask + i, n) : m_bytes(r->mask + i));
     if (!m_any(sel)) {
       if (fl & BF_LOSS)
-        STN(r->loss + i, v_zero());
+        sl_store_out(r->stream, r->loss + i, v_zero(), n, tail, m_none());
       if (fl & BF_GRAD)
-        bce_store_grad(r, r->grad + i, v_zero(), n, tail, m_none());
+        sl_store_out(r->stream, r->grad + i, v_zero(), n, tail, m_none());
       return 0.0;
     }
   }
@@ -416,7 +416,7 @@ SL_V double bce_body(const sl_bce_row *r, int *domain_error, const int fl, const
   }
   if (m_any(bad))
     *domain_error = 1;
-  if ((fl & BF_GRAD) && r->stream)
+  if ((fl & (BF_GRAD | BF_LOSS)) && r->stream)
     v_stream_fence();
   return d_hsum(d_add(acc0, acc1)) + fix;
 }

@@ -19,7 +19,8 @@
  *      and the target's gradient g (A (p_t - 1) + (e/C)(W - w_t)), p_t - 1 = -s1 / s when x_t
  *      is the max (no cancellation near p_t = 1), A = (1 - e) w_t + (e/C) W;
  *   3. planes to memory (with a gradient): grad_c = e_c k [- g (e/C) w_c], the target class's
- *      value blended in; non-temporal stores when the driver asks (r->stream).
+ *      value blended in; non-temporal stores when the driver asks (r->stream: the gradient and
+ *      a NONE loss map, which step 2 writes).
  * The exponential is the lean one unless a counted pixel of the block has a class more than 87
  * below its max (then the one that rounds subnormal results once, and gives 0 for -inf).
  * Pixels the float path cannot give are recomputed by the reference kernel (sl_ce__scalar on
@@ -215,7 +216,7 @@ SL_V vd ce_block(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t j, in
   hard = m_and(cnt, hard);
   lf = v_keep(cnt, lf);
   if (fl & CF_LOSS)
-    STN(r->loss + i0 + j, lf);
+    sl_store_out(r->stream, r->loss + i0 + j, lf, n, n < SL_W, hard);
   if (m_any(hard))
     for (int l = 0; l < SL_W; l++)
       if (m_lane(hard, l))
@@ -338,7 +339,7 @@ SL_V double ce_body(const sl_ce_row *r, const int fl) {
       seg = r->len - i0;
     sum += ce_segment(r, &sg, i0, seg, fl, cwmax);
   }
-  if ((fl & CF_GRAD) && r->stream)
+  if ((fl & (CF_GRAD | CF_LOSS)) && r->stream)
     v_stream_fence();
   return sum;
 }
