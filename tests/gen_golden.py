@@ -679,7 +679,7 @@ def main():
     print("wrote %s: %d cases" % (out, len(cases)), file=sys.stderr)
 
 
-# ---- Dice / Tversky (issue 13): tests/golden/golden_dice.h from segmentation_models_pytorch ----
+# ---- Dice / Tversky: tests/golden/golden_dice.h from segmentation_models_pytorch ----
 # smp's DiceLoss and TverskyLoss (segmentation_models_pytorch/losses/dice.py, tversky.py,
 # _functional.py) are imported directly from SMP_LOSSES (a directory holding them: the package's
 # __init__ pulls in timm and torchvision models), e.g. from a venv made with
