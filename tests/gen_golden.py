@@ -36,6 +36,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+# The licence line every source file starts with (scripts/spdx.sh checks it).
+SPDX_LINE = "// SPDX-License-Identifier: MIT\n"
+
 torch.set_num_threads(1)
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden", "golden_cases.h")
 F32 = np.float32
@@ -675,7 +678,7 @@ def main():
     text = emit(cases)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w") as f:
-        f.write(text)
+        f.write(SPDX_LINE + text)
     print("wrote %s: %d cases" % (out, len(cases)), file=sys.stderr)
 
 
@@ -973,7 +976,7 @@ def dice_main(out):
     text = dice_emit(cases, ver)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w") as f:
-        f.write(text)
+        f.write(SPDX_LINE + text)
     print("wrote %s: %d cases" % (out, len(cases)), file=sys.stderr)
 
 

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 import torchvision
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen_golden import carray, cf, pack  # noqa: E402
+from gen_golden import SPDX_LINE, carray, cf, pack  # noqa: E402
 
 torch.set_num_threads(1)
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden", "golden_focal.h")
@@ -306,7 +306,7 @@ def main():
     text = emit(cases)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w") as f:
-        f.write(text)
+        f.write(SPDX_LINE + text)
     print("wrote %s: %d cases" % (out, len(cases)), file=sys.stderr)
 
 
