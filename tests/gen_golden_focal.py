@@ -21,7 +21,7 @@ torchvision's own code evaluated without float32 rounding, so they are the exact
 about 1e-15 and the test's tolerance is the library's own accuracy bound: |ours - golden| <=
 R 2^-24 (|golden| + scale), scale = the magnitude of the terms the value is the difference of
 (per element; the sum of |l| / normaliser for a MEAN / SUM loss), R in test_golden_focal.c.
-Float32 PyTorch rounds 1 - p_t of a confident logit to 0 (README, "Differences"); that is why
+Float32 PyTorch rounds 1 - p_t of a confident logit to 0 (docs/c-api.md, "Differences"); that is why
 float32 values are not the reference here.
 """
 import math

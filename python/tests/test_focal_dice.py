@@ -249,7 +249,7 @@ def test_dice_binary_multilabel(rng, case, tversky):
     def ref(x):
         p = torch.sigmoid(x) if from_logits else x
         tt = torch.where(sel, t.double(), torch.zeros((), dtype=torch.float64))
-        # smp 0.5+'s own L1 intersection for targets 0 / 1; soft targets: sum p t (README)
+        # smp 0.5+'s own L1 intersection for targets 0 / 1; soft targets: sum p t (docs/python.md)
         return smp_reference(p, tt, sel, tversky=tversky, smp=smp, l1=not soft, **opts)
 
     _backward_check(
