@@ -24,8 +24,8 @@ import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAME = "sectionloss"
-SUMMARY = ("SIMD CPU section losses (BCE, BCE with logits, CE, softmax focal, Dice / Tversky) in "
-           "boxes and masks, for PyTorch")
+SUMMARY = ("SIMD CPU section losses (BCE, BCE with logits, CE, softmax and sigmoid focal, "
+           "Dice / Tversky) in boxes and masks, for PyTorch")
 # What an sdist carries: enough to run the Makefile's library build and this backend.
 SDIST_PATHS = ("pyproject.toml", "Makefile", "README.md", "LICENSE", "CHANGELOG.md",
                "sectionloss.map", "sectionloss.pc.in",
