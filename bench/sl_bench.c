@@ -38,7 +38,7 @@
  * whole tensor's (the target: rand50 at most 1.2x whole). The
  * roofline time of a call is read bytes / read bandwidth + written bytes / write bandwidth, both
  * measured here by streaming loops over a large buffer with the same thread count; "%roof" =
- * roofline time / median time, "xroof" = median time / roofline time (Dice's issue-13 target:
+ * roofline time / median time, "xroof" = median time / roofline time (Dice's target:
  * at most 2).
  *
  * Single-case mode for hyperfine: --case, --section and --mode with one value each and no

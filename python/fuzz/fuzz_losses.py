@@ -1,4 +1,4 @@
-"""atheris fuzz target over sectionloss's public functions (issue 21).
+"""atheris fuzz target over sectionloss's public functions.
 
 Each input decodes to one call: a loss, a shape, the input's dtype and strides, a target, a
 section (box tuple / tensor / per-sample list / box_offsets, mask bool / uint8 of each allowed

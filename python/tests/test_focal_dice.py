@@ -287,7 +287,7 @@ def test_dice_multiclass(rng, case, tversky):
 
 
 def test_dice_is_smp_05_by_default_and_smp_04_by_name():
-    # the example of issue 21: logits [2, -1, 0.5, -3], target [1, 0, 1, 0], smooth 1
+    # a worked example: logits [2, -1, 0.5, -3], target [1, 0, 1, 0], smooth 1
     x = torch.tensor([[[[2.0, -1.0, 0.5, -3.0]]]], dtype=torch.float64)
     t = torch.tensor([[[[1.0, 0.0, 1.0, 0.0]]]], dtype=torch.float64)
     sel = torch.ones_like(t, dtype=torch.bool)
@@ -305,7 +305,7 @@ def test_dice_is_smp_05_by_default_and_smp_04_by_name():
 @pytest.mark.parametrize("mode", ["binary", "multilabel", "multiclass"])
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 def test_tversky_gamma_below_one_at_zero_loss_has_zero_gradient(mode, reduction):
-    # issue 21: (loss)**gamma, gamma < 1, at a loss of exactly 0 gave NaN gradients
+    # (loss)**gamma, gamma < 1, at a loss of exactly 0 gave NaN gradients
     if mode == "binary":
         x = torch.tensor([[[[0.3, -1.2, 2.0, 0.7]]]], requires_grad=True)
         t, kw = torch.zeros(1, 1, 1, 4), dict(gamma=0.5)
@@ -742,7 +742,7 @@ def test_sigmoid_focal_bad_inputs():
     g = torch.Generator().manual_seed(74)
     x, y = torch.randn((2, 3, 5, 6), generator=g), torch.rand((2, 3, 5, 6), generator=g).round()
     SF = sl.sigmoid_focal_loss
-    # checked before the C call: the message names the value and the bound (issue 21)
+    # checked before the C call: the message names the value and the bound
     for alpha in (1.5, 1.0 + 1e-6, float("inf"), float("nan")):
         raises(ValueError, rf"alpha={alpha!r} must be <= 1", SF, x, y, alpha=alpha)
         raises(ValueError, rf"alpha={alpha!r} must be <= 1", SF, x.clone().requires_grad_(), y,

@@ -112,7 +112,7 @@ static void cmp_sum(int ti, double got, double ref, double abs_sum, const char *
 #define GUARD 16
 #define FILL  12345.f
 
-#include "dice_strict.h" /* the Dice / Tversky kernels (issue 13) */
+#include "dice_strict.h" /* the Dice / Tversky kernels */
 
 int main(int argc, char **argv) {
   int nt = 0, ran[MAX_TABLES] = {0};
