@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # sectionloss - build, test, demo, install.
 #
 #   make               build/libsectionloss.a and build/libsectionloss.so

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * avx512_probe.c - do 512-bit vectors win on this CPU? (clock and throughput)
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """python_memory.py - the sectionloss Python path's gradient-memory options, forward + backward,
 against torch.compile, in ONE process and alternated rounds.
 

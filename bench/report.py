@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """report.py - markdown tables and target checks from sl-bench and torch_compare.py CSV files.
 
 usage: bench/report.py [--torch FILE] [--side FILE] [--isa avx2] SL_BENCH_CSV...

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """rounds.py - medians over repeated sl-bench runs (rounds) of the same cases.
 
   bench/rounds.py build/bench/r*-t*.csv          markdown table on stdout

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * sl_bench.c - build/sl-bench: times sectionloss's entry points over named cases, sections and
  * modes, and compares each median with a memory roofline measured in the same run.

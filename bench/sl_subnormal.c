@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * sl_subnormal.c - does a subnormal input slow a kernel down? (a benchmark, not a test)
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """torch_compare.py - PyTorch against sectionloss on the same data, the way users run both.
 
 For each case (bce-NxCxHxW or ce-NxCxHxW), section (whole, box, mask, rand50, blobs) and thread

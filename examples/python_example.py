@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """The README's Python quick start, then BCE with logits in a box: masked cross-entropy with
 autograd, beside PyTorch's form."""
 import torch

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # avx2.mk - AVX2 kernel checks.
 #
 #   make test-exhaustive   builds $(BUILD)/vmath-avx2-exhaustive and runs it: the AVX2 vector

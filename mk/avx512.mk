@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # avx512.mk - AVX-512 checks and probe.
 #
 #   make test-exhaustive-avx512  builds $(BUILD)/vmath-avx512-exhaustive and runs it: the AVX-512

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # bench.mk - benchmarks: build/sl-bench, per-ISA x thread-count runs, hyperfine, PyTorch, plots.
 #
 #   make bench         sl-bench for every available ISA x 1 and 2 threads (tables on stdout, CSV

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # docs.mk - checks of the documentation and the licence lines (no build needed).
 #
 #   make docs-check    every file path and sl_ symbol in backticks in README.md, CHANGELOG.md and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # golden.mk - PyTorch golden cases and the demo's reference values.
 #
 #   make test-golden    only the golden suite (tests/test_golden.c: the library against PyTorch's

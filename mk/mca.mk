@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # mca.mk - llvm-mca cost model of the generic kernels' inner loops.
 #
 #   make mca    compiles src/avx2/kernels.c (x86-64, -mavx2 -mfma) and src/neon/kernels.c

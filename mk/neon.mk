@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # neon.mk - NEON kernel checks: through SIMDe on x86, under qemu for AArch64.
 #
 #   make test-neon-simde       the whole Criterion suite with SECTIONLOSS_ISA=neon, from the SIMDe

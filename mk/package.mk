@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # package.mk - files `make install` writes for consumers: pkg-config and the CMake package.
 #
 #   make install PREFIX=/usr/local [LIBDIR=...] [INCLUDEDIR=...] [DESTDIR=staging]

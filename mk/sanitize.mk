@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # mk/sanitize.mk - sanitizers, valgrind, fuzzing and the subnormal benchmark.
 #
 #   make test-asan        the whole suite (tests/*.c, Criterion) built with clang

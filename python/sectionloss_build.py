@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """sectionloss_build - the PEP 517 build backend of the Python package (pyproject.toml).
 
 It drives the project's own Makefile (`make <BUILD>/libsectionloss.so.X.Y.Z`, so the sources,

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """docs-check - the documentation names only things that exist (make docs-check, .ci/run).
 
 In README.md, CHANGELOG.md and docs/*.md, outside fenced code blocks:

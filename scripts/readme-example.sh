@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # readme-example.sh - the README's C example compiles as C11 and as C++17, warnings as errors.
 # The example is the first ```c block after the "## C quick start" heading, extracted from
 # README.md at every run (so it cannot drift from what is checked). Needs cc and c++ (g++).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # spdx.sh - the licence identifier line in every source file of the repository.
 #   scripts/spdx.sh --check   lists the files without it on their first line (the second after a
 #                             shebang) and exits 1 if there is any (CI, make spdx-check)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * kernels.h - the internal microkernel interface shared by every ISA.
  *

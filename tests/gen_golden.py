@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 gen_golden.py - writes tests/golden/golden_cases.h: small section-loss cases with PyTorch's
 loss and gradient, for tests/test_golden.c (which runs them through the library).

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 gen_golden_focal.py - writes tests/golden/golden_focal.h: small section cases of the focal losses
 and of pixel-weighted CE with PyTorch's loss and autograd gradient, for tests/test_golden_focal.c.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * test_bce.c - sl_bce (binary cross-entropy on probabilities) against the double reference
  * (ref.c): the shape / box / mask / option matrix, special values (p = 0 and 1 with PyTorch's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * test_dice.c - sl_dice and sl_dice_multiclass against the independent double reference
  * (dice_ref.c, smp's formulas): the matrix of shapes x regions (boxes, per-sample boxes, many

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """atheris fuzz target over sectionloss's public functions.
 
 Each input decodes to one call: a loss, a shape, the input's dtype and strides, a target, a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Section losses shaped like torch.nn.functional, with autograd and torch.compile support.
 
 Each public function checks and converts its arguments (see docs/python.md: a documented copy

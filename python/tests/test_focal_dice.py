@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The 0.2 and 0.3 losses against the PyTorch forms users write, evaluated in float64 on the
 same (float32) data (conftest): the softmax focal loss (`(1 - p_t)**gamma * ce`, class and
 pixel weights as the C header documents), pixel-weighted cross-entropy, Dice / Tversky

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Inputs a PyTorch user may pass: numpy arrays, and every bad input (each a TypeError or a
 ValueError with a clear message, never a crash); library statuses as SectionLossError."""
 import numpy as np

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """What PyTorch users expect beyond the values: torch.func, double backward, the
 module forms, docstrings, SECTIONLOSS_ISA, and the memory the Python call uses (no copy of
 labels / masks / the gradient, grad_out, inplace)."""

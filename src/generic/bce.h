@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * generic/bce.h - the BCE row microkernels (probabilities and logits), written once against the
  * vector layer and compiled once per ISA: src/<isa>/kernels.c includes <isa>/vec.h, then this

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * exhaustive/kernels_avx512.c - the AVX-512 row microkernels against the AVX2 ones, element by
  * element and bit for bit, called directly (below the driver).

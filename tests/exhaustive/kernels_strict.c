@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * exhaustive/kernels_strict.c - every SIMD row-microkernel table of this build (AVX2 on x86-64,
  * NEON on AArch64 and in the SIMDe build, any later table) against sl_kernels_scalar, called
