@@ -1,10 +1,11 @@
+# SPDX-License-Identifier: MIT
 # sectionloss - build, test, demo, install.
 #
 #   make               build/libsectionloss.a and build/libsectionloss.so
 #   make demo          the article's three examples and a detection batch (focal loss in many
 #                      boxes), with PyTorch's values beside ours
 #   make test          the Criterion suite, once per ISA this CPU can run (ISA=avx2 for one)
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local   (install-strip: the same, stripped; uninstall: removes it)
 #   make abi-check     the binary interface against the committed baseline (mk/abi.mk)
 #   make format        clang-format every source file
 #   make WERROR=1 ...  warnings are errors (CI)
@@ -181,18 +182,35 @@ demo: deps $(EXAMPLE_BIN)
 	@set -e; for e in $(EXAMPLE_BIN); do $(BENCH_ENV) $(RUN) $$e; done
 
 # ---- install ----------------------------------------------------------------------------------
-# DESTDIR (staging), PREFIX and LIBDIR are honoured; the CMake package and the pkg-config file
-# are in mk/package.mk.
+# DESTDIR (staging), PREFIX, LIBDIR, INCLUDEDIR and BINDIR are honoured; the CMake package and the
+# pkg-config file are in mk/package.mk. `make uninstall` (same variables) removes exactly the
+# files `make install` writes (INSTALLED_FILES); install-strip installs, then strips the debug
+# information from the libraries and sl-info.
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
-.PHONY: install
+BINDIR ?= $(PREFIX)/bin
+STRIP ?= $(CROSS)strip
+INSTALLED_LIBS := $(LIBDIR)/libsectionloss.a $(LIBDIR)/libsectionloss.so.$(SL_VERSION) \
+  $(LIBDIR)/libsectionloss.so.$(SL_MAJOR) $(LIBDIR)/libsectionloss.so
+INSTALLED_FILES = $(INCLUDEDIR)/sectionloss.h $(INSTALLED_LIBS) $(BINDIR)/sl-info $(PACKAGE_FILES)
+.PHONY: install install-strip uninstall
 install: lib install-pkgconfig install-cmake
-	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR)
 	install -m 644 include/sectionloss.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(LIB_SO_FILE) $(DESTDIR)$(LIBDIR)/
 	ln -sf libsectionloss.so.$(SL_VERSION) $(DESTDIR)$(LIBDIR)/libsectionloss.so.$(SL_MAJOR)
 	ln -sf libsectionloss.so.$(SL_MAJOR) $(DESTDIR)$(LIBDIR)/libsectionloss.so
+	install -m 755 $(BUILD)/sl-info $(DESTDIR)$(BINDIR)/
+
+install-strip: install
+	$(STRIP) --strip-unneeded $(DESTDIR)$(LIBDIR)/libsectionloss.so.$(SL_VERSION)
+	$(STRIP) --strip-debug $(DESTDIR)$(LIBDIR)/libsectionloss.a
+	$(STRIP) $(DESTDIR)$(BINDIR)/sl-info
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED_FILES))
+	-rmdir $(DESTDIR)$(CMAKEDIR) 2>/dev/null
 
 # ---- housekeeping -----------------------------------------------------------------------------
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)

@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: MIT
 /*
- * avx512_probe.c - do 512-bit vectors win on this CPU? (issue 11, "Frequency")
+ * avx512_probe.c - do 512-bit vectors win on this CPU? (clock and throughput)
  *
  * Times the vector math of src/avx2/vmath.h (8 lanes; bench/avx512_probe_avx2.c, compiled with
  * -mavx2 -mfma only) and src/avx512/vmath.h (16 lanes) on the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * avx512_probe.h - the AVX2 side of bench/avx512_probe.c: kernels of src/avx2/vmath.h in their
  * own file (bench/avx512_probe_avx2.c), compiled with -mavx2 -mfma only, so they are the

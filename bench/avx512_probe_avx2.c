@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * avx512_probe_avx2.c - the AVX2 kernels of bench/avx512_probe.c (see avx512_probe.h); compiled
  * with -mavx2 -mfma only.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """bench/mca.py OUT: llvm-mca cycles per element of the marked kernel regions (make mca).
 
 Reads OUT/avx2.s and OUT/neon.s (compiled with -DSL_MCA), runs llvm-mca-19 (Debian 12's llvm-19: real Neoverse N1 / V1 machine

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * pattern_avx512.c - sl-bench only: the AVX-512 kernels with the vector math removed
  * (src/generic/table.h, SL_PATTERN), whose time is the floor of the memory pattern of the same

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """python_memory.py - the sectionloss Python path's gradient-memory options, forward + backward,
-against torch.compile, in ONE process and alternated rounds (issue 21).
+against torch.compile, in ONE process and alternated rounds.
 
 Impls (the data, section and PyTorch form of bench/torch_compare.py, one thread):
   C call        the fused C call alone through ctypes, into a buffer kept across calls (what

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """report.py - markdown tables and target checks from sl-bench and torch_compare.py CSV files.
 
 usage: bench/report.py [--torch FILE] [--side FILE] [--isa avx2] SL_BENCH_CSV...
@@ -20,7 +21,7 @@ from collections import defaultdict
 LARGE = 4_000_000  # elements: the scaling target applies from here
 BIG_FUSED = (("bce-16x1x512x512", "bce"), ("bce-16x1x512x512", "bce_logits"),
              ("ce-8x21x512x512", "ce"), ("ce-1x19x1024x2048", "ce"),
-             ("ce-8x21x512x512", "softmax_focal"))  # issue 20's big fused cases
+             ("ce-8x21x512x512", "softmax_focal"))  # the big fused cases
 
 
 def read_bench(path):
@@ -44,7 +45,7 @@ def fmt_ms(s):
 
 
 def side(path, verdicts):
-    """The side-by-side table (torch_compare.py --side) and issue 20's target: sectionloss
+    """The side-by-side table (torch_compare.py --side) and the target: sectionloss
     in-process at least 3x torch.compile (jemalloc retain, same threads) on every big fused case,
     sections mask, rand50 and whole."""
     med = defaultdict(dict)

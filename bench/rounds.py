@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """rounds.py - medians over repeated sl-bench runs (rounds) of the same cases.
 
   bench/rounds.py build/bench/r*-t*.csv          markdown table on stdout
@@ -10,8 +11,8 @@ element), for the focal entries the median over the rounds of the per-round "vs 
 focal call against ce / bce_logits timed in alternation in the same round) with its range, and
 for the fragmented masks (rand50, blobs) the median over the rounds of the per-round ratio of
 their ns/sel to the whole tensor's (same round, case, entry and mode) with its range. Its
-verdicts are issue 13's targets (focal fused <= 1.3x its base, Dice / Tversky xroof <= 2) and
-issue 20's rand50 <= 1.2x the whole tensor's cost per selected element.
+verdicts are the targets (focal fused <= 1.3x its base, Dice / Tversky xroof <= 2) and
+rand50 <= 1.2x the whole tensor's cost per selected element.
 """
 import argparse
 import csv

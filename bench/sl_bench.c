@@ -1,8 +1,9 @@
+// SPDX-License-Identifier: MIT
 /*
  * sl_bench.c - build/sl-bench: times sectionloss's entry points over named cases, sections and
  * modes, and compares each median with a memory roofline measured in the same run.
  *
- *   entry points: bce, bce_logits (BCE cases), ce (CE cases); with --entry also (issue 13)
+ *   entry points: bce, bce_logits (BCE cases), ce (CE cases); with --entry also
  *                 dice, dice_logits (sl_dice on probabilities / logits, BCE cases) and dice_mc
  *                 (sl_dice_multiclass, CE cases): Dice streams its inputs twice with a gradient
  *                 (the sums pass, then the gradient pass), and its GB/s and %roof count both;
@@ -35,10 +36,10 @@
  * (zeros outside the section included; maskpw: the selected pixel weights read too); the scalar
  * loss is not counted. "ns/sel" is the median per selected element (selected pixels x C: what
  * the section asks for), so a fragmented mask's cost per element reads directly against the
- * whole tensor's (issue 20's target: rand50 at most 1.2x whole). The
+ * whole tensor's (the target: rand50 at most 1.2x whole). The
  * roofline time of a call is read bytes / read bandwidth + written bytes / write bandwidth, both
  * measured here by streaming loops over a large buffer with the same thread count; "%roof" =
- * roofline time / median time, "xroof" = median time / roofline time (Dice's issue-13 target:
+ * roofline time / median time, "xroof" = median time / roofline time (Dice's target:
  * at most 2).
  *
  * Single-case mode for hyperfine: --case, --section and --mode with one value each and no
@@ -97,13 +98,13 @@ enum { MAX_LIST = 64, MIN_REPS = 5, MAX_REPS = 100000, DEFAULT_BOXES_PER_IMAGE =
 static const char *const default_cases[] = {"bce-4x1x64x64", "ce-4x4x64x64", "bce-16x1x512x512",
                                             "ce-8x21x512x512", "ce-1x19x1024x2048"};
 static const char *const all_entries[] = {"bce", "bce_logits", "ce"};
-/* Issue 13, only with --entry: Dice / Tversky (dice on probabilities and dice_logits on BCE
+/* Only with --entry: Dice / Tversky (dice on probabilities and dice_logits on BCE
  * cases, dice_mc on CE cases; default options: Dice, MEAN) and the focal losses (softmax_focal on
  * CE cases, sigmoid_focal on BCE cases; gamma 2, sigmoid alpha 0.25). */
 static const char *const extra_entries[] = {"dice", "dice_logits", "dice_mc", "softmax_focal",
                                             "sigmoid_focal"};
 static const char *const all_sections[] = {"whole", "box", "mask", "boxes", "rand50", "blobs"};
-/* Issue 13, only with --section: dets (many boxes per image, box_offsets), maskpw (the mask and
+/* Only with --section: dets (many boxes per image, box_offsets), maskpw (the mask and
  * options.pixel_weight; ce and softmax_focal only). */
 static const char *const extra_sections[] = {"dets", "maskpw"};
 static const char *const all_modes[] = {"fwd", "bwd", "fused"};
@@ -910,7 +911,7 @@ static void usage(void) {
        "                   article's bce-4x1x64x64 and ce-4x4x64x64, bce-16x1x512x512,\n"
        "                   ce-8x21x512x512, ce-1x19x1024x2048)\n"
        "  --entry LIST     bce,bce_logits,ce (default all that fit each case); also dice,\n        "
-       "           dice_logits, dice_mc (Dice / Tversky, issue 13), softmax_focal (CE cases)\n"
+       "           dice_logits, dice_mc (Dice / Tversky), softmax_focal (CE cases)\n"
        "                   and sigmoid_focal (BCE cases; library 0.3 on), each\n"
        "                   timed in alternation with ce / bce_logits (column vs base)\n"
        "  --section LIST   whole,box,mask,boxes,rand50,blobs (default all; rand50: random 50%\n"

@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: MIT
 /*
- * sl_subnormal.c - does a subnormal input slow a kernel down? (issue 6; a benchmark, not a test)
+ * sl_subnormal.c - does a subnormal input slow a kernel down? (a benchmark, not a test)
  *
  * For each entry point, times the same fused forward+backward call (MEAN, whole tensor,
  * 1 thread) on ordinary inputs and on inputs whose values are all subnormal floats (logits,
@@ -57,7 +58,7 @@ int main(void) {
   for (int i = 0; i < N * H * W; i++)
     lab[i] = i % C;
   printf("sl-subnormal: ISA %s, 1 thread, %dx%dx%dx%d, fused, median of %d, ratio = "
-         "subnormal / normal (issue 6 asks <= 2)\n",
+         "subnormal / normal (the target: <= 2)\n",
          sl_isa_name(sl_isa_active()), N, C, H, W, REPS);
   const char *names[] = {"bce", "bce_logits", "ce"};
   int worst_ok = 1;

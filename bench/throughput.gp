@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # throughput.gp - docs/throughput.png: masked fused forward+backward throughput against tensor size.
 # Usage: gnuplot -e "datafile='plot.csv'; outfile='docs/throughput.png'; series='scalar avx2 torch'; threads='1 2'" bench/throughput.gp
 # datafile: CSV rows of sl-bench --csv and torch_compare.py --csv (columns: impl, isa, threads,

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """torch_compare.py - PyTorch against sectionloss on the same data, the way users run both.
 
 For each case (bce-NxCxHxW or ce-NxCxHxW), section (whole, box, mask, rand50, blobs) and thread
@@ -7,7 +8,7 @@ count, this script times, forward and forward + backward:
   torch+je       the same with a retaining allocator: Debian's libjemalloc2 preloaded with
                  MALLOC_CONF=retain:true,dirty_decay_ms:-1,muzzy_decay_ms:-1, which keeps freed
                  pages mapped, so fresh output tensors cost no page faults (about 2.5 ms per MB
-                 on these VMs; see FACTS.md)
+                 on these VMs)
   compile        the same under torch.compile(fullgraph=True) (Inductor CPU), PyTorch 2.x only,
                  in the form compile needs (torch.where instead of boolean indexing), both
                  allocators
@@ -25,7 +26,7 @@ Debian's python3-torch), and sectionloss takes its thread count from it.
 Alternation: inside a worker the implementations alternate call by call (order rotated per
 call); with --rounds R each case, section and thread count is measured R times, the workers and
 sl-bench taking turns in an order rotated per round, and each cell is the median of the R
-per-round medians. --side (issue 20's side by side) presets the big fused cases (BCE and BCE with
+per-round medians. --side (side by side) presets the big fused cases (BCE and BCE with
 logits 16x1x512x512, CE 8x21x512x512, CE 1x19x1024x2048, softmax focal 8x21x512x512),
 sections mask, rand50 and whole, fused only, 3 rounds and ratio columns sectionloss against
 torch.compile (--ratios A/B,...: any two columns).
@@ -40,10 +41,10 @@ sl-bench's random-50% and object-with-holes masks, from sl-bench --save-masks, i
   CE mask:   F.cross_entropy(logits, torch.where(mask, labels, -100), ignore_index=-100)
   whole:     the plain call on the whole tensors
 (BCE with logits: the same with F.binary_cross_entropy_with_logits.)
-  softmax focal (--entries softmax_focal): issue 13's form below; compiled, with a mask:
+  softmax focal (--entries softmax_focal): the form below; compiled, with a mask:
              ce = F.cross_entropy(logits, torch.where(m, labels, -100), reduction="none");
              ((1 - torch.exp(-ce)) ** 2 * ce).sum() / m.sum(); Python: softmax_focal_loss
-Issue 13 (with --entries / --sections; eager only, not the compiled or the Python-package path,
+The focal, Dice and many-box cases (with --entries / --sections; eager only, not the compiled or the Python-package path,
 but softmax_focal outside dets and maskpw):
   sections   dets:   20 seeded boxes per image (sizes log-uniform in [W/32, W/2], overlapping,
                      the same files sl-bench reads), the user's form: the union mask built from
@@ -105,7 +106,7 @@ CSV_HEADER = ("impl,isa,threads,case,entry,section,mode,n,c,h,w,elements,bytes,r
 
 
 CE_ENTRIES = ("ce", "softmax_focal", "dice_mc")
-# entries and sections of issue 13 with eager PyTorch forms only (no compiled form, no Python
+# the focal / Dice entries and the dets / maskpw sections: eager PyTorch forms only (no compiled form, no Python
 # package); softmax_focal has all three outside them
 NEW_ENTRIES = ("softmax_focal", "sigmoid_focal", "dice", "dice_logits", "dice_mc")
 NEW_SECTIONS = ("dets", "maskpw")
@@ -204,7 +205,8 @@ def dice_formula(p, t, eps=1e-7):
 
 
 def new_loss_fn(kind, entry, section, d, shape, impl="torch"):
-    """Issue 13's forms (see the docstring). Returns (x, f), or None when impl has no form."""
+    """The eager forms of NEW_ENTRIES / NEW_SECTIONS (see the docstring).
+    Returns (x, f), or None when impl has no form."""
     n, c, h, w = shape
     x1, y1, x2, y2 = central_box(h, w)
     x = d["prob"] if entry in ("dice", "bce") else d["logits"]
@@ -337,7 +339,7 @@ def torch_loss_fn(kind, entry, section, d, shape, compiled=False):
 
 def sl_loss_fn(kind, entry, section, d, shape):
     """Returns (x, f): f(x) computes the loss with the sectionloss Python package, or None
-    where it has no such function here (issue 13's entries and sections but softmax_focal)."""
+    where it has no such function here (NEW_ENTRIES and NEW_SECTIONS but softmax_focal)."""
     if (entry in NEW_ENTRIES and entry != "softmax_focal") or section in NEW_SECTIONS:
         return None
     n, c, h, w = shape
@@ -360,7 +362,7 @@ def sl_loss_fn(kind, entry, section, d, shape):
 
 def full_forms(entry, section):
     """1 when the case has a torch.compile form and a sectionloss Python form (every entry
-    point but issue 13's eager-only ones; softmax_focal has both)."""
+    point but the eager-only NEW_ENTRIES; softmax_focal has both)."""
     return section not in NEW_SECTIONS and (entry not in NEW_ENTRIES or entry == "softmax_focal")
 
 
@@ -502,7 +504,7 @@ def child_fns(args, kind, shape, entry, section, d):
             xf = sl_loss_fn(kind, entry, section, d, shape)
         elif impl == "compile":
             if not full_forms(entry, section):
-                continue  # issue 13's forms: eager only
+                continue  # NEW_ENTRIES / NEW_SECTIONS: eager only
             x, f = torch_loss_fn(kind, entry, section, d, shape, compiled=True)
             xf = x, torch.compile(f, fullgraph=True, dynamic=False)
         else:
@@ -673,7 +675,7 @@ def main():
                     help=f"ratio columns A/B, comma-separated (default {DEFAULT_RATIOS}; "
                     f"--side: {SIDE_RATIOS})")
     ap.add_argument("--side", action="store_true",
-                    help="side by side (issue 20): unless given, --cases the big fused cases, "
+                    help="side by side: unless given, --cases the big fused cases, "
                     "--sections mask,rand50,whole, --modes fused, --rounds 3, --ratios "
                     "sectionloss against torch.compile")
     ap.add_argument("--isa", default="", help="sl-bench --isa (default: the active ISA)")
@@ -723,7 +725,7 @@ def main():
     by_label = {v: k for k, v in label.items()}
     ratios = [r.split("/") for r in args.ratios.split(",")]
     ratios = [(a, b) for a, b in ratios if a in by_label and b in by_label]
-    # issue 13's 10x target: the smaller of eager PyTorch / sl-C over the allocators
+    # the 10x target (focal, Dice): the smaller of eager PyTorch / sl-C over the allocators
     min_of = [(a, b) for a, b in ratios if b == "sl-C" and a in ("torch", "torch+je")]
     py_over = ("sl-py", "default") in label and ("sl-C", "-") in label
     print(f"# PyTorch {torch.__version__}, sectionloss "

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * 1_box_bce.c - the article's first example with sectionloss: binary cross-entropy inside one
  * box, [x1, y1, x2, y2] = [10, 10, 50, 50], of a 4 x 1 x 64 x 64 batch of probabilities.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * 2_mask_bce.c - the article's second example with sectionloss: binary cross-entropy under a
  * mask, 4 x 1 x 64 x 64. The mask is a disc with its own centre and radius in each sample

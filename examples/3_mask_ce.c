@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * 3_mask_ce.c - the article's third example done right: multi-class cross-entropy (4 classes)
  * under a mask, 4 x 4 x 64 x 64 logits, labels 4 x 64 x 64, the disc mask of example 2.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * 4_detection_focal.c - a detection-style batch: several (overlapping) object boxes per image,
  * the multi-class focal loss (gamma 2) inside them, 2 x 4 x 96 x 128 logits (4 classes) and

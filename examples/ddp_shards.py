@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """ddp_shards.py - a batch split across processes with torch.distributed, combined exactly.
 
 Two processes (gloo backend, 127.0.0.1 only) each take half of one batch and compute their

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * example_data.h - deterministic data, timing and the report line shared by the examples.
  *

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""The README's Python example: masked cross-entropy with autograd, beside PyTorch's form."""
+# SPDX-License-Identifier: MIT
+"""The README's Python quick start, then BCE with logits in a box: masked cross-entropy with
+autograd, beside PyTorch's form."""
 import torch
 import torch.nn.functional as F
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 torch_values.py - PyTorch's values for the four examples (examples/*.c), from the same data.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * sectionloss.h - section losses (BCE, BCE with logits, multi-class CE, sigmoid and softmax
  * focal, Dice / Tversky) and their gradients, computed only inside a section (boxes, a mask, or
@@ -19,7 +20,7 @@
  *   sl_softmax_focal == -w_t (1 - p_t)^gamma log p_t, p = softmax over C (gamma 0: sl_ce)
  *   sl_dice, sl_dice_multiclass == segmentation_models_pytorch DiceLoss / TverskyLoss with the
  *                    sums taken over the section only.
- * See README.md ("Semantics", "Differences from PyTorch") for the exact formulas.
+ * See docs/c-api.md ("Semantics", "Differences from PyTorch") for the exact formulas.
  *
  * Every function is thread-safe and may be called concurrently, also from inside an
  * OpenMP parallel region. The library never prints, never allocates per call (beyond a small
@@ -285,7 +286,7 @@ SL_API sl_status sl_ce(const sl_shape *shape, const float *logits, const void *l
  * output: loss (MEAN/SUM: one float; NONE: [N,C,H,W] map, 0 outside the section) or NULL;
  *         grad [N,C,H,W] = d loss / d logits (0 outside; may be logits itself: in place) or
  *         NULL. A NaN or infinite logit gives a NaN gradient (PyTorch's autograd does too); finite
- * logits keep every digit where float PyTorch rounds 1 - p_t to 0 (README, "Differences"). */
+ * logits keep every digit where float PyTorch rounds 1 - p_t to 0 (docs/c-api.md). */
 SL_API sl_status sl_sigmoid_focal(const sl_shape *shape, const float *logits, const float *target,
                                   const sl_region *region, const sl_options *options, float *loss,
                                   float *grad);

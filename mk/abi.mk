@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # abi.mk - the binary interface of libsectionloss.so.MAJOR (sectionloss.h, "Binary compatibility").
 #
 #   make abi-check            the exported functions are exactly the header's SL_API ones, each

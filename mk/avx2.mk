@@ -1,4 +1,5 @@
-# avx2.mk - AVX2 kernel checks (issue 3).
+# SPDX-License-Identifier: MIT
+# avx2.mk - AVX2 kernel checks.
 #
 #   make test-exhaustive   builds $(BUILD)/vmath-avx2-exhaustive and runs it: the AVX2 vector
 #                          logf and expf of src/avx2/vmath.h against the correctly rounded result

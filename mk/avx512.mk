@@ -1,4 +1,5 @@
-# avx512.mk - AVX-512 checks and probe (issue 11).
+# SPDX-License-Identifier: MIT
+# avx512.mk - AVX-512 checks and probe.
 #
 #   make test-exhaustive-avx512  builds $(BUILD)/vmath-avx512-exhaustive and runs it: the AVX-512
 #                          vector logf and expf of src/avx512/vmath.h against the correctly

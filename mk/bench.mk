@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # bench.mk - benchmarks: build/sl-bench, per-ISA x thread-count runs, hyperfine, PyTorch, plots.
 #
 #   make bench         sl-bench for every available ISA x 1 and 2 threads (tables on stdout, CSV
@@ -7,14 +8,14 @@
 #                      format and the single-case mode (no timings worth reading)
 #   make bench-torch   bench/torch_compare.py: PyTorch vs sectionloss, same data, 1 and 2 threads
 #   make bench-torch-smoke   the same on small cases, 2 calls each: checks the losses agree (CI)
-#   make bench-side    issue 20's side by side (bench/torch_compare.py --side) in build/venv
+#   make bench-side    side by side (bench/torch_compare.py --side) in build/venv
 #                      (PyTorch 2.x from PyPI, the package installed there, jemalloc): per big
 #                      fused case and section mask, rand50, whole, at 1 and 2 threads: sl-bench
 #                      in-process, the Python package, PyTorch eager and torch.compile, both
 #                      allocators, 3 alternated rounds, ratios sectionloss / torch.compile.
 #                      BENCH_SIDE_THREADS (default 1,2), BENCH_SIDE_ARGS (e.g. --rounds 5,
 #                      --sections mask,rand50,blobs,whole). An hour or more on 2 shared cores.
-#   make bench-issue13 / bench-torch-issue13   issue 13's cases (focal, Dice; many boxes per
+#   make bench-issue13 / bench-torch-issue13   the focal / Dice / many-box cases (focal, Dice; many boxes per
 #                      image, pixel weights), fused, sl-bench alone / against PyTorch
 #   make bench-report  markdown tables + target verdicts from the CSV files of the runs above
 #   make plots         docs/throughput.png: throughput against tensor size, per ISA and PyTorch
@@ -47,7 +48,7 @@ $(BUILD)/obj/bench/pattern_avx512.o: ISAFLAGS := $(AVX512_FLAGS)
 $(BENCH_BIN): $(BUILD)/obj/bench/sl_bench.o $(BENCH_PATTERN_OBJ) $(LIB_A)
 	$(CC) -o $@ $^ $(LDLIBS_ALL)
 
-# Issue 13 (focal, Dice / Tversky; many boxes per image, pixel weights): make bench-issue13.
+# The focal / Dice cases (focal, Dice / Tversky; many boxes per image, pixel weights): make bench-issue13.
 # (sigmoid_focal needs the library 0.3 or later; skipped with a note before)
 BENCH_ISSUE13_CASES ?= bce-16x1x512x512,ce-8x21x512x512,ce-1x19x1024x2048
 BENCH_ISSUE13_ENTRIES ?= bce_logits,sigmoid_focal,dice,dice_logits,ce,softmax_focal,dice_mc
@@ -132,13 +133,13 @@ bench-torch: bench-deps $(BENCH_BIN)
 	$(TORCH_PYTHON) bench/torch_compare.py --bench $(BENCH_BIN) --threads 1,2 \
 	  --csv $(BENCH_OUT)/torch-compare.csv
 
-# Issue 13's cases, fused forward+backward, per thread count: focal rows carry their ratio to
+# The focal / Dice cases, fused forward+backward, per thread count: focal rows carry their ratio to
 # ce / bce_logits timed in alternation (vs base), every row xroof (Dice's target: <= 2).
 # CSV in $(BUILD)/bench/issue13-t*.csv (not read by bench-report: bench/rounds.py FILES).
 bench-issue13: $(BENCH_BIN)
 	@mkdir -p $(BENCH_OUT)
 	@set -e; for t in $(BENCH_THREADS); do \
-	  echo "== sl-bench issue 13, $$t thread(s)"; \
+	  echo "== sl-bench focal / Dice cases, $$t thread(s)"; \
 	  OMP_NUM_THREADS=$$t $(BENCH_ENV) $(RUN) $(BENCH_BIN) --threads $$t --min-time $(BENCH_MIN_TIME) \
 	    --case $(BENCH_ISSUE13_CASES) --entry $(BENCH_ISSUE13_ENTRIES) \
 	    --section $(BENCH_ISSUE13_SECTIONS) --mode fused \
@@ -180,7 +181,7 @@ bench-report:
 	  $(if $(wildcard $(BENCH_OUT)/torch-side.csv),--side $(BENCH_OUT)/torch-side.csv) \
 	  $(wildcard $(BENCH_OUT)/sl-bench-*-t*.csv) | tee $(BENCH_OUT)/report.md
 
-# Subnormal inputs vs ordinary ones, per available ISA (issue 6): prints the time ratios.
+# Subnormal inputs vs ordinary ones, per available ISA: prints the time ratios.
 $(BUILD)/sl-subnormal: $(BUILD)/obj/bench/sl_subnormal.o $(LIB_A)
 	$(CC) -o $@ $^ $(LDLIBS_ALL)
 

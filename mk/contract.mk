@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # contract.mk - the accuracy contract (tests/contract.h, docs/accuracy.md) on the row kernels.
 #
 #   make test-kernels-strict        every SIMD kernel table of this build (AVX2 on x86-64, NEON on

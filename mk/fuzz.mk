@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # mk/fuzz.mk - libFuzzer targets for each entry point (tests/fuzz/, issues 6 and 14).
 #
 #   make fuzz-smoke        each target for FUZZ_SECONDS (default 60) s, x86 build (scalar, AVX2)

@@ -1,4 +1,5 @@
-# golden.mk - PyTorch golden cases and the demo's reference values (issue 2).
+# SPDX-License-Identifier: MIT
+# golden.mk - PyTorch golden cases and the demo's reference values.
 #
 #   make test-golden    only the golden suite (tests/test_golden.c: the library against PyTorch's
 #                       stored loss and gradient), once per ISA this CPU can run (ISA=... for one)

@@ -1,4 +1,5 @@
-# mca.mk - llvm-mca cost model of the generic kernels' inner loops (issue 10).
+# SPDX-License-Identifier: MIT
+# mca.mk - llvm-mca cost model of the generic kernels' inner loops.
 #
 #   make mca    compiles src/avx2/kernels.c (x86-64, -mavx2 -mfma) and src/neon/kernels.c
 #               (AArch64, clang --target) with -DSL_MCA, which keeps one variant of each kernel

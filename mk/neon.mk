@@ -1,4 +1,5 @@
-# neon.mk - NEON kernel checks (issue 4): through SIMDe on x86, under qemu for AArch64.
+# SPDX-License-Identifier: MIT
+# neon.mk - NEON kernel checks: through SIMDe on x86, under qemu for AArch64.
 #
 #   make test-neon-simde       the whole Criterion suite with SECTIONLOSS_ISA=neon, from the SIMDe
 #                              test build in build/simde/ (src/neon compiled for x86 through
@@ -15,7 +16,7 @@
 #                              ISA: scalar and neon), the demo and the strided exhaustive sample,
 #                              all under qemu-aarch64
 # Cross builds: RUN (Makefile) becomes `timeout -s KILL $(QEMU_TIMEOUT) qemu-...`: SIGKILL, since
-# a binary spinning under qemu-user may ignore SIGTERM (FACTS.md: Criterion for arm64 does), and a
+# a binary spinning under qemu-user may ignore SIGTERM (Criterion's arm64 runner does under qemu-user), and a
 # hang must fail CI within minutes, not eat its budget. Set RUN= on the command line to override.
 
 NEON_CROSS ?= aarch64-linux-gnu-

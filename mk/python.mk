@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # python.mk - the Python package (pyproject.toml, python/): build, install in a fresh virtual
 # environment, pytest.
 #

@@ -1,4 +1,5 @@
-# mk/sanitize.mk - sanitizers, valgrind, fuzzing and the subnormal benchmark (issue 6).
+# SPDX-License-Identifier: MIT
+# mk/sanitize.mk - sanitizers, valgrind, fuzzing and the subnormal benchmark.
 #
 #   make test-asan        the whole suite (tests/*.c, Criterion) built with clang
 #                         -fsanitize=address,undefined -fno-sanitize-recover=all in build/asan/,

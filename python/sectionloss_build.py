@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """sectionloss_build - the PEP 517 build backend of the Python package (pyproject.toml).
 
 It drives the project's own Makefile (`make <BUILD>/libsectionloss.so.X.Y.Z`, so the sources,
@@ -24,10 +25,11 @@ import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAME = "sectionloss"
-SUMMARY = ("SIMD CPU section losses (BCE, BCE with logits, CE, softmax focal, Dice / Tversky) in "
-           "boxes and masks, for PyTorch")
+SUMMARY = ("SIMD CPU section losses (BCE, BCE with logits, CE, softmax and sigmoid focal, "
+           "Dice / Tversky) in boxes and masks, for PyTorch")
 # What an sdist carries: enough to run the Makefile's library build and this backend.
-SDIST_PATHS = ("pyproject.toml", "Makefile", "README.md", "sectionloss.map", "sectionloss.pc.in",
+SDIST_PATHS = ("pyproject.toml", "Makefile", "README.md", "LICENSE", "CHANGELOG.md",
+               "sectionloss.map", "sectionloss.pc.in",
                "include", "src", "mk", "cmake", "python/sectionloss", "python/sectionloss_build.py")
 
 
@@ -47,7 +49,8 @@ TORCH_REQUIREMENT = "torch>=1.13.0a0"
 
 def _metadata(version):
     return (f"Metadata-Version: 2.1\nName: {NAME}\nVersion: {version}\nSummary: {SUMMARY}\n"
-            f"License: see the repository\nRequires-Python: >=3.8\n"
+            f"License: MIT\nClassifier: License :: OSI Approved :: MIT License\n"
+            f"Requires-Python: >=3.8\n"
             f"Requires-Dist: {TORCH_REQUIREMENT}\nProvides-Extra: numpy\n"
             f"Requires-Dist: numpy; extra == \"numpy\"\n")
 
@@ -90,6 +93,8 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     tag = f"py3-none-{_platform_tag()}"
     info = f"{NAME}-{version}.dist-info"
     files[f"{info}/METADATA"] = _metadata(version).encode()
+    with open(os.path.join(ROOT, "LICENSE"), "rb") as f:
+        files[f"{info}/LICENSE"] = f.read()
     files[f"{info}/WHEEL"] = (f"Wheel-Version: 1.0\nGenerator: sectionloss_build\n"
                               f"Root-Is-Purelib: false\nTag: {tag}\n").encode()
     record = [_record_line(k, v) for k, v in files.items()] + [f"{info}/RECORD,,"]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # abi-exports.sh HEADER LIBRARY MAJOR: the library's exported functions are exactly the SL_API
 # functions HEADER declares, each with a default symbol version SECTIONLOSS_MAJOR.x (the linker
 # version script sectionloss.map). Prints the differences and exits 1 when they differ.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # install-deps.sh: installs the Debian packages sectionloss needs; only what is missing, so it is
 # a quick no-op on a machine that has everything. Called by the Makefile (deps) and .ci/run.
 #   scripts/install-deps.sh            build + test: compiler, OpenMP, Criterion, SIMDe

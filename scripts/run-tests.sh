@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # run-tests.sh SL_INFO ISA TEST_BINARY [ARGS...]
 # Runs the whole test suite once per ISA: the one named, or every ISA this CPU can run
 # (as listed by `sl-info --available`), each forced through SECTIONLOSS_ISA.

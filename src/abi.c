@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * abi.c - the versioned structs: their layout table (sl_layout), their defaults (sl_options_init,
  * sl_region_init), and reading a caller's struct by the size it carries.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * abi.h - the structs that carry their size (sl_options, sl_region): defaults and reading a
  * caller's struct by its size (abi.c), for api.c and the tests.

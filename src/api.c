@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * api.c - the public entry points: argument validation, then the driver (driver.c).
  *

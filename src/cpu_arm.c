@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * cpu_arm.c - ARM feature detection for the NEON kernels.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * cpu_x86.c - x86 feature detection for the AVX2 and AVX-512 kernels.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * dice.c - the Dice / Tversky driver (sl_dice, sl_dice_multiclass): per-class sums over the
  * section, the per-class losses and their reduction, then the gradient pass.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * dispatch.c - the function table: which ISA's microkernels the driver runs.
  *

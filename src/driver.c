@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * driver.c - walks the section of one call and runs the active ISA's row microkernels over it.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * driver.h - the validated description of one call (api.c fills it, driver.c runs it).
  * Shape legend: N, C, H, W as in sectionloss.h.

@@ -1,11 +1,14 @@
+// SPDX-License-Identifier: MIT
 /*
  * kernels.h - the internal microkernel interface shared by every ISA.
  *
- * The driver (driver.c) walks the section and calls one *row microkernel* per contiguous run of
- * elements inside a box row. Microkernels know nothing about shapes, boxes, label types,
- * ignore_index or reductions: the driver resolves all of those into the row structs below.
- * Each ISA folder (src/scalar, src/avx2, src/neon) implements the three kernels; dispatch.c puts
- * the best available set in a table. Names say ISA and unroll: sl_bce_prob__avx2_u16.
+ * The driver (driver.c, and dice.c for Dice / Tversky) walks the section and calls one *row
+ * microkernel* per contiguous run of elements inside a box row. Microkernels know nothing about
+ * shapes, boxes, label types, ignore_index or reductions: the driver resolves all of those into
+ * the row structs below. Every ISA fills one sl_kernels table (the fields of struct sl_kernels):
+ * the scalar reference in src/scalar/ (table.c), the SIMD ISAs from the generic sources
+ * (src/generic/, table.h) built in src/avx2/, src/avx512/ and src/neon/. dispatch.c picks the
+ * best table the CPU can run. Names say loss and ISA: sl_bce_prob__avx2, sl_ce__scalar.
  *
  * Shape legend: N, C, H, W as in sectionloss.h.
  *
@@ -95,7 +98,7 @@ typedef struct sl_ce_row {
 
 typedef double (*sl_ce_fn)(const sl_ce_row *r);
 
-/* ---- Dice / Tversky (issue 13; formulas: src/scalar/dice.c, driver: src/dice.c) ----------
+/* ---- Dice / Tversky (formulas: src/scalar/dice.c, driver: src/dice.c) ---------------------
  * One row of sl_dice work: len consecutive elements of one (n, c, y) row.
  * input:  x (probabilities, or logits when logits), y (targets), mask (or NULL = all selected)
  * sums pass:     adds to sums[0..3) the sums over the selected elements of p t, p and t
@@ -145,9 +148,9 @@ typedef struct sl_kernels {
   sl_dice_mc_fn dice_mc; /* sums or gradient pass (sl_dice_mc_row) */
 } sl_kernels;
 
-/* Per-ISA tables, each defined in its own folder (src/scalar/table.c, src/avx2/..., src/neon/...)
- * and naming that ISA's microkernels (sl_ce__avx2_u8 and the like). Only the tables of the ISAs
- * in this build exist: SL_BUILD_AVX2 on x86-64, SL_BUILD_NEON on AArch64 and in the SIMDe test
+/* Per-ISA tables: src/scalar/table.c, and generic/table.h compiled by src/<isa>/kernels.c for
+ * the SIMD ISAs, naming that ISA's microkernels (sl_ce__avx2 and the like). Only the tables of the
+ * ISAs in this build exist: SL_BUILD_AVX2 on x86-64, SL_BUILD_NEON on AArch64 and in the SIMDe test
  * build (SL_NEON_SIMDE). */
 extern const sl_kernels sl_kernels_scalar;
 double sl_bce_prob__scalar(const sl_bce_row *r, int *domain_error);
@@ -174,8 +177,8 @@ const sl_kernels *sl_kernels_active(void);
  * (bench/pattern_*.c, generic/table.h's SL_PATTERN); sl_isa_set() restores a real one. */
 void sl__kernels_use(const sl_kernels *k);
 
-/* CPU feature detection, one file per architecture (cpu_x86.c, cpu_arm.c, cpu_other.c):
- * 1 when the CPU and OS can run that ISA's kernels. Called once by dispatch.c. */
+/* CPU feature detection (cpu_x86.c, cpu_arm.c; each returns 0 for the ISAs of the other
+ * architecture): 1 when the CPU and OS can run that ISA's kernels. Called once by dispatch.c. */
 int sl_cpu_has_avx2_fma(void);
 int sl_cpu_has_avx512(void); /* AVX-512 F+BW+DQ+VL, AVX2, FMA; XCR0 & 0xE6 == 0xE6 */
 int sl_cpu_has_neon(void);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * contract.h - the accuracy contract of every SIMD kernel against the scalar reference, in one
  * place (docs/accuracy.md states it in words). Header-only, test side: used by the strict

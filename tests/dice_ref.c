@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * dice_ref.c - Dice / Tversky test cases and the independent double reference (dice_ref.h).
  * Shape legend: N, C, H, W as in sectionloss.h.

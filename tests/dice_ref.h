@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * dice_ref.h - Dice / Tversky test cases and an independent double reference of sl_dice and
  * sl_dice_multiclass (segmentation_models_pytorch DiceLoss / TverskyLoss on the section),

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 gen_golden.py - writes tests/golden/golden_cases.h: small section-loss cases with PyTorch's
 loss and gradient, for tests/test_golden.c (which runs them through the library).
@@ -35,6 +36,9 @@ import sys
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+# The licence line every source file starts with (scripts/spdx.sh checks it).
+SPDX_LINE = "// SPDX-License-Identifier: MIT\n"
 
 torch.set_num_threads(1)
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden", "golden_cases.h")
@@ -675,11 +679,11 @@ def main():
     text = emit(cases)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w") as f:
-        f.write(text)
+        f.write(SPDX_LINE + text)
     print("wrote %s: %d cases" % (out, len(cases)), file=sys.stderr)
 
 
-# ---- Dice / Tversky (issue 13): tests/golden/golden_dice.h from segmentation_models_pytorch ----
+# ---- Dice / Tversky: tests/golden/golden_dice.h from segmentation_models_pytorch ----
 # smp's DiceLoss and TverskyLoss (segmentation_models_pytorch/losses/dice.py, tversky.py,
 # _functional.py) are imported directly from SMP_LOSSES (a directory holding them: the package's
 # __init__ pulls in timm and torchvision models), e.g. from a venv made with
@@ -973,7 +977,7 @@ def dice_main(out):
     text = dice_emit(cases, ver)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w") as f:
-        f.write(text)
+        f.write(SPDX_LINE + text)
     print("wrote %s: %d cases" % (out, len(cases)), file=sys.stderr)
 
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """
 gen_golden_focal.py - writes tests/golden/golden_focal.h: small section cases of the focal losses
 and of pixel-weighted CE with PyTorch's loss and autograd gradient, for tests/test_golden_focal.c.
@@ -21,7 +22,7 @@ torchvision's own code evaluated without float32 rounding, so they are the exact
 about 1e-15 and the test's tolerance is the library's own accuracy bound: |ours - golden| <=
 R 2^-24 (|golden| + scale), scale = the magnitude of the terms the value is the difference of
 (per element; the sum of |l| / normaliser for a MEAN / SUM loss), R in test_golden_focal.c.
-Float32 PyTorch rounds 1 - p_t of a confident logit to 0 (README, "Differences"); that is why
+Float32 PyTorch rounds 1 - p_t of a confident logit to 0 (docs/c-api.md, "Differences"); that is why
 float32 values are not the reference here.
 """
 import math
@@ -34,7 +35,7 @@ import torch.nn.functional as F
 import torchvision
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen_golden import carray, cf, pack  # noqa: E402
+from gen_golden import SPDX_LINE, carray, cf, pack  # noqa: E402
 
 torch.set_num_threads(1)
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden", "golden_focal.h")
@@ -306,7 +307,7 @@ def main():
     text = emit(cases)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w") as f:
-        f.write(text)
+        f.write(SPDX_LINE + text)
     print("wrote %s: %d cases" % (out, len(cases)), file=sys.stderr)
 
 

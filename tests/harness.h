@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * harness.h - the one include of every test file: Criterion, or the mini runner.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * ref.c - the double-precision reference (see ref.h). Written from PyTorch 1.13's formulas:
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * ref.h - an independent double-precision reference of the public semantics of sl_bce,
  * sl_bce_logits and sl_ce (PyTorch 1.13), written from the formulas: it does not call the

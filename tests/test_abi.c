@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * test_abi.c - the structs that carry their size (sl_options, sl_region) and the layout table:
  * the table lists every member (no gap but alignment padding), a caller's struct is read only

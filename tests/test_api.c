@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * test_api.c - the small public API: version, default options, ISA names / availability /
  * selection, and the effect of SECTIONLOSS_ISA on the ISA active at start.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * test_bce.c - sl_bce (binary cross-entropy on probabilities) against the double reference
  * (ref.c): the shape / box / mask / option matrix, special values (p = 0 and 1 with PyTorch's
@@ -84,8 +85,8 @@ Test(bce, special_values) {
   cr_assert(fails == 0);
 }
 
-/* PyTorch 1.13 facts (FACTS.md): p = 0 with y = 1 and p = 1 with y = 0 give the clamped loss
- * 100 and, for a mean over the two elements, gradients -5e11 and +5e11. */
+/* What PyTorch 1.13 gives (F.binary_cross_entropy): p = 0 with y = 1 and p = 1 with y = 0 give the
+ * clamped loss 100 and, for a mean over the two elements, gradients -5e11 and +5e11. */
 Test(bce, pytorch_clamp_facts) {
   sl_shape shape = {1, 1, 1, 2};
   float p[2] = {0.0f, 1.0f}, t[2] = {1.0f, 0.0f}, loss = -1.0f, grad[2] = {0, 0};

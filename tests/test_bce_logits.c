@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * test_bce_logits.c - sl_bce_logits against the double reference (ref.c): the shape / box /
  * mask / option matrix (weight, pos_weight, reductions, grad_scale), special logits (tiny,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * test_big.c - 64-bit sizes: tensors with more than 2^31 (forward: more than 2^32) elements,
  * proving that no element, byte, row or class offset is computed in 32 bits anywhere.

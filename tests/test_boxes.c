@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * test_boxes.c - many boxes per image (sl_region.box_offsets) and per-box statistics
  * (sl_options.box_stats), for every element-wise and per-pixel entry point:

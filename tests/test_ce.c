@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * test_ce.c - sl_ce (multi-class cross-entropy) against the double reference (ref.c): the
  * shape / box / mask matrix, options (class weights, ignore_index incl. a valid class index and

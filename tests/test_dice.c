@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * test_dice.c - sl_dice and sl_dice_multiclass against the independent double reference
  * (dice_ref.c, smp's formulas): the matrix of shapes x regions (boxes, per-sample boxes, many
@@ -358,7 +359,7 @@ Test(dice, logit_underflow_infinite_target) {
 }
 
 /* Tversky with gamma < 1 at a loss of exactly 0: d L^gamma / d L = gamma L^(gamma - 1) is
- * infinite there and every dL/dloss_c product gave NaN; the limit the README states is 0 (so
+ * infinite there and every dL/dloss_c product gave NaN; the limit docs/python.md states is 0 (so
  * are gamma 0 and any gamma at base 0). Every ISA, MEAN and SUM: an all-zero binary target, an
  * all-zero multilabel target, a perfect multiclass score with alpha = beta = 0. */
 Test(dice, tversky_gamma_below_one_at_zero_loss) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * test_equiv.c - the ISA active at test start against SL_ISA_SCALAR, the reference kernels.
  *

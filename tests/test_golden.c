@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * test_golden.c - the library against PyTorch 1.13 itself: every case of
  * tests/golden/golden_cases.h (written by tests/gen_golden.py from PyTorch's float32 loss and

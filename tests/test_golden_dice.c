@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * test_golden_dice.c - sl_dice and sl_dice_multiclass against segmentation_models_pytorch
  * itself: every case of tests/golden/golden_dice.h (written by tests/gen_golden.py --dice from

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * test_golden_focal.c - sl_sigmoid_focal against torchvision.ops.sigmoid_focal_loss itself,
  * sl_softmax_focal against the focal formula written in PyTorch, and sl_ce with pixel weights

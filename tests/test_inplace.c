@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * test_inplace.c - the gradient written over the logits (grad == x): sl_bce_logits,
  * sl_sigmoid_focal, sl_ce and sl_softmax_focal give bitwise the loss, stats and gradient of the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * test_pixel_weight.c - options.pixel_weight (N x H x W, U-Net border weights) for sl_ce
  * against the double reference (ref.c: the loss and gradient of each counted pixel times its

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * test_sigmoid_focal.c - sl_sigmoid_focal (torchvision.ops.sigmoid_focal_loss inside the
  * section) against the double reference (ref.c): the shape / box / mask matrix, options (gamma

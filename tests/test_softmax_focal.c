@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * test_softmax_focal.c - sl_softmax_focal (and the pixel weights it shares with sl_ce) against
  * the double reference (ref.c): the shape / box / mask matrix, options (gamma 0 .. 8 and

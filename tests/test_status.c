@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * test_status.c - every sl_status code: how to get it, and what it leaves behind.
  *   - sl_status_string: a distinct, non-empty message for each code, and for unknown values;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * test_threads.c - results are bitwise identical for every thread count.
  * num_threads 1, 2, 3, 7 and 0 (the OpenMP default) on shapes the driver cuts into many

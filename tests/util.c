@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * util.c - shared test helpers (see util.h): PRNG, case generation, library calls, canaries,
  * float comparisons. Shape legend: N, C, H, W as in sectionloss.h.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * util.h - shared test helpers: a deterministic PRNG, test-case generation (shapes, boxes,
  * masks, options, inputs), calling the library for a case, canary buffers and float

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * sl_info.c - prints the library version and the ISAs this CPU can run.
  *   sl-info              human-readable summary

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // consumer.cpp - C++ use of the installed library: BCE in a box, checked against a direct sum.
 #include <sectionloss.h>
 

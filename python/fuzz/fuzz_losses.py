@@ -1,10 +1,11 @@
-"""atheris fuzz target over sectionloss's public functions (issue 21).
+# SPDX-License-Identifier: MIT
+"""atheris fuzz target over sectionloss's public functions.
 
 Each input decodes to one call: a loss, a shape, the input's dtype and strides, a target, a
 section (box tuple / tensor / per-sample list / box_offsets, mask bool / uint8 of each allowed
 shape), options, requires_grad, grad_out or inplace; with some probability one argument is made
 invalid on purpose. A valid call must return the loss (and gradient) of a float64 PyTorch
-reference over the same section, within the package's tolerances (README "Tests"); an invalid
+reference over the same section, within the package's tolerances (docs/testing.md); an invalid
 one must raise TypeError / ValueError (SectionLossError is a ValueError). Anything else (another
 exception, a NaN or a value off the reference, a crash) is a finding.
 
@@ -297,7 +298,7 @@ def TestOneInput(data):
     ref = reference(loss, xr, t if t.dtype != torch.float32 else t.double(), sel, ro)
     if not torch.isfinite(ref).all():
         return  # outside the contract's comparisons (e.g. 0 ** negative): no crash is the check
-    # tolerances: float32 computation of every element, double sums (README "Tests"), widened
+    # tolerances: float32 computation of every element, double sums (docs/testing.md), widened
     # for logits up to 12 sigma and probabilities near 0 / 1
     check(out.detach(), ref, f"{loss} loss", 1e-5, 1e-5)
     if want_grad:

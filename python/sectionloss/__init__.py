@@ -1,7 +1,8 @@
+# SPDX-License-Identifier: MIT
 """sectionloss: BCE, BCE with logits, cross-entropy, softmax and sigmoid focal and Dice / Tversky
 losses (and their gradients) computed only inside boxes and/or a mask of an N x C x H x W
 float32 tensor, by the C library next to this module. Drop-in shaped like torch.nn.functional;
-see the README's "Python" section."""
+see docs/python.md."""
 import warnings
 
 from ._lib import SectionLossError, isa, isa_env_problem, version

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """ctypes binding of the C library carried next to this module (libsectionloss.so.MAJOR).
 
 ctypes.CDLL releases the GIL for the duration of every foreign call, so Python threads run the

@@ -1,6 +1,7 @@
+# SPDX-License-Identifier: MIT
 """Section losses shaped like torch.nn.functional, with autograd and torch.compile support.
 
-Each public function checks and converts its arguments (see README "Python": a documented copy
+Each public function checks and converts its arguments (see docs/python.md: a documented copy
 for non-contiguous tensors, other float dtypes and int8/int16 labels; TypeError or ValueError
 otherwise), then calls one operator:
 
@@ -94,8 +95,9 @@ def _run(entry, input, target, boxes, box_offsets, mask, reduction, num_threads,
         grad = grad_buffer.detach()  # shares storage (and version counter), not the tensor
     # NONE with a gradient: the C API takes the upstream map at call time; the forward pass does
     # not know it yet, so it asks for d loss_e / d input_e (a map of ones) and backward
-    # multiplies by the upstream map (README: "reduction none"). Dice's per-class losses share
-    # their inputs (softmax over C), so its backward makes a second call with the real map.
+    # multiplies by the upstream map (docs/python.md, "Autograd and torch.compile"). Dice's
+    # per-class losses share their inputs (softmax over C), so its backward makes a second call
+    # with the real map.
     if grad_map is None and with_grad and reduction == "none":
         grad_map = torch.ones(map_shape)
     num_boxes = 0 if boxes is None else boxes.shape[0]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """nn.Module forms, shaped like torch.nn.BCELoss, BCEWithLogitsLoss and CrossEntropyLoss (and
 softmax and sigmoid focal losses, segmentation_models_pytorch's DiceLoss / TverskyLoss). The
 constructor takes the loss's options, as torch.nn's; the section and every other keyword of the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Shared helpers: random section cases and PyTorch references (torch.nn.functional).
 
 References are PyTorch's own functions evaluated in float64 on the same (float32) data, so

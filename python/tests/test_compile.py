@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """torch.compile(fullgraph=True) of a training step's differentiable part (model, section loss):
 the same loss and parameter gradients as eager. Needs torch.library.custom_op (PyTorch 2.4+)."""
 import pytest

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """examples/ddp_shards.py: torch.distributed (gloo, 2 processes on 127.0.0.1) splits a batch;
 one all-reduce of (loss_sum, normalizer) gives the single-process MEAN to 1e-12 relative and
 the same gradients (the example checks and exits non-zero otherwise)."""

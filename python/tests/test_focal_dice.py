@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The 0.2 and 0.3 losses against the PyTorch forms users write, evaluated in float64 on the
 same (float32) data (conftest): the softmax focal loss (`(1 - p_t)**gamma * ce`, class and
 pixel weights as the C header documents), pixel-weighted cross-entropy, Dice / Tversky
@@ -249,7 +250,7 @@ def test_dice_binary_multilabel(rng, case, tversky):
     def ref(x):
         p = torch.sigmoid(x) if from_logits else x
         tt = torch.where(sel, t.double(), torch.zeros((), dtype=torch.float64))
-        # smp 0.5+'s own L1 intersection for targets 0 / 1; soft targets: sum p t (README)
+        # smp 0.5+'s own L1 intersection for targets 0 / 1; soft targets: sum p t (docs/python.md)
         return smp_reference(p, tt, sel, tversky=tversky, smp=smp, l1=not soft, **opts)
 
     _backward_check(
@@ -287,7 +288,7 @@ def test_dice_multiclass(rng, case, tversky):
 
 
 def test_dice_is_smp_05_by_default_and_smp_04_by_name():
-    # the example of issue 21: logits [2, -1, 0.5, -3], target [1, 0, 1, 0], smooth 1
+    # a worked example: logits [2, -1, 0.5, -3], target [1, 0, 1, 0], smooth 1
     x = torch.tensor([[[[2.0, -1.0, 0.5, -3.0]]]], dtype=torch.float64)
     t = torch.tensor([[[[1.0, 0.0, 1.0, 0.0]]]], dtype=torch.float64)
     sel = torch.ones_like(t, dtype=torch.bool)
@@ -305,7 +306,7 @@ def test_dice_is_smp_05_by_default_and_smp_04_by_name():
 @pytest.mark.parametrize("mode", ["binary", "multilabel", "multiclass"])
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 def test_tversky_gamma_below_one_at_zero_loss_has_zero_gradient(mode, reduction):
-    # issue 21: (loss)**gamma, gamma < 1, at a loss of exactly 0 gave NaN gradients
+    # (loss)**gamma, gamma < 1, at a loss of exactly 0 gave NaN gradients
     if mode == "binary":
         x = torch.tensor([[[[0.3, -1.2, 2.0, 0.7]]]], requires_grad=True)
         t, kw = torch.zeros(1, 1, 1, 4), dict(gamma=0.5)
@@ -742,7 +743,7 @@ def test_sigmoid_focal_bad_inputs():
     g = torch.Generator().manual_seed(74)
     x, y = torch.randn((2, 3, 5, 6), generator=g), torch.rand((2, 3, 5, 6), generator=g).round()
     SF = sl.sigmoid_focal_loss
-    # checked before the C call: the message names the value and the bound (issue 21)
+    # checked before the C call: the message names the value and the bound
     for alpha in (1.5, 1.0 + 1e-6, float("inf"), float("nan")):
         raises(ValueError, rf"alpha={alpha!r} must be <= 1", SF, x, y, alpha=alpha)
         raises(ValueError, rf"alpha={alpha!r} must be <= 1", SF, x.clone().requires_grad_(), y,

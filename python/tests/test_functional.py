@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Every function against torch.nn.functional on random cases: shapes, boxes (tuple, one tensor
 box, one per sample), masks ([N,1,H,W], [N,H,W], per channel; bool and uint8), element weights,
 pos_weight, class weights, ignore_index, label smoothing, label types, reductions, thread

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Inputs a PyTorch user may pass: numpy arrays, and every bad input (each a TypeError or a
 ValueError with a clear message, never a crash); library statuses as SectionLossError."""
 import numpy as np
@@ -77,7 +78,7 @@ def test_bce_bad_inputs(fn):
             fn(p, y, box=bad_box)
         assert e.value.status_name == "SL_ERR_BOX" and isinstance(e.value, ValueError)
         assert e.value.status_string in str(e.value) and len(e.value.status_string) > 10
-        # the offending box and the image size (issue 21)
+        # the offending box and the image size
         assert f"for an image of W x H = {W} x {H}" in str(e.value)
         assert str(tuple(max(-1, min(v, 2**31 - 1)) for v in bad_box)) in str(e.value)
     raises(ValueError, "input has no elements", fn, p[:0], y[:0])
@@ -125,7 +126,7 @@ def test_ce_bad_inputs():
         with pytest.raises(SectionLossError, match="SL_ERR_LABEL") as e:
             CE(x, t2)
         assert "label" in e.value.status_string
-        # the label, where it is and the bound (issue 21)
+        # the label, where it is and the bound
         assert f"label {bad} at [n, y, x] = [1, 2, 3] is outside [0, {C})" in str(e.value)
         assert torch.isfinite(CE(x, t2, box=(0, 0, 3, 2)))  # outside the section: not checked
     for bad in (1.5, -0.1, float("nan")):

@@ -1,4 +1,5 @@
-"""What PyTorch users expect beyond the values (issue 21): torch.func, double backward, the
+# SPDX-License-Identifier: MIT
+"""What PyTorch users expect beyond the values: torch.func, double backward, the
 module forms, docstrings, SECTIONLOSS_ISA, and the memory the Python call uses (no copy of
 labels / masks / the gradient, grad_out, inplace)."""
 import os
@@ -257,7 +258,7 @@ def test_inplace_over_a_tensor_another_operator_saved_fails_loudly():
 
 
 def test_torch_requirement_accepts_debians_pre_release_build():
-    # Debian's python3-torch reports 1.13.0a0; ">=1.13" would make pip replace it (issue 21)
+    # Debian's python3-torch reports 1.13.0a0; ">=1.13" would make pip replace it
     packaging = pytest.importorskip("packaging.requirements")
     import importlib.util
     path = os.path.join(os.path.dirname(__file__), "..", "sectionloss_build.py")

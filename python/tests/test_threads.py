@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Several Python threads calling at once: the same results as serial calls, and the GIL is
 released during the C call (another Python thread runs meanwhile)."""
 import sys

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * avx2/kernels.c - the AVX2 + FMA kernels: the generic sources (src/generic/) compiled against
  * the AVX2 vector layer (src/avx2/vec.h), and the table dispatch.c selects when CPUID reports

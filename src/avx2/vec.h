@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * avx2/vec.h - the AVX2 + FMA vector layer: the types and operations the generic kernels
  * (src/generic/) are written against, for 8 float lanes. Include only from files compiled with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * avx2/vmath.h - vector logf, expf, log1p and the softmax exp for the AVX2 + FMA kernels
  * (internal header; include only from files compiled with -mavx2 -mfma).

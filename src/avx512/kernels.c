@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * avx512/kernels.c - the AVX-512 kernels: the generic sources (src/generic/) compiled against
  * the AVX-512 vector layer (src/avx512/vec.h), and the table dispatch.c selects, before AVX2,

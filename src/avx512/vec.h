@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * avx512/vec.h - the AVX-512 vector layer: the types and operations the generic kernels
  * (src/generic/) are written against, for 16 float lanes. Include only from files compiled with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * avx512/vmath.h - vector logf, expf, log1p and the softmax exp for the AVX-512 kernels
  * (internal header; include only from files compiled with the AVX-512 flags of the Makefile:

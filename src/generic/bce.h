@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * generic/bce.h - the BCE row microkernels (probabilities and logits), written once against the
  * vector layer and compiled once per ISA: src/<isa>/kernels.c includes <isa>/vec.h, then this
@@ -7,7 +8,7 @@
  * tensor; blocks of SL_W lanes, two blocks per step, masked loads and stores for the tail.
  *
  * Float arithmetic for every ordinary lane; the lanes the float formulas cannot give within
- * the accuracy contract (README, "Accuracy contract") are "hard" and recomputed one element
+ * the accuracy contract (docs/accuracy.md) are "hard" and recomputed one element
  * at a time by the scalar reference kernel (sl_*__scalar on a one-element sub-row), so they
  * get exactly the reference's value: a non-finite or subnormal product g*w of upstream
  * gradient and weight, a non-finite logit, targets or pos_weight * target beyond 2^60, and

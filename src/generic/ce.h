@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * generic/ce.h - the multi-class cross-entropy and softmax focal row microkernels, written once
  * against the vector layer and compiled once per ISA (src/<isa>/kernels.c includes <isa>/vec.h,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * generic/dice.h - the Dice / Tversky row microkernels, written once against the vector layer
  * and compiled once per ISA (src/<isa>/kernels.c includes <isa>/vec.h, generic/bce.h,

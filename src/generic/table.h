@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * generic/table.h - one ISA's kernel table from the generic sources: included by
  * src/<isa>/kernels.c after <isa>/vec.h (which names the ISA: SL_SUFFIX) with SL_TABLE_ISA set

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * neon/kernels.c - the NEON kernels: the generic sources (src/generic/) compiled against the
  * NEON vector layer (src/neon/vec.h), and their table (AArch64; x86 through SIMDe in the test

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * neon/neon.h - the one include of NEON intrinsics for the files in src/neon/.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * neon/vec.h - the NEON vector layer (AArch64; x86 through SIMDe in the test build): the types
  * and operations the generic kernels (src/generic/) are written against, for 4 float lanes.

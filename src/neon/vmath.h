@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * neon/vmath.h - vector float logf, expf, log1pf and the BCE-with-logits pieces for NEON
  * (4 lanes), correct over the whole float range: +-0, subnormals, 1, +-inf, NaN, huge values.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * scalar/bce.c - reference BCE row microkernels (probabilities and logits) and the sigmoid focal
  * loss (BCE with logits times a focal factor).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * scalar/ce.c - reference multi-class cross-entropy and softmax focal row microkernels.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * scalar/dice.c - reference Dice / Tversky row microkernels (sl_dice, sl_dice_multiclass), in
  * double: the sums of p t, p and t over a row's selected elements and the gradient pass after

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * scalar/table.c - the scalar function table: the reference, and the fallback on every CPU.
  */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * old_header.c - a program built against the previous 1.x header (sectionloss-1.0.h here, the
  * header as released), run against the current shared library (make test-abi-old-header, under

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * sectionloss.h - section losses (BCE, BCE with logits, multi-class CE, sigmoid and softmax
  * focal, Dice / Tversky) and their gradients, computed only inside a section (boxes, a mask, or

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * exhaustive/dice_strict.h - the Dice / Tversky row kernels of every SIMD table against
  * sl_kernels_scalar, called directly (included by kernels_strict.c, which calls dice_strict from

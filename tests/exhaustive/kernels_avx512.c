@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * exhaustive/kernels_avx512.c - the AVX-512 row microkernels against the AVX2 ones, element by
  * element and bit for bit, called directly (below the driver).
@@ -14,7 +15,7 @@
  * [-30, 30] with -inf / NaN, uncounted pixels, class weights, smoothing, grad_map; every flag
  * combination, row widths 1..67 and a few long ones (CE segments), input offsets 0..15 floats.
  * The AVX-512-vs-scalar accuracy is the Criterion suite's (make test ISA=avx512, test_equiv.c)
- * and, for the contract of issue 10, the strict kernel test once it takes a table argument.
+ * and, for the accuracy contract, the strict kernel test once it takes a table argument.
  * make test-avx512-kernels (mk/avx512.mk); argument: passes over the matrix (default 4). Exits
  * 77 without AVX-512 (this file is baseline code: the kernels run from the library).
  */

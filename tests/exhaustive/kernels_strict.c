@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * exhaustive/kernels_strict.c - every SIMD row-microkernel table of this build (AVX2 on x86-64,
  * NEON on AArch64 and in the SIMDe build, any later table) against sl_kernels_scalar, called
@@ -112,7 +113,7 @@ static void cmp_sum(int ti, double got, double ref, double abs_sum, const char *
 #define GUARD 16
 #define FILL  12345.f
 
-#include "dice_strict.h" /* the Dice / Tversky kernels (issue 13) */
+#include "dice_strict.h" /* the Dice / Tversky kernels */
 
 int main(int argc, char **argv) {
   int nt = 0, ran[MAX_TABLES] = {0};

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * exhaustive/vmath_avx2.c - checks the AVX2 vector logf and expf (src/avx2/vmath.h) on every one
  * of the 2^32 float bit patterns against the correctly rounded result, and log1p, log1p on

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * exhaustive/vmath_avx512.c - checks the AVX-512 vector math (src/avx512/vmath.h) the way
  * tests/exhaustive/vmath_avx2.c checks the AVX2 one: logf and expf on every one of the 2^32

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * exhaustive/vmath_check.h - what the exhaustive x86 vector-math tests (vmath_avx2.c,
  * vmath_avx512.c) share: the ULP distance against the correctly rounded result, the per-function

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * vmath_neon.c - ULP test of the NEON vector logf, expf, expf_lean and log1pf (src/neon/vmath.h)
  * against libm's double log / exp / log1p (the double result is the reference).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # campaign.sh - a fuzz campaign per target (make fuzz-campaign, mk/fuzz.mk):
 #   campaign.sh BUILD SIMDE_BUILD SECONDS SIMDE_SECONDS TARGET...
 # For each target: (1) replay every input of tests/fuzz/regressions/<target>/ one by one (each

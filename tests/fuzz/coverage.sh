@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # coverage.sh - clang source-based coverage of src/ over the fuzz corpus (make fuzz-coverage):
 #   coverage.sh COV_BUILD TARGET...
 # Runs COV_BUILD/fuzz_<target> (built with -fprofile-instr-generate -fcoverage-mapping, SIMDe

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * fuzz_common.h - the libFuzzer engine shared by the three targets (fuzz_bce.c, fuzz_bce_logits.c,
  * fuzz_ce.c); each defines FUZZ_OP (0 sl_bce, 1 sl_bce_logits, 2 sl_ce) and includes this file.

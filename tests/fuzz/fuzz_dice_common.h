@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * fuzz_dice_common.h - the libFuzzer engine of the Dice targets (fuzz_dice.c: sl_dice,
  * fuzz_dice_mc.c: sl_dice_multiclass); each defines FUZZ_DICE_MC (0 / 1) and includes this file.

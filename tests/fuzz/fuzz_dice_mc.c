@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * fuzz_dice_mc.c - libFuzzer target for sl_dice_multiclass(): input bytes -> shape, section,
  * options, data; the checks are in fuzz_dice_common.h. Built and run by mk/fuzz.mk (make

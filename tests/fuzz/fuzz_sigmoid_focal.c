@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * fuzz_sigmoid_focal.c - libFuzzer target for sl_sigmoid_focal(): the sl_bce_logits engine of
  * fuzz_common.h (same bytes, same checks) with the entry point swapped and focal_gamma /

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """make_corpus.py - writes seed inputs into tests/fuzz/corpus/<target>/ (a handful of small
 inputs per libFuzzer target: valid small shapes, a zero dim, an overflowing dim, specials).
 Deterministic. The committed corpus grows from these through `make fuzz-campaign`, which merges

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * mini/mini.c - main() of the mini test runner (see mini.h and tests/harness.h).
  *

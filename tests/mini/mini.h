@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * mini/mini.h - a tiny Criterion-compatible test runner (the subset listed in tests/harness.h).
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * tsan_threads.c - ThreadSanitizer program (make test-tsan): the three entry points called
  * concurrently from 8 pthreads with different options (num_threads 0, 1, 2: the library's own

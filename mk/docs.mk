@@ -1,0 +1,17 @@
+# SPDX-License-Identifier: MIT
+# docs.mk - checks of the documentation and the licence lines (no build needed).
+#
+#   make docs-check    every file path and sl_ symbol in backticks in README.md, CHANGELOG.md and
+#                      docs/*.md exists, every relative Markdown link resolves
+#                      (scripts/docs-check.py), and the README's C example compiles as C11 and
+#                      C++17 (scripts/readme-example.sh)
+#   make spdx-check    every source file carries the SPDX licence line (scripts/spdx.sh --check;
+#                      scripts/spdx.sh --fix adds it)
+
+.PHONY: docs-check spdx-check
+docs-check:
+	python3 scripts/docs-check.py
+	scripts/readme-example.sh
+
+spdx-check:
+	scripts/spdx.sh --check
