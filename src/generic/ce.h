@@ -27,8 +27,9 @@
  * reads them: a NaN or infinite loss, sum, k or target gradient (NaN and +inf logits, infinite
  * upstream gradients or pixel weights), and values beyond 2^127, whose rounding may overflow.
  * Uncounted pixels (cls < 0) inside a segment cost their zero stores and a blend; the driver
- * gives runs of them to its zero fill, not to this kernel. With more than CE_SCR / SL_W - 2
- * classes (4094 on AVX2) the row runs on the reference kernel.
+ * gives runs of them to its zero fill, not to this kernel. With more than
+ * SL_CE_VEC_CMAX(SL_W) classes (1365 on AVX2) the row runs on the reference kernel. The scratch
+ * is the thread's workspace r->ws (ce_ws), never the stack.
  * Errors (docs/accuracy.md, tests/contract.h ct_ce_*): the shifted algorithm's bound, each
  * float intermediate rounded once: loss within K u (w_t (l + sum_c p_c |d_c|) + smoothing
  * terms), gradient within K u |g| (A p_c (1 + |d_c|) + B_c), K = 10 + 2 C (ct_ce_k: the
@@ -41,10 +42,26 @@
 #define SL_CE_SMAX 256 /* pixels per segment at most (1024: no better, docs/performance.md) */
 #endif
 enum {
-  CE_SCR = 32768, /* scratch floats (128 KiB of stack; C = 21 uses 22 KiB at S = 256) */
+  CE_SCR = SL_CE_SCR, /* scratch floats for the class planes (C = 21 uses 22 KiB at S = 256) */
   CE_SMAX = SL_CE_SMAX,
-  CE_PAD = 16 /* floats between scratch planes: planes never a multiple of 4 KiB apart */
+  CE_PAD = SL_CE_PAD /* floats between scratch planes: planes never a multiple of 4 KiB apart */
 };
+
+/* The workspace r->ws (src/kernels.h, src/workspace.h) as the CE and multiclass Dice kernels
+ * use it: the class planes, then per-pixel arrays of a segment (CE: m, lo, k, ft, gk;
+ * multiclass Dice: m, lo, ih, il, cf, sh, sl), its class indices and its reference pixels. */
+typedef struct ce_ws {
+  float scr[CE_SCR];
+  float pix[7][CE_SMAX];
+  int32_t cls[CE_SMAX + SL_W];
+  int64_t hard[CE_SMAX];
+} ce_ws;
+_Static_assert(sizeof(ce_ws) <= SL_WS_KERNEL_BYTES, "the kernels' scratch exceeds the workspace");
+/* SL_CE_VEC_CMAX (src/kernels.h, tests/test_stack.c) is the last class count whose segment
+ * (ce_body, sl_dice_mc) holds a vector of pixels */
+_Static_assert((CE_SCR / SL_CE_VEC_CMAX(SL_W) - CE_PAD) / SL_W * SL_W >= SL_W &&
+                   (CE_SCR / (SL_CE_VEC_CMAX(SL_W) + 1) - CE_PAD) / SL_W * SL_W < SL_W,
+               "SL_CE_VEC_CMAX is not the vector path's class limit");
 
 enum { CF_LOSS = 1, CF_GRAD = 2, CF_CW = 4, CF_GMAP = 8, CF_SMOOTH = 16, CF_FOCAL = 32 };
 
@@ -320,11 +337,9 @@ SL_V double ce_body(const sl_ce_row *r, const int fl) {
     S = CE_SMAX;
   if (S < SL_W) /* more classes than the scratch holds for one vector of pixels */
     return (fl & CF_FOCAL) ? sl_softmax_focal__scalar(r) : sl_ce__scalar(r);
-  float scr[CE_SCR];
-  float m[CE_SMAX], lo[CE_SMAX], k[CE_SMAX], ft[CE_SMAX], gk[CE_SMAX];
-  int32_t cls[CE_SMAX + SL_W];
-  int64_t hard[CE_SMAX];
-  ce_seg sg = {scr, S + CE_PAD, cls, m, lo, k, ft, gk, hard};
+  ce_ws *ws = r->ws;
+  ce_seg sg = {ws->scr,    S + CE_PAD, ws->cls,    ws->pix[0], ws->pix[1],
+               ws->pix[2], ws->pix[3], ws->pix[4], ws->hard};
   /* streaming: the first segment ends where the gradient's planes are vector-aligned (when
    * H W is a multiple of SL_W, every plane then is), so the later ones start aligned */
   int64_t first = S;

@@ -8,8 +8,8 @@
  * Shape legend: sl_dice: a row is len consecutive elements of one (n, c, y) row (blocks of
  * SL_W lanes, masked loads and stores for the tail); multiclass: a run of len pixels of one
  * (n, y) row, class c of pixel i at x[c * cstride + i], cut into segments of S pixels processed
- * class plane by class plane in a stack scratch (the CE kernel's ce_seg, ce_pass1, ce_classes:
- * generic/ce.h).
+ * class plane by class plane in the thread's workspace r->ws (the CE kernel's ce_seg, ce_pass1,
+ * ce_classes: generic/ce.h).
  *
  * sl_dice sums: p = x, or sigmoid(x) = 1 / (1 + e) (x >= 0), e / (1 + e) (x < 0), e =
  *   exp(-|x|) in float (the deep exp for a block with |x| > 87 or NaN); p t (exact in double),
@@ -311,12 +311,9 @@ void SL_FN(sl_dice_mc)(const sl_dice_mc_row *r) {
     sl_dice_mc__scalar(r);
     return;
   }
-  float scr[CE_SCR];
-  float m[CE_SMAX], lo[CE_SMAX], ih[CE_SMAX], il[CE_SMAX], cf[CE_SMAX], sh[CE_SMAX], sl[CE_SMAX];
-  int32_t cls[CE_SMAX + SL_W];
-  int64_t hard[CE_SMAX];
-  ce_seg sg = {scr, S + CE_PAD, cls, m, lo, NULL, NULL, NULL, NULL};
-  dmc_seg dg = {ih, il, cf, sh, sl, hard};
+  ce_ws *ws = r->ws;
+  ce_seg sg = {ws->scr, S + CE_PAD, ws->cls, ws->pix[0], ws->pix[1], NULL, NULL, NULL, NULL};
+  dmc_seg dg = {ws->pix[2], ws->pix[3], ws->pix[4], ws->pix[5], ws->pix[6], ws->hard};
   sl_ce_row cr = {.x = r->x, .cstride = r->cstride, .classes = C, .len = r->len};
   for (int64_t i0 = 0; i0 < r->len; i0 += S) {
     int64_t len = r->len - i0 < S ? r->len - i0 : S;
