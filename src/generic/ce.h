@@ -358,9 +358,15 @@ SL_V double ce_body(const sl_ce_row *r, const int fl) {
   return sum;
 }
 
+/* The flags fixed at compile time are those that change the per-logit loops (ce_classes,
+ * ce_pass3) or the formula: CF_GRAD, CF_SMOOTH, CF_FOCAL; the others (CF_LOSS, CF_CW,
+ * CF_GMAP) are tested at run time, once per block of SL_W pixels or per class plane: 6
+ * variants of ce_body per ISA instead of 35 (compile time and memory, code size).
+ * ce_body(r, k | (fl & ~CF_STATIC)): the compiler folds the fixed bits k. */
+enum { CF_STATIC = CF_GRAD | CF_SMOOTH | CF_FOCAL };
 #define SL_CE_CASE(k)                                                                              \
   case k:                                                                                          \
-    return ce_body(r, k);
+    return ce_body(r, (k) | (fl & ~CF_STATIC));
 
 /* input:  r->x logits, r->cls target class per pixel (< 0: not counted), r->cw class weights,
  *         r->gmap, r->gscale, r->smoothing, r->cw_sum
@@ -372,33 +378,12 @@ double SL_FN(sl_ce)(const sl_ce_row *r) {
 #endif
   int fl = (r->loss ? CF_LOSS : 0) | (r->grad ? CF_GRAD : 0) | (r->cw ? CF_CW : 0) |
            (r->grad && r->gmap ? CF_GMAP : 0) | (r->smoothing != 0.0f ? CF_SMOOTH : 0);
-  switch (fl) {
+  switch (fl & CF_STATIC) {
     SL_CE_CASE(0)
-    SL_CE_CASE(1)
-    SL_CE_CASE(2)
-    SL_CE_CASE(3)
-    SL_CE_CASE(4)
-    SL_CE_CASE(5)
-    SL_CE_CASE(6)
-    SL_CE_CASE(7)
-    SL_CE_CASE(10)
-    SL_CE_CASE(11)
-    SL_CE_CASE(14)
-    SL_CE_CASE(15)
-    SL_CE_CASE(16)
-    SL_CE_CASE(17)
-    SL_CE_CASE(18)
-    SL_CE_CASE(19)
-    SL_CE_CASE(20)
-    SL_CE_CASE(21)
-    SL_CE_CASE(22)
-    SL_CE_CASE(23)
-    SL_CE_CASE(26)
-    SL_CE_CASE(27)
-    SL_CE_CASE(30)
-    SL_CE_CASE(31)
+    SL_CE_CASE(CF_GRAD)
+    SL_CE_CASE(CF_SMOOTH)
   default:
-    return ce_body(r, CF_LOSS | CF_GRAD | CF_CW | CF_GMAP | CF_SMOOTH);
+    return ce_body(r, CF_GRAD | CF_SMOOTH | (fl & ~CF_STATIC));
   }
 }
 
@@ -410,21 +395,11 @@ double SL_FN(sl_softmax_focal)(const sl_ce_row *r) {
   if (r->gamma == 0.0f)
     return SL_FN(sl_ce)(r);
   int fl = (r->loss ? CF_LOSS : 0) | (r->grad ? CF_GRAD : 0) | (r->cw ? CF_CW : 0) |
-           (r->grad && r->gmap ? CF_GMAP : 0);
-  switch (fl | CF_FOCAL) {
-    SL_CE_CASE(32)
-    SL_CE_CASE(33)
-    SL_CE_CASE(34)
-    SL_CE_CASE(35)
-    SL_CE_CASE(36)
-    SL_CE_CASE(37)
-    SL_CE_CASE(38)
-    SL_CE_CASE(39)
-    SL_CE_CASE(42)
-    SL_CE_CASE(43)
-    SL_CE_CASE(46)
+           (r->grad && r->gmap ? CF_GMAP : 0) | CF_FOCAL;
+  switch (fl & CF_STATIC) {
+    SL_CE_CASE(CF_FOCAL)
   default:
-    return ce_body(r, CF_LOSS | CF_GRAD | CF_CW | CF_GMAP | CF_FOCAL);
+    return ce_body(r, CF_FOCAL | CF_GRAD | (fl & ~CF_STATIC));
   }
 }
 
