@@ -36,17 +36,13 @@
  * The gradient is a compile-time variant of the loop (bce_dispatch); the loss map, weights,
  * grad_map and mask are run-time tests.
  */
+#ifndef SL_GENERIC_BCE_H
+#define SL_GENERIC_BCE_H
+
 #include <float.h>
 #include <math.h>
 
-/* llvm-mca region markers (make mca builds with SL_MCA; nothing otherwise) */
-#if defined(SL_MCA) /* '#' starts a line comment for llvm-mca on x86 and AArch64 alike */
-#define SL_MCA_BEGIN(name) __asm__ volatile("# LLVM-MCA-BEGIN " name)
-#define SL_MCA_END(name)   __asm__ volatile("# LLVM-MCA-END " name)
-#else
-#define SL_MCA_BEGIN(name) (void)0
-#define SL_MCA_END(name)   (void)0
-#endif
+#include "generic/common.h"
 
 #define SL_LOGITS_NEAR0_F 0.25f /* float kernels' tanh-form switch (double: SL_LOGITS_NEAR0) */
 
@@ -199,41 +195,6 @@ SL_V vm bce_prob_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, const 
   if (m_any(tiny))
     *acc = d_add(*acc, d_mul(d_from(v_keep(m_andnot(tiny, hard), v_neg(ws2))), d_set1(0x1p-64)));
   return hard;
-}
-
-/* The focal powers of q > 0 (double lanes; both focal losses, also generic/ce.h): *qm1 =
- * q^(gamma - 1), *qg = q^gamma (gamma 0: 0 and 1). gamma an integer in [1, 8] (gamma 2 by far the
- * most common): products, each rounded once. Any other gamma: pow per lane in double, q and the
- * result carried as float pairs hi + lo (48 bits, the vector layer has no double lane store); lanes
- * whose q^gamma is below 2^-100 (its pair would lose bits, a subnormal lo) are returned in *hard
- * for the reference. */
-SL_V void focal_pow(vd q, double gam, vd *qm1, vd *qg, vm *hard) {
-  if (gam == 0.0) { /* q^0 = 1; q^(gamma-1) only ever multiplies gamma: 0 */
-    *qm1 = d_zero();
-    *qg = d_set1(1.0);
-    return;
-  }
-  if (gam <= 8.0 && gam == (double)(int)gam) {
-    vd a = d_set1(1.0);
-    for (int k = 1; k < (int)gam; k++)
-      a = d_mul(a, q);
-    *qm1 = a;
-    *qg = d_mul(a, q);
-    return;
-  }
-  float hi[SL_W], lo[SL_W];
-  vf h = d_to_f(q);
-  v_store(hi, h);
-  v_store(lo, d_to_f(d_sub(q, d_from(h))));
-  for (int l = 0; l < SL_W; l++) {
-    double v = pow((double)hi[l] + (double)lo[l], gam);
-    hi[l] = (float)v;
-    lo[l] = (float)(v - (double)hi[l]);
-  }
-  vf gh = v_load(hi);
-  *qg = d_add(d_from(gh), d_from(v_load(lo)));
-  *qm1 = d_div(*qg, q);
-  *hard = m_or(*hard, v_nge(gh, v_set1(0x1p-100f)));
 }
 
 /* The row's pos_weight constants (logits): pw, and pw - 1 = pm + em, 1 + pw = up + eu exactly
@@ -425,8 +386,8 @@ SL_V double bce_body(const sl_bce_row *r, int *domain_error, const int fl, const
 /* The flag fixed at compile time: BF_GRAD (the gradient's computation is most of a block's
  * code); the loss map, weights, upstream gradient map and mask (BF_LOSS, BF_W, BF_GMAP,
  * BF_MASK) are tested at run time, once per block of SL_W elements: 2 variants of bce_body
- * per loss and ISA instead of 25 (compile time and memory, code size). The compiler folds the fixed
- * bit of (k) | (fl & ~BF_STATIC). */
+ * per loss and ISA instead of 25 (compile time and memory, code size). The compiler folds
+ * the fixed bit of (k) | (fl & ~BF_STATIC). */
 enum { BF_STATIC = BF_GRAD };
 #define SL_BCE_CASE(k)                                                                             \
   case k:                                                                                          \
@@ -477,3 +438,5 @@ double SL_FN(sl_sigmoid_focal)(const sl_bce_row *r, int *domain_error) {
 #undef LDN
 #undef STN
 #undef SL_BCE_CASE
+
+#endif /* SL_GENERIC_BCE_H */
