@@ -262,12 +262,20 @@ SL_V double ce_body(const sl_ce_row *r, const int fl) {
 /* The flags fixed at compile time are those that change the per-logit loops (ce_classes,
  * ce_pass3) or the formula: CF_GRAD, CF_SMOOTH, CF_FOCAL; the others (CF_LOSS, CF_CW,
  * CF_GMAP) are tested at run time, once per block of SL_W pixels or per class plane: 6
- * variants of ce_body per ISA instead of 35 (compile time and memory, code size).
- * ce_body(r, k | (fl & ~CF_STATIC)): the compiler folds the fixed bits k. */
+ * variants of ce_body per ISA instead of 35 (compile time and memory, code size). Each
+ * variant is its own function (noinline): the compiler's time and memory grow with its
+ * largest function. ce_body(r, k | (fl & ~CF_STATIC)): the compiler folds the fixed bits k. */
 enum { CF_STATIC = CF_GRAD | CF_SMOOTH | CF_FOCAL };
-#define SL_CE_CASE(k)                                                                              \
-  case k:                                                                                          \
-    return ce_body(r, (k) | (fl & ~CF_STATIC));
+#define SL_CE_VARIANT(name, k)                                                                     \
+  static __attribute__((noinline)) double name(const sl_ce_row *r, const int fl) {                 \
+    return ce_body(r, (k) | (fl & ~CF_STATIC));                                                    \
+  }
+SL_CE_VARIANT(ce_fwd, 0)
+SL_CE_VARIANT(ce_grad, CF_GRAD)
+SL_CE_VARIANT(ce_fwd_smooth, CF_SMOOTH)
+SL_CE_VARIANT(ce_grad_smooth, CF_GRAD | CF_SMOOTH)
+SL_CE_VARIANT(focal_fwd, CF_FOCAL)
+SL_CE_VARIANT(focal_grad, CF_FOCAL | CF_GRAD)
 
 /* input:  r->x logits, r->cls target class per pixel (< 0: not counted), r->cw class weights,
  *         r->gmap, r->gscale, r->smoothing, r->cw_sum
@@ -280,11 +288,14 @@ double SL_FN(sl_ce)(const sl_ce_row *r) {
   int fl = (r->loss ? CF_LOSS : 0) | (r->grad ? CF_GRAD : 0) | (r->cw ? CF_CW : 0) |
            (r->grad && r->gmap ? CF_GMAP : 0) | (r->smoothing != 0.0f ? CF_SMOOTH : 0);
   switch (fl & CF_STATIC) {
-    SL_CE_CASE(0)
-    SL_CE_CASE(CF_GRAD)
-    SL_CE_CASE(CF_SMOOTH)
+  case 0:
+    return ce_fwd(r, fl);
+  case CF_GRAD:
+    return ce_grad(r, fl);
+  case CF_SMOOTH:
+    return ce_fwd_smooth(r, fl);
   default:
-    return ce_body(r, CF_GRAD | CF_SMOOTH | (fl & ~CF_STATIC));
+    return ce_grad_smooth(r, fl);
   }
 }
 
@@ -297,15 +308,11 @@ double SL_FN(sl_softmax_focal)(const sl_ce_row *r) {
     return SL_FN(sl_ce)(r);
   int fl = (r->loss ? CF_LOSS : 0) | (r->grad ? CF_GRAD : 0) | (r->cw ? CF_CW : 0) |
            (r->grad && r->gmap ? CF_GMAP : 0) | CF_FOCAL;
-  switch (fl & CF_STATIC) {
-    SL_CE_CASE(CF_FOCAL)
-  default:
-    return ce_body(r, CF_FOCAL | CF_GRAD | (fl & ~CF_STATIC));
-  }
+  return (fl & CF_GRAD) ? focal_grad(r, fl) : focal_fwd(r, fl);
 }
 
 #undef LDN
 #undef STN
-#undef SL_CE_CASE
+#undef SL_CE_VARIANT
 
 #endif /* SL_GENERIC_CE_H */
