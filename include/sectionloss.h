@@ -94,6 +94,10 @@ typedef enum sl_status {
                              this library's sl_options with a nonzero byte beyond it (an option
                              only a newer library knows) */
   SL_ERR_REGION_SIZE,     /* region->size: as SL_ERR_OPTIONS_SIZE, for sl_region */
+  SL_ERR_NO_MEMORY,       /* a thread's workspace (about 150 KiB, allocated at the thread's first
+                             call that needs it and kept until the thread exits) could not be
+                             allocated; nothing has been written (multiclass Dice with a
+                             gradient: the loss may have been) */
   SL_STATUS_COUNT_        /* number of status codes; not a status */
 } sl_status;
 
@@ -315,7 +319,7 @@ SL_API sl_status sl_softmax_focal(const sl_shape *shape, const float *logits, co
  * input:  shape, input [N,C,H,W], target [N,C,H,W] (float, any value), region, options
  * output: loss (one float, or C with NONE) or NULL; grad [N,C,H,W] = d loss / d input (0 outside
  *         the section) or NULL: a second pass after the sums.
- * C is at most 1024 for both Dice entry points (per-class sums on the stack): SL_ERR_OPTION
+ * C is at most 1024 for both Dice entry points (fixed per-class arrays): SL_ERR_OPTION
  * beyond. */
 SL_API sl_status sl_dice(const sl_shape *shape, const float *input, const float *target,
                          const sl_region *region, const sl_options *options, float *loss,

@@ -23,10 +23,11 @@
  *   dL/dloss_c = g gamma M^(gamma - 1) / C (MEAN, M the mean; SUM: without / C, M the sum;
  *   0 at M = 0 for every gamma != 1, where gamma < 1 has no finite derivative),
  *   grad_map[c] (NONE).
- * Determinism: partial sums live per chunk in a fixed stack array and are added in chunk
- * order; chunks depend on the shape only. sl_dice's chunks are class-major (a chunk holds rows
+ * Determinism: partial sums live per chunk in a fixed array and are added in chunk order;
+ * chunks depend on the shape only. sl_dice's chunks are class-major (a chunk holds rows
  * of one class), multiclass's are pixel-row ranges with C triples each. Classes: at most
- * SL_DICE_CMAX (the per-class sums and constants are stack arrays): more give SL_ERR_OPTION.
+ * SL_DICE_CMAX (the per-class sums and constants are fixed arrays): more give SL_ERR_OPTION.
+ * Those arrays are the calling thread's workspace (dice_ws, src/workspace.h), not its stack.
  */
 #include <math.h>
 #include <omp.h>
@@ -34,14 +35,25 @@
 
 #include "driver.h"
 #include "kernels.h"
+#include "workspace.h"
 
 enum {
-  SL_DICE_CMAX = 1024,     /* classes at most (per-class stack arrays) */
+  SL_DICE_CMAX = 1024,     /* classes at most (the per-class arrays of dice_ws) */
   SL_DICE_PARTS = 2048,    /* sl_dice: per-chunk triples at most */
   SL_DICE_MC_D = 8192,     /* multiclass: doubles of per-chunk partial sums at most (3 C a chunk) */
   SL_DICE_SEG = 1024,      /* multiclass: pixels converted to class indices at a time */
   SL_DICE_SERIAL = 1 << 15 /* smaller tensors run on the calling thread */
 };
+
+/* A call's arrays, in the calling thread's SL_WS_DICE workspace. */
+typedef struct dice_ws {
+  double sums[3 * SL_DICE_CMAX], ab[2 * SL_DICE_CMAX];
+  double loss[SL_DICE_CMAX], da[SL_DICE_CMAX], db[SL_DICE_CMAX], m[SL_DICE_CMAX]; /* dice_finish */
+  double part[SL_DICE_MC_D]; /* per chunk: 3 (sl_dice) or 3 C (multiclass) */
+  int64_t cnt[SL_DICE_PARTS];
+  int bad[SL_DICE_MC_D / 3];
+} dice_ws;
+_Static_assert(3 * SL_DICE_PARTS <= SL_DICE_MC_D, "sl_dice's partial sums exceed part");
 
 typedef struct dice_ctx {
   const sl_job *job;
@@ -124,7 +136,7 @@ static void dice_pass(const dice_ctx *x, int grad) {
 
 /* ---- multiclass: pixel rows (n, y), chunks of rows with C triples each --------------------- */
 
-static void dice_mc_chunk(const dice_ctx *x, int64_t t, int grad) {
+static void dice_mc_chunk(const dice_ctx *x, int64_t t, int grad, void *ws) {
   const sl_job *j = x->job;
   const int64_t C = j->c, h = j->h, w = j->w, hw = j->h * j->w, rows = j->n * j->h;
   const int64_t r0 = t * x->rpc, r1 = r0 + x->rpc < rows ? r0 + x->rpc : rows;
@@ -163,6 +175,7 @@ static void dice_mc_chunk(const dice_ctx *x, int64_t t, int grad) {
             .cstride = hw,
             .classes = C,
             .len = len,
+            .ws = ws,
         };
         x->k->dice_mc(&row);
       }
@@ -172,11 +185,20 @@ static void dice_mc_chunk(const dice_ctx *x, int64_t t, int grad) {
     x->bad[t] = bad;
 }
 
-static void dice_mc_pass(const dice_ctx *x, int grad) {
+/* SL_ERR_NO_MEMORY (no chunk run) when a thread cannot get its kernel workspace. */
+static sl_status dice_mc_pass(const dice_ctx *x, int grad) {
   const int nt = threads(x->job, x->q);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
-  for (int64_t t = 0; t < x->q; t++)
-    dice_mc_chunk(x, t, grad);
+  int nomem = 0;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    void *ws = sl_workspace_team(&nomem);
+    if (ws) {
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t t = 0; t < x->q; t++)
+        dice_mc_chunk(x, t, grad, ws);
+    }
+  }
+  return nomem ? SL_ERR_NO_MEMORY : SL_OK;
 }
 
 /* ---- the per-class formulas -------------------------------------------------------------- */
@@ -220,10 +242,11 @@ static double dice_class(const sl_options *o, const double s[3], double *da, dou
 
 /* Losses, stats, dice_sums, the output loss and (grad) the constants ab[2C] from the sums
  * sums[3C] and the selected count. */
-static void dice_finish(const sl_job *j, const double *sums, int64_t count, double *ab) {
+static void dice_finish(const sl_job *j, const double *sums, int64_t count, double *ab,
+                        dice_ws *w) {
   const sl_options *o = &j->opt;
   const int64_t C = j->c;
-  double loss[SL_DICE_CMAX], da[SL_DICE_CMAX], db[SL_DICE_CMAX], m[SL_DICE_CMAX];
+  double *loss = w->loss, *da = w->da, *db = w->db, *m = w->m;
   double total = 0.0;
   for (int64_t c = 0; c < C; c++) {
     m[c] = sums[3 * c + 2] > 0.0 ? 1.0 : 0.0;
@@ -265,12 +288,15 @@ sl_status sl_run_dice(const sl_job *j, const sl_kernels *k) {
   const int64_t C = j->c;
   if (C > SL_DICE_CMAX)
     return SL_ERR_OPTION;
-  double sums[3 * SL_DICE_CMAX], ab[2 * SL_DICE_CMAX];
+  dice_ws *w = sl_workspace(SL_WS_DICE, sizeof(dice_ws));
+  if (!w)
+    return SL_ERR_NO_MEMORY;
+  double *sums = w->sums, *ab = w->ab;
   dice_ctx x = {j, k, 0, 0, ab, NULL, NULL, NULL};
   int64_t count = 0;
   if (j->op == SL_OP_DICE) {
-    double part[3 * SL_DICE_PARTS];
-    int64_t cnt[SL_DICE_PARTS];
+    double *part = w->part;
+    int64_t *cnt = w->cnt;
     const int64_t nh = j->n * j->h;
     sl_plan p = sl_make_plan(nh, j->w, 0);
     x.q = p.chunks;
@@ -293,13 +319,13 @@ sl_status sl_run_dice(const sl_job *j, const sl_kernels *k) {
       }
       memcpy(sums + 3 * c, s, sizeof s);
     }
-    dice_finish(j, sums, count, j->grad ? ab : NULL);
+    dice_finish(j, sums, count, j->grad ? ab : NULL, w);
     if (j->grad)
       dice_pass(&x, 1);
     return SL_OK;
   }
-  double part[SL_DICE_MC_D];
-  int bad[SL_DICE_MC_D / 3];
+  double *part = w->part;
+  int *bad = w->bad;
   const int64_t rows = j->n * j->h;
   sl_plan p = sl_make_plan(rows, j->w * C, 0);
   int64_t chunks = p.chunks, maxc = SL_DICE_MC_D / (3 * C);
@@ -309,7 +335,8 @@ sl_status sl_run_dice(const sl_job *j, const sl_kernels *k) {
   x.q = (rows + x.rpc - 1) / x.rpc;
   x.part = part;
   x.bad = bad;
-  dice_mc_pass(&x, 0);
+  if (dice_mc_pass(&x, 0) != SL_OK)
+    return SL_ERR_NO_MEMORY;
   for (int64_t t = 0; t < x.q; t++)
     if (bad[t])
       return SL_ERR_LABEL;
@@ -321,8 +348,8 @@ sl_status sl_run_dice(const sl_job *j, const sl_kernels *k) {
   }
   for (int64_t c = 0; c < C; c++)
     count += (int64_t)sums[3 * c + 2];
-  dice_finish(j, sums, count, j->grad ? ab : NULL);
-  if (j->grad)
-    dice_mc_pass(&x, 1);
-  return SL_OK;
+  dice_finish(j, sums, count, j->grad ? ab : NULL, w);
+  /* the gradient pass's threads got their workspace in the sums pass (OpenMP keeps its
+   * threads): a failure here would come after the loss was written */
+  return j->grad ? dice_mc_pass(&x, 1) : SL_OK;
 }

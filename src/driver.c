@@ -32,6 +32,7 @@
 #endif
 
 #include "kernels.h"
+#include "workspace.h"
 
 enum {
   SL_MAX_CHUNKS = 256,          /* partial sums live in a fixed stack array */
@@ -66,26 +67,34 @@ sl_plan sl_make_plan(int64_t rows, int64_t elems_per_row, int64_t per_sample) {
   return p;
 }
 
-sl_chunk_acc sl_run_chunks(const sl_plan *p, int num_threads, sl_chunk_fn fn, const void *ctx) {
+sl_chunk_acc sl_run_chunks(const sl_plan *p, int num_threads, sl_chunk_fn fn, const void *ctx,
+                           int ws) {
   double part[SL_MAX_CHUNKS], part_norm[SL_MAX_CHUNKS];
   int64_t count = 0;
-  int err = 0;
+  int err = 0, nomem = 0;
   int nt = num_threads > 0 ? num_threads : omp_get_max_threads();
   if (nt > p->chunks)
     nt = (int)p->chunks;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)                      \
-    reduction(+ : count) reduction(| : err)
-  for (int64_t k = 0; k < p->chunks; k++) {
-    int64_t r0 = k * p->rows_per_chunk;
-    int64_t r1 = r0 + p->rows_per_chunk < p->rows ? r0 + p->rows_per_chunk : p->rows;
-    sl_chunk_acc a = {0.0, 0.0, 0, 0};
-    fn(ctx, r0, r1, &a);
-    part[k] = a.sum;
-    part_norm[k] = a.norm;
-    count += a.count;
-    err |= a.err;
+#pragma omp parallel num_threads(nt) if (nt > 1) reduction(+ : count) reduction(| : err)
+  {
+    void *w = ws ? sl_workspace_team(&nomem) : NULL;
+    if (!ws || w) {
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t k = 0; k < p->chunks; k++) {
+        int64_t r0 = k * p->rows_per_chunk;
+        int64_t r1 = r0 + p->rows_per_chunk < p->rows ? r0 + p->rows_per_chunk : p->rows;
+        sl_chunk_acc a = {0.0, 0.0, 0, 0, 0};
+        fn(ctx, r0, r1, w, &a);
+        part[k] = a.sum;
+        part_norm[k] = a.norm;
+        count += a.count;
+        err |= a.err;
+      }
+    }
   }
-  sl_chunk_acc total = {0.0, 0.0, count, err};
+  sl_chunk_acc total = {0.0, 0.0, count, err, nomem};
+  if (nomem)
+    return total;
   for (int64_t k = 0; k < p->chunks; k++) {
     total.sum += part[k];
     total.norm += part_norm[k];
@@ -232,9 +241,13 @@ static void add_box_stats(const sl_job *j, const sl_row_iter *it, int64_t x0, do
   }
 }
 
-static void clear_box_stats(const sl_job *j) {
-  if (per_box_stats(j))
-    memset(j->opt.box_stats, 0, (size_t)j->num_boxes * sizeof(sl_stats));
+/* Zeroes the box_stats of samples [n0, n1) (with per_box_stats). */
+static void clear_box_stats(const sl_job *j, int64_t n0, int64_t n1) {
+  if (!per_box_stats(j))
+    return;
+  int64_t b0 = j->box_offsets ? j->box_offsets[n0] : n0;
+  int64_t b1 = j->box_offsets ? j->box_offsets[n1] : n1;
+  memset(j->opt.box_stats + b0, 0, (size_t)(b1 - b0) * sizeof(sl_stats));
 }
 
 /* The call's results in stats, and in box_stats[0] when one box applies to every sample. */
@@ -260,7 +273,8 @@ typedef struct bce_ctx {
 
 /* Prepass over the mask's rows (N x mask_channels x H of them; N x H without a mask, touching
  * no memory then): selected element count. */
-static void bce_count_rows(const void *vctx, int64_t r0, int64_t r1, sl_chunk_acc *acc) {
+static void bce_count_rows(const void *vctx, int64_t r0, int64_t r1, void *ws, sl_chunk_acc *acc) {
+  (void)ws;
   const sl_job *j = ((const bce_ctx *)vctx)->job;
   int64_t per_sample = j->mask_channels * j->h;
   int64_t mult = j->mask_channels == 1 ? j->c : 1;
@@ -276,7 +290,8 @@ static void bce_count_rows(const void *vctx, int64_t r0, int64_t r1, sl_chunk_ac
   }
 }
 
-static void bce_rows(const void *vctx, int64_t r0, int64_t r1, sl_chunk_acc *acc) {
+static void bce_rows(const void *vctx, int64_t r0, int64_t r1, void *ws, sl_chunk_acc *acc) {
+  (void)ws;
   const bce_ctx *ctx = vctx;
   const sl_job *j = ctx->job;
   const sl_options *o = &j->opt;
@@ -361,7 +376,7 @@ static sl_status run_bce(const sl_job *j, const sl_kernels *k) {
     /* the normaliser before the pass: from the mask bytes, or (no mask) the boxes alone */
     int64_t mc = j->mask ? j->mask_channels : 1;
     sl_plan pc = sl_make_plan(j->n * mc * j->h, j->w, 0);
-    count = sl_run_chunks(&pc, o->num_threads, bce_count_rows, &ctx).count;
+    count = sl_run_chunks(&pc, o->num_threads, bce_count_rows, &ctx, 0).count;
     count_known = 1;
   }
   ctx.count_in_pass = !count_known;
@@ -370,9 +385,9 @@ static sl_status run_bce(const sl_job *j, const sl_kernels *k) {
   else
     ctx.gscale = o->grad_scale;
 
-  clear_box_stats(j);
+  clear_box_stats(j, 0, j->n);
   sl_plan p = sl_make_plan(j->n * j->c * j->h, j->w, ctx.box_stats ? j->c * j->h : 0);
-  sl_chunk_acc r = sl_run_chunks(&p, o->num_threads, bce_rows, &ctx);
+  sl_chunk_acc r = sl_run_chunks(&p, o->num_threads, bce_rows, &ctx, 0);
   if (r.err)
     return SL_ERR_DOMAIN;
   if (!count_known)
@@ -474,7 +489,8 @@ static void ce_check_run(const sl_job *j, int64_t r, int64_t x0, int64_t x1, sl_
 
 /* Prepass over pixel rows: validates selected labels, counts pixels, sums their class weights
  * (acc->norm), in the main pass's runs. */
-static void ce_check_rows(const void *vctx, int64_t r0, int64_t r1, sl_chunk_acc *acc) {
+static void ce_check_rows(const void *vctx, int64_t r0, int64_t r1, void *ws, sl_chunk_acc *acc) {
+  (void)ws;
   const sl_job *j = ((const ce_ctx *)vctx)->job;
   for (int64_t r = r0; r < r1; r++) {
     if (!j->box_offsets && j->num_boxes == 0) {
@@ -500,7 +516,7 @@ static void ce_check_rows(const void *vctx, int64_t r0, int64_t r1, sl_chunk_acc
  * zeros, plane by plane. Returns the loss sum; with norm, the normaliser terms added to *norm,
  * *count and *bad (as the prepass adds them). */
 static double ce_span(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, float *lmap,
-                      double *norm, int64_t *count, int *bad) {
+                      double *norm, int64_t *count, int *bad, void *ws) {
   const sl_job *j = ctx->job;
   const sl_options *o = &j->opt;
   int64_t w = j->w, h = j->h, hw = j->h * j->w;
@@ -556,6 +572,7 @@ static double ce_span(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, floa
           .classes = j->c,
           .len = end - s0,
           .stream = ctx->stream,
+          .ws = ws,
       };
       sum += ctx->fn(&row);
       i = end;
@@ -564,18 +581,22 @@ static double ce_span(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, floa
   return sum;
 }
 
-static void ce_rows(const void *vctx, int64_t r0, int64_t r1, sl_chunk_acc *acc) {
+static void ce_rows(const void *vctx, int64_t r0, int64_t r1, void *ws, sl_chunk_acc *acc) {
   const ce_ctx *ctx = vctx;
   const sl_job *j = ctx->job;
   int64_t w = j->w, h = j->h, hw = j->h * j->w;
   float *lmap_all = j->opt.reduction == SL_REDUCTION_NONE ? j->loss : NULL;
+  /* the chunk's samples' box statistics (whole samples), zeroed here rather than before the
+   * pass: nothing is written unless every thread has its workspace */
+  if (ctx->box_stats)
+    clear_box_stats(j, r0 / h, (r1 + h - 1) / h);
   for (int64_t r = r0; r < r1; r++) {
     int64_t xoff = (r / h) * j->c * hw + (r % h) * w; /* element (n, 0, y, 0) */
     float *lmap = lmap_all ? lmap_all + r * w : NULL;
     double *norm = ctx->count_in_pass ? &acc->norm : NULL;
     if (!j->box_offsets && j->num_boxes == 0) {
       int64_t re = ce_run_end(j, r, r1);
-      acc->sum += ce_span(ctx, r, 0, (re - r) * w, lmap, norm, &acc->count, &acc->err);
+      acc->sum += ce_span(ctx, r, 0, (re - r) * w, lmap, norm, &acc->count, &acc->err, ws);
       r = re - 1;
       continue;
     }
@@ -591,13 +612,13 @@ static void ce_rows(const void *vctx, int64_t r0, int64_t r1, sl_chunk_acc *acc)
         continue;
       }
       if (!ctx->box_stats) {
-        acc->sum += ce_span(ctx, r, x0, x1, lmap, norm, &acc->count, &acc->err);
+        acc->sum += ce_span(ctx, r, x0, x1, lmap, norm, &acc->count, &acc->err, ws);
         continue;
       }
       double bnorm = 0.0;
       int64_t bcount = 0;
       int unused = 0;
-      double s = ce_span(ctx, r, x0, x1, lmap, &bnorm, &bcount, &unused);
+      double s = ce_span(ctx, r, x0, x1, lmap, &bnorm, &bcount, &unused, ws);
       acc->sum += s;
       add_box_stats(j, &it, x0, s, bnorm, bcount);
     }
@@ -631,9 +652,9 @@ static sl_status run_ce(const sl_job *j, const sl_kernels *k) {
    * to the gradient; a call that writes only at its end (no gradient, no loss map, no per-box
    * statistics) does both in the main pass instead: the labels are read once. */
   ctx.count_in_pass = !j->grad && o->reduction != SL_REDUCTION_NONE && !ctx.box_stats;
-  sl_chunk_acc pre = {0.0, 0.0, 0, 0};
+  sl_chunk_acc pre = {0.0, 0.0, 0, 0, 0};
   if (!ctx.count_in_pass) {
-    pre = sl_run_chunks(&p, o->num_threads, ce_check_rows, &ctx);
+    pre = sl_run_chunks(&p, o->num_threads, ce_check_rows, &ctx, 0);
     if (pre.err)
       return SL_ERR_LABEL;
   }
@@ -642,8 +663,9 @@ static sl_status run_ce(const sl_job *j, const sl_kernels *k) {
   else
     ctx.gscale = o->grad_scale;
 
-  clear_box_stats(j); /* (nothing to clear when counting in the main pass) */
-  sl_chunk_acc r = sl_run_chunks(&p, o->num_threads, ce_rows, &ctx);
+  sl_chunk_acc r = sl_run_chunks(&p, o->num_threads, ce_rows, &ctx, 1);
+  if (r.nomem)
+    return SL_ERR_NO_MEMORY;
   if (ctx.count_in_pass) {
     if (r.err)
       return SL_ERR_LABEL;

@@ -78,11 +78,15 @@ typedef struct sl_chunk_acc {
   double sum, norm; /* two ordered double sums (norm: CE's normaliser terms) */
   int64_t count;
   int err;
+  int nomem; /* sl_run_chunks: a thread's workspace could not be allocated, no chunk ran */
 } sl_chunk_acc;
-typedef void (*sl_chunk_fn)(const void *ctx, int64_t r0, int64_t r1, sl_chunk_acc *acc);
+/* A chunk: rows [r0, r1); ws: the thread's kernel workspace (sl_run_chunks with ws), or NULL. */
+typedef void (*sl_chunk_fn)(const void *ctx, int64_t r0, int64_t r1, void *ws, sl_chunk_acc *acc);
 /* Runs fn over every chunk (OpenMP, dynamic schedule) and adds the chunk sums in chunk order:
- * bitwise identical for every thread count. */
-sl_chunk_acc sl_run_chunks(const sl_plan *p, int num_threads, sl_chunk_fn fn, const void *ctx);
+ * bitwise identical for every thread count. ws: every thread first gets its kernel workspace
+ * (sl_workspace_team); if one cannot, no chunk runs and the result has nomem set. */
+sl_chunk_acc sl_run_chunks(const sl_plan *p, int num_threads, sl_chunk_fn fn, const void *ctx,
+                           int ws);
 
 /* Nonzero bytes of m[0 .. len). */
 int64_t sl_count_nonzero(const uint8_t *m, int64_t len);

@@ -94,9 +94,20 @@ typedef struct sl_ce_row {
   int64_t classes; /* C */
   int64_t len;
   int stream; /* 1: gradient and loss map written with non-temporal stores (beyond the caches) */
+  void *ws;   /* the SIMD kernels' scratch: SL_WS_KERNEL_BYTES, 64-byte aligned, this thread's
+                 alone (sl_workspace(SL_WS_KERNEL, ...)); the scalar kernels take none */
 } sl_ce_row;
 
 typedef double (*sl_ce_fn)(const sl_ce_row *r);
+
+/* The SIMD kernels' scratch over the classes (generic/ce.h, generic/dice.h): SL_CE_SCR floats
+ * hold the class planes of a segment of pixels (planes SL_CE_PAD floats apart), followed by
+ * per-pixel arrays; SL_WS_KERNEL_BYTES in all (checked at compile time there). With more than
+ * SL_CE_VEC_CMAX(lanes) classes not even one vector of pixels fits, and a run takes the
+ * reference kernel (the class limit of the vector path: 1024 on AVX-512, 1365 on AVX2, 1638 on
+ * NEON). */
+enum { SL_CE_SCR = 32768, SL_CE_PAD = 16, SL_WS_KERNEL_BYTES = 144 << 10 };
+#define SL_CE_VEC_CMAX(lanes) (SL_CE_SCR / ((lanes) + SL_CE_PAD))
 
 /* ---- Dice / Tversky (formulas: src/scalar/dice.c, driver: src/dice.c) ---------------------
  * One row of sl_dice work: len consecutive elements of one (n, c, y) row.
@@ -133,6 +144,7 @@ typedef struct sl_dice_mc_row {
   int64_t cstride;  /* H * W */
   int64_t classes;  /* C */
   int64_t len;
+  void *ws; /* the SIMD kernels' scratch, as sl_ce_row.ws */
 } sl_dice_mc_row;
 typedef void (*sl_dice_mc_fn)(const sl_dice_mc_row *r);
 

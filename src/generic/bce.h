@@ -34,19 +34,16 @@
  *     costs 6e-8 / |x| relative where the terms cancel: 1/4 keeps that within 4 ULP).
  * Errors (measured by make test-kernels-strict): within 4 ULP of the reference per element,
  * the ULP of the larger of the result and its terms; sums in double lanes.
- * Every flag combination (loss map, gradient, weight, grad_map, mask) is its own loop.
+ * The gradient is a compile-time variant of the loop (bce_dispatch); the loss map, weights,
+ * grad_map and mask are run-time tests.
  */
+#ifndef SL_GENERIC_BCE_H
+#define SL_GENERIC_BCE_H
+
 #include <float.h>
 #include <math.h>
 
-/* llvm-mca region markers (make mca builds with SL_MCA; nothing otherwise) */
-#if defined(SL_MCA) /* '#' starts a line comment for llvm-mca on x86 and AArch64 alike */
-#define SL_MCA_BEGIN(name) __asm__ volatile("# LLVM-MCA-BEGIN " name)
-#define SL_MCA_END(name)   __asm__ volatile("# LLVM-MCA-END " name)
-#else
-#define SL_MCA_BEGIN(name) (void)0
-#define SL_MCA_END(name)   (void)0
-#endif
+#include "generic/common.h"
 
 #define SL_LOGITS_NEAR0_F 0.25f /* float kernels' tanh-form switch (double: SL_LOGITS_NEAR0) */
 
@@ -55,18 +52,6 @@ enum { BF_LOSS = 1, BF_GRAD = 2, BF_W = 4, BF_GMAP = 8, BF_MASK = 16 };
 /* n lanes at p (all W when !tail) */
 #define LDN(p)    (tail ? v_loadn((p), n) : v_load(p))
 #define STN(p, v) (tail ? v_storen((p), (v), n) : v_store((p), (v)))
-
-/* An output block (gradient, NONE loss map; CE's too): streamed (non-temporal) when the driver
- * asks (stream), the block is whole and vector-aligned and no lane goes to the reference (which
- * writes its lane after); otherwise as STN. */
-SL_V void sl_store_out(int stream, float *p, vf v, int64_t n, int tail, vm hard) {
-  if (!tail && stream && !m_any(hard) && v_aligned(p))
-    v_stream(p, v);
-  else if (tail)
-    v_storen(p, v, n);
-  else
-    v_store(p, v);
-}
 
 /* The three element-wise losses of this file. */
 enum { SL_BCE_MODE_PROB = 0, SL_BCE_MODE_LOGITS = 1, SL_BCE_MODE_FOCAL = 2 };
@@ -199,41 +184,6 @@ SL_V vm bce_prob_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, const 
   if (m_any(tiny))
     *acc = d_add(*acc, d_mul(d_from(v_keep(m_andnot(tiny, hard), v_neg(ws2))), d_set1(0x1p-64)));
   return hard;
-}
-
-/* The focal powers of q > 0 (double lanes; both focal losses, also generic/ce.h): *qm1 =
- * q^(gamma - 1), *qg = q^gamma (gamma 0: 0 and 1). gamma an integer in [1, 8] (gamma 2 by far the
- * most common): products, each rounded once. Any other gamma: pow per lane in double, q and the
- * result carried as float pairs hi + lo (48 bits, the vector layer has no double lane store); lanes
- * whose q^gamma is below 2^-100 (its pair would lose bits, a subnormal lo) are returned in *hard
- * for the reference. */
-SL_V void focal_pow(vd q, double gam, vd *qm1, vd *qg, vm *hard) {
-  if (gam == 0.0) { /* q^0 = 1; q^(gamma-1) only ever multiplies gamma: 0 */
-    *qm1 = d_zero();
-    *qg = d_set1(1.0);
-    return;
-  }
-  if (gam <= 8.0 && gam == (double)(int)gam) {
-    vd a = d_set1(1.0);
-    for (int k = 1; k < (int)gam; k++)
-      a = d_mul(a, q);
-    *qm1 = a;
-    *qg = d_mul(a, q);
-    return;
-  }
-  float hi[SL_W], lo[SL_W];
-  vf h = d_to_f(q);
-  v_store(hi, h);
-  v_store(lo, d_to_f(d_sub(q, d_from(h))));
-  for (int l = 0; l < SL_W; l++) {
-    double v = pow((double)hi[l] + (double)lo[l], gam);
-    hi[l] = (float)v;
-    lo[l] = (float)(v - (double)hi[l]);
-  }
-  vf gh = v_load(hi);
-  *qg = d_add(d_from(gh), d_from(v_load(lo)));
-  *qm1 = d_div(*qg, q);
-  *hard = m_or(*hard, v_nge(gh, v_set1(0x1p-100f)));
 }
 
 /* The row's pos_weight constants (logits): pw, and pw - 1 = pm + em, 1 + pw = up + eu exactly
@@ -422,12 +372,30 @@ SL_V double bce_body(const sl_bce_row *r, int *domain_error, const int fl, const
   return d_hsum(d_add(acc0, acc1)) + fix;
 }
 
-#define SL_BCE_CASE(k)                                                                             \
-  case k:                                                                                          \
-    return bce_body(r, domain_error, k, mode);
+/* The flag fixed at compile time: BF_GRAD (the gradient's computation is most of a block's
+ * code); the loss map, weights, upstream gradient map and mask (BF_LOSS, BF_W, BF_GMAP,
+ * BF_MASK) are tested at run time, once per block of SL_W elements: 2 variants of bce_body
+ * per loss and ISA instead of 25 (compile time and memory, code size). Each variant is its
+ * own function (noinline): the compiler's time and memory grow with its largest function.
+ * The compiler folds the fixed bit of fl & ~BF_GRAD and fl | BF_GRAD. */
+#define SL_BCE_VARIANTS(m)                                                                         \
+  static __attribute__((noinline)) double bce_fwd_##m(const sl_bce_row *r, int *domain_error,      \
+                                                      const int fl) {                              \
+    return bce_body(r, domain_error, fl & ~BF_GRAD, SL_BCE_MODE_##m);                              \
+  }                                                                                                \
+  static __attribute__((noinline)) double bce_grad_##m(const sl_bce_row *r, int *domain_error,     \
+                                                       const int fl) {                             \
+    return bce_body(r, domain_error, fl | BF_GRAD, SL_BCE_MODE_##m);                               \
+  }
+SL_BCE_VARIANTS(PROB)
+SL_BCE_VARIANTS(LOGITS)
+SL_BCE_VARIANTS(FOCAL)
+typedef double (*bce_variant)(const sl_bce_row *r, int *domain_error, const int fl);
 
-static inline __attribute__((always_inline)) double
-bce_dispatch(const sl_bce_row *r, int *domain_error, const int mode) {
+static inline __attribute__((always_inline)) double bce_dispatch(const sl_bce_row *r,
+                                                                 int *domain_error, const int mode,
+                                                                 bce_variant fwd,
+                                                                 bce_variant grad) {
   /* an upstream gradient that is not a normal float (or 0) as float: the whole row on the
    * reference (its float rounding would lose digits or overflow) */
   float gs = (float)r->gscale;
@@ -440,57 +408,32 @@ bce_dispatch(const sl_bce_row *r, int *domain_error, const int mode) {
 #endif
   int fl = (r->loss ? BF_LOSS : 0) | (r->grad ? BF_GRAD : 0) | (r->w ? BF_W : 0) |
            (r->grad && r->gmap ? BF_GMAP : 0) | (r->mask ? BF_MASK : 0);
-  switch (fl) {
-    SL_BCE_CASE(0)
-    SL_BCE_CASE(1)
-    SL_BCE_CASE(2)
-    SL_BCE_CASE(3)
-    SL_BCE_CASE(4)
-    SL_BCE_CASE(5)
-    SL_BCE_CASE(6)
-    SL_BCE_CASE(7)
-    SL_BCE_CASE(10)
-    SL_BCE_CASE(11)
-    SL_BCE_CASE(14)
-    SL_BCE_CASE(15)
-    SL_BCE_CASE(16)
-    SL_BCE_CASE(17)
-    SL_BCE_CASE(18)
-    SL_BCE_CASE(19)
-    SL_BCE_CASE(20)
-    SL_BCE_CASE(21)
-    SL_BCE_CASE(22)
-    SL_BCE_CASE(23)
-    SL_BCE_CASE(26)
-    SL_BCE_CASE(27)
-    SL_BCE_CASE(30)
-    SL_BCE_CASE(31)
-  default: /* gmap without grad is masked off above: unreachable */
-    return bce_body(r, domain_error, BF_LOSS | BF_GRAD | BF_W | BF_GMAP | BF_MASK, mode);
-  }
+  return (fl & BF_GRAD) ? grad(r, domain_error, fl) : fwd(r, domain_error, fl);
 }
 
 /* input:  r->x probabilities in [0, 1], r->y targets in [0, 1], r->w, r->mask, r->gmap
  * output: r->loss, r->grad, *domain_error = 1 if a selected x or y is outside [0, 1] or NaN;
  *         returns sum over selected of w * l (formulas: sl_bce_prob__scalar) */
 double SL_FN(sl_bce_prob)(const sl_bce_row *r, int *domain_error) {
-  return bce_dispatch(r, domain_error, SL_BCE_MODE_PROB);
+  return bce_dispatch(r, domain_error, SL_BCE_MODE_PROB, bce_fwd_PROB, bce_grad_PROB);
 }
 
 /* input:  r->x logits, r->y targets, r->w, r->mask, r->gmap, r->pos_weight
  * output: r->loss, r->grad; returns sum over selected of w * l (formulas:
  *         sl_bce_logits__scalar); never touches domain_error */
 double SL_FN(sl_bce_logits)(const sl_bce_row *r, int *domain_error) {
-  return bce_dispatch(r, domain_error, SL_BCE_MODE_LOGITS);
+  return bce_dispatch(r, domain_error, SL_BCE_MODE_LOGITS, bce_fwd_LOGITS, bce_grad_LOGITS);
 }
 
 /* input:  r->x logits, r->y targets, r->w, r->mask, r->gmap, r->focal_alpha, r->focal_gamma
  * output: r->loss, r->grad; returns sum over selected of w * l (formulas:
  *         sl_sigmoid_focal__scalar); never touches domain_error */
 double SL_FN(sl_sigmoid_focal)(const sl_bce_row *r, int *domain_error) {
-  return bce_dispatch(r, domain_error, SL_BCE_MODE_FOCAL);
+  return bce_dispatch(r, domain_error, SL_BCE_MODE_FOCAL, bce_fwd_FOCAL, bce_grad_FOCAL);
 }
 
 #undef LDN
 #undef STN
-#undef SL_BCE_CASE
+#undef SL_BCE_VARIANTS
+
+#endif /* SL_GENERIC_BCE_H */

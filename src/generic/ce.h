@@ -29,26 +29,22 @@
  * reads them: a NaN or infinite loss, sum, k or target gradient (NaN and +inf logits, infinite
  * upstream gradients or pixel weights), and values beyond 2^127, whose rounding may overflow.
  * Uncounted pixels (cls < 0) inside a segment cost their zero stores and a blend; the driver
- * gives runs of them to its zero fill, not to this kernel. With more than CE_SCR / SL_W - 2
- * classes (4094 on AVX2) the row runs on the reference kernel.
+ * gives runs of them to its zero fill, not to this kernel. With more than
+ * SL_CE_VEC_CMAX(SL_W) classes (1365 on AVX2) the row runs on the reference kernel. The scratch
+ * is the thread's workspace r->ws (ce_ws), never the stack.
  * Errors (docs/accuracy.md, tests/contract.h ct_ce_*): the shifted algorithm's bound, each
  * float intermediate rounded once: loss within K u (w_t (l + sum_c p_c |d_c|) + smoothing
  * terms), gradient within K u |g| (A p_c (1 + |d_c|) + B_c), K = 10 + 2 C (ct_ce_k: the
  * sequential class sum adds C); sums in double lanes.
  */
+#ifndef SL_GENERIC_CE_H
+#define SL_GENERIC_CE_H
+
 #include <float.h>
 #include <math.h>
 
-#if !defined(SL_CE_SMAX)
-#define SL_CE_SMAX 256 /* pixels per segment at most (1024: no better, docs/performance.md) */
-#endif
-enum {
-  CE_SCR = 32768, /* scratch floats (128 KiB of stack; C = 21 uses 22 KiB at S = 256) */
-  CE_SMAX = SL_CE_SMAX,
-  CE_PAD = 16 /* floats between scratch planes: planes never a multiple of 4 KiB apart */
-};
-
-enum { CF_LOSS = 1, CF_GRAD = 2, CF_CW = 4, CF_GMAP = 8, CF_SMOOTH = 16, CF_FOCAL = 32 };
+#include "generic/common.h"
+#include "generic/softmax_seg.h"
 
 /* The reference's value of pixel i (loss and gradient stored, loss returned); fl & CF_FOCAL:
  * the softmax focal reference. */
@@ -67,68 +63,6 @@ static double ce_reference(const sl_ce_row *r, int64_t i, const int fl) {
 /* n floats (n <= SL_W) at p, zero filled */
 #define LDN(p)    (n == SL_W ? v_load(p) : v_loadn((p), n))
 #define STN(p, v) (n == SL_W ? v_store((p), (v)) : v_storen((p), (v), n))
-
-typedef struct ce_seg {
-  float *xs;     /* class c of pixel j at xs[c * ps + j]: logits, then exponentials */
-  int64_t ps;    /* plane stride of xs */
-  int32_t *cls;  /* cls[0 .. S + SL_W), padded with -1 */
-  float *m, *lo; /* per pixel: max and min logit (0 for uncounted pixels) */
-  float *k, *ft; /* per pixel: g A / s, target gradient */
-  float *gk;     /* per pixel: g e / C (smoothing) */
-  int64_t *hard; /* pixels for the reference */
-} ce_seg;
-
-/* input:  segment of S pixels at i0 (all counted when all), class rows of r->x
- * output: sg->xs (logits, uncounted pixels 0), sg->m, sg->lo */
-SL_V void ce_pass1(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t S, const int all) {
-  const int64_t C = r->classes, cs = r->cstride;
-  for (int64_t c = 0; c < C; c++) {
-    const float *xp = r->x + c * cs + i0;
-    float *sp = sg->xs + c * sg->ps;
-    for (int64_t j = 0; j < S; j += SL_W) {
-      int64_t n = S - j < SL_W ? S - j : SL_W;
-      if (n == SL_W)
-        __builtin_prefetch(xp + S + j, 0, 3); /* the next segment's logits */
-      vf v = LDN(xp + j);
-      if (!all)
-        v = v_keep(vi_ge0(vi_load(sg->cls + j)), v);
-      v_store(sp + j, v);
-      v_store(sg->m + j, c == 0 ? v : v_max(v_load(sg->m + j), v));
-      v_store(sg->lo + j, c == 0 ? v : v_min(v_load(sg->lo + j), v));
-    }
-  }
-}
-
-/* The classes of pixel block j, in the scratch: e_c = exp(x_c - m), written over the logit;
- * s1 = the float sum of the e_c below the max (one class after the other), nlt = the number
- * of classes below the max (a NaN d counts as below), sw = sum_c w_c (x_c - m)
- * (smoothing). deep: some lane has a class more than 87 below its max (or -inf). */
-typedef struct ce_sums {
-  vf s1, sw;
-  vi nlt;
-} ce_sums;
-SL_V ce_sums ce_classes(const sl_ce_row *r, const ce_seg *sg, int64_t j, vf m, const int fl,
-                        const int deep) {
-  const int64_t C = r->classes, ps = sg->ps;
-  const vf zero = v_zero();
-  ce_sums o = {zero, zero, vi_zero()};
-  for (int64_t c = 0; c < C; c++) {
-    if (!deep) /* the common case is the one the cost model measures */
-      SL_MCA_BEGIN("ce_class");
-    float *p = sg->xs + c * ps + j;
-    vf d = v_sub(v_load(p), m);
-    vf e = v_exp_neg(d, deep);
-    v_store(p, e);
-    vm lt = v_nge(d, zero); /* below the max, or NaN */
-    o.s1 = v_add(o.s1, v_keep(lt, e));
-    o.nlt = vi_sub_m(o.nlt, lt);
-    if (fl & CF_SMOOTH)
-      o.sw = v_fma(v_set1((fl & CF_CW) ? r->cw[c] : 1.0f), d, o.sw);
-    if (!deep)
-      SL_MCA_END("ce_class");
-  }
-  return o;
-}
 
 /* Pixel block j (n pixels of the segment): exponentials, sums, per-pixel results.
  * Returns the block's loss sum (counted pixels the float path gives) in double lanes; appends
@@ -277,22 +211,6 @@ SL_V void ce_pass3(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t S, 
   }
 }
 
-/* The segment's class indices (cls[i0 ..], padded with -1) and pass 1 over its planes (every
- * pixel counted or not: the two variants of ce_pass1). Shared with the multiclass Dice kernel. */
-SL_V void ce_seg_load(const sl_ce_row *r, const int32_t *cls, ce_seg *sg, int64_t i0, int64_t S) {
-  int all = 1;
-  for (int64_t j = 0; j < S; j++) {
-    sg->cls[j] = cls[i0 + j];
-    all &= sg->cls[j] >= 0;
-  }
-  for (int64_t j = S; j < S + SL_W; j++)
-    sg->cls[j] = -1;
-  if (all)
-    ce_pass1(r, sg, i0, S, 1);
-  else
-    ce_pass1(r, sg, i0, S, 0);
-}
-
 /* One segment [i0, i0 + S) of the run; returns its loss sum. */
 SL_V double ce_segment(const sl_ce_row *r, ce_seg *sg, int64_t i0, int64_t S, const int fl,
                        float cwmax) {
@@ -322,11 +240,9 @@ SL_V double ce_body(const sl_ce_row *r, const int fl) {
     S = CE_SMAX;
   if (S < SL_W) /* more classes than the scratch holds for one vector of pixels */
     return (fl & CF_FOCAL) ? sl_softmax_focal__scalar(r) : sl_ce__scalar(r);
-  float scr[CE_SCR];
-  float m[CE_SMAX], lo[CE_SMAX], k[CE_SMAX], ft[CE_SMAX], gk[CE_SMAX];
-  int32_t cls[CE_SMAX + SL_W];
-  int64_t hard[CE_SMAX];
-  ce_seg sg = {scr, S + CE_PAD, cls, m, lo, k, ft, gk, hard};
+  ce_ws *ws = r->ws;
+  ce_seg sg = {ws->scr,    S + CE_PAD, ws->cls,    ws->pix[0], ws->pix[1],
+               ws->pix[2], ws->pix[3], ws->pix[4], ws->hard};
   /* streaming: the first segment ends where the gradient's planes are vector-aligned (when
    * H W is a multiple of SL_W, every plane then is), so the later ones start aligned */
   int64_t first = S;
@@ -345,9 +261,23 @@ SL_V double ce_body(const sl_ce_row *r, const int fl) {
   return sum;
 }
 
-#define SL_CE_CASE(k)                                                                              \
-  case k:                                                                                          \
-    return ce_body(r, k);
+/* The flags fixed at compile time are those that change the per-logit loops (ce_classes,
+ * ce_pass3) or the formula: CF_GRAD, CF_SMOOTH, CF_FOCAL; the others (CF_LOSS, CF_CW,
+ * CF_GMAP) are tested at run time, once per block of SL_W pixels or per class plane: 6
+ * variants of ce_body per ISA instead of 35 (compile time and memory, code size). Each
+ * variant is its own function (noinline): the compiler's time and memory grow with its
+ * largest function. ce_body(r, k | (fl & ~CF_STATIC)): the compiler folds the fixed bits k. */
+enum { CF_STATIC = CF_GRAD | CF_SMOOTH | CF_FOCAL };
+#define SL_CE_VARIANT(name, k)                                                                     \
+  static __attribute__((noinline)) double name(const sl_ce_row *r, const int fl) {                 \
+    return ce_body(r, (k) | (fl & ~CF_STATIC));                                                    \
+  }
+SL_CE_VARIANT(ce_fwd, 0)
+SL_CE_VARIANT(ce_grad, CF_GRAD)
+SL_CE_VARIANT(ce_fwd_smooth, CF_SMOOTH)
+SL_CE_VARIANT(ce_grad_smooth, CF_GRAD | CF_SMOOTH)
+SL_CE_VARIANT(focal_fwd, CF_FOCAL)
+SL_CE_VARIANT(focal_grad, CF_FOCAL | CF_GRAD)
 
 /* input:  r->x logits, r->cls target class per pixel (< 0: not counted), r->cw class weights,
  *         r->gmap, r->gscale, r->smoothing, r->cw_sum
@@ -359,33 +289,15 @@ double SL_FN(sl_ce)(const sl_ce_row *r) {
 #endif
   int fl = (r->loss ? CF_LOSS : 0) | (r->grad ? CF_GRAD : 0) | (r->cw ? CF_CW : 0) |
            (r->grad && r->gmap ? CF_GMAP : 0) | (r->smoothing != 0.0f ? CF_SMOOTH : 0);
-  switch (fl) {
-    SL_CE_CASE(0)
-    SL_CE_CASE(1)
-    SL_CE_CASE(2)
-    SL_CE_CASE(3)
-    SL_CE_CASE(4)
-    SL_CE_CASE(5)
-    SL_CE_CASE(6)
-    SL_CE_CASE(7)
-    SL_CE_CASE(10)
-    SL_CE_CASE(11)
-    SL_CE_CASE(14)
-    SL_CE_CASE(15)
-    SL_CE_CASE(16)
-    SL_CE_CASE(17)
-    SL_CE_CASE(18)
-    SL_CE_CASE(19)
-    SL_CE_CASE(20)
-    SL_CE_CASE(21)
-    SL_CE_CASE(22)
-    SL_CE_CASE(23)
-    SL_CE_CASE(26)
-    SL_CE_CASE(27)
-    SL_CE_CASE(30)
-    SL_CE_CASE(31)
+  switch (fl & CF_STATIC) {
+  case 0:
+    return ce_fwd(r, fl);
+  case CF_GRAD:
+    return ce_grad(r, fl);
+  case CF_SMOOTH:
+    return ce_fwd_smooth(r, fl);
   default:
-    return ce_body(r, CF_LOSS | CF_GRAD | CF_CW | CF_GMAP | CF_SMOOTH);
+    return ce_grad_smooth(r, fl);
   }
 }
 
@@ -397,24 +309,12 @@ double SL_FN(sl_softmax_focal)(const sl_ce_row *r) {
   if (r->gamma == 0.0f)
     return SL_FN(sl_ce)(r);
   int fl = (r->loss ? CF_LOSS : 0) | (r->grad ? CF_GRAD : 0) | (r->cw ? CF_CW : 0) |
-           (r->grad && r->gmap ? CF_GMAP : 0);
-  switch (fl | CF_FOCAL) {
-    SL_CE_CASE(32)
-    SL_CE_CASE(33)
-    SL_CE_CASE(34)
-    SL_CE_CASE(35)
-    SL_CE_CASE(36)
-    SL_CE_CASE(37)
-    SL_CE_CASE(38)
-    SL_CE_CASE(39)
-    SL_CE_CASE(42)
-    SL_CE_CASE(43)
-    SL_CE_CASE(46)
-  default:
-    return ce_body(r, CF_LOSS | CF_GRAD | CF_CW | CF_GMAP | CF_FOCAL);
-  }
+           (r->grad && r->gmap ? CF_GMAP : 0) | CF_FOCAL;
+  return (fl & CF_GRAD) ? focal_grad(r, fl) : focal_fwd(r, fl);
 }
 
 #undef LDN
 #undef STN
-#undef SL_CE_CASE
+#undef SL_CE_VARIANT
+
+#endif /* SL_GENERIC_CE_H */

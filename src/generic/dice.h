@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
  * generic/dice.h - the Dice / Tversky row microkernels, written once against the vector layer
- * and compiled once per ISA (src/<isa>/kernels.c includes <isa>/vec.h, generic/bce.h,
- * generic/ce.h, then this file): sl_dice_sums__<isa>, sl_dice_grad__<isa> (sl_dice) and
+ * and compiled once per ISA (src/<isa>/kernels.c includes <isa>/vec.h, then generic/table.h,
+ * which includes this file): sl_dice_sums__<isa>, sl_dice_grad__<isa> (sl_dice) and
  * sl_dice_mc__<isa> (sl_dice_multiclass). Contract: src/kernels.h; formulas and the double
  * reference: src/scalar/dice.c; the per-class formulas and reductions: src/dice.c.
  *
  * Shape legend: sl_dice: a row is len consecutive elements of one (n, c, y) row (blocks of
  * SL_W lanes, masked loads and stores for the tail); multiclass: a run of len pixels of one
  * (n, y) row, class c of pixel i at x[c * cstride + i], cut into segments of S pixels processed
- * class plane by class plane in a stack scratch (the CE kernel's ce_seg, ce_pass1, ce_classes:
- * generic/ce.h).
+ * class plane by class plane in the thread's workspace r->ws (ce_seg, ce_pass1, ce_classes:
+ * generic/softmax_seg.h).
  *
  * sl_dice sums: p = x, or sigmoid(x) = 1 / (1 + e) (x >= 0), e / (1 + e) (x < 0), e =
  *   exp(-|x|) in float (the deep exp for a block with |x| > 87 or NaN); p t (exact in double),
@@ -29,8 +29,14 @@
  * 4 ULP of M, M = max(|ref|, the terms): sl_dice |a| q and |b t| q (q = 1, or p (1 - p)),
  * multiclass p_c |G_c| and p_c sum_k p_k |G_k| (the float exp's 2 ULP plus the last rounding).
  */
+#ifndef SL_GENERIC_DICE_H
+#define SL_GENERIC_DICE_H
+
 #include <float.h>
 #include <math.h>
+
+#include "generic/common.h"
+#include "generic/softmax_seg.h"
 
 enum { DF_MASK = 1, DF_LOGITS = 2 };
 
@@ -312,12 +318,9 @@ void SL_FN(sl_dice_mc)(const sl_dice_mc_row *r) {
     sl_dice_mc__scalar(r);
     return;
   }
-  float scr[CE_SCR];
-  float m[CE_SMAX], lo[CE_SMAX], ih[CE_SMAX], il[CE_SMAX], cf[CE_SMAX], sh[CE_SMAX], sl[CE_SMAX];
-  int32_t cls[CE_SMAX + SL_W];
-  int64_t hard[CE_SMAX];
-  ce_seg sg = {scr, S + CE_PAD, cls, m, lo, NULL, NULL, NULL, NULL};
-  dmc_seg dg = {ih, il, cf, sh, sl, hard};
+  ce_ws *ws = r->ws;
+  ce_seg sg = {ws->scr, S + CE_PAD, ws->cls, ws->pix[0], ws->pix[1], NULL, NULL, NULL, NULL};
+  dmc_seg dg = {ws->pix[2], ws->pix[3], ws->pix[4], ws->pix[5], ws->pix[6], ws->hard};
   sl_ce_row cr = {.x = r->x, .cstride = r->cstride, .classes = C, .len = r->len};
   for (int64_t i0 = 0; i0 < r->len; i0 += S) {
     int64_t len = r->len - i0 < S ? r->len - i0 : S;
@@ -328,3 +331,5 @@ void SL_FN(sl_dice_mc)(const sl_dice_mc_row *r) {
 
 #undef DLDN
 #undef DSTN
+
+#endif /* SL_GENERIC_DICE_H */

@@ -2,28 +2,19 @@
 /*
  * generic/table.h - one ISA's kernel table from the generic sources: included by
  * src/<isa>/kernels.c after <isa>/vec.h (which names the ISA: SL_SUFFIX) with SL_TABLE_ISA set
- * to its sl_isa. Declares the kernels sl_<loss>__<suffix>, compiles the generic losses and
- * defines the table sl_kernels_<suffix> (interface: src/kernels.h).
+ * to its sl_isa. Compiles the generic losses (their kernels sl_<loss>__<suffix> are declared
+ * in generic/common.h) and defines the table sl_kernels_<suffix> (interface: src/kernels.h).
  *
  * SL_PATTERN (sl-bench only, bench/pattern_*.c): the same kernels with the vector math replaced
  * by one or two cheap operations that keep values in range (no NaN, no hard lanes), so that the
  * driver, the segment walk and every load and store run as in the real kernels: the memory
  * pattern's floor (sl-bench's xpattern column). Never part of the library.
  */
-#define SL_CAT_(a, b) a##__##b
-#define SL_CAT(a, b)  SL_CAT_(a, b)
-#define SL_FN(name)   SL_CAT(name, SL_SUFFIX)
-#define SL_TABLE_(s)  sl_kernels_##s
-#define SL_TABLE(s)   SL_TABLE_(s)
+#include "generic/common.h"
 
-double SL_FN(sl_bce_prob)(const sl_bce_row *r, int *domain_error);
-double SL_FN(sl_bce_logits)(const sl_bce_row *r, int *domain_error);
-double SL_FN(sl_ce)(const sl_ce_row *r);
-double SL_FN(sl_sigmoid_focal)(const sl_bce_row *r, int *domain_error);
-double SL_FN(sl_softmax_focal)(const sl_ce_row *r);
-void SL_FN(sl_dice_sums)(const sl_dice_row *r, double sums[3]);
-void SL_FN(sl_dice_grad)(const sl_dice_row *r);
-void SL_FN(sl_dice_mc)(const sl_dice_mc_row *r);
+#define SL_TABLE_(s) sl_kernels_##s
+#define SL_TABLE(s)  SL_TABLE_(s)
+
 extern const sl_kernels SL_TABLE(SL_SUFFIX);
 
 #if defined(SL_PATTERN)
@@ -34,6 +25,8 @@ extern const sl_kernels SL_TABLE(SL_SUFFIX);
 #define v_log1p01(e)        (e)
 #endif
 
+/* each loss's source includes what it uses (generic/common.h, generic/softmax_seg.h): any
+ * order */
 #include "generic/bce.h"
 #include "generic/ce.h"
 #include "generic/dice.h"

@@ -155,7 +155,7 @@ static void dice_strict_mc(int iters, const int *ran, float *const *buf) {
           }
           for (int c = 0; c < 2 * C; c++)
             ab[c] = ds_const();
-          sl_dice_mc_row r = {x, cls, NULL, ab, NULL, cs, C, w};
+          sl_dice_mc_row r = {x, cls, NULL, ab, NULL, cs, C, w, t_ws()};
           double s1[120] = {0}, s2[120], abs_s[120] = {0};
           r.sums = s1;
           sl_kernels_scalar.dice_mc(&r);

@@ -26,6 +26,17 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "workspace.h"
+
+/* The kernels' workspace of this thread (the driver's job in the library). */
+static void *t_ws(void) {
+  void *w = sl_workspace(SL_WS_KERNEL, SL_WS_KERNEL_BYTES);
+  if (!w) {
+    fprintf(stderr, "kernels_avx512: no workspace\n");
+    exit(1);
+  }
+  return w;
+}
 
 enum { GUARD = 16, MAXW = 1100, MAXC = 40 };
 static const float SENT = 12345.0f;
@@ -198,7 +209,8 @@ static void ce_case(int w, int C, int off, int fl, float *in[4], int32_t *cls, f
                  .smoothing = (fl & 16) ? 0.1f : 0.0f,
                  .cstride = cs,
                  .classes = C,
-                 .len = w};
+                 .len = w,
+                 .ws = t_ws()};
   sl_ce_row r2 = r;
   r2.loss = hasl ? out_buf(o[1], w) : NULL;
   r2.grad = hasg ? out_buf(o[3], n) : NULL;

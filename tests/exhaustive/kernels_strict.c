@@ -28,6 +28,17 @@
 
 #include "../contract.h"
 #include "kernels.h"
+#include "workspace.h"
+
+/* The kernels' workspace of this thread (the driver's job in the library). */
+static void *t_ws(void) {
+  void *w = sl_workspace(SL_WS_KERNEL, SL_WS_KERNEL_BYTES);
+  if (!w) {
+    fprintf(stderr, "kernels_strict: no workspace\n");
+    exit(1);
+  }
+  return w;
+}
 
 /* Every SIMD table this build may hold (kernels.h declares those of the ISAs built). */
 static const sl_kernels *const tables[] = {
@@ -329,7 +340,8 @@ int main(int argc, char **argv) {
                              .gamma = gam,
                              .cstride = cs,
                              .classes = C,
-                             .len = w};
+                             .len = w,
+                             .ws = t_ws()};
               for (int i = 0; i < tot; i++)
                 buf[4][i] = buf[6][i] = FILL;
               double s1 = focal ? sl_kernels_scalar.softmax_focal(&r) : sl_kernels_scalar.ce(&r);

@@ -1,0 +1,82 @@
+/*
+ * generic/common.h - what every generic kernel source shares: the kernel names (SL_FN), the
+ * llvm-mca region markers and the focal powers. Needs the ISA's vector layer (<isa>/vec.h)
+ * included before it, as every generic header does; otherwise self-contained.
+ */
+#ifndef SL_GENERIC_COMMON_H
+#define SL_GENERIC_COMMON_H
+
+#include <math.h>
+
+/* sl_<loss>__<suffix>: the kernel of this ISA (SL_SUFFIX from vec.h) */
+#define SL_CAT_(a, b) a##__##b
+#define SL_CAT(a, b)  SL_CAT_(a, b)
+#define SL_FN(name)   SL_CAT(name, SL_SUFFIX)
+
+/* This ISA's kernels (contract: src/kernels.h; definitions: generic/bce.h, ce.h, dice.h) */
+double SL_FN(sl_bce_prob)(const sl_bce_row *r, int *domain_error);
+double SL_FN(sl_bce_logits)(const sl_bce_row *r, int *domain_error);
+double SL_FN(sl_ce)(const sl_ce_row *r);
+double SL_FN(sl_sigmoid_focal)(const sl_bce_row *r, int *domain_error);
+double SL_FN(sl_softmax_focal)(const sl_ce_row *r);
+void SL_FN(sl_dice_sums)(const sl_dice_row *r, double sums[3]);
+void SL_FN(sl_dice_grad)(const sl_dice_row *r);
+void SL_FN(sl_dice_mc)(const sl_dice_mc_row *r);
+
+/* llvm-mca region markers (make mca builds with SL_MCA; nothing otherwise) */
+#if defined(SL_MCA) /* '#' starts a line comment for llvm-mca on x86 and AArch64 alike */
+#define SL_MCA_BEGIN(name) __asm__ volatile("# LLVM-MCA-BEGIN " name)
+#define SL_MCA_END(name)   __asm__ volatile("# LLVM-MCA-END " name)
+#else
+#define SL_MCA_BEGIN(name) (void)0
+#define SL_MCA_END(name)   (void)0
+#endif
+
+/* An output block of n floats (all SL_W when !tail: gradient, NONE loss map; bce.h, ce.h): streamed
+ * (non-temporal) when the driver asks (stream), the block is whole and vector-aligned and no lane
+ * goes to the reference (which writes its lane after); otherwise as STN. */
+SL_V void sl_store_out(int stream, float *p, vf v, int64_t n, int tail, vm hard) {
+  if (!tail && stream && !m_any(hard) && v_aligned(p))
+    v_stream(p, v);
+  else if (tail)
+    v_storen(p, v, n);
+  else
+    v_store(p, v);
+}
+
+/* The focal powers of q > 0 (double lanes; both focal losses: generic/bce.h, generic/ce.h): *qm1 =
+ * q^(gamma - 1), *qg = q^gamma (gamma 0: 0 and 1). gamma an integer in [1, 8] (gamma 2 by far the
+ * most common): products, each rounded once. Any other gamma: pow per lane in double, q and the
+ * result carried as float pairs hi + lo (48 bits, the vector layer has no double lane store); lanes
+ * whose q^gamma is below 2^-100 (its pair would lose bits, a subnormal lo) are returned in *hard
+ * for the reference. */
+SL_V void focal_pow(vd q, double gam, vd *qm1, vd *qg, vm *hard) {
+  if (gam == 0.0) { /* q^0 = 1; q^(gamma-1) only ever multiplies gamma: 0 */
+    *qm1 = d_zero();
+    *qg = d_set1(1.0);
+    return;
+  }
+  if (gam <= 8.0 && gam == (double)(int)gam) {
+    vd a = d_set1(1.0);
+    for (int k = 1; k < (int)gam; k++)
+      a = d_mul(a, q);
+    *qm1 = a;
+    *qg = d_mul(a, q);
+    return;
+  }
+  float hi[SL_W], lo[SL_W];
+  vf h = d_to_f(q);
+  v_store(hi, h);
+  v_store(lo, d_to_f(d_sub(q, d_from(h))));
+  for (int l = 0; l < SL_W; l++) {
+    double v = pow((double)hi[l] + (double)lo[l], gam);
+    hi[l] = (float)v;
+    lo[l] = (float)(v - (double)hi[l]);
+  }
+  vf gh = v_load(hi);
+  *qg = d_add(d_from(gh), d_from(v_load(lo)));
+  *qm1 = d_div(*qg, q);
+  *hard = m_or(*hard, v_nge(gh, v_set1(0x1p-100f)));
+}
+
+#endif /* SL_GENERIC_COMMON_H */
