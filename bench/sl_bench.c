@@ -23,6 +23,9 @@
  *                 options.pixel_weight, an N x H x W map of weights in [0.5, 2); ce and
  *                 softmax_focal only: other entries skip it)
  *   modes:        fwd (loss only), bwd (grad only), fused (loss and grad in one call)
+ *   --reduction none: the loss map (and, with a gradient, an upstream gradient map of ones)
+ *                 instead of MEAN; --stream-bytes B: the driver's streaming threshold
+ *                 (sl__stream_bytes: outputs above B bytes get non-temporal stores)
  *   cases:        "bce-NxCxHxW" or "ce-NxCxHxW", any shape; the default list is the article's
  *                 4x1x64x64 BCE and 4x4x64x64 CE, bce-16x1x512x512, ce-8x21x512x512 (VOC-like)
  *                 and ce-1x19x1024x2048 (Cityscapes-like, batch of 1).
@@ -67,6 +70,11 @@
 #endif
 
 #include "sectionloss.h"
+
+static int g_none; /* --reduction none */
+#if SL_VERSION_MAJOR >= 1
+extern int64_t sl__stream_bytes; /* src/driver.c */
+#endif
 
 /* The pattern floor (x86-64 builds: bench/pattern_*.c, linked into sl-bench only): the active
  * ISA's kernels without their vector math, run through the same driver (sl__kernels_use), timed
@@ -210,6 +218,7 @@ typedef struct bcase {
   float *target;        /* BCE */
   int64_t *labels;      /* CE: N x H x W */
   float *grad;
+  float *lmap, *gmap;   /* --reduction none: loss map and upstream gradient map (ones) */
   float *pw;            /* maskpw: N x H x W pixel weights */
   sl_box *dets;         /* dets: det_offsets[N] boxes, sample n's from det_offsets[n] */
   int64_t *det_offsets; /* N + 1 */
@@ -424,6 +433,13 @@ static void case_alloc(bcase *k, const char *load_dir, int boxes_per_image) {
   k->mask = xmalloc((size_t)p);
   k->logits = xmalloc((size_t)t * sizeof(float));
   k->grad = xmalloc((size_t)t * sizeof(float));
+  if (g_none) { /* a map per element (BCE) or per pixel (CE): t floats hold either */
+    k->lmap = xmalloc((size_t)t * sizeof(float));
+    k->gmap = xmalloc((size_t)t * sizeof(float));
+    memset(k->lmap, 0, (size_t)t * sizeof(float));
+    for (int64_t i = 0; i < t; i++)
+      k->gmap[i] = 1.0f;
+  }
   if (k->is_ce) {
     k->labels = xmalloc((size_t)p * sizeof(int64_t));
   } else {
@@ -474,6 +490,8 @@ static void case_free(bcase *k) {
   free(k->blobs);
   free(k->logits);
   free(k->grad);
+  free(k->lmap);
+  free(k->gmap);
   free(k->labels);
   free(k->prob);
   free(k->target);
@@ -527,6 +545,10 @@ static void job_init(job *j, const bcase *k, const char *entry, const char *sect
   }
   j->regp = strcmp(section, "whole") == 0 ? NULL : &j->region;
   j->opt.focal_gamma = 2.0f;
+  if (g_none) {
+    j->opt.reduction = SL_REDUCTION_NONE;
+    j->opt.grad_map = j->want_grad ? k->gmap : NULL;
+  }
 #if HAVE_SIGMOID_FOCAL
   j->opt.focal_alpha = 0.25f;
 #endif
@@ -534,7 +556,7 @@ static void job_init(job *j, const bcase *k, const char *entry, const char *sect
 
 static sl_status job_run(job *j) {
   const bcase *k = j->k;
-  float *loss = j->want_loss ? &j->loss : NULL;
+  float *loss = j->want_loss ? (g_none ? k->lmap : &j->loss) : NULL;
   float *grad = j->want_grad ? k->grad : NULL;
   if (strcmp(j->entry, "dice") == 0 || strcmp(j->entry, "dice_logits") == 0) {
     sl_options o = j->opt;
@@ -593,7 +615,8 @@ static int64_t selected_pixels(const job *j) {
   return c;
 }
 
-/* Bytes the call must touch: selected inputs read, mask read, gradient written. */
+/* Bytes the call must touch: selected inputs read, mask read, gradient written; with
+ * --reduction none the whole loss map written and the selected upstream gradients read. */
 static void job_bytes(const job *j, double *rd, double *wr) {
   const sl_shape *s = &j->k->shape;
   double sp = (double)selected_pixels(j);
@@ -604,8 +627,11 @@ static void job_bytes(const job *j, double *rd, double *wr) {
     r += sp * 4.0; /* the selected pixel weights */
   if (strncmp(j->entry, "dice", 4) == 0 && j->want_grad)
     r *= 2.0; /* Dice: the sums pass, then the gradient pass reads everything again */
+  const double map = j->k->is_ce ? (double)npix(s) : (double)numel(s);
+  if (g_none && j->want_grad)
+    r += (j->k->is_ce ? sp : sp * (double)s->c) * 4.0;
   *rd = r;
-  *wr = j->want_grad ? (double)numel(s) * 4.0 : 0.0;
+  *wr = (j->want_grad ? (double)numel(s) * 4.0 : 0.0) + (g_none && j->want_loss ? map * 4.0 : 0.0);
 }
 
 /* ---- memory roofline ------------------------------------------------------------------------- */
@@ -748,7 +774,8 @@ static result measure(job *j, job *b, const sl_kernels *pt, double min_time, int
     double a = now_s();
     job_check(j);
     t[i] = now_s() - a;
-    r.loss = j->want_loss ? j->loss : NAN; /* the real call's (the pattern's is meaningless) */
+    /* the real call's (the pattern's is meaningless); NONE: the map's first element */
+    r.loss = !j->want_loss ? NAN : g_none ? j->k->lmap[0] : j->loss;
     if (b && i % 2 == 1) {
       a = now_s();
       job_check(b);
@@ -920,6 +947,8 @@ static void usage(void) {
        "                   softmax_focal)\n"
        "  --boxes-per-image K   boxes per sample of the dets section (default 20)\n"
        "  --mode LIST      fwd,bwd,fused (default all)\n"
+       "  --reduction R    mean (default) or none (loss map; with a gradient, grad_map of ones)\n"
+       "  --stream-bytes B outputs above B bytes use non-temporal stores (library default 8 MiB)\n"
        "  --isa NAME       scalar, avx2, avx512, neon (default: the active one)\n"
        "  --threads N      threads (options.num_threads and omp_set_num_threads; default: the\n"
        "                   OpenMP default)\n"
@@ -1014,6 +1043,18 @@ int main(int argc, char **argv) {
       fmt_given = 1;
     } else if (strcmp(a, "--progress") == 0) {
       progress = 1;
+    } else if (strcmp(a, "--reduction") == 0) {
+      NEEDV();
+      if (strcmp(v, "none") != 0 && strcmp(v, "mean") != 0)
+        die("--reduction: mean or none", v);
+      g_none = strcmp(v, "none") == 0;
+    } else if (strcmp(a, "--stream-bytes") == 0) {
+      NEEDV();
+#if SL_VERSION_MAJOR >= 1
+      sl__stream_bytes = strtoll(v, NULL, 10);
+#else
+      die("--stream-bytes: library 1.0 on", v);
+#endif
     } else if (strcmp(a, "--no-pattern") == 0) {
       no_pattern = 1;
     } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
