@@ -6,8 +6,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "kernels.h"
-
 typedef struct sl_ws {
   void *p[SL_WS_SLOTS];
   size_t n[SL_WS_SLOTS];
@@ -59,17 +57,4 @@ void *sl_workspace(sl_ws_slot slot, size_t bytes) {
     w->n[slot] = size;
   }
   return w->p[slot];
-}
-
-void *sl_workspace_team(int *fail) {
-  void *w = sl_workspace(SL_WS_KERNEL, SL_WS_KERNEL_BYTES);
-  if (!w) {
-#pragma omp atomic write
-    *fail = 1;
-  }
-#pragma omp barrier
-  int f;
-#pragma omp atomic read
-  f = *fail;
-  return f ? NULL : w;
 }
