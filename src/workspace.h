@@ -31,4 +31,9 @@ typedef enum sl_ws_slot { SL_WS_KERNEL, SL_WS_DICE, SL_WS_SLOTS } sl_ws_slot;
  * asks the same slot for more bytes, or exits. */
 void *sl_workspace(sl_ws_slot slot, size_t bytes);
 
+/* Nonzero: every allocation sl_workspace would make fails (a buffer a thread already has is
+ * still returned). Not exported from the shared library: tests/test_stack.c sets it while no
+ * other call runs, to check the SL_ERR_NO_MEMORY path. */
+extern int sl__workspace_fail;
+
 #endif /* SL_WORKSPACE_H */
