@@ -185,20 +185,25 @@ static void dice_mc_chunk(const dice_ctx *x, int64_t t, int grad, void *ws) {
     x->bad[t] = bad;
 }
 
-/* SL_ERR_NO_MEMORY (no chunk run) when a thread cannot get its kernel workspace. */
+/* Every chunk, each on a thread that has its kernel workspace (as sl_run_chunks): SL_ERR_NO_MEMORY
+ * (no chunk run) when the calling thread has none. */
 static sl_status dice_mc_pass(const dice_ctx *x, int grad) {
   const int nt = threads(x->job, x->q);
-  int nomem = 0;
+  if (!sl_workspace(SL_WS_KERNEL, SL_WS_KERNEL_BYTES))
+    return SL_ERR_NO_MEMORY;
+  int64_t next = 0;
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
-    void *ws = sl_workspace_team(&nomem);
-    if (ws) {
-#pragma omp for schedule(dynamic, 1)
-      for (int64_t t = 0; t < x->q; t++)
-        dice_mc_chunk(x, t, grad, ws);
+    void *ws = sl_workspace(SL_WS_KERNEL, SL_WS_KERNEL_BYTES);
+    for (int64_t t = 0; ws;) {
+#pragma omp atomic capture
+      t = next++;
+      if (t >= x->q)
+        break;
+      dice_mc_chunk(x, t, grad, ws);
     }
   }
-  return nomem ? SL_ERR_NO_MEMORY : SL_OK;
+  return SL_OK;
 }
 
 /* ---- the per-class formulas -------------------------------------------------------------- */
@@ -349,7 +354,7 @@ sl_status sl_run_dice(const sl_job *j, const sl_kernels *k) {
   for (int64_t c = 0; c < C; c++)
     count += (int64_t)sums[3 * c + 2];
   dice_finish(j, sums, count, j->grad ? ab : NULL, w);
-  /* the gradient pass's threads got their workspace in the sums pass (OpenMP keeps its
-   * threads): a failure here would come after the loss was written */
-  return j->grad ? dice_mc_pass(&x, 1) : SL_OK;
+  if (j->grad) /* the calling thread has its workspace since the sums pass: cannot fail */
+    dice_mc_pass(&x, 1);
+  return SL_OK;
 }

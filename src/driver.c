@@ -71,30 +71,38 @@ sl_chunk_acc sl_run_chunks(const sl_plan *p, int num_threads, sl_chunk_fn fn, co
                            int ws) {
   double part[SL_MAX_CHUNKS], part_norm[SL_MAX_CHUNKS];
   int64_t count = 0;
-  int err = 0, nomem = 0;
+  int err = 0;
   int nt = num_threads > 0 ? num_threads : omp_get_max_threads();
   if (nt > p->chunks)
     nt = (int)p->chunks;
+  sl_chunk_acc total = {0.0, 0.0, 0, 0, 0};
+  if (ws && !sl_workspace(SL_WS_KERNEL, SL_WS_KERNEL_BYTES)) {
+    total.nomem = 1;
+    return total;
+  }
+  int64_t next = 0; /* the next chunk to take (a dynamic schedule) */
 #pragma omp parallel num_threads(nt) if (nt > 1) reduction(+ : count) reduction(| : err)
   {
-    void *w = ws ? sl_workspace_team(&nomem) : NULL;
-    if (!ws || w) {
-#pragma omp for schedule(dynamic, 1)
-      for (int64_t k = 0; k < p->chunks; k++) {
-        int64_t r0 = k * p->rows_per_chunk;
-        int64_t r1 = r0 + p->rows_per_chunk < p->rows ? r0 + p->rows_per_chunk : p->rows;
-        sl_chunk_acc a = {0.0, 0.0, 0, 0, 0};
-        fn(ctx, r0, r1, w, &a);
-        part[k] = a.sum;
-        part_norm[k] = a.norm;
-        count += a.count;
-        err |= a.err;
-      }
+    /* a thread without its workspace takes no chunk: the others (the calling thread at least,
+     * whose workspace is there) take them all */
+    void *w = ws ? sl_workspace(SL_WS_KERNEL, SL_WS_KERNEL_BYTES) : NULL;
+    for (int64_t k = 0; !ws || w;) {
+#pragma omp atomic capture
+      k = next++;
+      if (k >= p->chunks)
+        break;
+      int64_t r0 = k * p->rows_per_chunk;
+      int64_t r1 = r0 + p->rows_per_chunk < p->rows ? r0 + p->rows_per_chunk : p->rows;
+      sl_chunk_acc a = {0.0, 0.0, 0, 0, 0};
+      fn(ctx, r0, r1, w, &a);
+      part[k] = a.sum;
+      part_norm[k] = a.norm;
+      count += a.count;
+      err |= a.err;
     }
   }
-  sl_chunk_acc total = {0.0, 0.0, count, err, nomem};
-  if (nomem)
-    return total;
+  total.count = count;
+  total.err = err;
   for (int64_t k = 0; k < p->chunks; k++) {
     total.sum += part[k];
     total.norm += part_norm[k];

@@ -78,13 +78,16 @@ typedef struct sl_chunk_acc {
   double sum, norm; /* two ordered double sums (norm: CE's normaliser terms) */
   int64_t count;
   int err;
-  int nomem; /* sl_run_chunks: a thread's workspace could not be allocated, no chunk ran */
+  int nomem; /* sl_run_chunks: the calling thread's workspace could not be allocated, no chunk
+                ran */
 } sl_chunk_acc;
 /* A chunk: rows [r0, r1); ws: the thread's kernel workspace (sl_run_chunks with ws), or NULL. */
 typedef void (*sl_chunk_fn)(const void *ctx, int64_t r0, int64_t r1, void *ws, sl_chunk_acc *acc);
 /* Runs fn over every chunk (OpenMP, dynamic schedule) and adds the chunk sums in chunk order:
- * bitwise identical for every thread count. ws: every thread first gets its kernel workspace
- * (sl_workspace_team); if one cannot, no chunk runs and the result has nomem set. */
+ * bitwise identical for every thread count. ws: each thread gets its kernel workspace
+ * (sl_workspace); a thread that cannot takes no chunk, and when the calling thread cannot, no
+ * chunk runs and the result has nomem set. No barrier: a thread late to the region (a loaded
+ * machine) delays nobody. */
 sl_chunk_acc sl_run_chunks(const sl_plan *p, int num_threads, sl_chunk_fn fn, const void *ctx,
                            int ws);
 

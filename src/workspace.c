@@ -6,12 +6,12 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "kernels.h"
-
 typedef struct sl_ws {
   void *p[SL_WS_SLOTS];
   size_t n[SL_WS_SLOTS];
 } sl_ws;
+
+int sl__workspace_fail = 0;
 
 static pthread_key_t ws_key;
 static pthread_once_t ws_once = PTHREAD_ONCE_INIT;
@@ -41,7 +41,7 @@ void *sl_workspace(sl_ws_slot slot, size_t bytes) {
     return NULL;
   sl_ws *w = pthread_getspecific(ws_key);
   if (!w) {
-    w = calloc(1, sizeof *w);
+    w = sl__workspace_fail ? NULL : calloc(1, sizeof *w);
     if (!w)
       return NULL;
     if (pthread_setspecific(ws_key, w) != 0) {
@@ -51,7 +51,7 @@ void *sl_workspace(sl_ws_slot slot, size_t bytes) {
   }
   if (w->n[slot] < bytes) {
     size_t size = (bytes + 63) / 64 * 64; /* aligned_alloc: a multiple of the alignment */
-    void *p = aligned_alloc(64, size);
+    void *p = sl__workspace_fail ? NULL : aligned_alloc(64, size);
     if (!p)
       return NULL;
     free(w->p[slot]);
@@ -59,17 +59,4 @@ void *sl_workspace(sl_ws_slot slot, size_t bytes) {
     w->n[slot] = size;
   }
   return w->p[slot];
-}
-
-void *sl_workspace_team(int *fail) {
-  void *w = sl_workspace(SL_WS_KERNEL, SL_WS_KERNEL_BYTES);
-  if (!w) {
-#pragma omp atomic write
-    *fail = 1;
-  }
-#pragma omp barrier
-  int f;
-#pragma omp atomic read
-  f = *fail;
-  return f ? NULL : w;
 }

@@ -14,8 +14,10 @@
  * Slots keep the users apart: SL_WS_KERNEL is the row kernels' scratch (the driver fetches it
  * in each thread of a parallel region and passes it in the row: sl_ce_row.ws,
  * sl_dice_mc_row.ws), SL_WS_DICE the Dice driver's per-call arrays on the calling thread, live
- * while that thread also runs kernels. The main thread's buffers are not freed at exit (the
- * C library runs no key destructor for it): still reachable, never lost.
+ * while that thread also runs kernels. Failure: the calling thread's buffer is fetched before
+ * anything is written (SL_ERR_NO_MEMORY, nothing written); an OpenMP thread that cannot get
+ * its own takes no chunk, and the others do its share (sl_run_chunks). The main thread's buffers
+ * are not freed at exit (the C library runs no key destructor for it): still reachable, never lost.
  */
 #ifndef SL_WORKSPACE_H
 #define SL_WORKSPACE_H
@@ -29,10 +31,9 @@ typedef enum sl_ws_slot { SL_WS_KERNEL, SL_WS_DICE, SL_WS_SLOTS } sl_ws_slot;
  * asks the same slot for more bytes, or exits. */
 void *sl_workspace(sl_ws_slot slot, size_t bytes);
 
-/* Inside a parallel region, called by every thread of the team before any of them writes an
- * output: each thread gets its SL_WS_KERNEL buffer (SL_WS_KERNEL_BYTES); a barrier; returns the
- * thread's buffer when every thread has one, NULL (and *fail = 1) when any could not allocate.
- * fail: shared by the team, 0 before the region. */
-void *sl_workspace_team(int *fail);
+/* Nonzero: every allocation sl_workspace would make fails (a buffer a thread already has is
+ * still returned). Not exported from the shared library: tests/test_stack.c sets it while no
+ * other call runs, to check the SL_ERR_NO_MEMORY path. */
+extern int sl__workspace_fail;
 
 #endif /* SL_WORKSPACE_H */

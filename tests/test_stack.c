@@ -10,6 +10,8 @@
  * must equal, bit for bit, the same call's on the main thread. A large array put back on a
  * kernel's or driver's stack kills the thread (SIGSEGV: the test process dies).
  * AArch64's glibc allows no thread stack below 128 KiB: there the test uses 128 KiB.
+ * And the failure path: a thread whose workspace cannot be allocated gets SL_ERR_NO_MEMORY with
+ * its outputs untouched.
  * Shape legend: N, C, H, W as in sectionloss.h.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -23,6 +25,7 @@
 #include "harness.h"
 #include "kernels.h"
 #include "sectionloss.h"
+#include "workspace.h"
 
 enum { STACK_BYTES = 64 << 10, DICE_CMAX = 1024 };
 
@@ -155,4 +158,59 @@ Test(stack, dice_64k) {
   sl_shape s = {1, DICE_CMAX, 2, 24};
   check(DICE, s);
   check(DICE_MC, s);
+}
+
+/* Each op on shape in the calling thread (a fresh one, so without a workspace), every workspace
+ * allocation failing (sl__workspace_fail): SL_ERR_NO_MEMORY and loss and gradient untouched
+ * for the ops that need a workspace, SL_OK for BCE (which needs none). */
+typedef struct nomem_case {
+  op op;
+  sl_status want;
+  sl_status got;
+  int touched;
+} nomem_case;
+
+static void *nomem_main(void *arg) {
+  nomem_case *k = arg;
+  sl_shape s = {1, 4, 16, 64};
+  enum { N = 4 * 16 * 64 };
+  static float x[N], t[N], grad[N];
+  static int32_t lab[16 * 64];
+  for (int i = 0; i < N; i++) {
+    x[i] = (float)(i % 7) / 8.0f;
+    t[i] = (float)(i % 2);
+    grad[i] = -7.0f;
+  }
+  for (int i = 0; i < 16 * 64; i++)
+    lab[i] = i % 4;
+  float loss = -7.0f;
+  const int labels = k->op == CE || k->op == SOFTMAX_FOCAL || k->op == DICE_MC;
+  call c = {k->op, s, x, labels ? NULL : t, labels ? lab : NULL, &loss, grad, SL_ERR_SHAPE};
+  k->got = run(&c);
+  k->touched = loss != -7.0f;
+  for (int i = 0; i < N; i++)
+    k->touched |= grad[i] != -7.0f;
+  return NULL;
+}
+
+Test(stack, no_memory) {
+  nomem_case cases[] = {{CE, SL_ERR_NO_MEMORY, 0, 0},
+                        {SOFTMAX_FOCAL, SL_ERR_NO_MEMORY, 0, 0},
+                        {DICE, SL_ERR_NO_MEMORY, 0, 0},
+                        {DICE_MC, SL_ERR_NO_MEMORY, 0, 0},
+                        {BCE_LOGITS, SL_OK, 0, 0}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    pthread_t th;
+    sl__workspace_fail = 1;
+    int rc = pthread_create(&th, NULL, nomem_main, &cases[i]);
+    if (rc == 0)
+      pthread_join(th, NULL);
+    sl__workspace_fail = 0;
+    cr_assert(rc == 0, "pthread_create");
+    cr_expect(cases[i].got == cases[i].want, "op %d: %s, want %s", (int)cases[i].op,
+              sl_status_string(cases[i].got), sl_status_string(cases[i].want));
+    if (cases[i].want != SL_OK)
+      cr_expect(!cases[i].touched, "op %d: outputs written despite SL_ERR_NO_MEMORY",
+                (int)cases[i].op);
+  }
 }
