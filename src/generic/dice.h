@@ -28,8 +28,9 @@
  *   Pixels with a class more than 87 below the max (a subnormal e_c) are the reference's in the
  *   gradient pass (sl_dice_mc__scalar on that pixel); the sums take the deep exp's value.
  * Errors (measured by make test-kernels-strict, stated in docs/accuracy.md): sums within 1e-6
- * relative of the sum of the |terms| (double lanes: far better); gradients per element within
- * 4 ULP of M, M = max(|ref|, the terms): sl_dice |a| q and |b t| q (q = 1, or p (1 - p)),
+ * relative of the sum of the |terms| (double lanes: far better; sum |p - t|: of |p| + |p - t|,
+ * the float p's error being relative to p); gradients per element within 4 ULP of M,
+ * M = max(|ref|, the terms): sl_dice |a| q and |b h| q (q = 1, or p (1 - p)),
  * multiclass p_c |G_c| and p_c sum_k p_k |G_k| (the float exp's 2 ULP plus the last rounding).
  */
 #include <float.h>
