@@ -304,7 +304,7 @@ def _vm_flags(address):
 @pytest.mark.skipif(not os.path.exists("/sys/kernel/mm/transparent_hugepage/enabled"),
                     reason="no transparent huge pages (Linux with THP)")
 def test_a_new_gradient_of_32_mib_or_more_is_advised_huge_pages():
-    # issue 21 (fresh memory): a new gradient buffer >= 32 MiB gets MADV_HUGEPAGE (VmFlags
+    # fresh memory: a new gradient buffer >= 32 MiB gets MADV_HUGEPAGE (VmFlags
     # "hg"): one page fault per 2 MiB instead of per 4 KiB
     x = torch.zeros((1, 1, 9 << 10, 1024), requires_grad=True)  # 36 MiB
     sl.binary_cross_entropy_with_logits(x, torch.zeros_like(x)).backward()
