@@ -7,14 +7,17 @@ Impls (the data, section and PyTorch form of bench/torch_compare.py, one thread)
   C call        the fused C call alone through ctypes, into a buffer kept across calls (what
                 build/sl-bench times in-process), for the Python path's own cost
   sl-py         sectionloss.<fn>(x, target, mask=m): a new gradient tensor per call
+  sl-py 4k      the same without the huge-page advice on that new tensor (_lib.advise_huge_pages
+                made a no-op for the call): what the advice saves on fresh memory
   sl-py out     the same with grad_out=buf, one buffer kept across calls
   sl-py inplace the same with inplace=True on a view of x (the gradient goes over x's storage;
                 the next call then reads gradients as logits: timing only, values not checked)
   compile       torch.compile(fullgraph=True) of the torch.where form (skipped with --no-compile)
   torch         eager PyTorch, the form a user writes
-Each round times every impl once (median of --reps calls); the table gives the medians over
---rounds rounds and each impl's ratio to the C call, to compile and to eager PyTorch within
-the same rounds. Small cases (ce-1x2x8x8, ce-4x4x64x64) give the fixed cost per call.
+Each round times every impl once (median of --reps calls), in an order shuffled per round (a
+fixed order biased the impl after the C call by 5-10 % on BCE 16x1x512x512); the table gives
+the medians over --rounds rounds and each impl's ratio to the C call, to compile and to eager
+PyTorch within the same rounds. Small cases (ce-1x2x8x8, ce-4x4x64x64) give the fixed cost per call.
 Run it with the default allocator and again with jemalloc retaining pages (LD_PRELOAD=...
 MALLOC_CONF=retain:true,dirty_decay_ms:-1,muzzy_decay_ms:-1) to see what fresh memory costs.
 
@@ -22,6 +25,7 @@ MALLOC_CONF=retain:true,dirty_decay_ms:-1,muzzy_decay_ms:-1) to see what fresh m
 """
 import argparse
 import os
+import random
 import statistics
 import sys
 import time
@@ -47,6 +51,14 @@ def impls(kind, entry, shape, d, compile_too):
         xg.grad = None
         fn(xg, target, mask=mask).backward()
 
+    def fresh_4k():
+        advise = sectionloss._lib.advise_huge_pages
+        sectionloss._lib.advise_huge_pages = lambda ptr, nbytes: None
+        try:
+            fresh()
+        finally:
+            sectionloss._lib.advise_huge_pages = advise
+
     def out():
         xg.grad = None
         fn(xg, target, mask=mask, grad_out=buf).backward()
@@ -65,7 +77,8 @@ def impls(kind, entry, shape, d, compile_too):
             target.data_ptr(), mask_ptr=mask.data_ptr(), num_threads=1,
             loss_ptr=loss.data_ptr(), grad_ptr=buf.data_ptr())
 
-    res = {"C call": c_call, "sl-py": fresh, "sl-py out": out, "sl-py inplace": inplace}
+    res = {"C call": c_call, "sl-py": fresh, "sl-py 4k": fresh_4k, "sl-py out": out,
+           "sl-py inplace": inplace}
     for name, compiled in (("torch", False),) + ((("compile", True),) if compile_too else ()):
         xt, f = tc.torch_loss_fn(kind, entry, "mask", d, shape, compiled=compiled)
         if compiled:
@@ -99,8 +112,12 @@ def main():
     for f in calls.values():  # warm-up (compilation)
         f()
     times = {k: [] for k in calls}
+    order = list(calls)
+    shuffle = random.Random(21).shuffle
     for _ in range(args.rounds):
-        for name, f in calls.items():
+        shuffle(order)
+        for name in order:
+            f = calls[name]
             t = []
             for _ in range(args.reps):
                 a = time.perf_counter()

@@ -209,8 +209,10 @@ typedef struct sl_options {
   int dice_log_loss;         /* 0: 1 - score (default), 1: -log(max(score, eps)) */
   int dice_from_logits;      /* sl_dice: 0 = input holds probabilities (default), 1 = logits
                                 (sigmoid applied). sl_dice_multiclass always takes logits. */
-  double *dice_sums;         /* optional out, C x 3 doubles: per class the section sums of p t,
-                                p and t, so shards combine exactly (add, then the formula) */
+  double *dice_sums;         /* optional out, C x 3 doubles: per class the section's I (as in
+                                sl_dice: sum p t, or for Tversky (P + T - sum |p - t|) / 2),
+                                sum p and sum t, so shards combine exactly (add, then the
+                                formula) */
   /* Fields added after 1.0 go here, each with the version that added it, starting at or beyond
    * the previous release's sizeof (never in its tail padding). */
 } sl_options;
@@ -306,11 +308,14 @@ SL_API sl_status sl_softmax_focal(const sl_shape *shape, const float *logits, co
 
 /* Dice / Tversky loss, binary (C = 1) and multilabel (C channels), smp semantics, per class c
  * with the sums over the selected elements of channel c of every sample:
- *   I = sum p t, P = sum p, T = sum t (p = input, or sigmoid(input) with dice_from_logits)
- *   Dice score    (2 I + smooth) / max(P + T + smooth, eps)  (smp 0.3-0.4's DiceLoss)
- *   Tversky score (I + smooth) / max(I + alpha (P - I) + beta (T - I) + smooth, eps)
- *   (smp 0.5+ DiceLoss is Tversky with alpha = beta = 0.5, gamma 1; for a soft target smp 0.5+
- *   takes I = sum min(p, t), equal to sum p t for targets in {0, 1})
+ *   P = sum p, T = sum t (p = input, or sigmoid(input) with dice_from_logits)
+ *   Dice score    (2 I + smooth) / max(P + T + smooth, eps), I = sum p t  (smp 0.3-0.4's
+ *                 DiceLoss)
+ *   Tversky score (I + smooth) / max(I + alpha (P - I) + beta (T - I) + smooth, eps),
+ *                 I = (P + T - sum |p - t|) / 2 = sum min(p, t) (smp 0.5+'s TverskyLoss; equal
+ *                 to sum p t for targets in {0, 1}; d I / d p = [p < t] + [p == t] / 2, as
+ *                 PyTorch's autograd of that form)
+ *   (smp 0.5+ DiceLoss is Tversky with alpha = beta = 0.5, gamma 1)
  *   loss_c = (1 - score) or -log(max(score, eps)), times 0 when T == 0 (a class absent from the
  *   target); MEAN: (mean_c loss_c)^gamma, SUM: (sum_c loss_c)^gamma (gamma 1 for Dice), NONE:
  *   loss_c in loss[0 .. C), grad_map [C] the upstream gradient of each loss_c. At a MEAN / SUM

@@ -8,15 +8,21 @@
  *
  * Passes over memory: one for the sums (which also validates multiclass labels, so that
  * SL_ERR_LABEL is returned before anything is written), a second for the gradient (with a
- * gradient only). Per class c, with I, P, T the section sums of p t, p and t (segmentation_
+ * gradient only). Per class c, with P, T the section sums of p and t (segmentation_
  * models_pytorch DiceLoss / TverskyLoss, src/losses/_functional.py and dice.py / tversky.py):
- *   Dice:    D0 = P + T + smooth,                                     score = (2 I + smooth) / D
- *   Tversky: D0 = I + alpha (P - I) + beta (T - I) + smooth,          score = (I + smooth) / D
+ *   Dice (smp 0.3-0.4):  I = sum p t,
+ *                        D0 = P + T + smooth,                          score = (2 I + smooth) / D
+ *   Tversky (smp 0.5+, whose Dice is Tversky with alpha = beta = 0.5): I = (P + T - sum |p - t|)
+ *                        / 2 (smp's L1 form: sum min(p, t), sum p t for targets 0 / 1; the
+ *                        multiclass one-hot targets with p in (0, 1) give sum p t: the
+ *                        multiclass kernels take that),
+ *                        D0 = I + alpha (P - I) + beta (T - I) + smooth, score = (I + smooth) / D
  *   D = clamp_min(D0, eps) (NaN stays NaN); loss_c = 1 - score, or -log(clamp_min(score, eps));
  *   loss_c *= [T > 0] (smp: mask = y_true.sum(dims) > 0, a multiplication: NaN stays NaN);
  *   MEAN: L = (sum_c loss_c / C)^gamma, SUM: L = (sum_c loss_c)^gamma (gamma 1 for Dice),
  *   NONE: loss_c. The gradient (PyTorch's: clamp_min passes the gradient where D0 >= eps):
- *   d L / d p_e = a_c + b_c t_e with, u = [D0 >= eps], k_c = dL/dloss_c [T > 0] dloss/dscore,
+ *   d L / d p_e = a_c + b_c h_e with h_e = d I / d p_e (t_e, or for Tversky's L1 form [p_e < t_e]
+ *   + [p_e == t_e] / 2), u = [D0 >= eps], k_c = dL/dloss_c [T > 0] dloss/dscore,
  *     Dice:    a_c = -k_c u score / D,        b_c = 2 k_c / D
  *     Tversky: a_c = -k_c u score alpha / D,  b_c = k_c (1 - u score (1 - alpha - beta)) / D
  *   dloss/dscore = -1, or -1 / score where score >= eps (0 where clamped);
@@ -110,6 +116,7 @@ static void dice_chunk(const dice_ctx *x, int64_t t, int grad) {
           .a = grad ? x->ab[2 * c] : 0.0,
           .b = grad ? x->ab[2 * c + 1] : 0.0,
           .logits = j->opt.dice_from_logits,
+          .l1 = j->opt.dice_tversky,
           .len = x1 - x0,
       };
       if (grad) {
@@ -322,6 +329,8 @@ sl_status sl_run_dice(const sl_job *j, const sl_kernels *k) {
         s[2] += part[3 * t + 2];
         count += cnt[t];
       }
+      if (j->opt.dice_tversky) /* s[0] holds sum |p - t|: I = (P + T - sum |p - t|) / 2 */
+        s[0] = (s[1] + s[2] - s[0]) / 2.0;
       memcpy(sums + 3 * c, s, sizeof s);
     }
     dice_finish(j, sums, count, j->grad ? ab : NULL, w);

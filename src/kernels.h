@@ -112,16 +112,18 @@ enum { SL_CE_SCR = 32768, SL_CE_PAD = 16, SL_WS_KERNEL_BYTES = 144 << 10 };
 /* ---- Dice / Tversky (formulas: src/scalar/dice.c, driver: src/dice.c) ---------------------
  * One row of sl_dice work: len consecutive elements of one (n, c, y) row.
  * input:  x (probabilities, or logits when logits), y (targets), mask (or NULL = all selected)
- * sums pass:     adds to sums[0..3) the sums over the selected elements of p t, p and t
- *                (p = x, or sigmoid(x)), in double (a NaN p or t reaches the sums)
- * gradient pass: grad[i] = (a + b t_i) [* p_i (1 - p_i) with logits] where selected, else 0 */
+ * sums pass:     adds to sums[0..3) the sums over the selected elements of p t (|p - t| with
+ *                l1), p and t (p = x, or sigmoid(x)), in double (a NaN p or t reaches the sums)
+ * gradient pass: grad[i] = (a + b h_i) [* p_i (1 - p_i) with logits] where selected, else 0 */
 typedef struct sl_dice_row {
   const float *x;
   const float *y;
   const uint8_t *mask;
   float *grad;
-  double a, b; /* gradient pass: d loss / d p_i = a + b t_i */
+  double a, b; /* gradient pass: d loss / d p_i = a + b h_i */
   int logits;  /* 1: p = sigmoid(x) */
+  int l1;      /* 0: sums[0] += p t, h_i = t_i; 1 (smp 0.5+'s L1 intersection): sums[0] +=
+                  |p - t|, h_i = d/dp (p + t - |p - t|) / 2 = [p < t] + [p == t] / 2 */
   int64_t len;
 } sl_dice_row;
 typedef void (*sl_dice_sums_fn)(const sl_dice_row *r, double sums[3]);

@@ -215,6 +215,12 @@ static cls_terms class_terms(const sl_options *o, double inter, double card, dou
   return k;
 }
 
+/* Tversky takes I through smp 0.5+'s L1 form (P + T - sum |p - t|) / 2; multiclass's one-hot
+ * targets with p in (0, 1) make it sum p t, the form the 0.3-0.4 Dice and multiclass use. */
+static int l1_form(const d_case *c) {
+  return c->opt.dice_tversky && !c->mc;
+}
+
 static void run(const d_case *c, int64_t e, double v, d_ref *r, int want_grad) {
   const sl_shape *s = &c->shape;
   const sl_options *o = &c->opt;
@@ -226,7 +232,7 @@ static void run(const d_case *c, int64_t e, double v, d_ref *r, int want_grad) {
   r->count = 0;
   double total = 0.0;
   for (int64_t ch = 0; ch < C; ch++) {
-    double inter = 0, card = 0, fp = 0, fn = 0, tsum = 0, psum = 0;
+    double inter = 0, card = 0, fp = 0, fn = 0, tsum = 0, psum = 0, l1 = 0;
     for (int64_t n = 0; n < N; n++)
       for (int64_t i = 0; i < hw; i++) {
         int64_t idx = (n * C + ch) * hw + i;
@@ -239,7 +245,13 @@ static void run(const d_case *c, int64_t e, double v, d_ref *r, int want_grad) {
         fn += (1.0 - p[idx]) * t[idx];
         tsum += t[idx];
         psum += p[idx];
+        l1 += fabs(p[idx] - t[idx]);
       }
+    if (l1_form(c)) { /* smp 0.5+'s soft_tversky_score */
+      inter = (psum + tsum - l1) / 2.0;
+      fp = psum - inter;
+      fn = tsum - inter;
+    }
     k[ch] = class_terms(o, inter, card, fp, fn, tsum);
     r->lc[ch] = k[ch].loss;
     r->sums[3 * ch] = inter;
@@ -280,6 +292,8 @@ static void run(const d_case *c, int64_t e, double v, d_ref *r, int want_grad) {
       int64_t ch = (idx / hw) % C;
       const cls_terms *q = &k[ch];
       double te = t[idx], dnum, dden;
+      if (l1_form(c)) /* d I / d p of (P + T - sum |p - t|) / 2, sign(0) = 0 */
+        te = p[idx] < te ? 1.0 : p[idx] == te ? 0.5 : 0.0;
       if (o->dice_tversky) {
         dnum = te;
         dden = te + o->tversky_alpha * (1.0 - te) - o->tversky_beta * te;

@@ -685,18 +685,21 @@ def main():
 
 # ---- Dice / Tversky: tests/golden/golden_dice.h from segmentation_models_pytorch ----
 # smp's DiceLoss and TverskyLoss (segmentation_models_pytorch/losses/dice.py, tversky.py,
-# _functional.py) are imported directly from SMP_LOSSES (a directory holding them: the package's
-# __init__ pulls in timm and torchvision models), e.g. from a venv made with
-#   python3 -m venv --system-site-packages V && V/bin/pip install --no-deps \
-#       segmentation-models-pytorch==0.3.3
-#   SMP_LOSSES=V/lib/python3.*/site-packages/segmentation_models_pytorch/losses \
-#       /usr/bin/python3 tests/gen_golden.py --dice
-# smp 0.3.3 on purpose: its DiceLoss is (2 I + smooth) / max(P + T + smooth, eps), what sl_dice
-# computes with dice_tversky 0 (the C API's Dice). smp 0.5 and 0.6 compute DiceLoss as their
-# TverskyLoss with alpha = beta = 0.5 (I through an L1 form, equal to sum p t for targets 0 / 1):
-# that is dice_tversky 1 with alpha = beta = 0.5 here, which the Tversky cases cover, and what the
-# Python package's dice_loss calls by default (smp_form="0.5"; python/tests check it against
-# smp 0.5's formula).
+# _functional.py) are imported directly from a directory holding them (the package's __init__
+# pulls in timm and torchvision models), two releases:
+#   SMP_LOSSES    smp 0.5 or later (0.6.0 for the committed file: what `pip install
+#                 segmentation-models-pytorch` gives): its TverskyLoss, whose I is the L1 form
+#                 (P + T - sum |p - t|) / 2 (= sum min(p, t): sum p t only for targets 0 / 1),
+#                 what sl_dice computes with dice_tversky 1; and its DiceLoss (Tversky with
+#                 alpha = beta = 0.5: dice_tversky 1 with those), the Python package's default
+#                 dice_loss (smp_form="0.5");
+#   SMP04_LOSSES  smp 0.3.3: its DiceLoss, (2 sum p t + smooth) / max(P + T + smooth, eps), what
+#                 sl_dice computes with dice_tversky 0 (Python smp_form="0.4").
+# E.g. (wheels unpacked, no dependencies; any PyTorch with torch.linalg):
+#   pip download --no-deps segmentation-models-pytorch==0.6.0 segmentation-models-pytorch==0.3.3
+#   (unzip each wheel into its own directory D06, D033)
+#   SMP_LOSSES=D06/segmentation_models_pytorch/losses \
+#   SMP04_LOSSES=D033/segmentation_models_pytorch/losses python3 tests/gen_golden.py --dice
 # The section is given to smp through its ignore_index: every element (multilabel / binary) or
 # pixel (multiclass) outside the section gets the target / label DICE_IGN, which smp removes
 # from both p and t (y_pred * mask, y_true * mask): the sums are then the section's. MEAN is
@@ -710,23 +713,24 @@ DICE_IGN = -1
 DICE_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden", "golden_dice.h")
 
 
-def smp_losses():
+def smp_losses(var):
+    """DiceLoss, TverskyLoss and the version of the smp release whose losses directory the
+    environment variable var names."""
     import importlib
     import types
-    d = os.environ.get("SMP_LOSSES")
+    d = os.environ.get(var)
     if not d:
-        sys.exit("gen_golden.py --dice: set SMP_LOSSES to segmentation_models_pytorch/losses")
-    pkg = types.ModuleType("smp_losses")
+        sys.exit("gen_golden.py --dice: set %s to segmentation_models_pytorch/losses" % var)
+    name = "smp_losses_" + var.lower()
+    pkg = types.ModuleType(name)
     pkg.__path__ = [d]
-    sys.modules["smp_losses"] = pkg
-    dice = importlib.import_module("smp_losses.dice")
-    tversky = importlib.import_module("smp_losses.tversky")
-    import importlib.metadata as md
-    try:
-        ver = md.version("segmentation-models-pytorch")
-    except Exception:
-        ver = "unknown"
-    return dice.DiceLoss, tversky.TverskyLoss, ver
+    sys.modules[name] = pkg
+    dice = importlib.import_module(name + ".dice")
+    tversky = importlib.import_module(name + ".tversky")
+    ver = {}
+    with open(os.path.join(os.path.dirname(os.path.abspath(d)), "__version__.py")) as f:
+        exec(f.read(), ver)
+    return dice.DiceLoss, tversky.TverskyLoss, ver["__version__"]
 
 
 def dice_sel(n, c, h, w, boxes, offsets, mask, mc):
@@ -760,9 +764,12 @@ def dice_scale(x, t, sel, mc, o, up):
         p = xd
     p = np.where(sel, p, 0.0)
     td = np.where(sel, t.astype(np.float64), 0.0)
-    I = (p * td).sum(axis=(0, 2, 3))
     P = p.sum(axis=(0, 2, 3))
     T = td.sum(axis=(0, 2, 3))
+    # smp 0.5+'s Tversky: I = (P + T - sum |p - t|) / 2, d I / d p = [p < t] + [p == t] / 2
+    l1 = o["tversky"] and not mc
+    I = (P + T - np.abs(p - td).sum(axis=(0, 2, 3))) / 2 if l1 else (p * td).sum(axis=(0, 2, 3))
+    hd = np.where(p < td, 1.0, np.where(p == td, 0.5, 0.0)) if l1 else td
     a, b, sm, eps = o["alpha"], o["beta"], o["smooth"], o["eps"]
     if o["tversky"]:
         num = I + sm
@@ -776,8 +783,8 @@ def dice_scale(x, t, sel, mc, o, up):
     if o["log_loss"]:
         k = k / np.maximum(np.abs(sc), 1e-300)
     k = k.reshape(1, c, 1, 1)
-    dn = (td if o["tversky"] else 2 * td)
-    dd = (td + a * (1 - td) - b * td) if o["tversky"] else np.ones_like(td)
+    dn = (hd if o["tversky"] else 2 * td)
+    dd = (hd + a * (1 - hd) - b * hd) if o["tversky"] else np.ones_like(td)
     dd = dd * (d0 >= eps).reshape(1, c, 1, 1)
     m = k * (np.abs(dn) / den.reshape(1, c, 1, 1) +
              np.abs(num.reshape(1, c, 1, 1) * dd) / (den * den).reshape(1, c, 1, 1))
@@ -789,11 +796,15 @@ def dice_scale(x, t, sel, mc, o, up):
     return m
 
 
-def dice_case(DiceLoss, TverskyLoss, name, mc, x, target=None, labels=None, boxes=None,
-              offsets=None, mask=None, reduction="mean", grad_scale=1.0, grad_map=None, **kw):
+def dice_case(smp, name, mc, x, target=None, labels=None, boxes=None, offsets=None, mask=None,
+              reduction="mean", grad_scale=1.0, grad_map=None, smp_dice=False, **kw):
+    """One case; smp: the losses (dice_main). tversky=1: smp 0.5+'s TverskyLoss; smp_dice: smp
+    0.5+'s DiceLoss (the C call: Tversky with alpha = beta = 0.5); else smp 0.3.3's DiceLoss."""
     o = dict(tversky=0, alpha=0.5, beta=0.5, gamma=1.0, smooth=0.0, eps=1e-7, log_loss=0,
              from_logits=0)
     o.update(kw)
+    if smp_dice:
+        o.update(tversky=1, alpha=0.5, beta=0.5, gamma=1.0)
     x = np.ascontiguousarray(x, dtype=F32)
     n, c, h, w = x.shape
     sel = dice_sel(n, c, h, w, boxes, offsets, mask, mc)
@@ -807,7 +818,7 @@ def dice_case(DiceLoss, TverskyLoss, name, mc, x, target=None, labels=None, boxe
         yt = torch.from_numpy(np.where(sel, t1, F32(DICE_IGN)).astype(F32))
         if c == 1:
             yt = yt  # binary mode: (N, 1, H, W), flattened by smp
-    base = TverskyLoss if o["tversky"] else DiceLoss
+    base = smp["dice"] if smp_dice else smp["tversky"] if o["tversky"] else smp["dice04"]
     red = reduction
 
     class Agg(base):
@@ -815,12 +826,12 @@ def dice_case(DiceLoss, TverskyLoss, name, mc, x, target=None, labels=None, boxe
             if red == "mean":
                 return base.aggregate_loss(self, loss)
             if red == "sum":
-                return loss.sum() ** self.gamma if o["tversky"] else loss.sum()
+                return loss.sum() ** self.gamma if o["tversky"] and not smp_dice else loss.sum()
             return loss
 
     args = dict(mode=mode, from_logits=bool(mc or o["from_logits"]), smooth=o["smooth"],
                 eps=o["eps"], log_loss=bool(o["log_loss"]), ignore_index=DICE_IGN)
-    if o["tversky"]:
+    if o["tversky"] and not smp_dice:
         args.update(alpha=o["alpha"], beta=o["beta"], gamma=o["gamma"])
     fn = Agg(**args)
     xt = torch.from_numpy(x.copy()).requires_grad_(True)
@@ -844,12 +855,12 @@ def dice_case(DiceLoss, TverskyLoss, name, mc, x, target=None, labels=None, boxe
                 o=o, loss=loss.detach().numpy().reshape(-1), grad=xt.grad.numpy(), scale=scale)
 
 
-def dice_build(DiceLoss, TverskyLoss):
+def dice_build(smp):
     cs = []
     k = iter(range(9000, 9100))
 
     def add(*a, **kw):
-        cs.append(dice_case(DiceLoss, TverskyLoss, *a, **kw))
+        cs.append(dice_case(smp, *a, **kw))
 
     r = rng(next(k)); sh = (2, 1, 5, 7)
     add("bin_probs", 0, probs(r, sh), target=hard(r, sh))
@@ -888,15 +899,33 @@ def dice_build(DiceLoss, TverskyLoss):
     r = rng(next(k))
     add("mc_none", 1, logits(r, sh), labels=r.integers(0, 4, (2, 5, 6)), reduction="none",
         grad_map=gmap(r, (4,)), boxes=[(0, 0, 6, 5), (2, 1, 4, 3)])
+    # soft targets: smp 0.5+'s L1 intersection (sum min(p, t), not sum p t); probabilities with
+    # some targets equal to p (its gradient's step at p == t: 1/2)
+    r = rng(next(k)); sh = (2, 3, 5, 7); x = probs(r, sh); t = soft(r, sh)
+    t[:, :, ::3, ::2] = x[:, :, ::3, ::2]
+    add("ml_soft_tversky_ties", 0, x, target=t, tversky=1, alpha=0.3, beta=0.7, smooth=0.5,
+        mask=rmask(r, 2, 3, 5, 7))
+    r = rng(next(k))
+    add("ml_soft_tversky_logits_sum", 0, logits(r, sh), target=soft(r, sh), tversky=1,
+        alpha=0.6, beta=0.2, gamma=0.75, from_logits=1, reduction="sum", grad_scale=-0.5,
+        boxes=[(0, 1, 6, 4), (1, 0, 7, 5)])
+    r = rng(next(k)); sh = (2, 1, 6, 9); x = probs(r, sh); t = soft(r, sh)
+    t[:, :, 1::2, ::3] = x[:, :, 1::2, ::3]
+    add("bin_soft_smp06_dice", 0, x, target=t, smp_dice=True, smooth=1.0)
+    r = rng(next(k)); sh = (2, 3, 5, 7)
+    add("ml_soft_smp06_dice_logits_none", 0, logits(r, sh), target=soft(r, sh), smp_dice=True,
+        from_logits=1, reduction="none", grad_map=gmap(r, (3,)), log_loss=1,
+        boxes=[(1, 1, 6, 5)])
     return cs
 
 
-def dice_emit(cases, ver):
+def dice_emit(cases, ver, ver04):
     out = ["/*",
-           " * golden_dice.h - GENERATED by tests/gen_golden.py --dice with PyTorch %s and"
+           " * golden_dice.h - GENERATED by tests/gen_golden.py --dice with PyTorch %s,"
            % torch.__version__,
-           " * segmentation_models_pytorch %s (DiceLoss, TverskyLoss): do not edit, regenerate."
-           % ver,
+           " * segmentation_models_pytorch %s (TverskyLoss, DiceLoss: Tversky cases) and %s"
+           % (ver, ver04),
+           " * (DiceLoss: the Dice cases, dice_tversky 0): do not edit, regenerate.",
            " *",
            " * Dice / Tversky cases with smp's float32 loss and autograd gradient, the section",
            " * given to smp through its ignore_index (gen_golden.py). Used by",
@@ -972,9 +1001,13 @@ def dice_emit(cases, ver):
 
 
 def dice_main(out):
-    DiceLoss, TverskyLoss, ver = smp_losses()
-    cases = dice_build(DiceLoss, TverskyLoss)
-    text = dice_emit(cases, ver)
+    dice, tversky, ver = smp_losses("SMP_LOSSES")
+    dice04, _, ver04 = smp_losses("SMP04_LOSSES")
+    if not (ver >= "0.5" and ver04 < "0.5"):
+        sys.exit("gen_golden.py --dice: SMP_LOSSES is smp %s (0.5+ wanted), SMP04_LOSSES %s "
+                 "(0.3-0.4 wanted)" % (ver, ver04))
+    cases = dice_build(dict(dice=dice, tversky=tversky, dice04=dice04))
+    text = dice_emit(cases, ver, ver04)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w") as f:
         f.write(SPDX_LINE + text)

@@ -401,6 +401,49 @@ Test(dice, tversky_gamma_below_one_at_zero_loss) {
   sl_isa_set(saved);
 }
 
+/* smp 0.5+'s Tversky (and Dice: alpha = beta = 0.5) on soft targets: I = (P + T - sum |p - t|)
+ * / 2 = sum min(p, t), and d I / d p = [p < t] + [p == t] / 2 (PyTorch's autograd of that form,
+ * sign(0) = 0). Probabilities x = (1/4, 1/4, 3/4, 1), t = (1/2, 1/4, 1/4, 1), repeated k times:
+ * I = 7k/4, P = 9k/4, T = 2k, D0 = 17k/8, score 14/17, loss 3/17; dL/dp_e = (7/17 - h_e) 8 /
+ * (17k), h = (1, 1/2, 0, 1/2) (sum p t: h = t). The 0.3-0.4 Dice
+ * (dice_tversky 0) keeps sum p t: I = 11k/8, score 11/17, loss 6/17. Every ISA, k = 1 (a tail)
+ * and 9 (36 elements: full blocks and a tail), dice_sums holding I, P, T. */
+Test(dice, tversky_l1_intersection_soft_targets) {
+  static const float xs[4] = {0.25f, 0.25f, 0.75f, 1.0f}, ts[4] = {0.5f, 0.25f, 0.25f, 1.0f};
+  static const double h[4] = {1.0, 0.5, 0.0, 0.5};
+  sl_isa saved = sl_isa_active();
+  for (int isa = 0; isa < SL_ISA_COUNT_; isa++) {
+    if (!sl_isa_available((sl_isa)isa))
+      continue;
+    sl_isa_set((sl_isa)isa);
+    for (int k = 1; k <= 9; k += 8)
+      for (int tv = 0; tv < 2; tv++) {
+        float x[36], t[36], grad[36], loss = 7.0f;
+        double sums[3];
+        for (int i = 0; i < 4 * k; i++) {
+          x[i] = xs[i % 4];
+          t[i] = ts[i % 4];
+        }
+        sl_shape sh = {1, 1, 1, 4 * k};
+        sl_options o = sl_options_default();
+        o.dice_tversky = tv;
+        o.dice_sums = sums;
+        cr_assert(sl_dice(&sh, x, t, NULL, &o, &loss, grad) == SL_OK);
+        const double want = tv ? 3.0 / 17.0 : 6.0 / 17.0, inter = k * (tv ? 7.0 / 4 : 11.0 / 8);
+        cr_expect(fabs(loss - want) <= 1e-6 && sums[0] == inter && sums[1] == 9.0 * k / 4 &&
+                      sums[2] == 2.0 * k,
+                  "%s k %d tversky %d: loss %.9g (want %.9g), sums %g %g %g",
+                  sl_isa_name((sl_isa)isa), k, tv, (double)loss, want, sums[0], sums[1], sums[2]);
+        for (int i = 0; tv && i < 4 * k; i++) {
+          double g = (7.0 / 17.0 - h[i % 4]) * 8.0 / (17.0 * k);
+          cr_expect(fabs(grad[i] - g) <= 0x1p-22 * fabs(g), "%s k %d element %d: %.9g, want %.9g",
+                    sl_isa_name((sl_isa)isa), k, i, (double)grad[i], g);
+        }
+      }
+  }
+  sl_isa_set(saved);
+}
+
 Test(dice, status) {
   float x[8] = {0.5f}, t[8] = {1.0f}, loss, grad[8];
   int64_t lab[4] = {0, 1, 5, 0};

@@ -125,7 +125,9 @@ def reference(loss, x, t, sel, o):
         if red == "none":
             return torch.where(counted, e, torch.zeros((), dtype=e.dtype))
         return reduce(e, counted, red, wpix[counted].sum())
-    # Dice / Tversky: smp's formula over the section, sum p t intersection
+    # Dice / Tversky: smp 0.5+'s formula over the section; binary / multilabel: its L1
+    # intersection (P + T - sum |p - t|) / 2; multiclass: sum p t (one-hot targets, p in (0, 1):
+    # the same value; the library's)
     if o["mode"] == "multiclass":
         p = x.softmax(1)
         ii = o["ignore_index"]
@@ -141,7 +143,11 @@ def reference(loss, x, t, sel, o):
             s = s * (t != ii).double()
         tt = t * s
     dims = (0, 2, 3)
-    inter, psum, tsum = (p * tt * s).sum(dims), (p * s).sum(dims), (tt * s).sum(dims)
+    psum, tsum = (p * s).sum(dims), (tt * s).sum(dims)
+    if o["mode"] == "multiclass":
+        inter = (p * tt * s).sum(dims)
+    else:
+        inter = (psum + tsum - torch.linalg.vector_norm((p - tt) * s, ord=1, dim=dims)) / 2
     al, be, g, sm, ep = o["alpha"], o["beta"], o["gamma"], o["smooth"], o["eps"]
     score = (inter + sm) / (inter + al * (psum - inter) + be * (tsum - inter) + sm).clamp_min(ep)
     lc = -torch.log(score.clamp_min(ep)) if o["log_loss"] else 1.0 - score

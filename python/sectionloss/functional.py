@@ -91,6 +91,7 @@ def _run(entry, input, target, boxes, box_offsets, mask, reduction, num_threads,
         grad = _NO_GRAD
     elif grad_buffer is None:
         grad = torch.empty_like(input)
+        _lib.advise_huge_pages(grad.data_ptr(), 4 * grad.numel())
     else:
         grad = grad_buffer.detach()  # shares storage (and version counter), not the tensor
     # NONE with a gradient: the C API takes the upstream map at call time; the forward pass does
@@ -1068,11 +1069,12 @@ def dice_loss(input, target, *, box=None, box_offsets=None, mask=None, mode="bin
     ignore_index, eps) with the per-class sums taken over the section only. mode "binary"
     (input N x 1 x H x W, float target of that shape or N x H x W) and "multilabel" (N x C x H x
     W both): sigmoid of the input with from_logits; "multiclass": logits N x C x H x W
-    (softmax), integer labels N x H x W. Per class c, I, P, T the sums of p t, p, t:
+    (softmax), integer labels N x H x W. Per class c, P, T the sums of p, t:
     smp_form "0.5" (smp 0.5 and 0.6, the default): score (I + smooth) / max((P + T) / 2 +
-    smooth, eps) (smp's Tversky with alpha = beta = 0.5); "0.4" (smp 0.3 and 0.4):
-    (2 I + smooth) / max(P + T + smooth, eps). The two agree for smooth 0 (up to eps). For a
-    soft target (not 0 or 1) smp 0.5+ takes I = sum min(p, t), sectionloss sum p t. loss_c
+    smooth, eps), I = (P + T - sum |p - t|) / 2 = sum min(p, t) (smp's Tversky with alpha =
+    beta = 0.5; its gradient in I is smp's, [p < t] + [p == t] / 2); "0.4" (smp 0.3 and 0.4):
+    (2 I + smooth) / max(P + T + smooth, eps), I = sum p t. The two agree for targets 0 / 1
+    and smooth 0 (up to eps); a soft target (not 0 or 1) gives a different I. loss_c
     1 - score (log_loss: -log(max(score, eps))), 0 for a class with T == 0. reduction "mean"
     (smp's): the mean over the C classes, "sum": their sum, "none": the C per-class losses.
     ignore_index: multiclass pixels with that label, binary / multilabel elements with that
@@ -1093,8 +1095,9 @@ def tversky_loss(input, target, *, box=None, box_offsets=None, mask=None, mode="
                  alpha=0.5, beta=0.5, gamma=1.0, reduction="mean", num_threads=None,
                  return_stats=False, grad_out=None):
     """segmentation_models_pytorch's TverskyLoss(mode, log_loss, from_logits, smooth,
-    ignore_index, eps, alpha, beta, gamma) over the section: score (I + smooth) /
-    max(I + alpha (P - I) + beta (T - I) + smooth, eps); "mean" gives (mean_c loss_c)**gamma,
+    ignore_index, eps, alpha, beta, gamma) (smp 0.5+) over the section: score (I + smooth) /
+    max(I + alpha (P - I) + beta (T - I) + smooth, eps), I = (P + T - sum |p - t|) / 2 =
+    sum min(p, t) (smp 0.5+'s; sum p t for targets 0 / 1); "mean" gives (mean_c loss_c)**gamma,
     "sum" (sum_c loss_c)**gamma, "none" the C per-class losses (no gamma). At a loss of exactly
     0 the gradient is 0 for every gamma (PyTorch's autograd of x**gamma, gamma < 1, gives NaN
     there). Otherwise as dice_loss (alpha = beta = 0.5, gamma 1 is smp 0.5+'s Dice loss)."""

@@ -187,11 +187,13 @@ def smp_reference(p, t, sel, *, tversky=False, alpha=0.5, beta=0.5, gamma=1.0, s
     TverskyLoss over the selected elements: p, t float64 N x C x H x W, sel bool. smp "0.5"
     (0.5 and 0.6): Dice is Tversky with alpha = beta = 0.5; "0.4" (0.3, 0.4): Dice
     (2 I + smooth) / max(P + T + smooth, eps). l1: smp 0.5+'s intersection
-    (P + T - sum |p - t|) / 2 (equal to sum p t for targets 0 or 1; sectionloss's is sum p t)."""
+    (P + T - sum |p - t|) / 2 (equal to sum p t for targets 0 or 1), as smp writes it (its
+    autograd: d I / d p = [p < t] + [p == t] / 2); otherwise sum p t (smp 0.3-0.4)."""
     s = sel.to(p.dtype)
     dims = (0, 2, 3)
     if l1:
-        intersection = ((p + t - (p - t).abs()) * s).sum(dims) / 2
+        intersection = ((p * s).sum(dims) + (t * s).sum(dims)
+                        - torch.linalg.vector_norm((p - t) * s, ord=1, dim=dims)) / 2
     else:
         intersection = (p * t * s).sum(dims)
     if not tversky and smp == "0.5":
@@ -250,8 +252,9 @@ def test_dice_binary_multilabel(rng, case, tversky):
     def ref(x):
         p = torch.sigmoid(x) if from_logits else x
         tt = torch.where(sel, t.double(), torch.zeros((), dtype=torch.float64))
-        # smp 0.5+'s own L1 intersection for targets 0 / 1; soft targets: sum p t (docs/python.md)
-        return smp_reference(p, tt, sel, tversky=tversky, smp=smp, l1=not soft, **opts)
+        # smp 0.5+'s L1 intersection (Tversky, Dice "0.5"), sum p t for the 0.4 Dice
+        return smp_reference(p, tt, sel, tversky=tversky, smp=smp,
+                             l1=tversky or smp == "0.5", **opts)
 
     _backward_check(
         rng,
@@ -301,6 +304,37 @@ def test_dice_is_smp_05_by_default_and_smp_04_by_name():
     assert_close_loss(sl.DiceLoss(smooth=1.0, smp_form="0.4")(x, t), old)
     with pytest.raises(ValueError, match="smp_form='0.6'"):
         sl.dice_loss(x, t, smp_form="0.6")
+
+
+@pytest.mark.parametrize("fn", ["dice", "tversky"])
+def test_soft_targets_take_smp_05s_l1_intersection_and_its_gradient(fn):
+    # smp 0.5+'s soft_tversky_score: I = (P + T - ||p - t||_1) / 2 = sum min(p, t), and the
+    # gradient of PyTorch's autograd through it: d I / d p = [p < t] + [p == t] / 2 (sign(0) =
+    # 0). Probabilities with some targets equal to p (both 0, both 1, and in between).
+    g = torch.Generator().manual_seed(2105)
+    p = torch.rand((2, 3, 4, 5), generator=g)
+    t = torch.rand((2, 3, 4, 5), generator=g)
+    tie = torch.rand((2, 3, 4, 5), generator=g) < 0.3
+    t = torch.where(tie, p, t)
+    p[0, 0, 0, :2], t[0, 0, 0, :2] = 0.0, 0.0
+    p[1, 2, 3, :2], t[1, 2, 3, :2] = 1.0, 1.0
+    kw = dict(mode="multilabel", from_logits=False, smooth=0.5)
+    if fn == "tversky":
+        kw.update(alpha=0.3, beta=0.8, gamma=1.5)
+    call = sl.dice_loss if fn == "dice" else sl.tversky_loss
+    x = p.clone().requires_grad_(True)
+    call(x, t, **kw).backward()
+    xr = p.double().requires_grad_(True)
+    opts = {k: v for k, v in kw.items() if k in ("smooth", "alpha", "beta", "gamma")}
+    want = smp_reference(xr, t.double(), torch.ones_like(t, dtype=torch.bool),
+                         tversky=fn == "tversky", l1=True, **opts)
+    want.backward()
+    assert_close_loss(call(p, t, **kw), want)
+    assert_close_grad(x.grad, xr.grad)
+    # the sum p t form differs here (the test would not tell them apart otherwise)
+    old = smp_reference(p.double(), t.double(), torch.ones_like(t, dtype=torch.bool),
+                        tversky=fn == "tversky", l1=False, **opts)
+    assert abs(old.item() - want.item()) > 1e-3
 
 
 @pytest.mark.parametrize("mode", ["binary", "multilabel", "multiclass"])

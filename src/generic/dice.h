@@ -13,11 +13,15 @@
  * generic/softmax_seg.h).
  *
  * sl_dice sums: p = x, or sigmoid(x) = 1 / (1 + e) (x >= 0), e / (1 + e) (x < 0), e =
- *   exp(-|x|) in float (the deep exp for a block with |x| > 87 or NaN); p t (exact in double),
- *   p and t summed in double lanes; unselected and tail lanes blended out.
- * sl_dice gradient: (a + b t) in double, times e / (1 + e)^2 in double from the float e with
- *   logits, rounded once to float. Lanes with |x| > 87 or NaN (e subnormal: p (1 - p) would
- *   keep few digits) are the reference's (sl_dice_grad__scalar on that element).
+ *   exp(-|x|) in float (the deep exp for a block with |x| > 87 or NaN); p t (exact in double)
+ *   or with l1 |p - t| (in double), p and t summed in double lanes; unselected and tail lanes
+ *   blended out.
+ * sl_dice gradient: (a + b h) in double (h = t, or with l1 [p < t] + [p == t] / 2 on the float
+ *   p), times e / (1 + e)^2 in double from the float e with logits, rounded once to float.
+ *   Lanes with |x| > 87 or NaN (e subnormal: p (1 - p) would keep few digits) are the
+ *   reference's (sl_dice_grad__scalar on that element). With l1 and logits, h is a step at
+ *   p == t: where the float p and the reference's double p fall on either side of t, the two
+ *   differ by |b| q / 2 or |b| q (tests/exhaustive/dice_strict.h accepts either value there).
  * Multiclass: e_c = exp(x_c - m) as the CE kernel computes them, 1 / s in double (kept as a
  *   float pair hi + lo in the scratch), p_c = e_c / s in double; sums: p_c [cls == c] and p_c
  *   per class plane in double lanes, [cls == c] counted exactly; gradient: sum_k p_k G_k in
@@ -25,8 +29,9 @@
  *   Pixels with a class more than 87 below the max (a subnormal e_c) are the reference's in the
  *   gradient pass (sl_dice_mc__scalar on that pixel); the sums take the deep exp's value.
  * Errors (measured by make test-kernels-strict, stated in docs/accuracy.md): sums within 1e-6
- * relative of the sum of the |terms| (double lanes: far better); gradients per element within
- * 4 ULP of M, M = max(|ref|, the terms): sl_dice |a| q and |b t| q (q = 1, or p (1 - p)),
+ * relative of the sum of the |terms| (double lanes: far better; sum |p - t|: of |p| + |p - t|,
+ * the float p's error being relative to p); gradients per element within 4 ULP of M,
+ * M = max(|ref|, the terms): sl_dice |a| q and |b h| q (q = 1, or p (1 - p)),
  * multiclass p_c |G_c| and p_c sum_k p_k |G_k| (the float exp's 2 ULP plus the last rounding).
  */
 #ifndef SL_GENERIC_DICE_H
@@ -58,6 +63,12 @@ SL_V vf dice_e(vf x, vm *big) {
   return v_exp_nabs(ax, m_any(*big));
 }
 
+/* p = sigmoid(x) in float from e = exp(-|x|) */
+SL_V vf dice_sigmoid(vf x, vf e) {
+  vf inv = v_div(v_set1(1.0f), v_add(v_set1(1.0f), e));
+  return v_sel(v_ge(x, v_zero()), inv, v_mul(e, inv));
+}
+
 /* The reference's sums of element i (a lane with |x| > 87 or NaN, with logits). */
 static void dice_sums_reference(const sl_dice_row *r, int64_t i, double sums[3]) {
   sl_dice_row s = *r;
@@ -78,8 +89,7 @@ SL_V void dice_sums_block(const sl_dice_row *r, int64_t i, int64_t n, const int 
   if (fl & DF_LOGITS) {
     vm big;
     vf e = dice_e(x, &big);
-    vf inv = v_div(v_set1(1.0f), v_add(v_set1(1.0f), e));
-    p = v_sel(v_ge(x, v_zero()), inv, v_mul(e, inv));
+    p = dice_sigmoid(x, e);
     big = m_and(sel, big);
     if (__builtin_expect(m_any(big), 0)) {
       for (int l = 0; l < SL_W; l++)
@@ -90,7 +100,10 @@ SL_V void dice_sums_block(const sl_dice_row *r, int64_t i, int64_t n, const int 
   }
   /* unselected and tail lanes blended out in double (d_sel: a blend, never a product) */
   vd pd = d_sel(sel, d_from(p), d_zero()), td = d_sel(sel, d_from(t), d_zero());
-  *si = d_fma(pd, td, *si); /* a product of two floats: exact in double */
+  if (r->l1) /* |p - t| (NaN stays NaN: the blend takes p - t unless p < t) */
+    *si = d_add(*si, d_sel(v_lt(p, t), d_sub(td, pd), d_sub(pd, td)));
+  else
+    *si = d_fma(pd, td, *si); /* a product of two floats: exact in double */
   *sp = d_add(*sp, pd);
   *st = d_add(*st, td);
 }
@@ -116,8 +129,9 @@ SL_V void dice_sums_body(const sl_dice_row *r, double sums[3], const int fl) {
   sums[2] += d_hsum(d_add(st, st2)) + hs[2];
 }
 
-/* input:  r->x, r->y, r->mask, r->logits, r->len
- * output: sums[0..3) += the selected sums of p t, p, t (formulas: src/scalar/dice.c) */
+/* input:  r->x, r->y, r->mask, r->logits, r->l1, r->len
+ * output: sums[0..3) += the selected sums of p t (l1: |p - t|), p, t (formulas:
+ *         src/scalar/dice.c) */
 void SL_FN(sl_dice_sums)(const sl_dice_row *r, double sums[3]) {
   int fl = (r->mask ? DF_MASK : 0) | (r->logits ? DF_LOGITS : 0);
   switch (fl) {
@@ -150,11 +164,16 @@ static void dice_grad_reference(const sl_dice_row *r, int64_t i) {
 SL_V void dice_grad_block(const sl_dice_row *r, int64_t i, int64_t n, const int tail,
                           const int fl) {
   vm sel = dice_sel(r, i, n, tail, fl);
-  vf t = DLDN(r->y + i);
-  vd g = d_fma(d_set1(r->b), d_from(t), d_set1(r->a));
+  vf t = DLDN(r->y + i), x = DLDN(r->x + i), h = t, e = x;
   vm hard = m_none();
+  if (fl & DF_LOGITS)
+    e = dice_e(x, &hard);
+  if (r->l1) { /* h = [p < t] + [p == t] / 2 */
+    vf p = fl & DF_LOGITS ? dice_sigmoid(x, e) : x;
+    h = v_sel(v_lt(p, t), v_set1(1.0f), v_sel(v_eq(p, t), v_set1(0.5f), v_zero()));
+  }
+  vd g = d_fma(d_set1(r->b), d_from(h), d_set1(r->a));
   if (fl & DF_LOGITS) {
-    vf e = dice_e(DLDN(r->x + i), &hard);
     vd ed = d_from(e), q = d_add(d_set1(1.0), ed);
     g = d_mul(g, d_div(ed, d_mul(q, q)));
   }
@@ -176,7 +195,7 @@ SL_V void dice_grad_body(const sl_dice_row *r, const int fl) {
     dice_grad_block(r, i, r->len - i, 1, fl);
 }
 
-/* input:  r->x, r->y, r->mask, r->a, r->b, r->logits, r->len
+/* input:  r->x, r->y, r->mask, r->a, r->b, r->logits, r->l1, r->len
  * output: r->grad (formulas: src/scalar/dice.c) */
 void SL_FN(sl_dice_grad)(const sl_dice_row *r) {
   int fl = (r->mask ? DF_MASK : 0) | (r->logits ? DF_LOGITS : 0);

@@ -9,8 +9,11 @@
  * at x[c * cstride + i], cstride = H * W.
  *
  * Formulas (p = x, or sigmoid(x) = 1 / (1 + exp(-x)) with logits; multiclass p = softmax(x)):
- *   sums:     I += p t, P += p, T += t over the selected elements (multiclass: t = [cls == c])
- *   gradient: binary g_i = (a + b t_i) [* p_i (1 - p_i) = e / (1 + e)^2, e = exp(-|x_i|)];
+ *   sums:     I += p t (l1: D += |p - t|), P += p, T += t over the selected elements
+ *             (multiclass: t = [cls == c])
+ *   gradient: binary g_i = (a + b h_i) [* p_i (1 - p_i) = e / (1 + e)^2, e = exp(-|x_i|)],
+ *             h_i = t_i, or with l1 [p_i < t_i] + [p_i == t_i] / 2 (smp 0.5+'s L1 intersection
+ *             (P + T - D) / 2 through PyTorch's autograd, sign(0) = 0);
  *             multiclass grad_c = p_c (G_c - sum_k p_k G_k), G_k = a_k + b_k [cls == k].
  * NaN and infinite inputs propagate as in PyTorch (a NaN p makes the sums NaN).
  */
@@ -24,15 +27,16 @@ static double sig(double x) {
   return x >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
 }
 
-/* input:  r->x, r->y, r->mask, r->logits, r->len
- * output: sums[0] += sum p t, sums[1] += sum p, sums[2] += sum t over the selected elements */
+/* input:  r->x, r->y, r->mask, r->logits, r->l1, r->len
+ * output: sums[0] += sum p t (l1: sum |p - t|), sums[1] += sum p, sums[2] += sum t over the
+ *         selected elements */
 void sl_dice_sums__scalar(const sl_dice_row *r, double sums[3]) {
   double i_ = 0.0, p_ = 0.0, t_ = 0.0;
   for (int64_t i = 0; i < r->len; i++) {
     if (r->mask && !r->mask[i])
       continue;
     double p = r->logits ? sig((double)r->x[i]) : (double)r->x[i], t = (double)r->y[i];
-    i_ += p * t;
+    i_ += r->l1 ? fabs(p - t) : p * t;
     p_ += p;
     t_ += t;
   }
@@ -41,15 +45,20 @@ void sl_dice_sums__scalar(const sl_dice_row *r, double sums[3]) {
   sums[2] += t_;
 }
 
-/* input:  r->x, r->y, r->mask, r->a, r->b, r->logits, r->len
- * output: r->grad[i] = (a + b t_i) [* e / (1 + e)^2] where selected, 0 elsewhere */
+/* input:  r->x, r->y, r->mask, r->a, r->b, r->logits, r->l1, r->len
+ * output: r->grad[i] = (a + b h_i) [* e / (1 + e)^2] where selected, 0 elsewhere */
 void sl_dice_grad__scalar(const sl_dice_row *r) {
   for (int64_t i = 0; i < r->len; i++) {
     if (r->mask && !r->mask[i]) {
       r->grad[i] = 0.0f;
       continue;
     }
-    double g = r->a + r->b * (double)r->y[i];
+    double t = (double)r->y[i], h = t;
+    if (r->l1) {
+      double p = r->logits ? sig((double)r->x[i]) : (double)r->x[i];
+      h = p < t ? 1.0 : p == t ? 0.5 : 0.0;
+    }
+    double g = r->a + r->b * h;
     if (r->logits) {
       double e = exp(-fabs((double)r->x[i]));
       g *= e / ((1.0 + e) * (1.0 + e));

@@ -4,12 +4,19 @@
  * sl_kernels_scalar, called directly (included by kernels_strict.c, which calls dice_strict from
  * main; the same tables, PRNG and guard conventions), with the accuracy contract of
  * tests/contract.h (docs/accuracy.md):
- *   dice_grad: every element within CT_MAX_ULP of ulp(M), M = max(|ref|, |a| q, |b t| q), q = 1
- *     or (logits) p (1 - p) in double; data: logits in [-40, 40] with +-inf, NaN and magnitudes
+ *   dice_grad: every element within CT_MAX_ULP of ulp(M), M = max(|ref|, |a| q, |b h| q), q = 1
+ *     or (logits) p (1 - p) in double, h = t, or with l1 the step [p < t] + [p == t] / 2: with
+ *     logits, where the double p lies within DS_STEP_ULP float ulps of t (the float sigmoid's
+ *     error) the kernel's float p may fall on the other side of t, and the element passes
+ *     within the same bound of the gradient with any of h = 0, 1/2, 1 (probabilities: p = x
+ *     exactly, no such window); data: logits in [-40, 40] with +-inf, NaN and magnitudes
  *     87..104 (a subnormal exp(-|x|)), probabilities in [-1, 2], targets in [0, 1] and up to
- *     +-200, constants a, b of spread magnitudes and signs, some with a + b t cancelling;
+ *     +-200 (and with l1 some targets equal to the element's p: the step's midpoint), constants
+ *     a, b of spread magnitudes and signs, some with a + b t cancelling;
  *   dice_sums: each of I, P, T within CT_SUM_REL of the sum of the |terms| (ct_sum_err), with
  *     logits plus FLT_MIN per element (as dice_mc's below: a sigmoid below the float range);
+ *     with l1 the first sum is sum |p - t|, its terms |p| + |p - t| (the float p's error is
+ *     relative to p, and t may equal p);
  *   dice_mc (multiclass): gradient within CT_MAX_ULP of ulp(M), M = max(|ref|, p_c |G_c|,
  *     p_c sum_k p_k |G_k|); sums as above plus FLT_MIN per counted pixel (a softmax probability
  *     below the float range is rounded to the subnormal grid or to 0 by the float exp: an
@@ -61,12 +68,16 @@ static double ds_const(void) {
   return (urand() < 0.5 ? -1 : 1) * pow(10.0, urand() * 12 - 8);
 }
 
+/* The float sigmoid's error in float ulps of p (the float exp's and the quotient's), with
+ * margin: the width of the l1 step's window (above). */
+#define DS_STEP_ULP 8.0
+
 static void dice_strict_binary(int iters, const int *ran, float *const *buf, uint8_t *mask) {
   for (int it = 0; it < iters; it++)
     for (int w = 1; w <= 67; w++)
       for (int off = 0; off < 8; off++)
-        for (int fl = 0; fl < 4; fl++) {
-          const int hasm = fl & 1, lg = (fl & 2) != 0;
+        for (int fl = 0; fl < 8; fl++) {
+          const int hasm = fl & 1, lg = (fl & 2) != 0, l1 = (fl & 4) != 0;
           float *x = buf[0] + off, *y = buf[1] + off, *g1 = buf[6] + GUARD, *g2 = buf[7] + GUARD;
           for (int i = 0; i < w; i++) {
             x[i] = lg ? ds_logit(urand() < 0.5 ? 4 : 40) : (float)(urand() * 3 - 1);
@@ -75,9 +86,11 @@ static void dice_strict_binary(int iters, const int *ran, float *const *buf, uin
               y[i] = (float)((urand() * 2 - 1) * 200);
             mask[i] = urand() < 0.7 ? (uint8_t)(1 + urand() * 254) : 0;
             if (hasm && !mask[i] && urand() < 0.3)
-              x[i] = NAN; /* never reaches a selected result */
+              x[i] = NAN;            /* never reaches a selected result */
+            if (l1 && urand() < 0.1) /* t == p: the step's midpoint h = 1/2 */
+              y[i] = lg ? (float)(1.0 / (1.0 + exp(-(double)x[i]))) : x[i];
           }
-          sl_dice_row r = {x, y, hasm ? mask : NULL, g1, ds_const(), ds_const(), lg, w};
+          sl_dice_row r = {x, y, hasm ? mask : NULL, g1, ds_const(), ds_const(), lg, l1, w};
           if (urand() < 0.3) /* a + b t cancelling at the row's first target */
             r.a = -r.b * (double)y[0];
           double s1[3] = {0, 0, 0}, abs_s[3] = {0, 0, 0};
@@ -90,7 +103,9 @@ static void dice_strict_binary(int iters, const int *ran, float *const *buf, uin
               continue;
             double xv = x[i], p = lg ? 1.0 / (1.0 + exp(-xv)) : xv;
             const double tiny = lg ? FLT_MIN / CT_SUM_REL : 0.0; /* as dice_mc's, below */
-            abs_s[0] += fabs(p * y[i]) + tiny * fabs((double)y[i]);
+            /* |p - t|: the float p's error is relative to p (t == p gives a tiny difference) */
+            abs_s[0] +=
+                l1 ? fabs(p) + fabs(p - y[i]) + tiny : fabs(p * y[i]) + tiny * fabs((double)y[i]);
             abs_s[1] += fabs(p) + tiny;
             abs_s[2] += fabs((double)y[i]);
           }
@@ -102,7 +117,7 @@ static void dice_strict_binary(int iters, const int *ran, float *const *buf, uin
             r2.grad = g2;
             tables[ti]->dice_sums(&r2, s2);
             tables[ti]->dice_grad(&r2);
-            char where[160];
+            char where[200];
             for (int k = 0; k < 3; k++) {
               snprintf(where, sizeof where, "w%d o%d logits %d sum %d: %.17g vs %.17g", w, off, lg,
                        k, s2[k], s1[k]);
@@ -114,15 +129,24 @@ static void dice_strict_binary(int iters, const int *ran, float *const *buf, uin
                   printf("%s: dice grad guard w%d i%d\n", sl_isa_name(tables[ti]->isa), w, i);
                 continue;
               }
-              double q = 1.0;
+              double q = 1.0, p = lg ? 1.0 / (1.0 + exp(-(double)x[i])) : (double)x[i];
               if (lg) {
                 double e = exp(-fabs((double)x[i]));
                 q = e / ((1 + e) * (1 + e));
               }
-              double terms = ct_max(fabs(r.a) * q, fabs(r.b * (double)y[i]) * q);
-              snprintf(where, sizeof where, "w%d o%d i%d x %.9g t %.9g a %g b %g: %.9g vs %.9g", w,
-                       off, i, (double)x[i], (double)y[i], r.a, r.b, (double)g2[i], (double)g1[i]);
-              ds_note(ti, DS_GRAD, ct_err(g2[i], g1[i], terms), CT_MAX_ULP, where);
+              double h = l1 ? (p < y[i] ? 1.0 : p == y[i] ? 0.5 : 0.0) : (double)y[i];
+              double terms = ct_max(fabs(r.a) * q, fabs(r.b * h) * q);
+              double err = ct_err(g2[i], g1[i], terms);
+              if (l1 && lg && fabs(p - y[i]) <= DS_STEP_ULP * 0x1p-24 * fabs(p)) /* the window */
+                for (int k = 0; k <= 2; k++) {
+                  double hk = 0.5 * k, gk = (r.a + r.b * hk) * q;
+                  double ek = ct_err(g2[i], gk, ct_max(fabs(r.a) * q, fabs(r.b * hk) * q));
+                  err = ek < err ? ek : err;
+                }
+              snprintf(where, sizeof where,
+                       "w%d o%d i%d x %.9g t %.9g a %g b %g l1 %d: %.9g vs %.9g", w, off, i,
+                       (double)x[i], (double)y[i], r.a, r.b, l1, (double)g2[i], (double)g1[i]);
+              ds_note(ti, DS_GRAD, err, CT_MAX_ULP, where);
             }
           }
         }

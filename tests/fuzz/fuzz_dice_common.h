@@ -23,7 +23,8 @@
  *      bits;
  *   5. every available SIMD ISA gives the same status, count and zeros, and dice_sums within
  *      the kernels' contract of the scalar ISA's (ct_sum_err: 1e-6 of the sum of |terms| plus
- *      FLT_MIN per element, docs/accuracy.md). (Losses and gradients are functions of the sums
+ *      FLT_MIN per element, docs/accuracy.md; Tversky's I = (P + T - sum |p - t|) / 2: the
+ *      terms of its three sums, halved). (Losses and gradients are functions of the sums
  *      that may be arbitrarily ill-conditioned for such data; the per-element gradient bound is
  *      checked on the kernels directly by make test-kernels-strict.)
  * Shape legend N, C, H, W as in sectionloss.h.
@@ -315,11 +316,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                   double tiny = (mc || o.dice_from_logits) ? FLT_MIN / CT_SUM_REL : 0.0;
                   /* multiclass I_c adds p where the label is c and nothing elsewhere (a
                    * selection, not the product p t: a NaN p of a pixel labelled k != c must
-                   * not make the scale of I_c NaN); sl_dice's I multiplies p t */
-                  abs_sum +=
-                      k == 0   ? (mc ? (tv != 0.0 ? fabs(p) : 0.0) : fabs(p * tv)) + tiny * fabs(tv)
-                      : k == 1 ? fabs(p) + tiny
-                               : fabs(tv);
+                   * not make the scale of I_c NaN); sl_dice's I multiplies p t, or (Tversky)
+                   * is (P + T - sum |p - t|) / 2 from the three sums */
+                  double i_terms = mc               ? (tv != 0.0 ? fabs(p) : 0.0)
+                                   : o.dice_tversky ? (fabs(p) + fabs(tv) + fabs(p - tv)) / 2.0
+                                                    : fabs(p * tv);
+                  abs_sum += k == 0   ? i_terms + tiny * (mc || !o.dice_tversky ? fabs(tv) : 1.0)
+                             : k == 1 ? fabs(p) + tiny
+                                      : fabs(tv);
                 }
               double s1 = ref.sums[3 * c + k], s2 = a.sums[3 * c + k];
               if (!(ct_sum_err(s2, s1, abs_sum, 0) <= 1.0))
