@@ -121,7 +121,7 @@ typedef struct sl_box {
  *   sl_options opt = sl_options_default();  sl_region region = sl_region_default();
  * (inline: they call sl_options_init / sl_region_init with the sizeof of this header's struct,
  * and the library writes only inside that size). sl_shape, sl_box, sl_stats and
- * sl_layout_entry never change in 1.x. */
+ * sl_layout_entry and sl_loss_entry never change in 1.x. */
 
 /* The section. A NULL sl_region pointer means the whole tensor (as sl_region_default()).
  * Start from sl_region_default() (or in C, {.size = sizeof(sl_region), ...}).
@@ -249,6 +249,23 @@ typedef struct sl_layout_entry {
   size_t size;
 } sl_layout_entry;
 SL_API const sl_layout_entry *sl_layout(size_t *count);
+
+/* The losses of this library, one entry per public loss function, in a fixed order (the
+ * library's registry, src/losses.def): bindings build their list of entry points from it (the
+ * Python package). Returns the table (static) and sets *count to its length when count is not
+ * NULL. */
+typedef enum sl_map_kind {
+  SL_MAP_ELEMENT = 0, /* reduction NONE's loss map is [N,C,H,W] (per element) */
+  SL_MAP_PIXEL = 1,   /* [N,H,W] (per pixel) */
+  SL_MAP_CLASS = 2    /* [C] (per class) */
+} sl_map_kind;
+typedef struct sl_loss_entry {
+  const char *name;     /* short name: "bce", "bce_logits", "ce", ... */
+  const char *function; /* its entry point: "sl_bce", "sl_bce_logits", "sl_ce", ... */
+  int labels; /* 1: class labels [N,H,W] (sl_ce's arguments), 0: targets [N,C,H,W] (sl_bce's) */
+  sl_map_kind map;
+} sl_loss_entry;
+SL_API const sl_loss_entry *sl_losses(size_t *count);
 
 /* Binary cross-entropy on probabilities.
  * input:  shape, prob [N,C,H,W] in [0, 1], target [N,C,H,W] in [0, 1], region, options

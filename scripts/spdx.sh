@@ -5,9 +5,9 @@
 #                             shebang) and exits 1 if there is any (CI, make spdx-check)
 #   scripts/spdx.sh --fix     inserts it there; touches nothing else, so it can be re-run at any
 #                             time (after a merge that brings new files)
-# Source files: C, C++ and headers, Python, shell (*.sh, .ci/run), make (Makefile, mk/*.mk),
-# CMake (CMakeLists.txt, cmake/*.in), the pkg-config template, the linker version script,
-# pyproject.toml and gnuplot scripts, as tracked by git.
+# Source files: C, C++, headers and X-macro files (*.def), Python, shell (*.sh, .ci/run), make
+# (Makefile, mk/*.mk), CMake (CMakeLists.txt, cmake/*.in), the pkg-config template, the linker
+# version script, pyproject.toml and gnuplot scripts, as tracked by git.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-}
@@ -16,7 +16,7 @@ case "$mode" in --check | --fix) ;; *) echo "usage: scripts/spdx.sh --check | --
 ID="SPDX-License-Identifier: MIT"
 comment_for() { # the line for file $1, in its language's comment syntax
   case "$1" in
-    *.c | *.h | *.cpp) echo "// $ID" ;;
+    *.c | *.h | *.cpp | *.def) echo "// $ID" ;;
     *.map) echo "/* $ID */" ;;
     *) echo "# $ID" ;;
   esac
@@ -36,8 +36,8 @@ while IFS= read -r f; do
   else
     sed -i "1i\\$line" "$f"
   fi
-done < <(git ls-files '*.c' '*.h' '*.cpp' '*.py' '*.sh' '*.mk' '*.gp' '*.map' '*.toml' 'Makefile' \
-  '**/CMakeLists.txt' 'CMakeLists.txt' 'cmake/*.in' '*.pc.in' '.ci/run')
+done < <(git ls-files '*.c' '*.h' '*.def' '*.cpp' '*.py' '*.sh' '*.mk' '*.gp' '*.map' '*.toml' \
+  'Makefile' '**/CMakeLists.txt' 'CMakeLists.txt' 'cmake/*.in' '*.pc.in' '.ci/run')
 
 if [ "$mode" = --check ] && [ $missing -gt 0 ]; then
   echo "spdx.sh: $missing file(s) without the licence line: run scripts/spdx.sh --fix" >&2

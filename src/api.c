@@ -344,3 +344,16 @@ sl_status sl_dice_multiclass(const sl_shape *shape, const float *logits, const v
               .grad = grad};
   return run(&j, shape, region, options);
 }
+
+/* The registry's losses (src/losses.def), in sl_op's order. */
+static const sl_loss_entry losses[SL_NUM_OPS] = {
+#define SL_LOSS(OP, name, function, input, map)                                                    \
+  [SL_OP_##OP] = {#name, #function, SL_INPUT_##input, SL_MAP_##map},
+#include "losses.def"
+};
+
+const sl_loss_entry *sl_losses(size_t *count) {
+  if (count)
+    *count = SL_NUM_OPS;
+  return losses;
+}

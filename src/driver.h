@@ -10,19 +10,25 @@
 
 #include "sectionloss.h"
 
+/* The losses, in the registry's order (src/losses.def). SL_OP_CE and SL_OP_SOFTMAX_FOCAL run per
+ * pixel over C; SL_OP_BCE_PROB, SL_OP_BCE_LOGITS and SL_OP_SIGMOID_FOCAL element-wise;
+ * SL_OP_DICE and SL_OP_DICE_MC (softmax over C, one-hot labels) sum per channel, then run a
+ * gradient pass (dice.c). */
 typedef enum sl_op {
-  SL_OP_BCE_PROB,
-  SL_OP_BCE_LOGITS,
-  SL_OP_CE,
-  SL_OP_SOFTMAX_FOCAL, /* per pixel over C, like SL_OP_CE */
-  SL_OP_DICE,          /* sums per channel, then a gradient pass (dice.c) */
-  SL_OP_DICE_MC,       /* softmax over C, one-hot labels (dice.c) */
-  SL_OP_SIGMOID_FOCAL  /* element-wise, like SL_OP_BCE_LOGITS */
+#define SL_LOSS(OP, name, function, input, map) SL_OP_##OP,
+#include "losses.def"
+  SL_NUM_OPS
 } sl_op;
 
-/* 1 for the ops that take labels [N,H,W] (softmax over C), 0 for those with targets. */
+/* 1 for the ops that take labels [N,H,W] (softmax over C), 0 for those with targets (the
+ * registry's input column). */
+enum { SL_INPUT_TARGETS = 0, SL_INPUT_LABELS = 1 };
 static inline int sl_op_labels(sl_op op) {
-  return op == SL_OP_CE || op == SL_OP_SOFTMAX_FOCAL || op == SL_OP_DICE_MC;
+  static const unsigned char labels[SL_NUM_OPS] = {
+#define SL_LOSS(OP, name, function, input, map) [SL_OP_##OP] = SL_INPUT_##input,
+#include "losses.def"
+  };
+  return labels[op];
 }
 
 typedef struct sl_job {

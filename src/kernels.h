@@ -53,7 +53,8 @@ typedef struct sl_bce_row {
 /* BCE row kernel: returns sum(w * l) over selected elements.
  * sl_bce_prob__*: sets *domain_error = 1 when a selected x or y is outside [0, 1] or NaN
  * (otherwise leaves it alone). sl_bce_logits__* never touches domain_error. */
-typedef double (*sl_bce_fn)(const sl_bce_row *r, int *domain_error);
+typedef double sl_bce_kernel(const sl_bce_row *r, int *domain_error);
+typedef sl_bce_kernel *sl_bce_fn;
 
 /* BCE with logits: below this |x| the gradient is formed from tanh(|x| / 2) via expm1 (the
  * difference of two sigmoids near 1/2, from a rounded exp(-|x|), has a relative error of about
@@ -98,7 +99,8 @@ typedef struct sl_ce_row {
                  alone (sl_workspace(SL_WS_KERNEL, ...)); the scalar kernels take none */
 } sl_ce_row;
 
-typedef double (*sl_ce_fn)(const sl_ce_row *r);
+typedef double sl_ce_kernel(const sl_ce_row *r);
+typedef sl_ce_kernel *sl_ce_fn;
 
 /* The SIMD kernels' scratch over the classes (generic/ce.h, generic/dice.h): SL_CE_SCR floats
  * hold the class planes of a segment of pixels (planes SL_CE_PAD floats apart), followed by
@@ -126,8 +128,10 @@ typedef struct sl_dice_row {
                   |p - t|, h_i = d/dp (p + t - |p - t|) / 2 = [p < t] + [p == t] / 2 */
   int64_t len;
 } sl_dice_row;
-typedef void (*sl_dice_sums_fn)(const sl_dice_row *r, double sums[3]);
-typedef void (*sl_dice_grad_fn)(const sl_dice_row *r);
+typedef void sl_dice_sums_kernel(const sl_dice_row *r, double sums[3]);
+typedef sl_dice_sums_kernel *sl_dice_sums_fn;
+typedef void sl_dice_grad_kernel(const sl_dice_row *r);
+typedef sl_dice_grad_kernel *sl_dice_grad_fn;
 
 /* One run of sl_dice_multiclass work: len consecutive pixels (n, y, x0 .. x0+len) across all C
  * classes (layout as sl_ce_row), p = softmax over the C classes of each counted pixel.
@@ -148,18 +152,16 @@ typedef struct sl_dice_mc_row {
   int64_t len;
   void *ws; /* the SIMD kernels' scratch, as sl_ce_row.ws */
 } sl_dice_mc_row;
-typedef void (*sl_dice_mc_fn)(const sl_dice_mc_row *r);
+typedef void sl_dice_mc_kernel(const sl_dice_mc_row *r);
+typedef sl_dice_mc_kernel *sl_dice_mc_fn;
 
+/* One field per row kernel of the registry (src/losses.def): bce_prob, bce_logits,
+ * sigmoid_focal (formulas: src/scalar/bce.c), ce, softmax_focal (src/scalar/ce.c), dice_sums,
+ * dice_grad, dice_mc (sums or gradient pass; src/scalar/dice.c). */
 typedef struct sl_kernels {
   sl_isa isa;
-  sl_bce_fn bce_prob;
-  sl_bce_fn bce_logits;
-  sl_ce_fn ce;
-  sl_bce_fn sigmoid_focal;   /* formulas: src/scalar/bce.c */
-  sl_ce_fn softmax_focal;    /* formulas: src/scalar/ce.c */
-  sl_dice_sums_fn dice_sums; /* formulas: src/scalar/dice.c */
-  sl_dice_grad_fn dice_grad;
-  sl_dice_mc_fn dice_mc; /* sums or gradient pass (sl_dice_mc_row) */
+#define SL_KERNEL(field, type) sl_##type##_fn field;
+#include "losses.def"
 } sl_kernels;
 
 /* Per-ISA tables: src/scalar/table.c, and generic/table.h compiled by src/<isa>/kernels.c for
@@ -167,14 +169,8 @@ typedef struct sl_kernels {
  * ISAs in this build exist: SL_BUILD_AVX2 on x86-64, SL_BUILD_NEON on AArch64 and in the SIMDe test
  * build (SL_NEON_SIMDE). */
 extern const sl_kernels sl_kernels_scalar;
-double sl_bce_prob__scalar(const sl_bce_row *r, int *domain_error);
-double sl_bce_logits__scalar(const sl_bce_row *r, int *domain_error);
-double sl_ce__scalar(const sl_ce_row *r);
-double sl_sigmoid_focal__scalar(const sl_bce_row *r, int *domain_error); /* src/scalar/bce.c */
-double sl_softmax_focal__scalar(const sl_ce_row *r);                     /* src/scalar/ce.c */
-void sl_dice_sums__scalar(const sl_dice_row *r, double sums[3]);
-void sl_dice_grad__scalar(const sl_dice_row *r);
-void sl_dice_mc__scalar(const sl_dice_mc_row *r);
+#define SL_KERNEL(field, type) sl_##type##_kernel sl_##field##__scalar;
+#include "losses.def"
 #if defined(SL_BUILD_AVX2)
 extern const sl_kernels sl_kernels_avx2;
 #endif

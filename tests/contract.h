@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ops.h"
 #include "sectionloss.h"
 
 #define CT_MAX_ULP 4.0  /* per element, in ulp(M) */
@@ -289,12 +290,10 @@ static inline double ct_tol_err(float got, float ref, double tol) {
 }
 
 /* One output element's error in units of its bound (<= 1 passes): for CE and the softmax focal
- * loss (op 2, CT_OP_SOFTMAX_FOCAL) terms is the absolute tolerance of the section above; for the
+ * loss (T_CE, T_SOFTMAX_FOCAL) terms is the absolute tolerance of the section above; for the
  * others the magnitude M of ct_err, with ulp_bound ulp(M) allowed. */
-#define CT_OP_SIGMOID_FOCAL 3
-#define CT_OP_SOFTMAX_FOCAL 4
-static inline double ct_elem_err(int op, float got, float ref, double terms, double ulp_bound) {
-  if (op == 2 || op == CT_OP_SOFTMAX_FOCAL)
+static inline double ct_elem_err(t_op op, float got, float ref, double terms, double ulp_bound) {
+  if (op == T_CE || op == T_SOFTMAX_FOCAL)
     return ct_tol_err(got, ref, terms);
   return ct_err(got, ref, terms) / ulp_bound;
 }
@@ -335,10 +334,10 @@ static inline double ct_sfocal_grad_terms(float xf, float tf, double w, double g
 
 /* ---- whole calls (the public API's view) ------------------------------------------------- */
 
-/* One call of sl_bce (op 0), sl_bce_logits (1), sl_ce (2), sl_sigmoid_focal
- * (CT_OP_SIGMOID_FOCAL) or sl_softmax_focal (CT_OP_SOFTMAX_FOCAL), as the test made it. */
+/* One call of sl_bce (T_BCE_PROB), sl_bce_logits (T_BCE_LOGITS), sl_ce (T_CE), sl_sigmoid_focal
+ * (T_SIGMOID_FOCAL) or sl_softmax_focal (T_SOFTMAX_FOCAL), as the test made it. */
 typedef struct ct_call {
-  int op;
+  t_op op;
   sl_shape shape;
   const float *x, *t; /* t: BCE targets */
   const void *labels; /* CE labels of type lt */
@@ -375,16 +374,16 @@ static inline double ct_terms(const ct_call *c, double *loss_terms, double *grad
                   ? (c->normalizer != 0.0 ? c->grad_scale / c->normalizer : 0.0)
                   : c->grad_scale;
   double abs_sum = 0.0;
-  if (c->op != 2 && c->op != CT_OP_SOFTMAX_FOCAL) {
+  if (c->op != T_CE && c->op != T_SOFTMAX_FOCAL) {
     for (int64_t i = 0; i < N * C * HW; i++) {
       int sel = !c->sel || c->sel[i];
       double w = c->weight ? (double)c->weight[i] : 1.0;
       double g =
           c->reduction == SL_REDUCTION_NONE ? (c->grad_map ? (double)c->grad_map[i] : 0.0) : gs;
       double pw = c->pos_weight ? (double)c->pos_weight[i / HW % C] : 1.0, l = 0.0;
-      double lt = !sel         ? 0.0
-                  : c->op == 0 ? ct_bce_prob_loss_terms(c->x[i], c->t[i], w, &l)
-                  : c->op == CT_OP_SIGMOID_FOCAL
+      double lt = !sel                  ? 0.0
+                  : c->op == T_BCE_PROB ? ct_bce_prob_loss_terms(c->x[i], c->t[i], w, &l)
+                  : c->op == T_SIGMOID_FOCAL
                       ? ct_sfocal_loss_terms(c->x[i], c->t[i], w, c->gamma, c->alpha, &l)
                       : ct_logits_loss_terms(c->x[i], c->t[i], w, pw, &l);
       abs_sum += fabs(l);
@@ -393,9 +392,9 @@ static inline double ct_terms(const ct_call *c, double *loss_terms, double *grad
       if (loss_terms)
         loss_terms[i] = lt;
       if (grad_terms)
-        grad_terms[i] = !sel         ? 0.0
-                        : c->op == 0 ? ct_bce_prob_grad_terms(c->x[i], c->t[i], w, g)
-                        : c->op == CT_OP_SIGMOID_FOCAL
+        grad_terms[i] = !sel                  ? 0.0
+                        : c->op == T_BCE_PROB ? ct_bce_prob_grad_terms(c->x[i], c->t[i], w, g)
+                        : c->op == T_SIGMOID_FOCAL
                             ? ct_sfocal_grad_terms(c->x[i], c->t[i], w, g, c->gamma, c->alpha)
                             : ct_logits_grad_terms(c->x[i], c->t[i], w, pw, g);
     }
@@ -424,8 +423,8 @@ static inline double ct_terms(const ct_call *c, double *loss_terms, double *grad
       const float *x = c->x + n * C * HW + i;
       ct_ce_px px;
       ct_ce_pixel_pw(&px, x, HW, C, t, c->weight, W, c->smoothing,
-                     c->pixel_weight ? (double)c->pixel_weight[p] : 1.0,
-                     c->op == CT_OP_SOFTMAX_FOCAL, c->gamma);
+                     c->pixel_weight ? (double)c->pixel_weight[p] : 1.0, c->op == T_SOFTMAX_FOCAL,
+                     c->gamma);
       /* the reduced losses' scale: |l| (CT_SUM_REL of it) plus the element's tolerance */
       double scale = fabs(px.loss) + px.tol_loss / CT_SUM_REL;
       abs_sum += scale;

@@ -13,6 +13,7 @@
 
 #include "abi.h"
 #include "harness.h"
+#include "ops.h"
 #include "sectionloss.h"
 
 static const char *const public_structs[] = {"sl_shape", "sl_box", "sl_stats", "sl_region",
@@ -222,5 +223,38 @@ Test(abi, size_messages_name_the_bound) {
   if (sizeof(void *) == 8) {
     cr_expect(strstr(m, "136 bytes") != NULL, "%s", m);
     cr_expect(strstr(r, "48 bytes") != NULL, "%s", r);
+  }
+}
+
+/* sl_losses(): the registry's losses in the tests' numbering (t_op, tests/ops.h: the same source)
+ * with the signature t_call uses; the 1.0 entries keep their place and values (bindings may rely on
+ * them), later losses are appended. */
+Test(abi, losses_table) {
+  static const sl_loss_entry v1_0[] = {{"bce", "sl_bce", 0, SL_MAP_ELEMENT},
+                                       {"bce_logits", "sl_bce_logits", 0, SL_MAP_ELEMENT},
+                                       {"ce", "sl_ce", 1, SL_MAP_PIXEL},
+                                       {"softmax_focal", "sl_softmax_focal", 1, SL_MAP_PIXEL},
+                                       {"sigmoid_focal", "sl_sigmoid_focal", 0, SL_MAP_ELEMENT},
+                                       {"dice", "sl_dice", 0, SL_MAP_CLASS},
+                                       {"dice_mc", "sl_dice_multiclass", 1, SL_MAP_CLASS}};
+  size_t count = 0;
+  const sl_loss_entry *t = sl_losses(&count);
+  cr_assert(t != NULL && sl_losses(NULL) == t);
+  cr_assert(count == (size_t)T_NUM_OPS, "%zu entries, t_op has %d", count, (int)T_NUM_OPS);
+  cr_assert(count >= sizeof v1_0 / sizeof v1_0[0]);
+  for (size_t i = 0; i < count; i++) {
+    cr_expect(strcmp(t[i].name, t_op_name((t_op)i)) == 0, "entry %zu: %s", i, t[i].name);
+    cr_expect(t[i].labels == t_op_labels((t_op)i), "%s: labels %d", t[i].name, t[i].labels);
+    cr_expect(t[i].map <= SL_MAP_CLASS, "%s: map %d", t[i].name, (int)t[i].map);
+    if (i < sizeof v1_0 / sizeof v1_0[0]) {
+      const sl_loss_entry *v = &v1_0[i];
+      cr_expect(strcmp(t[i].name, v->name) == 0 && strcmp(t[i].function, v->function) == 0 &&
+                    t[i].labels == v->labels && t[i].map == v->map,
+                "entry %zu: %s %s %d %d, in 1.0 %s %s %d %d", i, t[i].name, t[i].function,
+                t[i].labels, (int)t[i].map, v->name, v->function, v->labels, (int)v->map);
+    }
+    for (size_t k = 0; k < i; k++)
+      cr_expect(strcmp(t[i].name, t[k].name) != 0 && strcmp(t[i].function, t[k].function) != 0,
+                "entries %zu and %zu: %s", k, i, t[i].name);
   }
 }

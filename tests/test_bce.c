@@ -16,13 +16,13 @@
 #include "util.h"
 
 Test(bce, shapes) {
-  cr_assert(t_matrix_shapes(T_BCE, 1000) == 0);
+  cr_assert(t_matrix_shapes(T_BCE_PROB, 1000) == 0);
 }
 Test(bce, boxes) {
-  cr_assert(t_matrix_boxes(T_BCE, 2000) == 0);
+  cr_assert(t_matrix_boxes(T_BCE_PROB, 2000) == 0);
 }
 Test(bce, masks) {
-  cr_assert(t_matrix_masks(T_BCE, 3000) == 0);
+  cr_assert(t_matrix_masks(T_BCE_PROB, 3000) == 0);
 }
 
 Test(bce, options) {
@@ -34,7 +34,7 @@ Test(bce, options) {
     for (int red = 0; red < 3; red++)
       for (int g = 0; g < 5; g++)
         for (int b = 0; b < 2; b++) {
-          t_spec s = t_spec_default(T_BCE, shape, seed++);
+          t_spec s = t_spec_default(T_BCE_PROB, shape, seed++);
           s.weight = w;
           s.reduction = (sl_reduction)red;
           s.grad_scale = scales[g];
@@ -55,7 +55,7 @@ Test(bce, special_values) {
   int fails = 0;
   for (int red = 0; red < 3; red++)
     for (int wgt = 0; wgt < 2; wgt++) {
-      t_spec s = t_spec_default(T_BCE, shape, 4100 + (uint64_t)(red * 2 + wgt));
+      t_spec s = t_spec_default(T_BCE_PROB, shape, 4100 + (uint64_t)(red * 2 + wgt));
       s.reduction = (sl_reduction)red;
       s.weight = wgt;
       t_case c;
@@ -107,8 +107,8 @@ Test(bce, domain) {
     for (int which = 0; which < 2; which++) /* 0: probability, 1: target */
       for (int red = 0; red < 3; red++)
         for (int sel = 0; sel < 2; sel++) {
-          t_spec s =
-              t_spec_default(T_BCE, shape, 4200 + (uint64_t)(k * 12 + which * 6 + red * 2 + sel));
+          t_spec s = t_spec_default(T_BCE_PROB, shape,
+                                    4200 + (uint64_t)(k * 12 + which * 6 + red * 2 + sel));
           s.reduction = (sl_reduction)red;
           s.mask = TM_RANDOM;
           t_case c;
@@ -134,7 +134,7 @@ Test(bce, domain) {
 Test(bce, empty_selection) {
   sl_shape shape = {2, 3, 4, 9};
   for (int k = 0; k < 3; k++) {
-    t_spec s = t_spec_default(T_BCE, shape, 4300 + (uint64_t)k);
+    t_spec s = t_spec_default(T_BCE_PROB, shape, 4300 + (uint64_t)k);
     s.box = k == 0 ? TB_EMPTY : k == 1 ? TB_EMPTY_ROWS : TB_NONE;
     s.mask = k == 2 ? TM_EMPTY : TM_NONE;
     t_case c;

@@ -110,7 +110,7 @@ static char max_ulps_where[320];
 /* The per-element bound: ct_elem_err's op and ulp bound (CT_MAX_ULP, ct_focal_ulp(gamma) for
  * the sigmoid focal loss; CE and the softmax focal loss have absolute tolerances). */
 static double elem_bound = CT_MAX_ULP;
-static int elem_op = 0;
+static t_op elem_op = T_BCE_PROB;
 
 static int compare_elems(const char *desc, const char *what, const float *a, const float *b,
                          int64_t n, const double *terms) {
@@ -164,9 +164,7 @@ static int equiv_case(const t_case *src, int off, const char *desc) {
     const int64_t ne = t_elems(&c->shape), nm = t_map_elems(c);
     const int focal = c->op == T_SOFTMAX_FOCAL || c->op == T_SIGMOID_FOCAL;
     elem_bound = c->op == T_SIGMOID_FOCAL ? ct_focal_ulp(c->opt.focal_gamma) : CT_MAX_ULP;
-    ct_call cc = {.op = c->op == T_SOFTMAX_FOCAL   ? CT_OP_SOFTMAX_FOCAL
-                        : c->op == T_SIGMOID_FOCAL ? CT_OP_SIGMOID_FOCAL
-                                                   : (int)c->op,
+    ct_call cc = {.op = c->op,
                   .shape = c->shape,
                   .x = c->x,
                   .t = c->target,
@@ -271,7 +269,7 @@ static void widths(t_op op, uint64_t seed) {
 }
 
 Test(equiv, bce_widths) {
-  widths(T_BCE, 30000);
+  widths(T_BCE_PROB, 30000);
 }
 Test(equiv, bce_logits_widths) {
   widths(T_BCE_LOGITS, 31000);
@@ -333,7 +331,7 @@ Test(equiv, special_values) {
         t_case_make(&c, &s);
         t_rng r = t_rng_seed(seed * 7);
         for (int64_t i = 0; i < t_elems(&sh); i++) {
-          if (op == T_BCE) {
+          if (op == T_BCE_PROB) {
             c.x[i] = probs[t_rng_int(&r, 0, np)];
             c.target[i] = targets[t_rng_int(&r, 0, nt)];
           } else if (t_rng_unit(&r) < 0.5) {
@@ -444,17 +442,17 @@ Test(equiv, underflowing_losses) {
     int op;
     float x, t, w, pw, ls, w1; /* CE: label smoothing, class 1's weight (0: w) */
   } cases[] = {
-      {T_BCE, 0.25f, 0.0f, 0x1p-149f, 1.0f, 0.0f, 0.0f},         /* w s underflows to 0 */
-      {T_BCE, 0.5f, 0.0f, 0x1p-140f, 1.0f, 0.0f, 0.0f},          /* w s subnormal */
-      {T_BCE, 0.99f, 0.0f, 3e38f, 1.0f, 0.0f, 0.0f},             /* w s overflows */
-      {T_BCE, 1e-30f, 1e-40f, 1e8f, 1.0f, 0.0f, 0.0f},           /* s subnormal, then scaled */
-      {T_BCE, 1e-30f, 1e-40f, 1.0f, 1.0f, 0.0f, 0.0f},           /* s subnormal */
-      {T_BCE, 1.2e-38f, 2.4e-43f, 1.3e10f, 1.0f, 0.0f, 0.0f},    /* s = 2e-41, then scaled */
-      {T_BCE, 1e-30f, 1e-40f, 1e-38f, 1.0f, 0.0f, 0.0f},         /* w 2^64 s underflows */
-      {T_BCE, 0.99999994f, 0x1p-149f, 1.0f, 1.0f, 0.0f, 0.0f},   /* t lp underflows, beside more */
-      {T_BCE, 1e-30f, 0.0f, 3.0f, 1.0f, 0.0f, 0.0f},             /* an exact 0 */
-      {T_BCE_LOGITS, -20.0f, 0.0f, 0x1p-149f, 1.0f, 0.0f, 0.0f}, /* w s underflows to 0 */
-      {T_BCE_LOGITS, 86.0f, 1.0f, 1e10f, 0.01f, 0.0f, 0.0f},     /* s subnormal, then scaled */
+      {T_BCE_PROB, 0.25f, 0.0f, 0x1p-149f, 1.0f, 0.0f, 0.0f},       /* w s underflows to 0 */
+      {T_BCE_PROB, 0.5f, 0.0f, 0x1p-140f, 1.0f, 0.0f, 0.0f},        /* w s subnormal */
+      {T_BCE_PROB, 0.99f, 0.0f, 3e38f, 1.0f, 0.0f, 0.0f},           /* w s overflows */
+      {T_BCE_PROB, 1e-30f, 1e-40f, 1e8f, 1.0f, 0.0f, 0.0f},         /* s subnormal, then scaled */
+      {T_BCE_PROB, 1e-30f, 1e-40f, 1.0f, 1.0f, 0.0f, 0.0f},         /* s subnormal */
+      {T_BCE_PROB, 1.2e-38f, 2.4e-43f, 1.3e10f, 1.0f, 0.0f, 0.0f},  /* s = 2e-41, then scaled */
+      {T_BCE_PROB, 1e-30f, 1e-40f, 1e-38f, 1.0f, 0.0f, 0.0f},       /* w 2^64 s underflows */
+      {T_BCE_PROB, 0.99999994f, 0x1p-149f, 1.0f, 1.0f, 0.0f, 0.0f}, /* t lp underflows by lq */
+      {T_BCE_PROB, 1e-30f, 0.0f, 3.0f, 1.0f, 0.0f, 0.0f},           /* an exact 0 */
+      {T_BCE_LOGITS, -20.0f, 0.0f, 0x1p-149f, 1.0f, 0.0f, 0.0f},    /* w s underflows to 0 */
+      {T_BCE_LOGITS, 86.0f, 1.0f, 1e10f, 0.01f, 0.0f, 0.0f},        /* s subnormal, then scaled */
       {T_BCE_LOGITS, 0x1p-149f, 0.5f, 0x1p100f, -1.0f, 0.0f, 0.0f}, /* c |x| underflows, lw = 0 */
       {T_BCE_LOGITS, 1e38f, -3.0f, 1.0f, 1.0f, 0.0f, 0.0f},         /* c |x| overflows */
       {T_BCE_LOGITS, 1.69837374e-41f, 1.0f, 0.825f, 1.7e-29f, 0.0f,
@@ -523,7 +521,7 @@ Test(equiv, errors) {
   int fails = 0;
   for (int k = 0; k < 4; k++) {
     sl_shape sh = {2, 2, 3, 13};
-    t_spec s = t_spec_default(k < 3 ? T_BCE : T_CE, sh, 35000 + (uint64_t)k);
+    t_spec s = t_spec_default(k < 3 ? T_BCE_PROB : T_CE, sh, 35000 + (uint64_t)k);
     s.reduction = (sl_reduction)(k % 3);
     t_case c;
     t_case_make(&c, &s);

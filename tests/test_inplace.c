@@ -176,12 +176,12 @@ Test(inplace, streamed) {
   } cases[] = {{T_CE, {2, 21, 24, 40}},
                {T_CE, {1, 21, 31, 29}},
                {T_BCE_LOGITS, {4, 1, 64, 60}},
-               {T_BCE, {4, 1, 64, 60}}}; /* probabilities: streamed only, not in place */
+               {T_BCE_PROB, {4, 1, 64, 60}}}; /* probabilities: streamed only, not in place */
   const int64_t saved = sl__stream_bytes;
   int fails = 0;
   for (int k = 0; k < 4; k++)
     for (int sec = 0; sec < 3; sec++)
-      for (int special = 0; special < (cases[k].op == T_BCE ? 1 : 2); special++) {
+      for (int special = 0; special < (cases[k].op == T_BCE_PROB ? 1 : 2); special++) {
         t_spec s = t_spec_default(cases[k].op, cases[k].shape, 77 + (uint64_t)k);
         s.mask = sec == 1 ? TM_RANDOM : TM_NONE;
         s.box = sec == 2 ? TB_MANY : TB_NONE; /* gaps long enough for the streamed zero fill */
@@ -193,7 +193,7 @@ Test(inplace, streamed) {
         snprintf(desc, sizeof desc, "%s%s [%s]", t_spec_str(&s, sb, sizeof sb),
                  special ? " +special logits" : "", sl_isa_name(sl_isa_active()));
         sl__stream_bytes = 4096;
-        if (cases[k].op != T_BCE)
+        if (cases[k].op != T_BCE_PROB)
           fails += check_inplace(&c, desc);
         fails += check_streamed(&c, desc);
         t_case_free(&c);

@@ -101,7 +101,7 @@ static void thread_counts(t_op op, uint64_t seed) {
 }
 
 Test(threads, bce) {
-  thread_counts(T_BCE, 20000);
+  thread_counts(T_BCE_PROB, 20000);
 }
 Test(threads, bce_logits) {
   thread_counts(T_BCE_LOGITS, 20100);

@@ -168,7 +168,7 @@ void t_case_make(t_case *c, const t_spec *s) {
   c->opt.grad_scale = s->grad_scale;
 
   c->x = t_alloc((size_t)n * sizeof(float));
-  if (s->op == T_BCE) {
+  if (s->op == T_BCE_PROB) {
     c->target = t_alloc((size_t)n * sizeof(float));
     for (int64_t i = 0; i < n; i++) {
       c->x[i] = t_rng_range(&r, 0.01f, 0.99f);
@@ -314,14 +314,6 @@ void t_case_free(t_case *c) {
   memset(c, 0, sizeof *c);
 }
 
-const char *t_op_name(t_op op) {
-  return op == T_BCE             ? "bce"
-         : op == T_BCE_LOGITS    ? "bce_logits"
-         : op == T_CE            ? "ce"
-         : op == T_SIGMOID_FOCAL ? "sigmoid_focal"
-                                 : "softmax_focal";
-}
-
 const char *t_reduction_name(sl_reduction r) {
   return r == SL_REDUCTION_MEAN ? "mean" : r == SL_REDUCTION_SUM ? "sum" : "none";
 }
@@ -344,17 +336,15 @@ const char *t_spec_str(const t_spec *s, char *buf, size_t len) {
 
 sl_status t_call(const t_case *c, const sl_options *opt, float *loss, float *grad) {
   const sl_region *reg = c->use_region ? &c->region : NULL;
-  switch (c->op) {
-  case T_BCE:
-    return sl_bce(&c->shape, c->x, c->target, reg, opt, loss, grad);
-  case T_BCE_LOGITS:
-    return sl_bce_logits(&c->shape, c->x, c->target, reg, opt, loss, grad);
-  case T_SIGMOID_FOCAL:
-    return sl_sigmoid_focal(&c->shape, c->x, c->target, reg, opt, loss, grad);
-  case T_SOFTMAX_FOCAL:
-    return sl_softmax_focal(&c->shape, c->x, c->labels, c->label_type, reg, opt, loss, grad);
+  switch (c->op) { /* one case per loss of the registry (src/losses.def), by its input column */
+#define T_CALL_TARGETS(fn) fn(&c->shape, c->x, c->target, reg, opt, loss, grad)
+#define T_CALL_LABELS(fn)  fn(&c->shape, c->x, c->labels, c->label_type, reg, opt, loss, grad)
+#define SL_LOSS(OP, name, function, input, map)                                                    \
+  case T_##OP:                                                                                     \
+    return T_CALL_##input(function);
+#include "../src/losses.def"
   default:
-    return sl_ce(&c->shape, c->x, c->labels, c->label_type, reg, opt, loss, grad);
+    abort(); /* T_NUM_OPS */
   }
 }
 

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ops.h"
 #include "sectionloss.h"
 
 /* ---- deterministic PRNG (splitmix64) ------------------------------------------------------ */
@@ -25,11 +26,8 @@ float t_rng_range(t_rng *r, float lo, float hi); /* [lo, hi) */
 int64_t t_rng_int(t_rng *r, int64_t lo, int64_t hi_excl);
 
 /* ---- a test case ------------------------------------------------------------------------ */
-typedef enum t_op { T_BCE, T_BCE_LOGITS, T_CE, T_SOFTMAX_FOCAL, T_SIGMOID_FOCAL } t_op;
-/* 1 for the ops with labels [N,H,W] and a softmax over C (CE, softmax focal). */
-static inline int t_op_labels(t_op op) {
-  return op == T_CE || op == T_SOFTMAX_FOCAL;
-}
+/* t_op, t_op_labels, t_op_name: tests/ops.h (the library's registry). The case generator and
+ * tests/ref.c take every op but T_DICE and T_DICE_MC (tests/dice_ref.c, tests/test_dice.c). */
 
 typedef enum t_box {
   TB_NONE,       /* num_boxes 0 */
@@ -107,7 +105,6 @@ int64_t t_map_elems(const t_case *c); /* NONE loss map: BCE N*C*H*W, CE N*H*W */
 int64_t t_label_at(const t_case *c, int64_t i);
 void t_label_set(t_case *c, int64_t i, int64_t v);
 size_t t_label_size(sl_label_type t);
-const char *t_op_name(t_op op);
 const char *t_reduction_name(sl_reduction r);
 /* A short description of a spec for failure messages (static buffer per call site not
  * needed: writes into buf). */

@@ -62,6 +62,13 @@ class LayoutEntry(ctypes.Structure):
                 ("size", ctypes.c_size_t)]
 
 
+class LossEntry(ctypes.Structure):
+    """sl_loss_entry: one row of sl_losses()'s table, the library's registry of losses (frozen in
+    1.x)."""
+    _fields_ = [("name", ctypes.c_char_p), ("function", ctypes.c_char_p), ("labels", ctypes.c_int),
+                ("map", ctypes.c_int)]
+
+
 # The ctypes copies of the C structs, checked against the library's sl_layout() at import.
 _STRUCTS = {"sl_shape": Shape, "sl_box": Box, "sl_region": Region, "sl_stats": Stats,
             "sl_options": Options}
@@ -70,6 +77,7 @@ _STRUCTS = {"sl_shape": Shape, "sl_box": Box, "sl_region": Region, "sl_stats": S
 # Values of the C enums (include/sectionloss.h).
 REDUCTIONS = {"mean": 0, "sum": 1, "none": 2}
 LABEL_I64, LABEL_I32, LABEL_U8 = 0, 1, 2
+MAP_ELEMENT, MAP_PIXEL, MAP_CLASS = 0, 1, 2  # sl_map_kind: NONE loss map per element, pixel, class
 SL_OK = 0
 STATUS_NAMES = ("SL_OK", "SL_ERR_NULL_POINTER", "SL_ERR_SHAPE", "SL_ERR_OVERFLOW",
                 "SL_ERR_NUM_BOXES", "SL_ERR_BOX", "SL_ERR_MASK_CHANNELS", "SL_ERR_REDUCTION",
@@ -85,6 +93,8 @@ _lib.sl_options_init.restype = ctypes.c_int
 _lib.sl_options_init.argtypes = [ctypes.POINTER(Options), ctypes.c_size_t]
 _lib.sl_layout.restype = ctypes.POINTER(LayoutEntry)
 _lib.sl_layout.argtypes = [ctypes.POINTER(ctypes.c_size_t)]
+_lib.sl_losses.restype = ctypes.POINTER(LossEntry)
+_lib.sl_losses.argtypes = [ctypes.POINTER(ctypes.c_size_t)]
 _lib.sl_status_string.restype = ctypes.c_char_p
 _lib.sl_status_string.argtypes = [ctypes.c_int]
 _lib.sl_version.restype = ctypes.c_char_p
@@ -99,24 +109,25 @@ _lib.sl_isa_env_status.restype = ctypes.c_int
 _lib.sl_isa_env_status.argtypes = []
 _BCE_ARGS = [ctypes.POINTER(Shape), _P, _P, ctypes.POINTER(Region), ctypes.POINTER(Options), _P,
              _P]
-_lib.sl_bce.restype = ctypes.c_int
-_lib.sl_bce.argtypes = _BCE_ARGS
-_lib.sl_bce_logits.restype = ctypes.c_int
-_lib.sl_bce_logits.argtypes = _BCE_ARGS
-_lib.sl_dice.restype = ctypes.c_int
-_lib.sl_dice.argtypes = _BCE_ARGS
-_lib.sl_sigmoid_focal.restype = ctypes.c_int
-_lib.sl_sigmoid_focal.argtypes = _BCE_ARGS
 _LABEL_ARGS = [ctypes.POINTER(Shape), _P, _P, ctypes.c_int, ctypes.POINTER(Region),
                ctypes.POINTER(Options), _P, _P]
-for _name in ("sl_ce", "sl_softmax_focal", "sl_dice_multiclass"):
-    getattr(_lib, _name).restype = ctypes.c_int
-    getattr(_lib, _name).argtypes = _LABEL_ARGS
-# entry -> (C function, takes labels)
-_ENTRIES = {"bce": (_lib.sl_bce, False), "bce_logits": (_lib.sl_bce_logits, False),
-            "ce": (_lib.sl_ce, True), "softmax_focal": (_lib.sl_softmax_focal, True),
-            "dice": (_lib.sl_dice, False), "dice_mc": (_lib.sl_dice_multiclass, True),
-            "sigmoid_focal": (_lib.sl_sigmoid_focal, False)}
+
+
+def _losses():
+    """The library's losses (sl_losses(), its registry src/losses.def): entry name -> (C function
+    with its prototype set, takes labels, loss map kind MAP_*)."""
+    count = ctypes.c_size_t()
+    table = _lib.sl_losses(ctypes.byref(count))
+    losses = {}
+    for e in (table[i] for i in range(count.value)):
+        fn = getattr(_lib, e.function.decode())
+        fn.restype = ctypes.c_int
+        fn.argtypes = _LABEL_ARGS if e.labels else _BCE_ARGS
+        losses[e.name.decode()] = (fn, bool(e.labels), e.map)
+    return losses
+
+
+LOSSES = _losses()
 
 
 def _check_layout():
@@ -258,7 +269,7 @@ def call(entry, n, c, h, w, input_ptr, target_ptr, *, label_type=LABEL_I64, boxe
     opt.box_stats = box_stats_ptr
     for key, value in (dice or {}).items():
         setattr(opt, key, value)
-    fn, labels = _ENTRIES[entry]
+    fn, labels, _ = LOSSES[entry]
     if labels:
         status = fn(ctypes.byref(shape), input_ptr, target_ptr, label_type, ctypes.byref(region),
                     ctypes.byref(opt), loss_ptr, grad_ptr)

@@ -64,16 +64,12 @@ def _ptr(t):
     return None if t is None else t.data_ptr()
 
 
-_LABEL_ENTRIES = ("ce", "softmax_focal", "dice_mc")
-
-
 def _map_shape(entry, shape):
     """Shape of the reduction "none" loss: per element (BCE), per pixel (CE, focal) or per
-    class (Dice)."""
+    class (Dice), as the library's registry says (_lib.LOSSES)."""
     n, c, h, w = shape
-    if entry in ("dice", "dice_mc"):
-        return (c,)
-    return (n, h, w) if entry in ("ce", "softmax_focal") else (n, c, h, w)
+    kind = _lib.LOSSES[entry][2]
+    return (c,) if kind == _lib.MAP_CLASS else (n, h, w) if kind == _lib.MAP_PIXEL else (n, c, h, w)
 
 
 def _run(entry, input, target, boxes, box_offsets, mask, reduction, num_threads, with_grad,
@@ -84,7 +80,7 @@ def _run(entry, input, target, boxes, box_offsets, mask, reduction, num_threads,
     grad_buffer: where the gradient goes (a caller's persistent buffer, or the input itself for
     an in-place gradient), else a new tensor."""
     n, c, h, w = input.shape
-    label_type = _LABEL_TYPES[target.dtype] if entry in _LABEL_ENTRIES else _lib.LABEL_I64
+    label_type = _LABEL_TYPES[target.dtype] if _lib.LOSSES[entry][1] else _lib.LABEL_I64
     map_shape = _map_shape(entry, input.shape)
     loss = torch.empty(map_shape if reduction == "none" else (), dtype=torch.float32)
     if not with_grad:
@@ -469,7 +465,7 @@ class _Operator:
         ctx.set_materialize_grads(False)
         ctx.reduction = args["reduction"]
         ctx.num_inputs = len(inputs)
-        ctx.per_pixel = self.name in ("ce", "softmax_focal")  # loss map [N, H, W]
+        ctx.per_pixel = _lib.LOSSES[self.name][2] == _lib.MAP_PIXEL  # loss map [N, H, W]
         ctx.dice_none = self.name == "dice" and ctx.reduction == "none"
         if ctx.dice_none:
             # the inputs of the second C call (tensors saved, the rest as they are)

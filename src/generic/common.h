@@ -13,15 +13,10 @@
 #define SL_CAT(a, b)  SL_CAT_(a, b)
 #define SL_FN(name)   SL_CAT(name, SL_SUFFIX)
 
-/* This ISA's kernels (contract: src/kernels.h; definitions: generic/bce.h, ce.h, dice.h) */
-double SL_FN(sl_bce_prob)(const sl_bce_row *r, int *domain_error);
-double SL_FN(sl_bce_logits)(const sl_bce_row *r, int *domain_error);
-double SL_FN(sl_ce)(const sl_ce_row *r);
-double SL_FN(sl_sigmoid_focal)(const sl_bce_row *r, int *domain_error);
-double SL_FN(sl_softmax_focal)(const sl_ce_row *r);
-void SL_FN(sl_dice_sums)(const sl_dice_row *r, double sums[3]);
-void SL_FN(sl_dice_grad)(const sl_dice_row *r);
-void SL_FN(sl_dice_mc)(const sl_dice_mc_row *r);
+/* This ISA's kernels, one per SL_KERNEL line of the registry src/losses.def (function types:
+ * src/kernels.h; definitions: generic/bce.h, ce.h, dice.h) */
+#define SL_KERNEL(field, type) sl_##type##_kernel SL_FN(sl_##field);
+#include "losses.def"
 
 /* llvm-mca region markers (make mca builds with SL_MCA; nothing otherwise) */
 #if defined(SL_MCA) /* '#' starts a line comment for llvm-mca on x86 and AArch64 alike */

@@ -2,8 +2,9 @@
 /*
  * generic/table.h - one ISA's kernel table from the generic sources: included by
  * src/<isa>/kernels.c after <isa>/vec.h (which names the ISA: SL_SUFFIX) with SL_TABLE_ISA set
- * to its sl_isa. Compiles the generic losses (their kernels sl_<loss>__<suffix> are declared
- * in generic/common.h) and defines the table sl_kernels_<suffix> (interface: src/kernels.h).
+ * to its sl_isa. Compiles the generic losses (their kernels sl_<field>__<suffix>, one per
+ * SL_KERNEL line of the registry src/losses.def, are declared in generic/common.h) and defines
+ * the table sl_kernels_<suffix> (interface: src/kernels.h).
  *
  * SL_PATTERN (sl-bench only, bench/pattern_*.c): the same kernels with the vector math replaced
  * by one or two cheap operations that keep values in range (no NaN, no hard lanes), so that the
@@ -33,12 +34,6 @@ extern const sl_kernels SL_TABLE(SL_SUFFIX);
 
 const sl_kernels SL_TABLE(SL_SUFFIX) = {
     .isa = SL_TABLE_ISA,
-    .bce_prob = SL_FN(sl_bce_prob),
-    .bce_logits = SL_FN(sl_bce_logits),
-    .ce = SL_FN(sl_ce),
-    .sigmoid_focal = SL_FN(sl_sigmoid_focal),
-    .softmax_focal = SL_FN(sl_softmax_focal),
-    .dice_sums = SL_FN(sl_dice_sums),
-    .dice_grad = SL_FN(sl_dice_grad),
-    .dice_mc = SL_FN(sl_dice_mc),
+#define SL_KERNEL(field, type) .field = SL_FN(sl_##field),
+#include "losses.def"
 };

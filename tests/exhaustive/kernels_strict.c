@@ -91,7 +91,7 @@ static double cur_gamma = 0.0; /* the focal row's gamma (its bound: ct_focal_ulp
 static void cmp(int ti, int kind, float got, float ref, double terms, int w, int off, int i,
                 const char *extra) {
   const int ce = kind == O_CLOSS || kind == O_CGRAD || kind == O_FLOSS || kind == O_FGRAD;
-  double e = ct_elem_err(ce ? 2 : 0, got, ref, terms,
+  double e = ct_elem_err(ce ? T_CE : T_BCE_PROB, got, ref, terms,
                          kind == O_SLOSS || kind == O_SGRAD ? ct_focal_ulp(cur_gamma) : CT_MAX_ULP);
   const double bound = 1.0;
   nchecked[ti][kind]++;

@@ -58,6 +58,8 @@
 #ifndef FUZZ_OP
 #error "define FUZZ_OP (0 sl_bce, 1 sl_bce_logits, 2 sl_ce) before including fuzz_common.h"
 #endif
+/* FUZZ_OP is a number for the preprocessor's tests: that op's t_op (tests/ops.h). */
+_Static_assert(T_BCE_PROB == 0 && T_BCE_LOGITS == 1 && T_CE == 2, "FUZZ_OP: t_op's numbers");
 /* FUZZ_SFOCAL 1 (with FUZZ_OP 1): sl_sigmoid_focal instead of sl_bce_logits, its focal_gamma and
  * focal_alpha decoded after every other field (fuzz_sigmoid_focal.c) */
 #ifndef FUZZ_SFOCAL
@@ -887,9 +889,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             sel[p] = (uint8_t)(fz_selected(&k, &c, n, ch, y, xx) &&
                                (op != 2 || fz_label(labels, c.lt, p) != c.opt.ignore_index));
           }
-    ct_call cc = {.op = FUZZ_SFOCAL ? CT_OP_SIGMOID_FOCAL
-                        : c.focal   ? CT_OP_SOFTMAX_FOCAL
-                                    : op,
+    ct_call cc = {.op = FUZZ_SFOCAL ? T_SIGMOID_FOCAL
+                        : c.focal   ? T_SOFTMAX_FOCAL
+                                    : (t_op)op,
                   .shape = k.shape,
                   .x = x,
                   .t = t,
