@@ -372,30 +372,31 @@ SL_V double bce_body(const sl_bce_row *r, int *domain_error, const int fl, const
   return d_hsum(d_add(acc0, acc1)) + fix;
 }
 
-/* The flag fixed at compile time: BF_GRAD (the gradient's computation is most of a block's
- * code); the loss map, weights, upstream gradient map and mask (BF_LOSS, BF_W, BF_GMAP,
- * BF_MASK) are tested at run time, once per block of SL_W elements: 2 variants of bce_body
- * per loss and ISA instead of 25 (compile time and memory, code size). Each variant is its
- * own function (noinline): the compiler's time and memory grow with its largest function.
- * The compiler folds the fixed bit of fl & ~BF_GRAD and fl | BF_GRAD. */
-#define SL_BCE_VARIANTS(m)                                                                         \
-  static __attribute__((noinline)) double bce_fwd_##m(const sl_bce_row *r, int *domain_error,      \
-                                                      const int fl) {                              \
-    return bce_body(r, domain_error, fl & ~BF_GRAD, SL_BCE_MODE_##m);                              \
-  }                                                                                                \
-  static __attribute__((noinline)) double bce_grad_##m(const sl_bce_row *r, int *domain_error,     \
-                                                       const int fl) {                             \
-    return bce_body(r, domain_error, fl | BF_GRAD, SL_BCE_MODE_##m);                               \
+/* The flags fixed at compile time: BF_GRAD (the gradient's computation is most of a block's
+ * code) and BF_MASK (a mask load and test in every block); the loss map, weights and upstream
+ * gradient map (BF_LOSS, BF_W, BF_GMAP) are tested at run time, once per block of SL_W
+ * elements: 4 variants of bce_body per loss and ISA instead of 25 (compile time and memory,
+ * code size). Each variant is its own function (noinline): the compiler's time and memory grow
+ * with its largest function. The compiler folds the fixed bits of fl. */
+#define SL_BCE_VARIANT(m, name, fixed)                                                             \
+  static __attribute__((noinline)) double bce_##name##_##m(const sl_bce_row *r, int *domain_error, \
+                                                           const int fl) {                         \
+    return bce_body(r, domain_error, (fl & ~(BF_GRAD | BF_MASK)) | (fixed), SL_BCE_MODE_##m);      \
   }
+#define SL_BCE_VARIANTS(m)                                                                         \
+  SL_BCE_VARIANT(m, fwd, 0)                                                                        \
+  SL_BCE_VARIANT(m, fwd_mask, BF_MASK)                                                             \
+  SL_BCE_VARIANT(m, grad, BF_GRAD)                                                                 \
+  SL_BCE_VARIANT(m, grad_mask, BF_GRAD | BF_MASK)                                                  \
+  static const bce_variant bce_variants_##m[4] = {bce_fwd_##m, bce_fwd_mask_##m, bce_grad_##m,     \
+                                                  bce_grad_mask_##m};
+typedef double (*bce_variant)(const sl_bce_row *r, int *domain_error, const int fl);
 SL_BCE_VARIANTS(PROB)
 SL_BCE_VARIANTS(LOGITS)
 SL_BCE_VARIANTS(FOCAL)
-typedef double (*bce_variant)(const sl_bce_row *r, int *domain_error, const int fl);
 
-static inline __attribute__((always_inline)) double bce_dispatch(const sl_bce_row *r,
-                                                                 int *domain_error, const int mode,
-                                                                 bce_variant fwd,
-                                                                 bce_variant grad) {
+static inline __attribute__((always_inline)) double
+bce_dispatch(const sl_bce_row *r, int *domain_error, const int mode, const bce_variant *variants) {
   /* an upstream gradient that is not a normal float (or 0) as float: the whole row on the
    * reference (its float rounding would lose digits or overflow) */
   float gs = (float)r->gscale;
@@ -408,28 +409,28 @@ static inline __attribute__((always_inline)) double bce_dispatch(const sl_bce_ro
 #endif
   int fl = (r->loss ? BF_LOSS : 0) | (r->grad ? BF_GRAD : 0) | (r->w ? BF_W : 0) |
            (r->grad && r->gmap ? BF_GMAP : 0) | (r->mask ? BF_MASK : 0);
-  return (fl & BF_GRAD) ? grad(r, domain_error, fl) : fwd(r, domain_error, fl);
+  return variants[((fl & BF_GRAD) ? 2 : 0) + ((fl & BF_MASK) ? 1 : 0)](r, domain_error, fl);
 }
 
 /* input:  r->x probabilities in [0, 1], r->y targets in [0, 1], r->w, r->mask, r->gmap
  * output: r->loss, r->grad, *domain_error = 1 if a selected x or y is outside [0, 1] or NaN;
  *         returns sum over selected of w * l (formulas: sl_bce_prob__scalar) */
 double SL_FN(sl_bce_prob)(const sl_bce_row *r, int *domain_error) {
-  return bce_dispatch(r, domain_error, SL_BCE_MODE_PROB, bce_fwd_PROB, bce_grad_PROB);
+  return bce_dispatch(r, domain_error, SL_BCE_MODE_PROB, bce_variants_PROB);
 }
 
 /* input:  r->x logits, r->y targets, r->w, r->mask, r->gmap, r->pos_weight
  * output: r->loss, r->grad; returns sum over selected of w * l (formulas:
  *         sl_bce_logits__scalar); never touches domain_error */
 double SL_FN(sl_bce_logits)(const sl_bce_row *r, int *domain_error) {
-  return bce_dispatch(r, domain_error, SL_BCE_MODE_LOGITS, bce_fwd_LOGITS, bce_grad_LOGITS);
+  return bce_dispatch(r, domain_error, SL_BCE_MODE_LOGITS, bce_variants_LOGITS);
 }
 
 /* input:  r->x logits, r->y targets, r->w, r->mask, r->gmap, r->focal_alpha, r->focal_gamma
  * output: r->loss, r->grad; returns sum over selected of w * l (formulas:
  *         sl_sigmoid_focal__scalar); never touches domain_error */
 double SL_FN(sl_sigmoid_focal)(const sl_bce_row *r, int *domain_error) {
-  return bce_dispatch(r, domain_error, SL_BCE_MODE_FOCAL, bce_fwd_FOCAL, bce_grad_FOCAL);
+  return bce_dispatch(r, domain_error, SL_BCE_MODE_FOCAL, bce_variants_FOCAL);
 }
 
 #undef LDN
