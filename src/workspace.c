@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * workspace.c - per-thread scratch buffers (semantics: workspace.h).
  */

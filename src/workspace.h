@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * workspace.h - per-thread scratch memory, so that no kernel or driver keeps a large array on
  * the calling thread's stack (every entry point runs in a thread with a 64 KiB stack:

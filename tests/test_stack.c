@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * test_stack.c - every computing entry point runs in a thread with a 64 KiB stack (musl's
  * default thread stack is 128 KiB): the kernels' and the drivers' scratch is each thread's

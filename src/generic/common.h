@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * generic/common.h - what every generic kernel source shares: the kernel names (SL_FN), the
  * llvm-mca region markers and the focal powers. Needs the ISA's vector layer (<isa>/vec.h)

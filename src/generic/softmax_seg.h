@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * generic/softmax_seg.h - the softmax over the classes of a segment of pixels, shared by the CE
  * and softmax focal kernels (generic/ce.h) and the multiclass Dice kernel (generic/dice.h):
