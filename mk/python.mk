@@ -46,7 +46,10 @@ endif
 test-python: python-venv
 	$(PY_VENV)/bin/pip install -q --no-deps --force-reinstall .
 	@$(PY_VENV)/bin/python -c 'import torch, sectionloss; print("== PyTorch", torch.__version__, "| sectionloss", sectionloss.__version__, sectionloss.isa())'
-	@cd python/tests && $(abspath $(PY_VENV))/bin/python -m pytest -p no:cacheprovider -q \
+	@# a private Inductor cache: /tmp/torchinductor_<user> is shared with every other PyTorch on the
+	@# machine, and a kernel another build compiled there can fail to load (undefined Sleef symbols)
+	@cd python/tests && TORCHINDUCTOR_CACHE_DIR=$(abspath $(BUILD))/torchinductor \
+	  $(abspath $(PY_VENV))/bin/python -m pytest -p no:cacheprovider -q \
 	  $(PYTEST_ARGS) || { rc=$$?; [ $$rc -ne 5 ] || echo "test-python: pytest ran no test"; \
 	  exit $$rc; }
 
