@@ -365,9 +365,10 @@ static inline int64_t ct_label(const ct_call *c, int64_t i) {
 
 /* The terms of every output: loss_terms per map element (NONE map; may be NULL), grad_terms per
  * element of N x C x H x W (may be NULL). 0 where not counted (the outputs are 0 there).
- * Returns the sum over counted elements of |per-element loss| (in double; CE and the softmax
- * focal loss add each element's tolerance over CT_SUM_REL: their reduced losses are within the
- * sum of the per-element bounds). Their terms are absolute tolerances (ct_elem_err). */
+ * Returns the sum over counted elements of |per-element loss| (in double) plus each element's
+ * tolerance over CT_SUM_REL: the reduced losses are within the sum of the per-element bounds
+ * (CE's and the softmax focal loss's terms are absolute tolerances, ct_elem_err; the others'
+ * CT_MAX_ULP ulp of the largest term). */
 static inline double ct_terms(const ct_call *c, double *loss_terms, double *grad_terms) {
   const int64_t N = c->shape.n, C = c->shape.c, HW = c->shape.h * c->shape.w;
   double gs = c->reduction == SL_REDUCTION_MEAN
@@ -386,9 +387,16 @@ static inline double ct_terms(const ct_call *c, double *loss_terms, double *grad
                   : c->op == T_SIGMOID_FOCAL
                       ? ct_sfocal_loss_terms(c->x[i], c->t[i], w, c->gamma, c->alpha, &l)
                       : ct_logits_loss_terms(c->x[i], c->t[i], w, pw, &l);
-      abs_sum += fabs(l);
+      /* the reduced losses' scale: |l| plus the element's tolerance (CT_MAX_ULP ulp of its
+       * largest term: an element whose terms cancel may carry more than CT_SUM_REL of |l|); a
+       * value that is not finite in this double evaluation is left out, as from M (an infinite
+       * or NaN sum is decided by ct_sum_err's rule for a non-finite reference) */
+      double scale = sel ? fabs(l) + CT_MAX_ULP * ct_ulp(ct_max(fabs(l), lt)) / CT_SUM_REL : 0.0;
+      if (!isfinite(scale))
+        scale = 0.0;
+      abs_sum += scale;
       if (c->abs_map)
-        c->abs_map[i] = fabs(l);
+        c->abs_map[i] = scale;
       if (loss_terms)
         loss_terms[i] = lt;
       if (grad_terms)
