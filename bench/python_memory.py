@@ -30,10 +30,9 @@ import statistics
 import sys
 import time
 
-import torch
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import torch_compare as tc  # noqa: E402  (data and PyTorch forms)
+import torch_compare as tc  # noqa: E402  (data, PyTorch forms, the private Inductor cache)
+import torch  # noqa: E402
 import sectionloss  # noqa: E402
 
 

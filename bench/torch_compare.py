@@ -78,9 +78,15 @@ import sys
 import tempfile
 import time
 
-import numpy
-import torch
-import torch.nn.functional as F
+# A private Inductor cache (before torch is imported; the workers inherit it): the default
+# /tmp/torchinductor_<user> is shared with every PyTorch on the machine, and a kernel another
+# build compiled there can fail to load (undefined Sleef symbols), killing a compile worker.
+os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "build", "torchinductor"))
+
+import numpy  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 try:
     import sectionloss
