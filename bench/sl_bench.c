@@ -73,7 +73,7 @@
 
 static int g_none; /* --reduction none */
 #if SL_VERSION_MAJOR >= 1
-extern int64_t sl__stream_bytes; /* src/driver.c */
+extern int64_t sl__stream_bytes; /* src/section.c */
 #endif
 
 /* The pattern floor (x86-64 builds: bench/pattern_*.c, linked into sl-bench only): the active

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * api.c - the public entry points: argument validation, then the driver (driver.c).
+ * api.c - the public entry points: argument validation, then the driver (sl_run, driver.c).
  *
  * Every check here runs before any output is touched, so an argument error leaves loss, grad
  * and stats exactly as they were. Checks are O(number of boxes + C), never O(tensor).
@@ -347,7 +347,7 @@ sl_status sl_dice_multiclass(const sl_shape *shape, const float *logits, const v
 
 /* The registry's losses (src/losses.def), in sl_op's order. */
 static const sl_loss_entry losses[SL_NUM_OPS] = {
-#define SL_LOSS(OP, name, function, input, map)                                                    \
+#define SL_LOSS(OP, name, function, input, map, driver)                                            \
   [SL_OP_##OP] = {#name, #function, SL_INPUT_##input, SL_MAP_##map},
 #include "losses.def"
 };

@@ -2,8 +2,8 @@
 /*
  * kernels.h - the internal microkernel interface shared by every ISA.
  *
- * The driver (driver.c, and dice.c for Dice / Tversky) walks the section and calls one *row
- * microkernel* per contiguous run of elements inside a box row. Microkernels know nothing about
+ * The drivers (src/loss_*.c, on the section walk of section.c) call one *row microkernel*
+ * per contiguous run of elements inside a box row. Microkernels know nothing about
  * shapes, boxes, label types, ignore_index or reductions: the driver resolves all of those into
  * the row structs below. Every ISA fills one sl_kernels table (the fields of struct sl_kernels):
  * the scalar reference in src/scalar/ (table.c), the SIMD ISAs from the generic sources
@@ -111,7 +111,7 @@ typedef sl_ce_kernel *sl_ce_fn;
 enum { SL_CE_SCR = 32768, SL_CE_PAD = 16, SL_WS_KERNEL_BYTES = 144 << 10 };
 #define SL_CE_VEC_CMAX(lanes) (SL_CE_SCR / ((lanes) + SL_CE_PAD))
 
-/* ---- Dice / Tversky (formulas: src/scalar/dice.c, driver: src/dice.c) ---------------------
+/* ---- Dice / Tversky (formulas: src/scalar/dice.c, driver: src/loss_dice.c) ----------------
  * One row of sl_dice work: len consecutive elements of one (n, c, y) row.
  * input:  x (probabilities, or logits when logits), y (targets), mask (or NULL = all selected)
  * sums pass:     adds to sums[0..3) the sums over the selected elements of p t (|p - t| with

@@ -8,7 +8,7 @@
 #define SL_TEST_OPS_H
 
 typedef enum t_op {
-#define SL_LOSS(OP, name, function, input, map) T_##OP,
+#define SL_LOSS(OP, name, function, input, map, driver) T_##OP,
 #include "../src/losses.def"
   T_NUM_OPS
 } t_op;
@@ -17,7 +17,7 @@ typedef enum t_op {
 enum { T_INPUT_TARGETS = 0, T_INPUT_LABELS = 1 };
 static inline int t_op_labels(t_op op) {
   static const unsigned char labels[T_NUM_OPS] = {
-#define SL_LOSS(OP, name, function, input, map) [T_##OP] = T_INPUT_##input,
+#define SL_LOSS(OP, name, function, input, map, driver) [T_##OP] = T_INPUT_##input,
 #include "../src/losses.def"
   };
   return labels[op];
@@ -26,7 +26,7 @@ static inline int t_op_labels(t_op op) {
 /* The registry's short name of op ("bce", "ce", ...). */
 static inline const char *t_op_name(t_op op) {
   static const char *const names[T_NUM_OPS] = {
-#define SL_LOSS(OP, name, function, input, map) [T_##OP] = #name,
+#define SL_LOSS(OP, name, function, input, map, driver) [T_##OP] = #name,
 #include "../src/losses.def"
   };
   return names[op];

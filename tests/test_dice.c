@@ -486,7 +486,8 @@ Test(dice, status) {
   cr_expect(sl_dice(&sh, x, t, &rb, &o, &loss, grad) == SL_ERR_BOX_STATS);
 }
 
-/* Shapes large enough for several chunks and a parallel region (the others run serially):
+/* Shapes large enough for several chunks and a parallel region (the others run serially),
+ * and more classes than chunks:
  * thread-count identity (1, 2, default) and the reference, both ops, boxes per image. */
 Test(dice, large) {
   int fails = 0;
@@ -505,6 +506,13 @@ Test(dice, large) {
   d_case_make(&c, 1, (sl_shape){3, 4, 40, 100}, 80, DR_OFFSETS, 0, -1, SL_REDUCTION_NONE);
   c.opt.dice_log_loss = 1;
   fails += check_case(&c, "dice_mc large offsets none");
+  d_case_free(&c);
+  /* more classes than the runner's chunks: sl_dice sums whole classes per chunk */
+  d_case_make(&c, 0, (sl_shape){1, 300, 8, 16}, 81, DR_BOX_MASK, 0, 7, SL_REDUCTION_MEAN);
+  fails += check_case(&c, "dice 300 classes");
+  d_case_free(&c);
+  d_case_make(&c, 1, (sl_shape){2, 300, 4, 16}, 82, DR_OFFSETS, 0, -1, SL_REDUCTION_SUM);
+  fails += check_case(&c, "dice_mc 300 classes");
   d_case_free(&c);
   cr_assert(fails == 0);
 }

@@ -391,7 +391,8 @@ Test(equiv, infinite_class_weight_smoothing) {
 
 /* An infinite pos_weight (a fuzz finding: x = -230, y = -1.56e30, loss NaN on AVX2, -inf on
  * scalar, from a float exp(-|x|) underflowing to 0 under the infinite weight). Such calls run the
- * reference kernel (src/driver.c); every ISA must agree with it, NaN for NaN, inf for inf. */
+ * reference kernel (src/loss_bce.c, src/loss_ce.c); every ISA must agree with it, NaN for NaN, inf
+ * for inf. */
 Test(equiv, infinite_pos_weight) {
   say_isa();
   static const float xs[] = {-0x1.cc47bp+7f, 200.0f, -200.0f, 0.0f, 1e-30f, 3.0f, -3.0f};

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "driver.h"
+#include "section.h"
 #include "harness.h"
 #include "sectionloss.h"
 #include "util.h"

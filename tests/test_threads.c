@@ -2,7 +2,7 @@
 /*
  * test_threads.c - results are bitwise identical for every thread count.
  * num_threads 1, 2, 3, 7 and 0 (the OpenMP default) on shapes the driver cuts into many
- * chunks (chunks hold at least 32768 elements, at most 256 of them: see src/driver.c), with a
+ * chunks (chunks hold at least 32768 elements, at most 256 of them: src/runner.h), with a
  * mask and per-sample boxes, for each entry point and reduction; and concurrent calls from
  * inside an OpenMP parallel region give the serial results.
  * Shape legend: N, C, H, W as in sectionloss.h.
@@ -67,12 +67,14 @@ static void thread_counts(t_op op, uint64_t seed) {
     s.reduction = (sl_reduction)red;
     s.box = TB_PER_SAMPLE;
     s.mask = TM_RANDOM;
-    s.weight = 1;
-    s.pos_weight = op == T_BCE_LOGITS;
-    s.ignore = t_op_labels(op);
-    s.smoothing = op == T_CE ? 0.05f : 0.0f;
-    s.pixel_weight = op == T_SOFTMAX_FOCAL || (op == T_CE && red == 1);
-    s.focal_gamma = red == 2 ? 2.5f : 2.0f; /* focal: the integer and the pow path */
+    if (op != T_DICE && op != T_DICE_MC) { /* the options of the other losses */
+      s.weight = 1;
+      s.pos_weight = op == T_BCE_LOGITS;
+      s.ignore = t_op_labels(op);
+      s.smoothing = op == T_CE ? 0.05f : 0.0f;
+      s.pixel_weight = op == T_SOFTMAX_FOCAL || (op == T_CE && red == 1);
+      s.focal_gamma = red == 2 ? 2.5f : 2.0f; /* focal: the integer and the pow path */
+    }
     t_case c;
     t_case_make(&c, &s);
     /* large boxes (one empty) so that every chunk has work */
@@ -100,20 +102,37 @@ static void thread_counts(t_op op, uint64_t seed) {
   cr_assert(fails == 0);
 }
 
-Test(threads, bce) {
-  thread_counts(T_BCE_PROB, 20000);
-}
-Test(threads, bce_logits) {
-  thread_counts(T_BCE_LOGITS, 20100);
-}
-Test(threads, ce) {
-  thread_counts(T_CE, 20200);
-}
-Test(threads, softmax_focal) {
-  thread_counts(T_SOFTMAX_FOCAL, 20250);
-}
-Test(threads, sigmoid_focal) {
-  thread_counts(T_SIGMOID_FOCAL, 20300);
+/* Every loss of the registry (src/losses.def), a test each so that they run in parallel. */
+#define SL_LOSS(OP, name, function, input, map, driver)                                            \
+  Test(threads, name) {                                                                            \
+    thread_counts(T_##OP, 20000 + 50 * (uint64_t)T_##OP);                                          \
+  }
+#include "../src/losses.def"
+
+/* sl_dice with more classes than chunks (each chunk sums whole classes) and with a few (each
+ * class cut into row parts): 1, 2, 3 and 7 threads give the same bits. */
+Test(threads, dice_many_classes) {
+  static const sl_shape shapes[2] = {{2, 300, 8, 64}, {3, 5, 160, 160}};
+  static const int threads[] = {2, 3, 7};
+  int fails = 0;
+  for (int k = 0; k < 2; k++) {
+    t_spec s = t_spec_default(T_DICE, shapes[k], 20450 + (uint64_t)k);
+    s.mask = TM_RANDOM;
+    t_case c;
+    t_case_make(&c, &s);
+    outputs ref;
+    run(&c, 1, &ref);
+    cr_expect(ref.status == SL_OK, "status %d", ref.status);
+    for (int t = 0; t < 3; t++) {
+      outputs o;
+      run(&c, threads[t], &o);
+      fails += same(&c, &ref, &o, "sl_dice, many classes");
+      release(&o);
+    }
+    release(&ref);
+    t_case_free(&c);
+  }
+  cr_assert(fails == 0);
 }
 
 /* The library called from inside a parallel region, several calls at once (each also asking

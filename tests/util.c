@@ -168,14 +168,14 @@ void t_case_make(t_case *c, const t_spec *s) {
   c->opt.grad_scale = s->grad_scale;
 
   c->x = t_alloc((size_t)n * sizeof(float));
-  if (s->op == T_BCE_PROB) {
+  if (s->op == T_BCE_PROB || s->op == T_DICE) { /* probabilities */
     c->target = t_alloc((size_t)n * sizeof(float));
     for (int64_t i = 0; i < n; i++) {
       c->x[i] = t_rng_range(&r, 0.01f, 0.99f);
       int k = (int)t_rng_int(&r, 0, 3);
       c->target[i] = k == 0 ? 0.0f : k == 1 ? 1.0f : (float)t_rng_unit(&r);
     }
-  } else if (s->op == T_BCE_LOGITS || s->op == T_SIGMOID_FOCAL) {
+  } else if (!t_op_labels(s->op)) { /* logits and targets */
     float sc = s->scale > 0 ? s->scale : 6.0f;
     c->target = t_alloc((size_t)n * sizeof(float));
     for (int64_t i = 0; i < n; i++) {
@@ -339,7 +339,7 @@ sl_status t_call(const t_case *c, const sl_options *opt, float *loss, float *gra
   switch (c->op) { /* one case per loss of the registry (src/losses.def), by its input column */
 #define T_CALL_TARGETS(fn) fn(&c->shape, c->x, c->target, reg, opt, loss, grad)
 #define T_CALL_LABELS(fn)  fn(&c->shape, c->x, c->labels, c->label_type, reg, opt, loss, grad)
-#define SL_LOSS(OP, name, function, input, map)                                                    \
+#define SL_LOSS(OP, name, function, input, map, driver)                                            \
   case T_##OP:                                                                                     \
     return T_CALL_##input(function);
 #include "../src/losses.def"

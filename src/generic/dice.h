@@ -4,7 +4,7 @@
  * and compiled once per ISA (src/<isa>/kernels.c includes <isa>/vec.h, then generic/table.h,
  * which includes this file): sl_dice_sums__<isa>, sl_dice_grad__<isa> (sl_dice) and
  * sl_dice_mc__<isa> (sl_dice_multiclass). Contract: src/kernels.h; formulas and the double
- * reference: src/scalar/dice.c; the per-class formulas and reductions: src/dice.c.
+ * reference: src/scalar/dice.c; the per-class formulas and reductions: src/loss_dice.c.
  *
  * Shape legend: sl_dice: a row is len consecutive elements of one (n, c, y) row (blocks of
  * SL_W lanes, masked loads and stores for the tail); multiclass: a run of len pixels of one

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * dice.c - the Dice / Tversky driver (sl_dice, sl_dice_multiclass): per-class sums over the
- * section, the per-class losses and their reduction, then the gradient pass.
+ * loss_dice.c - the driver of the Dice / Tversky losses (the registry's driver column "dice":
+ * sl_dice, sl_dice_multiclass): per-class sums over the section, the per-class losses and their
+ * reduction, then the gradient pass, each pass on the chunk runner (runner.h).
  *
  * Shape legend: N, C, H, W as in sectionloss.h. sl_dice: a row is a tensor row (n, c, y);
  * multiclass: a pixel row (n, y) spanning the C class rows (n, 0..C-1, y).
@@ -29,125 +30,114 @@
  *   dL/dloss_c = g gamma M^(gamma - 1) / C (MEAN, M the mean; SUM: without / C, M the sum;
  *   0 at M = 0 for every gamma != 1, where gamma < 1 has no finite derivative),
  *   grad_map[c] (NONE).
- * Determinism: partial sums live per chunk in a fixed array and are added in chunk order;
- * chunks depend on the shape only. sl_dice's chunks are class-major (a chunk holds rows
- * of one class), multiclass's are pixel-row ranges with C triples each. Classes: at most
+ * Determinism: partial sums live per chunk (sl_dice: per class and row part) in a fixed array
+ * and are added in order; chunks depend on the shape only. sl_dice's chunks hold rows of one
+ * class (or, with more than SL_MAX_CHUNKS classes, whole classes), multiclass's are pixel-row
+ * ranges with C triples each. Classes: at most
  * SL_DICE_CMAX (the per-class sums and constants are fixed arrays): more give SL_ERR_OPTION.
  * Those arrays are the calling thread's workspace (dice_ws, src/workspace.h), not its stack.
  */
 #include <math.h>
-#include <omp.h>
 #include <string.h>
 
-#include "driver.h"
 #include "kernels.h"
+#include "loss.h"
+#include "runner.h"
+#include "section.h"
 #include "workspace.h"
 
 enum {
-  SL_DICE_CMAX = 1024,     /* classes at most (the per-class arrays of dice_ws) */
-  SL_DICE_PARTS = 2048,    /* sl_dice: per-chunk triples at most */
-  SL_DICE_MC_D = 8192,     /* multiclass: doubles of per-chunk partial sums at most (3 C a chunk) */
-  SL_DICE_SEG = 1024,      /* multiclass: pixels converted to class indices at a time */
-  SL_DICE_SERIAL = 1 << 15 /* smaller tensors run on the calling thread */
+  SL_DICE_CMAX = 1024, /* classes at most (the per-class arrays of dice_ws) */
+  SL_DICE_MC_D = 8192, /* multiclass: doubles of per-chunk partial sums at most (3 C a chunk) */
+  SL_DICE_SEG = 1024   /* multiclass: pixels converted to class indices at a time */
 };
 
 /* A call's arrays, in the calling thread's SL_WS_DICE workspace. */
 typedef struct dice_ws {
   double sums[3 * SL_DICE_CMAX], ab[2 * SL_DICE_CMAX];
   double loss[SL_DICE_CMAX], da[SL_DICE_CMAX], db[SL_DICE_CMAX], m[SL_DICE_CMAX]; /* dice_finish */
-  double part[SL_DICE_MC_D]; /* per chunk: 3 (sl_dice) or 3 C (multiclass) */
-  int64_t cnt[SL_DICE_PARTS];
-  int bad[SL_DICE_MC_D / 3];
+  double part[SL_DICE_MC_D]; /* sl_dice: 3 per (class, row part); multiclass: 3 C per chunk */
 } dice_ws;
-_Static_assert(3 * SL_DICE_PARTS <= SL_DICE_MC_D, "sl_dice's partial sums exceed part");
+_Static_assert(3 * SL_DICE_CMAX <= SL_DICE_MC_D && 3 * (int)SL_MAX_CHUNKS <= SL_DICE_MC_D,
+               "sl_dice's partial sums exceed part");
 
 typedef struct dice_ctx {
   const sl_job *job;
   const sl_kernels *k;
-  int64_t q, rpc;   /* chunks per class and rows per chunk (sl_dice), or chunks and rows per
-                       chunk (multiclass) */
+  int64_t q, rpc;   /* sl_dice: row parts per class and rows per part (of the N H rows of a
+                       class); multiclass: pixel rows per chunk in rpc */
+  int64_t cpc;      /* sl_dice: classes per chunk (more than 1 only when q is 1) */
   const double *ab; /* gradient pass: a_c, b_c per class */
-  double *part;     /* sums pass: per chunk 3 (sl_dice) or 3 C (multiclass) doubles */
-  int64_t *count;   /* sums pass: per chunk selected elements (sl_dice) */
-  int *bad;         /* per chunk: a bad label (multiclass) */
+  double *part;     /* sums pass: sl_dice 3 per (class c, part i) at 3 (c q + i); multiclass 3 C
+                       per chunk */
+  int grad;         /* the pass: 0 sums, 1 gradient */
 } dice_ctx;
 
-static void zero(float *p, int64_t len) {
-  if (p && len > 0)
-    memset(p, 0, (size_t)len * sizeof(float));
-}
+/* ---- sl_dice: rows (n, c, y), chunks of one class's rows or of whole classes --------------- */
 
-static int threads(const sl_job *j, int64_t chunks) {
-  if (j->n * j->c * j->h * j->w < SL_DICE_SERIAL) /* not worth a parallel region */
-    return 1;
-  int nt = j->opt.num_threads > 0 ? j->opt.num_threads : omp_get_max_threads();
-  return nt > chunks ? (int)chunks : nt;
-}
-
-/* ---- sl_dice: rows (n, c, y), class-major chunks ----------------------------------------- */
-
-/* Chunk t: rows [r0, r1) of class c (the class's rows numbered n H + y); sums or gradient. */
-static void dice_chunk(const dice_ctx *x, int64_t t, int grad) {
+/* Rows [r0, r1) of class c (the class's rows numbered n H + y): sums added to s, or gradient. */
+static void dice_rows(const dice_ctx *x, int64_t c, int64_t r0, int64_t r1, double s[3],
+                      int64_t *count) {
   const sl_job *j = x->job;
-  const int64_t c = t / x->q, h = j->h, w = j->w, nh = j->n * j->h;
-  const int64_t r0 = (t % x->q) * x->rpc, r1 = r0 + x->rpc < nh ? r0 + x->rpc : nh;
-  double s[3] = {0.0, 0.0, 0.0};
-  int64_t count = 0;
+  const int64_t h = j->h, w = j->w;
   for (int64_t q = r0; q < r1; q++) {
     const int64_t n = q / h, y = q % h, off = ((n * j->c + c) * h + y) * w;
-    const uint8_t *mask = NULL;
-    if (j->mask)
-      mask = j->mask + ((n * j->mask_channels + (j->mask_channels == 1 ? 0 : c)) * h + y) * w;
+    const uint8_t *mask = sl_mask_row(j, n, c, y);
     sl_row_iter it;
     int64_t x0, x1;
     int cov;
     sl_row_begin(&it, j, n, y, 0);
     while (sl_row_next(&it, &x0, &x1, &cov)) {
       if (!cov) {
-        if (grad)
-          zero(j->grad + off + x0, x1 - x0);
+        if (x->grad)
+          sl_zero_out(j->grad + off + x0, x1 - x0, 0);
         continue;
       }
       sl_dice_row row = {
           .x = j->x + off + x0,
           .y = j->target + off + x0,
           .mask = mask ? mask + x0 : NULL,
-          .grad = grad ? j->grad + off + x0 : NULL,
-          .a = grad ? x->ab[2 * c] : 0.0,
-          .b = grad ? x->ab[2 * c + 1] : 0.0,
+          .grad = x->grad ? j->grad + off + x0 : NULL,
+          .a = x->grad ? x->ab[2 * c] : 0.0,
+          .b = x->grad ? x->ab[2 * c + 1] : 0.0,
           .logits = j->opt.dice_from_logits,
           .l1 = j->opt.dice_tversky,
           .len = x1 - x0,
       };
-      if (grad) {
+      if (x->grad) {
         x->k->dice_grad(&row);
       } else {
         x->k->dice_sums(&row, s);
-        count += mask ? sl_count_nonzero(row.mask, row.len) : row.len;
+        *count += mask ? sl_count_nonzero(row.mask, row.len) : row.len;
       }
     }
   }
-  if (!grad) {
-    memcpy(x->part + 3 * t, s, sizeof s);
-    x->count[t] = count;
-  }
 }
 
-static void dice_pass(const dice_ctx *x, int grad) {
-  const int64_t chunks = x->q * x->job->c;
-  const int nt = threads(x->job, chunks);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
-  for (int64_t t = 0; t < chunks; t++)
-    dice_chunk(x, t, grad);
+/* Chunk t: row part t % q of class t / q, or (q = 1) the classes [t cpc, (t + 1) cpc). */
+static void dice_chunk(const void *vctx, int64_t t, int64_t r0, int64_t r1, void *ws,
+                       sl_chunk_acc *acc) {
+  (void)r0, (void)r1, (void)ws;
+  const dice_ctx *x = vctx;
+  const int64_t nh = x->job->n * x->job->h, C = x->job->c;
+  const int64_t c0 = t / x->q * x->cpc, c1 = c0 + x->cpc < C ? c0 + x->cpc : C, i = t % x->q;
+  const int64_t q0 = i * x->rpc, q1 = q0 + x->rpc < nh ? q0 + x->rpc : nh;
+  for (int64_t c = c0; c < c1; c++) {
+    double s[3] = {0.0, 0.0, 0.0};
+    dice_rows(x, c, q0, q1, s, &acc->count);
+    if (!x->grad)
+      memcpy(x->part + 3 * (c * x->q + i), s, sizeof s);
+  }
 }
 
 /* ---- multiclass: pixel rows (n, y), chunks of rows with C triples each --------------------- */
 
-static void dice_mc_chunk(const dice_ctx *x, int64_t t, int grad, void *ws) {
+static void dice_mc_chunk(const void *vctx, int64_t t, int64_t r0, int64_t r1, void *ws,
+                          sl_chunk_acc *acc) {
+  const dice_ctx *x = vctx;
   const sl_job *j = x->job;
-  const int64_t C = j->c, h = j->h, w = j->w, hw = j->h * j->w, rows = j->n * j->h;
-  const int64_t r0 = t * x->rpc, r1 = r0 + x->rpc < rows ? r0 + x->rpc : rows;
-  double *s = grad ? NULL : x->part + 3 * C * t;
+  const int64_t C = j->c, h = j->h, w = j->w, hw = j->h * j->w;
+  double *s = x->grad ? NULL : x->part + 3 * C * t;
   int bad = 0;
   int32_t cls[SL_DICE_SEG];
   if (s)
@@ -160,14 +150,14 @@ static void dice_mc_chunk(const dice_ctx *x, int64_t t, int grad, void *ws) {
     sl_row_begin(&it, j, r / h, r % h, 0);
     while (sl_row_next(&it, &x0, &x1, &cov)) {
       if (!cov) {
-        for (int64_t c = 0; grad && c < C; c++)
-          zero(j->grad + xoff + c * hw + x0, x1 - x0);
+        for (int64_t c = 0; x->grad && c < C; c++)
+          sl_zero_out(j->grad + xoff + c * hw + x0, x1 - x0, 0);
         continue;
       }
       for (int64_t xs = x0; xs < x1; xs += SL_DICE_SEG) {
         const int64_t len = x1 - xs < SL_DICE_SEG ? x1 - xs : SL_DICE_SEG;
         sl_to_cls(j, r * w + xs, len, cls);
-        if (!grad) {
+        if (!x->grad) {
           for (int64_t i = 0; i < len; i++)
             bad |= cls[i] == SL_CLS_BAD;
           if (bad)
@@ -176,7 +166,7 @@ static void dice_mc_chunk(const dice_ctx *x, int64_t t, int grad, void *ws) {
         sl_dice_mc_row row = {
             .x = j->x + xoff + xs,
             .cls = cls,
-            .grad = grad ? j->grad + xoff + xs : NULL,
+            .grad = x->grad ? j->grad + xoff + xs : NULL,
             .ab = x->ab,
             .sums = s,
             .cstride = hw,
@@ -188,29 +178,7 @@ static void dice_mc_chunk(const dice_ctx *x, int64_t t, int grad, void *ws) {
       }
     }
   }
-  if (!grad)
-    x->bad[t] = bad;
-}
-
-/* Every chunk, each on a thread that has its kernel workspace (as sl_run_chunks): SL_ERR_NO_MEMORY
- * (no chunk run) when the calling thread has none. */
-static sl_status dice_mc_pass(const dice_ctx *x, int grad) {
-  const int nt = threads(x->job, x->q);
-  if (!sl_workspace(SL_WS_KERNEL, SL_WS_KERNEL_BYTES))
-    return SL_ERR_NO_MEMORY;
-  int64_t next = 0;
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    void *ws = sl_workspace(SL_WS_KERNEL, SL_WS_KERNEL_BYTES);
-    for (int64_t t = 0; ws;) {
-#pragma omp atomic capture
-      t = next++;
-      if (t >= x->q)
-        break;
-      dice_mc_chunk(x, t, grad, ws);
-    }
-  }
-  return SL_OK;
+  acc->err |= bad;
 }
 
 /* ---- the per-class formulas -------------------------------------------------------------- */
@@ -297,73 +265,73 @@ static void dice_finish(const sl_job *j, const double *sums, int64_t count, doub
 }
 
 sl_status sl_run_dice(const sl_job *j, const sl_kernels *k) {
-  const int64_t C = j->c;
+  const int64_t C = j->c, nt = j->opt.num_threads;
   if (C > SL_DICE_CMAX)
     return SL_ERR_OPTION;
   dice_ws *w = sl_workspace(SL_WS_DICE, sizeof(dice_ws));
   if (!w)
     return SL_ERR_NO_MEMORY;
-  double *sums = w->sums, *ab = w->ab;
-  dice_ctx x = {j, k, 0, 0, ab, NULL, NULL, NULL};
-  int64_t count = 0;
+  double *sums = w->sums, *ab = w->ab, *part = w->part;
+  dice_ctx x = {j, k, 1, 0, 1, ab, part, 0};
+  const int64_t elems = j->n * C * j->h * j->w;
   if (j->op == SL_OP_DICE) {
-    double *part = w->part;
-    int64_t *cnt = w->cnt;
+    /* row parts per class as the runner would cut one class's N H rows, fewer when the classes
+     * times the parts exceed SL_MAX_CHUNKS; with more classes than that, whole classes a chunk
+     * (the shape alone decides) */
     const int64_t nh = j->n * j->h;
-    sl_plan p = sl_make_plan(nh, j->w, 0);
-    x.q = p.chunks;
-    x.rpc = p.rows_per_chunk;
-    if (x.q * C > SL_DICE_PARTS) { /* fewer, larger chunks per class (shape only) */
-      x.q = SL_DICE_PARTS / C;
-      x.rpc = (nh + x.q - 1) / x.q;
-      x.q = (nh + x.rpc - 1) / x.rpc;
-    }
-    x.part = part;
-    x.count = cnt;
-    dice_pass(&x, 0);
+    sl_plan rows = sl_make_plan(nh, j->w, 0);
+    x.q = rows.chunks * C <= SL_MAX_CHUNKS ? rows.chunks
+          : C < SL_MAX_CHUNKS              ? SL_MAX_CHUNKS / C
+                                           : 1;
+    x.rpc = (nh + x.q - 1) / x.q;
+    x.q = (nh + x.rpc - 1) / x.rpc;
+    x.cpc = C > SL_MAX_CHUNKS ? (C + SL_MAX_CHUNKS - 1) / SL_MAX_CHUNKS : 1;
+    const int64_t chunks = x.q * ((C + x.cpc - 1) / x.cpc);
+    sl_plan p = {chunks, 1, chunks, elems};
+    sl_chunk_acc r = sl_run_chunks(&p, nt, dice_chunk, &x, 0);
     for (int64_t c = 0; c < C; c++) {
       double s[3] = {0.0, 0.0, 0.0};
-      for (int64_t t = c * x.q; t < (c + 1) * x.q; t++) {
-        s[0] += part[3 * t];
-        s[1] += part[3 * t + 1];
-        s[2] += part[3 * t + 2];
-        count += cnt[t];
+      for (int64_t i = 0; i < x.q; i++) {
+        s[0] += part[3 * (c * x.q + i)];
+        s[1] += part[3 * (c * x.q + i) + 1];
+        s[2] += part[3 * (c * x.q + i) + 2];
       }
       if (j->opt.dice_tversky) /* s[0] holds sum |p - t|: I = (P + T - sum |p - t|) / 2 */
         s[0] = (s[1] + s[2] - s[0]) / 2.0;
       memcpy(sums + 3 * c, s, sizeof s);
     }
-    dice_finish(j, sums, count, j->grad ? ab : NULL, w);
-    if (j->grad)
-      dice_pass(&x, 1);
+    dice_finish(j, sums, r.count, j->grad ? ab : NULL, w);
+    if (j->grad) {
+      x.grad = 1;
+      sl_run_chunks(&p, nt, dice_chunk, &x, 0);
+    }
     return SL_OK;
   }
-  double *part = w->part;
-  int *bad = w->bad;
-  const int64_t rows = j->n * j->h;
+  /* multiclass: pixel rows in the runner's chunks, at most SL_DICE_MC_D / (3 C) of them */
+  const int64_t rows = j->n * j->h, maxc = SL_DICE_MC_D / (3 * C);
   sl_plan p = sl_make_plan(rows, j->w * C, 0);
-  int64_t chunks = p.chunks, maxc = SL_DICE_MC_D / (3 * C);
-  if (chunks > maxc)
-    chunks = maxc;
-  x.rpc = (rows + chunks - 1) / chunks;
-  x.q = (rows + x.rpc - 1) / x.rpc;
-  x.part = part;
-  x.bad = bad;
-  if (dice_mc_pass(&x, 0) != SL_OK)
+  if (p.chunks > maxc) {
+    p.rows_per_chunk = (rows + maxc - 1) / maxc;
+    p.chunks = (rows + p.rows_per_chunk - 1) / p.rows_per_chunk;
+  }
+  sl_chunk_acc r = sl_run_chunks(&p, nt, dice_mc_chunk, &x, SL_WS_KERNEL_BYTES);
+  if (r.nomem)
     return SL_ERR_NO_MEMORY;
-  for (int64_t t = 0; t < x.q; t++)
-    if (bad[t])
-      return SL_ERR_LABEL;
+  if (r.err)
+    return SL_ERR_LABEL;
   for (int64_t c = 0; c < 3 * C; c++) {
     double s = 0.0;
-    for (int64_t t = 0; t < x.q; t++)
+    for (int64_t t = 0; t < p.chunks; t++)
       s += part[3 * C * t + c];
     sums[c] = s;
   }
+  int64_t count = 0;
   for (int64_t c = 0; c < C; c++)
     count += (int64_t)sums[3 * c + 2];
   dice_finish(j, sums, count, j->grad ? ab : NULL, w);
-  if (j->grad) /* the calling thread has its workspace since the sums pass: cannot fail */
-    dice_mc_pass(&x, 1);
+  if (j->grad) { /* the calling thread has its workspace since the sums pass: cannot fail */
+    x.grad = 1;
+    sl_run_chunks(&p, nt, dice_mc_chunk, &x, SL_WS_KERNEL_BYTES);
+  }
   return SL_OK;
 }

@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: MIT
+/*
+ * loss_ce.c - the driver of the softmax losses over pixel rows (the registry's driver column
+ * "ce": cross-entropy, softmax focal): pixel rows (n, y), N*H of them, each spanning the C class
+ * rows (n, 0..C-1, y).
+ *
+ * Passes over memory: a prepass over labels (and mask, pixel weights) validates every selected
+ * label before anything is written and sums the pixel x class weights (MEAN's normaliser); then
+ * one pass over the logits. A call that writes only at its end (no gradient, no NONE map, no
+ * per-box statistics) skips the prepass: its main pass validates and sums the same terms.
+ * Sections without boxes give the kernel runs spanning all of a chunk's rows of one sample.
+ * Outside the counted pixels the driver writes the zeros of grad and of a NONE loss map.
+ */
+#include "kernels.h"
+#include "loss.h"
+#include "runner.h"
+#include "section.h"
+
+enum {
+  SL_CE_SEG = 1024, /* pixels of a run converted to class indices at a time */
+  SL_CE_GAP = 16,   /* uncounted runs at least this long go to the zero fill */
+  SL_LINE = 16      /* floats per cache line (64 bytes) */
+};
+
+typedef struct ce_ctx {
+  const sl_job *job;
+  sl_ce_fn fn;
+  double gscale, cw_sum;
+  int box_stats;     /* per-box statistics (sl_box_stats_wanted) */
+  int stream;        /* non-temporal output stores (sl__stream_bytes) */
+  int count_in_pass; /* no prepass: the main pass validates, counts and sums the normaliser */
+} ce_ctx;
+
+/* Sections without boxes: the rows [r, end) of one sample (at most up to r1) form one run,
+ * contiguous in every plane (fewer, longer segments); the prepass and the main pass group
+ * them alike, so their normaliser sums are the same bit for bit. */
+static int64_t ce_run_end(const sl_job *j, int64_t r, int64_t r1) {
+  int64_t e = (r / j->h + 1) * j->h;
+  return e < r1 ? e : r1;
+}
+
+/* The normaliser terms of the pixels [p, p + len) with class indices cls and pixel weights pw
+ * (the segment's, or NULL = 1): *count counted pixels, returned the sum of their pw x class
+ * weights; *bad |= a counted label outside [0, C). */
+static double ce_norm(const sl_job *j, const int32_t *cls, const float *pw, int64_t len,
+                      int64_t *count, int *bad) {
+  const float *cw = j->opt.weight;
+  int64_t n = 0;
+  int b = 0;
+  double s = 0.0;
+  for (int64_t i = 0; i < len; i++) { /* no branch per pixel (SL_TO_CLS) */
+    n += cls[i] >= 0;
+    b |= cls[i] == SL_CLS_BAD;
+  }
+  for (int64_t i = 0; (cw || pw) && i < len; i++) {
+    double v = (pw ? (double)pw[i] : 1.0) * (cw ? (double)cw[cls[i] < 0 ? 0 : cls[i]] : 1.0);
+    s += cls[i] >= 0 ? v : 0.0;
+  }
+  *count += n;
+  *bad |= b;
+  return cw || pw ? s : (double)n;
+}
+
+/* The normaliser terms of the covered run [x0, x1) from the start of pixel row r (as ce_span
+ * cuts it) added to acc. */
+static void ce_check_run(const sl_job *j, int64_t r, int64_t x0, int64_t x1, sl_chunk_acc *acc) {
+  int32_t cls[SL_CE_SEG];
+  for (int64_t xs = x0; xs < x1; xs += SL_CE_SEG) {
+    int64_t len = x1 - xs < SL_CE_SEG ? x1 - xs : SL_CE_SEG;
+    int64_t p = r * j->w + xs;
+    sl_to_cls(j, p, len, cls);
+    acc->norm += ce_norm(j, cls, j->opt.pixel_weight ? j->opt.pixel_weight + p : NULL, len,
+                         &acc->count, &acc->err);
+  }
+}
+
+/* Prepass over pixel rows: validates selected labels, counts pixels, sums their class weights
+ * (acc->norm), in the main pass's runs. */
+static void ce_check_rows(const void *vctx, int64_t k, int64_t r0, int64_t r1, void *ws,
+                          sl_chunk_acc *acc) {
+  (void)k;
+  (void)ws;
+  const sl_job *j = ((const ce_ctx *)vctx)->job;
+  for (int64_t r = r0; r < r1; r++) {
+    if (sl_no_boxes(j)) {
+      int64_t re = ce_run_end(j, r, r1);
+      ce_check_run(j, r, 0, (re - r) * j->w, acc);
+      r = re - 1;
+      continue;
+    }
+    sl_row_iter it;
+    int64_t x0, x1;
+    int cov;
+    sl_row_begin(&it, j, r / j->h, r % j->h, 0);
+    while (sl_row_next(&it, &x0, &x1, &cov))
+      if (cov)
+        ce_check_run(j, r, x0, x1, acc);
+  }
+}
+
+/* The counted pixels [x0, x1) from the start of pixel row r (covered by the section's boxes;
+ * x1 may pass W: then the run continues over the next rows of the same sample, contiguous in
+ * every plane): class indices a segment at a time, counted stretches (with the short uncounted
+ * gaps inside them) to the kernel; runs of at least SL_CE_GAP uncounted pixels only get their
+ * zeros, plane by plane. Returns the loss sum; with norm, the normaliser terms added to *norm,
+ * *count and *bad (as the prepass adds them). */
+static double ce_span(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, float *lmap,
+                      double *norm, int64_t *count, int *bad, void *ws) {
+  const sl_job *j = ctx->job;
+  const sl_options *o = &j->opt;
+  int64_t w = j->w, h = j->h, hw = j->h * j->w;
+  int64_t xoff = (r / h) * j->c * hw + (r % h) * w; /* element (n, 0, y, 0) */
+  int32_t cls[SL_CE_SEG];
+  double sum = 0.0;
+  /* Streaming: the kernel's stretches, the zero fill and these chunks start and end on lines
+   * (SL_LINE floats from the gradient's start), the stretches taking in the uncounted pixels up
+   * to them, so no line is written partly by non-temporal and partly by ordinary stores (its
+   * write-combining buffer would be flushed half full and the line read for ownership). */
+  const int64_t al = ctx->stream ? SL_LINE : 1;
+  for (int64_t xs = x0, step = SL_CE_SEG - ((xoff + x0) & (al - 1)); xs < x1;
+       xs += step, step = SL_CE_SEG) {
+    int64_t len = x1 - xs < step ? x1 - xs : step;
+    int64_t p = r * w + xs, base = xoff + xs; /* base: element offset of the chunk's pixel 0 */
+    sl_to_cls(j, p, len, cls); /* SL_CLS_BAD (without a prepass) counts as uncounted */
+    if (norm)
+      *norm += ce_norm(j, cls, o->pixel_weight ? o->pixel_weight + p : NULL, len, count, bad);
+    for (int64_t i = 0; i < len;) {
+      int64_t s0 = i;
+      while (s0 < len && cls[s0] < 0)
+        s0++;
+      if (s0 < len && s0 - ((base + s0) & (al - 1)) >= i)
+        s0 -= (base + s0) & (al - 1);
+      if (s0 > i) {
+        sl_zero_out(lmap ? lmap + xs + i : NULL, s0 - i, ctx->stream);
+        for (int64_t c = 0; j->grad && c < j->c; c++)
+          sl_zero_out(j->grad + xoff + c * hw + xs + i, s0 - i, ctx->stream);
+      }
+      if (s0 == len)
+        break;
+      /* the stretch ends before the first SL_CE_GAP uncounted pixels in a row (or the trailing
+       * ones): one predictable branch per pixel, the run length kept without a branch */
+      int64_t k = s0 + 1, gap = 0;
+      for (; k < len && gap < SL_CE_GAP; k++)
+        gap = (gap + 1) & -(int64_t)(cls[k] < 0);
+      int64_t end = k - gap;
+      end += (al - ((base + end) & (al - 1))) & (al - 1); /* uncounted up to the line's end */
+      end = end < len ? end : len;
+      sl_ce_row row = {
+          .x = j->x + xoff + xs + s0,
+          .cls = cls + s0,
+          .cw = o->weight,
+          .pw = o->pixel_weight ? o->pixel_weight + p + s0 : NULL,
+          .gmap = o->grad_map ? o->grad_map + p + s0 : NULL,
+          .loss = lmap ? lmap + xs + s0 : NULL,
+          .grad = j->grad ? j->grad + xoff + xs + s0 : NULL,
+          .gscale = ctx->gscale,
+          .cw_sum = ctx->cw_sum,
+          .smoothing = o->label_smoothing,
+          .gamma = o->focal_gamma,
+          .cstride = hw,
+          .classes = j->c,
+          .len = end - s0,
+          .stream = ctx->stream,
+          .ws = ws,
+      };
+      sum += ctx->fn(&row);
+      i = end;
+    }
+  }
+  return sum;
+}
+
+static void ce_rows(const void *vctx, int64_t k, int64_t r0, int64_t r1, void *ws,
+                    sl_chunk_acc *acc) {
+  (void)k;
+  const ce_ctx *ctx = vctx;
+  const sl_job *j = ctx->job;
+  int64_t w = j->w, h = j->h, hw = j->h * j->w;
+  float *lmap_all = j->opt.reduction == SL_REDUCTION_NONE ? j->loss : NULL;
+  /* the chunk's samples' box statistics (whole samples), zeroed here rather than before the
+   * pass: nothing is written unless every thread has its workspace */
+  if (ctx->box_stats)
+    sl_box_stats_clear(j, r0 / h, (r1 + h - 1) / h);
+  for (int64_t r = r0; r < r1; r++) {
+    int64_t xoff = (r / h) * j->c * hw + (r % h) * w; /* element (n, 0, y, 0) */
+    float *lmap = lmap_all ? lmap_all + r * w : NULL;
+    double *norm = ctx->count_in_pass ? &acc->norm : NULL;
+    if (sl_no_boxes(j)) {
+      int64_t re = ce_run_end(j, r, r1);
+      acc->sum += ce_span(ctx, r, 0, (re - r) * w, lmap, norm, &acc->count, &acc->err, ws);
+      r = re - 1;
+      continue;
+    }
+    sl_row_iter it;
+    int64_t x0, x1;
+    int cov;
+    sl_row_begin(&it, j, r / h, r % h, ctx->box_stats);
+    while (sl_row_next(&it, &x0, &x1, &cov)) {
+      if (!cov) {
+        sl_zero_out(lmap ? lmap + x0 : NULL, x1 - x0, ctx->stream);
+        for (int64_t c = 0; j->grad && c < j->c; c++)
+          sl_zero_out(j->grad + xoff + c * hw + x0, x1 - x0, ctx->stream);
+        continue;
+      }
+      if (!ctx->box_stats) {
+        acc->sum += ce_span(ctx, r, x0, x1, lmap, norm, &acc->count, &acc->err, ws);
+        continue;
+      }
+      double bnorm = 0.0;
+      int64_t bcount = 0;
+      int unused = 0;
+      double s = ce_span(ctx, r, x0, x1, lmap, &bnorm, &bcount, &unused, ws);
+      acc->sum += s;
+      sl_box_stats_add(j, &it, x0, s, bnorm, bcount);
+    }
+  }
+  sl_stream_fence(ctx->stream);
+}
+
+sl_status sl_run_ce(const sl_job *j, const sl_kernels *k) {
+  const sl_options *o = &j->opt;
+  ce_ctx ctx = {j,
+                j->op == SL_OP_CE ? k->ce : k->softmax_focal,
+                0.0,
+                0.0,
+                sl_box_stats_wanted(j),
+                sl_stream_out(j, j->h * j->w),
+                0};
+  if (o->weight) {
+    for (int64_t c = 0; c < j->c; c++)
+      ctx.cw_sum += o->weight[c];
+  } else {
+    ctx.cw_sum = (double)j->c;
+  }
+  /* A non-finite class weight (inf, NaN): the SIMD kernels regroup sums for speed and accuracy
+   * (W log s + sum_c w_c (m - x_c); (A - B_t) - A (1 - p_t)), which then give inf * 0 or
+   * inf - inf where the reference's term-by-term order gives +-inf. Such a call runs the
+   * reference kernel, so every ISA returns the same infinities and NaNs. */
+  if (!sl_all_finite(o->weight, j->c))
+    ctx.fn = j->op == SL_OP_CE ? sl_kernels_scalar.ce : sl_kernels_scalar.softmax_focal;
+  sl_plan p = sl_make_plan(j->n * j->h, j->w * j->c, ctx.box_stats ? j->h : 0);
+  /* The prepass validates every label before anything is written and gives MEAN's normaliser
+   * to the gradient; a call that writes only at its end (no gradient, no loss map, no per-box
+   * statistics) does both in the main pass instead: the labels are read once. */
+  ctx.count_in_pass = !j->grad && o->reduction != SL_REDUCTION_NONE && !ctx.box_stats;
+  sl_chunk_acc pre = {0.0, 0.0, 0, 0, 0};
+  if (!ctx.count_in_pass) {
+    pre = sl_run_chunks(&p, o->num_threads, ce_check_rows, &ctx, 0);
+    if (pre.err)
+      return SL_ERR_LABEL;
+  }
+  if (o->reduction == SL_REDUCTION_MEAN)
+    ctx.gscale = pre.norm != 0.0 ? (double)o->grad_scale / pre.norm : 0.0;
+  else
+    ctx.gscale = o->grad_scale;
+
+  sl_chunk_acc r = sl_run_chunks(&p, o->num_threads, ce_rows, &ctx, SL_WS_KERNEL_BYTES);
+  if (r.nomem)
+    return SL_ERR_NO_MEMORY;
+  if (ctx.count_in_pass) {
+    if (r.err)
+      return SL_ERR_LABEL;
+    pre = r;
+  }
+  double norm = pre.norm;
+  if (j->loss && o->reduction != SL_REDUCTION_NONE)
+    *j->loss =
+        (float)(o->reduction == SL_REDUCTION_SUM ? r.sum : (norm != 0.0 ? r.sum / norm : 0.0));
+  sl_write_stats(j, r.sum, norm, pre.count);
+  return SL_OK;
+}
