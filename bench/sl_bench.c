@@ -11,7 +11,10 @@
  *                 (sl_sigmoid_focal, gamma 2, alpha 0.25, BCE cases; only in a build where
  *                 the library is 0.3 or later, else skipped with a note): each
  *                 focal call is timed in alternation with its base (ce, bce_logits) on the
- *                 same case, section and mode, and "vs base" is the ratio of the two medians
+ *                 same case, section and mode, and "vs base" is the ratio of the two medians;
+ *                 ce_ohem (sl_ce with online hard example mining: ohem_thresh 0.7,
+ *                 ohem_min_kept 100000 per sample, mmsegmentation's usual setting; CE cases,
+ *                 library 1.1 or later), timed in alternation with ce
  *   sections:     whole, box (central 2/3 of H and of W), mask (broadcast N x 1 x H x W mask,
  *                 the same central 2/3), boxes (one box per sample, central 2/3 shifted),
  *                 rand50 (broadcast mask, each pixel selected with probability 1/2, seeded)
@@ -102,6 +105,8 @@ enum { MAX_LIST = 64, MIN_REPS = 5, MAX_REPS = 100000, DEFAULT_BOXES_PER_IMAGE =
 
 /* sl_sigmoid_focal is in the library from 0.3 on (the bench builds against older headers too) */
 #define HAVE_SIGMOID_FOCAL (SL_VERSION_NUMBER >= 300)
+/* online hard example mining (sl_options.ohem_thresh) from 1.1 on */
+#define HAVE_OHEM (SL_VERSION_NUMBER >= 10100)
 
 static const char *const default_cases[] = {"bce-4x1x64x64", "ce-4x4x64x64", "bce-16x1x512x512",
                                             "ce-8x21x512x512", "ce-1x19x1024x2048"};
@@ -109,8 +114,8 @@ static const char *const all_entries[] = {"bce", "bce_logits", "ce"};
 /* Only with --entry: Dice / Tversky (dice on probabilities and dice_logits on BCE
  * cases, dice_mc on CE cases; default options: Dice, MEAN) and the focal losses (softmax_focal on
  * CE cases, sigmoid_focal on BCE cases; gamma 2, sigmoid alpha 0.25). */
-static const char *const extra_entries[] = {"dice", "dice_logits", "dice_mc", "softmax_focal",
-                                            "sigmoid_focal"};
+static const char *const extra_entries[] = {"dice",          "dice_logits",   "dice_mc",
+                                            "softmax_focal", "sigmoid_focal", "ce_ohem"};
 static const char *const all_sections[] = {"whole", "box", "mask", "boxes", "rand50", "blobs"};
 /* Only with --section: dets (many boxes per image, box_offsets), maskpw (the mask and
  * options.pixel_weight; ce and softmax_focal only). */
@@ -165,12 +170,13 @@ static int in_list(const char *s, const char *const *list, int n) {
 
 /* 1 for the entry points on CE cases (labels), 0 for those on BCE cases. */
 static int entry_is_ce(const char *e) {
-  return strcmp(e, "ce") == 0 || strcmp(e, "dice_mc") == 0 || strcmp(e, "softmax_focal") == 0;
+  return strcmp(e, "ce") == 0 || strcmp(e, "dice_mc") == 0 || strcmp(e, "softmax_focal") == 0 ||
+         strcmp(e, "ce_ohem") == 0;
 }
 
 /* The entry point a focal loss is compared with (same case, section and mode), or NULL. */
 static const char *base_entry(const char *e) {
-  if (strcmp(e, "softmax_focal") == 0)
+  if (strcmp(e, "softmax_focal") == 0 || strcmp(e, "ce_ohem") == 0)
     return "ce";
   if (strcmp(e, "sigmoid_focal") == 0)
     return "bce_logits";
@@ -186,7 +192,8 @@ static int section_fits(const char *entry, const char *section) {
 
 /* 1 when this build can call the entry point. */
 static int entry_available(const char *e) {
-  return strcmp(e, "sigmoid_focal") != 0 || HAVE_SIGMOID_FOCAL;
+  return (strcmp(e, "sigmoid_focal") != 0 || HAVE_SIGMOID_FOCAL) &&
+         (strcmp(e, "ce_ohem") != 0 || HAVE_OHEM);
 }
 
 /* xorshift64*: fast, deterministic test data. */
@@ -579,6 +586,16 @@ static sl_status job_run(job *j) {
   }
   if (strcmp(j->entry, "ce") == 0)
     return sl_ce(&k->shape, k->logits, k->labels, SL_LABEL_I64, j->regp, &j->opt, loss, grad);
+  if (strcmp(j->entry, "ce_ohem") == 0) {
+#if HAVE_OHEM
+    sl_options o = j->opt;
+    o.ohem_thresh = 0.7f;
+    o.ohem_min_kept = 100000;
+    return sl_ce(&k->shape, k->logits, k->labels, SL_LABEL_I64, j->regp, &o, loss, grad);
+#else
+    die("ce_ohem: not in this build (sectionloss.h older than 1.1)", NULL);
+#endif
+  }
   if (strcmp(j->entry, "bce") == 0)
     return sl_bce(&k->shape, k->prob, k->target, j->regp, &j->opt, loss, grad);
   return sl_bce_logits(&k->shape, k->logits, k->target, j->regp, &j->opt, loss, grad);

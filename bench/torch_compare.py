@@ -44,6 +44,13 @@ sl-bench's random-50% and object-with-holes masks, from sl-bench --save-masks, i
   softmax focal (--entries softmax_focal): the form below; compiled, with a mask:
              ce = F.cross_entropy(logits, torch.where(m, labels, -100), reduction="none");
              ((1 - torch.exp(-ce)) ** 2 * ce).sum() / m.sum(); Python: softmax_focal_loss
+  ce_ohem (--entries ce_ohem): online hard example mining, mmsegmentation's
+             OHEMPixelSampler(thresh=0.7, min_kept=100000): pt = softmax(x).gather(labels);
+             eager: kth = pt[valid].sort()[0][min(100000 N, count - 1)] (mmseg's sample());
+             compiled: torch.topk(where(valid, pt, 2), k + 1, largest=False).values[-1];
+             kept = valid & (pt < max(kth, 0.7)); F.cross_entropy over the kept pixels;
+             Python: cross_entropy(..., ohem_thresh=0.7, ohem_min_kept=100000); sl C: sl-bench's
+             ce_ohem
 The focal, Dice and many-box cases (with --entries / --sections; eager only, not the compiled or the Python-package path,
 but softmax_focal outside dets and maskpw):
   sections   dets:   20 seeded boxes per image (sizes log-uniform in [W/32, W/2], overlapping,
@@ -111,7 +118,9 @@ CSV_HEADER = ("impl,isa,threads,case,entry,section,mode,n,c,h,w,elements,bytes,r
               "min_s,elem_per_s,gb_per_s,roof_pct,loss")
 
 
-CE_ENTRIES = ("ce", "softmax_focal", "dice_mc")
+CE_ENTRIES = ("ce", "softmax_focal", "dice_mc", "ce_ohem")
+# online hard example mining: mmsegmentation's usual OHEMPixelSampler(thresh=0.7, min_kept=100000)
+OHEM_THRESH, OHEM_MIN_KEPT = 0.7, 100000
 # the focal / Dice entries and the dets / maskpw sections: eager PyTorch forms only (no compiled form, no Python
 # package); softmax_focal has all three outside them
 NEW_ENTRIES = ("softmax_focal", "sigmoid_focal", "dice", "dice_logits", "dice_mc")
@@ -301,9 +310,38 @@ def new_loss_fn(kind, entry, section, d, shape, impl="torch"):
     return x, f
 
 
+def ohem_loss_fn(section, d, shape, compiled):
+    """Cross-entropy over the pixels mmsegmentation's OHEMPixelSampler keeps (thresh form), the
+    way users write it: p_t by softmax and gather, the (min_kept N)-th smallest p_t by a sort
+    of the valid pixels (mmseg's sample(); eager) or by topk (the form torch.compile takes,
+    with the valid count known beforehand), then F.cross_entropy with the other pixels ignored
+    (MEAN over the kept ones, as sectionloss)."""
+    n = shape[0]
+    labels = d["labels"]
+    valid = None if section == "whole" else section_mask(d, section)[:, 0]
+    count = int(labels.numel() if valid is None else valid.sum())
+    k = min(OHEM_MIN_KEPT * n, count - 1)
+
+    def f(x):
+        with torch.no_grad():
+            pt = F.softmax(x, dim=1).gather(1, labels.unsqueeze(1)).squeeze(1)
+            if compiled:
+                key = pt if valid is None else torch.where(valid, pt, 2.0)
+                kth = torch.topk(key.flatten(), k + 1, largest=False).values[-1]
+            else:
+                kth = (pt if valid is None else pt[valid]).sort()[0][k]
+            kept = pt < torch.clamp(kth, min=OHEM_THRESH)
+            if valid is not None:
+                kept &= valid
+        return F.cross_entropy(x, torch.where(kept, labels, -100), ignore_index=-100)
+    return d["logits"], f
+
+
 def torch_loss_fn(kind, entry, section, d, shape, compiled=False):
     """Returns (x, f): f(x) computes the loss the way a PyTorch user would (compiled: in the
     form torch.compile needs)."""
+    if entry == "ce_ohem":
+        return ohem_loss_fn(section, d, shape, compiled)
     if compiled and entry == "softmax_focal" and section in MASK_SECTIONS:
         labels, m = d["labels"], section_mask(d, section)[:, 0]
         count = m.sum()
@@ -357,6 +395,10 @@ def sl_loss_fn(kind, entry, section, d, shape):
     if entry == "softmax_focal":
         labels = d["labels"]
         return d["logits"], lambda x: sectionloss.softmax_focal_loss(x, labels, gamma=2.0, **kw)
+    if entry == "ce_ohem":
+        labels = d["labels"]
+        return d["logits"], lambda x: sectionloss.cross_entropy(
+            x, labels, ohem_thresh=OHEM_THRESH, ohem_min_kept=OHEM_MIN_KEPT, **kw)
     if kind == "ce":
         labels = d["labels"]
         return d["logits"], lambda x: sectionloss.cross_entropy(x, labels, **kw)

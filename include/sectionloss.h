@@ -40,7 +40,7 @@ extern "C" {
  * grow only at their end and carry their size; see "Binary compatibility" below. The 0.x
  * layouts (soname libsectionloss.so.0) are not compatible with 1.x. */
 #define SL_VERSION_MAJOR 1
-#define SL_VERSION_MINOR 0
+#define SL_VERSION_MINOR 1
 #define SL_VERSION_PATCH 0
 
 #if defined(_WIN32)
@@ -98,6 +98,9 @@ typedef enum sl_status {
                              thread's first call that needs it and kept until the thread exits)
                              could not be allocated; nothing has been written. (An OpenMP thread
                              that cannot get its own takes no share of the work.) */
+  SL_ERR_OHEM,            /* 1.1: ohem_thresh above 1 or NaN, ohem_min_kept < 0 (or nonzero
+                             without mining), or mining with a loss other than sl_ce and
+                             sl_softmax_focal */
   SL_STATUS_COUNT_        /* number of status codes; not a status */
 } sl_status;
 
@@ -215,6 +218,17 @@ typedef struct sl_options {
                                 formula) */
   /* Fields added after 1.0 go here, each with the version that added it, starting at or beyond
    * the previous release's sizeof (never in its tail padding). */
+  /* 1.1: online hard example mining (sl_ce, sl_softmax_focal), mmsegmentation's
+   * OHEMPixelSampler with thresh: over the counted pixels of the section, p_t = the softmax
+   * probability of the pixel's label, K = ohem_min_kept x N, n the counted pixels; the
+   * threshold is max(ohem_thresh, the p_t of index min(K, n - 1) in ascending order), and a
+   * pixel is kept when its p_t is below it (a NaN p_t is always kept, so the NaN reaches the
+   * loss). The kept pixels are the section: MEAN divides by their pixel x class weights (mmseg's
+   * default divides by every pixel of the batch), stats and box_stats count them. p_t is the
+   * float kernel's, so a pixel within its rounding of the threshold may be kept on one ISA and
+   * not on another; every thread count gives the same selection. */
+  float ohem_thresh;     /* in [0, 1]; any value < 0 (default -1): no mining */
+  int64_t ohem_min_kept; /* >= 0 per sample, default 0; must be 0 without mining */
 } sl_options;
 
 /* Writes the defaults into the fields of *options that lie inside size (nothing beyond it; zero

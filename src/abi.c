@@ -30,7 +30,7 @@
   X(sl_options, focal_alpha) X(sl_options, dice_tversky) X(sl_options, tversky_alpha)             \
   X(sl_options, tversky_beta) X(sl_options, tversky_gamma) X(sl_options, dice_smooth)             \
   X(sl_options, dice_eps) X(sl_options, dice_log_loss) X(sl_options, dice_from_logits)            \
-  X(sl_options, dice_sums)
+  X(sl_options, dice_sums) X(sl_options, ohem_thresh) X(sl_options, ohem_min_kept)
 
 #define SL_STRUCT(T)   {#T, NULL, 0, sizeof(T)},
 #define SL_FIELD(T, f) {#T, #f, offsetof(T, f), sizeof(((T *)0)->f)},
@@ -97,6 +97,7 @@ static void options_defaults(void *p) {
       .tversky_beta = 0.5f,
       .tversky_gamma = 1.0f,
       .dice_eps = 1e-7f,
+      .ohem_thresh = -1.0f,
   }; /* every other field 0 / NULL */
 }
 

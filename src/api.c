@@ -95,6 +95,10 @@ const char *sl_status_string(sl_status s) {
     return "invalid options: dice_tversky, dice_log_loss and dice_from_logits must be 0 or 1; "
            "tversky_alpha, tversky_beta, dice_smooth finite and >= 0; tversky_gamma and "
            "dice_eps finite and > 0";
+  case SL_ERR_OHEM:
+    return "invalid options: ohem_thresh must be in [0, 1] (any value < 0: no mining) and not "
+           "NaN, ohem_min_kept >= 0 and 0 without mining; mining is for sl_ce and "
+           "sl_softmax_focal only";
   default:
     return "unknown status code";
   }
@@ -136,6 +140,10 @@ static sl_status validate_loss_options(const sl_job *j, const sl_options *o) {
     return SL_ERR_FOCAL;
   if (op == SL_OP_SIGMOID_FOCAL && !(o->focal_alpha <= 1.0f))
     return SL_ERR_FOCAL;
+  const int ohem = o->ohem_thresh >= 0.0f;
+  if (!(o->ohem_thresh <= 1.0f) || o->ohem_min_kept < 0 || (!ohem && o->ohem_min_kept != 0) ||
+      (ohem && op != SL_OP_CE && op != SL_OP_SOFTMAX_FOCAL))
+    return SL_ERR_OHEM;
   if (dice && ((unsigned)o->dice_tversky > 1 || (unsigned)o->dice_log_loss > 1 ||
                (unsigned)o->dice_from_logits > 1 || !finite_ge0(o->tversky_alpha) ||
                !finite_ge0(o->tversky_beta) || !finite_ge0(o->dice_smooth) ||

@@ -11,10 +11,14 @@
  * Sections without boxes give the kernel runs spanning all of a chunk's rows of one sample.
  * Outside the counted pixels the driver writes the zeros of grad and of a NONE loss map.
  */
+#include <math.h>
+#include <string.h>
+
 #include "kernels.h"
 #include "loss.h"
 #include "runner.h"
 #include "section.h"
+#include "workspace.h"
 
 enum {
   SL_CE_SEG = 1024, /* pixels of a run converted to class indices at a time */
@@ -26,9 +30,12 @@ typedef struct ce_ctx {
   const sl_job *job;
   sl_ce_fn fn;
   double gscale, cw_sum;
-  int box_stats;     /* per-box statistics (sl_box_stats_wanted) */
-  int stream;        /* non-temporal output stores (sl__stream_bytes) */
-  int count_in_pass; /* no prepass: the main pass validates, counts and sums the normaliser */
+  int box_stats;       /* per-box statistics (sl_box_stats_wanted) */
+  int stream;          /* non-temporal output stores (sl__stream_bytes) */
+  int count_in_pass;   /* no prepass: the main pass validates, counts and sums the normaliser */
+  float *ohem_out;     /* OHEM's prepass (ohem_rows): where it writes each pixel's -log p_t */
+  const float *ohem_l; /* OHEM, the passes after it: ohem_out, -1 where not counted */
+  float ohem_L;        /* OHEM: a pixel is kept when its ohem_l is not <= this */
 } ce_ctx;
 
 /* Sections without boxes: the rows [r, end) of one sample (at most up to r1) form one run,
@@ -37,6 +44,17 @@ typedef struct ce_ctx {
 static int64_t ce_run_end(const sl_job *j, int64_t r, int64_t r1) {
   int64_t e = (r / j->h + 1) * j->h;
   return e < r1 ? e : r1;
+}
+
+/* The class indices of the pixels [p, p + len) (sl_to_cls), OHEM's unkept pixels not counted
+ * (a bad label stays bad: the prepass reports it). */
+static void ce_cls(const ce_ctx *ctx, int64_t p, int64_t len, int32_t *cls) {
+  sl_to_cls(ctx->job, p, len, cls);
+  const float *l = ctx->ohem_l ? ctx->ohem_l + p : NULL;
+  for (int64_t i = 0; l && i < len; i++) { /* no branch per pixel (sl_to_cls) */
+    int32_t keep = -(int32_t)(!(l[i] <= ctx->ohem_L) | (cls[i] == SL_CLS_BAD));
+    cls[i] = (cls[i] & keep) | (SL_CLS_NONE & ~keep);
+  }
 }
 
 /* The normaliser terms of the pixels [p, p + len) with class indices cls and pixel weights pw
@@ -63,12 +81,13 @@ static double ce_norm(const sl_job *j, const int32_t *cls, const float *pw, int6
 
 /* The normaliser terms of the covered run [x0, x1) from the start of pixel row r (as ce_span
  * cuts it) added to acc. */
-static void ce_check_run(const sl_job *j, int64_t r, int64_t x0, int64_t x1, sl_chunk_acc *acc) {
+static void ce_check_run(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, sl_chunk_acc *acc) {
+  const sl_job *j = ctx->job;
   int32_t cls[SL_CE_SEG];
   for (int64_t xs = x0; xs < x1; xs += SL_CE_SEG) {
     int64_t len = x1 - xs < SL_CE_SEG ? x1 - xs : SL_CE_SEG;
     int64_t p = r * j->w + xs;
-    sl_to_cls(j, p, len, cls);
+    ce_cls(ctx, p, len, cls);
     acc->norm += ce_norm(j, cls, j->opt.pixel_weight ? j->opt.pixel_weight + p : NULL, len,
                          &acc->count, &acc->err);
   }
@@ -80,11 +99,12 @@ static void ce_check_rows(const void *vctx, int64_t k, int64_t r0, int64_t r1, v
                           sl_chunk_acc *acc) {
   (void)k;
   (void)ws;
-  const sl_job *j = ((const ce_ctx *)vctx)->job;
+  const ce_ctx *ctx = vctx;
+  const sl_job *j = ctx->job;
   for (int64_t r = r0; r < r1; r++) {
     if (sl_no_boxes(j)) {
       int64_t re = ce_run_end(j, r, r1);
-      ce_check_run(j, r, 0, (re - r) * j->w, acc);
+      ce_check_run(ctx, r, 0, (re - r) * j->w, acc);
       r = re - 1;
       continue;
     }
@@ -94,7 +114,7 @@ static void ce_check_rows(const void *vctx, int64_t k, int64_t r0, int64_t r1, v
     sl_row_begin(&it, j, r / j->h, r % j->h, 0);
     while (sl_row_next(&it, &x0, &x1, &cov))
       if (cov)
-        ce_check_run(j, r, x0, x1, acc);
+        ce_check_run(ctx, r, x0, x1, acc);
   }
 }
 
@@ -121,7 +141,7 @@ static double ce_span(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, floa
        xs += step, step = SL_CE_SEG) {
     int64_t len = x1 - xs < step ? x1 - xs : step;
     int64_t p = r * w + xs, base = xoff + xs; /* base: element offset of the chunk's pixel 0 */
-    sl_to_cls(j, p, len, cls); /* SL_CLS_BAD (without a prepass) counts as uncounted */
+    ce_cls(ctx, p, len, cls); /* SL_CLS_BAD (without a prepass) counts as uncounted */
     if (norm)
       *norm += ce_norm(j, cls, o->pixel_weight ? o->pixel_weight + p : NULL, len, count, bad);
     for (int64_t i = 0; i < len;) {
@@ -217,15 +237,137 @@ static void ce_rows(const void *vctx, int64_t k, int64_t r0, int64_t r1, void *w
   sl_stream_fence(ctx->stream);
 }
 
+/* ---- OHEM ----------------------------------------------------------------------------------
+ * A first pass writes each counted pixel's l = -log p_t (the CE kernel's loss map without
+ * weights or smoothing: the float kernel's p_t) and -1 at every other pixel; the threshold is
+ * then selected from those values (a radix selection over their bits, no sort), and the passes
+ * after it count a pixel only when its l is above it (ce_cls). In l, mmseg's rule
+ * p_t < max(thresh, p_(K')) reads l > min(-log thresh, l_(K')), l_(K') the (K' + 1)-th largest. */
+
+/* The covered run [x0, x1) from the start of pixel row r: l, or -1, per pixel. */
+static void ohem_run(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, void *ws) {
+  const sl_job *j = ctx->job;
+  const int64_t w = j->w, h = j->h, hw = j->h * j->w;
+  const int64_t xoff = (r / h) * j->c * hw + (r % h) * w; /* element (n, 0, y, 0) */
+  int32_t cls[SL_CE_SEG];
+  for (int64_t xs = x0; xs < x1; xs += SL_CE_SEG) {
+    const int64_t len = x1 - xs < SL_CE_SEG ? x1 - xs : SL_CE_SEG, p = r * w + xs;
+    float *l = ctx->ohem_out + p;
+    sl_to_cls(j, p, len, cls);
+    sl_ce_row row = {.x = j->x + xoff + xs,
+                     .cls = cls,
+                     .loss = l,
+                     .cw_sum = (double)j->c,
+                     .cstride = hw,
+                     .classes = j->c,
+                     .len = len,
+                     .ws = ws};
+    ctx->fn(&row);
+    for (int64_t i = 0; i < len; i++) /* l >= 0 (a -0 made +0: the sign marks "not counted") */
+      l[i] = cls[i] >= 0 ? fabsf(l[i]) : -1.0f;
+  }
+}
+
+static void ohem_rows(const void *vctx, int64_t k, int64_t r0, int64_t r1, void *ws,
+                      sl_chunk_acc *acc) {
+  (void)k, (void)acc;
+  const ce_ctx *ctx = vctx;
+  const sl_job *j = ctx->job;
+  for (int64_t r = r0; r < r1; r++) {
+    if (sl_no_boxes(j)) {
+      int64_t re = ce_run_end(j, r, r1);
+      ohem_run(ctx, r, 0, (re - r) * j->w, ws);
+      r = re - 1;
+      continue;
+    }
+    sl_row_iter it;
+    int64_t x0, x1;
+    int cov;
+    sl_row_begin(&it, j, r / j->h, r % j->h, 0);
+    while (sl_row_next(&it, &x0, &x1, &cov)) {
+      if (cov) {
+        ohem_run(ctx, r, x0, x1, ws);
+        continue;
+      }
+      for (int64_t x = x0; x < x1; x++)
+        ctx->ohem_out[r * j->w + x] = -1.0f;
+    }
+  }
+}
+
+enum { SL_OHEM_BINS = 1 << 16 };
+
+static uint32_t f_bits(float f) {
+  uint32_t b;
+  memcpy(&b, &f, sizeof b);
+  return b;
+}
+
+/* The threshold in l over l[0 .. len) (values with the sign bit set are not counted): lthr
+ * unless at most K' = min(K, n - 1) of the n counted values exceed it, else the (K' + 1)-th
+ * largest value. A non-negative float's bits order like its value (NaN above +inf): the high
+ * 16 bits of the bits find its bin, the low 16 bits its place in the bin; hist: SL_OHEM_BINS
+ * counts of scratch. */
+static float ohem_select(const float *l, int64_t len, int64_t K, float lthr, uint32_t *hist) {
+  int64_t n = 0, above = 0;
+  memset(hist, 0, SL_OHEM_BINS * sizeof *hist);
+  for (int64_t i = 0; i < len; i++) {
+    const uint32_t b = f_bits(l[i]);
+    const int counted = b >> 31 == 0;
+    n += counted;
+    above += counted & !(l[i] <= lthr);
+    hist[b >> 16] += (uint32_t)counted; /* a not counted value's bin (>= 2^15) is never read */
+  }
+  const int64_t kk = K < n - 1 ? K : n - 1;
+  if (n == 0 || above > kk)
+    return lthr;
+  int64_t cum = 0;
+  uint32_t hi = SL_OHEM_BINS / 2 - 1;
+  while (cum + hist[hi] <= kk)
+    cum += hist[hi--];
+  const int64_t rank = kk - cum; /* from the top, within bin hi */
+  memset(hist, 0, SL_OHEM_BINS * sizeof *hist);
+  for (int64_t i = 0; i < len; i++) {
+    const uint32_t b = f_bits(l[i]);
+    hist[b & 0xffff] += (uint32_t)(b >> 16 == hi);
+  }
+  uint32_t lo = SL_OHEM_BINS - 1;
+  cum = 0;
+  while (cum + hist[lo] <= rank)
+    cum += hist[lo--];
+  const uint32_t key = hi << 16 | lo;
+  float v;
+  memcpy(&v, &key, sizeof v);
+  return v;
+}
+
+/* OHEM's prepass and selection: ctx->ohem_l and ctx->ohem_L set, or SL_ERR_NO_MEMORY. */
+static sl_status ohem_prepare(ce_ctx *ctx, const sl_plan *p, const sl_kernels *k) {
+  const sl_job *j = ctx->job;
+  const int64_t pixels = j->n * j->h * j->w;
+  float *buf =
+      sl_workspace(SL_WS_OHEM, (size_t)pixels * sizeof(float) + SL_OHEM_BINS * sizeof(uint32_t));
+  if (!buf)
+    return SL_ERR_NO_MEMORY;
+  ce_ctx pre = *ctx;
+  pre.fn = k->ce;
+  pre.ohem_out = buf;
+  if (sl_run_chunks(p, j->opt.num_threads, ohem_rows, &pre, SL_WS_KERNEL_BYTES).nomem)
+    return SL_ERR_NO_MEMORY;
+  const float thresh = j->opt.ohem_thresh;
+  const float lthr = (float)-log((double)thresh); /* thresh 0: +inf */
+  ctx->ohem_l = buf;
+  ctx->ohem_L =
+      ohem_select(buf, pixels, j->opt.ohem_min_kept * j->n, lthr, (uint32_t *)(buf + pixels));
+  return SL_OK;
+}
+
 sl_status sl_run_ce(const sl_job *j, const sl_kernels *k) {
   const sl_options *o = &j->opt;
-  ce_ctx ctx = {j,
-                j->op == SL_OP_CE ? k->ce : k->softmax_focal,
-                0.0,
-                0.0,
-                sl_box_stats_wanted(j),
-                sl_stream_out(j, j->h * j->w),
-                0};
+  ce_ctx ctx = {.job = j,
+                .fn = j->op == SL_OP_CE ? k->ce : k->softmax_focal,
+                .box_stats = sl_box_stats_wanted(j),
+                .stream = sl_stream_out(j, j->h * j->w)};
   if (o->weight) {
     for (int64_t c = 0; c < j->c; c++)
       ctx.cw_sum += o->weight[c];
@@ -239,6 +381,11 @@ sl_status sl_run_ce(const sl_job *j, const sl_kernels *k) {
   if (!sl_all_finite(o->weight, j->c))
     ctx.fn = j->op == SL_OP_CE ? sl_kernels_scalar.ce : sl_kernels_scalar.softmax_focal;
   sl_plan p = sl_make_plan(j->n * j->h, j->w * j->c, ctx.box_stats ? j->h : 0);
+  if (o->ohem_thresh >= 0.0f) {
+    sl_status st = ohem_prepare(&ctx, &p, k);
+    if (st != SL_OK)
+      return st;
+  }
   /* The prepass validates every label before anything is written and gives MEAN's normaliser
    * to the gradient; a call that writes only at its end (no gradient, no loss map, no per-box
    * statistics) does both in the main pass instead: the labels are read once. */

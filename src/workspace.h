@@ -15,17 +15,19 @@
  * Slots keep the users apart: SL_WS_KERNEL is the row kernels' scratch (the driver fetches it
  * in each thread of a parallel region and passes it in the row: sl_ce_row.ws,
  * sl_dice_mc_row.ws), SL_WS_DICE the Dice driver's per-call arrays on the calling thread, live
- * while that thread also runs kernels. Failure: the calling thread's buffer is fetched before
- * anything is written (SL_ERR_NO_MEMORY, nothing written); an OpenMP thread that cannot get
- * its own takes no chunk, and the others do its share (sl_run_chunks). The main thread's buffers
- * are not freed at exit (the C library runs no key destructor for it): still reachable, never lost.
+ * while that thread also runs kernels, SL_WS_OHEM the calling thread's OHEM values (4 bytes a
+ * pixel of the call, src/loss_ce.c) and selection histogram. Failure: the calling thread's buffer
+ * is fetched before anything is written (SL_ERR_NO_MEMORY, nothing written); an OpenMP thread that
+ * cannot get its own takes no chunk, and the others do its share (sl_run_chunks). The main thread's
+ * buffers are not freed at exit (the C library runs no key destructor for it): still reachable,
+ * never lost.
  */
 #ifndef SL_WORKSPACE_H
 #define SL_WORKSPACE_H
 
 #include <stddef.h>
 
-typedef enum sl_ws_slot { SL_WS_KERNEL, SL_WS_DICE, SL_WS_SLOTS } sl_ws_slot;
+typedef enum sl_ws_slot { SL_WS_KERNEL, SL_WS_DICE, SL_WS_OHEM, SL_WS_SLOTS } sl_ws_slot;
 
 /* The calling thread's buffer of slot, at least bytes, 64-byte aligned; NULL when it cannot be
  * allocated (the caller returns SL_ERR_NO_MEMORY). A pointer stays valid until the same thread

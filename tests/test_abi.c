@@ -162,8 +162,10 @@ Test(abi, older_caller_gets_defaults_beyond_its_size) {
 Test(abi, init_writes_only_inside_size) {
   enum { ROOM = sizeof(sl_options) + 64 };
   unsigned char buf[ROOM];
-  const size_t sizes[] = {sizeof(sl_options) - 1, sizeof(sl_options), sizeof(sl_options) + 24};
-  for (size_t k = 0; k < 3; k++) {
+  /* below the 1.0 layout's end, the 1.0 layout (a 1.0 caller), this header's, a newer one's */
+  const size_t size_1_0 = offsetof(sl_options, dice_sums) + sizeof(double *);
+  const size_t sizes[] = {size_1_0 - 1, size_1_0, sizeof(sl_options), sizeof(sl_options) + 24};
+  for (size_t k = 0; k < 4; k++) {
     memset(buf, 0xa5, sizeof buf);
     sl_status st = sl_options_init((sl_options *)(void *)buf, sizes[k]);
     cr_expect(st == (k == 0 ? SL_ERR_OPTIONS_SIZE : SL_OK), "size %zu: status %d", sizes[k], st);
@@ -199,7 +201,8 @@ Test(abi, sizes_in_calls) {
   rb[sizeof(sl_region)] = 1;
   cr_expect(sl_bce(&shape, p, t, r, o, &loss, NULL) == SL_ERR_REGION_SIZE);
   rb[sizeof(sl_region)] = 0;
-  const size_t bad[] = {0, 1, sizeof(size_t), sizeof(sl_options) - 1, 4097, SIZE_MAX};
+  const size_t end_1_0 = offsetof(sl_options, dice_sums) + sizeof(double *); /* 1.0's size */
+  const size_t bad[] = {0, 1, sizeof(size_t), end_1_0 - 1, 4097, SIZE_MAX};
   for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
     o->size = bad[k];
     loss = -1.0f;

@@ -30,7 +30,7 @@
 
 enum { STACK_BYTES = 64 << 10, DICE_CMAX = 1024 };
 
-typedef enum op { BCE, BCE_LOGITS, SIGMOID_FOCAL, CE, SOFTMAX_FOCAL, DICE, DICE_MC } op;
+typedef enum op { BCE, BCE_LOGITS, SIGMOID_FOCAL, CE, SOFTMAX_FOCAL, DICE, DICE_MC, CE_OHEM } op;
 
 typedef struct call {
   op op;
@@ -60,6 +60,10 @@ static sl_status run(call *c) {
   case DICE:
     o.dice_from_logits = 1;
     return sl_dice(&c->shape, c->x, c->t, NULL, &o, c->loss, c->grad);
+  case CE_OHEM: /* the mining's prepass and selection */
+    o.ohem_thresh = 0.7f;
+    o.ohem_min_kept = 50;
+    return sl_ce(&c->shape, c->x, c->labels, SL_LABEL_I32, NULL, &o, c->loss, c->grad);
   default:
     return sl_dice_multiclass(&c->shape, c->x, c->labels, SL_LABEL_I32, NULL, &o, c->loss, c->grad);
   }
@@ -93,7 +97,7 @@ static float urand(void) {
  * same bits. */
 static void check(op o, sl_shape shape) {
   const int64_t n = shape.n * shape.c * shape.h * shape.w, pix = shape.n * shape.h * shape.w;
-  const int labels = o == CE || o == SOFTMAX_FOCAL || o == DICE_MC;
+  const int labels = o == CE || o == SOFTMAX_FOCAL || o == DICE_MC || o == CE_OHEM;
   float *x = malloc((size_t)n * sizeof(float)), *t = malloc((size_t)n * sizeof(float));
   int32_t *lab = malloc((size_t)pix * sizeof(int32_t));
   float *g[2] = {malloc((size_t)n * sizeof(float)), malloc((size_t)n * sizeof(float))};
@@ -153,6 +157,8 @@ Test(stack, ce_64k) {
   }
   sl_shape small = {1, 4, 16, 64}; /* the failing call */
   check(CE, small);
+  for (int64_t C = cmax; C <= cmax + 1; C++)
+    check(CE_OHEM, (sl_shape){2, C, 3, 40});
 }
 
 Test(stack, dice_64k) {
@@ -185,7 +191,7 @@ static void *nomem_main(void *arg) {
   for (int i = 0; i < 16 * 64; i++)
     lab[i] = i % 4;
   float loss = -7.0f;
-  const int labels = k->op == CE || k->op == SOFTMAX_FOCAL || k->op == DICE_MC;
+  const int labels = k->op == CE || k->op == SOFTMAX_FOCAL || k->op == DICE_MC || k->op == CE_OHEM;
   call c = {k->op, s, x, labels ? NULL : t, labels ? lab : NULL, &loss, grad, SL_ERR_SHAPE};
   k->got = run(&c);
   k->touched = loss != -7.0f;
@@ -195,11 +201,9 @@ static void *nomem_main(void *arg) {
 }
 
 Test(stack, no_memory) {
-  nomem_case cases[] = {{CE, SL_ERR_NO_MEMORY, 0, 0},
-                        {SOFTMAX_FOCAL, SL_ERR_NO_MEMORY, 0, 0},
-                        {DICE, SL_ERR_NO_MEMORY, 0, 0},
-                        {DICE_MC, SL_ERR_NO_MEMORY, 0, 0},
-                        {BCE_LOGITS, SL_OK, 0, 0}};
+  nomem_case cases[] = {{CE, SL_ERR_NO_MEMORY, 0, 0},      {SOFTMAX_FOCAL, SL_ERR_NO_MEMORY, 0, 0},
+                        {DICE, SL_ERR_NO_MEMORY, 0, 0},    {DICE_MC, SL_ERR_NO_MEMORY, 0, 0},
+                        {CE_OHEM, SL_ERR_NO_MEMORY, 0, 0}, {BCE_LOGITS, SL_OK, 0, 0}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     pthread_t th;
     sl__workspace_fail = 1;

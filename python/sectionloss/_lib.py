@@ -53,7 +53,9 @@ class Options(ctypes.Structure):
                 ("tversky_beta", ctypes.c_float), ("tversky_gamma", ctypes.c_float),
                 ("dice_smooth", ctypes.c_float), ("dice_eps", ctypes.c_float),
                 ("dice_log_loss", ctypes.c_int), ("dice_from_logits", ctypes.c_int),
-                ("dice_sums", ctypes.c_void_p)]
+                ("dice_sums", ctypes.c_void_p),
+                # 1.1
+                ("ohem_thresh", ctypes.c_float), ("ohem_min_kept", ctypes.c_int64)]
 
 
 class LayoutEntry(ctypes.Structure):
@@ -85,7 +87,7 @@ STATUS_NAMES = ("SL_OK", "SL_ERR_NULL_POINTER", "SL_ERR_SHAPE", "SL_ERR_OVERFLOW
                 "SL_ERR_ALIAS", "SL_ERR_DOMAIN", "SL_ERR_LABEL", "SL_ERR_ISA_UNAVAILABLE",
                 "SL_ERR_BOX_OFFSETS", "SL_ERR_BOX_STATS", "SL_ERR_PIXEL_WEIGHT", "SL_ERR_FOCAL",
                 "SL_ERR_DICE", "SL_ERR_OPTIONS_SIZE", "SL_ERR_REGION_SIZE",
-                "SL_ERR_NO_MEMORY")
+                "SL_ERR_NO_MEMORY", "SL_ERR_OHEM")
 
 _lib = ctypes.CDLL(LIBRARY_PATH)
 _P = ctypes.c_void_p
@@ -244,13 +246,15 @@ def call(entry, n, c, h, w, input_ptr, target_ptr, *, label_type=LABEL_I64, boxe
          num_boxes=0, box_offsets_ptr=None, mask_ptr=None, mask_channels=1, weight_ptr=None,
          pos_weight_ptr=None, pixel_weight_ptr=None, reduction="mean", ignore_index=-100,
          label_smoothing=0.0, focal_gamma=2.0, focal_alpha=0.25, dice=None, grad_map_ptr=None,
-         num_threads=0, loss_ptr=None, grad_ptr=None, box_stats_ptr=None):
+         num_threads=0, loss_ptr=None, grad_ptr=None, box_stats_ptr=None, ohem_thresh=-1.0,
+         ohem_min_kept=0):
     """One call of sl_bce / sl_bce_logits / sl_ce / sl_softmax_focal / sl_sigmoid_focal /
     sl_dice / sl_dice_multiclass (entry "bce", "bce_logits", "ce", "softmax_focal",
     "sigmoid_focal", "dice", "dice_mc"); returns (loss_sum, normalizer, count) from sl_stats, or
     raises SectionLossError. Pointers are ints (or None for NULL). dice: None or a dict of
     sl_options' Dice / Tversky fields by their C names (dice_tversky, tversky_alpha, ...,
-    dice_from_logits). box_stats_ptr: room for num_boxes sl_stats (24 bytes each), or None."""
+    dice_from_logits). box_stats_ptr: room for num_boxes sl_stats (24 bytes each), or None.
+    ohem_thresh < 0: no hard example mining."""
     shape = Shape(n, c, h, w)
     region = Region(boxes_ptr, num_boxes, mask_ptr, mask_channels, box_offsets_ptr)
     stats = Stats()
@@ -263,6 +267,8 @@ def call(entry, n, c, h, w, input_ptr, target_ptr, *, label_type=LABEL_I64, boxe
     opt.label_smoothing = label_smoothing
     opt.focal_gamma = focal_gamma
     opt.focal_alpha = focal_alpha
+    opt.ohem_thresh = ohem_thresh
+    opt.ohem_min_kept = ohem_min_kept
     opt.grad_map = grad_map_ptr
     opt.num_threads = num_threads
     opt.stats = ctypes.pointer(stats)

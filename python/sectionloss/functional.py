@@ -220,28 +220,32 @@ def _ce_impl(input: torch.Tensor, target: torch.Tensor, boxes: Optional[torch.Te
              mask: Optional[torch.Tensor], weight: Optional[torch.Tensor], ignore_index: int,
              label_smoothing: float, reduction: str, num_threads: int, with_grad: bool,
              box_offsets: Optional[torch.Tensor] = None,
-             pixel_weight: Optional[torch.Tensor] = None, want_box_stats: bool = False, *,
+             pixel_weight: Optional[torch.Tensor] = None, want_box_stats: bool = False,
+             ohem_thresh: float = -1.0, ohem_min_kept: int = 0, *,
              grad_buffer=None) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     input, target, boxes, mask, weight, box_offsets, pixel_weight = _contiguous(
         input, target, boxes, mask, weight, box_offsets, pixel_weight)
     return _run("ce", input, target, boxes, box_offsets, mask, reduction, num_threads, with_grad,
                 want_box_stats, grad_buffer=grad_buffer, weight_ptr=_ptr(weight),
                 pixel_weight_ptr=_ptr(pixel_weight), ignore_index=ignore_index,
-                label_smoothing=label_smoothing)
+                label_smoothing=label_smoothing, ohem_thresh=ohem_thresh,
+                ohem_min_kept=ohem_min_kept)
 
 
 def _focal_impl(input: torch.Tensor, target: torch.Tensor, boxes: Optional[torch.Tensor],
                 box_offsets: Optional[torch.Tensor], mask: Optional[torch.Tensor],
                 weight: Optional[torch.Tensor], pixel_weight: Optional[torch.Tensor],
                 gamma: float, ignore_index: int, reduction: str, num_threads: int,
-                with_grad: bool, want_box_stats: bool, *, grad_buffer=None
+                with_grad: bool, want_box_stats: bool, ohem_thresh: float = -1.0,
+                ohem_min_kept: int = 0, *, grad_buffer=None
                 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     input, target, boxes, box_offsets, mask, weight, pixel_weight = _contiguous(
         input, target, boxes, box_offsets, mask, weight, pixel_weight)
     return _run("softmax_focal", input, target, boxes, box_offsets, mask, reduction,
                 num_threads, with_grad, want_box_stats, grad_buffer=grad_buffer,
                 weight_ptr=_ptr(weight), pixel_weight_ptr=_ptr(pixel_weight),
-                ignore_index=ignore_index, focal_gamma=gamma)
+                ignore_index=ignore_index, focal_gamma=gamma, ohem_thresh=ohem_thresh,
+                ohem_min_kept=ohem_min_kept)
 
 
 def _sigmoid_focal_impl(input: torch.Tensor, target: torch.Tensor,
@@ -316,13 +320,15 @@ def _bce_fake(input, target, boxes, mask, weight, pos_weight, logits, reduction,
 
 
 def _ce_fake(input, target, boxes, mask, weight, ignore_index, label_smoothing, reduction,
-             num_threads, with_grad, box_offsets=None, pixel_weight=None, want_box_stats=False):
+             num_threads, with_grad, box_offsets=None, pixel_weight=None, want_box_stats=False,
+             ohem_thresh=-1.0, ohem_min_kept=0):
     return _fake(input, reduction, with_grad, _map_shape("ce", input.shape), boxes,
                  want_box_stats)
 
 
 def _focal_fake(input, target, boxes, box_offsets, mask, weight, pixel_weight, gamma,
-                ignore_index, reduction, num_threads, with_grad, want_box_stats):
+                ignore_index, reduction, num_threads, with_grad, want_box_stats,
+                ohem_thresh=-1.0, ohem_min_kept=0):
     return _fake(input, reduction, with_grad, _map_shape("ce", input.shape), boxes,
                  want_box_stats)
 
@@ -955,18 +961,26 @@ def _ce_like(fname, op, input, target, box, box_offsets, mask, weight, pixel_wei
 def cross_entropy(input, target, *, box=None, box_offsets=None, mask=None, weight=None,
                   pixel_weight=None, ignore_index=-100, label_smoothing=0.0, reduction="mean",
                   num_threads=None, return_stats=False, return_box_stats=False, grad_out=None,
-                  inplace=False):
+                  inplace=False, ohem_thresh=None, ohem_min_kept=0):
     """F.cross_entropy(input, target, weight, ignore_index, label_smoothing) counting only the
     pixels in the section (box and/or mask [N, 1, H, W] or [N, H, W]); target holds class
     indices [N, H, W] (int64, int32 or uint8: used as they are; int8 / int16: an int32 copy).
     Reduction "none" gives the N x H x W map. pixel_weight [N, H, W] multiplies each pixel's
     loss (with the class weight); MEAN divides by the sum of pixel_weight x weight[target] over
-    the counted pixels."""
+    the counted pixels.
+
+    ohem_thresh, ohem_min_kept: online hard example mining as mmsegmentation's
+    OHEMPixelSampler(thresh, min_kept) with a threshold: of the counted pixels, those whose
+    softmax probability of their label is below max(ohem_thresh, the (ohem_min_kept x N)-th
+    smallest such probability) are kept, and the loss is computed over them alone (MEAN divides
+    by their weights, stats counts them; mmseg's loss divides by every pixel by default). No
+    sort: one extra pass over the logits, a selection over the pixels' values."""
     _check_range("cross_entropy", "label_smoothing", label_smoothing, 0.0, 1.0)
     return _ce_like("cross_entropy", _ce_op, input, target, box, box_offsets, mask, weight,
                     pixel_weight, ignore_index, reduction, num_threads, return_stats,
                     return_box_stats, grad_out, inplace,
-                    label_smoothing=float(label_smoothing))
+                    label_smoothing=float(label_smoothing),
+                    **_ohem_options("cross_entropy", ohem_thresh, ohem_min_kept))
 
 
 @_accepts_numpy
@@ -974,15 +988,31 @@ def cross_entropy(input, target, *, box=None, box_offsets=None, mask=None, weigh
 def softmax_focal_loss(input, target, *, box=None, box_offsets=None, mask=None, weight=None,
                        pixel_weight=None, gamma=2.0, ignore_index=-100, reduction="mean",
                        num_threads=None, return_stats=False, return_box_stats=False,
-                       grad_out=None, inplace=False):
+                       grad_out=None, inplace=False, ohem_thresh=None, ohem_min_kept=0):
     """Multi-class (softmax) focal loss, per counted pixel with label t:
     pixel_weight * weight[t] * (1 - p_t)**gamma * (-log p_t), p = softmax(input) over C; MEAN
     divides by the sum of pixel_weight * weight[t] over the counted pixels (as cross_entropy;
-    gamma 0 is cross_entropy). Arguments as cross_entropy (no label_smoothing)."""
+    gamma 0 is cross_entropy). Arguments as cross_entropy (no label_smoothing; the mining
+    selects by the softmax probability, as for cross_entropy)."""
     _check_focal("softmax_focal_loss", gamma)
     return _ce_like("softmax_focal_loss", _focal_op, input, target, box, box_offsets, mask,
                     weight, pixel_weight, ignore_index, reduction, num_threads, return_stats,
-                    return_box_stats, grad_out, inplace, gamma=float(gamma))
+                    return_box_stats, grad_out, inplace, gamma=float(gamma),
+                    **_ohem_options("softmax_focal_loss", ohem_thresh, ohem_min_kept))
+
+
+def _ohem_options(fname, thresh, min_kept):
+    """The C options of OHEM (ohem_thresh None: no mining; a ValueError naming the value and
+    its bound otherwise)."""
+    if isinstance(min_kept, bool) or not isinstance(min_kept, int) or min_kept < 0:
+        raise ValueError(f"{fname}: ohem_min_kept must be an int >= 0, got {min_kept!r}")
+    if thresh is None:
+        if min_kept:
+            raise ValueError(f"{fname}: ohem_min_kept={min_kept} needs ohem_thresh (mining is "
+                             f"off without it)")
+        return {}
+    _check_range(fname, "ohem_thresh", thresh, 0.0, 1.0)
+    return {"ohem_thresh": float(thresh), "ohem_min_kept": int(min_kept)}
 
 
 _DICE_MODES = ("binary", "multilabel", "multiclass")

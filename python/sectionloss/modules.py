@@ -67,13 +67,15 @@ class BCEWithLogitsLoss(_SectionLoss):
 @_module_doc
 class CrossEntropyLoss(_SectionLoss):
     """torch.nn.CrossEntropyLoss(weight, ignore_index, reduction, label_smoothing) over a
-    section (sectionloss.cross_entropy)."""
+    section (sectionloss.cross_entropy); ohem_thresh / ohem_min_kept: hard example mining as
+    mmsegmentation's OHEMPixelSampler."""
     _fn = staticmethod(F.cross_entropy)
 
     def __init__(self, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0,
-                 num_threads=None):
+                 num_threads=None, ohem_thresh=None, ohem_min_kept=0):
         super().__init__(weight=weight, ignore_index=ignore_index, reduction=reduction,
-                         label_smoothing=label_smoothing, num_threads=num_threads)
+                         label_smoothing=label_smoothing, num_threads=num_threads,
+                         ohem_thresh=ohem_thresh, ohem_min_kept=ohem_min_kept)
 
 
 @_module_doc
@@ -83,9 +85,10 @@ class SoftmaxFocalLoss(_SectionLoss):
     _fn = staticmethod(F.softmax_focal_loss)
 
     def __init__(self, weight=None, gamma=2.0, ignore_index=-100, reduction="mean",
-                 num_threads=None):
+                 num_threads=None, ohem_thresh=None, ohem_min_kept=0):
         super().__init__(weight=weight, gamma=gamma, ignore_index=ignore_index,
-                         reduction=reduction, num_threads=num_threads)
+                         reduction=reduction, num_threads=num_threads, ohem_thresh=ohem_thresh,
+                         ohem_min_kept=ohem_min_kept)
 
 
 @_module_doc
