@@ -12,7 +12,7 @@
 #   make CROSS=aarch64-linux-gnu- ...   cross-build into build-aarch64/ (tests run under qemu)
 #   make NEON_SIMDE=1 test ISA=neon     NEON kernels on x86 through SIMDe, in build/simde/
 #
-# ISA flags go on the files of that ISA only (-mavx2 -mfma for src/avx2/*.c, AVX512_FLAGS for
+# ISA flags go on the files of that ISA only (AVX2_FLAGS for src/avx2/*.c, AVX512_FLAGS for
 # src/avx512/*.c): baseline code never contains an instruction the CPU may lack. No LTO, no
 # -ffast-math, no -march=native.
 # Topic makefiles in mk/ (benchmarks, sanitizers, NEON/SIMDe, fuzzing, ...) are included at the end.
@@ -80,8 +80,8 @@ LIB_SRC := $(SRC_CORE) $(SRC_ISA)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 
 # Per-ISA flags, on those files only.
-AVX2_FLAGS := -mavx2 -mfma
-AVX512_FLAGS := -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx2 -mfma
+AVX2_FLAGS := -mavx2 -mfma -mf16c
+AVX512_FLAGS := -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx2 -mfma -mf16c
 # KERNEL_EXTRA_CFLAGS: on the SIMD kernel objects only (the fuzz builds, mk/fuzz.mk)
 $(BUILD)/obj/src/avx2/%.o: ISAFLAGS := $(AVX2_FLAGS) $(KERNEL_EXTRA_CFLAGS)
 $(BUILD)/obj/src/avx512/%.o: ISAFLAGS := $(AVX512_FLAGS) $(KERNEL_EXTRA_CFLAGS)

@@ -27,7 +27,8 @@
  *                 softmax_focal only: other entries skip it)
  *   modes:        fwd (loss only), bwd (grad only), fused (loss and grad in one call)
  *   --reduction none: the loss map (and, with a gradient, an upstream gradient map of ones)
- *                 instead of MEAN; --stream-bytes B: the driver's streaming threshold
+ *                 instead of MEAN; --stream-bytes B: the driver's streaming threshold;
+ *                 --dtype bf16|f16: the tensors in 2-byte elements (library 1.1 on)
  *                 (sl__stream_bytes: outputs above B bytes get non-temporal stores)
  *   cases:        "bce-NxCxHxW" or "ce-NxCxHxW", any shape; the default list is the article's
  *                 4x1x64x64 BCE and 4x4x64x64 CE, bce-16x1x512x512, ce-8x21x512x512 (VOC-like)
@@ -75,6 +76,10 @@
 #include "sectionloss.h"
 
 static int g_none; /* --reduction none */
+/* --dtype: the element type of logits / probabilities, targets and the gradient (library 1.1 on:
+ * sl_options.input_dtype, target_dtype); 0 float32, 1 bfloat16, 2 float16 (sl_dtype's values) */
+static int g_dtype;
+#define HAVE_DTYPE (SL_VERSION_NUMBER >= 10100)
 #if SL_VERSION_MAJOR >= 1
 extern int64_t sl__stream_bytes; /* src/section.c */
 #endif
@@ -490,6 +495,40 @@ static void case_alloc(bcase *k, const char *load_dir, int boxes_per_image) {
   memset(k->grad, 0, (size_t)t * sizeof(float));
 }
 
+/* float v to the 2-byte type t, rounded to nearest even (NaN: a quiet NaN) */
+static uint16_t to_half(float v, int t) {
+  uint32_t u;
+  memcpy(&u, &v, sizeof u);
+  if (t == 1)
+    return (u & 0x7fffffffu) > 0x7f800000u ? (uint16_t)((u >> 16) | 0x40u)
+                                           : (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+#if defined(__FLT16_MAX__)
+  _Float16 h = (_Float16)v;
+  uint16_t b;
+  memcpy(&b, &h, sizeof b);
+  return b;
+#else
+  die("--dtype f16: this compiler has no _Float16", NULL);
+  return 0;
+#endif
+}
+
+/* --dtype: the case's float tensors rewritten in place as 2-byte elements (the first half of each
+ * buffer), so the timed calls read and write half the bytes. */
+static void case_to_dtype(bcase *k) {
+  if (!g_dtype)
+    return;
+  const int64_t t = numel(&k->shape);
+  float *bufs[3] = {k->logits, k->prob, k->target};
+  for (int b = 0; b < 3; b++) {
+    if (!bufs[b])
+      continue;
+    uint16_t *h = (uint16_t *)(void *)bufs[b];
+    for (int64_t i = 0; i < t; i++) /* h[i] lies at or before bufs[b][i]: read before written */
+      h[i] = to_half(bufs[b][i], g_dtype);
+  }
+}
+
 static void case_free(bcase *k) {
   free(k->boxes);
   free(k->mask);
@@ -552,6 +591,10 @@ static void job_init(job *j, const bcase *k, const char *entry, const char *sect
   }
   j->regp = strcmp(section, "whole") == 0 ? NULL : &j->region;
   j->opt.focal_gamma = 2.0f;
+#if HAVE_DTYPE
+  j->opt.input_dtype = (sl_dtype)g_dtype;
+  j->opt.target_dtype = (sl_dtype)g_dtype;
+#endif
   if (g_none) {
     j->opt.reduction = SL_REDUCTION_NONE;
     j->opt.grad_map = j->want_grad ? k->gmap : NULL;
@@ -636,8 +679,9 @@ static int64_t selected_pixels(const job *j) {
  * --reduction none the whole loss map written and the selected upstream gradients read. */
 static void job_bytes(const job *j, double *rd, double *wr) {
   const sl_shape *s = &j->k->shape;
+  const double eb = g_dtype ? 2.0 : 4.0; /* bytes per element of x, target and gradient */
   double sp = (double)selected_pixels(j);
-  double r = j->k->is_ce ? sp * ((double)s->c * 4.0 + 8.0) : sp * (double)s->c * 8.0;
+  double r = j->k->is_ce ? sp * ((double)s->c * eb + 8.0) : sp * (double)s->c * 2.0 * eb;
   if (j->region.mask)
     r += (double)npix(s);
   if (j->opt.pixel_weight)
@@ -648,7 +692,7 @@ static void job_bytes(const job *j, double *rd, double *wr) {
   if (g_none && j->want_grad)
     r += (j->k->is_ce ? sp : sp * (double)s->c) * 4.0;
   *rd = r;
-  *wr = (j->want_grad ? (double)numel(s) * 4.0 : 0.0) + (g_none && j->want_loss ? map * 4.0 : 0.0);
+  *wr = (j->want_grad ? (double)numel(s) * eb : 0.0) + (g_none && j->want_loss ? map * 4.0 : 0.0);
 }
 
 /* ---- memory roofline ------------------------------------------------------------------------- */
@@ -966,6 +1010,8 @@ static void usage(void) {
        "  --mode LIST      fwd,bwd,fused (default all)\n"
        "  --reduction R    mean (default) or none (loss map; with a gradient, grad_map of ones)\n"
        "  --stream-bytes B outputs above B bytes use non-temporal stores (library default 8 MiB)\n"
+       "  --dtype T        f32 (default), bf16 or f16: logits, probabilities, targets and the\n"
+       "                   gradient in that element type (sl_options.input_dtype, target_dtype)\n"
        "  --isa NAME       scalar, avx2, avx512, neon (default: the active one)\n"
        "  --threads N      threads (options.num_threads and omp_set_num_threads; default: the\n"
        "                   OpenMP default)\n"
@@ -1065,6 +1111,13 @@ int main(int argc, char **argv) {
       if (strcmp(v, "none") != 0 && strcmp(v, "mean") != 0)
         die("--reduction: mean or none", v);
       g_none = strcmp(v, "none") == 0;
+    } else if (strcmp(a, "--dtype") == 0) {
+      NEEDV();
+      g_dtype = strcmp(v, "bf16") == 0 ? 1 : strcmp(v, "f16") == 0 ? 2 : 0;
+      if (!g_dtype && strcmp(v, "f32") != 0)
+        die("--dtype: f32, bf16 or f16", v);
+      if (g_dtype && !HAVE_DTYPE)
+        die("--dtype: library 1.1 on", v);
     } else if (strcmp(a, "--stream-bytes") == 0) {
       NEEDV();
 #if SL_VERSION_MAJOR >= 1
@@ -1166,6 +1219,7 @@ int main(int argc, char **argv) {
     if (!entry_available(entry))
       die("entry point not in this build", entry);
     case_alloc(&k, load_dir, boxes_per_image);
+    case_to_dtype(&k);
     job j;
     job_init(&j, &k, entry, sections[0], modes[0], threads);
     for (int r = 0; r < reps_quiet; r++)
@@ -1217,6 +1271,7 @@ int main(int argc, char **argv) {
     if (!any)
       continue;
     case_alloc(&k, load_dir, boxes_per_image);
+    case_to_dtype(&k);
     for (int e = 0; e < nentries; e++) {
       if (entry_is_ce(entries[e]) != k.is_ce || !entry_available(entries[e]))
         continue;

@@ -101,10 +101,24 @@ typedef enum sl_status {
   SL_ERR_OHEM,            /* 1.1: ohem_thresh above 1 or NaN, ohem_min_kept < 0 (or nonzero
                              without mining), or mining with a loss other than sl_ce and
                              sl_softmax_focal */
+  SL_ERR_DTYPE,           /* 1.1: an sl_dtype value that is not one, grad_f32 not 0 or 1, an
+                             element type other than float32 with Dice, or grad == logits with
+                             grad_f32 and a 2-byte input_dtype */
   SL_STATUS_COUNT_        /* number of status codes; not a status */
 } sl_status;
 
-/* Tensor shape: contiguous NCHW float32. Every dimension must be > 0. */
+/* Element types of the floating tensors (1.1; sl_options.input_dtype and its neighbours). The
+ * arithmetic is float32 whatever they are: a bfloat16 or float16 value converts to float32
+ * exactly, and a gradient written in one of them is the float32 result rounded to nearest
+ * (ties to even; NaN stays NaN). A tensor of such an element type is passed through the same
+ * const float * / float * parameter, cast: it holds 2-byte elements, 2-byte aligned. */
+typedef enum sl_dtype {
+  SL_DTYPE_F32 = 0,  /* float (the default) */
+  SL_DTYPE_BF16 = 1, /* bfloat16: the high 16 bits of a float */
+  SL_DTYPE_F16 = 2   /* IEEE binary16 (_Float16, __fp16) */
+} sl_dtype;
+
+/* Tensor shape: contiguous NCHW (float32, or options->input_dtype). Every dimension > 0. */
 typedef struct sl_shape {
   int64_t n, c, h, w;
 } sl_shape;
@@ -229,6 +243,15 @@ typedef struct sl_options {
    * not on another; every thread count gives the same selection. */
   float ohem_thresh;     /* in [0, 1]; any value < 0 (default -1): no mining */
   int64_t ohem_min_kept; /* >= 0 per sample, default 0; must be 0 without mining */
+  /* 1.1: element types (sl_dtype) of the per-element floating tensors; the tensors named here
+   * are passed through their usual parameters, cast (see sl_dtype). Not for Dice (SL_ERR_DTYPE):
+   * its tensors are float32. Class weights, pos_weight and grad_map stay float32. */
+  sl_dtype input_dtype;  /* probabilities / logits, and the gradient (unless grad_f32) */
+  sl_dtype target_dtype; /* BCE, BCE with logits, sigmoid focal: the targets */
+  sl_dtype weight_dtype; /* BCE, BCE with logits, sigmoid focal: the per-element weight; CE,
+                            softmax focal: pixel_weight */
+  int grad_f32;          /* 1: the gradient in float32 whatever input_dtype is (default 0: in
+                            input_dtype) */
 } sl_options;
 
 /* Writes the defaults into the fields of *options that lie inside size (nothing beyond it; zero

@@ -15,7 +15,7 @@ EXHAUSTIVE_AVX2_BIN := $(BUILD)/vmath-avx2-exhaustive
 
 $(EXHAUSTIVE_AVX2_BIN): tests/exhaustive/vmath_avx2.c src/avx2/vmath.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -mavx2 -mfma -o $@ $< $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_ALL) $(AVX2_FLAGS) -o $@ $< $(LDLIBS_ALL)
 
 .PHONY: test-exhaustive test-exhaustive-avx2
 test-exhaustive: test-exhaustive-avx2

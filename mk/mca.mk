@@ -18,7 +18,7 @@ MCA_CFLAGS := -std=c11 -O2 -DSL_MCA -Iinclude -Isrc -S -fno-asynchronous-unwind-
 mca:
 	@scripts/install-deps.sh --cross --mca
 	@mkdir -p $(MCA_OUT)
-	clang-14 $(MCA_CFLAGS) -DSL_BUILD_AVX2 -mavx2 -mfma src/avx2/kernels.c -o $(MCA_OUT)/avx2.s
+	clang-14 $(MCA_CFLAGS) -DSL_BUILD_AVX2 $(AVX2_FLAGS) src/avx2/kernels.c -o $(MCA_OUT)/avx2.s
 	clang-14 $(MCA_CFLAGS) -DSL_BUILD_NEON --target=aarch64-linux-gnu \
 	  -isystem /usr/aarch64-linux-gnu/include src/neon/kernels.c -o $(MCA_OUT)/neon.s
 	@# clang prints the markers as AArch64 '//' comments; llvm-mca reads them after '#'

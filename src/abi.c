@@ -30,7 +30,9 @@
   X(sl_options, focal_alpha) X(sl_options, dice_tversky) X(sl_options, tversky_alpha)             \
   X(sl_options, tversky_beta) X(sl_options, tversky_gamma) X(sl_options, dice_smooth)             \
   X(sl_options, dice_eps) X(sl_options, dice_log_loss) X(sl_options, dice_from_logits)            \
-  X(sl_options, dice_sums) X(sl_options, ohem_thresh) X(sl_options, ohem_min_kept)
+  X(sl_options, dice_sums) X(sl_options, ohem_thresh) X(sl_options, ohem_min_kept)       \
+  X(sl_options, input_dtype) X(sl_options, target_dtype) X(sl_options, weight_dtype)            \
+  X(sl_options, grad_f32)
 
 #define SL_STRUCT(T)   {#T, NULL, 0, sizeof(T)},
 #define SL_FIELD(T, f) {#T, #f, offsetof(T, f), sizeof(((T *)0)->f)},

@@ -38,7 +38,7 @@ sl_status sl_read_sized(const sl_versioned *v, void *dst, const void *src);
 /* The bounds of a valid size on 64-bit targets, as text for sl_status_string (abi.c checks them
  * at compile time): the end of the 1.0 layout and this library's sizeof. */
 #define SL_OPTIONS_SIZE_1_0_LP64 136
-#define SL_OPTIONS_SIZE_LP64     152
+#define SL_OPTIONS_SIZE_LP64     168
 #define SL_REGION_SIZE_1_0_LP64  48
 #define SL_REGION_SIZE_LP64      48
 

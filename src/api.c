@@ -95,6 +95,10 @@ const char *sl_status_string(sl_status s) {
     return "invalid options: dice_tversky, dice_log_loss and dice_from_logits must be 0 or 1; "
            "tversky_alpha, tversky_beta, dice_smooth finite and >= 0; tversky_gamma and "
            "dice_eps finite and > 0";
+  case SL_ERR_DTYPE:
+    return "invalid options: input_dtype, target_dtype and weight_dtype must be SL_DTYPE_F32, "
+           "_BF16 or _F16 (float32 only with Dice), grad_f32 0 or 1, and an in-place gradient "
+           "(grad == logits) needs grad_f32 0 or a float32 input";
   case SL_ERR_OHEM:
     return "invalid options: ohem_thresh must be in [0, 1] (any value < 0: no mining) and not "
            "NaN, ohem_min_kept >= 0 and 0 without mining; mining is for sl_ce and "
@@ -234,6 +238,13 @@ static sl_status validate(sl_job *j, const sl_shape *shape, const sl_region *reg
   st = validate_loss_options(j, o);
   if (st != SL_OK)
     return st;
+  const sl_dtype dts[3] = {o->input_dtype, o->target_dtype, o->weight_dtype};
+  for (int k = 0; k < 3; k++)
+    if ((unsigned)dts[k] > SL_DTYPE_F16 || (dice && dts[k] != SL_DTYPE_F32))
+      return SL_ERR_DTYPE;
+  if ((unsigned)o->grad_f32 > 1 ||
+      (j->grad && j->grad == j->x && o->grad_f32 && o->input_dtype != SL_DTYPE_F32))
+    return SL_ERR_DTYPE;
   if (!j->loss && !j->grad && !o->stats && !o->box_stats && !o->dice_sums)
     return SL_ERR_NO_OUTPUT;
   if ((o->reduction == SL_REDUCTION_NONE && j->grad && !o->grad_map) ||
@@ -244,25 +255,29 @@ static sl_status validate(sl_job *j, const sl_shape *shape, const sl_region *reg
   if (o->box_stats && (j->num_boxes == 0 || dice))
     return SL_ERR_BOX_STATS;
 
-  /* Outputs must not overlap inputs or each other. */
+  /* Outputs must not overlap inputs or each other (bytes = elements x their element size). */
   uint64_t ub = (uint64_t)bytes;
+  const uint64_t xb = (uint64_t)elems * sl_dtype_size(o->input_dtype);
+  const uint64_t gb = o->grad_f32 ? ub : xb;
+  const uint64_t tb = (uint64_t)elems * sl_dtype_size(o->target_dtype);
+  const uint64_t wb = (uint64_t)elems * sl_dtype_size(o->weight_dtype);
   int64_t map_elems = dice ? j->c : labels ? nhw : elems;
   uint64_t map_bytes = (uint64_t)map_elems * sizeof(float);
   uint64_t label_size = j->label_type == SL_LABEL_I64 ? 8 : j->label_type == SL_LABEL_I32 ? 4 : 1;
   span outputs[] = {
       {j->loss, o->reduction == SL_REDUCTION_NONE ? map_bytes : sizeof(float)},
-      {j->grad, ub},
+      {j->grad, gb},
       {o->stats, sizeof(sl_stats)},
       {o->box_stats, (uint64_t)j->num_boxes * sizeof(sl_stats)},
       {o->dice_sums, (uint64_t)n1},
   };
   span inputs[] = {
-      {j->x, ub},
-      {j->target, ub},
+      {j->x, xb},
+      {j->target, labels ? 0 : tb},
       {labels ? j->labels : NULL, (uint64_t)nhw * label_size},
-      {o->weight, labels ? (uint64_t)j->c * sizeof(float) : ub},
+      {o->weight, labels ? (uint64_t)j->c * sizeof(float) : wb},
       {o->pos_weight, (uint64_t)j->c * sizeof(float)},
-      {o->pixel_weight, (uint64_t)nhw * sizeof(float)},
+      {o->pixel_weight, (uint64_t)nhw * sl_dtype_size(o->weight_dtype)},
       {o->grad_map, map_bytes},
       {j->mask, (uint64_t)(j->n * j->mask_channels * hw)},
       {j->boxes, (uint64_t)j->num_boxes * sizeof(sl_box)},

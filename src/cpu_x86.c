@@ -31,8 +31,9 @@ int sl_cpu_has_avx2_fma(void) {
   unsigned int a, b, c, d;
   if (!__get_cpuid(1, &a, &b, &c, &d))
     return 0;
-  const unsigned fma = 1u << 12, osxsave = 1u << 27, avx = 1u << 28;
-  if ((c & (fma | osxsave | avx)) != (fma | osxsave | avx))
+  /* F16C: the float16 conversions of the 2-byte element types (every AVX2 CPU has it) */
+  const unsigned fma = 1u << 12, osxsave = 1u << 27, avx = 1u << 28, f16c = 1u << 29;
+  if ((c & (fma | osxsave | avx | f16c)) != (fma | osxsave | avx | f16c))
     return 0;
   if ((xgetbv0() & 0x6) != 0x6) /* XMM (bit 1) and YMM (bit 2) state enabled by the OS */
     return 0;

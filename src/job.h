@@ -30,6 +30,11 @@ static inline int sl_op_labels(sl_op op) {
   return labels[op];
 }
 
+/* Bytes per element of a valid sl_dtype. */
+static inline int sl_dtype_size(sl_dtype d) {
+  return d == SL_DTYPE_F32 ? 4 : 2;
+}
+
 typedef struct sl_job {
   sl_op op;
   int64_t n, c, h, w;

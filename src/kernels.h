@@ -155,6 +155,17 @@ typedef struct sl_dice_mc_row {
 typedef void sl_dice_mc_kernel(const sl_dice_mc_row *r);
 typedef sl_dice_mc_kernel *sl_dice_mc_fn;
 
+/* ---- element types (sl_dtype; the drivers' staging, src/section.c) -------------------------
+ * sl_cvt_in:  dst[i] = src[i] as float, for i < n (src: n 2-byte elements of type t, bf16 or
+ *             f16; exact).
+ * sl_cvt_out: dst[i] = src[i] rounded to type t (nearest, ties to even; NaN stays a quiet NaN,
+ *             overflow to infinity), for i < n; stream: non-temporal stores where aligned (the
+ *             caller fences). Neither reads or writes past n elements. */
+typedef void sl_cvt_in_kernel(float *dst, const void *src, int64_t n, sl_dtype t);
+typedef sl_cvt_in_kernel *sl_cvt_in_fn;
+typedef void sl_cvt_out_kernel(void *dst, const float *src, int64_t n, sl_dtype t, int stream);
+typedef sl_cvt_out_kernel *sl_cvt_out_fn;
+
 /* One field per row kernel of the registry (src/losses.def): bce_prob, bce_logits,
  * sigmoid_focal (formulas: src/scalar/bce.c), ce, softmax_focal (src/scalar/ce.c), dice_sums,
  * dice_grad, dice_mc (sums or gradient pass; src/scalar/dice.c). */
@@ -189,8 +200,8 @@ void sl__kernels_use(const sl_kernels *k);
 
 /* CPU feature detection (cpu_x86.c, cpu_arm.c; each returns 0 for the ISAs of the other
  * architecture): 1 when the CPU and OS can run that ISA's kernels. Called once by dispatch.c. */
-int sl_cpu_has_avx2_fma(void);
-int sl_cpu_has_avx512(void); /* AVX-512 F+BW+DQ+VL, AVX2, FMA; XCR0 & 0xE6 == 0xE6 */
+int sl_cpu_has_avx2_fma(void); /* AVX2, FMA, F16C; XCR0 & 0x6 == 0x6 */
+int sl_cpu_has_avx512(void);   /* AVX-512 F+BW+DQ+VL, AVX2, FMA; XCR0 & 0xE6 == 0xE6 */
 int sl_cpu_has_neon(void);
 
 #endif /* SL_KERNELS_H */

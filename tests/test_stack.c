@@ -30,7 +30,20 @@
 
 enum { STACK_BYTES = 64 << 10, DICE_CMAX = 1024 };
 
-typedef enum op { BCE, BCE_LOGITS, SIGMOID_FOCAL, CE, SOFTMAX_FOCAL, DICE, DICE_MC, CE_OHEM } op;
+/* CE_OHEM: sl_ce with mining; CE_BF16, BCE_LOGITS_F16: 2-byte tensors (the data's bits read as
+ * such: any bits are some value), staged through the workspace */
+typedef enum op {
+  BCE,
+  BCE_LOGITS,
+  SIGMOID_FOCAL,
+  CE,
+  SOFTMAX_FOCAL,
+  DICE,
+  DICE_MC,
+  CE_OHEM,
+  CE_BF16,
+  BCE_LOGITS_F16
+} op;
 
 typedef struct call {
   op op;
@@ -47,6 +60,9 @@ static sl_status run(call *c) {
   switch (c->op) {
   case BCE:
     return sl_bce(&c->shape, c->x, c->t, NULL, &o, c->loss, c->grad);
+  case BCE_LOGITS_F16:
+    o.input_dtype = o.target_dtype = SL_DTYPE_F16;
+    /* fall through */
   case BCE_LOGITS:
     return sl_bce_logits(&c->shape, c->x, c->t, NULL, &o, c->loss, c->grad);
   case SIGMOID_FOCAL:
@@ -60,6 +76,10 @@ static sl_status run(call *c) {
   case DICE:
     o.dice_from_logits = 1;
     return sl_dice(&c->shape, c->x, c->t, NULL, &o, c->loss, c->grad);
+  case CE_BF16:
+    o.input_dtype = SL_DTYPE_BF16;
+    o.ohem_thresh = 0.7f;
+    return sl_ce(&c->shape, c->x, c->labels, SL_LABEL_I32, NULL, &o, c->loss, c->grad);
   case CE_OHEM: /* the mining's prepass and selection */
     o.ohem_thresh = 0.7f;
     o.ohem_min_kept = 50;
@@ -97,11 +117,13 @@ static float urand(void) {
  * same bits. */
 static void check(op o, sl_shape shape) {
   const int64_t n = shape.n * shape.c * shape.h * shape.w, pix = shape.n * shape.h * shape.w;
-  const int labels = o == CE || o == SOFTMAX_FOCAL || o == DICE_MC || o == CE_OHEM;
+  const int labels = o == CE || o == SOFTMAX_FOCAL || o == DICE_MC || o == CE_OHEM || o == CE_BF16;
   float *x = malloc((size_t)n * sizeof(float)), *t = malloc((size_t)n * sizeof(float));
   int32_t *lab = malloc((size_t)pix * sizeof(int32_t));
   float *g[2] = {malloc((size_t)n * sizeof(float)), malloc((size_t)n * sizeof(float))};
   cr_assert(x && t && lab && g[0] && g[1]);
+  memset(g[0], 0, (size_t)n * sizeof(float)); /* 2-byte gradients fill half of it */
+  memset(g[1], 0, (size_t)n * sizeof(float));
   for (int64_t i = 0; i < n; i++) {
     x[i] = o == BCE ? urand() : 8.0f * urand() - 4.0f;
     t[i] = urand() < 0.5f ? 1.0f : 0.0f;
@@ -144,6 +166,7 @@ Test(stack, bce_64k) {
   check(BCE, s);
   check(BCE_LOGITS, s);
   check(SIGMOID_FOCAL, s);
+  check(BCE_LOGITS_F16, s);
 }
 
 Test(stack, ce_64k) {
@@ -157,8 +180,10 @@ Test(stack, ce_64k) {
   }
   sl_shape small = {1, 4, 16, 64}; /* the failing call */
   check(CE, small);
-  for (int64_t C = cmax; C <= cmax + 1; C++)
+  for (int64_t C = cmax; C <= cmax + 1; C++) {
     check(CE_OHEM, (sl_shape){2, C, 3, 40});
+    check(CE_BF16, (sl_shape){2, C, 3, 40});
+  }
 }
 
 Test(stack, dice_64k) {
@@ -191,7 +216,8 @@ static void *nomem_main(void *arg) {
   for (int i = 0; i < 16 * 64; i++)
     lab[i] = i % 4;
   float loss = -7.0f;
-  const int labels = k->op == CE || k->op == SOFTMAX_FOCAL || k->op == DICE_MC || k->op == CE_OHEM;
+  const int labels = k->op == CE || k->op == SOFTMAX_FOCAL || k->op == DICE_MC ||
+                     k->op == CE_OHEM || k->op == CE_BF16;
   call c = {k->op, s, x, labels ? NULL : t, labels ? lab : NULL, &loss, grad, SL_ERR_SHAPE};
   k->got = run(&c);
   k->touched = loss != -7.0f;
@@ -201,9 +227,14 @@ static void *nomem_main(void *arg) {
 }
 
 Test(stack, no_memory) {
-  nomem_case cases[] = {{CE, SL_ERR_NO_MEMORY, 0, 0},      {SOFTMAX_FOCAL, SL_ERR_NO_MEMORY, 0, 0},
-                        {DICE, SL_ERR_NO_MEMORY, 0, 0},    {DICE_MC, SL_ERR_NO_MEMORY, 0, 0},
-                        {CE_OHEM, SL_ERR_NO_MEMORY, 0, 0}, {BCE_LOGITS, SL_OK, 0, 0}};
+  nomem_case cases[] = {{CE, SL_ERR_NO_MEMORY, 0, 0},
+                        {SOFTMAX_FOCAL, SL_ERR_NO_MEMORY, 0, 0},
+                        {DICE, SL_ERR_NO_MEMORY, 0, 0},
+                        {DICE_MC, SL_ERR_NO_MEMORY, 0, 0},
+                        {CE_OHEM, SL_ERR_NO_MEMORY, 0, 0},
+                        {CE_BF16, SL_ERR_NO_MEMORY, 0, 0},
+                        {BCE_LOGITS_F16, SL_ERR_NO_MEMORY, 0, 0},
+                        {BCE_LOGITS, SL_OK, 0, 0}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     pthread_t th;
     sl__workspace_fail = 1;

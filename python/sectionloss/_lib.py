@@ -55,7 +55,9 @@ class Options(ctypes.Structure):
                 ("dice_log_loss", ctypes.c_int), ("dice_from_logits", ctypes.c_int),
                 ("dice_sums", ctypes.c_void_p),
                 # 1.1
-                ("ohem_thresh", ctypes.c_float), ("ohem_min_kept", ctypes.c_int64)]
+                ("ohem_thresh", ctypes.c_float), ("ohem_min_kept", ctypes.c_int64),
+                ("input_dtype", ctypes.c_int), ("target_dtype", ctypes.c_int),
+                ("weight_dtype", ctypes.c_int), ("grad_f32", ctypes.c_int)]
 
 
 class LayoutEntry(ctypes.Structure):
@@ -79,6 +81,7 @@ _STRUCTS = {"sl_shape": Shape, "sl_box": Box, "sl_region": Region, "sl_stats": S
 # Values of the C enums (include/sectionloss.h).
 REDUCTIONS = {"mean": 0, "sum": 1, "none": 2}
 LABEL_I64, LABEL_I32, LABEL_U8 = 0, 1, 2
+DTYPE_F32, DTYPE_BF16, DTYPE_F16 = 0, 1, 2  # sl_dtype
 MAP_ELEMENT, MAP_PIXEL, MAP_CLASS = 0, 1, 2  # sl_map_kind: NONE loss map per element, pixel, class
 SL_OK = 0
 STATUS_NAMES = ("SL_OK", "SL_ERR_NULL_POINTER", "SL_ERR_SHAPE", "SL_ERR_OVERFLOW",
@@ -87,7 +90,7 @@ STATUS_NAMES = ("SL_OK", "SL_ERR_NULL_POINTER", "SL_ERR_SHAPE", "SL_ERR_OVERFLOW
                 "SL_ERR_ALIAS", "SL_ERR_DOMAIN", "SL_ERR_LABEL", "SL_ERR_ISA_UNAVAILABLE",
                 "SL_ERR_BOX_OFFSETS", "SL_ERR_BOX_STATS", "SL_ERR_PIXEL_WEIGHT", "SL_ERR_FOCAL",
                 "SL_ERR_DICE", "SL_ERR_OPTIONS_SIZE", "SL_ERR_REGION_SIZE",
-                "SL_ERR_NO_MEMORY", "SL_ERR_OHEM")
+                "SL_ERR_NO_MEMORY", "SL_ERR_OHEM", "SL_ERR_DTYPE")
 
 _lib = ctypes.CDLL(LIBRARY_PATH)
 _P = ctypes.c_void_p
@@ -247,14 +250,16 @@ def call(entry, n, c, h, w, input_ptr, target_ptr, *, label_type=LABEL_I64, boxe
          pos_weight_ptr=None, pixel_weight_ptr=None, reduction="mean", ignore_index=-100,
          label_smoothing=0.0, focal_gamma=2.0, focal_alpha=0.25, dice=None, grad_map_ptr=None,
          num_threads=0, loss_ptr=None, grad_ptr=None, box_stats_ptr=None, ohem_thresh=-1.0,
-         ohem_min_kept=0):
+         ohem_min_kept=0, input_dtype=DTYPE_F32, target_dtype=DTYPE_F32,
+         weight_dtype=DTYPE_F32):
     """One call of sl_bce / sl_bce_logits / sl_ce / sl_softmax_focal / sl_sigmoid_focal /
     sl_dice / sl_dice_multiclass (entry "bce", "bce_logits", "ce", "softmax_focal",
     "sigmoid_focal", "dice", "dice_mc"); returns (loss_sum, normalizer, count) from sl_stats, or
     raises SectionLossError. Pointers are ints (or None for NULL). dice: None or a dict of
     sl_options' Dice / Tversky fields by their C names (dice_tversky, tversky_alpha, ...,
     dice_from_logits). box_stats_ptr: room for num_boxes sl_stats (24 bytes each), or None.
-    ohem_thresh < 0: no hard example mining."""
+    ohem_thresh < 0: no hard example mining. *_dtype: sl_dtype of the input (and gradient), the
+    targets and the per-element / pixel weights."""
     shape = Shape(n, c, h, w)
     region = Region(boxes_ptr, num_boxes, mask_ptr, mask_channels, box_offsets_ptr)
     stats = Stats()
@@ -269,6 +274,9 @@ def call(entry, n, c, h, w, input_ptr, target_ptr, *, label_type=LABEL_I64, boxe
     opt.focal_alpha = focal_alpha
     opt.ohem_thresh = ohem_thresh
     opt.ohem_min_kept = ohem_min_kept
+    opt.input_dtype = input_dtype
+    opt.target_dtype = target_dtype
+    opt.weight_dtype = weight_dtype
     opt.grad_map = grad_map_ptr
     opt.num_threads = num_threads
     opt.stats = ctypes.pointer(stats)

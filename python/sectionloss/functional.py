@@ -103,9 +103,12 @@ def _run(entry, input, target, boxes, box_offsets, mask, reduction, num_threads,
     mask_channels = 1
     if mask is not None and mask.dim() == 4:
         mask_channels = mask.shape[1]
+    if not _lib.LOSSES[entry][1]:
+        options.setdefault("target_dtype", _dtype_code(target))
     try:
         stats = _lib.call(
             entry, n, c, h, w, input.data_ptr(), target.data_ptr(), label_type=label_type,
+            input_dtype=_dtype_code(input),
             boxes_ptr=_ptr(boxes) if num_boxes else None, num_boxes=num_boxes,
             box_offsets_ptr=_ptr(box_offsets), mask_ptr=_ptr(mask), mask_channels=mask_channels,
             reduction=reduction, grad_map_ptr=_ptr(grad_map),
@@ -213,7 +216,8 @@ def _bce_impl(input: torch.Tensor, target: torch.Tensor, boxes: Optional[torch.T
         input, target, boxes, mask, weight, pos_weight, box_offsets)
     return _run("bce_logits" if logits else "bce", input, target, boxes, box_offsets, mask,
                 reduction, num_threads, with_grad, want_box_stats, grad_buffer=grad_buffer,
-                weight_ptr=_ptr(weight), pos_weight_ptr=_ptr(pos_weight))
+                weight_ptr=_ptr(weight), pos_weight_ptr=_ptr(pos_weight),
+                weight_dtype=_dtype_code(weight))
 
 
 def _ce_impl(input: torch.Tensor, target: torch.Tensor, boxes: Optional[torch.Tensor],
@@ -229,7 +233,7 @@ def _ce_impl(input: torch.Tensor, target: torch.Tensor, boxes: Optional[torch.Te
                 want_box_stats, grad_buffer=grad_buffer, weight_ptr=_ptr(weight),
                 pixel_weight_ptr=_ptr(pixel_weight), ignore_index=ignore_index,
                 label_smoothing=label_smoothing, ohem_thresh=ohem_thresh,
-                ohem_min_kept=ohem_min_kept)
+                ohem_min_kept=ohem_min_kept, weight_dtype=_dtype_code(pixel_weight))
 
 
 def _focal_impl(input: torch.Tensor, target: torch.Tensor, boxes: Optional[torch.Tensor],
@@ -245,7 +249,7 @@ def _focal_impl(input: torch.Tensor, target: torch.Tensor, boxes: Optional[torch
                 num_threads, with_grad, want_box_stats, grad_buffer=grad_buffer,
                 weight_ptr=_ptr(weight), pixel_weight_ptr=_ptr(pixel_weight),
                 ignore_index=ignore_index, focal_gamma=gamma, ohem_thresh=ohem_thresh,
-                ohem_min_kept=ohem_min_kept)
+                ohem_min_kept=ohem_min_kept, weight_dtype=_dtype_code(pixel_weight))
 
 
 def _sigmoid_focal_impl(input: torch.Tensor, target: torch.Tensor,
@@ -258,7 +262,8 @@ def _sigmoid_focal_impl(input: torch.Tensor, target: torch.Tensor,
         input, target, boxes, box_offsets, mask, weight)
     return _run("sigmoid_focal", input, target, boxes, box_offsets, mask, reduction,
                 num_threads, with_grad, want_box_stats, grad_buffer=grad_buffer,
-                weight_ptr=_ptr(weight), focal_alpha=alpha, focal_gamma=gamma)
+                weight_ptr=_ptr(weight), focal_alpha=alpha, focal_gamma=gamma,
+                weight_dtype=_dtype_code(weight))
 
 
 def _dice_options(tversky, alpha, beta, gamma, smooth, eps, log_loss, from_logits):
@@ -307,7 +312,8 @@ def _dice_backward_impl(grad_map: torch.Tensor, input: torch.Tensor, target: tor
 
 
 def _fake(input, reduction, with_grad, map_shape, boxes=None, want_box_stats=False):
-    loss = input.new_empty(map_shape if reduction == "none" else ())
+    # the loss is float32 whatever the input's dtype (bfloat16 / float16 inputs too)
+    loss = input.new_empty(map_shape if reduction == "none" else (), dtype=torch.float32)
     grad = torch.empty_like(input) if with_grad else input.new_empty((0,))
     num_boxes = boxes.shape[0] if want_box_stats and boxes is not None else 0
     return (loss, grad, input.new_empty((3,), dtype=torch.float64),
@@ -528,11 +534,25 @@ def _tensor(fname, name, t):
     return t
 
 
-def _float32(fname, name, t):
+def _float32(fname, name, t, half=False):
+    """A contiguous float32 tensor (a copy of other float dtypes and strides); half: bfloat16 and
+    float16 go through as they are (the library reads and writes them: sl_options.input_dtype
+    and its neighbours)."""
     _tensor(fname, name, t)
     if not t.is_floating_point():
         raise TypeError(f"{fname}: {name} must be a floating-point tensor, got {t.dtype}")
+    if half and t.dtype in _HALF_DTYPES:
+        return t.contiguous()
     return t.to(torch.float32).contiguous()  # copies only other float dtypes / strides
+
+
+# the 2-byte element types the library takes (sl_dtype)
+_HALF_DTYPES = {torch.bfloat16: _lib.DTYPE_BF16, torch.float16: _lib.DTYPE_F16}
+
+
+def _dtype_code(t):
+    """sl_dtype of a float tensor (None: float32)."""
+    return _lib.DTYPE_F32 if t is None else _HALF_DTYPES.get(t.dtype, _lib.DTYPE_F32)
 
 
 def _no_grad_needed(fname, name, t):
@@ -541,8 +561,8 @@ def _no_grad_needed(fname, name, t):
                          f"pass {name}.detach()")
 
 
-def _check_input(fname, input):
-    input = _float32(fname, "input", input)
+def _check_input(fname, input, half=True):
+    input = _float32(fname, "input", input, half)
     if input.dim() != 4:
         raise ValueError(f"{fname}: input must be 4-D (N x C x H x W), got shape "
                          f"{tuple(input.shape)}")
@@ -570,8 +590,9 @@ def _grad_buffer(fname, original, input, with_grad, grad_out, inplace=False):
     if inplace:
         if original is not input:  # _check_input converted it: original is a tensor
             layout = "" if original.is_contiguous() else ", not contiguous"
-            raise ValueError(f"{fname}: inplace=True needs a contiguous float32 input tensor (the "
-                             f"gradient would go to a converted copy), got {original.dtype}"
+            raise ValueError(f"{fname}: inplace=True needs a contiguous float32, bfloat16 or "
+                             f"float16 input tensor (the gradient would go to a converted "
+                             f"copy), got {original.dtype}"
                              f"{layout}")
         if input.is_leaf and input.requires_grad:
             raise ValueError(f"{fname}: inplace=True overwrites the input with the gradient; this "
@@ -581,10 +602,10 @@ def _grad_buffer(fname, original, input, with_grad, grad_out, inplace=False):
     if grad_out is None:
         return None
     _tensor(fname, "grad_out", grad_out)
-    if grad_out.dtype != torch.float32 or grad_out.shape != input.shape or \
+    if grad_out.dtype != input.dtype or grad_out.shape != input.shape or \
             not grad_out.is_contiguous():
-        raise ValueError(f"{fname}: grad_out must be a contiguous float32 tensor of the input's "
-                         f"shape {list(input.shape)}, got {grad_out.dtype} "
+        raise ValueError(f"{fname}: grad_out must be a contiguous tensor of the input's dtype "
+                         f"({input.dtype}) and shape {list(input.shape)}, got {grad_out.dtype} "
                          f"{list(grad_out.shape)}"
                          f"{'' if grad_out.is_contiguous() else ', not contiguous'}")
     if grad_out.requires_grad:
@@ -723,12 +744,12 @@ def _check_box_stats(fname, return_box_stats, boxes):
 def _check_elementwise(fname, input, target, weight):
     """(target, weight) of an elementwise loss (BCE, sigmoid focal): a float target of the
     input's shape, weight None or anything that broadcasts to it (expanded, a copy)."""
-    target = _float32(fname, "target", target)
+    target = _float32(fname, "target", target, half=True)
     if target.shape != input.shape:
         raise ValueError(f"{fname}: target shape {tuple(target.shape)} differs from input shape "
                          f"{tuple(input.shape)}")
     if weight is not None:
-        weight = _float32(fname, "weight", weight)
+        weight = _float32(fname, "weight", weight, half=True)
         if not _broadcasts_to(weight.shape, input.shape):
             raise ValueError(f"{fname}: weight of shape {tuple(weight.shape)} does not broadcast "
                              f"to the input shape {tuple(input.shape)}")
@@ -904,7 +925,7 @@ def _check_pixel_weight(fname, pixel_weight, input):
     if pixel_weight is None:
         return None
     n, _, h, w = input.shape
-    pixel_weight = _float32(fname, "pixel_weight", pixel_weight)
+    pixel_weight = _float32(fname, "pixel_weight", pixel_weight, half=True)
     if tuple(pixel_weight.shape) == (n, 1, h, w):
         pixel_weight = pixel_weight.reshape(n, h, w)
     if not _broadcasts_to(pixel_weight.shape, (n, h, w)):
@@ -1035,7 +1056,7 @@ def _dice(fname, tversky, input, target, box, box_offsets, mask, mode, from_logi
         if not math.isfinite(float(value)):
             raise ValueError(f"{fname}: {name}={value!r} must be finite")
         _check_range(fname, name, value, 0.0, low_open=True)
-    original, input = input, _check_input(fname, input)
+    original, input = input, _check_input(fname, input, half=False)  # Dice: float32 only
     n, c, h, w = input.shape
     multiclass = mode == "multiclass"
     if multiclass:

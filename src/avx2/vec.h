@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "sectionloss.h"
+
 #include "avx2/vmath.h"
 
 #define SL_W      8
@@ -272,6 +274,47 @@ SL_V vf v_exp_nabs(vf a, int deep) {
  * d >= -87 (one scaling factor), deep = 1 for any d (subnormal results rounded once, -inf 0) */
 SL_V vf v_exp_neg(vf d, const int deep) {
   return deep ? sl_v_expf(d) : sl_v_expf_lean(d);
+}
+
+/* ---- 2-byte element types (sl_dtype bf16, f16: generic/convert.h) ---------------------------
+ * v_load_h: W elements as floats (exact); v_store_h: W floats rounded to nearest even (NaN
+ * quieted; f16 by F16C's VCVTPS2PH with its rounding in the instruction, never MXCSR's);
+ * v_loadn_h / v_storen_h: the first n lanes only; v_stream_h: non-temporal, v_aligned_h. */
+SL_V vf v_load_h(const uint16_t *p, sl_dtype t) {
+  __m128i h = _mm_loadu_si128((const __m128i *)p);
+  if (t == SL_DTYPE_BF16)
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  return _mm256_cvtph_ps(h);
+}
+SL_V __m128i h_bits(vf v, sl_dtype t) {
+  if (t == SL_DTYPE_F16)
+    return _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256i u = _mm256_castps_si256(v);
+  __m256i odd = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+  __m256i r = _mm256_add_epi32(u, _mm256_add_epi32(odd, _mm256_set1_epi32(0x7fff)));
+  __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  r = _mm256_srli_epi32(_mm256_blendv_epi8(r, _mm256_or_si256(u, _mm256_set1_epi32(0x400000)), nan),
+                        16);
+  return _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+}
+SL_V void v_store_h(uint16_t *p, vf v, sl_dtype t) {
+  _mm_storeu_si128((__m128i *)p, h_bits(v, t));
+}
+SL_V int v_aligned_h(const uint16_t *p) {
+  return ((uintptr_t)p & 15) == 0;
+}
+SL_V void v_stream_h(uint16_t *p, vf v, sl_dtype t) {
+  _mm_stream_si128((__m128i *)p, h_bits(v, t));
+}
+SL_V vf v_loadn_h(const uint16_t *p, int64_t n, sl_dtype t) {
+  uint16_t b[8] = {0};
+  memcpy(b, p, (size_t)n * sizeof *p);
+  return v_load_h(b, t);
+}
+SL_V void v_storen_h(uint16_t *p, vf v, int64_t n, sl_dtype t) {
+  uint16_t b[8];
+  _mm_storeu_si128((__m128i *)b, h_bits(v, t));
+  memcpy(p, b, (size_t)n * sizeof *p);
 }
 
 #endif /* SL_AVX2_VEC_H */

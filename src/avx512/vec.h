@@ -23,6 +23,8 @@
 #include <immintrin.h>
 #include <stdint.h>
 
+#include "sectionloss.h"
+
 #include "avx512/vmath.h"
 
 #define SL_W      16
@@ -271,6 +273,44 @@ SL_V vf v_exp_nabs(vf a, int deep) {
  * d >= -87 (one scaling factor), deep = 1 for any d (subnormal results rounded once, -inf 0) */
 SL_V vf v_exp_neg(vf d, const int deep) {
   return deep ? sl_v16_expf(d) : sl_v16_expf_lean(d);
+}
+
+/* ---- 2-byte element types (sl_dtype bf16, f16: generic/convert.h) ---------------------------
+ * As src/avx2/vec.h's, on 16 lanes: VCVTPH2PS / VCVTPS2PH (rounding in the instruction) for
+ * f16, shifts and VPMOVDW for bf16, masked moves for the tails. */
+SL_V vf v_load_h(const uint16_t *p, sl_dtype t) {
+  __m256i h = _mm256_loadu_si256((const __m256i *)p);
+  if (t == SL_DTYPE_BF16)
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  return _mm512_cvtph_ps(h);
+}
+SL_V __m256i h_bits(vf v, sl_dtype t) {
+  if (t == SL_DTYPE_F16)
+    return _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512i u = _mm512_castps_si512(v);
+  __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff)));
+  __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+  r = _mm512_mask_or_epi32(r, nan, u, _mm512_set1_epi32(0x400000));
+  return _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16));
+}
+SL_V void v_store_h(uint16_t *p, vf v, sl_dtype t) {
+  _mm256_storeu_si256((__m256i *)p, h_bits(v, t));
+}
+SL_V int v_aligned_h(const uint16_t *p) {
+  return ((uintptr_t)p & 31) == 0;
+}
+SL_V void v_stream_h(uint16_t *p, vf v, sl_dtype t) {
+  _mm256_stream_si256((__m256i *)p, h_bits(v, t));
+}
+SL_V vf v_loadn_h(const uint16_t *p, int64_t n, sl_dtype t) {
+  __m256i h = _mm256_maskz_loadu_epi16((__mmask16)((1u << n) - 1), p);
+  if (t == SL_DTYPE_BF16)
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  return _mm512_cvtph_ps(h);
+}
+SL_V void v_storen_h(uint16_t *p, vf v, int64_t n, sl_dtype t) {
+  _mm256_mask_storeu_epi16(p, (__mmask16)((1u << n) - 1), h_bits(v, t));
 }
 
 #endif /* SL_AVX512_VEC_H */

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "sectionloss.h"
+
 #include "neon/vmath.h"
 
 #define SL_W      4
@@ -263,6 +265,46 @@ SL_V vf v_exp_nabs(vf a, int deep) {
  * d >= -87 (one scaling factor), deep = 1 for any d (subnormal results rounded once, -inf 0) */
 SL_V vf v_exp_neg(vf d, const int deep) {
   return deep ? sl_v_expf(d) : sl_v_expf_lean(d);
+}
+
+/* ---- 2-byte element types (sl_dtype bf16, f16: generic/convert.h) ---------------------------
+ * As src/avx2/vec.h's, on 4 lanes: FCVTL / FCVTN (round to nearest even, the FPCR default this
+ * library assumes) for f16, a widening shift and integer rounding for bf16; no non-temporal
+ * store (v_stream_h stores). */
+SL_V vf v_load_h(const uint16_t *p, sl_dtype t) {
+  uint16x4_t h = vld1_u16(p);
+  if (t == SL_DTYPE_BF16)
+    return vreinterpretq_f32_u32(vshll_n_u16(h, 16));
+  return vcvt_f32_f16(vreinterpret_f16_u16(h));
+}
+SL_V uint16x4_t h_bits(vf v, sl_dtype t) {
+  if (t == SL_DTYPE_F16)
+    return vreinterpret_u16_f16(vcvt_f16_f32(v));
+  uint32x4_t u = vreinterpretq_u32_f32(v);
+  uint32x4_t odd = vandq_u32(vshrq_n_u32(u, 16), vdupq_n_u32(1));
+  uint32x4_t r = vaddq_u32(u, vaddq_u32(odd, vdupq_n_u32(0x7fff)));
+  uint32x4_t nan = vmvnq_u32(vceqq_f32(v, v));
+  r = vbslq_u32(nan, vorrq_u32(u, vdupq_n_u32(0x400000)), r);
+  return vshrn_n_u32(r, 16);
+}
+SL_V void v_store_h(uint16_t *p, vf v, sl_dtype t) {
+  vst1_u16(p, h_bits(v, t));
+}
+SL_V int v_aligned_h(const uint16_t *p) {
+  return ((uintptr_t)p & 7) == 0;
+}
+SL_V void v_stream_h(uint16_t *p, vf v, sl_dtype t) {
+  vst1_u16(p, h_bits(v, t));
+}
+SL_V vf v_loadn_h(const uint16_t *p, int64_t n, sl_dtype t) {
+  uint16_t b[4] = {0};
+  memcpy(b, p, (size_t)n * sizeof *p);
+  return v_load_h(b, t);
+}
+SL_V void v_storen_h(uint16_t *p, vf v, int64_t n, sl_dtype t) {
+  uint16_t b[4];
+  vst1_u16(b, h_bits(v, t));
+  memcpy(p, b, (size_t)n * sizeof *p);
 }
 
 #endif /* SL_NEON_VEC_H */

@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_dtype.c - bfloat16 and float16 tensors (sl_options.input_dtype, target_dtype,
+ * weight_dtype, grad_f32).
+ *
+ * Conversions (the active ISA's sl_cvt_in / sl_cvt_out and the scalar reference's): every one
+ * of the 65536 bit patterns of each type converts to the float of the same value and back to
+ * itself; the midpoint between two neighbours rounds to the even one, a float ulp either side to
+ * the nearer one; infinities, NaN (NaN for NaN) and float16's overflow and underflow edges.
+ * Values are decoded here with ldexp from the bits, independently of the library.
+ * Losses: a call on 2-byte tensors equals, bit for bit, the float32 call on their (exact) float
+ * values: the same loss, stats and NONE map, and the gradient is that call's gradient rounded to
+ * the input's type (or the float gradient with grad_f32), in place too; for every loss that takes
+ * them, with boxes, masks, weights and OHEM. Bad element types: SL_ERR_DTYPE. On every ISA
+ * (scripts/run-tests.sh).
+ * Shape legend: N, C, H, W as in sectionloss.h.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "kernels.h"
+#include "sectionloss.h"
+#include "util.h"
+
+/* the value of a 2-byte element, decoded from its fields */
+static double decode(uint16_t h, sl_dtype t) {
+  const int neg = h >> 15;
+  const int eb = t == SL_DTYPE_BF16 ? 8 : 5, mb = t == SL_DTYPE_BF16 ? 7 : 10;
+  const int e = (h >> mb) & ((1 << eb) - 1), m = h & ((1 << mb) - 1), bias = (1 << (eb - 1)) - 1;
+  double v;
+  if (e == (1 << eb) - 1)
+    v = m ? NAN : INFINITY;
+  else if (e == 0)
+    v = ldexp((double)m, 1 - bias - mb);
+  else
+    v = ldexp((double)(m | 1 << mb), e - bias - mb);
+  return neg ? -v : v;
+}
+
+static uint16_t out1(const sl_kernels *k, float f, sl_dtype t) {
+  uint16_t h;
+  k->cvt_out(&h, &f, 1, t, 0);
+  return h;
+}
+
+static int same_value(uint16_t a, uint16_t b, sl_dtype t) {
+  return a == b || (isnan(decode(a, t)) && isnan(decode(b, t)));
+}
+
+/* Every pattern in and back out; midpoints and their neighbours; in blocks of odd lengths (the
+ * vector bodies and tails). Returns the failures. */
+static int conversions(const sl_kernels *k, sl_dtype t, const char *isa) {
+  int fails = 0;
+  enum { ALL = 65536 };
+  uint16_t *h = t_alloc(ALL * sizeof *h), *back = t_alloc(ALL * sizeof *back);
+  float *f = t_alloc(ALL * sizeof *f);
+  for (int i = 0; i < ALL; i++)
+    h[i] = (uint16_t)i;
+  for (int64_t at = 0; at < ALL;) { /* blocks of 1 to 37 elements */
+    int64_t n = 1 + at % 37;
+    n = at + n > ALL ? ALL - at : n;
+    k->cvt_in(f + at, h + at, n, t);
+    k->cvt_out(back + at, f + at, n, t, (int)(at % 2));
+    at += n;
+  }
+  for (int i = 0; i < ALL && fails < 10; i++) {
+    double v = decode((uint16_t)i, t);
+    int ok = isnan(v) ? isnan(f[i]) : (double)f[i] == v && !signbit(f[i]) == !signbit(v);
+    ok &= same_value(back[i], (uint16_t)i, t);
+    if (!ok) {
+      cr_log_error("%s dtype %d: 0x%04x -> %a -> 0x%04x", isa, (int)t, i, (double)f[i], back[i]);
+      fails++;
+    }
+  }
+  /* midpoints of neighbours a < b (positive, both finite): ties to even, a float ulp off: the
+   * nearer */
+  const uint16_t last = t == SL_DTYPE_BF16 ? 0x7f7f : 0x7bff; /* the largest finite */
+  for (uint16_t a = 0; a < last && fails < 20; a++) {
+    const uint16_t b = (uint16_t)(a + 1);
+    const float mid = (float)((decode(a, t) + decode(b, t)) / 2); /* exact: one more bit */
+    const uint16_t even = (a & 1) ? b : a;
+    const uint16_t lo = out1(k, nextafterf(mid, 0.0f), t),
+                   hi = out1(k, nextafterf(mid, INFINITY), t);
+    const uint16_t at = out1(k, mid, t);
+    if (at != even || lo != a || hi != b || out1(k, -mid, t) != (uint16_t)(even | 0x8000)) {
+      cr_log_error("%s dtype %d: midpoint of 0x%04x, 0x%04x: 0x%04x (below 0x%04x, above 0x%04x)",
+                   isa, (int)t, a, b, at, lo, hi);
+      fails++;
+    }
+  }
+  /* beyond the largest finite: the midpoint to infinity and above it round to infinity */
+  const double big = decode(last, t), gap = big - decode((uint16_t)(last - 1), t);
+  const uint16_t inf = (uint16_t)(t == SL_DTYPE_BF16 ? 0x7f80 : 0x7c00);
+  if (t == SL_DTYPE_F16) {
+    fails += out1(k, (float)(big + gap / 2), t) != inf; /* 65520: even is infinity */
+    fails += out1(k, nextafterf((float)(big + gap / 2), 0), t) != last; /* just below: 65504 */
+  }
+  fails += out1(k, INFINITY, t) != inf || out1(k, -INFINITY, t) != (uint16_t)(inf | 0x8000);
+  fails += out1(k, FLT_MAX, t) != inf;
+  fails += !isnan(decode(out1(k, NAN, t), t)) || !isnan(decode(out1(k, -NAN, t), t));
+  fails += out1(k, 0x1p-149f, t) != 0 || out1(k, -0.0f, t) != 0x8000;
+  free(h), free(back), free(f);
+  return fails;
+}
+
+Test(dtype, conversions) {
+  const sl_kernels *k = sl_kernels_active();
+  int fails = 0;
+  for (int t = SL_DTYPE_BF16; t <= SL_DTYPE_F16; t++) {
+    fails += conversions(&sl_kernels_scalar, (sl_dtype)t, "scalar");
+    fails += conversions(k, (sl_dtype)t, sl_isa_name(sl_isa_active()));
+  }
+  cr_assert(fails == 0, "%d conversion failures", fails);
+}
+
+/* ---- losses ---------------------------------------------------------------------------------- */
+
+/* a float tensor rounded to t (bf16 or f16): the 2-byte copy, and v its exact float values */
+static uint16_t *to_dtype(float *v, int64_t n, sl_dtype t) {
+  uint16_t *h = t_alloc((size_t)n * sizeof *h);
+  sl_kernels_scalar.cvt_out(h, v, n, t, 0);
+  sl_kernels_scalar.cvt_in(v, h, n, t);
+  return h;
+}
+
+typedef struct dt_case {
+  t_op op;
+  sl_dtype xt, tt, wt;
+  int grad_f32, inplace, ohem;
+} dt_case;
+
+static int run_case(const t_spec *sp, const dt_case *d) {
+  t_case c;
+  t_case_make(&c, sp);
+  const int64_t n = t_elems(&c.shape),
+                lsize = c.opt.reduction == SL_REDUCTION_NONE ? t_map_elems(&c) : 1;
+  const int labels = t_op_labels(d->op);
+  const int64_t pix = c.shape.n * c.shape.h * c.shape.w;
+  /* the 2-byte tensors, and the float case on their values */
+  uint16_t *xh = to_dtype(c.x, n, d->xt), *th = NULL, *wh = NULL;
+  if (!labels && d->tt != SL_DTYPE_F32)
+    th = to_dtype(c.target, n, d->tt);
+  float *w = labels ? c.pixel_weight : c.weight;
+  if (w && d->wt != SL_DTYPE_F32)
+    wh = to_dtype(w, labels ? pix : n, d->wt);
+  sl_options o = c.opt;
+  if (d->ohem) {
+    o.ohem_thresh = 0.6f;
+    o.ohem_min_kept = 3;
+  }
+  sl_stats s32, s16;
+  float *l32 = t_alloc((size_t)lsize * sizeof(float)),
+        *l16 = t_alloc((size_t)lsize * sizeof(float));
+  float *g32 = t_alloc((size_t)n * sizeof(float));
+  o.stats = &s32;
+  sl_status st32 = t_call(&c, &o, l32, g32);
+  /* the same call on the 2-byte tensors */
+  float *x32 = c.x, *t32 = c.target;
+  void *g16 = d->inplace ? (void *)xh : t_alloc((size_t)n * (d->grad_f32 ? 4 : 2));
+  c.x = (float *)(void *)xh;
+  if (th)
+    c.target = (float *)(void *)th;
+  o.input_dtype = d->xt;
+  o.target_dtype = d->tt;
+  o.weight_dtype = d->wt;
+  o.grad_f32 = d->grad_f32;
+  if (wh && labels)
+    o.pixel_weight = (const float *)(void *)wh;
+  else if (wh)
+    o.weight = (const float *)(void *)wh;
+  o.stats = &s16;
+  sl_status st16 = t_call(&c, &o, l16, (float *)g16);
+  c.x = x32;
+  c.target = t32;
+  /* expected gradient: the float one, rounded to the input's type */
+  int bad = st32 != SL_OK || st16 != SL_OK || t_first_diff(l32, l16, lsize) >= 0 ||
+            memcmp(&s32, &s16, sizeof s32) != 0;
+  int64_t gdiff = -1;
+  if (d->grad_f32) {
+    gdiff = t_first_diff(g32, (const float *)g16, n);
+  } else {
+    uint16_t *want = t_alloc((size_t)n * sizeof *want);
+    sl_kernels_scalar.cvt_out(want, g32, n, d->xt, 0);
+    for (int64_t i = 0; i < n && gdiff < 0; i++)
+      if (!same_value(want[i], ((const uint16_t *)g16)[i], d->xt))
+        gdiff = i;
+    free(want);
+  }
+  bad |= gdiff >= 0;
+  char what[128];
+  cr_expect(!bad,
+            "%s [%s] x %d target %d weight %d grad_f32 %d inplace %d ohem %d %s: status %d/%d, "
+            "loss %a/%a, stats %s, first grad diff %lld",
+            t_op_name(d->op), sl_isa_name(sl_isa_active()), (int)d->xt, (int)d->tt, (int)d->wt,
+            d->grad_f32, d->inplace, d->ohem, t_spec_str(sp, what, sizeof what), st32, st16,
+            (double)l32[0], (double)l16[0], memcmp(&s32, &s16, sizeof s32) ? "differ" : "equal",
+            (long long)gdiff);
+  free(l32), free(l16), free(g32), free(xh), free(th), free(wh);
+  if (!d->inplace)
+    free(g16);
+  t_case_free(&c);
+  return bad;
+}
+
+Test(dtype, losses_equal_the_float_call_on_the_same_values) {
+  static const t_op ops[] = {T_BCE_PROB, T_BCE_LOGITS, T_SIGMOID_FOCAL, T_CE, T_SOFTMAX_FOCAL};
+  static const sl_shape shapes[] = {{2, 3, 9, 37}, {1, 21, 16, 70}, {3, 1, 5, 300}};
+  int fails = 0;
+  uint64_t seed = 7700;
+  for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++)
+    for (int s = 0; s < 3; s++)
+      for (int v = 0; v < 4; v++) {
+        const t_op op = ops[o];
+        const int labels = t_op_labels(op);
+        t_spec sp = t_spec_default(op, shapes[s], seed++);
+        sp.reduction = (sl_reduction)(v % 3);
+        sp.box = v == 1 ? TB_PER_SAMPLE : v == 3 ? TB_MANY : TB_NONE;
+        sp.mask = v >= 2 ? TM_RANDOM : TM_NONE;
+        sp.weight = !labels && v % 2;
+        sp.pixel_weight = labels && v >= 2;
+        sp.ignore = labels;
+        if (sp.box == TB_MANY && shapes[s].n < 2)
+          sp.box = TB_INTERIOR;
+        const sl_dtype xt = v % 2 ? SL_DTYPE_F16 : SL_DTYPE_BF16;
+        const int logits = op != T_BCE_PROB;
+        dt_case d = {op,
+                     xt,
+                     labels ? SL_DTYPE_F32 : (v < 2 ? xt : SL_DTYPE_F32),
+                     v >= 2 ? SL_DTYPE_BF16 : SL_DTYPE_F32,
+                     v == 2,
+                     logits && v == 1,
+                     labels && v == 3};
+        fails += run_case(&sp, &d);
+      }
+  cr_assert(fails == 0);
+}
+
+/* Bad element types: SL_ERR_DTYPE, nothing written. */
+Test(dtype, status) {
+  t_spec sp = t_spec_default(T_CE, (sl_shape){1, 3, 4, 5}, 7800);
+  t_case c;
+  t_case_make(&c, &sp);
+  float loss = -1.0f;
+  sl_options o = c.opt;
+  o.input_dtype = (sl_dtype)3;
+  cr_expect(t_call(&c, &o, &loss, NULL) == SL_ERR_DTYPE && loss == -1.0f);
+  o = c.opt;
+  o.grad_f32 = 2;
+  cr_expect(t_call(&c, &o, &loss, NULL) == SL_ERR_DTYPE);
+  o = c.opt;
+  o.input_dtype = SL_DTYPE_BF16;
+  o.grad_f32 = 1; /* an in-place float gradient over 2-byte logits */
+  cr_expect(sl_ce(&c.shape, c.x, c.labels, c.label_type, NULL, &o, &loss, c.x) == SL_ERR_DTYPE);
+  t_case_free(&c);
+  sp = t_spec_default(T_DICE, (sl_shape){1, 3, 4, 5}, 7801);
+  t_case_make(&c, &sp);
+  o = c.opt;
+  o.input_dtype = SL_DTYPE_F16;
+  cr_expect(t_call(&c, &o, &loss, NULL) == SL_ERR_DTYPE, "Dice on float16");
+  cr_expect(strstr(sl_status_string(SL_ERR_DTYPE), "input_dtype") != NULL);
+  t_case_free(&c);
+}
