@@ -459,13 +459,15 @@ def mode_calls(x, f, modes):
 
 
 def run_sl(bench, case, entry, section, threads, directory, min_time, isa, quick,
-           modes="fwd,fused"):
+           modes="fwd,fused", dtype="f32"):
     """sl-bench on the same data; (doc, {mode: result}), or (None, {}) for an entry point that
     this build of the library does not have (sigmoid_focal before 0.3)."""
     cmd = [bench, "--case", case, "--entry", entry, "--section", section, "--mode", modes,
            "--threads", str(threads), "--load", directory, "--json", "--min-time", str(min_time)]
     if quick:
         cmd.append("--quick")
+    if dtype != "f32":
+        cmd += ["--dtype", dtype]
     if isa:
         cmd += ["--isa", isa]
     p = subprocess.run(cmd, capture_output=True, text=True)
@@ -519,9 +521,13 @@ def write_data(d, directory, bench, case):
     subprocess.run([bench, "--case", case, "--save-masks", directory], check=True)
 
 
-def load_data(directory, kind, shape):
+DTYPES = {"f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float16}
+
+
+def load_data(directory, kind, shape, dtype="f32"):
     """The inputs write_data wrote (every implementation reads the very same data), read into
-    ordinary memory as sl-bench --load reads them."""
+    ordinary memory as sl-bench --load reads them; dtype bf16 / f16: logits, probabilities and
+    targets rounded to it (nearest even, as sl-bench --dtype rounds them)."""
     n, c, h, w = shape
     shapes = {"mask": (n, 1, h, w), "mask_rand50": (n, 1, h, w), "mask_blobs": (n, 1, h, w),
               "logits": shape, "labels": (n, h, w), "prob": shape, "target": shape,
@@ -533,6 +539,9 @@ def load_data(directory, kind, shape):
             continue
         t = torch.from_numpy(numpy.fromfile(path, dtype=dtype)).view(shapes[key])
         d[key] = t.bool() if key.startswith("mask") else t
+    for key in ("logits", "prob", "target"):
+        if key in d and dtype != "f32":
+            d[key] = d[key].to(DTYPES[dtype])
     return d
 
 
@@ -578,7 +587,7 @@ def child(args):
             kind, shape = parse_case(req["case"])
             d, key, fns = None, None, {}
             torch._dynamo.reset()
-            d = load_data(req["load"], kind, shape)
+            d = load_data(req["load"], kind, shape, args.dtype)
             proto.write("{}\n")
             proto.flush()
             continue
@@ -682,7 +691,8 @@ def measure_all(args, allocators):
                                                        section, t, x["mode"]), []).append(x)
                                 continue
                             doc, res = run_sl(args.bench, case, entry, section, t, tmp,
-                                              args.min_time, args.isa, args.quick, args.modes)
+                                              args.min_time, args.isa, args.quick, args.modes,
+                                              args.dtype)
                             if doc is None:
                                 continue
                             sl_isa[(case, entry, section, t)] = doc["isa"]
@@ -737,6 +747,9 @@ def main():
                     help="skip the sectionloss Python path")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: 2 timed calls each, sl-bench --quick (timings meaningless)")
+    ap.add_argument("--dtype", default="f32", choices=sorted(DTYPES),
+                    help="logits, probabilities and targets in this dtype (bf16, f16: PyTorch "
+                         "on those tensors, sl-bench --dtype; losses compared within 1e-2)")
     ap.add_argument("--child", default="", help=argparse.SUPPRESS)
     argv = [a for a in sys.argv[1:]]
     given = {a.split("=")[0] for a in argv if a.startswith("--")}
@@ -776,13 +789,16 @@ def main():
     # the 10x target (focal, Dice): the smaller of eager PyTorch / sl-C over the allocators
     min_of = [(a, b) for a, b in ratios if b == "sl-C" and a in ("torch", "torch+je")]
     py_over = ("sl-py", "default") in label and ("sl-C", "-") in label
-    print(f"# PyTorch {torch.__version__}, sectionloss "
+    print(f"# dtype {args.dtype}; PyTorch {torch.__version__}, sectionloss "
           f"{sectionloss.__version__ + ' (Python package)' if 'sl-py' in impls else ''}"
           f"{' + ' + args.bench if sl_doc else ''}; medians in ms"
           f"{f' (median of {args.rounds} alternated rounds)' if args.rounds > 1 else ''}; "
           f"+je = jemalloc retain (LD_PRELOAD {JEMALLOC}, MALLOC_CONF={JEMALLOC_CONF})")
     csv_lines = [CSV_HEADER]
     failures = 0
+    # float32: the implementations agree to 1e-5; bf16 / f16: PyTorch's loss itself is rounded
+    # to the input's dtype (8 or 11 bits)
+    loss_rel = 1e-5 if args.dtype == "f32" else 1e-2
     for mode, title in (("fwd", "forward (no_grad)"), ("fused", "forward + backward")):
         if mode not in args.mode_list:
             continue
@@ -820,7 +836,7 @@ def main():
                         line += f"  {'-':>11}"
                 ref = res[("torch", allocators[0]) + key]["loss"]
                 bad = [label[c] for c, v in zip(cols, vals)
-                       if v and abs(v["loss"] - ref) > 1e-5 * abs(ref)]
+                       if v and abs(v["loss"] - ref) > loss_rel * abs(ref)]
                 failures += bool(bad)
                 print(f"{line}  {'ok' if not bad else 'MISMATCH: ' + ','.join(bad)}"
                       f" (loss {ref:.7g})", flush=True)
@@ -852,7 +868,8 @@ def main():
         with open(args.csv, "w") as fh:
             fh.write("\n".join(csv_lines) + "\n")
     if failures:
-        print(f"torch_compare: {failures} loss mismatch(es) beyond relative 1e-5", file=sys.stderr)
+        print(f"torch_compare: {failures} loss mismatch(es) beyond relative {loss_rel:g}",
+              file=sys.stderr)
         return 1
     return 0
 
