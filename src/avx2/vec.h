@@ -157,6 +157,9 @@ SL_V vf v_sel(vm m, vf a, vf b) {
 SL_V vf v_keep(vm m, vf a) {
   return _mm256_and_ps(m, a);
 } /* m ? a : +0 */
+SL_V vf v_sub_where(vm m, vf a, vf b) {
+  return _mm256_sub_ps(a, _mm256_and_ps(m, b));
+} /* m ? a - b : a */
 SL_V vf v_drop(vm m, vf a) {
   return _mm256_andnot_ps(m, a);
 } /* m ? +0 : a */

@@ -157,6 +157,9 @@ SL_V vf v_sel(vm m, vf a, vf b) {
 SL_V vf v_keep(vm m, vf a) { /* m ? a : +0 */
   return _mm512_maskz_mov_ps(m, a);
 }
+SL_V vf v_sub_where(vm m, vf a, vf b) { /* m ? a - b : a */
+  return _mm512_mask_sub_ps(a, m, a, b);
+}
 SL_V vf v_drop(vm m, vf a) { /* m ? +0 : a */
   return _mm512_mask_mov_ps(a, m, _mm512_setzero_ps());
 }

@@ -33,15 +33,16 @@
 /* ---- logarithm ------------------------------------------------------------------------------- */
 
 /* log(u) + c for a positive finite normal u (no special cases) and a small correction c
- * (|c| << |log u|, or u near 1), the exponent reduced by kadj (149 for a subnormal scaled by
- * 2^149, else 0). u = 2^k m with m in [sqrt(1/2), sqrt(2)) (integer work on the bits),
+ * (|c| << |log u|, or u near 1; has_c = 0: c = 0, one multiply instead of an FMA with 0, the
+ * same bits), the exponent reduced by 149 in the lanes of sub (there u is a subnormal scaled by
+ * 2^149). u = 2^k m with m in [sqrt(1/2), sqrt(2)) (integer work on the bits),
  * f = m - 1 (exact, Sterbenz) in [-0.2929, 0.4143], log(u) = k ln2 + f - f^2/2 + f^3 P(f),
  * P of degree 7, a minimax fit of the relative error (fit error 8e-9 = 2^-26.9 with float
  * coefficients). ln2 is split in a float head and tail; the head product is added last with one
  * FMA, so the only large rounding is the final one. */
-SL_V vf v_log_core(vf u, vf kadj, vf c) {
+SL_V vf v_log_core(vf u, vm sub, vf c, const int has_c) {
   vi ix = vi_sub(v_as_vi(u), vi_set1(0x3f3504f3));
-  vf k = v_sub(vi_to_f(vi_srai(ix, 23)), kadj);
+  vf k = v_sub_where(sub, vi_to_f(vi_srai(ix, 23)), v_set1(149.0f));
   vf m = vi_as_vf(vi_add(vi_and(ix, vi_set1(0x007fffff)), vi_set1(0x3f3504f3)));
   vf f = v_sub(m, v_set1(1.0f)); /* exact (Sterbenz) */
   vf p = v_set1(-0x1.38b5f0p-4f);
@@ -54,10 +55,10 @@ SL_V vf v_log_core(vf u, vf kadj, vf c) {
   p = v_fma(p, f, v_set1(0x1.555554p-2f));
   p = v_fma(p, f, v_set1(-0.5f)); /* -1/2 + f P(f) */
   vf f2 = v_mul(f, f);
-  vf r = v_fma(f2, p, c);                /* tail: f^2 (-1/2 + f P) + c */
-  r = v_fma(k, v_set1(SL_LN2_LO), r);    /* + k ln2_lo */
-  r = v_add(f, r);                       /* + f */
-  return v_fma(k, v_set1(SL_LN2_HI), r); /* + k ln2_hi, one rounding */
+  vf r = has_c ? v_fma(f2, p, c) : v_mul(f2, p); /* tail: f^2 (-1/2 + f P) + c */
+  r = v_fma(k, v_set1(SL_LN2_LO), r);            /* + k ln2_lo */
+  r = v_add(f, r);                               /* + f */
+  return v_fma(k, v_set1(SL_LN2_HI), r);         /* + k ln2_hi, one rounding */
 }
 
 #ifndef SL_HAVE_V_LOG_SPECIALS
@@ -80,11 +81,11 @@ SL_V vf v_log(vf x) {
    * the rare lanes' work, for the ISAs that ask for it (NEON: two vector pipes, no fixup
    * instruction, where the subnormal scaling and the specials cost a third of logf). */
   if (!m_any(m_or(v_nge(x, v_set1(0x1p-126f)), v_eq(x, v_set1(__builtin_inff())))))
-    return v_log_core(x, v_zero(), v_zero());
+    return v_log_core(x, m_none(), v_zero(), 0);
 #endif
   vm sub = v_lt(x, v_set1(0x1p-126f)); /* subnormal (or <= 0, fixed after) */
   vf u = v_sel(sub, vi_to_f(v_as_vi(x)), x);
-  vf y = v_log_core(u, v_keep(sub, v_set1(149.0f)), v_zero());
+  vf y = v_log_core(u, sub, v_zero(), 0);
   return v_log_specials(y, x);
 }
 
@@ -107,7 +108,7 @@ SL_V vf v_log1p(vf a) {
   vf c_small = v_sub(a, v_sub(u, one));
   vf c_big = v_sub(one, v_sub(u, a));
   vf c = v_div(v_sel(v_gt(a, one), c_big, c_small), u);
-  return v_log1p_specials(v_log_core(u, v_zero(), c), a, u);
+  return v_log1p_specials(v_log_core(u, m_none(), c, 1), a, u);
 }
 
 /* log1p(f) = f + f^2 Q(f) for f in [-1/4, 1/2], Q of degree 8 (Estrin; fit error below 2^-27

@@ -148,6 +148,9 @@ SL_V vf v_sel(vm m, vf a, vf b) {
 SL_V vf v_keep(vm m, vf a) {
   return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(a), m));
 } /* m ? a : +0 */
+SL_V vf v_sub_where(vm m, vf a, vf b) {
+  return vsubq_f32(a, vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(b), m)));
+} /* m ? a - b : a */
 SL_V vf v_drop(vm m, vf a) {
   return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(a), m));
 } /* m ? +0 : a */
