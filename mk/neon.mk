@@ -10,7 +10,7 @@
 #                              OpenMP, all cores); prints the max ULP, fails above 2 ULP, on a
 #                              wrong special value or (with AVX2 + FMA) on a result that differs
 #                              from the AVX2 build (tests/exhaustive/vmath_avx2_ref.c).
-#                              About 2 minutes on 2 idle cores (-mavx2 -mfma binary), 5 without
+#                              About 5 minutes on 2 idle cores (-mavx2 -mfma binary)
 #   make CROSS=aarch64-linux-gnu- test-exhaustive-neon
 #                              the same source cross-built, run under qemu-aarch64 on a strided
 #                              sample: every 128th bit pattern at two offsets (NEON_EXH_STRIDE=128,

@@ -161,7 +161,7 @@ SL_V vf v_sub_where(vm m, vf a, vf b) { /* m ? a - b : a */
   return _mm512_mask_sub_ps(a, m, a, b);
 }
 SL_V vf v_drop(vm m, vf a) { /* m ? +0 : a */
-  return _mm512_mask_mov_ps(a, m, _mm512_setzero_ps());
+  return _mm512_maskz_mov_ps((vm)~m, a);
 }
 SL_V vf v_nan_if(vm m, vf a) { /* m ? NaN (all bits set) : a */
   return _mm512_mask_mov_ps(a, m, _mm512_castsi512_ps(_mm512_set1_epi32(-1)));
