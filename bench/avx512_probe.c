@@ -2,8 +2,9 @@
 /*
  * avx512_probe.c - do 512-bit vectors win on this CPU? (clock and throughput)
  *
- * Times the vector math of src/avx2/vmath.h (8 lanes; bench/avx512_probe_avx2.c, compiled with
- * -mavx2 -mfma only) and src/avx512/vmath.h (16 lanes) on the
+ * Times the vector math of src/generic/vmath.h built on the AVX2 layer (8 lanes;
+ * bench/avx512_probe_avx2.c, compiled with -mavx2 -mfma only) and on the AVX-512 layer (16 lanes,
+ * with the overrides of src/avx512/vmath.h) on the
  * same L1-resident data (2048 floats in, 2048 out: 16 KB), 1 thread: logf, expf, the BCE-logits
  * softplus tail log1p(exp(-|x|)), the CE lean exp exp(d + rr) and log1pf, plus logf on
  * subnormal inputs and expf with subnormal results (x in [-103, -88]), where a microcode assist
@@ -16,8 +17,8 @@
  * timed right after an AVX2 sample and right after an AVX-512 sample; their ratio is the clock
  * ratio. It is 1.00 where AVX-512 costs no frequency.
  *
- * Both versions must give the same results (src/avx512/vmath.h reproduces the AVX2 functions bit
- * for bit): the outputs are compared and a difference fails the run (exit 1).
+ * Both versions must give the same results (the AVX-512 build reproduces the AVX2 one bit for
+ * bit): the outputs are compared and a difference fails the run (exit 1).
  * Usage: avx512-probe [SAMPLES]   (default 1001; make bench-avx512-probe). Exits 77 without
  * AVX-512. Built with the AVX-512 flags; the CPU check (the library's detection) runs first.
  */
@@ -28,7 +29,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "avx512/vmath.h"
+#include "avx512/vec.h"
 #include "avx512_probe.h"
 #include "sectionloss.h"
 
@@ -50,16 +51,16 @@ typedef void (*kernel_fn)(const float *in, float *out, int n);
       _mm512_storeu_ps(out + i, fn16(_mm512_loadu_ps(in + i)));                                    \
   }
 
-KERNEL16(logf, sl_v16_logf)
-KERNEL16(expf, sl_v16_expf)
-KERNEL16(log1p, sl_v16_log1pf)
+KERNEL16(logf, v_log)
+KERNEL16(expf, v_exp)
+KERNEL16(log1p, v_log1p)
 
 /* BCE with logits' softplus tail log1p(exp(-|x|)), as the kernels form it (deep per block) */
 __attribute__((noinline)) static void softplus_avx512(const float *in, float *out, int n) {
   for (int i = 0; i < n; i += 16) {
     __m512 ax = _mm512_abs_ps(_mm512_loadu_ps(in + i));
     int deep = _mm512_cmp_ps_mask(ax, _mm512_set1_ps(87.0f), _CMP_GT_OQ) != 0;
-    _mm512_storeu_ps(out + i, sl_v16_log1pf_01(sl_v16_expf_nabs(ax, deep)));
+    _mm512_storeu_ps(out + i, v_log1p01(v_exp_nabs(ax, deep)));
   }
 }
 
@@ -67,7 +68,7 @@ __attribute__((noinline)) static void softplus_avx512(const float *in, float *ou
 __attribute__((noinline)) static void ce_exp_avx512(const float *in, float *out, int n) {
   for (int i = 0; i < n; i += 16) {
     __m512 d = _mm512_sub_ps(_mm512_loadu_ps(in + i), _mm512_set1_ps(2.0f));
-    _mm512_storeu_ps(out + i, sl_v16_expf_lean(d));
+    _mm512_storeu_ps(out + i, v_exp_lean(d));
   }
 }
 

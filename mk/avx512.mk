@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: MIT
 # avx512.mk - AVX-512 checks and probe.
 #
-#   make test-exhaustive-avx512  builds $(BUILD)/vmath-avx512-exhaustive and runs it: the AVX-512
-#                          vector logf and expf of src/avx512/vmath.h against the correctly
+#   make test-exhaustive-avx512  builds $(BUILD)/vmath-avx512-exhaustive and runs it: the vector
+#                          logf and expf of src/generic/vmath.h on the AVX-512 layer (with the
+#                          overrides of src/avx512/vmath.h) against the correctly
 #                          rounded result on all 2^32 floats (plus log1p, the CE exp and the
 #                          double exp / expm1 on their domains), and every function bit for bit
-#                          against its AVX2 counterpart; fails above 2 ULP, on a wrong special
+#                          against the AVX2 build (tests/exhaustive/vmath_avx2_ref.c); fails above 2 ULP, on a wrong special
 #                          value or on a difference. OpenMP on every core: a few minutes on 2 idle
 #                          cores (EXHAUSTIVE_ARGS=--full: the extra functions on all inputs too).
 #   make test-avx512-kernels     the AVX-512 kernels against the AVX2 ones, bit for bit
@@ -20,16 +21,19 @@ EXHAUSTIVE_AVX512_BIN := $(BUILD)/vmath-avx512-exhaustive
 AVX512_PROBE_BIN := $(BUILD)/avx512-probe
 
 $(EXHAUSTIVE_AVX512_BIN): tests/exhaustive/vmath_avx512.c tests/exhaustive/vmath_check.h \
-                          src/avx512/vmath.h src/avx2/vmath.h $(LIB_A)
+                          src/generic/vmath.h src/avx512/vmath.h src/avx512/vec.h \
+                          $(VMATH_AVX2_REF_O) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(AVX512_FLAGS) -o $@ $< $(LIB_A) $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_ALL) $(AVX512_FLAGS) -o $@ $< $(VMATH_AVX2_REF_O) $(LIB_A) $(LDLIBS_ALL)
 
 # The AVX2 kernels of the probe in their own object, with the AVX2 flags only.
-$(BUILD)/obj/bench/avx512_probe_avx2.o: bench/avx512_probe_avx2.c bench/avx512_probe.h src/avx2/vmath.h
+$(BUILD)/obj/bench/avx512_probe_avx2.o: bench/avx512_probe_avx2.c bench/avx512_probe.h src/generic/vmath.h \
+                                        src/avx2/vec.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(AVX2_FLAGS) -c $< -o $@
 
-$(AVX512_PROBE_BIN): bench/avx512_probe.c bench/avx512_probe.h src/avx512/vmath.h \
+$(AVX512_PROBE_BIN): bench/avx512_probe.c bench/avx512_probe.h src/avx512/vmath.h src/avx512/vec.h \
+                     src/generic/vmath.h \
                      $(BUILD)/obj/bench/avx512_probe_avx2.o $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(AVX512_FLAGS) -o $@ $< $(BUILD)/obj/bench/avx512_probe_avx2.o $(LIB_A) \

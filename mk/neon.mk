@@ -4,10 +4,13 @@
 #   make test-neon-simde       the whole Criterion suite with SECTIONLOSS_ISA=neon, from the SIMDe
 #                              test build in build/simde/ (src/neon compiled for x86 through
 #                              simde/arm/neon.h, SL_ISA_NEON available and forced)
-#   make test-exhaustive-neon  x86: the NEON vector logf and expf (src/neon/vmath.h) through SIMDe
-#                              on all 2^32 floats, log1pf on 1/16 of them (OpenMP, all cores);
-#                              prints the max ULP, fails above 2 ULP or on a wrong special value.
-#                              About 2 minutes on 2 idle cores (-mavx2 -mfma binary), 5 without
+#   make test-exhaustive-neon  x86: the vector logf and expf of src/generic/vmath.h on the NEON
+#                              layer through SIMDe on all 2^32 floats, the other functions on
+#                              their domains (log1pf on 1/16, log1pf_01 and exp(-|x|) on 1/4;
+#                              OpenMP, all cores); prints the max ULP, fails above 2 ULP, on a
+#                              wrong special value or (with AVX2 + FMA) on a result that differs
+#                              from the AVX2 build (tests/exhaustive/vmath_avx2_ref.c).
+#                              About 5 minutes on 2 idle cores (-mavx2 -mfma binary)
 #   make CROSS=aarch64-linux-gnu- test-exhaustive-neon
 #                              the same source cross-built, run under qemu-aarch64 on a strided
 #                              sample: every 128th bit pattern at two offsets (NEON_EXH_STRIDE=128,
@@ -38,18 +41,22 @@ NEON_EXH_RUN_ARGS := $(if $(CROSS),$(NEON_EXH_STRIDE),)
 else
 NEON_EXH_FLAGS := -DSL_NEON_SIMDE
 NEON_EXH_RUN_ARGS :=
+NEON_EXH_REF := $(VMATH_AVX2_REF_O)
 endif
 
-$(NEON_EXH_BIN): tests/exhaustive/vmath_neon.c src/neon/vmath.h src/neon/neon.h
+NEON_EXH_DEPS := tests/exhaustive/vmath_neon.c tests/exhaustive/vmath_check.h src/generic/vmath.h \
+                 src/neon/vec.h src/neon/neon.h $(NEON_EXH_REF)
+
+$(NEON_EXH_BIN): $(NEON_EXH_DEPS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(NEON_EXH_FLAGS) -o $@ $< $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_ALL) $(NEON_EXH_FLAGS) -o $@ $< $(NEON_EXH_REF) $(LDLIBS_ALL)
 
 # x86: the same test built with -mavx2 -mfma, 3x faster (SIMDe then maps the NEON operations
 # onto SSE/AVX; fused multiply-adds stay fused either way, see src/neon/neon.h). Used when
 # /proc/cpuinfo lists avx2 and fma, else the portable binary runs.
-$(NEON_EXH_BIN)-avx2: tests/exhaustive/vmath_neon.c src/neon/vmath.h src/neon/neon.h
+$(NEON_EXH_BIN)-avx2: $(NEON_EXH_DEPS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(NEON_EXH_FLAGS) -mavx2 -mfma -o $@ $< $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_ALL) $(NEON_EXH_FLAGS) -mavx2 -mfma -o $@ $< $(NEON_EXH_REF) $(LDLIBS_ALL)
 
 .PHONY: test-neon-simde test-exhaustive-neon test-neon-qemu
 test-neon-simde:

@@ -86,7 +86,8 @@ def path_exists(span, paths):
 
 
 def main():
-    tops = set(os.listdir(ROOT)) - {".git", "build"}
+    # build outputs (build/, build-<arch>/ of cross builds) are not paths of the repository
+    tops = {x for x in os.listdir(ROOT) if x not in (".git", "build") and not x.startswith("build-")}
     paths = tracked_paths()
     words = code_words()
     bad = []

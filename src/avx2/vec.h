@@ -24,11 +24,9 @@
 
 #include "sectionloss.h"
 
-#include "avx2/vmath.h"
-
 #define SL_W      8
 #define SL_SUFFIX avx2
-#define SL_V      SL_VINLINE
+#define SL_V      static inline __attribute__((always_inline))
 
 typedef __m256 vf;
 typedef __m256 vm;
@@ -161,6 +159,15 @@ SL_V vf v_sel(vm m, vf a, vf b) {
 SL_V vf v_keep(vm m, vf a) {
   return _mm256_and_ps(m, a);
 } /* m ? a : +0 */
+SL_V vf v_sub_where(vm m, vf a, vf b) {
+  return _mm256_sub_ps(a, _mm256_and_ps(m, b));
+} /* m ? a - b : a */
+SL_V vf v_drop(vm m, vf a) {
+  return _mm256_andnot_ps(m, a);
+} /* m ? +0 : a */
+SL_V vf v_nan_if(vm m, vf a) {
+  return _mm256_or_ps(a, m);
+} /* m ? NaN (all bits set) : a */
 
 /* Lanes whose mask byte is nonzero: W bytes, or the first n (nothing past them is read). */
 SL_V vm m_bytes(const uint8_t *p) {
@@ -201,6 +208,25 @@ SL_V vi vi_mul(vi a, vi b) {
 }
 SL_V vi vi_add(vi a, vi b) {
   return _mm256_add_epi32(a, b);
+}
+SL_V vi vi_sub(vi a, vi b) {
+  return _mm256_sub_epi32(a, b);
+}
+SL_V vi vi_and(vi a, vi b) {
+  return _mm256_and_si256(a, b);
+}
+/* shifts by a constant n: left, and right with the sign copied in */
+#define vi_slli(a, n) _mm256_slli_epi32((a), (n))
+#define vi_srai(a, n) _mm256_srai_epi32((a), (n))
+/* float bits as int32 and back (no conversion); v_to_i: an integral float to int32 (exact) */
+SL_V vi v_as_vi(vf a) {
+  return _mm256_castps_si256(a);
+}
+SL_V vf vi_as_vf(vi a) {
+  return _mm256_castsi256_ps(a);
+}
+SL_V vi v_to_i(vf a) {
+  return _mm256_cvtps_epi32(a);
 }
 SL_V vm vi_eq(vi a, vi b) {
   return _mm256_castsi256_ps(_mm256_cmpeq_epi32(a, b));
@@ -255,26 +281,8 @@ SL_V double d_hsum(vd a) {
   return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
 }
 
-/* ---- vector math (src/avx2/vmath.h) -----------------------------------------------------------
- */
-SL_V vf v_log(vf x) {
-  return sl_v_logf(x);
-} /* every float */
-SL_V vf v_log1p(vf a) {
-  return sl_v_log1pf(a);
-} /* a >= 0, +inf, NaN */
-SL_V vf v_log1p01(vf e) {
-  return sl_v_log1pf_01(e);
-} /* e in [0, 1], NaN */
-/* exp(-a), a >= 0 or NaN; deep: the caller found a lane with a > 87 */
-SL_V vf v_exp_nabs(vf a, int deep) {
-  return sl_v_expf_nabs(a, deep);
-}
-/* exp(d) for d <= 0 or NaN (softmax arguments x_c - max): deep = 0 when every lane used has
- * d >= -87 (one scaling factor), deep = 1 for any d (subnormal results rounded once, -inf 0) */
-SL_V vf v_exp_neg(vf d, const int deep) {
-  return deep ? sl_v_expf(d) : sl_v_expf_lean(d);
-}
+/* ---- vector math: v_log, v_log1p, v_log1p01, v_exp, v_exp_lean, v_exp_nabs, v_exp_neg ---- */
+#include "generic/vmath.h"
 
 /* ---- 2-byte element types (sl_dtype bf16, f16: generic/convert.h) ---------------------------
  * v_load_h: W elements as floats (exact); v_store_h: W floats rounded to nearest even (NaN

@@ -12,8 +12,9 @@
  * flag logic are masked moves and k-register operations. Loads and stores of n < W lanes are
  * masked moves with the first-n opmask (fault suppression: nothing past them is read or
  * written), and the mask bytes of a tail are a masked byte load (AVX512BW + VL), not a copy
- * through a buffer. The vector math is src/avx512/vmath.h: the results of src/avx2/vmath.h,
- * bit for bit (tests/exhaustive/vmath_avx512.c).
+ * through a buffer. The vector math is src/generic/vmath.h with AVX-512's overrides
+ * (src/avx512/vmath.h: VFIXUPIMMPS, VSCALEFPS): the results of the AVX2 build, bit for bit
+ * (tests/exhaustive/vmath_avx512.c).
  * NaN: v_max returns the second operand for a NaN (as AVX2); the generic kernels never depend
  * on it. The interface, every name and its meaning: src/generic/README.md.
  */
@@ -25,11 +26,9 @@
 
 #include "sectionloss.h"
 
-#include "avx512/vmath.h"
-
 #define SL_W      16
 #define SL_SUFFIX avx512
-#define SL_V      SL_VINLINE
+#define SL_V      static inline __attribute__((always_inline))
 
 typedef __m512 vf;
 typedef __mmask16 vm;
@@ -160,6 +159,15 @@ SL_V vf v_sel(vm m, vf a, vf b) {
 SL_V vf v_keep(vm m, vf a) { /* m ? a : +0 */
   return _mm512_maskz_mov_ps(m, a);
 }
+SL_V vf v_sub_where(vm m, vf a, vf b) { /* m ? a - b : a */
+  return _mm512_mask_sub_ps(a, m, a, b);
+}
+SL_V vf v_drop(vm m, vf a) { /* m ? +0 : a */
+  return _mm512_maskz_mov_ps((vm)~m, a);
+}
+SL_V vf v_nan_if(vm m, vf a) { /* m ? NaN (all bits set) : a */
+  return _mm512_mask_mov_ps(a, m, _mm512_castsi512_ps(_mm512_set1_epi32(-1)));
+}
 
 /* Lanes whose mask byte is nonzero: W bytes, or the first n (a masked byte load: nothing past
  * them is read). */
@@ -203,6 +211,25 @@ SL_V vi vi_mul(vi a, vi b) {
 }
 SL_V vi vi_add(vi a, vi b) {
   return _mm512_add_epi32(a, b);
+}
+SL_V vi vi_sub(vi a, vi b) {
+  return _mm512_sub_epi32(a, b);
+}
+SL_V vi vi_and(vi a, vi b) {
+  return _mm512_and_si512(a, b);
+}
+/* shifts by a constant n: left, and right with the sign copied in */
+#define vi_slli(a, n) _mm512_slli_epi32((a), (n))
+#define vi_srai(a, n) _mm512_srai_epi32((a), (n))
+/* float bits as int32 and back (no conversion); v_to_i: an integral float to int32 (exact) */
+SL_V vi v_as_vi(vf a) {
+  return _mm512_castps_si512(a);
+}
+SL_V vf vi_as_vf(vi a) {
+  return _mm512_castsi512_ps(a);
+}
+SL_V vi v_to_i(vf a) {
+  return _mm512_cvtps_epi32(a);
 }
 SL_V vi vi_iota(void) { /* 0, 1, .., W-1 */
   return _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -255,25 +282,9 @@ SL_V double d_hsum(vd a) {
   return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
 }
 
-/* ---- vector math (src/avx512/vmath.h) ------------------------------------------------------ */
-SL_V vf v_log(vf x) { /* every float */
-  return sl_v16_logf(x);
-}
-SL_V vf v_log1p(vf a) { /* a >= 0, +inf, NaN */
-  return sl_v16_log1pf(a);
-}
-SL_V vf v_log1p01(vf e) { /* e in [0, 1], NaN */
-  return sl_v16_log1pf_01(e);
-}
-/* exp(-a), a >= 0 or NaN; deep: the caller found a lane with a > 87 */
-SL_V vf v_exp_nabs(vf a, int deep) {
-  return sl_v16_expf_nabs(a, deep);
-}
-/* exp(d) for d <= 0 or NaN (softmax arguments x_c - max): deep = 0 when every lane used has
- * d >= -87 (one scaling factor), deep = 1 for any d (subnormal results rounded once, -inf 0) */
-SL_V vf v_exp_neg(vf d, const int deep) {
-  return deep ? sl_v16_expf(d) : sl_v16_expf_lean(d);
-}
+/* ---- vector math: generic/vmath.h, with AVX-512's overrides (avx512/vmath.h) ----------------- */
+#include "avx512/vmath.h"
+#include "generic/vmath.h"
 
 /* ---- 2-byte element types (sl_dtype bf16, f16: generic/convert.h) ---------------------------
  * As src/avx2/vec.h's, on 16 lanes: VCVTPH2PS / VCVTPS2PH (rounding in the instruction) for

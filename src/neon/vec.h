@@ -5,7 +5,8 @@
  * The same names and meanings as src/avx2/vec.h (the list: src/generic/README.md); only the
  * instructions differ. Loads and stores of n < W lanes go through a zeroed copy, so nothing
  * past the n elements is touched. NEON FMAX / FMIN propagate NaN (the generic kernels do not
- * depend on which operand a NaN max returns).
+ * depend on which operand a NaN max returns). The vector math is src/generic/vmath.h with no
+ * override: the bits of the x86 builds (tests/exhaustive/vmath_neon.c compares them).
  */
 #ifndef SL_NEON_VEC_H
 #define SL_NEON_VEC_H
@@ -15,7 +16,7 @@
 
 #include "sectionloss.h"
 
-#include "neon/vmath.h"
+#include "neon/neon.h"
 
 #define SL_W      4
 #define SL_SUFFIX neon
@@ -148,7 +149,16 @@ SL_V vf v_sel(vm m, vf a, vf b) {
 }
 SL_V vf v_keep(vm m, vf a) {
   return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(a), m));
-}
+} /* m ? a : +0 */
+SL_V vf v_sub_where(vm m, vf a, vf b) {
+  return vsubq_f32(a, vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(b), m)));
+} /* m ? a - b : a */
+SL_V vf v_drop(vm m, vf a) {
+  return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(a), m));
+} /* m ? +0 : a */
+SL_V vf v_nan_if(vm m, vf a) {
+  return vreinterpretq_f32_u32(vorrq_u32(vreinterpretq_u32_f32(a), m));
+} /* m ? NaN (all bits set) : a */
 SL_V vm m_bytes(const uint8_t *p) {
   uint32_t b;
   memcpy(&b, p, 4);
@@ -191,6 +201,26 @@ SL_V vi vi_mul(vi a, vi b) {
 }
 SL_V vi vi_add(vi a, vi b) {
   return vaddq_s32(a, b);
+}
+SL_V vi vi_sub(vi a, vi b) {
+  return vsubq_s32(a, b);
+}
+SL_V vi vi_and(vi a, vi b) {
+  return vandq_s32(a, b);
+}
+/* shifts by a constant n (macros: the intrinsics take an immediate): left, and right with the
+ * sign copied in */
+#define vi_slli(a, n) vshlq_n_s32((a), (n))
+#define vi_srai(a, n) vshrq_n_s32((a), (n))
+/* float bits as int32 and back (no conversion); v_to_i: an integral float to int32 (exact) */
+SL_V vi v_as_vi(vf a) {
+  return vreinterpretq_s32_f32(a);
+}
+SL_V vf vi_as_vf(vi a) {
+  return vreinterpretq_f32_s32(a);
+}
+SL_V vi v_to_i(vf a) {
+  return vcvtq_s32_f32(a);
 }
 SL_V vi vi_iota(void) {
   const int32_t idx[SL_W] = {0, 1, 2, 3};
@@ -246,26 +276,11 @@ SL_V double d_hsum(vd a) {
   return vgetq_lane_f64(v, 0) + vgetq_lane_f64(v, 1);
 }
 
-/* ---- vector math (src/neon/vmath.h) ---------------------------------------------------------- */
-SL_V vf v_log(vf x) {
-  return sl_v_logf(x);
-} /* every float */
-SL_V vf v_log1p(vf a) {
-  return sl_v_log1pf(a);
-} /* a >= 0, +inf, NaN */
-SL_V vf v_log1p01(vf e) {
-  return sl_v_log1pf_01(e);
-} /* e in [0, 1], NaN */
-/* exp(-a), a >= 0 or NaN (deep: a lane above 87; sl_v_expf tests that itself) */
-SL_V vf v_exp_nabs(vf a, int deep) {
-  (void)deep;
-  return sl_v_expf(vnegq_f32(a));
-}
-/* exp(d) for d <= 0 or NaN (softmax arguments x_c - max): deep = 0 when every lane used has
- * d >= -87 (one scaling factor), deep = 1 for any d (subnormal results rounded once, -inf 0) */
-SL_V vf v_exp_neg(vf d, const int deep) {
-  return deep ? sl_v_expf(d) : sl_v_expf_lean(d);
-}
+/* ---- vector math: v_log, v_log1p, v_log1p01, v_exp, v_exp_lean, v_exp_nabs, v_exp_neg ---- */
+/* logf branches around its rare lanes (subnormal, <= 0, +inf, NaN): cheaper here than fixing
+ * them in every vector (llvm-mca, Neoverse N1 / V1) */
+#define SL_VMATH_RARE_BRANCH 1
+#include "generic/vmath.h"
 
 /* ---- 2-byte element types (sl_dtype bf16, f16: generic/convert.h) ---------------------------
  * As src/avx2/vec.h's, on 4 lanes: FCVTL / FCVTN (round to nearest even, the FPCR default this

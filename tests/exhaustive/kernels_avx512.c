@@ -4,8 +4,8 @@
  * element and bit for bit, called directly (below the driver).
  *
  * Both tables run the same generic kernels (src/generic/) on vector layers whose arithmetic is
- * the same per lane (src/avx512/vmath.h reproduces src/avx2/vmath.h bit for bit; the lane
- * flags, masked tails and 2^k scaling are exact), so every per-element output must be the same
+ * the same per lane (both build src/generic/vmath.h; the overrides of src/avx512/vmath.h, the
+ * lane flags and the masked tails are exact), so every per-element output must be the same
  * float: loss map and gradient, NaN for NaN (any payload). Only the row sums may differ (the
  * double lanes are added in another order): within 1e-12 relative, or both NaN, or equal
  * infinities. domain_error must be equal; guard zones around every output untouched.

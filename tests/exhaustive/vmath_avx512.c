@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
- * exhaustive/vmath_avx512.c - checks the AVX-512 vector math (src/avx512/vmath.h) the way
- * tests/exhaustive/vmath_avx2.c checks the AVX2 one: logf and expf on every one of the 2^32
+ * exhaustive/vmath_avx512.c - checks the vector math of src/generic/vmath.h built on the AVX-512
+ * layer (src/avx512/vec.h, with the overrides of src/avx512/vmath.h) the way
+ * tests/exhaustive/vmath_avx2.c checks the AVX2 build: logf and expf on every one of the 2^32
  * float bit patterns against the correctly rounded result, and log1pf (x >= 0), log1pf_01
  * (x in [0, 1]), the CE kernel's lean exp (x in [-87, 0]) and exp(-|x|) (every x, deep set as
  * the kernels set it: some lane of the 16 above 87) on their domains; at most 2 ULP, special
  * values exact (reference, ULP distance and special values: vmath_check.h).
  *
- * Second check: src/avx512/vmath.h claims the very results of src/avx2/vmath.h (the rounding
+ * Second check: the AVX-512 build claims the very results of the AVX2 build (the rounding
  * arithmetic is the same; only masks, fixups and the 2^k scaling differ, and those are exact).
- * Every function is compared bit for bit with its AVX2 counterpart on the same inputs (a NaN
+ * Every function is compared bit for bit with the AVX2 build (tests/exhaustive/vmath_avx2_ref.c,
+ * its own object compiled with -mavx2 -mfma) on the same inputs (a NaN
  * matches any NaN): logf and expf on all inputs; log1pf, expf_lean, log1pf_01 on their domains,
  * expf_nabs on every x (AVX2's deep flag taken per 8 lanes, as its kernels do), on the extra
  * inputs. A difference fails.
@@ -27,8 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "avx2/vmath.h"
-#include "avx512/vmath.h"
+#include "avx512/vec.h"
 #include "sectionloss.h"
 #include "vmath_check.h"
 
@@ -49,41 +50,34 @@ static void same_f(same *s, int fn, uint32_t xbits, float a, float b) {
     s->first[fn] = xbits;
 }
 
-static __m512 nabs_avx512(__m512 x) {
-  __m512 ax = _mm512_abs_ps(x);
-  int deep = _mm512_cmp_ps_mask(ax, _mm512_set1_ps(87.0f), _CMP_GT_OQ) != 0;
-  return sl_v16_expf_nabs(ax, deep);
-}
-
-static __m256 nabs_avx2(__m256 x) {
-  __m256 ax = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
-  int deep = _mm256_movemask_ps(_mm256_cmp_ps(ax, _mm256_set1_ps(87.0f), _CMP_GT_OQ)) != 0;
-  return sl_v_expf_nabs(ax, deep);
+static vf nabs_avx512(vf x) {
+  vf ax = v_abs(x);
+  return v_exp_nabs(ax, m_any(v_gt(ax, v_set1(87.0f)))); /* deep per 16 lanes */
 }
 
 static int special_values(void) {
   static const special_case cases[] = SPECIAL_CASES;
   int fails = 0;
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    __m512 v = _mm512_set1_ps(cases[i].x), y;
+    vf v = v_set1(cases[i].x), y;
     switch (cases[i].fn) {
     case FN_LOG:
-      y = sl_v16_logf(v);
+      y = v_log(v);
       break;
     case FN_EXP:
-      y = sl_v16_expf(v);
+      y = v_exp(v);
       break;
     case FN_LOG1P:
-      y = sl_v16_log1pf(v);
+      y = v_log1p(v);
       break;
     case FN_EXPNEG:
-      y = sl_v16_expf_lean(v);
+      y = v_exp_lean(v);
       break;
     case FN_LOG1P01:
-      y = sl_v16_log1pf_01(v);
+      y = v_log1p01(v);
       break;
     default:
-      y = sl_v16_expf_nabs(_mm512_abs_ps(v), 1);
+      y = v_exp_nabs(v_abs(v), 1);
       break;
     }
     fails += special_fails(&cases[i], _mm512_cvtss_f32(y));
@@ -97,56 +91,47 @@ static void block(uint32_t base, int extra, result *loc, same *sm) {
       _mm512_add_epi32(_mm512_set1_epi32((int)base),
                        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
   __m512 x = _mm512_castsi512_ps(bits);
-  __m256 x0 = _mm512_castps512_ps256(x), x1 = _mm512_extractf32x8_ps(x, 1);
-  float xs[16], yl[16], ye[16], al[16], ae[16];
-  _mm512_storeu_ps(xs, x);
-  _mm512_storeu_ps(yl, sl_v16_logf(x));
-  _mm512_storeu_ps(ye, sl_v16_expf(x));
-  _mm256_storeu_ps(al, sl_v_logf(x0));
-  _mm256_storeu_ps(al + 8, sl_v_logf(x1));
-  _mm256_storeu_ps(ae, sl_v_expf(x0));
-  _mm256_storeu_ps(ae + 8, sl_v_expf(x1));
+  float xs[16], yl[16], ye[16], ref[2][FN_COUNT][8];
+  v_store(xs, x);
+  v_store(yl, v_log(x));
+  v_store(ye, v_exp(x));
+  vmath_avx2_ref8(xs, ref[0]);
+  vmath_avx2_ref8(xs + 8, ref[1]);
+#define AVX2(fn, l) ref[(l) / 8][fn][(l) % 8]
   for (int l = 0; l < 16; l++) {
     uint32_t u = base + (uint32_t)l;
     double xd = xs[l];
     check(&loc[FN_LOG], u, yl[l], (float)log(xd));
     check(&loc[FN_EXP], u, ye[l], (float)exp(xd));
-    same_f(sm, SAME_LOG, u, yl[l], al[l]);
-    same_f(sm, SAME_EXP, u, ye[l], ae[l]);
+    same_f(sm, SAME_LOG, u, yl[l], AVX2(FN_LOG, l));
+    same_f(sm, SAME_EXP, u, ye[l], AVX2(FN_EXP, l));
   }
   if (!extra)
     return;
-  float yp[16], ap[16], yn[16], an[16], y1[16], a1[16], ya[16], aa[16];
-  _mm512_storeu_ps(yp, sl_v16_log1pf(x));
-  _mm256_storeu_ps(ap, sl_v_log1pf(x0));
-  _mm256_storeu_ps(ap + 8, sl_v_log1pf(x1));
-  _mm512_storeu_ps(yn, sl_v16_expf_lean(x));
-  _mm256_storeu_ps(an, sl_v_expf_lean(x0));
-  _mm256_storeu_ps(an + 8, sl_v_expf_lean(x1));
-  _mm512_storeu_ps(y1, sl_v16_log1pf_01(x));
-  _mm256_storeu_ps(a1, sl_v_log1pf_01(x0));
-  _mm256_storeu_ps(a1 + 8, sl_v_log1pf_01(x1));
-  _mm512_storeu_ps(ya, nabs_avx512(x));
-  _mm256_storeu_ps(aa, nabs_avx2(x0));
-  _mm256_storeu_ps(aa + 8, nabs_avx2(x1));
+  float yp[16], yn[16], y1[16], ya[16];
+  v_store(yp, v_log1p(x));
+  v_store(yn, v_exp_lean(x));
+  v_store(y1, v_log1p01(x));
+  v_store(ya, nabs_avx512(x));
   for (int l = 0; l < 16; l++) {
     uint32_t u = base + (uint32_t)l;
     double xd = xs[l];
     if (!(xs[l] < 0.0f) && !(u == 0x80000000u)) {
       check(&loc[FN_LOG1P], u, yp[l], (float)log1p(xd));
-      same_f(sm, SAME_LOG1P, u, yp[l], ap[l]);
+      same_f(sm, SAME_LOG1P, u, yp[l], AVX2(FN_LOG1P, l));
     }
     if (isnan(xd) || (xd <= 0.0 && xd >= -87.0)) {
       check(&loc[FN_EXPNEG], u, yn[l], (float)exp(xd));
-      same_f(sm, SAME_EXPLEAN, u, yn[l], an[l]);
+      same_f(sm, SAME_EXPLEAN, u, yn[l], AVX2(FN_EXPNEG, l));
     }
     if (isnan(xd) || (xd >= 0.0 && xd <= 1.0)) {
       check(&loc[FN_LOG1P01], u, y1[l], (float)log1p(xd));
-      same_f(sm, SAME_LOG1P01, u, y1[l], a1[l]);
+      same_f(sm, SAME_LOG1P01, u, y1[l], AVX2(FN_LOG1P01, l));
     }
     check(&loc[FN_EXPNABS], u, ya[l], (float)exp(-fabs(xd)));
-    same_f(sm, SAME_EXPNABS, u, ya[l], aa[l]);
+    same_f(sm, SAME_EXPNABS, u, ya[l], AVX2(FN_EXPNABS, l));
   }
+#undef AVX2
 }
 
 __attribute__((noinline)) static int run(int64_t extra_step) {

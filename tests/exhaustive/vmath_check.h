@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * exhaustive/vmath_check.h - what the exhaustive x86 vector-math tests (vmath_avx2.c,
- * vmath_avx512.c) share: the ULP distance against the correctly rounded result, the per-function
- * tallies and their report, the function list with its limits, and the special-value table.
+ * exhaustive/vmath_check.h - what the exhaustive vector-math tests (vmath_avx2.c,
+ * vmath_avx512.c, vmath_neon.c) share: the ULP distance against the correctly rounded result, the
+ * per-function tallies and their report, the function list with its limits, and the special-value
+ * table.
  *
  * Reference: the double libm function of the (exact) float input, rounded to float. The error of
  * a result is its distance in ULP from that reference: the count of floats between them (so it
@@ -122,8 +123,7 @@ static inline int report_results(const result total[FN_COUNT]) {
 }
 
 /* Fixed special values, checked exactly: log(+-0) = -inf, log(1) = 0, log(+inf) = +inf,
- * log(<0) = NaN, exp(0) = 1, exp(-inf) = +0, exp(+inf) = +inf, NaN -> NaN (the list of
- * tests/exhaustive/vmath_avx2.c). */
+ * log(<0) = NaN, exp(0) = 1, exp(-inf) = +0, exp(+inf) = +inf, NaN -> NaN. */
 typedef struct special_case {
   int fn;        /* an FN_ value */
   float x, want; /* want NaN: any NaN */
@@ -144,6 +144,11 @@ typedef struct special_case {
     {FN_EXPNABS, NAN, NAN},                                                                        \
   }
 /* clang-format on */
+
+/* The AVX2 build of the generic vector math on 8 inputs (tests/exhaustive/vmath_avx2_ref.c,
+ * compiled with -mavx2 -mfma in its own object): y[fn][l] for each FN_ value (FN_EXPNABS:
+ * exp(-|x|), deep set per 8 lanes as the AVX2 kernels set it). For the bit-for-bit comparisons. */
+void vmath_avx2_ref8(const float x[8], float y[FN_COUNT][8]);
 
 /* 1 (and a message) when got is not want for case c (a NaN want matches any NaN). */
 static inline int special_fails(const special_case *c, float got) {
