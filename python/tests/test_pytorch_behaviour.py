@@ -238,9 +238,9 @@ def test_inplace_refuses_what_it_cannot_do():
     leaf = x.clone().requires_grad_()
     with pytest.raises(ValueError, match="leaf tensor that requires grad"):
         sl.cross_entropy(leaf, t, inplace=True)
-    with pytest.raises(ValueError, match="needs a contiguous float32 input"):
+    with pytest.raises(ValueError, match="needs a contiguous float32, bfloat16 or float16 input"):
         sl.cross_entropy((leaf * 1.0).double(), t, inplace=True)
-    with pytest.raises(ValueError, match="needs a contiguous float32 input"):
+    with pytest.raises(ValueError, match="needs a contiguous float32, bfloat16 or float16 input"):
         sl.cross_entropy((leaf * 1.0).transpose(2, 3), t.transpose(1, 2), inplace=True)
     with pytest.raises(ValueError, match="exclusive"):
         sl.cross_entropy(leaf * 1.0, t, inplace=True, grad_out=torch.empty_like(x))
