@@ -289,7 +289,7 @@ SL_V double d_hsum(vd a) {
 SL_V vf v_load_h(const uint16_t *p, sl_dtype t) {
   uint16x4_t h = vld1_u16(p);
   if (t == SL_DTYPE_BF16)
-    return vreinterpretq_f32_u32(vshll_n_u16(h, 16));
+    return vreinterpretq_f32_u32(vshlq_n_u32(vmovl_u16(h), 16));
   return vcvt_f32_f16(vreinterpret_f16_u16(h));
 }
 SL_V uint16x4_t h_bits(vf v, sl_dtype t) {
