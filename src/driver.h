@@ -31,11 +31,22 @@ static inline int sl_op_labels(sl_op op) {
   return labels[op];
 }
 
+/* The registry's map column: SL_MAP_PIXEL for the per-pixel losses over a softmax of C classes
+ * (CE, softmax focal, and sl_ce_prob, whose targets are [N,C,H,W]): class weights [C], pixel
+ * weights, a one-channel mask, an [N,H,W] loss map. */
+static inline sl_map_kind sl_op_map(sl_op op) {
+  static const unsigned char maps[SL_NUM_OPS] = {
+#define SL_LOSS(OP, name, function, input, map) [SL_OP_##OP] = SL_MAP_##map,
+#include "losses.def"
+  };
+  return (sl_map_kind)maps[op];
+}
+
 typedef struct sl_job {
   sl_op op;
   int64_t n, c, h, w;
   const float *x;      /* [N,C,H,W] probabilities or logits */
-  const float *target; /* [N,C,H,W] BCE targets, NULL for CE */
+  const float *target; /* [N,C,H,W] BCE targets, sl_ce_prob's class probabilities; NULL for CE */
   const void *labels;  /* [N,H,W] CE labels, NULL for BCE */
   sl_label_type label_type;
   const sl_box *boxes; /* NULL when num_boxes == 0 */
@@ -109,6 +120,27 @@ void sl_to_cls(const sl_job *j, int64_t p, int64_t len, int32_t *cls);
 /* The Dice / Tversky driver (dice.c): sums over the section, then the gradient pass. */
 struct sl_kernels;
 sl_status sl_run_dice(const sl_job *job, const struct sl_kernels *k);
+/* Cross-entropy with class-probability targets (ce_prob.c). */
+sl_status sl_run_ce_prob(const sl_job *j, const struct sl_kernels *k);
+
+/* Helpers every loss's driver shares (driver.c). */
+/* 1 when box_stats are accumulated per box by the chunk holding its sample (sl_make_plan's
+ * per_sample): every form but num_boxes == 1 without box_offsets (that box is the whole call). */
+int sl_box_stats_wanted(const sl_job *j);
+/* Adds a covered segment's results (of a split iteration) to the stats of every box covering
+ * it. */
+void sl_box_stats_add(const sl_job *j, const sl_row_iter *it, int64_t x0, double sum, double norm,
+                      int64_t count);
+/* Zeroes the box_stats of samples [n0, n1) (with sl_box_stats_wanted). */
+void sl_box_stats_clear(const sl_job *j, int64_t n0, int64_t n1);
+/* The call's results in stats, and in box_stats[0] when one box applies to every sample. */
+void sl_write_stats(const sl_job *j, double sum, double norm, int64_t count);
+/* 1 when the call's outputs are streamed; map = the NONE loss map's elements per sample. */
+int sl_stream_out(const sl_job *j, int64_t map);
+/* Zeroes p[0 .. len) (p may be NULL), with non-temporal stores when stream. */
+void sl_zero_out(float *p, int64_t len, int stream);
+/* Orders a chunk's streamed zero fill before its results are used. */
+void sl_stream_fence(int stream);
 
 /* Gradients above this many bytes are streamed (driver.c; not exported from the shared
  * library: tests and sl-bench set it to compare both ways while no call runs). */
