@@ -186,13 +186,11 @@ SL_V double cp_body(const sl_ce_row *r, const int grad) {
                ws->pix[5],
                ws->pix[6]};
   ce_seg *sg = &cp.sg;
-  int64_t first = S;
-  if (grad && r->stream) { /* later segments start where the gradient's planes are aligned */
-    int64_t mis = (int64_t)((uintptr_t)r->grad / sizeof(float) % SL_W);
-    first = mis ? SL_W - mis : S;
-  }
+  /* the segments depend on len and C only, never on an address (generic/ce.h aligns them to
+   * the gradient for streaming): the sums' order, so the bits of the results, are the same for
+   * any placement of the buffers, the gradient written over the logits included */
   double sum = 0.0;
-  for (int64_t i0 = 0, seg = first; i0 < r->len; i0 += seg, seg = S) {
+  for (int64_t i0 = 0, seg = S; i0 < r->len; i0 += seg) {
     if (seg > r->len - i0)
       seg = r->len - i0;
     ce_seg_load(r, r->cls, sg, i0, seg);
