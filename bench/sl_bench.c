@@ -479,6 +479,8 @@ static void case_alloc(bcase *k, const char *load_dir, int boxes_per_image) {
       loaded += load_file(load_dir, "prob.f32", k->prob, sizeof(float), t);
       loaded += load_file(load_dir, "target.f32", k->target, sizeof(float), t);
     }
+    if (k->probs && !load_file(load_dir, "probs.f32", k->probs, sizeof(float), t))
+      die("--load: ce_prob needs probs.f32 (N x C x H x W class probabilities)", load_dir);
     if (loaded != (k->is_ce ? 2 : 3) || !mask_loaded)
       die("--load: missing input files (need mask.u8, logits.f32 and labels.i64 or prob.f32 "
           "and target.f32)",
@@ -999,6 +1001,7 @@ static void usage(void) {
        "                   (also the default when --case, --section and --mode name one each\n"
        "                   and neither an output format nor --quick is given: 1 call)\n"
        "  --load DIR       inputs from DIR (prob.f32 target.f32 logits.f32 labels.i64 mask.u8;\n"
+       "                   probs.f32 with ce_prob;\n"
        "                   when present mask_rand50.u8 mask_blobs.u8 pixel_weight.f32 det_*)\n"
        "  --save-masks DIR  write the rand50 and blobs masks of the one --case to DIR\n"
        "                   (mask_rand50.u8, mask_blobs.u8) and exit\n"
