@@ -48,7 +48,7 @@ enum {
 int64_t sl__stream_bytes = (int64_t)8 << 20;
 
 /* 1 when the call's outputs are streamed; map = the NONE loss map's elements per sample */
-int sl_stream_out(const sl_job *j, int64_t map) {
+static int stream_out(const sl_job *j, int64_t map) {
   const int64_t out = (j->grad ? j->c * j->h * j->w : 0) +
                       (j->loss && j->opt.reduction == SL_REDUCTION_NONE ? map : 0);
   return j->n * out > sl__stream_bytes / (int64_t)sizeof(float);
@@ -191,7 +191,7 @@ static void zero(float *p, int64_t len) {
 /* zero(), with non-temporal stores where the kernels stream the rest of the output (x86-64:
  * SSE2 is its baseline; elsewhere memset): a line written partly by streaming and partly by
  * ordinary stores would cost a read-for-ownership and a partial write-combining flush. */
-void sl_zero_out(float *p, int64_t len, int stream) {
+static void zero_stream(float *p, int64_t len, int stream) {
 #if defined(__SSE2__)
   if (stream && p && len >= 16) {
     int64_t i = 0;
@@ -211,7 +211,7 @@ void sl_zero_out(float *p, int64_t len, int stream) {
 
 /* Orders a chunk's streamed zero fill before its results are used (the kernels fence their
  * own streamed stores). */
-void sl_stream_fence(int stream) {
+static void stream_fence(int stream) {
 #if defined(__SSE2__)
   if (stream)
     _mm_sfence();
@@ -234,13 +234,13 @@ int64_t sl_count_nonzero(const uint8_t *m, int64_t len) {
 
 /* box_stats accumulated per box by the chunk holding its sample (sl_make_plan's per_sample):
  * every form but num_boxes == 1 without box_offsets, whose one box is the whole call's. */
-int sl_box_stats_wanted(const sl_job *j) {
+static int per_box_stats(const sl_job *j) {
   return j->opt.box_stats && (j->box_offsets || j->num_boxes == j->n);
 }
 
 /* Adds a covered segment's results to the stats of every box covering it. */
-void sl_box_stats_add(const sl_job *j, const sl_row_iter *it, int64_t x0, double sum, double norm,
-                      int64_t count) {
+static void add_box_stats(const sl_job *j, const sl_row_iter *it, int64_t x0, double sum,
+                          double norm, int64_t count) {
   for (int64_t k = sl_seg_box(it, x0, 0); k >= 0; k = sl_seg_box(it, x0, k + 1)) {
     sl_stats *s = &j->opt.box_stats[it->first + k];
     s->loss_sum += sum;
@@ -249,9 +249,9 @@ void sl_box_stats_add(const sl_job *j, const sl_row_iter *it, int64_t x0, double
   }
 }
 
-/* Zeroes the box_stats of samples [n0, n1) (with sl_box_stats_wanted). */
-void sl_box_stats_clear(const sl_job *j, int64_t n0, int64_t n1) {
-  if (!sl_box_stats_wanted(j))
+/* Zeroes the box_stats of samples [n0, n1) (with per_box_stats). */
+static void clear_box_stats(const sl_job *j, int64_t n0, int64_t n1) {
+  if (!per_box_stats(j))
     return;
   int64_t b0 = j->box_offsets ? j->box_offsets[n0] : n0;
   int64_t b1 = j->box_offsets ? j->box_offsets[n1] : n1;
@@ -259,12 +259,37 @@ void sl_box_stats_clear(const sl_job *j, int64_t n0, int64_t n1) {
 }
 
 /* The call's results in stats, and in box_stats[0] when one box applies to every sample. */
-void sl_write_stats(const sl_job *j, double sum, double norm, int64_t count) {
+static void write_stats(const sl_job *j, double sum, double norm, int64_t count) {
   sl_stats t = {sum, norm, count};
   if (j->opt.stats)
     *j->opt.stats = t;
-  if (j->opt.box_stats && !sl_box_stats_wanted(j))
+  if (j->opt.box_stats && !per_box_stats(j))
     j->opt.box_stats[0] = t;
+}
+
+/* The helpers above under the names of driver.h, for the drivers in their own files
+ * (ce_prob.c). */
+int sl_box_stats_wanted(const sl_job *j) {
+  return per_box_stats(j);
+}
+void sl_box_stats_add(const sl_job *j, const sl_row_iter *it, int64_t x0, double sum, double norm,
+                      int64_t count) {
+  add_box_stats(j, it, x0, sum, norm, count);
+}
+void sl_box_stats_clear(const sl_job *j, int64_t n0, int64_t n1) {
+  clear_box_stats(j, n0, n1);
+}
+void sl_write_stats(const sl_job *j, double sum, double norm, int64_t count) {
+  write_stats(j, sum, norm, count);
+}
+int sl_stream_out(const sl_job *j, int64_t map) {
+  return stream_out(j, map);
+}
+void sl_zero_out(float *p, int64_t len, int stream) {
+  zero_stream(p, len, stream);
+}
+void sl_stream_fence(int stream) {
+  stream_fence(stream);
 }
 
 /* ---- BCE (and the sigmoid focal loss: element-wise, the same walk) ---------------------- */
@@ -275,7 +300,7 @@ typedef struct bce_ctx {
   double gscale;
   float *loss_map;   /* NONE reduction only */
   int count_in_pass; /* count the selected elements in the main pass (no prepass was needed) */
-  int box_stats;     /* per-box statistics (sl_box_stats_wanted) */
+  int box_stats;     /* per-box statistics (per_box_stats) */
   int stream;        /* non-temporal output stores (sl__stream_bytes) */
 } bce_ctx;
 
@@ -317,8 +342,8 @@ static void bce_rows(const void *vctx, int64_t r0, int64_t r1, void *ws, sl_chun
     sl_row_begin(&it, j, n, y, ctx->box_stats);
     while (sl_row_next(&it, &x0, &x1, &cov)) {
       if (!cov) {
-        sl_zero_out(grad ? grad + x0 : NULL, x1 - x0, ctx->stream);
-        sl_zero_out(lmap ? lmap + x0 : NULL, x1 - x0, ctx->stream);
+        zero_stream(grad ? grad + x0 : NULL, x1 - x0, ctx->stream);
+        zero_stream(lmap ? lmap + x0 : NULL, x1 - x0, ctx->stream);
         continue;
       }
       sl_bce_row row = {
@@ -343,11 +368,11 @@ static void bce_rows(const void *vctx, int64_t r0, int64_t r1, void *ws, sl_chun
         if (ctx->count_in_pass)
           acc->count += cnt;
         if (ctx->box_stats)
-          sl_box_stats_add(j, &it, x0, s, (double)cnt, cnt);
+          add_box_stats(j, &it, x0, s, (double)cnt, cnt);
       }
     }
   }
-  sl_stream_fence(ctx->stream);
+  stream_fence(ctx->stream);
 }
 
 /* 1 when v[0 .. n) (or v = NULL) holds no infinity or NaN. */
@@ -365,8 +390,8 @@ static sl_status run_bce(const sl_job *j, const sl_kernels *k) {
                  0.0,
                  o->reduction == SL_REDUCTION_NONE ? j->loss : NULL,
                  0,
-                 sl_box_stats_wanted(j),
-                 sl_stream_out(j, j->c * j->h * j->w)};
+                 per_box_stats(j),
+                 stream_out(j, j->c * j->h * j->w)};
   ctx.fn = j->op == SL_OP_BCE_PROB     ? k->bce_prob
            : j->op == SL_OP_BCE_LOGITS ? k->bce_logits
                                        : k->sigmoid_focal;
@@ -393,7 +418,7 @@ static sl_status run_bce(const sl_job *j, const sl_kernels *k) {
   else
     ctx.gscale = o->grad_scale;
 
-  sl_box_stats_clear(j, 0, j->n);
+  clear_box_stats(j, 0, j->n);
   sl_plan p = sl_make_plan(j->n * j->c * j->h, j->w, ctx.box_stats ? j->c * j->h : 0);
   sl_chunk_acc r = sl_run_chunks(&p, o->num_threads, bce_rows, &ctx, 0);
   if (r.err)
@@ -403,7 +428,7 @@ static sl_status run_bce(const sl_job *j, const sl_kernels *k) {
   double norm = (double)count;
   if (j->loss && o->reduction != SL_REDUCTION_NONE)
     *j->loss = (float)(o->reduction == SL_REDUCTION_SUM ? r.sum : (norm > 0 ? r.sum / norm : 0.0));
-  sl_write_stats(j, r.sum, norm, count);
+  write_stats(j, r.sum, norm, count);
   return SL_OK;
 }
 
@@ -447,7 +472,7 @@ typedef struct ce_ctx {
   const sl_job *job;
   sl_ce_fn fn;
   double gscale, cw_sum;
-  int box_stats;     /* per-box statistics (sl_box_stats_wanted) */
+  int box_stats;     /* per-box statistics (per_box_stats) */
   int stream;        /* non-temporal output stores (sl__stream_bytes) */
   int count_in_pass; /* no prepass: the main pass validates, counts and sums the normaliser */
 } ce_ctx;
@@ -550,9 +575,9 @@ static double ce_span(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, floa
       if (s0 < len && s0 - ((base + s0) & (al - 1)) >= i)
         s0 -= (base + s0) & (al - 1);
       if (s0 > i) {
-        sl_zero_out(lmap ? lmap + xs + i : NULL, s0 - i, ctx->stream);
+        zero_stream(lmap ? lmap + xs + i : NULL, s0 - i, ctx->stream);
         for (int64_t c = 0; j->grad && c < j->c; c++)
-          sl_zero_out(j->grad + xoff + c * hw + xs + i, s0 - i, ctx->stream);
+          zero_stream(j->grad + xoff + c * hw + xs + i, s0 - i, ctx->stream);
       }
       if (s0 == len)
         break;
@@ -597,7 +622,7 @@ static void ce_rows(const void *vctx, int64_t r0, int64_t r1, void *ws, sl_chunk
   /* the chunk's samples' box statistics (whole samples), zeroed here rather than before the
    * pass: nothing is written unless every thread has its workspace */
   if (ctx->box_stats)
-    sl_box_stats_clear(j, r0 / h, (r1 + h - 1) / h);
+    clear_box_stats(j, r0 / h, (r1 + h - 1) / h);
   for (int64_t r = r0; r < r1; r++) {
     int64_t xoff = (r / h) * j->c * hw + (r % h) * w; /* element (n, 0, y, 0) */
     float *lmap = lmap_all ? lmap_all + r * w : NULL;
@@ -614,9 +639,9 @@ static void ce_rows(const void *vctx, int64_t r0, int64_t r1, void *ws, sl_chunk
     sl_row_begin(&it, j, r / h, r % h, ctx->box_stats);
     while (sl_row_next(&it, &x0, &x1, &cov)) {
       if (!cov) {
-        sl_zero_out(lmap ? lmap + x0 : NULL, x1 - x0, ctx->stream);
+        zero_stream(lmap ? lmap + x0 : NULL, x1 - x0, ctx->stream);
         for (int64_t c = 0; j->grad && c < j->c; c++)
-          sl_zero_out(j->grad + xoff + c * hw + x0, x1 - x0, ctx->stream);
+          zero_stream(j->grad + xoff + c * hw + x0, x1 - x0, ctx->stream);
         continue;
       }
       if (!ctx->box_stats) {
@@ -628,10 +653,10 @@ static void ce_rows(const void *vctx, int64_t r0, int64_t r1, void *ws, sl_chunk
       int unused = 0;
       double s = ce_span(ctx, r, x0, x1, lmap, &bnorm, &bcount, &unused, ws);
       acc->sum += s;
-      sl_box_stats_add(j, &it, x0, s, bnorm, bcount);
+      add_box_stats(j, &it, x0, s, bnorm, bcount);
     }
   }
-  sl_stream_fence(ctx->stream);
+  stream_fence(ctx->stream);
 }
 
 static sl_status run_ce(const sl_job *j, const sl_kernels *k) {
@@ -640,8 +665,8 @@ static sl_status run_ce(const sl_job *j, const sl_kernels *k) {
                 j->op == SL_OP_CE ? k->ce : k->softmax_focal,
                 0.0,
                 0.0,
-                sl_box_stats_wanted(j),
-                sl_stream_out(j, j->h * j->w),
+                per_box_stats(j),
+                stream_out(j, j->h * j->w),
                 0};
   if (o->weight) {
     for (int64_t c = 0; c < j->c; c++)
@@ -683,7 +708,7 @@ static sl_status run_ce(const sl_job *j, const sl_kernels *k) {
   if (j->loss && o->reduction != SL_REDUCTION_NONE)
     *j->loss =
         (float)(o->reduction == SL_REDUCTION_SUM ? r.sum : (norm != 0.0 ? r.sum / norm : 0.0));
-  sl_write_stats(j, r.sum, norm, pre.count);
+  write_stats(j, r.sum, norm, pre.count);
   return SL_OK;
 }
 
