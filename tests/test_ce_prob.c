@@ -263,6 +263,37 @@ Test(ce_prob, empty_selection) {
   }
 }
 
+/* A mask with holes long enough for the driver's zero fill (runs of at least 16 unselected
+ * pixels, also across row ends) beside short ones the kernel takes: against the reference
+ * (exact zeros in the holes, canaries around the outputs), every reduction, with boxes too. */
+Test(ce_prob, mask_holes) {
+  int fails = 0;
+  for (int k = 0; k < 6; k++) {
+    sl_shape shape = {2, 3 + k, 3, 70 + 13 * k};
+    t_spec s = t_spec_default(T_CE_PROB, shape, 55100 + (uint64_t)k);
+    s.mask = TM_FULL;
+    s.box = k % 3 == 1 ? TB_INTERIOR : k % 3 == 2 ? TB_MANY : TB_NONE;
+    s.reduction = (sl_reduction)(k % 3);
+    s.weight = k % 2;
+    s.pixel_weight = k >= 3;
+    t_case c;
+    t_case_make(&c, &s);
+    t_rng r = t_rng_seed(55200 + (uint64_t)k);
+    const int64_t np = shape.n * shape.h * shape.w;
+    for (int64_t p = 0; p < np;) { /* holes of 1..40 pixels between selected runs of 1..30 */
+      int64_t hole = t_rng_int(&r, 1, 41), keep = t_rng_int(&r, 1, 31);
+      for (int64_t i = 0; i < hole && p < np; i++)
+        c.mask[p++] = 0;
+      p += keep;
+    }
+    char desc[64];
+    snprintf(desc, sizeof desc, "ce_prob mask holes k=%d", k);
+    fails += t_check_case(&c, desc);
+    t_case_free(&c);
+  }
+  cr_assert(fails == 0);
+}
+
 /* The gradient written over the logits: bitwise the separate buffer's. */
 Test(ce_prob, in_place) {
   sl_shape shapes[] = {{2, 5, 3, 19}, {1, 3, 7, 33}, {3, 21, 2, 40}};
