@@ -9,7 +9,8 @@
  * needs MEAN's normaliser before the pass and it is not known analytically (a mask, boxes or
  * pixel weights), a prepass over the mask bytes and pixel weights. The normaliser is the
  * number of counted pixels (PyTorch's MEAN for probability targets), or with pixel weights the
- * sum of theirs (include/sectionloss.h). Chunks and their order as every loss's driver
+ * sum of theirs (include/sectionloss.h). A mask's holes of at least CP_GAP pixels get their
+ * zeros from the driver, not the kernel. Chunks and their order as every loss's driver
  * (sl_make_plan, sl_run_chunks): bitwise the same results for every thread count. Outside the
  * section the driver writes the zeros of grad and of a NONE loss map; inside a covered segment
  * the kernel writes every pixel (masked-out ones as 0).
@@ -18,7 +19,10 @@
 #include "driver.h"
 #include "kernels.h"
 
-enum { CP_SEG = 1024 }; /* pixels of a run handed to the kernel at a time */
+enum {
+  CP_SEG = 1024, /* pixels of a run selected at a time */
+  CP_GAP = 16    /* unselected runs at least this long go to the zero fill, not the kernel */
+};
 
 typedef struct cp_ctx {
   const sl_job *job;
@@ -82,8 +86,10 @@ static void cp_count_rows(const void *vctx, int64_t r0, int64_t r1, void *ws, sl
 }
 
 /* The covered pixels [x0, x1) from the start of pixel row r (x1 may pass W: the run continues
- * over the next rows of the same sample) through the kernel, CP_SEG at a time. Returns the loss
- * sum; adds the normaliser terms to *norm and *count. */
+ * over the next rows of the same sample), CP_SEG at a time: stretches of selected pixels (with
+ * the short unselected gaps inside them) to the kernel, runs of at least CP_GAP unselected
+ * pixels (a mask's holes) to the zero fill, plane by plane. The cuts depend on the mask alone,
+ * never on an address. Returns the loss sum; adds the normaliser terms to *norm and *count. */
 static double cp_span(const cp_ctx *ctx, int64_t r, int64_t x0, int64_t x1, float *lmap,
                       double *norm, int64_t *count, void *ws) {
   const sl_job *j = ctx->job;
@@ -96,26 +102,45 @@ static double cp_span(const cp_ctx *ctx, int64_t r, int64_t x0, int64_t x1, floa
     int64_t len = x1 - xs < CP_SEG ? x1 - xs : CP_SEG;
     int64_t p = r * w + xs;
     *norm += cp_select(j, p, len, cls, count);
-    sl_ce_row row = {
-        .x = j->x + xoff + xs,
-        .cls = cls,
-        .q = j->target + xoff + xs,
-        .cw = o->weight,
-        .pw = o->pixel_weight ? o->pixel_weight + p : NULL,
-        .gmap = o->grad_map ? o->grad_map + p : NULL,
-        .loss = lmap ? lmap + xs : NULL,
-        .grad = j->grad ? j->grad + xoff + xs : NULL,
-        .gscale = ctx->gscale,
-        .cw_sum = 0.0,
-        .smoothing = o->label_smoothing,
-        .gamma = 0.0f,
-        .cstride = hw,
-        .classes = j->c,
-        .len = len,
-        .stream = ctx->stream,
-        .ws = ws,
-    };
-    sum += ctx->fn(&row);
+    for (int64_t i = 0; i < len;) {
+      int64_t s0 = i;
+      while (s0 < len && cls[s0] < 0)
+        s0++;
+      if (s0 > i) { /* unselected: zeros */
+        sl_zero_out(lmap ? lmap + xs + i : NULL, s0 - i, ctx->stream);
+        for (int64_t c = 0; j->grad && c < j->c; c++)
+          sl_zero_out(j->grad + xoff + c * hw + xs + i, s0 - i, ctx->stream);
+      }
+      if (s0 == len)
+        break;
+      /* the stretch ends before the first CP_GAP unselected pixels in a row (or the trailing
+       * ones): the run length kept without a branch per pixel */
+      int64_t k = s0 + 1, gap = 0;
+      for (; k < len && gap < CP_GAP; k++)
+        gap = (gap + 1) & -(int64_t)(cls[k] < 0);
+      const int64_t end = k - gap;
+      sl_ce_row row = {
+          .x = j->x + xoff + xs + s0,
+          .cls = cls + s0,
+          .q = j->target + xoff + xs + s0,
+          .cw = o->weight,
+          .pw = o->pixel_weight ? o->pixel_weight + p + s0 : NULL,
+          .gmap = o->grad_map ? o->grad_map + p + s0 : NULL,
+          .loss = lmap ? lmap + xs + s0 : NULL,
+          .grad = j->grad ? j->grad + xoff + xs + s0 : NULL,
+          .gscale = ctx->gscale,
+          .cw_sum = 0.0,
+          .smoothing = o->label_smoothing,
+          .gamma = 0.0f,
+          .cstride = hw,
+          .classes = j->c,
+          .len = end - s0,
+          .stream = ctx->stream,
+          .ws = ws,
+      };
+      sum += ctx->fn(&row);
+      i = end;
+    }
   }
   return sum;
 }
