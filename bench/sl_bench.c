@@ -14,7 +14,10 @@
  *                 same case, section and mode, and "vs base" is the ratio of the two medians;
  *                 ce_ohem (sl_ce with online hard example mining: ohem_thresh 0.7,
  *                 ohem_min_kept 100000 per sample, mmsegmentation's usual setting; CE cases,
- *                 library 1.1 or later), timed in alternation with ce
+ *                 library 1.1 or later), timed in alternation with ce;
+ *                 ce_prob (sl_ce_prob: class-probability targets, N x C x H x W softmax
+ *                 distributions, CE cases), timed in alternation with ce likewise (build
+ *                 with -DSL_BENCH_NO_CE_PROB against a header without sl_ce_prob)
  *   sections:     whole, box (central 2/3 of H and of W), mask (broadcast N x 1 x H x W mask,
  *                 the same central 2/3), boxes (one box per sample, central 2/3 shifted),
  *                 rand50 (broadcast mask, each pixel selected with probability 1/2, seeded)
@@ -80,6 +83,7 @@ static int g_none; /* --reduction none */
  * sl_options.input_dtype, target_dtype); 0 float32, 1 bfloat16, 2 float16 (sl_dtype's values) */
 static int g_dtype;
 #define HAVE_DTYPE (SL_VERSION_NUMBER >= 10100)
+static int g_probs; /* a ce_prob entry: CE cases get class-probability targets */
 #if SL_VERSION_MAJOR >= 1
 extern int64_t sl__stream_bytes; /* src/section.c */
 #endif
@@ -112,6 +116,12 @@ enum { MAX_LIST = 64, MIN_REPS = 5, MAX_REPS = 100000, DEFAULT_BOXES_PER_IMAGE =
 #define HAVE_SIGMOID_FOCAL (SL_VERSION_NUMBER >= 300)
 /* online hard example mining (sl_options.ohem_thresh) from 1.1 on */
 #define HAVE_OHEM (SL_VERSION_NUMBER >= 10100)
+/* sl_ce_prob: issue 23 (a header without it: -DSL_BENCH_NO_CE_PROB) */
+#if defined(SL_BENCH_NO_CE_PROB)
+#define HAVE_CE_PROB 0
+#else
+#define HAVE_CE_PROB 1
+#endif
 
 static const char *const default_cases[] = {"bce-4x1x64x64", "ce-4x4x64x64", "bce-16x1x512x512",
                                             "ce-8x21x512x512", "ce-1x19x1024x2048"};
@@ -119,8 +129,8 @@ static const char *const all_entries[] = {"bce", "bce_logits", "ce"};
 /* Only with --entry: Dice / Tversky (dice on probabilities and dice_logits on BCE
  * cases, dice_mc on CE cases; default options: Dice, MEAN) and the focal losses (softmax_focal on
  * CE cases, sigmoid_focal on BCE cases; gamma 2, sigmoid alpha 0.25). */
-static const char *const extra_entries[] = {"dice",          "dice_logits",   "dice_mc",
-                                            "softmax_focal", "sigmoid_focal", "ce_ohem"};
+static const char *const extra_entries[] = {
+    "dice", "dice_logits", "dice_mc", "softmax_focal", "sigmoid_focal", "ce_ohem", "ce_prob"};
 static const char *const all_sections[] = {"whole", "box", "mask", "boxes", "rand50", "blobs"};
 /* Only with --section: dets (many boxes per image, box_offsets), maskpw (the mask and
  * options.pixel_weight; ce and softmax_focal only). */
@@ -176,12 +186,12 @@ static int in_list(const char *s, const char *const *list, int n) {
 /* 1 for the entry points on CE cases (labels), 0 for those on BCE cases. */
 static int entry_is_ce(const char *e) {
   return strcmp(e, "ce") == 0 || strcmp(e, "dice_mc") == 0 || strcmp(e, "softmax_focal") == 0 ||
-         strcmp(e, "ce_ohem") == 0;
+         strcmp(e, "ce_ohem") == 0 || strcmp(e, "ce_prob") == 0;
 }
 
 /* The entry point a focal loss is compared with (same case, section and mode), or NULL. */
 static const char *base_entry(const char *e) {
-  if (strcmp(e, "softmax_focal") == 0 || strcmp(e, "ce_ohem") == 0)
+  if (strcmp(e, "softmax_focal") == 0 || strcmp(e, "ce_ohem") == 0 || strcmp(e, "ce_prob") == 0)
     return "ce";
   if (strcmp(e, "sigmoid_focal") == 0)
     return "bce_logits";
@@ -191,14 +201,15 @@ static const char *base_entry(const char *e) {
 /* 1 when the entry point takes that section (pixel weights: ce and softmax_focal only). */
 static int section_fits(const char *entry, const char *section) {
   if (strcmp(section, "maskpw") == 0)
-    return strcmp(entry, "ce") == 0 || strcmp(entry, "softmax_focal") == 0;
+    return strcmp(entry, "ce") == 0 || strcmp(entry, "softmax_focal") == 0 ||
+           strcmp(entry, "ce_prob") == 0;
   return 1;
 }
 
 /* 1 when this build can call the entry point. */
 static int entry_available(const char *e) {
   return (strcmp(e, "sigmoid_focal") != 0 || HAVE_SIGMOID_FOCAL) &&
-         (strcmp(e, "ce_ohem") != 0 || HAVE_OHEM);
+         (strcmp(e, "ce_ohem") != 0 || HAVE_OHEM) && (strcmp(e, "ce_prob") != 0 || HAVE_CE_PROB);
 }
 
 /* xorshift64*: fast, deterministic test data. */
@@ -228,6 +239,7 @@ typedef struct bcase {
   uint8_t *blobs;       /* N x 1 x H x W, object-like regions with holes (make_blobs) */
   float *prob, *logits; /* BCE: prob and logits; CE: logits */
   float *target;        /* BCE */
+  float *probs;         /* CE cases with ce_prob: N x C x H x W class probabilities */
   int64_t *labels;      /* CE: N x H x W */
   float *grad;
   float *lmap, *gmap;   /* --reduction none: loss map and upstream gradient map (ones) */
@@ -454,6 +466,8 @@ static void case_alloc(bcase *k, const char *load_dir, int boxes_per_image) {
   }
   if (k->is_ce) {
     k->labels = xmalloc((size_t)p * sizeof(int64_t));
+    if (g_probs)
+      k->probs = xmalloc((size_t)t * sizeof(float));
   } else {
     k->prob = xmalloc((size_t)t * sizeof(float));
     k->target = xmalloc((size_t)t * sizeof(float));
@@ -475,6 +489,8 @@ static void case_alloc(bcase *k, const char *load_dir, int boxes_per_image) {
       loaded += load_file(load_dir, "prob.f32", k->prob, sizeof(float), t);
       loaded += load_file(load_dir, "target.f32", k->target, sizeof(float), t);
     }
+    if (k->probs && !load_file(load_dir, "probs.f32", k->probs, sizeof(float), t))
+      die("--load: ce_prob needs probs.f32 (N x C x H x W class probabilities)", load_dir);
     if (loaded != (k->is_ce ? 2 : 3) || !mask_loaded)
       die("--load: missing input files (need mask.u8, logits.f32 and labels.i64 or prob.f32 "
           "and target.f32)",
@@ -486,6 +502,17 @@ static void case_alloc(bcase *k, const char *load_dir, int boxes_per_image) {
   if (k->is_ce) {
     for (int64_t i = 0; i < p; i++)
       k->labels[i] = (int64_t)(rng_next(&seed) % (uint64_t)s->c);
+    /* class probabilities: per pixel a distribution, the label's class dominant (a soft label) */
+    const int64_t hw = s->h * s->w;
+    for (int64_t i = 0; k->probs && i < p; i++) {
+      float *q = k->probs + (i / hw) * s->c * hw + i % hw, tot = 0.0f;
+      for (int64_t c = 0; c < s->c; c++) {
+        q[c * hw] = rng_unit(&seed) + (c == k->labels[i] ? (float)s->c : 0.0f);
+        tot += q[c * hw];
+      }
+      for (int64_t c = 0; c < s->c; c++)
+        q[c * hw] /= tot;
+    }
   } else {
     for (int64_t i = 0; i < t; i++) {
       k->prob[i] = rng_unit(&seed);
@@ -541,6 +568,7 @@ static void case_free(bcase *k) {
   free(k->labels);
   free(k->prob);
   free(k->target);
+  free(k->probs);
   free(k->pw);
   free(k->dets);
   free(k->det_offsets);
@@ -627,6 +655,13 @@ static sl_status job_run(job *j) {
     die("sigmoid_focal: not in this build (sectionloss.h older than 0.3)", NULL);
 #endif
   }
+  if (strcmp(j->entry, "ce_prob") == 0) {
+#if HAVE_CE_PROB
+    return sl_ce_prob(&k->shape, k->logits, k->probs, j->regp, &j->opt, loss, grad);
+#else
+    die("ce_prob: not in this build (SL_BENCH_NO_CE_PROB)", NULL);
+#endif
+  }
   if (strcmp(j->entry, "ce") == 0)
     return sl_ce(&k->shape, k->logits, k->labels, SL_LABEL_I64, j->regp, &j->opt, loss, grad);
   if (strcmp(j->entry, "ce_ohem") == 0) {
@@ -681,7 +716,9 @@ static void job_bytes(const job *j, double *rd, double *wr) {
   const sl_shape *s = &j->k->shape;
   const double eb = g_dtype ? 2.0 : 4.0; /* bytes per element of x, target and gradient */
   double sp = (double)selected_pixels(j);
-  double r = j->k->is_ce ? sp * ((double)s->c * eb + 8.0) : sp * (double)s->c * 2.0 * eb;
+  /* CE: logits and int64 labels; ce_prob: logits and targets, both C elements per pixel */
+  double r = !j->k->is_ce || strcmp(j->entry, "ce_prob") == 0 ? sp * (double)s->c * 2.0 * eb
+                                                              : sp * ((double)s->c * eb + 8.0);
   if (j->region.mask)
     r += (double)npix(s);
   if (j->opt.pixel_weight)
@@ -1000,12 +1037,13 @@ static void usage(void) {
        "                   ce-8x21x512x512, ce-1x19x1024x2048)\n"
        "  --entry LIST     bce,bce_logits,ce (default all that fit each case); also dice,\n        "
        "           dice_logits, dice_mc (Dice / Tversky), softmax_focal (CE cases)\n"
-       "                   and sigmoid_focal (BCE cases; library 0.3 on), each\n"
-       "                   timed in alternation with ce / bce_logits (column vs base)\n"
+       "                   and sigmoid_focal (BCE cases; library 0.3 on), ce_prob (CE\n"
+       "                   cases: class-probability targets), each timed in alternation\n"
+       "                   with ce / bce_logits (column vs base)\n"
        "  --section LIST   whole,box,mask,boxes,rand50,blobs (default all; rand50: random 50%\n"
        "                   mask, blobs: object-like regions with holes); also dets (many boxes\n"
        "                   per image, box_offsets) and maskpw (mask + pixel_weight; ce,\n"
-       "                   softmax_focal)\n"
+       "                   softmax_focal, ce_prob)\n"
        "  --boxes-per-image K   boxes per sample of the dets section (default 20)\n"
        "  --mode LIST      fwd,bwd,fused (default all)\n"
        "  --reduction R    mean (default) or none (loss map; with a gradient, grad_map of ones)\n"
@@ -1024,6 +1062,7 @@ static void usage(void) {
        "                   (also the default when --case, --section and --mode name one each\n"
        "                   and neither an output format nor --quick is given: 1 call)\n"
        "  --load DIR       inputs from DIR (prob.f32 target.f32 logits.f32 labels.i64 mask.u8;\n"
+       "                   probs.f32 with ce_prob;\n"
        "                   when present mask_rand50.u8 mask_blobs.u8 pixel_weight.f32 det_*)\n"
        "  --save-masks DIR  write the rand50 and blobs masks of the one --case to DIR\n"
        "                   (mask_rand50.u8, mask_blobs.u8) and exit\n"
@@ -1173,10 +1212,12 @@ int main(int argc, char **argv) {
   nmodes = mode_arg ? split_list(mode_arg, mbuf, sizeof mbuf, modes) : COUNT(all_modes);
   if (!mode_arg)
     memcpy(modes, all_modes, sizeof all_modes);
-  for (int i = 0; i < nentries; i++)
+  for (int i = 0; i < nentries; i++) {
     if (!in_list(entries[i], all_entries, COUNT(all_entries)) &&
         !in_list(entries[i], extra_entries, COUNT(extra_entries)))
       die("unknown entry point", entries[i]);
+    g_probs |= strcmp(entries[i], "ce_prob") == 0;
+  }
   for (int i = 0; i < nsections; i++)
     if (!in_list(sections[i], all_sections, COUNT(all_sections)) &&
         !in_list(sections[i], extra_sections, COUNT(extra_sections)))

@@ -69,6 +69,12 @@ but softmax_focal outside dets and maskpw):
                  loss_c = (1 - 2 I / card.clamp_min(1e-7)) * (sum t > 0), mean over channels;
                  segmentation_models_pytorch's DiceLoss itself as impl "smp" when it imports
   dice_mc        the same with p = x.softmax(1) and t = one_hot(labels) (smp multiclass mode)
+  ce_prob        class-probability targets q (N x C x H x W, per pixel a distribution with the
+                 label's class dominant): box F.cross_entropy(x[:, :, y1:y2, x1:x2], q[...]),
+                 whole F.cross_entropy(x, q), mask F.cross_entropy(x, q, reduction="none")[m]
+                 .mean() (compiled: torch.where(m, ce, 0).sum() / m.sum()), maskpw
+                 (ce[m] * pw[m]).sum() / pw[m].sum(), dets the mask form on the boxes' union;
+                 Python: sectionloss.cross_entropy(x, q, ...)
 sectionloss Python: sectionloss.<fn>(x, target, box=(x1, y1, x2, y2) or mask=mask).
 "forward" is timed under torch.no_grad() (PyTorch's fastest forward); "forward+backward" is
 loss = f(x with requires_grad); loss.backward(), with x.grad reset to None before each call.
@@ -118,7 +124,7 @@ CSV_HEADER = ("impl,isa,threads,case,entry,section,mode,n,c,h,w,elements,bytes,r
               "min_s,elem_per_s,gb_per_s,roof_pct,loss")
 
 
-CE_ENTRIES = ("ce", "softmax_focal", "dice_mc", "ce_ohem")
+CE_ENTRIES = ("ce", "softmax_focal", "dice_mc", "ce_ohem", "ce_prob")
 # online hard example mining: mmsegmentation's usual OHEMPixelSampler(thresh=0.7, min_kept=100000)
 OHEM_THRESH, OHEM_MIN_KEPT = 0.7, 100000
 # the focal / Dice entries and the dets / maskpw sections: eager PyTorch forms only (no compiled form, no Python
@@ -138,7 +144,7 @@ def section_mask(d, section):
 
 def section_fits(entry, section):
     """maskpw (pixel weights) only for the losses that have them."""
-    return section != "maskpw" or entry in ("ce", "softmax_focal")
+    return section != "maskpw" or entry in ("ce", "softmax_focal", "ce_prob")
 
 
 def parse_case(name):
@@ -174,7 +180,7 @@ def make_dets(n, h, w, g, per_image=BOXES_PER_IMAGE):
     return boxes, offsets
 
 
-def make_data(kind, shape, seed=1234):
+def make_data(kind, shape, seed=1234, probs=False):
     n, c, h, w = shape
     g = torch.Generator().manual_seed(seed)
     x1, y1, x2, y2 = central_box(h, w)
@@ -183,6 +189,9 @@ def make_data(kind, shape, seed=1234):
     d = {"mask": mask, "logits": torch.rand(shape, generator=g) * 8.0 - 4.0}
     if kind == "ce":
         d["labels"] = torch.randint(0, c, (n, h, w), generator=g, dtype=torch.int64)
+        if probs:  # ce_prob: soft labels, the label's class dominant
+            q = torch.rand(shape, generator=g) + c * F.one_hot(d["labels"], c).permute(0, 3, 1, 2)
+            d["probs"] = q / q.sum(1, keepdim=True)
     else:
         d["prob"] = torch.rand(shape, generator=g).clamp_(1e-6, 1.0 - 1e-6)
         d["target"] = torch.randint(0, 2, shape, generator=g).float()
@@ -337,11 +346,36 @@ def ohem_loss_fn(section, d, shape, compiled):
     return d["logits"], f
 
 
+def ce_prob_fn(section, d, shape, compiled=False):
+    """PyTorch's forms of CE with class-probability targets (the docstring's ce_prob)."""
+    n, c, h, w = shape
+    x1, y1, x2, y2 = central_box(h, w)
+    q = d["probs"]
+    if section == "whole":
+        return d["logits"], lambda x: F.cross_entropy(x, q)
+    if section == "box":
+        qb = q[:, :, y1:y2, x1:x2]
+        return d["logits"], lambda x: F.cross_entropy(x[:, :, y1:y2, x1:x2], qb)
+    m = (union_mask(d, shape) if section == "dets" else section_mask(
+        d, "mask" if section == "maskpw" else section))[:, 0]
+    if section == "maskpw":
+        pw = d["pw"]
+        return d["logits"], lambda x: (
+            F.cross_entropy(x, q, reduction="none")[m] * pw[m]).sum() / pw[m].sum()
+    if compiled:
+        count = m.sum()
+        return d["logits"], lambda x: torch.where(
+            m, F.cross_entropy(x, q, reduction="none"), 0.0).sum() / count
+    return d["logits"], lambda x: F.cross_entropy(x, q, reduction="none")[m].mean()
+
+
 def torch_loss_fn(kind, entry, section, d, shape, compiled=False):
     """Returns (x, f): f(x) computes the loss the way a PyTorch user would (compiled: in the
     form torch.compile needs)."""
     if entry == "ce_ohem":
         return ohem_loss_fn(section, d, shape, compiled)
+    if entry == "ce_prob":
+        return ce_prob_fn(section, d, shape, compiled)
     if compiled and entry == "softmax_focal" and section in MASK_SECTIONS:
         labels, m = d["labels"], section_mask(d, section)[:, 0]
         count = m.sum()
@@ -399,6 +433,9 @@ def sl_loss_fn(kind, entry, section, d, shape):
         labels = d["labels"]
         return d["logits"], lambda x: sectionloss.cross_entropy(
             x, labels, ohem_thresh=OHEM_THRESH, ohem_min_kept=OHEM_MIN_KEPT, **kw)
+    if entry == "ce_prob":
+        q = d["probs"]
+        return d["logits"], lambda x: sectionloss.cross_entropy(x, q, **kw)
     if kind == "ce":
         labels = d["labels"]
         return d["logits"], lambda x: sectionloss.cross_entropy(x, labels, **kw)
@@ -506,7 +543,8 @@ DATA_FILES = {"mask": ("mask.u8", "u1"), "mask_rand50": ("mask_rand50.u8", "u1")
               "mask_blobs": ("mask_blobs.u8", "u1"), "logits": ("logits.f32", "<f4"),
               "labels": ("labels.i64", "<i8"), "prob": ("prob.f32", "<f4"),
               "target": ("target.f32", "<f4"), "pw": ("pixel_weight.f32", "<f4"),
-              "det_boxes": ("det_boxes.i32", "<i4"), "det_offsets": ("det_offsets.i64", "<i8")}
+              "det_boxes": ("det_boxes.i32", "<i4"), "det_offsets": ("det_offsets.i64", "<i8"),
+              "probs": ("probs.f32", "<f4")}
 
 
 def write_data(d, directory, bench, case):
@@ -531,7 +569,7 @@ def load_data(directory, kind, shape, dtype="f32"):
     n, c, h, w = shape
     shapes = {"mask": (n, 1, h, w), "mask_rand50": (n, 1, h, w), "mask_blobs": (n, 1, h, w),
               "logits": shape, "labels": (n, h, w), "prob": shape, "target": shape,
-              "pw": (n, h, w), "det_boxes": (-1, 4), "det_offsets": (n + 1,)}
+              "pw": (n, h, w), "det_boxes": (-1, 4), "det_offsets": (n + 1,), "probs": shape}
     d = {}
     for key, (fname, dtype) in DATA_FILES.items():
         path = os.path.join(directory, fname)
@@ -663,6 +701,7 @@ def measure_all(args, allocators):
     section, threads, mode): result with the median over the rounds of the per-round medians},
     {(case, entry, section, threads): sl-bench's ISA})."""
     workers = [Worker(args, a) for a in allocators]
+    want_probs = any(entry == "ce_prob" for _, _, _, entry, _ in combos(args))
     rounds = {}
     sl_isa = {}
     try:
@@ -670,7 +709,7 @@ def measure_all(args, allocators):
             written = None
             for case, kind, shape, entry, section in combos(args):
                 if written != case:
-                    write_data(make_data(kind, shape), tmp, args.bench, case)
+                    write_data(make_data(kind, shape, probs=want_probs), tmp, args.bench, case)
                     for w in workers:
                         w.ask({"load": tmp, "case": case})
                     written = case

@@ -16,6 +16,7 @@
  *   sl_bce        == F.binary_cross_entropy(prob[sel], target[sel], weight=weight[sel])
  *   sl_bce_logits == F.binary_cross_entropy_with_logits(logits[sel], target[sel], ...)
  *   sl_ce         == F.cross_entropy(logits, labels, ...) over the selected pixels only.
+ *   sl_ce_prob    == F.cross_entropy(logits, probabilities, ...) over the selected pixels.
  *   sl_sigmoid_focal == torchvision.ops.sigmoid_focal_loss(logits[sel], target[sel], ...)
  *   sl_softmax_focal == -w_t (1 - p_t)^gamma log p_t, p = softmax over C (gamma 0: sl_ce)
  *   sl_dice, sl_dice_multiclass == segmentation_models_pytorch DiceLoss / TverskyLoss with the
@@ -73,8 +74,9 @@ typedef enum sl_status {
   SL_ERR_LABEL_TYPE,      /* label_type is not an sl_label_type value */
   SL_ERR_OPTION,          /* an option is out of range: label_smoothing outside [0, 1] or NaN,
                              grad_scale not finite, num_threads < 0; an option the loss does not
-                             take (pos_weight beyond BCE with logits, weight with Dice); Dice
-                             with more than 1024 classes */
+                             take (pos_weight beyond BCE with logits, weight with Dice,
+                             ignore_index other than -100 with sl_ce_prob); Dice with more than
+                             1024 classes */
   SL_ERR_GRAD_MAP,        /* grad_map given with MEAN/SUM, or missing for NONE with a gradient */
   SL_ERR_NO_OUTPUT,       /* loss, grad and options->stats are all NULL: nothing to compute */
   SL_ERR_ALIAS,           /* an output buffer overlaps an input buffer or another output (other
@@ -167,7 +169,7 @@ typedef struct sl_region {
 
 typedef enum sl_reduction {
   SL_REDUCTION_MEAN = 0, /* weighted loss sum / normaliser (BCE: selected count; CE: sum of the
-                            class weights of the counted pixels) */
+                            class weights of the counted pixels; sl_ce_prob: selected pixels) */
   SL_REDUCTION_SUM = 1,  /* weighted loss sum */
   SL_REDUCTION_NONE = 2  /* a loss map: BCE, sigmoid focal N x C x H x W, CE, softmax focal
                             N x H x W, 0 outside the section; Dice: the C per-class losses */
@@ -194,13 +196,15 @@ typedef struct sl_options {
   size_t size;               /* sizeof(sl_options), set by sl_options_init / sl_options_default */
   sl_reduction reduction;    /* default SL_REDUCTION_MEAN */
   const float *weight;       /* BCE, BCE with logits, sigmoid focal: per-element weight,
-                                N x C x H x W; CE, softmax focal: per-class weight, [C].
+                                N x C x H x W; CE, CE with probabilities, softmax focal:
+                                per-class weight, [C].
                                 NULL = all 1. Not allowed with Dice (SL_ERR_OPTION). */
   const float *pos_weight;   /* BCE with logits only: per-channel positive weight, [C]
                                 (PyTorch: pos_weight.view(C, 1, 1)). NULL = all 1. */
   int64_t ignore_index;      /* CE, softmax focal, multiclass Dice: pixels with this label are not
                                 counted. Default -100. */
-  float label_smoothing;     /* CE: in [0, 1], default 0 (must be 0 for every other loss) */
+  float label_smoothing;     /* CE (sl_ce, sl_ce_prob): in [0, 1], default 0 (must be 0 for every
+                                other loss) */
   float grad_scale;          /* upstream gradient for MEAN/SUM (d outer / d loss), default 1 */
   const float *grad_map;     /* upstream gradient map for NONE, same shape as the loss map */
   int num_threads;           /* 0 = OpenMP default, 1 = serial, k = at most k threads. Results are
@@ -213,7 +217,8 @@ typedef struct sl_options {
                                 counts in both), from the same pass. Not with Dice. */
   const float *pixel_weight; /* CE, softmax focal: N x H x W weight map multiplying the class
                                 weight (U-Net border weights); MEAN divides by the sum of
-                                pixel x class weights of the counted pixels. NULL = all 1. */
+                                pixel x class weights of the counted pixels (sl_ce_prob: of
+                                the pixel weights). NULL = all 1. */
   float focal_gamma;         /* focal losses: exponent, >= 0 and finite, default 2 */
   float focal_alpha;         /* sl_sigmoid_focal: weight of the positives, alpha_t = alpha t +
                                 (1 - alpha) (1 - t); <= 1, default 0.25; any value < 0: no alpha
@@ -336,6 +341,28 @@ SL_API sl_status sl_bce_logits(const sl_shape *shape, const float *logits, const
 SL_API sl_status sl_ce(const sl_shape *shape, const float *logits, const void *labels,
                        sl_label_type label_type, const sl_region *region, const sl_options *options,
                        float *loss, float *grad);
+
+/* Multi-class cross-entropy with class-probability targets (PyTorch's F.cross_entropy with a
+ * float target of the logits' shape: distillation, mixup, soft labels), at each selected pixel:
+ *   l = -pw sum_c w_c q'_c log softmax(x)_c,   q'_c = (1 - e) q_c + e / C
+ * with q = target, w = options->weight (per class, [C]; NULL = 1), e = label_smoothing (in
+ * [0, 1]), pw = options->pixel_weight (N x H x W; NULL = 1). The targets may be any float
+ * (PyTorch does not check them either).
+ * MEAN divides by the number of selected pixels, as PyTorch divides a probability-target loss
+ * (by the pixel count, never by the class weights, unlike sl_ce's weighted mean); with pixel
+ * weights by the sum of the selected pixels' weights, so that the pixel weights weigh the mean
+ * as sl_ce's do and all-ones pixel weights give exactly the unweighted result. stats.normalizer
+ * is that denominator, stats.count the selected pixels.
+ * input:  shape (C = number of classes), logits [N,C,H,W], target [N,C,H,W], region
+ *         (mask_channels must be 1), options (ignore_index must stay at its default -100:
+ *         SL_ERR_OPTION otherwise, as PyTorch refuses ignore_index with probability targets; no
+ *         pos_weight)
+ * output: loss (MEAN/SUM: one float; NONE: [N,H,W] map, 0 outside the section) or NULL;
+ *         grad [N,C,H,W] = d loss / d logits = g pw (p_c sum_k w_k q'_k - w_c q'_c) (0 outside;
+ *         may be logits itself: in place) or NULL. NaN logits give a NaN loss. */
+SL_API sl_status sl_ce_prob(const sl_shape *shape, const float *logits, const float *target,
+                            const sl_region *region, const sl_options *options, float *loss,
+                            float *grad);
 
 /* Sigmoid focal loss on logits (torchvision.ops.sigmoid_focal_loss), per selected element:
  *   p = sigmoid(x), ce = BCE with logits (x, t), 1 - p_t = p (1 - t) + (1 - p) t,

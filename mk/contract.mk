@@ -16,7 +16,7 @@
 STRICT_PASSES ?= 3
 KERNELS_STRICT_BIN := $(BUILD)/kernels-strict
 
-$(KERNELS_STRICT_BIN): tests/exhaustive/kernels_strict.c tests/exhaustive/dice_strict.h tests/contract.h src/kernels.h $(LIB_A)
+$(KERNELS_STRICT_BIN): tests/exhaustive/kernels_strict.c tests/exhaustive/dice_strict.h tests/exhaustive/ce_prob_strict.h tests/contract.h src/kernels.h $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LDLIBS_ALL)
 

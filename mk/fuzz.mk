@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# mk/fuzz.mk - libFuzzer targets for each entry point (tests/fuzz/, issues 6 and 14).
+# mk/fuzz.mk - libFuzzer targets for each entry point (tests/fuzz/, issues 6, 14 and 23).
 #
 #   make fuzz-smoke        each target for FUZZ_SECONDS (default 60) s, x86 build (scalar, AVX2)
 #   make fuzz-smoke-simde  each target for FUZZ_SIMDE_SECONDS (default 15) s, SIMDe build (the
@@ -32,7 +32,7 @@ FUZZ_SIMDE_SECONDS ?= 15
 FUZZ_LONG_SECONDS ?= 1800
 FUZZ_CAMPAIGN_SECONDS ?= 600
 FUZZ_CAMPAIGN_SIMDE_SECONDS ?= 120
-FUZZ_TARGETS ?= bce bce_logits ce dice dice_mc sigmoid_focal
+FUZZ_TARGETS ?= bce bce_logits ce dice dice_mc sigmoid_focal ce_prob
 FUZZ_CORPUS := tests/fuzz/corpus
 FUZZ_REGR := tests/fuzz/regressions
 FUZZ_RUN_FLAGS := -max_len=4096 -timeout=20 -rss_limit_mb=2048

@@ -9,6 +9,9 @@
 #   make golden-focal-regen / golden-focal-check   the same for tests/golden/golden_focal.h
 #                       (tests/gen_golden_focal.py: the focal losses and pixel-weighted CE;
 #                       needs python3-torchvision too)
+#   make golden-ce-prob-regen / golden-ce-prob-check   the same for tests/golden/golden_ce_prob.h
+#                       (tests/gen_golden_ce_prob.py: CE with probability targets; needs a
+#                       PyTorch with probability targets, 1.10 or later: TORCH_PYTHON=...)
 #   make demo-values    examples/torch_values.py --check: PyTorch's values for the three examples,
 #                       compared with the constants stored in examples/*.c
 # The last three need PyTorch 1.13 (Debian's python3-torch, /usr/bin/python3); the suite and the
@@ -16,7 +19,8 @@
 
 TORCH_PYTHON ?= /usr/bin/python3
 
-.PHONY: test-golden golden-regen golden-check golden-focal-regen golden-focal-check demo-values
+.PHONY: test-golden golden-regen golden-check golden-focal-regen golden-focal-check demo-values \
+	golden-ce-prob-regen golden-ce-prob-check
 test-golden: deps $(TEST_RUNNER) $(BUILD)/sl-info
 	@RUN="$(RUN)" scripts/run-tests.sh "$(BUILD)/sl-info" "$(ISA)" $(TEST_RUNNER) --filter 'golden/*'
 
@@ -35,6 +39,14 @@ golden-focal-check:
 	@mkdir -p $(BUILD)/golden
 	$(TORCH_PYTHON) tests/gen_golden_focal.py $(BUILD)/golden/golden_focal.h
 	cmp tests/golden/golden_focal.h $(BUILD)/golden/golden_focal.h
+
+golden-ce-prob-regen:
+	$(TORCH_PYTHON) tests/gen_golden_ce_prob.py
+
+golden-ce-prob-check:
+	@mkdir -p $(BUILD)/golden
+	$(TORCH_PYTHON) tests/gen_golden_ce_prob.py $(BUILD)/golden/golden_ce_prob.h
+	cmp tests/golden/golden_ce_prob.h $(BUILD)/golden/golden_ce_prob.h
 
 demo-values:
 	$(TORCH_PYTHON) examples/torch_values.py --check

@@ -54,9 +54,10 @@ const char *sl_status_string(sl_status s) {
   case SL_ERR_LABEL_TYPE:
     return "invalid label_type: must be SL_LABEL_I64, SL_LABEL_I32 or SL_LABEL_U8";
   case SL_ERR_OPTION:
-    return "invalid options: label_smoothing must be in [0, 1] (0 except for sl_ce), grad_scale "
-           "finite, num_threads >= 0, pos_weight only with sl_bce_logits, no weight with Dice, "
-           "dice_sums only with Dice";
+    return "invalid options: label_smoothing must be in [0, 1] (0 except for sl_ce and "
+           "sl_ce_prob), grad_scale finite, num_threads >= 0, pos_weight only with sl_bce_logits, "
+           "no weight with Dice, dice_sums only with Dice, ignore_index left at its default -100 "
+           "with sl_ce_prob (probability targets have no ignored class)";
   case SL_ERR_GRAD_MAP:
     return "invalid options: grad_map is required for reduction NONE with a gradient and not "
            "allowed with MEAN or SUM";
@@ -78,7 +79,7 @@ const char *sl_status_string(sl_status s) {
   case SL_ERR_BOX_STATS:
     return "invalid options: box_stats needs boxes (num_boxes > 0) and is not available for Dice";
   case SL_ERR_PIXEL_WEIGHT:
-    return "invalid options: pixel_weight is only for sl_ce and sl_softmax_focal";
+    return "invalid options: pixel_weight is only for sl_ce, sl_ce_prob and sl_softmax_focal";
   case SL_ERR_FOCAL:
     return "invalid options: focal_gamma must be finite and >= 0, and (sl_sigmoid_focal) "
            "focal_alpha <= 1 (< 0 disables it) and not NaN";
@@ -134,12 +135,16 @@ static int finite_ge0(float v) {
 static sl_status validate_loss_options(const sl_job *j, const sl_options *o) {
   const sl_op op = j->op;
   const int dice = op == SL_OP_DICE || op == SL_OP_DICE_MC;
-  int smoothing_ok = op == SL_OP_CE ? (o->label_smoothing >= 0.0f && o->label_smoothing <= 1.0f)
-                                    : o->label_smoothing == 0.0f;
+  const int ce = op == SL_OP_CE || op == SL_OP_CE_PROB;
+  int smoothing_ok =
+      ce ? (o->label_smoothing >= 0.0f && o->label_smoothing <= 1.0f) : o->label_smoothing == 0.0f;
+  /* ignore_index: probability targets have no label to ignore; PyTorch refuses it with them
+   * ("ignore_index is not supported for floating point target") */
   if (!smoothing_ok || !isfinite(o->grad_scale) || o->num_threads < 0 ||
-      (o->pos_weight && op != SL_OP_BCE_LOGITS) || (dice && o->weight) || (o->dice_sums && !dice))
+      (o->pos_weight && op != SL_OP_BCE_LOGITS) || (dice && o->weight) || (o->dice_sums && !dice) ||
+      (op == SL_OP_CE_PROB && o->ignore_index != -100))
     return SL_ERR_OPTION;
-  if (o->pixel_weight && op != SL_OP_CE && op != SL_OP_SOFTMAX_FOCAL)
+  if (o->pixel_weight && op != SL_OP_CE && op != SL_OP_SOFTMAX_FOCAL && op != SL_OP_CE_PROB)
     return SL_ERR_PIXEL_WEIGHT;
   if ((op == SL_OP_SOFTMAX_FOCAL || op == SL_OP_SIGMOID_FOCAL) && !finite_ge0(o->focal_gamma))
     return SL_ERR_FOCAL;
@@ -192,7 +197,7 @@ static sl_status validate_region(sl_job *j, const sl_region *caller_region) {
   }
   if (region->mask) {
     int64_t mc = region->mask_channels;
-    if (mc != 1 && (mc != j->c || sl_op_labels(j->op)))
+    if (mc != 1 && (mc != j->c || sl_op_labels(j->op) || sl_op_map(j->op) == SL_MAP_PIXEL))
       return SL_ERR_MASK_CHANNELS;
     j->mask_channels = mc;
   }
@@ -207,6 +212,7 @@ static sl_status validate_region(sl_job *j, const sl_region *caller_region) {
 static sl_status validate(sl_job *j, const sl_shape *shape, const sl_region *region,
                           const sl_options *options) {
   const int labels = sl_op_labels(j->op), dice = j->op == SL_OP_DICE || j->op == SL_OP_DICE_MC;
+  const int pixel = sl_op_map(j->op) == SL_MAP_PIXEL; /* a softmax over C per pixel */
   if (!shape || !j->x || (!labels && !j->target) || (labels && !j->labels))
     return SL_ERR_NULL_POINTER;
   if (shape->n <= 0 || shape->c <= 0 || shape->h <= 0 || shape->w <= 0)
@@ -241,7 +247,8 @@ static sl_status validate(sl_job *j, const sl_shape *shape, const sl_region *reg
     return st;
   const sl_dtype dts[3] = {o->input_dtype, o->target_dtype, o->weight_dtype};
   for (int k = 0; k < 3; k++)
-    if ((unsigned)dts[k] > SL_DTYPE_F16 || (dice && dts[k] != SL_DTYPE_F32))
+    if ((unsigned)dts[k] > SL_DTYPE_F16 ||
+        ((dice || j->op == SL_OP_CE_PROB) && dts[k] != SL_DTYPE_F32))
       return SL_ERR_DTYPE;
   if ((unsigned)o->grad_f32 > 1 ||
       (j->grad && j->grad == j->x && o->grad_f32 && o->input_dtype != SL_DTYPE_F32))
@@ -262,7 +269,7 @@ static sl_status validate(sl_job *j, const sl_shape *shape, const sl_region *reg
   const uint64_t gb = o->grad_f32 ? ub : xb;
   const uint64_t tb = (uint64_t)elems * sl_dtype_size(o->target_dtype);
   const uint64_t wb = (uint64_t)elems * sl_dtype_size(o->weight_dtype);
-  int64_t map_elems = dice ? j->c : labels ? nhw : elems;
+  int64_t map_elems = dice ? j->c : pixel ? nhw : elems;
   uint64_t map_bytes = (uint64_t)map_elems * sizeof(float);
   uint64_t label_size = j->label_type == SL_LABEL_I64 ? 8 : j->label_type == SL_LABEL_I32 ? 4 : 1;
   span outputs[] = {
@@ -276,7 +283,7 @@ static sl_status validate(sl_job *j, const sl_shape *shape, const sl_region *reg
       {j->x, xb},
       {j->target, labels ? 0 : tb},
       {labels ? j->labels : NULL, (uint64_t)nhw * label_size},
-      {o->weight, labels ? (uint64_t)j->c * sizeof(float) : wb},
+      {o->weight, labels || pixel ? (uint64_t)j->c * sizeof(float) : wb},
       {o->pos_weight, (uint64_t)j->c * sizeof(float)},
       {o->pixel_weight, (uint64_t)nhw * sl_dtype_size(o->weight_dtype)},
       {o->grad_map, map_bytes},
@@ -286,9 +293,10 @@ static sl_status validate(sl_job *j, const sl_shape *shape, const sl_region *reg
   };
   /* The one overlap allowed: the gradient written over the logits (grad == x exactly) for the
    * losses on logits whose kernels read each element before writing its gradient. */
-  const int in_place = j->grad && j->grad == j->x &&
-                       (j->op == SL_OP_BCE_LOGITS || j->op == SL_OP_SIGMOID_FOCAL ||
-                        j->op == SL_OP_CE || j->op == SL_OP_SOFTMAX_FOCAL);
+  const int in_place =
+      j->grad && j->grad == j->x &&
+      (j->op == SL_OP_BCE_LOGITS || j->op == SL_OP_SIGMOID_FOCAL || j->op == SL_OP_CE ||
+       j->op == SL_OP_SOFTMAX_FOCAL || j->op == SL_OP_CE_PROB);
   const size_t no = sizeof outputs / sizeof outputs[0], ni = sizeof inputs / sizeof inputs[0];
   for (size_t a = 0; a < no; a++) {
     for (size_t b = a + 1; b < no; b++)
@@ -366,6 +374,12 @@ sl_status sl_dice_multiclass(const sl_shape *shape, const float *logits, const v
               .label_type = label_type,
               .loss = loss,
               .grad = grad};
+  return run(&j, shape, region, options);
+}
+
+sl_status sl_ce_prob(const sl_shape *shape, const float *logits, const float *target,
+                     const sl_region *region, const sl_options *options, float *loss, float *grad) {
+  sl_job j = {.op = SL_OP_CE_PROB, .x = logits, .target = target, .loss = loss, .grad = grad};
   return run(&j, shape, region, options);
 }
 

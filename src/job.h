@@ -30,6 +30,17 @@ static inline int sl_op_labels(sl_op op) {
   return labels[op];
 }
 
+/* The registry's map column: SL_MAP_PIXEL for the per-pixel losses over a softmax of C classes
+ * (CE, softmax focal, and sl_ce_prob, whose targets are [N,C,H,W]): class weights [C], pixel
+ * weights, a one-channel mask, an [N,H,W] loss map. */
+static inline sl_map_kind sl_op_map(sl_op op) {
+  static const unsigned char maps[SL_NUM_OPS] = {
+#define SL_LOSS(OP, name, function, input, map, driver) [SL_OP_##OP] = SL_MAP_##map,
+#include "losses.def"
+  };
+  return (sl_map_kind)maps[op];
+}
+
 /* Bytes per element of a valid sl_dtype. */
 static inline int sl_dtype_size(sl_dtype d) {
   return d == SL_DTYPE_F32 ? 4 : 2;
@@ -39,7 +50,8 @@ typedef struct sl_job {
   sl_op op;
   int64_t n, c, h, w;
   const float *x;      /* [N,C,H,W] probabilities or logits */
-  const float *target; /* [N,C,H,W] targets, NULL for the ops with labels */
+  const float *target; /* [N,C,H,W] targets (sl_ce_prob: class probabilities), NULL for the
+                          ops with labels */
   const void *labels;  /* [N,H,W] labels, NULL for the ops with targets */
   sl_label_type label_type;
   const sl_box *boxes; /* NULL when num_boxes == 0 */

@@ -81,7 +81,8 @@ typedef sl_bce_kernel *sl_bce_fn;
  */
 typedef struct sl_ce_row {
   const float *x;
-  const int32_t *cls;
+  const int32_t *cls; /* ce_prob: 0 (counted) or < 0 (not counted) per pixel */
+  const float *q;     /* ce_prob only: class-probability targets, the layout of x (NULL else) */
   const float *cw;
   const float *pw; /* pixel weights per pixel (multiplying w_t, loss and gradient) or NULL */
   const float *gmap;
@@ -99,6 +100,10 @@ typedef struct sl_ce_row {
                  alone (sl_workspace(SL_WS_KERNEL, ...)); the scalar kernels take none */
 } sl_ce_row;
 
+/* ce_prob (class-probability targets q, src/scalar/ce_prob.c): per counted pixel, with
+ * a_c = w_c ((1 - e) q_c + e / C) and Q = sum_c a_c,
+ *   loss_i = pw_i sum_c a_c (-logp_c),   grad_c = g_i pw_i (p_c Q - a_c)
+ * (cw_sum and gamma unused). */
 typedef double sl_ce_kernel(const sl_ce_row *r);
 typedef sl_ce_kernel *sl_ce_fn;
 

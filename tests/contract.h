@@ -270,6 +270,83 @@ static inline void ct_ce_pixel_pw(ct_ce_px *k, const float *x, int64_t stride, i
   k->fg = fg;
 }
 
+/* ---- CE with class-probability targets (sl_ce_prob): the same shifted algorithm ----------
+ * Per counted pixel, a_c = w_c ((1 - e) q_c + e / C) (float in the kernels), |a_c| below its
+ * terms' magnitude |w_c| ((1 - e) |q_c| + e / C) (1 - e and e / C are rounded once per call: a
+ * negative target cancels them), A = sum_c |a_c|,
+ * d_c = x_c - m, ls = log s, P = sum_c p_c |d_c|, the loss pw (sum_c a_c (-d_c) + Q ls) and the
+ * gradient g pw (p_c Q - a_c), Q = sum_c a_c:
+ *   loss     |error| <= |pw| (K u sum_c |a_c| (|d_c| + ls + P) + Fl) + 2^-149
+ *   gradient |error| <= K u |g pw| (A p_c (1 + |d_c|) + |a_c|) + Fg_c
+ * K = ct_ce_k(C) as for CE (the roundings of d_c, each exponential, the sequential class sums of
+ * s1, Q and sum_c a_c d_c, log1p, a_c's three, the products); the subnormal floors: Fl = 2^-149
+ * (C (A + 1) + sum_c (|w_c| + 1)(|d_c| + ls + 1)) (subnormal exponentials times Q, products
+ * a_c d_c, a_c itself, which multiplies -logp_c), Fg_c = 2^-149 (2 + C |g pw| A + |g pw|
+ * (|w_c| + 1) + |a_c|) (the exponentials times k; the float k and g pw, e_c k and the final
+ * fnma each rounded once in the subnormal range, 2^-150 each, the one of g pw times |a_c|; a
+ * subnormal a_c times g pw). Unlike CE's target class, no cancellation-free form: the
+ * gradient's bound is relative to |a_c| and A p_c, not to their difference. */
+typedef struct ct_ce_prob_px {
+  double m, ls, A, gpw; /* gpw: |g pw| of the pixel */
+  int64_t C;
+  double loss, tol_loss;
+} ct_ce_prob_px;
+
+/* The weight a_c of class c in double from the kernels' float inputs, and |a|_c, the magnitude
+ * of its terms (1 - e and e / C are rounded to float once per call, relative to their terms:
+ * with a negative target they cancel) */
+static inline double ct_ce_prob_a(double w, float q, double e, int64_t C) {
+  return w * ((1.0 - e) * (double)q + e / (double)C);
+}
+static inline double ct_ce_prob_amag(double w, float q, double e, int64_t C) {
+  return fabs(w) * ((1.0 - e) * fabs((double)q) + e / (double)C);
+}
+
+static inline void ct_ce_prob_pixel(ct_ce_prob_px *k, const float *x, const float *q,
+                                    int64_t stride, int64_t C, const float *cw, double e,
+                                    double pw) {
+  double m = -INFINITY, s1 = 0.0;
+  int64_t j = 0;
+  for (int64_t c = 0; c < C; c++)
+    if (x[c * stride] > m) {
+      m = x[c * stride];
+      j = c;
+    }
+  for (int64_t c = 0; c < C; c++)
+    s1 += c == j && x[c * stride] == m ? 0.0 : exp(x[c * stride] - m);
+  k->m = m;
+  k->ls = log1p(s1);
+  k->C = C;
+  double P = 0.0, A = 0.0, l = 0.0, b = 0.0, fl = 0.0;
+  for (int64_t c = 0; c < C; c++) {
+    double d = x[c * stride] - m, pc = exp(d - k->ls);
+    P += pc > 0.0 ? pc * fabs(d) : 0.0;
+  }
+  for (int64_t c = 0; c < C; c++) {
+    double d = x[c * stride] - m, wc = cw ? (double)cw[c] : 1.0;
+    double a = ct_ce_prob_a(wc, q[c * stride], e, C), am = ct_ce_prob_amag(wc, q[c * stride], e, C);
+    A += am;
+    l += a * (-d + k->ls);
+    b += am * (fabs(d) + k->ls + P);
+    fl += (fabs(wc) + 1.0) * (fabs(d) + k->ls + 1.0);
+  }
+  k->A = A;
+  k->loss = pw * l;
+  k->tol_loss =
+      fabs(pw) * (ct_ce_k(C) * 0x1p-24 * b + 0x1p-149 * ((double)C * (A + 1.0) + fl)) + 0x1p-149;
+}
+
+/* The tolerance of the gradient of class c (logit xc, weight wc, target qc) at the pixel's
+ * g pw. */
+static inline double ct_ce_prob_grad_tol(const ct_ce_prob_px *k, float xc, double wc, float qc,
+                                         double e, double gpw) {
+  double d = xc - k->m, p = exp(d - k->ls), a = ct_ce_prob_amag(wc, qc, e, k->C);
+  double pd = p > 0.0 ? k->A * p * (1.0 + fabs(d)) : 0.0;
+  gpw = fabs(gpw);
+  return ct_ce_k(k->C) * 0x1p-24 * gpw * (pd + a) +
+         0x1p-149 * (2.0 + (double)k->C * gpw * k->A + gpw * (fabs(wc) + 1.0) + a);
+}
+
 /* The sigmoid focal loss's bound in ulp(M): m's relative error (about 2 float ULP, from the
  * float exp(-|x|) it is made of) is multiplied by gamma in m^gamma: 4 + 2 gamma (8 at gamma 2),
  * and its reduced losses CT_SUM_REL scaled by (4 + 2 gamma) / 8 above gamma 2. */
@@ -293,7 +370,7 @@ static inline double ct_tol_err(float got, float ref, double tol) {
  * loss (T_CE, T_SOFTMAX_FOCAL) terms is the absolute tolerance of the section above; for the
  * others the magnitude M of ct_err, with ulp_bound ulp(M) allowed. */
 static inline double ct_elem_err(t_op op, float got, float ref, double terms, double ulp_bound) {
-  if (op == T_CE || op == T_SOFTMAX_FOCAL)
+  if (op == T_CE || op == T_SOFTMAX_FOCAL || op == T_CE_PROB)
     return ct_tol_err(got, ref, terms);
   return ct_err(got, ref, terms) / ulp_bound;
 }
@@ -375,6 +452,42 @@ static inline double ct_terms(const ct_call *c, double *loss_terms, double *grad
                   ? (c->normalizer != 0.0 ? c->grad_scale / c->normalizer : 0.0)
                   : c->grad_scale;
   double abs_sum = 0.0;
+  if (c->op == T_CE_PROB) {
+    for (int64_t n = 0; n < N; n++)
+      for (int64_t i = 0; i < HW; i++) {
+        int64_t p = n * HW + i;
+        if (c->sel && !c->sel[p]) {
+          if (c->abs_map)
+            c->abs_map[p] = 0.0;
+          if (loss_terms)
+            loss_terms[p] = 0.0;
+          for (int64_t k = 0; grad_terms && k < C; k++)
+            grad_terms[(n * C + k) * HW + i] = 0.0;
+          continue;
+        }
+        const float *x = c->x + n * C * HW + i, *q = c->t + n * C * HW + i;
+        double pw = c->pixel_weight ? (double)c->pixel_weight[p] : 1.0;
+        ct_ce_prob_px px;
+        ct_ce_prob_pixel(&px, x, q, HW, C, c->weight, c->smoothing, pw);
+        /* the reduced losses' scale: |l| (CT_SUM_REL of it) plus the element's tolerance; a
+         * value not finite in double is left out (ct_sum_err decides a non-finite sum) */
+        double scale = fabs(px.loss) + px.tol_loss / CT_SUM_REL;
+        if (!isfinite(scale))
+          scale = 0.0;
+        abs_sum += scale;
+        if (c->abs_map)
+          c->abs_map[p] = scale;
+        if (loss_terms)
+          loss_terms[p] = px.tol_loss;
+        double g =
+            c->reduction == SL_REDUCTION_NONE ? (c->grad_map ? (double)c->grad_map[p] : 0.0) : gs;
+        for (int64_t k = 0; grad_terms && k < C; k++)
+          grad_terms[(n * C + k) * HW + i] =
+              ct_ce_prob_grad_tol(&px, x[k * HW], c->weight ? (double)c->weight[k] : 1.0, q[k * HW],
+                                  c->smoothing, g * pw);
+      }
+    return abs_sum;
+  }
   if (c->op != T_CE && c->op != T_SOFTMAX_FOCAL) {
     for (int64_t i = 0; i < N * C * HW; i++) {
       int sel = !c->sel || c->sel[i];

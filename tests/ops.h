@@ -23,6 +23,18 @@ static inline int t_op_labels(t_op op) {
   return labels[op];
 }
 
+/* 1 for the per-pixel losses over a softmax of C classes (the registry's PIXEL map: CE, softmax
+ * focal, and CE with probability targets, whose targets are [N,C,H,W]): class weights [C], pixel
+ * weights, a one-channel mask, an [N,H,W] loss map. */
+enum { T_MAP_ELEMENT = 0, T_MAP_PIXEL = 1, T_MAP_CLASS = 2 };
+static inline int t_op_pixel(t_op op) {
+  static const unsigned char maps[T_NUM_OPS] = {
+#define SL_LOSS(OP, name, function, input, map, driver) [T_##OP] = T_MAP_##map,
+#include "../src/losses.def"
+  };
+  return maps[op] == T_MAP_PIXEL;
+}
+
 /* The registry's short name of op ("bce", "ce", ...). */
 static inline const char *t_op_name(t_op op) {
   static const char *const names[T_NUM_OPS] = {

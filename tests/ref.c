@@ -31,6 +31,11 @@
  *   l = pw w_t q^gamma (-logp_t)
  *   dl/dx_c = g pw w_t F (p_c - [c == t]), F = q^gamma - gamma q^(gamma-1) p_t logp_t
  *   (derived by hand from l; tests/test_softmax_focal.c checks it by central differences).
+ * CE with probability targets q (F.cross_entropy(x, q, weight, label_smoothing=e)), per pixel:
+ *   a_c = w_c ((1 - e) q_c + e / C),  l = pw sum_c a_c (-logp_c)
+ *   dl/dx_c = g pw (p_c sum_k a_k - a_c)
+ *   normaliser: the counted pixels (PyTorch's mean over the pixels), with pixel weights the sum
+ *   of theirs; a NaN logit, a +inf one or only -inf ones: NaN (loss and every gradient).
  * g: MEAN grad_scale / normaliser (0 when the normaliser is 0), SUM grad_scale, NONE grad_map.
  * Normaliser: BCE the selected count; CE and softmax focal the sum of pw w_t over counted
  * pixels. MEAN of an empty selection is 0.
@@ -316,6 +321,94 @@ static void ref_ce(const t_case *c, ref_out *o) {
   }
 }
 
+static void ref_ce_prob(const t_case *c, ref_out *o) {
+  const int64_t N = c->shape.n, C = c->shape.c, H = c->shape.h, W = c->shape.w;
+  const double e = c->opt.label_smoothing, ec = e / (double)C;
+  double norm = 0.0;
+  int64_t count = 0;
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t y = 0; y < H; y++)
+      for (int64_t x = 0; x < W; x++) {
+        int64_t pi = (n * H + y) * W + x;
+        if (!in_box(c, n, y, x) || !in_mask(c, n, 0, y, x))
+          continue;
+        o->sel[pi] = 1;
+        count++;
+        o->norm_map[pi] = c->pixel_weight ? (double)c->pixel_weight[pi] : 1.0;
+        norm += o->norm_map[pi];
+      }
+  double sum = 0.0, nat = 0.0;
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t y = 0; y < H; y++)
+      for (int64_t x = 0; x < W; x++) {
+        int64_t pi = (n * H + y) * W + x;
+        if (!o->sel[pi])
+          continue;
+#define XC(k) ((double)c->x[((n * C + (k)) * H + y) * W + x])
+#define AC(k)                                                                                      \
+  ((c->weight ? (double)c->weight[k] : 1.0) *                                                      \
+   ((1.0 - e) * (double)c->target[((n * C + (k)) * H + y) * W + x] + ec))
+        int bad = 0;
+        double m = -INFINITY;
+        for (int64_t k = 0; k < C; k++) {
+          if (isnan(XC(k)))
+            bad = 1;
+          else if (XC(k) > m)
+            m = XC(k);
+        }
+        if (isinf(m))
+          bad = 1;
+        if (bad) {
+          o->map[pi] = NAN;
+          sum += NAN;
+          for (int64_t k = 0; k < C; k++)
+            o->grad[((n * C + k) * H + y) * W + x] = NAN;
+          continue;
+        }
+        double s = 0.0;
+        for (int64_t k = 0; k < C; k++)
+          s += exp(XC(k) - m);
+        double ls = log(s);
+#define LOGP(k) ((XC(k) - m) - ls)
+#define NATP(k) (fabs(XC(k) - m) + ls + 0.25 * (double)C)
+        double pw = c->pixel_weight ? (double)c->pixel_weight[pi] : 1.0;
+        double l = 0.0, ln = 0.0, Q = 0.0, Qa = 0.0;
+        for (int64_t k = 0; k < C; k++) {
+          l -= AC(k) * LOGP(k);
+          ln += fabs(AC(k)) * NATP(k);
+          Q += AC(k);
+          Qa += fabs(AC(k));
+        }
+        l *= pw;
+        ln *= fabs(pw);
+        o->map[pi] = l;
+        o->map_nat[pi] = ln;
+        sum += l;
+        nat += ln;
+        double g = g_of(c, norm, pi) * pw;
+        for (int64_t k = 0; k < C; k++) {
+          double p = exp(LOGP(k));
+          int64_t gi = ((n * C + k) * H + y) * W + x;
+          o->grad[gi] = g * (p * Q - AC(k));
+          o->grad_nat[gi] = fabs(g) * ((p > 0 ? Qa * p * (1.0 + NATP(k)) : 0.0) + fabs(AC(k)));
+        }
+#undef LOGP
+#undef NATP
+#undef XC
+#undef AC
+      }
+  o->stats.loss_sum = sum;
+  o->stats.normalizer = norm;
+  o->stats.count = count;
+  if (c->opt.reduction == SL_REDUCTION_MEAN) {
+    o->loss = norm != 0.0 ? sum / norm : 0.0;
+    o->loss_nat = norm != 0.0 ? nat / fabs(norm) : 0.0;
+  } else {
+    o->loss = sum;
+    o->loss_nat = nat;
+  }
+}
+
 void ref_run(const t_case *c, ref_out *o) {
   memset(o, 0, sizeof *o);
   int64_t me = t_map_elems(c), ne = t_elems(&c->shape);
@@ -327,7 +420,9 @@ void ref_run(const t_case *c, ref_out *o) {
   memset(o->sel, 0, (size_t)me);
   o->grad = dalloc(ne);
   o->grad_nat = dalloc(ne);
-  if (t_op_labels(c->op))
+  if (c->op == T_CE_PROB)
+    ref_ce_prob(c, o);
+  else if (t_op_labels(c->op))
     ref_ce(c, o);
   else
     ref_bce(c, o);

@@ -21,7 +21,8 @@
 #include "sectionloss.h"
 #include "util.h"
 
-static const t_op ops[] = {T_BCE_PROB, T_BCE_LOGITS, T_CE, T_SOFTMAX_FOCAL, T_SIGMOID_FOCAL};
+static const t_op ops[] = {T_BCE_PROB,      T_BCE_LOGITS,    T_CE,
+                           T_SOFTMAX_FOCAL, T_SIGMOID_FOCAL, T_CE_PROB};
 enum { NOPS = sizeof ops / sizeof ops[0] };
 
 /* Many-box cases over random shapes, masks, reductions and options. */

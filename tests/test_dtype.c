@@ -11,10 +11,9 @@
  * Losses: a call on 2-byte tensors gives the float32 call on their (exact) float values: the
  * same NONE map bit for bit, the same count and normaliser, the loss sum within the double
  * rounding of its grouping (the staged blocks are shorter), and the gradient that call's gradient
- * rounded to the input's type (or the float gradient with grad_f32) bit for bit, in place too; for every loss that takes
- * them, with boxes, masks, weights and OHEM. Bad element types: SL_ERR_DTYPE. On every ISA
- * (scripts/run-tests.sh).
- * Shape legend: N, C, H, W as in sectionloss.h.
+ * rounded to the input's type (or the float gradient with grad_f32) bit for bit, in place too; for
+ * every loss that takes them, with boxes, masks, weights and OHEM. Bad element types: SL_ERR_DTYPE.
+ * On every ISA (scripts/run-tests.sh). Shape legend: N, C, H, W as in sectionloss.h.
  */
 #include <float.h>
 #include <math.h>
@@ -267,6 +266,12 @@ Test(dtype, status) {
   o = c.opt;
   o.input_dtype = SL_DTYPE_F16;
   cr_expect(t_call(&c, &o, &loss, NULL) == SL_ERR_DTYPE, "Dice on float16");
+  t_case_free(&c);
+  sp = t_spec_default(T_CE_PROB, (sl_shape){1, 3, 4, 5}, 7802);
+  t_case_make(&c, &sp);
+  o = c.opt;
+  o.target_dtype = SL_DTYPE_BF16;
+  cr_expect(t_call(&c, &o, &loss, NULL) == SL_ERR_DTYPE, "sl_ce_prob on bfloat16");
   cr_expect(strstr(sl_status_string(SL_ERR_DTYPE), "input_dtype") != NULL);
   t_case_free(&c);
 }

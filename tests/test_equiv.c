@@ -54,7 +54,8 @@ static void shift_case(shifted *s, const t_case *src, int off) {
   if (src->labels)
     s->c.labels = shift_copy(s, 2, src->labels, (size_t)m * t_label_size(src->label_type),
                              (size_t)(off % 8) * t_label_size(src->label_type));
-  s->c.weight = shift_copy(s, 3, src->weight, (size_t)(t_op_labels(src->op) ? C : e) * 4, fo2);
+  s->c.weight = shift_copy(s, 3, src->weight,
+                           (size_t)(t_op_labels(src->op) || t_op_pixel(src->op) ? C : e) * 4, fo2);
   s->c.pixel_weight = shift_copy(s, 7, src->pixel_weight, (size_t)m * 4, fo);
   s->c.opt.pixel_weight = s->c.pixel_weight;
   s->c.pos_weight = shift_copy(s, 4, src->pos_weight, (size_t)C * 4, fo);
@@ -176,7 +177,7 @@ static int equiv_case(const t_case *src, int off, const char *desc) {
                   .reduction = c->opt.reduction,
                   .grad_scale = c->opt.grad_scale,
                   .normalizer = b.stats.normalizer,
-                  .smoothing = c->op == T_CE ? c->opt.label_smoothing : 0.0,
+                  .smoothing = c->op == T_CE || c->op == T_CE_PROB ? c->opt.label_smoothing : 0.0,
                   .sel = ro.sel,
                   .pixel_weight = c->opt.pixel_weight,
                   .gamma = focal ? c->opt.focal_gamma : 0.0,
@@ -643,5 +644,52 @@ Test(equiv, sigmoid_focal_widths) {
     }
   say_ulps("sigmoid focal");
   elem_bound = CT_MAX_ULP;
+  cr_assert(fails == 0);
+}
+
+/* ---- CE with class-probability targets (sl_ce_prob) ----------------------------------------
+ * Row widths 1..67, every reduction, boxes (many per sample too) and masks, class weights,
+ * label smoothing, pixel weights with odd values (0, subnormal, 1e30, inf, NaN), special
+ * logits (+-inf, NaN, +-1e30, confident pixels) and targets (0, 1, negative, subnormal, huge,
+ * inf, NaN: the reference's pixels where float cannot give them), class counts 2..9 and a
+ * segment of several blocks (C = 40). Bound: contract.h's ct_ce_prob_*. */
+Test(equiv, ce_prob_widths) {
+  static const float odd_pw[] = {0.0f, 1e-40f, 1e30f, INFINITY, NAN, 3e-39f, 0.0f};
+  static const float logits[] = {INFINITY, -INFINITY, NAN, 1e30f, -1e30f, 30.0f, -90.0f};
+  static const float targets[] = {0.0f, 1.0f, -0.5f, 1e-40f, 1e30f, 3e38f, INFINITY, NAN};
+  say_isa();
+  int fails = 0;
+  uint64_t seed = 39000;
+  for (int w = 1; w <= 67; w++)
+    for (int red = 0; red < 3; red++) {
+      sl_shape sh = {2, w == 67 ? 40 : 2 + w % 8, 3, w};
+      t_spec s = t_spec_default(T_CE_PROB, sh, seed++);
+      s.reduction = (sl_reduction)red;
+      static const t_box kinds[] = {TB_NONE, TB_PER_SAMPLE, TB_INTERIOR, TB_MANY};
+      s.box = kinds[(w + red) % 4];
+      s.mask = w % 3 == 0 ? TM_NONE : w % 3 == 1 ? TM_RANDOM : TM_CHECKER;
+      s.weight = (w + red) % 2;
+      s.pixel_weight = (w + red) % 3 != 2;
+      s.grad_scale = red == 1 ? -1.5f : 1.0f;
+      s.smoothing = w % 3 == 1 ? 0.15f : w % 7 == 0 ? 1.0f : 0.0f;
+      s.scale = w % 5 == 0 ? 30.0f : 0.0f;
+      t_case c;
+      t_case_make(&c, &s);
+      t_rng r = t_rng_seed(seed * 19);
+      const int64_t np = sh.n * sh.h * sh.w;
+      for (int64_t p = 0; c.pixel_weight && w % 2 == 0 && p < np; p++)
+        if (t_rng_unit(&r) < 0.15)
+          c.pixel_weight[p] = odd_pw[t_rng_int(&r, 0, 7)];
+      for (int64_t i = 0; w % 4 == 3 && i < t_elems(&sh); i++)
+        if (t_rng_unit(&r) < 0.1)
+          c.x[i] = logits[t_rng_int(&r, 0, 7)];
+      for (int64_t i = 0; w % 5 == 2 && i < t_elems(&sh); i++)
+        if (t_rng_unit(&r) < 0.1)
+          c.target[i] = targets[t_rng_int(&r, 0, 8)];
+      char desc[256];
+      fails += equiv_case(&c, 1 + w % 7, t_spec_str(&s, desc, sizeof desc));
+      t_case_free(&c);
+    }
+  say_ulps("ce_prob");
   cr_assert(fails == 0);
 }

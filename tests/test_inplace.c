@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * test_inplace.c - the gradient written over the logits (grad == x): sl_bce_logits,
- * sl_sigmoid_focal, sl_ce and sl_softmax_focal give bitwise the loss, stats and gradient of the
- * same call with a separate gradient buffer, on the active ISA, over sections (none, boxes,
- * many boxes, masks), reductions, special logits that send elements to the reference kernel
- * (NaN, +-inf, |x| > 87, grad_scale 1e38: overflowing gradient factors) and a tensor whose
+ * sl_sigmoid_focal, sl_ce, sl_softmax_focal and sl_ce_prob give bitwise the loss, stats and
+ * gradient of the same call with a separate gradient buffer, on the active ISA, over sections
+ * (none, boxes, many boxes, masks), reductions, special logits that send elements to the reference
+ * kernel (NaN, +-inf, |x| > 87, grad_scale 1e38: overflowing gradient factors) and a tensor whose
  * gradient is streamed (larger than the driver's SL_STREAM_BYTES). sl_bce (probabilities) still
  * refuses grad == x, and any other overlap stays an error (test_status.c).
  * Shape legend: N, C, H, W as in sectionloss.h.
@@ -119,6 +119,9 @@ Test(inplace, ce) {
 Test(inplace, softmax_focal) {
   cr_assert(matrix(T_SOFTMAX_FOCAL) == 0);
 }
+Test(inplace, ce_prob) {
+  cr_assert(matrix(T_CE_PROB) == 0);
+}
 
 /* Streamed (sl__stream_bytes 4 KiB) and ordinary stores give the same bits: the loss and
  * gradient of c's reduction, then reduction NONE (the loss map streamed too) with a gradient
@@ -175,11 +178,13 @@ Test(inplace, streamed) {
     sl_shape shape;
   } cases[] = {{T_CE, {2, 21, 24, 40}},
                {T_CE, {1, 21, 31, 29}},
+               {T_CE_PROB, {2, 21, 24, 40}},
+               {T_CE_PROB, {1, 21, 31, 29}},
                {T_BCE_LOGITS, {4, 1, 64, 60}},
                {T_BCE_PROB, {4, 1, 64, 60}}}; /* probabilities: streamed only, not in place */
   const int64_t saved = sl__stream_bytes;
   int fails = 0;
-  for (int k = 0; k < 4; k++)
+  for (int k = 0; k < (int)(sizeof cases / sizeof cases[0]); k++)
     for (int sec = 0; sec < 3; sec++)
       for (int special = 0; special < (cases[k].op == T_BCE_PROB ? 1 : 2); special++) {
         t_spec s = t_spec_default(cases[k].op, cases[k].shape, 77 + (uint64_t)k);

@@ -5,7 +5,8 @@
  * workspace (src/workspace.h), never the stack.
  *
  * Each entry point with a loss and a gradient, and with the largest class count it takes:
- * Dice and multiclass Dice 1024 (their limit); CE and softmax focal SL_CE_VEC_CMAX(lanes) of
+ * Dice and multiclass Dice 1024 (their limit); CE, softmax focal and CE with probability targets
+ * SL_CE_VEC_CMAX(lanes) of
  * the active ISA (the last count its vector kernel runs; generic/ce.h checks the bound at
  * compile time) and one more (the run goes to the reference kernel). The thread's results
  * must equal, bit for bit, the same call's on the main thread. A large array put back on a
@@ -30,8 +31,8 @@
 
 enum { STACK_BYTES = 64 << 10, DICE_CMAX = 1024 };
 
-/* CE_OHEM: sl_ce with mining; CE_BF16, BCE_LOGITS_F16: 2-byte tensors (the data's bits read as
- * such: any bits are some value), staged through the workspace */
+/* CE_OHEM: sl_ce with mining; CE_PROB: sl_ce_prob; CE_BF16, BCE_LOGITS_F16: 2-byte tensors (the
+ * data's bits read as such: any bits are some value), staged through the workspace */
 typedef enum op {
   BCE,
   BCE_LOGITS,
@@ -42,7 +43,8 @@ typedef enum op {
   DICE_MC,
   CE_OHEM,
   CE_BF16,
-  BCE_LOGITS_F16
+  BCE_LOGITS_F16,
+  CE_PROB
 } op;
 
 typedef struct call {
@@ -73,6 +75,9 @@ static sl_status run(call *c) {
   case SOFTMAX_FOCAL:
     o.focal_gamma = 1.5f; /* a gamma that is not an integer: focal_pow's general path */
     return sl_softmax_focal(&c->shape, c->x, c->labels, SL_LABEL_I32, NULL, &o, c->loss, c->grad);
+  case CE_PROB:
+    o.label_smoothing = 0.1f;
+    return sl_ce_prob(&c->shape, c->x, c->t, NULL, &o, c->loss, c->grad);
   case DICE:
     o.dice_from_logits = 1;
     return sl_dice(&c->shape, c->x, c->t, NULL, &o, c->loss, c->grad);
@@ -177,6 +182,7 @@ Test(stack, ce_64k) {
     sl_shape s = {1, C, 2, 40};
     check(CE, s);
     check(SOFTMAX_FOCAL, s);
+    check(CE_PROB, s);
   }
   sl_shape small = {1, 4, 16, 64}; /* the failing call */
   check(CE, small);
@@ -234,6 +240,7 @@ Test(stack, no_memory) {
                         {CE_OHEM, SL_ERR_NO_MEMORY, 0, 0},
                         {CE_BF16, SL_ERR_NO_MEMORY, 0, 0},
                         {BCE_LOGITS_F16, SL_ERR_NO_MEMORY, 0, 0},
+                        {CE_PROB, SL_ERR_NO_MEMORY, 0, 0},
                         {BCE_LOGITS, SL_OK, 0, 0}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     pthread_t th;

@@ -63,7 +63,8 @@ static void thread_counts(t_op op, uint64_t seed) {
   static const int threads[] = {2, 3, 7, 0};
   int fails = 0;
   for (int red = 0; red < 3; red++) {
-    t_spec s = t_spec_default(op, t_op_labels(op) ? ce_shape : bce_shape, seed + (uint64_t)red);
+    const int pix = t_op_labels(op) || t_op_pixel(op);
+    t_spec s = t_spec_default(op, pix ? ce_shape : bce_shape, seed + (uint64_t)red);
     s.reduction = (sl_reduction)red;
     s.box = TB_PER_SAMPLE;
     s.mask = TM_RANDOM;
@@ -71,8 +72,8 @@ static void thread_counts(t_op op, uint64_t seed) {
       s.weight = 1;
       s.pos_weight = op == T_BCE_LOGITS;
       s.ignore = t_op_labels(op);
-      s.smoothing = op == T_CE ? 0.05f : 0.0f;
-      s.pixel_weight = op == T_SOFTMAX_FOCAL || (op == T_CE && red == 1);
+      s.smoothing = op == T_CE || op == T_CE_PROB ? 0.05f : 0.0f;
+      s.pixel_weight = op == T_SOFTMAX_FOCAL || ((op == T_CE || op == T_CE_PROB) && red == 1);
       s.focal_gamma = red == 2 ? 2.5f : 2.0f; /* focal: the integer and the pow path */
     }
     t_case c;
@@ -84,7 +85,7 @@ static void thread_counts(t_op op, uint64_t seed) {
     outputs ref;
     run(&c, 1, &ref);
     cr_expect(ref.status == SL_OK, "status %d", ref.status);
-    int64_t sel_max = t_op_labels(op) ? t_map_elems(&c) : t_elems(&c.shape);
+    int64_t sel_max = pix ? t_map_elems(&c) : t_elems(&c.shape);
     cr_expect(ref.stats.count > sel_max / 4, "the section is too small: %lld of %lld",
               (long long)ref.stats.count, (long long)sel_max);
     for (int k = 0; k < 4; k++) {

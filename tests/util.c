@@ -62,7 +62,8 @@ int64_t t_elems(const sl_shape *s) {
 }
 
 int64_t t_map_elems(const t_case *c) {
-  return t_op_labels(c->op) ? c->shape.n * c->shape.h * c->shape.w : t_elems(&c->shape);
+  return t_op_labels(c->op) || t_op_pixel(c->op) ? c->shape.n * c->shape.h * c->shape.w
+                                                 : t_elems(&c->shape);
 }
 
 size_t t_label_size(sl_label_type t) {
@@ -183,6 +184,29 @@ void t_case_make(t_case *c, const t_spec *s) {
       int k = (int)t_rng_int(&r, 0, 3);
       c->target[i] = k == 0 ? 0.0f : k == 1 ? 1.0f : (float)t_rng_unit(&r);
     }
+  } else if (s->op == T_CE_PROB) {
+    /* per pixel: a one-hot target (a third), a distribution (a half), or any floats (PyTorch
+     * takes them unchecked: negative, above 1, not summing to 1) */
+    float sc = s->scale > 0 ? s->scale : 4.0f;
+    for (int64_t i = 0; i < n; i++)
+      c->x[i] = t_rng_range(&r, -sc, sc);
+    c->target = t_alloc((size_t)n * sizeof(float));
+    for (int64_t nn = 0; nn < N; nn++)
+      for (int64_t i = 0; i < hw; i++) {
+        float *q = c->target + nn * C * hw + i;
+        double u = t_rng_unit(&r), tot = 0.0;
+        int64_t hot = t_rng_int(&r, 0, C);
+        for (int64_t k = 0; k < C; k++) {
+          double v = u < 0.33   ? (k == hot)
+                     : u < 0.83 ? t_rng_unit(&r)
+                                : t_rng_range(&r, -0.5f, 1.5f);
+          q[k * hw] = (float)v;
+          tot += v;
+        }
+        for (int64_t k = 0; u >= 0.33 && u < 0.83 && k < C; k++)
+          q[k * hw] = (float)(q[k * hw] / tot);
+      }
+    c->opt.label_smoothing = s->smoothing;
   } else {
     float sc = s->scale > 0 ? s->scale : 4.0f;
     for (int64_t i = 0; i < n; i++)
@@ -200,7 +224,7 @@ void t_case_make(t_case *c, const t_spec *s) {
   }
 
   if (s->weight) {
-    if (t_op_labels(s->op)) {
+    if (t_op_labels(s->op) || t_op_pixel(s->op)) {
       c->weight = t_alloc((size_t)C * sizeof(float));
       for (int64_t k = 0; k < C; k++) /* dyadic: sums of weights are exact in double */
         c->weight[k] = (float)(1 + t_rng_int(&r, 0, 8)) * 0.25f;
@@ -217,7 +241,7 @@ void t_case_make(t_case *c, const t_spec *s) {
       c->pos_weight[k] = t_rng_range(&r, 0.5f, 3.0f);
     c->opt.pos_weight = c->pos_weight;
   }
-  if (s->pixel_weight && t_op_labels(s->op)) { /* in [0, 3), some exactly 0 */
+  if (s->pixel_weight && t_op_pixel(s->op)) { /* in [0, 3), some exactly 0 */
     c->pixel_weight = t_alloc((size_t)(N * hw) * sizeof(float));
     for (int64_t i = 0; i < N * hw; i++)
       c->pixel_weight[i] = t_rng_unit(&r) < 0.1 ? 0.0f : t_rng_range(&r, 0.0f, 3.0f);
@@ -472,7 +496,7 @@ static int check_outputs(const t_case *c, const ref_out *r, const char *desc, co
   int fails = 0;
   if (grad) {
     snprintf(what, sizeof what, "%s: grad", mode);
-    if (t_op_labels(c->op))
+    if (t_op_labels(c->op) || t_op_pixel(c->op))
       fails += compare_array(desc, what, grad, r->grad, r->grad_nat, r->sel, hw, c->shape.c, ne);
     else
       fails += compare_array(desc, what, grad, r->grad, r->grad_nat, r->sel, 0, 0, ne);
@@ -681,7 +705,7 @@ int t_matrix_masks(t_op op, uint64_t seed) {
       {2, 3, 5, 7}, {1, 2, 3, 31}, {3, 1, 2, 16}, {2, 4, 3, 67}, {1, 1, 1, 1}};
   int fails = 0;
   for (int m = TM_NONE; m < TM_COUNT_; m++) {
-    if (m == TM_PER_CHANNEL && t_op_labels(op))
+    if (m == TM_PER_CHANNEL && (t_op_labels(op) || t_op_pixel(op)))
       continue;
     for (int si = 0; si < 5; si++)
       for (int red = 0; red < 3; red++) {

@@ -11,6 +11,10 @@ otherwise), then calls one operator:
   sectionloss::ce(input, target, boxes, mask, weight, ignore_index, label_smoothing, reduction,
                   num_threads, with_grad, box_offsets=None, pixel_weight=None,
                   want_box_stats=False) -> (loss, grad, stats, box_stats)
+  sectionloss::ce_prob(input, target, boxes, mask, weight, label_smoothing, reduction,
+                       num_threads, with_grad, box_offsets=None, pixel_weight=None,
+                       want_box_stats=False) -> (loss, grad, stats, box_stats)
+      (cross_entropy with class-probability targets, [N, C, H, W] floats: sl_ce_prob)
   sectionloss::softmax_focal(input, target, boxes, box_offsets, mask, weight, pixel_weight,
                              gamma, ignore_index, reduction, num_threads, with_grad,
                              want_box_stats) -> (loss, grad, stats, box_stats)
@@ -236,6 +240,20 @@ def _ce_impl(input: torch.Tensor, target: torch.Tensor, boxes: Optional[torch.Te
                 ohem_min_kept=ohem_min_kept, weight_dtype=_dtype_code(pixel_weight))
 
 
+def _ce_prob_impl(input: torch.Tensor, target: torch.Tensor, boxes: Optional[torch.Tensor],
+                  mask: Optional[torch.Tensor], weight: Optional[torch.Tensor],
+                  label_smoothing: float, reduction: str, num_threads: int, with_grad: bool,
+                  box_offsets: Optional[torch.Tensor] = None,
+                  pixel_weight: Optional[torch.Tensor] = None, want_box_stats: bool = False, *,
+                  grad_buffer=None
+                  ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    input, target, boxes, mask, weight, box_offsets, pixel_weight = _contiguous(
+        input, target, boxes, mask, weight, box_offsets, pixel_weight)
+    return _run("ce_prob", input, target, boxes, box_offsets, mask, reduction, num_threads,
+                with_grad, want_box_stats, grad_buffer=grad_buffer, weight_ptr=_ptr(weight),
+                pixel_weight_ptr=_ptr(pixel_weight), label_smoothing=label_smoothing)
+
+
 def _focal_impl(input: torch.Tensor, target: torch.Tensor, boxes: Optional[torch.Tensor],
                 box_offsets: Optional[torch.Tensor], mask: Optional[torch.Tensor],
                 weight: Optional[torch.Tensor], pixel_weight: Optional[torch.Tensor],
@@ -329,6 +347,12 @@ def _ce_fake(input, target, boxes, mask, weight, ignore_index, label_smoothing, 
              num_threads, with_grad, box_offsets=None, pixel_weight=None, want_box_stats=False,
              ohem_thresh=-1.0, ohem_min_kept=0):
     return _fake(input, reduction, with_grad, _map_shape("ce", input.shape), boxes,
+                 want_box_stats)
+
+
+def _ce_prob_fake(input, target, boxes, mask, weight, label_smoothing, reduction, num_threads,
+                  with_grad, box_offsets=None, pixel_weight=None, want_box_stats=False):
+    return _fake(input, reduction, with_grad, _map_shape("ce_prob", input.shape), boxes,
                  want_box_stats)
 
 
@@ -516,6 +540,7 @@ class _Operator:
 
 _bce_op = _Operator("bce", _bce_impl, _bce_fake)
 _ce_op = _Operator("ce", _ce_impl, _ce_fake)
+_ce_prob_op = _Operator("ce_prob", _ce_prob_impl, _ce_prob_fake)
 _focal_op = _Operator("softmax_focal", _focal_impl, _focal_fake)
 _sigmoid_focal_op = _Operator("sigmoid_focal", _sigmoid_focal_impl, _sigmoid_focal_fake)
 _dice_op = _Operator("dice", _dice_impl, _dice_fake)
@@ -900,8 +925,10 @@ def _check_labels(fname, target, input):
     n, _, h, w = input.shape
     _tensor(fname, "target", target)
     if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
-        raise TypeError(f"{fname}: target must hold class indices (int64, int32 or uint8); "
-                        f"class-probability targets are not supported, got {target.dtype}")
+        soft = ("or class probabilities (a float tensor of the input's shape)"
+                if fname == "cross_entropy" else "(class-probability targets are not supported)")
+        raise TypeError(f"{fname}: target must hold class indices (int64, int32 or uint8) "
+                        f"{soft}, got {target.dtype}")
     if target.dtype not in _LABEL_TYPES:
         target = target.to(torch.int32)  # int8 / int16: a documented copy
     if tuple(target.shape) != (n, h, w):
@@ -921,11 +948,11 @@ def _check_class_weight(fname, weight, c):
     return weight
 
 
-def _check_pixel_weight(fname, pixel_weight, input):
+def _check_pixel_weight(fname, pixel_weight, input, half=True):
     if pixel_weight is None:
         return None
     n, _, h, w = input.shape
-    pixel_weight = _float32(fname, "pixel_weight", pixel_weight, half=True)
+    pixel_weight = _float32(fname, "pixel_weight", pixel_weight, half)
     if tuple(pixel_weight.shape) == (n, 1, h, w):
         pixel_weight = pixel_weight.reshape(n, h, w)
     if not _broadcasts_to(pixel_weight.shape, (n, h, w)):
@@ -954,26 +981,52 @@ def _check_focal(fname, gamma, alpha=None):
                          f"weighting)")
 
 
+def _check_probabilities(fname, target, input, ignore_index):
+    """A class-probability target (floats of the input's shape; any values, as PyTorch takes
+    them unchecked): float32, contiguous. ignore_index must stay at -100, as in PyTorch."""
+    target = _float32(fname, "target", target)
+    if target.shape != input.shape:
+        raise ValueError(f"{fname}: a class-probability target must have the input's shape "
+                         f"{list(input.shape)} (N x C x H x W), got {list(target.shape)}")
+    if int(ignore_index) != -100:
+        raise ValueError(f"{fname}: ignore_index={ignore_index} is not supported for "
+                         f"floating point (class-probability) targets, as in PyTorch")
+    _no_grad_needed(fname, "target", target)
+    return target
+
+
 def _ce_like(fname, op, input, target, box, box_offsets, mask, weight, pixel_weight,
              ignore_index, reduction, num_threads, return_stats, return_box_stats, grad_out,
              inplace, **options):
-    """The shared body of cross_entropy and softmax_focal_loss (options: the loss's own)."""
+    """The shared body of cross_entropy and softmax_focal_loss (options: the loss's own). A
+    floating-point target with cross_entropy is a class-probability target: sl_ce_prob."""
     _check_reduction(fname, reduction)
-    original, input = input, _check_input(fname, input)
+    probs = op is _ce_op and isinstance(target, torch.Tensor) and target.is_floating_point()
+    # sl_ce_prob takes float32 tensors only (a bfloat16 / float16 input: a float32 copy)
+    original, input = input, _check_input(fname, input, half=not probs)
     n, c, h, w = input.shape
-    target = _check_labels(fname, target, input)
+    if probs:
+        if "ohem_thresh" in options:
+            raise ValueError(f"{fname}: ohem_thresh (hard example mining) needs class-index "
+                             f"targets, got a floating-point (class-probability) target")
+        target = _check_probabilities(fname, target, input, ignore_index)
+        op = _ce_prob_op
+    else:
+        target = _check_labels(fname, target, input)
     weight = _check_class_weight(fname, weight, c)
-    pixel_weight = _check_pixel_weight(fname, pixel_weight, input)
+    pixel_weight = _check_pixel_weight(fname, pixel_weight, input, half=not probs)
     boxes, offsets = _check_boxes(fname, box, n, box_offsets)
     want_box_stats = _check_box_stats(fname, return_box_stats, boxes)
     mask = _check_mask(fname, mask, input, False)
     with_grad = _with_grad(input)
     grad_buffer = _grad_buffer(fname, original, input, with_grad, grad_out, inplace)
+    if not probs:
+        options["ignore_index"] = int(ignore_index)
     loss, _, stats, box_stats = op(
         grad_buffer=grad_buffer, input=input, target=target, boxes=boxes, box_offsets=offsets,
-        mask=mask, weight=weight, pixel_weight=pixel_weight, ignore_index=int(ignore_index),
-        reduction=reduction, num_threads=_check_threads(fname, num_threads),
-        with_grad=with_grad, want_box_stats=want_box_stats, **options)
+        mask=mask, weight=weight, pixel_weight=pixel_weight, reduction=reduction,
+        num_threads=_check_threads(fname, num_threads), with_grad=with_grad,
+        want_box_stats=want_box_stats, **options)
     return _result(loss, stats, box_stats, return_stats, return_box_stats)
 
 
@@ -989,6 +1042,14 @@ def cross_entropy(input, target, *, box=None, box_offsets=None, mask=None, weigh
     Reduction "none" gives the N x H x W map. pixel_weight [N, H, W] multiplies each pixel's
     loss (with the class weight); MEAN divides by the sum of pixel_weight x weight[target] over
     the counted pixels.
+
+    A floating-point target of the input's shape [N, C, H, W] holds class probabilities (as
+    PyTorch dispatches on the target's dtype; any values, unchecked as in PyTorch): per pixel
+    -sum_c weight[c] q'_c log softmax(input)_c, q' = (1 - label_smoothing) target +
+    label_smoothing / C (the C function sl_ce_prob). MEAN divides by the number of selected
+    pixels, as PyTorch does for probability targets (not by the class weights), or with
+    pixel_weight by the sum of the selected pixels' weights. ignore_index must stay -100 (as in
+    PyTorch); no gradient with respect to the target.
 
     ohem_thresh, ohem_min_kept: online hard example mining as mmsegmentation's
     OHEMPixelSampler(thresh, min_kept) with a threshold: of the counted pixels, those whose

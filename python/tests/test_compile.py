@@ -80,6 +80,21 @@ def test_compiled_cross_entropy_none_reduction():
     _compare(step, _model(3, 4), img, labels, mask)
 
 
+def test_compiled_cross_entropy_probability_targets():
+    img, labels, mask = _data(5)
+    g = torch.Generator().manual_seed(3)
+    probs = torch.softmax(torch.randn((2, 5, 12, 10), generator=g), 1)
+
+    def step(model, img, probs, mask):
+        logits = model(img)
+        a = sl.cross_entropy(logits, probs, mask=mask, box=(1, 2, 9, 11), label_smoothing=0.1,
+                             weight=torch.linspace(0.5, 1.5, 5))
+        m = sl.cross_entropy(logits, probs, reduction="none")
+        return a + (m * m).mean()
+
+    _compare(step, _model(3, 5), img, probs, mask)
+
+
 def test_operators_pass_opcheck():
     # torch.library.opcheck: schema, fake implementation and autograd registration agree
     # with the real kernel.
@@ -89,5 +104,9 @@ def test_operators_pass_opcheck():
     box = torch.tensor([[0, 1, 4, 3]], dtype=torch.int32)
     torch.library.opcheck(torch.ops.sectionloss.ce.default,
                           (x, t, box, None, None, -100, 0.0, "mean", 1, True))
+    torch.library.opcheck(torch.ops.sectionloss.ce_prob.default,
+                          (x, y, box, None, None, 0.1, "mean", 1, True))
+    torch.library.opcheck(torch.ops.sectionloss.ce_prob.default,
+                          (x, y, None, None, None, 0.0, "none", 1, True))
     torch.library.opcheck(torch.ops.sectionloss.bce.default,
                           (x, y, None, None, None, None, True, "none", 1, True))

@@ -116,6 +116,66 @@ def test_cross_entropy(rng, case):
            ref, x, counted.unsqueeze(1).expand(n, c, h, w))
 
 
+@pytest.mark.parametrize("case", CASES)
+def test_cross_entropy_probability_targets(rng, case):
+    # a float target of the input's shape: PyTorch's probability-target form; MEAN divides by
+    # the selected pixel count (F.cross_entropy on the selected pixels), not by the weights
+    n, c, h, w = _shape(rng)
+    c += 1
+    g = torch.Generator().manual_seed(100 + case)
+    x = torch.randn((n, c, h, w), generator=g) * 3
+    kind = rng.choice(["dist", "onehot", "any"])
+    if kind == "dist":
+        q = torch.softmax(torch.randn((n, c, h, w), generator=g) * 2, 1)
+    elif kind == "onehot":
+        q = F.one_hot(torch.randint(0, c, (n, h, w), generator=g), c).permute(0, 3, 1, 2).float()
+    else:  # any floats: PyTorch does not check them
+        q = torch.rand((n, c, h, w), generator=g) * 2 - 0.5
+    box, mask, sel = random_section(rng, n, 1, h, w, False)
+    weight = rng.choice([None, torch.rand(c, generator=g) + 0.2])
+    smoothing = rng.choice([0.0, 0.0, 0.1, 0.5])
+    reduction = rng.choice(["mean", "sum", "none"])
+    pix = sel[:, 0]
+
+    def ref(x):
+        xs, qs = x.permute(0, 2, 3, 1)[pix], q.double().permute(0, 2, 3, 1)[pix]
+        if reduction == "none":
+            per = F.cross_entropy(xs, qs, weight=double(weight), label_smoothing=smoothing,
+                                  reduction="none")
+            out = torch.zeros((n, h, w), dtype=torch.float64)
+            return out.masked_scatter(pix, per)
+        return F.cross_entropy(xs, qs, weight=double(weight), label_smoothing=smoothing,
+                               reduction=reduction)
+
+    _check(rng,
+           lambda x: sl.cross_entropy(x, q, box=box, mask=mask, weight=weight,
+                                      label_smoothing=smoothing, reduction=reduction,
+                                      num_threads=rng.choice([None, 1, 2])),
+           ref, x, sel.expand(n, c, h, w))
+
+
+def test_cross_entropy_probability_pixel_weights_and_refusals():
+    g = torch.Generator().manual_seed(7)
+    x = torch.randn((2, 3, 4, 5), generator=g, requires_grad=True)
+    q = torch.softmax(torch.randn((2, 3, 4, 5), generator=g), 1)
+    pw = torch.rand((2, 4, 5), generator=g) * 2
+    mask = torch.rand((2, 4, 5), generator=g) < 0.6
+    loss, stats = sl.cross_entropy(x, q, mask=mask, pixel_weight=pw, return_stats=True)
+    per = F.cross_entropy(x.double(), q.double(), reduction="none") * pw.double()
+    want = per[mask].sum() / pw.double()[mask].sum()  # MEAN: over the selected pixel weights
+    assert_close_loss(loss, want)
+    assert stats[1].item() == pytest.approx(pw.double()[mask].sum().item(), rel=1e-12)
+    assert stats[2].item() == mask.sum().item()
+    with pytest.raises(ValueError, match="ignore_index"):
+        sl.cross_entropy(x, q, ignore_index=0)
+    with pytest.raises(ValueError, match="shape"):
+        sl.cross_entropy(x, q[:, :2])
+    with pytest.raises(ValueError, match="target"):
+        sl.cross_entropy(x, q.clone().requires_grad_(True))
+    with pytest.raises(TypeError, match="class-probability"):
+        sl.softmax_focal_loss(x, q)
+
+
 def test_modules_match_functional():
     g = torch.Generator().manual_seed(5)
     p, y = torch.rand((2, 3, 6, 7), generator=g), torch.rand((2, 3, 6, 7), generator=g)

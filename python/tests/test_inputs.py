@@ -114,8 +114,9 @@ def test_bce_probabilities_outside_0_1(bad):
 
 def test_ce_bad_inputs():
     x, t = ce_args()
-    raises(TypeError, "class-probability targets are not supported", CE, x, t.float())
-    raises(TypeError, "class-probability targets", CE, x, t.bool())
+    # a float target is a class-probability target (PyTorch's dispatch): the input's shape
+    raises(ValueError, "class-probability target must have the input's shape", CE, x, t.float())
+    raises(TypeError, "or class probabilities", CE, x, t.bool())
     raises(ValueError, r"target must have shape \[N, H, W\]", CE, x, t[:, None])
     raises(ValueError, "weight must have one value per class", CE, x, t, weight=torch.ones(C + 1))
     raises(ValueError, "mask must have shape", CE, x, t, mask=torch.ones(N, C, H, W, dtype=bool))

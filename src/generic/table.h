@@ -31,6 +31,7 @@ extern const sl_kernels SL_TABLE(SL_SUFFIX);
 #include "generic/bce.h"
 #include "generic/ce.h"
 #include "generic/convert.h"
+#include "generic/ce_prob.h"
 #include "generic/dice.h"
 
 const sl_kernels SL_TABLE(SL_SUFFIX) = {

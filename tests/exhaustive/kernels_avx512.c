@@ -12,7 +12,8 @@
  * Data: BCE probabilities with exact 0 / 1, tiny values, values outside [0, 1] and NaN (domain
  * errors); logits in [-40, 40] with +-inf, NaN, subnormals and |x| > 87; weights and grad_map
  * with 0, huge and subnormal entries; random masks; CE with C in {1, 2, 3, 5, 21, 40}, logits in
- * [-30, 30] with -inf / NaN, uncounted pixels, class weights, smoothing, grad_map; every flag
+ * [-30, 30] with -inf / NaN, uncounted pixels, class weights, smoothing, grad_map (and sl_ce_prob
+ * with one-hot, distribution and any-float targets, NaN and huge ones, pixel weights); every flag
  * combination, row widths 1..67 and a few long ones (CE segments), input offsets 0..15 floats.
  * The AVX-512-vs-scalar accuracy is the Criterion suite's (make test ISA=avx512, test_equiv.c)
  * and, for the accuracy contract, the strict kernel test once it takes a table argument.
@@ -230,6 +231,68 @@ static void ce_case(int w, int C, int off, int fl, float *in[4], int32_t *cls, f
   }
 }
 
+/* One sl_ce_prob run (class-probability targets q in in[1], pixel weights in in[2]), as
+ * ce_case; fl bits: loss, grad, cw, gmap, smoothing; pixel weights on every other call. */
+static void ce_prob_case(int w, int C, int off, int fl, float *in[4], int32_t *cls, float *o[4]) {
+  int64_t cs = w + (int64_t)(urand() * 9);
+  float *x = in[0] + off, *q = in[1] + off, *pw = in[2] + off, *gm = in[3] + off, cw[MAXC];
+  for (int c = 0; c < C; c++)
+    cw[c] = (float)(urand() * 2);
+  double spread = urand() < 0.5 ? 4 : 30;
+  const double kind = urand(); /* one-hot, distributions, any floats */
+  for (int64_t i = 0; i < C * cs; i++) {
+    x[i] = (float)((urand() * 2 - 1) * spread);
+    if (urand() < 0.005)
+      x[i] = urand() < 0.5 ? -INFINITY : NAN;
+    q[i] = kind < 0.3 ? 0.0f : kind < 0.7 ? (float)(urand() / C) : (float)(urand() * 3 - 1);
+    if (urand() < 0.005)
+      q[i] = urand() < 0.5 ? 1e30f : NAN;
+  }
+  for (int i = 0; i < w; i++) {
+    int hot = (int)(urand() * C);
+    if (kind < 0.3)
+      q[hot * cs + i] = 1.0f;
+    cls[i] = urand() < 0.15 ? -1 : 0;
+    if (cls[i] >= 0 && urand() < 0.2) /* a confident prediction */
+      x[hot * cs + i] = (float)(urand() * 40);
+    gm[i] = (float)(urand() * 2 - 1);
+    pw[i] = urand() < 0.05 ? 0.0f : (float)(urand() * 2);
+  }
+  int hasl = fl & 1, hasg = fl & 2;
+  int64_t n = C * cs;
+  sl_ce_row r = {.x = x,
+                 .cls = cls,
+                 .q = q,
+                 .cw = (fl & 4) ? cw : NULL,
+                 .pw = (w + off) % 2 ? pw : NULL,
+                 .gmap = (hasg && (fl & 8)) ? gm : NULL,
+                 .loss = hasl ? out_buf(o[0], w) : NULL,
+                 .grad = hasg ? out_buf(o[2], n) : NULL,
+                 .gscale = urand() < 0.05 ? 1e-40 : (urand() * 2 - 1) / 64.0,
+                 .smoothing = (fl & 16) ? 0.1f : 0.0f,
+                 .cstride = cs,
+                 .classes = C,
+                 .len = w,
+                 .ws = t_ws()};
+  sl_ce_row r2 = r;
+  r2.loss = hasl ? out_buf(o[1], w) : NULL;
+  r2.grad = hasg ? out_buf(o[3], n) : NULL;
+  if (hasg) {
+    for (int64_t i = 0; i < n; i++)
+      r.grad[i] = r2.grad[i] = SENT;
+  }
+  double s5 = sl_kernels_avx512.ce_prob(&r), s2 = sl_kernels_avx2.ce_prob(&r2);
+  same_sum("ce_prob", s5, s2, w);
+  if (hasl) {
+    guards("ce_prob loss", r.loss, w, w);
+    same("ce_prob loss", r.loss, r2.loss, w, w, off);
+  }
+  if (hasg) {
+    guards("ce_prob grad", r.grad, n, w);
+    same("ce_prob grad", r.grad, r2.grad, n, w, off);
+  }
+}
+
 int main(int argc, char **argv) {
   if (!sl_isa_available(SL_ISA_AVX512)) {
     printf("kernels_avx512: no AVX-512 F+BW+DQ+VL (or no OS ZMM state), skipped\n");
@@ -255,8 +318,10 @@ int main(int argc, char **argv) {
           bce_case(1, w, off, fl, in, mask, o);
           bce_case(2, w, off, fl, in, mask, o); /* the sigmoid focal loss */
           int C = classes[(off + fl) % 6];
-          if (w <= 67 || off % 4 == 0)
+          if (w <= 67 || off % 4 == 0) {
             ce_case(w, C, off, fl, in, cls, o);
+            ce_prob_case(w, C, off, fl, in, cls, o);
+          }
         }
     }
   printf("kernels_avx512: %s (%ld elements compared bit for bit with AVX2, %ld differences)\n",

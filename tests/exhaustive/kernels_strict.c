@@ -73,13 +73,15 @@ enum {
   O_FGRAD,
   O_SLOSS,
   O_SGRAD,
+  O_QLOSS,
+  O_QGRAD,
   O_SUM,
   O_COUNT
 };
 static const char *const out_name[O_COUNT] = {
-    "bce_prob loss", "bce_prob grad", "bce_logits loss", "bce_logits grad",
-    "ce loss",       "ce grad",       "smfocal loss",    "smfocal grad",
-    "sgfocal loss",  "sgfocal grad",  "row sums (x tol)"};
+    "bce_prob loss", "bce_prob grad", "bce_logits loss", "bce_logits grad", "ce loss",
+    "ce grad",       "smfocal loss",  "smfocal grad",    "sgfocal loss",    "sgfocal grad",
+    "ce_prob loss",  "ce_prob grad",  "row sums (x tol)"};
 static double maxerr[MAX_TABLES][O_COUNT];
 static char maxwhere[MAX_TABLES][O_COUNT][160];
 static long nfail[MAX_TABLES][O_COUNT], nchecked[MAX_TABLES][O_COUNT];
@@ -90,7 +92,8 @@ static double cur_gamma = 0.0; /* the focal row's gamma (its bound: ct_focal_ulp
  * against their absolute tolerance (terms), the others in ulp(M) over their ulp bound. */
 static void cmp(int ti, int kind, float got, float ref, double terms, int w, int off, int i,
                 const char *extra) {
-  const int ce = kind == O_CLOSS || kind == O_CGRAD || kind == O_FLOSS || kind == O_FGRAD;
+  const int ce = kind == O_CLOSS || kind == O_CGRAD || kind == O_FLOSS || kind == O_FGRAD ||
+                 kind == O_QLOSS || kind == O_QGRAD;
   double e = ct_elem_err(ce ? T_CE : T_BCE_PROB, got, ref, terms,
                          kind == O_SLOSS || kind == O_SGRAD ? ct_focal_ulp(cur_gamma) : CT_MAX_ULP);
   const double bound = 1.0;
@@ -124,7 +127,8 @@ static void cmp_sum(int ti, double got, double ref, double abs_sum, const char *
 #define GUARD 16
 #define FILL  12345.f
 
-#include "dice_strict.h" /* the Dice / Tversky kernels */
+#include "ce_prob_strict.h" /* CE with class-probability targets */
+#include "dice_strict.h"    /* the Dice / Tversky kernels */
 
 int main(int argc, char **argv) {
   int nt = 0, ran[MAX_TABLES] = {0};
@@ -145,6 +149,7 @@ int main(int argc, char **argv) {
   for (int k = 0; k < 8; k++)
     buf[k] = malloc(sizeof(float) * 4096 * 32);
   uint8_t *mask = malloc(4096);
+  /* terms_g: the CE runs' C x cstride elements (ce_prob_strict.h: up to 1100 x 10, 8 x 607) */
   double *terms_l = malloc(sizeof(double) * 4096), *terms_g = malloc(sizeof(double) * 4096 * 4);
   long rows = 0;
   for (int it = 0; it < iters; it++)
@@ -419,6 +424,7 @@ int main(int argc, char **argv) {
               }
             }
           }
+  ce_prob_strict(iters, ran, buf, terms_l, terms_g);
   dice_strict(iters, ran, buf, mask);
   printf("kernels_strict: %ld rows x %d table(s), contract: CE K = %g + 2 C, others %g ulp(M) per "
          "element, sums %g of sum |l|\n",
