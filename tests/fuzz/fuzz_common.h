@@ -41,22 +41,21 @@
  * weight map (data as class weights); the normaliser is then the sum of pw w_t, and softmax
  * focal's bounds are ct_focal_ulp(gamma) per element and CT_SUM_REL ct_focal_sum_rel(gamma)
  * for the sums (tests/contract.h).
- * Online hard example mining: two bytes decoded after every other field (so an input that ends
- * before them, as most of the committed corpus does, keeps its meaning: mining off) choose
- * ohem_thresh and ohem_min_kept: mostly off (the default -1 and other values below 0), valid
- * (thresholds 0, -0, 1 and binding ones; min_kept 0, 1, small, or huge enough that min_kept x N
- * overflows int64), or invalid (NaN or above 1, min_kept < 0, min_kept without mining), which
- * adds SL_ERR_OHEM to the allowed statuses, as valid mining does in the BCE targets. On success
- * with valid mining (sl_ce, sl_softmax_focal) the harness computes the sampler's selection in
- * double (fz_ohem_select: K' = min(min_kept N, n - 1), threshold max(thresh, the (K' + 1)-th
- * smallest p_t), kept when p_t is below it, a NaN p_t always). When it is decided (no counted
- * p_t within rounding reach of the threshold, fz_ohem_select), the kept pixels narrow the
- * section of checks 4 and 5 (counts, normaliser, zeros, every ISA against scalar), and on every
- * ISA the mined call equals bit for bit the same call without mining whose mask is the kept set
- * (fz_check_masked: loss, grad, stats, box_stats). Undecided, only the checks that do not depend
- * on the selection remain: the status on every ISA, the zeros outside the region, untouched
- * outputs.
- * Shape legend N, C, H, W as in sectionloss.h.
+ * Online hard example mining: two bytes decoded after every other field (so the fields before
+ * keep their meaning; an input that ends before them decodes mining off, one with unused
+ * trailing bytes now decodes mining from them) choose ohem_thresh and ohem_min_kept: mostly off
+ * (the default -1 and other values below 0), valid (thresholds 0, -0, 1 and binding ones; min_kept
+ * 0, 1, small, or huge enough that min_kept x N overflows int64), or invalid (NaN or above 1,
+ * min_kept < 0, min_kept without mining), which adds SL_ERR_OHEM to the allowed statuses, as valid
+ * mining does in the BCE targets. On success with valid mining (sl_ce, sl_softmax_focal) the
+ * harness computes the sampler's selection in double (fz_ohem_select: K' = min(min_kept N, n - 1),
+ * threshold max(thresh, the (K' + 1)-th smallest p_t), kept when p_t is below it, a NaN p_t
+ * always). When it is decided (no counted p_t within rounding reach of the threshold,
+ * fz_ohem_select), the kept pixels narrow the section of checks 4 and 5 (counts, normaliser, zeros,
+ * every ISA against scalar), and on every ISA the mined call equals bit for bit the same call
+ * without mining whose mask is the kept set (fz_check_masked: loss, grad, stats, box_stats).
+ * Undecided, only the checks that do not depend on the selection remain: the status on every ISA,
+ * the zeros outside the region, untouched outputs. Shape legend N, C, H, W as in sectionloss.h.
  */
 #ifndef SL_FUZZ_COMMON_H
 #define SL_FUZZ_COMMON_H
@@ -452,8 +451,8 @@ static const char *fz_run_isa(sl_isa isa, const sl_shape *s, const fz_call *c, s
  * target logit), l = 0 (every other class more than 745 below the max: exponentials 0 in double,
  * so in float), -log 1 = 0, -log 0 = +inf. A pixel whose inputs (label, logits' bits) are those
  * of the pixel that defines L ties with it exactly (the same float l). Also undecided: a counted
- * pixel with a +inf logit or no logit above -inf (NaN arithmetic: the contract fixes only
- * scalar's outcome) or with l >= 2^127 (beyond float: the kernels recompute those). */
+ * pixel with a +inf logit or no logit above -inf (inf - inf: whether l is NaN or +inf is the
+ * kernels' arithmetic, not this formula's) or with l >= 2^127 (float's l overflows). */
 typedef struct fz_ohem_px {
   double l, margin;
   int64_t p;
@@ -941,11 +940,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
 
   /* -- online hard example mining (ohem_thresh, ohem_min_kept), read last of all so that the
-   * inputs decoded before (and the committed corpus, which ends before it: 0 = off) keep their
-   * meaning: mostly off (the default and other values below 0); valid thresholds (0, -0, 1 and
-   * binding ones) with min_kept 0, 1, small or huge (min_kept N beyond int64); invalid ones
-   * (NaN, above 1, min_kept < 0, min_kept without mining): SL_ERR_OHEM, as is mining with a loss
-   * other than sl_ce and sl_softmax_focal (the BCE targets) -- */
+   * fields decoded before keep their meaning (an input that ends before: 0 = off): mostly off (the
+   * default and other values below 0); valid thresholds (0, -0, 1 and binding ones) with min_kept
+   * 0, 1, small or huge (min_kept N beyond int64); invalid ones (NaN, above 1, min_kept < 0,
+   * min_kept without mining): SL_ERR_OHEM, as is mining with a loss other than sl_ce and
+   * sl_softmax_focal (the BCE targets) -- */
   uint8_t hsel = fz_u8(&in), ksel = fz_u8(&in);
   int ohem = 0; /* valid mining requested */
   if (c.optp) {
