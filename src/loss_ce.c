@@ -407,9 +407,11 @@ static sl_status ohem_prepare(ce_ctx *ctx, const sl_plan *p, const sl_kernels *k
     return SL_ERR_NO_MEMORY;
   const float thresh = j->opt.ohem_thresh;
   const float lthr = (float)-log((double)thresh); /* thresh 0: +inf */
+  /* K = min_kept x N, saturated (any min_kept >= 0 is valid; ohem_select caps K at n - 1) */
+  const int64_t K =
+      j->opt.ohem_min_kept > INT64_MAX / j->n ? INT64_MAX : j->opt.ohem_min_kept * j->n;
   ctx->ohem_l = buf;
-  ctx->ohem_L =
-      ohem_select(buf, pixels, j->opt.ohem_min_kept * j->n, lthr, (uint32_t *)(buf + pixels));
+  ctx->ohem_L = ohem_select(buf, pixels, K, lthr, (uint32_t *)(buf + pixels));
   return SL_OK;
 }
 

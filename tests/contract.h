@@ -159,7 +159,7 @@ static inline double ct_logits_grad_terms(float xf, float tf, double w, double p
  * input-dependent intermediate once in float (d_c = x_c - m, each exponential, the sequential
  * class sum, log1p), so each output may carry what those roundings propagate to, with
  * u = 2^-24, p_c the softmax, l = -log p_t, P = sum_c p_c |d_c| (<= (C - 1) / e):
- *   loss     |error| <= K u |pw fl| (w_t (l + P) + (e/C)(sum_c |w_c d_c| + |W| log s))
+ *   loss     |error| <= K u |pw fl| (w_t (l + P) + (e/C)(sum_c |w_c d_c| + |W| (log s + P)))
  *   gradient |error| <= K u |g fg| (A p_c (1 + |d_c|) + B'_c)
  * with w_t = (1 - e) w_t here, A = (1 - e) w_t + (e/C) W, B'_c = (1 - e) w_t [c == t] + (e/C) w_c,
  * except for the target when x_t is the max and p_t > 1/2, where the kernels use
@@ -222,7 +222,9 @@ static inline void ct_ce_pixel(ct_ce_px *k, const float *x, int64_t stride, int6
   }
   k->P = P;
   k->loss = k->wt1 * k->lt + (k->ec != 0.0 ? k->ec * (sw + W * k->ls) : 0.0);
-  double b = fabs(k->wt1) * (k->lt + P) + (k->ec != 0.0 ? k->ec * (swa + fabs(W) * k->ls) : 0.0);
+  /* log s carries the d_c roundings too (u sum_c p_c |d_c| = u P): |W| (log s + P) */
+  double b =
+      fabs(k->wt1) * (k->lt + P) + (k->ec != 0.0 ? k->ec * (swa + fabs(W) * (k->ls + P)) : 0.0);
   /* without the final rounding's 2^-149, which the per-pixel factors do not scale */
   k->tol_loss = ct_ce_k(C) * 0x1p-24 * b + 0x1p-149 * (double)C * (fabs(k->wt1) + k->ec * fabs(W));
   k->fg = 1.0;

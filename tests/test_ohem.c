@@ -59,7 +59,7 @@ static kept select_ref(const t_case *c, float thresh, int64_t min_kept) {
   qsort(sorted, (size_t)k.n, sizeof(double), cmp_double);
   double thr = thresh, defining = -1.0;
   if (k.n > 0) {
-    const int64_t kk = min_kept * N < k.n - 1 ? min_kept * N : k.n - 1;
+    const int64_t kk = min_kept >= (k.n - 1) / N + 1 ? k.n - 1 : min_kept * N; /* no overflow */
     if (sorted[kk] > thr) {
       thr = sorted[kk];
       defining = sorted[kk];
@@ -143,7 +143,9 @@ Test(ohem, matches_the_sampler) {
   static const struct {
     float thresh;
     int64_t min_kept;
-  } sel[] = {{0.7f, 0}, {0.7f, 100}, {0.3f, 5}, {0.0f, 37}, {1.0f, 0}, {0.05f, 1000000}};
+  } sel[] = {
+      {0.7f, 0}, {0.7f, 100},      {0.3f, 5},        {0.0f, 37},
+      {1.0f, 0}, {0.05f, 1000000}, {0.3f, INT64_MAX}}; /* min_kept N beyond int64: saturates */
   int fails = 0;
   uint64_t seed = 9100;
   for (int s = 0; s < 3; s++)

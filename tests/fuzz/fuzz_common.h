@@ -41,7 +41,21 @@
  * weight map (data as class weights); the normaliser is then the sum of pw w_t, and softmax
  * focal's bounds are ct_focal_ulp(gamma) per element and CT_SUM_REL ct_focal_sum_rel(gamma)
  * for the sums (tests/contract.h).
- * Shape legend N, C, H, W as in sectionloss.h.
+ * Online hard example mining: two bytes decoded after every other field (so the fields before
+ * keep their meaning; an input that ends before them decodes mining off, one with unused
+ * trailing bytes now decodes mining from them) choose ohem_thresh and ohem_min_kept: mostly off
+ * (the default -1 and other values below 0), valid (thresholds 0, -0, 1 and binding ones; min_kept
+ * 0, 1, small, or huge enough that min_kept x N overflows int64), or invalid (NaN or above 1,
+ * min_kept < 0, min_kept without mining), which adds SL_ERR_OHEM to the allowed statuses, as valid
+ * mining does in the BCE targets. On success with valid mining (sl_ce, sl_softmax_focal) the
+ * harness computes the sampler's selection in double (fz_ohem_select: K' = min(min_kept N, n - 1),
+ * threshold max(thresh, the (K' + 1)-th smallest p_t), kept when p_t is below it, a NaN p_t
+ * always). When it is decided (no counted p_t within rounding reach of the threshold,
+ * fz_ohem_select), the kept pixels narrow the section of checks 4 and 5 (counts, normaliser, zeros,
+ * every ISA against scalar), and on every ISA the mined call equals bit for bit the same call
+ * without mining whose mask is the kept set (fz_check_masked: loss, grad, stats, box_stats).
+ * Undecided, only the checks that do not depend on the selection remain: the status on every ISA,
+ * the zeros outside the region, untouched outputs. Shape legend N, C, H, W as in sectionloss.h.
  */
 #ifndef SL_FUZZ_COMMON_H
 #define SL_FUZZ_COMMON_H
@@ -235,6 +249,8 @@ typedef struct fz_call {
   sl_options opt;
   const sl_options *optp;
   float *loss, *grad;
+  const uint8_t *kept; /* OHEM: the expected kept pixels (N x H x W, fz_ohem_select), narrowing
+                          the section; NULL = not mining, or the selection is not decided */
 } fz_call;
 
 static sl_status fz_run(const sl_shape *s, const fz_call *c) {
@@ -266,10 +282,9 @@ static int fz_in_box(const sl_box *b, int64_t y, int64_t x) {
   return x >= b->x1 && x < b->x2 && y >= b->y1 && y < b->y2;
 }
 
-/* Element (n, c, y, x) is selected (BCE) / pixel (n, y, x) is in the section (CE, before labels).
- */
-static int fz_selected(const fz_case *k, const fz_call *c, int64_t n, int64_t ch, int64_t y,
-                       int64_t x) {
+/* Element (n, c, y, x) is inside the region (BCE) / pixel (n, y, x) is (CE, before labels). */
+static int fz_in_region(const fz_case *k, const fz_call *c, int64_t n, int64_t ch, int64_t y,
+                        int64_t x) {
   const sl_region *r = c->regp;
   if (!r)
     return 1;
@@ -289,6 +304,15 @@ static int fz_selected(const fz_case *k, const fz_call *c, int64_t n, int64_t ch
       return 0;
   }
   return 1;
+}
+
+/* Element (n, c, y, x) is selected (BCE) / pixel (n, y, x) is in the section (CE, before labels):
+ * inside the region and, when mining, kept. */
+static int fz_selected(const fz_case *k, const fz_call *c, int64_t n, int64_t ch, int64_t y,
+                       int64_t x) {
+  if (c->kept && !c->kept[(n * k->shape.h + y) * k->shape.w + x])
+    return 0;
+  return fz_in_region(k, c, n, ch, y, x);
 }
 
 /* box_stats' counts and normalisers against an independent count: the elements (BCE) or
@@ -374,11 +398,12 @@ static const char *fz_describe(char *buf, size_t len, const fz_case *k, const fz
 static double fz_ulp_bound = CT_MAX_ULP, fz_sum_rel = 1.0;
 
 /* Every output element of one kind (map: the NONE loss map, else the gradient) of an ISA's
- * result against scalar's, by the accuracy contract; exactly 0 outside the section (sel: per map
- * element). */
+ * result against scalar's, by the accuracy contract (values; else only the zeros); exactly 0
+ * outside the section (sel: per map element). */
 static void fz_check_outputs(const fz_case *k, const fz_call *c, int op, const void *labels,
                              const char *isa, int map, const float *got, const float *ref,
-                             const double *terms, size_t n, const uint8_t *sel, sl_reduction r) {
+                             const double *terms, size_t n, const uint8_t *sel, sl_reduction r,
+                             int values) {
   const int64_t C = k->shape.c, hw = k->shape.h * k->shape.w;
   const char *what = map ? "loss" : "grad";
   char dbuf[1024];
@@ -386,6 +411,8 @@ static void fz_check_outputs(const fz_case *k, const fz_call *c, int op, const v
     int64_t mi = !map && op == 2 ? (int64_t)i / (C * hw) * hw + (int64_t)i % hw : (int64_t)i;
     if (!sel[mi])
       FZ_CHECK(got[i] == 0.0f, "%s: %s[%zu] = %g outside the section", isa, what, i, got[i]);
+    if (!values)
+      continue;
     FZ_CHECK(ct_elem_err(op, got[i], ref[i], terms[i], fz_ulp_bound) <= 1.0,
              "%s: %s[%zu] = %.9g, scalar %.9g, terms %.9g: %g x bound (%s, %s)", isa, what, i,
              got[i], ref[i], terms[i], ct_elem_err(op, got[i], ref[i], terms[i], fz_ulp_bound),
@@ -409,6 +436,160 @@ static const char *fz_run_isa(sl_isa isa, const sl_shape *s, const fz_call *c, s
   sl_status s3 = fz_run(s, c);
   FZ_CHECK(s3 == st, "%s: status %s, scalar %s", nm, sl_status_string(s3), sl_status_string(st));
   return nm;
+}
+
+/* ---- online hard example mining: the sampler's selection, independently -------------------
+ * Over the counted pixels (in the region, label in [0, C), not ignore_index), in double:
+ * l = -log p_t (ct_ce_pixel's log-sum-exp form, which keeps a confident pixel's digits; p_t < T
+ * <=> l > -log T), K' = min(min_kept N, n - 1) (N x min_kept in 128 bits), L = min(-log thresh,
+ * the (K' + 1)-th largest l), NaN above every value; a pixel is kept when l > L or l is NaN
+ * (a NaN p_t is always kept). fz_ohem_select returns whether the library, which compares the
+ * float kernel's l, must select exactly these pixels: no counted l within reach of L, the reach
+ * being the sum of two margins, a pixel's 2 (its contract tolerance tol_loss + ulp(l)) (every
+ * ISA's float l lies within tol_loss of scalar's, which is l rounded once), that of -log thresh
+ * its float ulp (its rounding), and 0 for values that float holds exactly: l = +inf (a -inf
+ * target logit), l = 0 (every other class more than 745 below the max: exponentials 0 in double,
+ * so in float), -log 1 = 0, -log 0 = +inf. A pixel whose inputs (label, logits' bits) are those
+ * of the pixel that defines L ties with it exactly (the same float l). Also undecided: a counted
+ * pixel with a +inf logit or no logit above -inf (inf - inf: whether l is NaN or +inf is the
+ * kernels' arithmetic, not this formula's) or with l >= 2^127 (float's l overflows). */
+typedef struct fz_ohem_px {
+  double l, margin;
+  int64_t p;
+} fz_ohem_px;
+
+static int fz_ohem_desc(const void *a, const void *b) { /* NaN first, then descending, then p */
+  const fz_ohem_px *u = a, *v = b;
+  if (isnan(u->l) != isnan(v->l))
+    return isnan(v->l) - isnan(u->l);
+  if (!isnan(u->l) && u->l != v->l)
+    return (u->l < v->l) - (u->l > v->l);
+  return (u->p > v->p) - (u->p < v->p);
+}
+
+/* Values a and b (margins ma, mb) may fall on either side of each other in float. */
+static int fz_ohem_near(double a, double ma, double b, double mb) {
+  return !(ma == 0.0 && mb == 0.0) && fabs(a - b) <= ma + mb;
+}
+
+/* Pixels p and q have the same label and logits (bits). */
+static int fz_same_pixel(const fz_case *k, const fz_call *c, const void *labels, int64_t p,
+                         int64_t q) {
+  const int64_t C = k->shape.c, HW = k->shape.h * k->shape.w;
+  if (fz_label(labels, c->lt, p) != fz_label(labels, c->lt, q))
+    return 0;
+  const float *xp = c->x + p / HW * C * HW + p % HW, *xq = c->x + q / HW * C * HW + q % HW;
+  for (int64_t ch = 0; ch < C; ch++)
+    if (memcmp(&xp[ch * HW], &xq[ch * HW], sizeof(float)) != 0)
+      return 0;
+  return 1;
+}
+
+/* The expected kept pixels (N x H x W bytes) of c's mining (options valid, labels valid);
+ * returns 1 when decided (above). */
+static int fz_ohem_select(const fz_case *k, const fz_call *c, const void *labels, uint8_t *kept) {
+  const int64_t N = k->shape.n, C = k->shape.c, H = k->shape.h, W = k->shape.w, HW = H * W;
+  fz_ohem_px *v = malloc((size_t)(k->pix > 0 ? k->pix : 1) * sizeof *v);
+  int64_t n = 0;
+  int decided = 1;
+  memset(kept, 0, (size_t)k->pix);
+  for (int64_t s = 0; s < N; s++)
+    for (int64_t y = 0; y < H; y++)
+      for (int64_t x = 0; x < W; x++) {
+        const int64_t p = (s * H + y) * W + x, lab = fz_label(labels, c->lt, p);
+        if (!fz_in_region(k, c, s, 0, y, x) || lab == c->opt.ignore_index || lab < 0 || lab >= C)
+          continue;
+        const float *xs = c->x + s * C * HW + y * W + x;
+        double m = -INFINITY;
+        for (int64_t ch = 0; ch < C; ch++) {
+          if (xs[ch * HW] == INFINITY)
+            decided = 0;
+          m = xs[ch * HW] > m ? xs[ch * HW] : m;
+        }
+        if (m == -INFINITY)
+          decided = 0;
+        ct_ce_px px;
+        ct_ce_pixel(&px, xs, HW, C, lab, NULL, (double)C, 0.0);
+        const double l = px.lt;
+        if (isfinite(l) && l >= 0x1p127)
+          decided = 0;
+        const double margin =
+            !isfinite(l) || l == 0.0 ? 0.0 : 2.0 * (px.tol_loss + ct_ulp(fabs(l)));
+        v[n++] = (fz_ohem_px){l, margin, p};
+      }
+  qsort(v, (size_t)n, sizeof *v, fz_ohem_desc);
+  const double lthr = -log((double)c->opt.ohem_thresh);
+  const double mthr = isinf(lthr) || lthr == 0.0 ? 0.0 : ct_ulp(fabs(lthr));
+  double L = lthr, mL = mthr;
+  int64_t def = -1; /* the pixel that defines L, if one does */
+  if (n > 0) {
+    const fz_i128 K = (fz_i128)c->opt.ohem_min_kept * N;
+    const fz_ohem_px *d = &v[K < n - 1 ? (int64_t)K : n - 1];
+    if (!isnan(d->l) && d->l < lthr) {
+      L = d->l;
+      mL = d->margin;
+      def = d->p;
+      if (fz_ohem_near(d->l, d->margin, lthr, mthr))
+        decided = 0;
+    }
+  }
+  for (int64_t i = 0; i < n; i++) {
+    const fz_ohem_px *e = &v[i];
+    kept[e->p] = (uint8_t)(isnan(e->l) || e->l > L);
+    if (!isnan(e->l) && e->p != def && fz_ohem_near(e->l, e->margin, L, mL) &&
+        !(def >= 0 && fz_same_pixel(k, c, labels, e->p, def)))
+      decided = 0;
+  }
+  free(v);
+  return decided;
+}
+
+/* The mining call's outputs (got_*, on isa) against the same call without mining whose mask is
+ * the kept set (c->kept, inside the region's own mask), on the same ISA: equal bit for bit
+ * (loss, grad, stats, box_stats). */
+static void fz_check_masked(sl_isa isa, const fz_case *k, const fz_call *c, const float *got_loss,
+                            size_t loss_bytes, const float *got_grad, size_t grad_bytes,
+                            const sl_stats *got_stats, const sl_stats *got_box, size_t box_bytes) {
+  const char *nm = sl_isa_name(isa);
+  fz_call m = *c;
+  m.opt.ohem_thresh = -1.0f;
+  m.opt.ohem_min_kept = 0;
+  m.optp = &m.opt;
+  m.reg = c->regp ? c->reg : sl_region_default();
+  m.reg.mask = c->kept;
+  m.reg.mask_channels = 1;
+  m.regp = &m.reg;
+  m.kept = NULL;
+  float *ml = malloc(loss_bytes), *mg = malloc(grad_bytes);
+  sl_stats ms, mb[FZ_MAX_BOXES];
+  memset(ml, FZ_CANARY, loss_bytes);
+  memset(mg, FZ_CANARY, grad_bytes);
+  memset(&ms, FZ_CANARY, sizeof ms);
+  memset(mb, FZ_CANARY, sizeof mb);
+  m.loss = c->loss ? ml : NULL;
+  m.grad = c->grad ? mg : NULL;
+  m.opt.stats = c->opt.stats ? &ms : NULL;
+  m.opt.box_stats = c->opt.box_stats ? mb : NULL;
+  FZ_CHECK(sl_isa_set(isa) == SL_OK, "isa_set");
+  sl_status st = fz_run(&k->shape, &m);
+  FZ_CHECK(st == SL_OK, "%s: the call masked by the kept pixels: status %s", nm,
+           sl_status_string(st));
+  for (size_t i = 0; c->loss && i < loss_bytes / sizeof(float); i++)
+    FZ_CHECK(memcmp(&got_loss[i], &ml[i], sizeof(float)) == 0,
+             "%s: OHEM loss[%zu] = %.9g, the masked call's %.9g", nm, i, got_loss[i], ml[i]);
+  for (size_t i = 0; c->grad && i < grad_bytes / sizeof(float); i++)
+    FZ_CHECK(memcmp(&got_grad[i], &mg[i], sizeof(float)) == 0,
+             "%s: OHEM grad[%zu] = %.9g, the masked call's %.9g", nm, i, got_grad[i], mg[i]);
+  if (c->opt.stats)
+    FZ_CHECK(memcmp(got_stats, &ms, sizeof ms) == 0,
+             "%s: OHEM stats (%.17g, %.17g, %lld), the masked call's (%.17g, %.17g, %lld)", nm,
+             got_stats->loss_sum, got_stats->normalizer, (long long)got_stats->count, ms.loss_sum,
+             ms.normalizer, (long long)ms.count);
+  if (c->opt.box_stats)
+    FZ_CHECK(memcmp(got_box, mb, box_bytes) == 0,
+             "%s: OHEM box_stats differ from the masked call's", nm);
+  free(ml);
+  free(mg);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -758,6 +939,57 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
   }
 
+  /* -- online hard example mining (ohem_thresh, ohem_min_kept), read last of all so that the
+   * fields decoded before keep their meaning (an input that ends before: 0 = off): mostly off (the
+   * default and other values below 0); valid thresholds (0, -0, 1 and binding ones) with min_kept
+   * 0, 1, small or huge (min_kept N beyond int64); invalid ones (NaN, above 1, min_kept < 0,
+   * min_kept without mining): SL_ERR_OHEM, as is mining with a loss other than sl_ce and
+   * sl_softmax_focal (the BCE targets) -- */
+  uint8_t hsel = fz_u8(&in), ksel = fz_u8(&in);
+  int ohem = 0; /* valid mining requested */
+  if (c.optp) {
+    static const float off[] = {-1.0f, -0.5f, -INFINITY, -1e-40f};
+    static const float on[] = {0.7f,  0.3f,  0.0f, 1.0f, -0.0f,  0.5f,
+                               0.05f, 0.95f, 0.9f, 0.1f, 1e-40f, 1.0f - 0x1p-24f};
+    static const float bad[] = {NAN, 1.5f, INFINITY, 1.0f + 0x1p-23f};
+    static const int64_t huge_k[] = {INT64_MAX, INT64_MAX / 2 + 1, (int64_t)1 << 40, 4096, 100000};
+    const int64_t mk = ksel < 96    ? 0
+                       : ksel < 160 ? 1
+                       : ksel < 240 ? 2 + ksel % 40
+                                    : huge_k[ksel % 5];
+    if (hsel < 128) {
+      c.opt.ohem_thresh = off[hsel % 4];
+    } else if (hsel < 224) {
+      c.opt.ohem_thresh = on[hsel % 12];
+      c.opt.ohem_min_kept = mk;
+      ohem = 1;
+    } else {
+      switch (hsel % 4) {
+      case 0: /* threshold NaN or above 1 */
+        c.opt.ohem_thresh = bad[hsel / 4 % 4];
+        c.opt.ohem_min_kept = mk;
+        break;
+      case 1: /* min_kept < 0 */
+        c.opt.ohem_thresh = on[hsel / 4 % 12];
+        c.opt.ohem_min_kept = ksel % 2 ? -1 : INT64_MIN;
+        break;
+      case 2: /* min_kept without mining */
+        c.opt.ohem_thresh = off[hsel / 4 % 4];
+        c.opt.ohem_min_kept = mk > 0 ? mk : 1;
+        break;
+      default: /* both wrong */
+        c.opt.ohem_thresh = bad[hsel / 4 % 4];
+        c.opt.ohem_min_kept = -1 - mk;
+        break;
+      }
+      fz_allow(&k, SL_ERR_OHEM);
+    }
+    if (ohem && op != 2)
+      fz_allow(&k, SL_ERR_OHEM);
+  }
+  uint8_t *kept = NULL;   /* OHEM: the expected selection (fz_ohem_select) */
+  int ohem_undecided = 0; /* OHEM on success without a decided selection */
+
   if (!c.optp) { /* the library uses the defaults: so do the checks below */
     c.opt = sl_options_default();
     c.opt.stats = NULL;
@@ -784,6 +1016,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     goto done;
   }
 
+  /* -- OHEM: the expected selection; decided, it narrows the section of every check below
+   * (fz_selected), else only the checks that do not depend on it remain (the status, on every
+   * ISA, and the zeros outside the region) -- */
+  if (ohem && op == 2 && st == SL_OK) {
+    kept = malloc(np > 0 ? np : 1);
+    if (fz_ohem_select(&k, &c, labels, kept))
+      c.kept = kept;
+    else
+      ohem_undecided = 1;
+  }
+
   /* -- data errors, from the data, independently -- */
   int64_t count = 0;
   double norm = 0.0, abs_norm = 0.0; /* CE: the normaliser and the sum of its |terms| */
@@ -793,7 +1036,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       for (int64_t y = 0; y < H; y++)
         for (int64_t xx = 0; xx < W; xx++) {
           if (op == 2) {
-            if (!fz_selected(&k, &c, n, 0, y, xx))
+            if (!fz_in_region(&k, &c, n, 0, y, xx))
               continue;
             int64_t lab = fz_label(labels, c.lt, (n * H + y) * W + xx);
             if (lab == c.opt.ignore_index && c.optp)
@@ -804,6 +1047,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
               label = 1;
               continue;
             }
+            if (!fz_selected(&k, &c, n, 0, y, xx)) /* OHEM: not kept */
+              continue;
             count++;
             const double term =
                 (c.opt.weight && c.optp ? (double)c.opt.weight[lab] : 1.0) *
@@ -840,9 +1085,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* success: count, zeros outside, untouched buffers where nothing is due */
     FZ_CHECK(fz_untouched(box_buf + (want_box ? c.reg.num_boxes : 0), sizeof box_buf - box_bytes),
              "box_stats written past its last box");
-    if (want_box)
+    if (want_box && !ohem_undecided)
       fz_check_box_counts(&k, &c, labels, box_buf, NULL, NULL);
-    if (want_stats && c.opt.stats) {
+    if (want_stats && c.opt.stats && !ohem_undecided) {
       FZ_CHECK(stats_buf[0].count == count, "count %lld, want %lld", (long long)stats_buf[0].count,
                (long long)count);
       if (op == 2)
@@ -926,8 +1171,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const double abs_sum =
         ct_terms(&cc, none && want_loss ? lterms : NULL, want_grad ? gterms : NULL);
     double box_abs[FZ_MAX_BOXES]; /* the same per box */
-    if (want_box)
+    if (want_box && !ohem_undecided)
       fz_check_box_counts(&k, &c, labels, ref_box, cc.abs_map, box_abs);
+    if (c.kept) /* OHEM: mining equals masking by its selection, bit for bit */
+      fz_check_masked(SL_ISA_SCALAR, &k, &c, ref_loss, loss_bytes, ref_grad, grad_bytes, &ref_stats,
+                      ref_box, box_bytes);
     /* MEAN divides by the library's normaliser, which may differ from norm by its summation
      * order (FZ_NORM_REL): the loss's scale takes the smallest |normaliser| that allows, and a
      * normaliser that cancels to within that of 0 leaves the MEAN value unchecked */
@@ -942,9 +1190,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       const char *nm = fz_run_isa((sl_isa)isa, &k.shape, &c, st, loss_buf, loss_bytes, grad_buf,
                                   grad_bytes, stats_buf, sizeof stats_buf);
       if (want_grad)
-        fz_check_outputs(&k, &c, op, labels, nm, 0, grad_buf, ref_grad, gterms, ne, sel, r_eff);
+        fz_check_outputs(&k, &c, op, labels, nm, 0, grad_buf, ref_grad, gterms, ne, sel, r_eff,
+                         !ohem_undecided);
       if (want_loss && none)
-        fz_check_outputs(&k, &c, op, labels, nm, 1, loss_buf, ref_loss, lterms, nmap, sel, r_eff);
+        fz_check_outputs(&k, &c, op, labels, nm, 1, loss_buf, ref_loss, lterms, nmap, sel, r_eff,
+                         !ohem_undecided);
+      if (ohem_undecided) /* the ISA's selection may differ from scalar's: only the zeros */
+        continue;
+      if (c.kept)
+        fz_check_masked((sl_isa)isa, &k, &c, loss_buf, loss_bytes, grad_buf, grad_bytes,
+                        &stats_buf[0], box_buf, box_bytes);
       if (want_loss && !none && !mean_lost)
         FZ_CHECK(ct_sum_err(loss_buf[0], ref_loss[0], fz_sum_rel * abs_sum / mean_norm, 1) <= 1.0,
                  "%s: loss %.9g, scalar %.9g (sum |l| %g, normaliser %g)", nm, loss_buf[0],
@@ -1003,6 +1258,7 @@ done:
   free(labels);
   free(mask);
   free(pixw);
+  free(kept);
   free(loss_buf);
   free(grad_buf);
   return 0;
