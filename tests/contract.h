@@ -160,7 +160,10 @@ static inline double ct_logits_grad_terms(float xf, float tf, double w, double p
  * class sum, log1p), so each output may carry what those roundings propagate to, with
  * u = 2^-24, p_c the softmax, l = -log p_t, P = sum_c p_c |d_c| (<= (C - 1) / e):
  *   loss     |error| <= K u |pw fl| (w_t (l + P) + (e/C)(sum_c |w_c d_c| + |W| (log s + P)))
- *   gradient |error| <= K u |g fg| (A p_c (1 + |d_c|) + B'_c)
+ *                       + C 2^-52 |pw fl| (e/C) sum_c |w_c| (|d_c| + log s)
+ *   gradient |error| <= K u |g fg| (A p_c (1 + |d_c|) + B'_c) + C 2^-52 |g fg| (e/C) p_c sum |w_c|
+ * (the last terms: the double class sums of the smoothing term, the reference's and W's, whose
+ * terms may cancel when class weights have opposite signs)
  * with w_t = (1 - e) w_t here, A = (1 - e) w_t + (e/C) W, B'_c = (1 - e) w_t [c == t] + (e/C) w_c,
  * except for the target when x_t is the max and p_t > 1/2, where the kernels use
  * p_t - 1 = -s1 / s: B'_t = A (1 - p_t) + (e/C) |W - w_t|.
@@ -189,6 +192,7 @@ typedef struct ct_ce_px {
   double tol_loss; /* its tolerance (absolute) */
   double fg, fk;   /* the gradient's per-pixel factor and its bound's multiplier */
   double pq;       /* focal: P / q added to the gradient's bracket (0 for CE) */
+  double sabs;     /* sum_c |w_c|: the size of W's terms (W may cancel) */
 } ct_ce_px;
 
 static inline void ct_ce_pixel(ct_ce_px *k, const float *x, int64_t stride, int64_t C, int64_t t,
@@ -212,21 +216,26 @@ static inline void ct_ce_pixel(ct_ce_px *k, const float *x, int64_t stride, int6
   k->a = k->wt1 + k->ec * W;
   k->lt = (m - x[t * stride]) + k->ls;
   k->top = x[t * stride] == m && s1 < 1.0;
-  double P = 0.0, swa = 0.0, sw = 0.0;
+  double P = 0.0, swa = 0.0, sw = 0.0, sabs = 0.0;
   for (int64_t c = 0; c < C; c++) {
     double d = x[c * stride] - m, wc = cw ? (double)cw[c] : 1.0;
     double pc = exp(d - k->ls);
     P += pc > 0.0 ? pc * fabs(d) : 0.0; /* p_c |d_c| -> 0 as d_c -> -inf */
     swa += fabs(wc * d);
     sw += wc * -d;
+    sabs += fabs(wc);
   }
+  k->sabs = sabs;
   k->P = P;
   k->loss = k->wt1 * k->lt + (k->ec != 0.0 ? k->ec * (sw + W * k->ls) : 0.0);
   /* log s carries the d_c roundings too (u sum_c p_c |d_c| = u P): |W| (log s + P) */
   double b =
       fabs(k->wt1) * (k->lt + P) + (k->ec != 0.0 ? k->ec * (swa + fabs(W) * (k->ls + P)) : 0.0);
-  /* without the final rounding's 2^-149, which the per-pixel factors do not scale */
-  k->tol_loss = ct_ce_k(C) * 0x1p-24 * b + 0x1p-149 * (double)C * (fabs(k->wt1) + k->ec * fabs(W));
+  /* without the final rounding's 2^-149, which the per-pixel factors do not scale; the smoothing
+   * term's class sums are double sums (the reference's, and W's in the driver) whose terms may
+   * cancel (weights of opposite signs): C 2^-52 of their size, sum_c |w_c| (|d_c| + log s) */
+  k->tol_loss = ct_ce_k(C) * 0x1p-24 * b + 0x1p-149 * (double)C * (fabs(k->wt1) + k->ec * fabs(W)) +
+                (k->ec != 0.0 ? k->ec * (double)C * 0x1p-52 * (swa + sabs * k->ls) : 0.0);
   k->fg = 1.0;
   k->fk = 1.0;
   k->pq = 0.0;
@@ -240,9 +249,11 @@ static inline double ct_ce_grad_tol(const ct_ce_px *k, float xc, double wc, int 
                                   : (is_target ? fabs(k->wt1) : 0.0) + k->ec * fabs(wc);
   double pd = p > 0.0 ? p * (1.0 + fabs(d) + k->pq) : 0.0; /* p_c |d_c| -> 0 as d_c -> -inf */
   double z = fabs(g * k->fg) * (fabs(k->a) * pd + bc * (1.0 + k->pq));
+  /* W, a double sum whose terms may cancel: C 2^-52 sum_c |w_c| in A (times p_c) */
+  double zw = k->ec != 0.0 ? fabs(g * k->fg) * k->ec * (double)k->C * 0x1p-52 * k->sabs * p : 0.0;
   /* subnormal intermediates: the exponentials (times g A) and g e / C (times w_c) */
   double zs = (double)k->C * fabs(g * k->fg * k->a) + (k->ec != 0.0 ? fabs(wc) : 0.0);
-  return k->fk * (ct_ce_k(k->C) * 0x1p-24 * z + 0x1p-149 * (1.0 + zs));
+  return k->fk * (ct_ce_k(k->C) * 0x1p-24 * z + 0x1p-149 * (1.0 + zs) + zw);
 }
 /* CE with pixel weights, or the softmax focal loss (smoothing 0), at one counted pixel: the
  * loss and its tolerance times pw (and the focal factor), fg the gradient's factor. */
