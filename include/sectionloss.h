@@ -96,7 +96,7 @@ typedef enum sl_status {
                              this library's sl_options with a nonzero byte beyond it (an option
                              only a newer library knows) */
   SL_ERR_REGION_SIZE,     /* region->size: as SL_ERR_OPTIONS_SIZE, for sl_region */
-  SL_ERR_NO_MEMORY,       /* the calling thread's workspace (about 150 KiB, 220 KiB with 2-byte
+  SL_ERR_NO_MEMORY,       /* the calling thread's workspace (about 150 KiB, 170 KiB with 2-byte
                              tensors, 4 bytes a pixel more with OHEM; allocated at the
                              thread's first call that needs it and kept until the thread exits)
                              could not be allocated; nothing has been written. (An OpenMP thread

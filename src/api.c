@@ -90,7 +90,7 @@ const char *sl_status_string(sl_status s) {
     return SIZE_MESSAGE("region", "sl_region",
                         SIZE_BOUNDS(SL_REGION_SIZE_1_0_LP64, SL_REGION_SIZE_LP64));
   case SL_ERR_NO_MEMORY:
-    return "out of memory: a thread's workspace could not be allocated (about 150 KiB, 220 KiB "
+    return "out of memory: a thread's workspace could not be allocated (about 150 KiB, 170 KiB "
            "with 2-byte tensors, plus 4 bytes a pixel on the calling thread with OHEM; kept for "
            "the thread's life)";
   case SL_ERR_DICE:
