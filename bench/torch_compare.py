@@ -562,9 +562,9 @@ def write_data(d, directory, bench, case):
 DTYPES = {"f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float16}
 
 
-def load_data(directory, kind, shape, dtype="f32"):
+def load_data(directory, kind, shape, elem="f32"):
     """The inputs write_data wrote (every implementation reads the very same data), read into
-    ordinary memory as sl-bench --load reads them; dtype bf16 / f16: logits, probabilities and
+    ordinary memory as sl-bench --load reads them; elem bf16 / f16: logits, probabilities and
     targets rounded to it (nearest even, as sl-bench --dtype rounds them)."""
     n, c, h, w = shape
     shapes = {"mask": (n, 1, h, w), "mask_rand50": (n, 1, h, w), "mask_blobs": (n, 1, h, w),
@@ -578,8 +578,8 @@ def load_data(directory, kind, shape, dtype="f32"):
         t = torch.from_numpy(numpy.fromfile(path, dtype=dtype)).view(shapes[key])
         d[key] = t.bool() if key.startswith("mask") else t
     for key in ("logits", "prob", "target"):
-        if key in d and dtype != "f32":
-            d[key] = d[key].to(DTYPES[dtype])
+        if key in d and elem != "f32":
+            d[key] = d[key].to(DTYPES[elem])
     return d
 
 
@@ -788,7 +788,7 @@ def main():
                     help="smoke run: 2 timed calls each, sl-bench --quick (timings meaningless)")
     ap.add_argument("--dtype", default="f32", choices=sorted(DTYPES),
                     help="logits, probabilities and targets in this dtype (bf16, f16: PyTorch "
-                         "on those tensors, sl-bench --dtype; losses compared within 1e-2)")
+                         "on those tensors, sl-bench --dtype; losses compared within 5e-2)")
     ap.add_argument("--child", default="", help=argparse.SUPPRESS)
     argv = [a for a in sys.argv[1:]]
     given = {a.split("=")[0] for a in argv if a.startswith("--")}
@@ -835,9 +835,10 @@ def main():
           f"+je = jemalloc retain (LD_PRELOAD {JEMALLOC}, MALLOC_CONF={JEMALLOC_CONF})")
     csv_lines = [CSV_HEADER]
     failures = 0
-    # float32: the implementations agree to 1e-5; bf16 / f16: PyTorch's loss itself is rounded
-    # to the input's dtype (8 or 11 bits)
-    loss_rel = 1e-5 if args.dtype == "f32" else 1e-2
+    # float32: the implementations agree to 1e-5; bf16 / f16: eager PyTorch's loss (the check's
+    # reference) is itself rounded to the input's dtype and its CE accumulated in it (bf16
+    # CE 8x21x512x512: 4.96875 where the float32 value of the same inputs is 4.887, 1.7% off)
+    loss_rel = 1e-5 if args.dtype == "f32" else 5e-2
     for mode, title in (("fwd", "forward (no_grad)"), ("fused", "forward + backward")):
         if mode not in args.mode_list:
             continue
