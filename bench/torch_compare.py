@@ -338,7 +338,7 @@ def ohem_loss_fn(section, d, shape, compiled):
                 key = pt if valid is None else torch.where(valid, pt, 2.0)
                 kth = torch.topk(key.flatten(), k + 1, largest=False).values[-1]
             else:
-                kth = (pt if valid is None else pt[valid]).sort()[0][k]
+                kth = (pt.flatten() if valid is None else pt[valid]).sort()[0][k]
             kept = pt < torch.clamp(kth, min=OHEM_THRESH)
             if valid is not None:
                 kept &= valid

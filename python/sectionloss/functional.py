@@ -91,7 +91,7 @@ def _run(entry, input, target, boxes, box_offsets, mask, reduction, num_threads,
         grad = _NO_GRAD
     elif grad_buffer is None:
         grad = torch.empty_like(input)
-        _lib.advise_huge_pages(grad.data_ptr(), 4 * grad.numel())
+        _lib.advise_huge_pages(grad.data_ptr(), grad.element_size() * grad.numel())
     else:
         grad = grad_buffer.detach()  # shares storage (and version counter), not the tensor
     # NONE with a gradient: the C API takes the upstream map at call time; the forward pass does
