@@ -99,8 +99,8 @@ const char *sl_status_string(sl_status s) {
            "dice_eps finite and > 0";
   case SL_ERR_DTYPE:
     return "invalid options: input_dtype, target_dtype and weight_dtype must be SL_DTYPE_F32, "
-           "_BF16 or _F16 (float32 only with Dice), grad_f32 0 or 1, and an in-place gradient "
-           "(grad == logits) needs grad_f32 0 or a float32 input";
+           "_BF16 or _F16 (float32 only with Dice and sl_ce_prob), grad_f32 0 or 1, and an "
+           "in-place gradient (grad == logits) needs grad_f32 0 or a float32 input";
   case SL_ERR_OHEM:
     return "invalid options: ohem_thresh must be in [0, 1] (any value < 0: no mining) and not "
            "NaN, ohem_min_kept >= 0 and 0 without mining; mining is for sl_ce and "

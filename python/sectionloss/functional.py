@@ -586,7 +586,12 @@ def _no_grad_needed(fname, name, t):
                          f"pass {name}.detach()")
 
 
-def _check_input(fname, input, half=True):
+def _check_input(fname, input, half=True, grad_out=None):
+    """The input as the library takes it: float32, or bfloat16 / float16 as it is (half); a
+    float32 grad_out (the float32 gradient buffer it was before 1.1) keeps a 2-byte input on the
+    float32 path (a copy), so that buffer still receives the gradient."""
+    if isinstance(grad_out, torch.Tensor) and grad_out.dtype == torch.float32:
+        half = False
     input = _float32(fname, "input", input, half)
     if input.dim() != 4:
         raise ValueError(f"{fname}: input must be 4-D (N x C x H x W), got shape "
@@ -808,7 +813,7 @@ def _with_grad(input):
 def _bce(fname, logits, input, target, box, box_offsets, mask, weight, pos_weight, reduction,
          num_threads, return_stats, return_box_stats, grad_out, inplace):
     _check_reduction(fname, reduction)
-    original, input = input, _check_input(fname, input)
+    original, input = input, _check_input(fname, input, grad_out=grad_out)
     target, weight = _check_elementwise(fname, input, target, weight)
     n, c, h, w = input.shape
     if pos_weight is not None:
@@ -904,7 +909,7 @@ def sigmoid_focal_loss(input, target, *, box=None, box_offsets=None, mask=None, 
     fname = "sigmoid_focal_loss"
     _check_reduction(fname, reduction)
     _check_focal(fname, gamma, alpha)
-    original, input = input, _check_input(fname, input)
+    original, input = input, _check_input(fname, input, grad_out=grad_out)
     target, weight = _check_elementwise(fname, input, target, weight)
     for name, t in (("target", target), ("weight", weight)):
         _no_grad_needed(fname, name, t)
@@ -1003,7 +1008,7 @@ def _ce_like(fname, op, input, target, box, box_offsets, mask, weight, pixel_wei
     _check_reduction(fname, reduction)
     probs = op is _ce_op and isinstance(target, torch.Tensor) and target.is_floating_point()
     # sl_ce_prob takes float32 tensors only (a bfloat16 / float16 input: a float32 copy)
-    original, input = input, _check_input(fname, input, half=not probs)
+    original, input = input, _check_input(fname, input, half=not probs, grad_out=grad_out)
     n, c, h, w = input.shape
     if probs:
         if "ohem_thresh" in options:

@@ -118,3 +118,14 @@ def test_compiled_bf16():
     step(xe).backward()
     torch.compile(step, fullgraph=True)(xc).backward()
     assert torch.equal(xe.grad, xc.grad)
+
+
+def test_float32_grad_out_keeps_a_half_input_on_the_float32_path():
+    """grad_out float32 (the buffer of 1.0) with a bf16 input: the float32 gradient lands in it."""
+    x, y, _, _ = _case(9)
+    xb = x.bfloat16().requires_grad_(True)
+    buf = torch.empty(x.shape)
+    sl.cross_entropy(xb, y, grad_out=buf).backward()
+    ref = xb.detach().float().requires_grad_(True)
+    sl.cross_entropy(ref, y).backward()
+    assert torch.equal(buf, ref.grad) and torch.equal(xb.grad, ref.grad.bfloat16())
