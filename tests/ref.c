@@ -105,6 +105,22 @@ static double focal_factor(double x, double t, double gam, double al, double *df
   return at * pow(m, gam);
 }
 
+/* The call's results from its sums: stats, and the reduced loss and its natural magnitude
+ * (MEAN over a zero normaliser: 0, as the library). */
+static void ref_reduce(const t_case *c, ref_out *o, double sum, double nat, double norm,
+                       int64_t count) {
+  o->stats.loss_sum = sum;
+  o->stats.normalizer = norm;
+  o->stats.count = count;
+  if (c->opt.reduction == SL_REDUCTION_MEAN) {
+    o->loss = norm != 0.0 ? sum / norm : 0.0;
+    o->loss_nat = norm != 0.0 ? nat / fabs(norm) : 0.0;
+  } else {
+    o->loss = sum;
+    o->loss_nat = nat;
+  }
+}
+
 static void ref_bce(const t_case *c, ref_out *o) {
   const int64_t N = c->shape.n, C = c->shape.c, H = c->shape.h, W = c->shape.w;
   const int focal = c->op == T_SIGMOID_FOCAL, logits = c->op == T_BCE_LOGITS || focal;
@@ -188,16 +204,7 @@ static void ref_bce(const t_case *c, ref_out *o) {
       }
     }
   }
-  o->stats.loss_sum = sum;
-  o->stats.normalizer = norm;
-  o->stats.count = count;
-  if (c->opt.reduction == SL_REDUCTION_MEAN) {
-    o->loss = norm > 0 ? sum / norm : 0.0;
-    o->loss_nat = norm > 0 ? nat / norm : 0.0;
-  } else {
-    o->loss = sum;
-    o->loss_nat = nat;
-  }
+  ref_reduce(c, o, sum, nat, norm, count);
 }
 
 static void ref_ce(const t_case *c, ref_out *o) {
@@ -309,16 +316,7 @@ static void ref_ce(const t_case *c, ref_out *o) {
 #undef XC
 #undef WC
       }
-  o->stats.loss_sum = sum;
-  o->stats.normalizer = norm;
-  o->stats.count = count;
-  if (c->opt.reduction == SL_REDUCTION_MEAN) {
-    o->loss = norm != 0.0 ? sum / norm : 0.0;
-    o->loss_nat = norm != 0.0 ? nat / fabs(norm) : 0.0;
-  } else {
-    o->loss = sum;
-    o->loss_nat = nat;
-  }
+  ref_reduce(c, o, sum, nat, norm, count);
 }
 
 static void ref_ce_prob(const t_case *c, ref_out *o) {
@@ -397,16 +395,7 @@ static void ref_ce_prob(const t_case *c, ref_out *o) {
 #undef XC
 #undef AC
       }
-  o->stats.loss_sum = sum;
-  o->stats.normalizer = norm;
-  o->stats.count = count;
-  if (c->opt.reduction == SL_REDUCTION_MEAN) {
-    o->loss = norm != 0.0 ? sum / norm : 0.0;
-    o->loss_nat = norm != 0.0 ? nat / fabs(norm) : 0.0;
-  } else {
-    o->loss = sum;
-    o->loss_nat = nat;
-  }
+  ref_reduce(c, o, sum, nat, norm, count);
 }
 
 void ref_run(const t_case *c, ref_out *o) {
