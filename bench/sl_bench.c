@@ -546,8 +546,8 @@ static void case_to_dtype(bcase *k) {
   if (!g_dtype)
     return;
   const int64_t t = numel(&k->shape);
-  float *bufs[3] = {k->logits, k->prob, k->target};
-  for (int b = 0; b < 3; b++) {
+  float *bufs[4] = {k->logits, k->prob, k->target, k->probs};
+  for (int b = 0; b < 4; b++) {
     if (!bufs[b])
       continue;
     uint16_t *h = (uint16_t *)(void *)bufs[b];

@@ -105,7 +105,7 @@ typedef enum sl_status {
                              without mining), or mining with a loss other than sl_ce and
                              sl_softmax_focal */
   SL_ERR_DTYPE,           /* 1.1: an sl_dtype value that is not one, grad_f32 not 0 or 1, an
-                             element type other than float32 with Dice or sl_ce_prob, or
+                             element type other than float32 with Dice, or
                              grad == logits with grad_f32 and a 2-byte input_dtype */
   SL_STATUS_COUNT_        /* number of status codes; not a status */
 } sl_status;
@@ -250,13 +250,14 @@ typedef struct sl_options {
   float ohem_thresh;     /* in [0, 1]; any value < 0 (default -1): no mining */
   int64_t ohem_min_kept; /* >= 0 per sample, default 0; must be 0 without mining */
   /* 1.1: element types (sl_dtype) of the per-element floating tensors; the tensors named here
-   * are passed through their usual parameters, cast (see sl_dtype). Not for Dice or sl_ce_prob
-   * (SL_ERR_DTYPE): their tensors are float32. Class weights, pos_weight and grad_map stay
+   * are passed through their usual parameters, cast (see sl_dtype). Not for Dice
+   * (SL_ERR_DTYPE): its tensors are float32. Class weights, pos_weight and grad_map stay
    * float32. */
   sl_dtype input_dtype;  /* probabilities / logits, and the gradient (unless grad_f32) */
-  sl_dtype target_dtype; /* BCE, BCE with logits, sigmoid focal: the targets */
+  sl_dtype target_dtype; /* BCE, BCE with logits, sigmoid focal: the targets; sl_ce_prob: the
+                            class probabilities */
   sl_dtype weight_dtype; /* BCE, BCE with logits, sigmoid focal: the per-element weight; CE,
-                            softmax focal: pixel_weight */
+                            softmax focal, sl_ce_prob: pixel_weight */
   int grad_f32;          /* 1: the gradient in float32 whatever input_dtype is (default 0: in
                             input_dtype) */
 } sl_options;

@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
  * loss_ce.c - the driver of the softmax losses over pixel rows (the registry's driver column
- * "ce": cross-entropy, softmax focal): pixel rows (n, y), N*H of them, each spanning the C class
- * rows (n, 0..C-1, y).
+ * "ce": cross-entropy with class labels or with class-probability targets, softmax focal):
+ * pixel rows (n, y), N*H of them, each spanning the C class rows (n, 0..C-1, y).
  *
  * Passes over memory: a prepass over labels (and mask, pixel weights) validates every selected
  * label before anything is written and sums the pixel x class weights (MEAN's normaliser); then
  * one pass over the logits. A call that writes only at its end (no gradient, no NONE map, no
  * per-box statistics) skips the prepass: its main pass validates and sums the same terms.
+ * Probability targets (sl_ce_prob) have no labels to validate: a pixel is counted where the
+ * section selects it, MEAN's normaliser is the count (PyTorch's) or the sum of the pixel weights,
+ * and the prepass runs only when the gradient needs that normaliser and a mask, boxes or pixel
+ * weights keep it from being N H W.
  * Sections without boxes give the kernel runs spanning all of a chunk's rows of one sample.
  * Outside the counted pixels the driver writes the zeros of grad and of a NONE loss map.
  */
@@ -38,16 +42,23 @@ typedef struct ce_ctx {
   float ohem_L;        /* OHEM: a pixel is kept when its ohem_l is not <= this */
   const sl_kernels *k; /* the call's kernel table (staging's conversions) */
   int64_t stage_px;    /* 2-byte tensors: pixels per staged segment (0: no staging) */
+  int prob;            /* sl_ce_prob: class-probability targets (j->target), no labels */
 } ce_ctx;
+
+/* Staged [C][px] planes per segment: logits and gradient, and the targets with prob. */
+static int64_t ce_stage_planes(const ce_ctx *ctx) {
+  return ctx->prob ? 3 : 2;
+}
 
 /* The thread workspace a pass needs: the kernels' scratch, and the staged blocks. */
 static size_t ce_ws_bytes(const ce_ctx *ctx) {
   const int64_t c = ctx->job->c;
-  return SL_WS_KERNEL_BYTES + (size_t)((2 * c + 1) * ctx->stage_px) * sizeof(float);
+  return SL_WS_KERNEL_BYTES +
+         (size_t)((ce_stage_planes(ctx) * c + 1) * ctx->stage_px) * sizeof(float);
 }
 
 /* The staged segment's blocks behind the kernels' scratch in ws: logits [C][px], gradient
- * [C][px], pixel weights [px] (section.h, staging). */
+ * [C][px], pixel weights [px], then (prob) targets [C][px] (section.h, staging). */
 static float *ce_stage(void *ws) {
   return (float *)(void *)((char *)ws + SL_WS_KERNEL_BYTES);
 }
@@ -61,8 +72,15 @@ static int64_t ce_run_end(const sl_job *j, int64_t r, int64_t r1) {
 }
 
 /* The class indices of the pixels [p, p + len) (sl_to_cls), OHEM's unkept pixels not counted
- * (a bad label stays bad: the prepass reports it). */
+ * (a bad label stays bad: the prepass reports it). prob: 0 where the mask selects the pixel (or
+ * without a mask), SL_CLS_NONE elsewhere (the kernel's "counted" and "not counted"). */
 static void ce_cls(const ce_ctx *ctx, int64_t p, int64_t len, int32_t *cls) {
+  if (ctx->prob) {
+    const uint8_t *mk = ctx->job->mask ? ctx->job->mask + p : NULL;
+    for (int64_t i = 0; i < len; i++) /* no branch per pixel */
+      cls[i] = mk ? (int32_t)(mk[i] != 0) - 1 : 0;
+    return;
+  }
   sl_to_cls(ctx->job, p, len, cls);
   const float *l = ctx->ohem_l ? ctx->ohem_l + p : NULL;
   for (int64_t i = 0; l && i < len; i++) { /* no branch per pixel (sl_to_cls) */
@@ -73,10 +91,11 @@ static void ce_cls(const ce_ctx *ctx, int64_t p, int64_t len, int32_t *cls) {
 
 /* The normaliser terms of the pixels [p, p + len) with class indices cls and pixel weights pw
  * (the segment's, or NULL = 1): *count counted pixels, returned the sum of their pw x class
- * weights; *bad |= a counted label outside [0, C). */
-static double ce_norm(const sl_job *j, const int32_t *cls, const float *pw, int64_t len,
+ * weights (prob: of their pw, PyTorch's MEAN for probability targets ignoring class weights);
+ * *bad |= a counted label outside [0, C). */
+static double ce_norm(const ce_ctx *ctx, const int32_t *cls, const float *pw, int64_t len,
                       int64_t *count, int *bad) {
-  const float *cw = j->opt.weight;
+  const float *cw = ctx->prob ? NULL : ctx->job->opt.weight;
   int64_t n = 0;
   int b = 0;
   double s = 0.0;
@@ -109,7 +128,7 @@ static void ce_check_run(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, s
       sl_stage_in(ctx->k, pw16, pw_all, p, len, j->opt.weight_dtype);
       pw = pw16;
     }
-    acc->norm += ce_norm(j, cls, pw, len, &acc->count, &acc->err);
+    acc->norm += ce_norm(ctx, cls, pw, len, &acc->count, &acc->err);
   }
 }
 
@@ -165,13 +184,17 @@ static double ce_span(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, floa
     int64_t p = r * w + xs, base = xoff + xs; /* base: element offset of the chunk's pixel 0 */
     /* the kernel's blocks: the tensors themselves, or (2-byte tensors) their staged copies */
     const float *xb = j->x + base, *pwb = o->pixel_weight ? o->pixel_weight + p : NULL;
+    const float *qb = ctx->prob ? j->target + base : NULL;
     float *gb = j->grad ? j->grad + base : NULL;
     int64_t cs = hw;
     int kstream = ctx->stream;
     if (ctx->stage_px) {
-      float *sx = ce_stage(ws), *sg = sx + j->c * seg, *spw = sg + j->c * seg;
+      float *sx = ce_stage(ws), *sg = sx + j->c * seg, *spw = sg + j->c * seg, *sq = spw + seg;
       for (int64_t c = 0; c < j->c; c++)
         sl_stage_in(ctx->k, sx + c * len, j->x, base + c * hw, len, o->input_dtype);
+      for (int64_t c = 0; qb && c < j->c; c++)
+        sl_stage_in(ctx->k, sq + c * len, j->target, base + c * hw, len, o->target_dtype);
+      qb = qb ? sq : NULL;
       if (pwb) {
         sl_stage_in(ctx->k, spw, o->pixel_weight, p, len, o->weight_dtype);
         pwb = spw;
@@ -183,7 +206,7 @@ static double ce_span(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, floa
     }
     ce_cls(ctx, p, len, cls); /* SL_CLS_BAD (without a prepass) counts as uncounted */
     if (norm)
-      *norm += ce_norm(j, cls, pwb, len, count, bad);
+      *norm += ce_norm(ctx, cls, pwb, len, count, bad);
     for (int64_t i = 0; i < len;) {
       int64_t s0 = i;
       while (s0 < len && cls[s0] < 0)
@@ -208,6 +231,7 @@ static double ce_span(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, floa
       sl_ce_row row = {
           .x = xb + s0,
           .cls = cls + s0,
+          .q = qb ? qb + s0 : NULL,
           .cw = o->weight,
           .pw = pwb ? pwb + s0 : NULL,
           .gmap = o->grad_map ? o->grad_map + p + s0 : NULL,
@@ -272,8 +296,13 @@ static void ce_rows(const void *vctx, int64_t k, int64_t r0, int64_t r1, void *w
       double bnorm = 0.0;
       int64_t bcount = 0;
       int unused = 0;
-      double s = ce_span(ctx, r, x0, x1, lmap, &bnorm, &bcount, &unused, ws);
+      double s = ce_span(ctx, r, x0, x1, lmap, &bnorm, &bcount,
+                         ctx->count_in_pass ? &acc->err : &unused, ws);
       acc->sum += s;
+      if (ctx->count_in_pass) {
+        acc->norm += bnorm;
+        acc->count += bcount;
+      }
       sl_box_stats_add(j, &it, x0, s, bnorm, bcount);
     }
   }
@@ -417,13 +446,17 @@ static sl_status ohem_prepare(ce_ctx *ctx, const sl_plan *p, const sl_kernels *k
 
 sl_status sl_run_ce(const sl_job *j, const sl_kernels *k) {
   const sl_options *o = &j->opt;
+  const int prob = j->op == SL_OP_CE_PROB;
   ce_ctx ctx = {.job = j,
-                .fn = j->op == SL_OP_CE ? k->ce : k->softmax_focal,
+                .fn = prob                ? k->ce_prob
+                      : j->op == SL_OP_CE ? k->ce
+                                          : k->softmax_focal,
                 .box_stats = sl_box_stats_wanted(j),
                 .stream = sl_stream_out(j, j->h * j->w),
-                .k = k};
-  if (sl_staged(j)) { /* a segment's [C][px] logits and gradient and [px] pixel weights */
-    int64_t px = SL_STAGE_FLOATS / (2 * j->c + 1) / 32 * 32;
+                .k = k,
+                .prob = prob};
+  if (sl_staged(j)) { /* a segment's [C][px] planes (ce_stage_planes) and [px] pixel weights */
+    int64_t px = SL_STAGE_FLOATS / (ce_stage_planes(&ctx) * j->c + 1) / 32 * 32;
     ctx.stage_px = px < 32 ? 32 : px > SL_CE_SEG ? SL_CE_SEG : px;
   }
   if (o->weight) {
@@ -436,7 +469,7 @@ sl_status sl_run_ce(const sl_job *j, const sl_kernels *k) {
    * (W log s + sum_c w_c (m - x_c); (A - B_t) - A (1 - p_t)), which then give inf * 0 or
    * inf - inf where the reference's term-by-term order gives +-inf. Such a call runs the
    * reference kernel, so every ISA returns the same infinities and NaNs. */
-  if (!sl_all_finite(o->weight, j->c))
+  if (!prob && !sl_all_finite(o->weight, j->c))
     ctx.fn = j->op == SL_OP_CE ? sl_kernels_scalar.ce : sl_kernels_scalar.softmax_focal;
   sl_plan p = sl_make_plan(j->n * j->h, j->w * j->c, ctx.box_stats ? j->h : 0);
   if (o->ohem_thresh >= 0.0f) {
@@ -446,9 +479,13 @@ sl_status sl_run_ce(const sl_job *j, const sl_kernels *k) {
   }
   /* The prepass validates every label before anything is written and gives MEAN's normaliser
    * to the gradient; a call that writes only at its end (no gradient, no loss map, no per-box
-   * statistics) does both in the main pass instead: the labels are read once. */
-  ctx.count_in_pass = !j->grad && o->reduction != SL_REDUCTION_NONE && !ctx.box_stats;
-  sl_chunk_acc pre = {0.0, 0.0, 0, 0, 0};
+   * statistics) does both in the main pass instead: the labels are read once. Probability
+   * targets have no labels: the prepass only when the gradient needs a normaliser other than
+   * the whole call's N H W pixels. */
+  const int whole = !j->mask && !j->num_boxes && !j->box_offsets && !o->pixel_weight;
+  ctx.count_in_pass = prob ? !(j->grad && o->reduction == SL_REDUCTION_MEAN && !whole)
+                           : !j->grad && o->reduction != SL_REDUCTION_NONE && !ctx.box_stats;
+  sl_chunk_acc pre = {0.0, prob && whole ? (double)(j->n * j->h * j->w) : 0.0, 0, 0, 0};
   if (!ctx.count_in_pass) {
     pre = sl_run_chunks(&p, o->num_threads, ce_check_rows, &ctx, 0);
     if (pre.err)

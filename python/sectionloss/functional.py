@@ -251,7 +251,8 @@ def _ce_prob_impl(input: torch.Tensor, target: torch.Tensor, boxes: Optional[tor
         input, target, boxes, mask, weight, box_offsets, pixel_weight)
     return _run("ce_prob", input, target, boxes, box_offsets, mask, reduction, num_threads,
                 with_grad, want_box_stats, grad_buffer=grad_buffer, weight_ptr=_ptr(weight),
-                pixel_weight_ptr=_ptr(pixel_weight), label_smoothing=label_smoothing)
+                pixel_weight_ptr=_ptr(pixel_weight), label_smoothing=label_smoothing,
+                weight_dtype=_dtype_code(pixel_weight))
 
 
 def _focal_impl(input: torch.Tensor, target: torch.Tensor, boxes: Optional[torch.Tensor],
@@ -988,8 +989,9 @@ def _check_focal(fname, gamma, alpha=None):
 
 def _check_probabilities(fname, target, input, ignore_index):
     """A class-probability target (floats of the input's shape; any values, as PyTorch takes
-    them unchecked): float32, contiguous. ignore_index must stay at -100, as in PyTorch."""
-    target = _float32(fname, "target", target)
+    them unchecked): float32, bfloat16 or float16 (as it is), contiguous. ignore_index must
+    stay at -100, as in PyTorch."""
+    target = _float32(fname, "target", target, half=True)
     if target.shape != input.shape:
         raise ValueError(f"{fname}: a class-probability target must have the input's shape "
                          f"{list(input.shape)} (N x C x H x W), got {list(target.shape)}")
@@ -1007,8 +1009,7 @@ def _ce_like(fname, op, input, target, box, box_offsets, mask, weight, pixel_wei
     floating-point target with cross_entropy is a class-probability target: sl_ce_prob."""
     _check_reduction(fname, reduction)
     probs = op is _ce_op and isinstance(target, torch.Tensor) and target.is_floating_point()
-    # sl_ce_prob takes float32 tensors only (a bfloat16 / float16 input: a float32 copy)
-    original, input = input, _check_input(fname, input, half=not probs, grad_out=grad_out)
+    original, input = input, _check_input(fname, input, grad_out=grad_out)
     n, c, h, w = input.shape
     if probs:
         if "ohem_thresh" in options:
@@ -1019,7 +1020,7 @@ def _ce_like(fname, op, input, target, box, box_offsets, mask, weight, pixel_wei
     else:
         target = _check_labels(fname, target, input)
     weight = _check_class_weight(fname, weight, c)
-    pixel_weight = _check_pixel_weight(fname, pixel_weight, input, half=not probs)
+    pixel_weight = _check_pixel_weight(fname, pixel_weight, input)
     boxes, offsets = _check_boxes(fname, box, n, box_offsets)
     want_box_stats = _check_box_stats(fname, return_box_stats, boxes)
     mask = _check_mask(fname, mask, input, False)

@@ -43,6 +43,20 @@ def test_cross_entropy_and_focal(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_cross_entropy_probability_targets(dtype):
+    x, _, _, m = _case(4)
+    g = torch.Generator().manual_seed(5)
+    q = torch.softmax(torch.randn(x.shape, generator=g), dim=1)
+    qh = q.to(dtype)
+    pw = torch.rand(x.shape[0], x.shape[2], x.shape[3], generator=g).to(dtype)
+    # 2-byte targets and pixel weights as they are, against float32 ones of the same values
+    _check(lambda v: sl.cross_entropy(v, qh, mask=m, label_smoothing=0.1, pixel_weight=pw),
+           lambda v: sl.cross_entropy(v, qh.float(), mask=m, label_smoothing=0.1,
+                                      pixel_weight=pw.float()), x, dtype)
+    _check(lambda v: sl.cross_entropy(v, q), lambda v: sl.cross_entropy(v, q), x, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_bce_family(dtype):
     x, _, t, m = _case(2)
     th = t.to(dtype)
