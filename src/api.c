@@ -247,8 +247,7 @@ static sl_status validate(sl_job *j, const sl_shape *shape, const sl_region *reg
     return st;
   const sl_dtype dts[3] = {o->input_dtype, o->target_dtype, o->weight_dtype};
   for (int k = 0; k < 3; k++)
-    if ((unsigned)dts[k] > SL_DTYPE_F16 ||
-        (dice && dts[k] != SL_DTYPE_F32))
+    if ((unsigned)dts[k] > SL_DTYPE_F16 || (dice && dts[k] != SL_DTYPE_F32))
       return SL_ERR_DTYPE;
   if ((unsigned)o->grad_f32 > 1 ||
       (j->grad && j->grad == j->x && o->grad_f32 && o->input_dtype != SL_DTYPE_F32))
