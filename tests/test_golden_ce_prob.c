@@ -8,33 +8,19 @@
  * by the selected pixel count as PyTorch does (a one-hot case with class weights checks that
  * it is not sl_ce's weighted mean). Shape legend N, C, H, W as in sectionloss.h.
  *
- * Tolerance: |ours - golden| <= R 2^-24 (|golden| + scale), R = ct_ce_k(C) + 2 (the SIMD
- * kernels' bound against the scalar reference, docs/accuracy.md, plus the reference's own
- * roundings); scale is the contract's magnitude of the terms the value is made of (per element;
- * the sum over the normaliser for a reduced loss); ct_ulp(golden) is added for the float
- * result's own rounding.
+ * Tolerance: golden_check.h with R = ct_ce_k(C) + 2 (the SIMD kernels' bound against the scalar
+ * reference, docs/accuracy.md, plus the reference's own roundings).
  */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 
 #include "contract.h"
+#include "golden_check.h"
 #include "harness.h"
 #include "sectionloss.h"
 
 #include "golden/golden_ce_prob.h"
-
-#define ULP1 (1.0 / 16777216.0)
-
-static int check(const golden_ce_prob *g, const char *what, int64_t i, float got, double want,
-                 double scale, double r) {
-  double tol = r * ULP1 * (fabs(want) + scale) + ct_ulp(want);
-  if (fabs((double)got - want) <= tol || (isnan(got) && isnan(want)))
-    return 0;
-  cr_expect(0, "%s (%s): %s[%lld] %.9g, golden %.12g (scale %g, %.3g of the tolerance)", g->name,
-            sl_isa_name(sl_isa_active()), what, (long long)i, (double)got, want, scale,
-            fabs((double)got - want) / tol);
-  return 1;
-}
 
 static int run_case(const golden_ce_prob *g, int fused) {
   const int64_t E = g->shape.n * g->shape.c * g->shape.h * g->shape.w;
@@ -58,10 +44,9 @@ static int run_case(const golden_ce_prob *g, int fused) {
     cr_expect(0, "%s: status %d", g->name, st);
     fails++;
   } else {
-    for (int64_t k = 0; fused && k < g->nloss; k++)
-      fails += check(g, "loss", k, loss[k], g->loss[k], g->loss_scale[k], r);
-    for (int64_t e = 0; e < E && fails < 5; e++)
-      fails += check(g, "grad", e, grad[e], g->grad[e], g->grad_scale_terms[e], r);
+    if (fused)
+      fails += golden_check(g->name, "loss", loss, g->loss, g->loss_scale, g->nloss, r, INT_MAX);
+    fails += golden_check(g->name, "grad", grad, g->grad, g->grad_scale_terms, E, r, 5 - fails);
   }
   free(loss);
   free(grad);
