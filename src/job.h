@@ -8,6 +8,7 @@
 #ifndef SL_JOB_H
 #define SL_JOB_H
 
+#include <math.h>
 #include <stdint.h>
 
 #include "sectionloss.h"
@@ -39,6 +40,13 @@ static inline sl_map_kind sl_op_map(sl_op op) {
 #include "losses.def"
   };
   return (sl_map_kind)maps[op];
+}
+
+/* v, or the one quiet NaN (NAN) when v is a NaN: which NaN operand a sum passes on is the
+ * compiler's choice (a + b may be emitted as b + a), so a sum over NaN terms would otherwise
+ * carry a sign and payload that depend on how its terms were grouped (segments, streaming) */
+static inline double sl_nan_canon(double v) {
+  return v != v ? (double)NAN : v;
 }
 
 /* Bytes per element of a valid sl_dtype. */

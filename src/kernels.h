@@ -64,7 +64,11 @@ typedef sl_bce_kernel *sl_bce_fn;
 #define SL_LOGITS_NEAR0 0x1p-10
 
 /* One run of CE work: len consecutive pixels (n, y, x0 .. x0+len) across all C classes.
- * input:  x   logits; class c of pixel i at x[c * cstride + i]
+ * Element types: x, q, pw and grad hold elements of type xt, qt, pwt and gt (float32 or 2-byte:
+ * sl_dtype, 0 = float32), read and written through the typed edges (sl_elem_get / _put here,
+ * generic/common.h's v_load_t and friends in the SIMD kernels): the kernels convert as they
+ * copy a segment in and out, never through a float copy of the tensor.
+ * input:  x   logits; class c of pixel i at element c * cstride + i
  *         cls target class in [0, C) per pixel, or < 0: pixel not counted (outside the mask,
  *             or ignore_index) -> loss 0, grad 0 for every class, logits not read
  *         cw  class weights [C] or NULL (= 1)
@@ -80,14 +84,15 @@ typedef sl_bce_kernel *sl_bce_fn;
  * (-logp_t) (src/scalar/ce.c).
  */
 typedef struct sl_ce_row {
-  const float *x;
+  const void *x;
   const int32_t *cls; /* ce_prob: 0 (counted) or < 0 (not counted) per pixel */
-  const float *q;     /* ce_prob only: class-probability targets, the layout of x (NULL else) */
+  const void *q;      /* ce_prob only: class-probability targets, the layout of x (NULL else) */
   const float *cw;
-  const float *pw; /* pixel weights per pixel (multiplying w_t, loss and gradient) or NULL */
+  const void *pw; /* pixel weights per pixel (multiplying w_t, loss and gradient) or NULL */
   const float *gmap;
   float *loss;
-  float *grad;
+  void *grad;
+  sl_dtype xt, qt, pwt, gt; /* element types of x, q, pw and grad */
   double gscale;
   double cw_sum;   /* sum of class weights (C when cw is NULL) */
   float smoothing; /* label smoothing e in [0, 1] */
@@ -187,6 +192,32 @@ typedef struct sl_kernels {
 extern const sl_kernels sl_kernels_scalar;
 #define SL_KERNEL(field, type) sl_##type##_kernel sl_##field##__scalar;
 #include "losses.def"
+
+/* Element i of a tensor of element type t (float32, bf16 or f16): its address, its value as a
+ * float (exact), and a float stored rounded to t (the scalar conversions) */
+static inline const void *sl_elem_at(const void *p, int64_t i, sl_dtype t) {
+  return (const char *)p + i * (t == SL_DTYPE_F32 ? 4 : 2);
+}
+static inline void *sl_elem_at_w(void *p, int64_t i, sl_dtype t) {
+  return (char *)p + i * (t == SL_DTYPE_F32 ? 4 : 2);
+}
+static inline float sl_elem_get(const void *p, int64_t i, sl_dtype t) {
+  float f;
+  if (t == SL_DTYPE_F32)
+    return ((const float *)p)[i];
+  sl_cvt_in__scalar(&f, sl_elem_at(p, i, t), 1, t);
+  return f;
+}
+static inline void sl_elem_put(void *p, int64_t i, float v, sl_dtype t) {
+  if (t == SL_DTYPE_F32)
+    ((float *)p)[i] = v;
+  else
+    sl_cvt_out__scalar(sl_elem_at_w(p, i, t), &v, 1, t, 0);
+}
+/* A CE row's logit of class c at pixel i, as a double (the reference kernels) */
+static inline double sl_ce_x(const sl_ce_row *r, int64_t c, int64_t i) {
+  return (double)sl_elem_get(r->x, c * r->cstride + i, r->xt);
+}
 #if defined(SL_BUILD_AVX2)
 extern const sl_kernels sl_kernels_avx2;
 #endif

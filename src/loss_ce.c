@@ -40,28 +40,8 @@ typedef struct ce_ctx {
   float *ohem_out;     /* OHEM's prepass (ohem_rows): where it writes each pixel's -log p_t */
   const float *ohem_l; /* OHEM, the passes after it: ohem_out, -1 where not counted */
   float ohem_L;        /* OHEM: a pixel is kept when its ohem_l is not <= this */
-  const sl_kernels *k; /* the call's kernel table (staging's conversions) */
-  int64_t stage_px;    /* 2-byte tensors: pixels per staged segment (0: no staging) */
   int prob;            /* sl_ce_prob: class-probability targets (j->target), no labels */
 } ce_ctx;
-
-/* Staged [C][px] planes per segment: logits and gradient, and the targets with prob. */
-static int64_t ce_stage_planes(const ce_ctx *ctx) {
-  return ctx->prob ? 3 : 2;
-}
-
-/* The thread workspace a pass needs: the kernels' scratch, and the staged blocks. */
-static size_t ce_ws_bytes(const ce_ctx *ctx) {
-  const int64_t c = ctx->job->c;
-  return SL_WS_KERNEL_BYTES +
-         (size_t)((ce_stage_planes(ctx) * c + 1) * ctx->stage_px) * sizeof(float);
-}
-
-/* The staged segment's blocks behind the kernels' scratch in ws: logits [C][px], gradient
- * [C][px], pixel weights [px], then (prob) targets [C][px] (section.h, staging). */
-static float *ce_stage(void *ws) {
-  return (float *)(void *)((char *)ws + SL_WS_KERNEL_BYTES);
-}
 
 /* Sections without boxes: the rows [r, end) of one sample (at most up to r1) form one run,
  * contiguous in every plane (fewer, longer segments); the prepass and the main pass group
@@ -89,13 +69,15 @@ static void ce_cls(const ce_ctx *ctx, int64_t p, int64_t len, int32_t *cls) {
   }
 }
 
-/* The normaliser terms of the pixels [p, p + len) with class indices cls and pixel weights pw
- * (the segment's, or NULL = 1): *count counted pixels, returned the sum of their pw x class
- * weights (prob: of their pw, PyTorch's MEAN for probability targets ignoring class weights);
+/* The normaliser terms of the pixels [p, p + len) with class indices cls: *count counted
+ * pixels, returned the sum of their pixel x class weights (prob: of their pixel weights,
+ * PyTorch's MEAN for probability targets ignoring class weights; 1 without pixel weights);
  * *bad |= a counted label outside [0, C). */
-static double ce_norm(const ce_ctx *ctx, const int32_t *cls, const float *pw, int64_t len,
-                      int64_t *count, int *bad) {
-  const float *cw = ctx->prob ? NULL : ctx->job->opt.weight;
+static double ce_norm(const ce_ctx *ctx, int64_t p, const int32_t *cls, int64_t len, int64_t *count,
+                      int *bad) {
+  const sl_options *o = &ctx->job->opt;
+  const float *cw = ctx->prob ? NULL : o->weight;
+  const void *pw = o->pixel_weight ? sl_elem_at(o->pixel_weight, p, o->weight_dtype) : NULL;
   int64_t n = 0;
   int b = 0;
   double s = 0.0;
@@ -104,7 +86,8 @@ static double ce_norm(const ce_ctx *ctx, const int32_t *cls, const float *pw, in
     b |= cls[i] == SL_CLS_BAD;
   }
   for (int64_t i = 0; (cw || pw) && i < len; i++) {
-    double v = (pw ? (double)pw[i] : 1.0) * (cw ? (double)cw[cls[i] < 0 ? 0 : cls[i]] : 1.0);
+    double v = (pw ? (double)sl_elem_get(pw, i, o->weight_dtype) : 1.0) *
+               (cw ? (double)cw[cls[i] < 0 ? 0 : cls[i]] : 1.0);
     s += cls[i] >= 0 ? v : 0.0;
   }
   *count += n;
@@ -116,19 +99,12 @@ static double ce_norm(const ce_ctx *ctx, const int32_t *cls, const float *pw, in
  * cuts it) added to acc. */
 static void ce_check_run(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, sl_chunk_acc *acc) {
   const sl_job *j = ctx->job;
-  const float *pw_all = j->opt.pixel_weight;
   int32_t cls[SL_CE_SEG];
-  float pw16[SL_CE_SEG]; /* 2-byte pixel weights as floats */
   for (int64_t xs = x0; xs < x1; xs += SL_CE_SEG) {
     int64_t len = x1 - xs < SL_CE_SEG ? x1 - xs : SL_CE_SEG;
     int64_t p = r * j->w + xs;
     ce_cls(ctx, p, len, cls);
-    const float *pw = pw_all ? pw_all + p : NULL;
-    if (pw_all && j->opt.weight_dtype != SL_DTYPE_F32) {
-      sl_stage_in(ctx->k, pw16, pw_all, p, len, j->opt.weight_dtype);
-      pw = pw16;
-    }
-    acc->norm += ce_norm(ctx, cls, pw, len, &acc->count, &acc->err);
+    acc->norm += ce_norm(ctx, p, cls, len, &acc->count, &acc->err);
   }
 }
 
@@ -172,41 +148,19 @@ static double ce_span(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, floa
   int32_t cls[SL_CE_SEG];
   double sum = 0.0;
   /* Streaming: the kernel's stretches, the zero fill and these chunks start and end on lines
-   * (SL_LINE floats from the gradient's start), the stretches taking in the uncounted pixels up
-   * to them, so no line is written partly by non-temporal and partly by ordinary stores (its
-   * write-combining buffer would be flushed half full and the line read for ownership). */
-  const int64_t al = !ctx->stream                                        ? 1
-                     : ctx->stage_px && sl_grad_dtype(j) != SL_DTYPE_F32 ? 2 * SL_LINE
-                                                                         : SL_LINE;
-  const int64_t seg = ctx->stage_px ? ctx->stage_px : SL_CE_SEG;
-  for (int64_t xs = x0, step = seg - ((xoff + x0) & (al - 1)); xs < x1; xs += step, step = seg) {
+   * (SL_LINE floats, or twice as many 2-byte elements, from the gradient's start), the
+   * stretches taking in the uncounted pixels up to them, so no line is written partly by
+   * non-temporal and partly by ordinary stores (its write-combining buffer would be flushed
+   * half full and the line read for ownership). */
+  const sl_dtype gt = sl_grad_dtype(j);
+  const int64_t al = !ctx->stream ? 1 : gt != SL_DTYPE_F32 ? 2 * SL_LINE : SL_LINE;
+  for (int64_t xs = x0, step = SL_CE_SEG - ((xoff + x0) & (al - 1)); xs < x1;
+       xs += step, step = SL_CE_SEG) {
     int64_t len = x1 - xs < step ? x1 - xs : step;
     int64_t p = r * w + xs, base = xoff + xs; /* base: element offset of the chunk's pixel 0 */
-    /* the kernel's blocks: the tensors themselves, or (2-byte tensors) their staged copies */
-    const float *xb = j->x + base, *pwb = o->pixel_weight ? o->pixel_weight + p : NULL;
-    const float *qb = ctx->prob ? j->target + base : NULL;
-    float *gb = j->grad ? j->grad + base : NULL;
-    int64_t cs = hw;
-    int kstream = ctx->stream;
-    if (ctx->stage_px) {
-      float *sx = ce_stage(ws), *sg = sx + j->c * seg, *spw = sg + j->c * seg, *sq = spw + seg;
-      for (int64_t c = 0; c < j->c; c++)
-        sl_stage_in(ctx->k, sx + c * len, j->x, base + c * hw, len, o->input_dtype);
-      for (int64_t c = 0; qb && c < j->c; c++)
-        sl_stage_in(ctx->k, sq + c * len, j->target, base + c * hw, len, o->target_dtype);
-      qb = qb ? sq : NULL;
-      if (pwb) {
-        sl_stage_in(ctx->k, spw, o->pixel_weight, p, len, o->weight_dtype);
-        pwb = spw;
-      }
-      xb = sx;
-      gb = j->grad ? sg : NULL;
-      cs = len;
-      kstream = 0;
-    }
     ce_cls(ctx, p, len, cls); /* SL_CLS_BAD (without a prepass) counts as uncounted */
     if (norm)
-      *norm += ce_norm(ctx, cls, pwb, len, count, bad);
+      *norm += ce_norm(ctx, p, cls, len, count, bad);
     for (int64_t i = 0; i < len;) {
       int64_t s0 = i;
       while (s0 < len && cls[s0] < 0)
@@ -215,8 +169,8 @@ static double ce_span(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, floa
         s0 -= (base + s0) & (al - 1);
       if (s0 > i) {
         sl_zero_out(lmap ? lmap + xs + i : NULL, s0 - i, ctx->stream);
-        for (int64_t c = 0; gb && c < j->c; c++)
-          sl_zero_out(gb + c * cs + i, s0 - i, kstream);
+        for (int64_t c = 0; j->grad && c < j->c; c++)
+          sl_zero_grad(j, base + c * hw + i, s0 - i, ctx->stream);
       }
       if (s0 == len)
         break;
@@ -229,30 +183,31 @@ static double ce_span(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, floa
       end += (al - ((base + end) & (al - 1))) & (al - 1); /* uncounted up to the line's end */
       end = end < len ? end : len;
       sl_ce_row row = {
-          .x = xb + s0,
+          .x = sl_elem_at(j->x, base + s0, o->input_dtype),
           .cls = cls + s0,
-          .q = qb ? qb + s0 : NULL,
+          .q = ctx->prob ? sl_elem_at(j->target, base + s0, o->target_dtype) : NULL,
           .cw = o->weight,
-          .pw = pwb ? pwb + s0 : NULL,
+          .pw = o->pixel_weight ? sl_elem_at(o->pixel_weight, p + s0, o->weight_dtype) : NULL,
           .gmap = o->grad_map ? o->grad_map + p + s0 : NULL,
           .loss = lmap ? lmap + xs + s0 : NULL,
-          .grad = gb ? gb + s0 : NULL,
+          .grad = j->grad ? sl_elem_at_w(j->grad, base + s0, gt) : NULL,
+          .xt = o->input_dtype,
+          .qt = o->target_dtype,
+          .pwt = o->weight_dtype,
+          .gt = gt,
           .gscale = ctx->gscale,
           .cw_sum = ctx->cw_sum,
           .smoothing = o->label_smoothing,
           .gamma = o->focal_gamma,
-          .cstride = cs,
+          .cstride = hw,
           .classes = j->c,
           .len = end - s0,
-          .stream = kstream,
+          .stream = ctx->stream,
           .ws = ws,
       };
       sum += ctx->fn(&row);
       i = end;
     }
-    for (int64_t c = 0; ctx->stage_px && j->grad && c < j->c; c++)
-      sl_stage_out(ctx->k, j->grad, base + c * hw, gb + c * len, len, sl_grad_dtype(j),
-                   ctx->stream);
   }
   return sum;
 }
@@ -321,24 +276,17 @@ static void ohem_run(const ce_ctx *ctx, int64_t r, int64_t x0, int64_t x1, void 
   const sl_job *j = ctx->job;
   const int64_t w = j->w, h = j->h, hw = j->h * j->w;
   const int64_t xoff = (r / h) * j->c * hw + (r % h) * w; /* element (n, 0, y, 0) */
-  const int64_t seg = ctx->stage_px ? ctx->stage_px : SL_CE_SEG;
   int32_t cls[SL_CE_SEG];
-  for (int64_t xs = x0; xs < x1; xs += seg) {
-    const int64_t len = x1 - xs < seg ? x1 - xs : seg, p = r * w + xs;
+  for (int64_t xs = x0; xs < x1; xs += SL_CE_SEG) {
+    const int64_t len = x1 - xs < SL_CE_SEG ? x1 - xs : SL_CE_SEG, p = r * w + xs;
     float *l = ctx->ohem_out + p;
-    const float *xb = j->x + xoff + xs;
-    if (ctx->stage_px) { /* 2-byte logits: the segment's float copy (loss_ce.c's ce_stage) */
-      float *sx = ce_stage(ws);
-      for (int64_t c = 0; c < j->c; c++)
-        sl_stage_in(ctx->k, sx + c * len, j->x, xoff + xs + c * hw, len, j->opt.input_dtype);
-      xb = sx;
-    }
     sl_to_cls(j, p, len, cls);
-    sl_ce_row row = {.x = xb,
+    sl_ce_row row = {.x = sl_elem_at(j->x, xoff + xs, j->opt.input_dtype),
                      .cls = cls,
                      .loss = l,
+                     .xt = j->opt.input_dtype,
                      .cw_sum = (double)j->c,
-                     .cstride = ctx->stage_px ? len : hw,
+                     .cstride = hw,
                      .classes = j->c,
                      .len = len,
                      .ws = ws};
@@ -432,7 +380,7 @@ static sl_status ohem_prepare(ce_ctx *ctx, const sl_plan *p, const sl_kernels *k
   ce_ctx pre = *ctx;
   pre.fn = k->ce;
   pre.ohem_out = buf;
-  if (sl_run_chunks(p, j->opt.num_threads, ohem_rows, &pre, ce_ws_bytes(ctx)).nomem)
+  if (sl_run_chunks(p, j->opt.num_threads, ohem_rows, &pre, SL_WS_KERNEL_BYTES).nomem)
     return SL_ERR_NO_MEMORY;
   const float thresh = j->opt.ohem_thresh;
   const float lthr = (float)-log((double)thresh); /* thresh 0: +inf */
@@ -453,12 +401,7 @@ sl_status sl_run_ce(const sl_job *j, const sl_kernels *k) {
                                           : k->softmax_focal,
                 .box_stats = sl_box_stats_wanted(j),
                 .stream = sl_stream_out(j, j->h * j->w),
-                .k = k,
                 .prob = prob};
-  if (sl_staged(j)) { /* a segment's [C][px] planes (ce_stage_planes) and [px] pixel weights */
-    int64_t px = SL_STAGE_FLOATS / (ce_stage_planes(&ctx) * j->c + 1) / 32 * 32;
-    ctx.stage_px = px < 32 ? 32 : px > SL_CE_SEG ? SL_CE_SEG : px;
-  }
   if (o->weight) {
     for (int64_t c = 0; c < j->c; c++)
       ctx.cw_sum += o->weight[c];
@@ -496,7 +439,7 @@ sl_status sl_run_ce(const sl_job *j, const sl_kernels *k) {
   else
     ctx.gscale = o->grad_scale;
 
-  sl_chunk_acc r = sl_run_chunks(&p, o->num_threads, ce_rows, &ctx, ce_ws_bytes(&ctx));
+  sl_chunk_acc r = sl_run_chunks(&p, o->num_threads, ce_rows, &ctx, SL_WS_KERNEL_BYTES);
   if (r.nomem)
     return SL_ERR_NO_MEMORY;
   if (ctx.count_in_pass) {

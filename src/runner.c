@@ -6,6 +6,7 @@
 
 #include <omp.h>
 
+#include "job.h"
 #include "workspace.h"
 
 sl_plan sl_make_plan(int64_t rows, int64_t elems_per_row, int64_t per_sample) {
@@ -65,5 +66,7 @@ sl_chunk_acc sl_run_chunks(const sl_plan *p, int num_threads, sl_chunk_fn fn, co
     total.sum += part[k];
     total.norm += part_norm[k];
   }
+  total.sum = sl_nan_canon(total.sum);
+  total.norm = sl_nan_canon(total.norm);
   return total;
 }

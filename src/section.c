@@ -149,8 +149,8 @@ void sl_box_stats_add(const sl_job *j, const sl_row_iter *it, int64_t x0, double
                       int64_t count) {
   for (int64_t k = sl_seg_box(it, x0, 0); k >= 0; k = sl_seg_box(it, x0, k + 1)) {
     sl_stats *s = &j->opt.box_stats[it->first + k];
-    s->loss_sum += sum;
-    s->normalizer += norm;
+    s->loss_sum = sl_nan_canon(s->loss_sum + sum);
+    s->normalizer = sl_nan_canon(s->normalizer + norm);
     s->count += count;
   }
 }

@@ -90,13 +90,16 @@ void sl_zero_out(float *p, int64_t len, int stream);
 void sl_stream_fence(int stream);
 
 /* ---- element types: staging ----------------------------------------------------------------
- * The kernels read and write float32. A tensor of 2-byte elements (sl_dtype) reaches them as a
- * float copy of the block they work on (sl_stage_in, exact), and a gradient of 2-byte elements
- * is computed into a float block and rounded into the output after the kernel (sl_stage_out,
- * nearest even). The blocks live in the thread's workspace behind the kernels' scratch
- * (SL_STAGE_FLOATS of them: sl_run_chunks with SL_WS_KERNEL_BYTES + SL_STAGE_BYTES), small
- * enough for the first-level cache: measured with sl-bench --dtype bf16 (CE 8x21x512x512, one
- * thread), 16 KiB blocks ran the call about 13% faster than 64 KiB ones, 20% faster than 256 KiB.
+ * The element-wise kernels (BCE family, Dice) read and write float32. A tensor of 2-byte
+ * elements (sl_dtype) reaches them as a float copy of the block they work on (sl_stage_in,
+ * exact), and a gradient of 2-byte elements is computed into a float block and rounded into the
+ * output after the kernel (sl_stage_out, nearest even). (The softmax kernels copy each segment
+ * into their scratch anyway: they convert in that copy and in their stores, src/kernels.h's
+ * sl_ce_row, so the CE driver stages nothing.) The blocks live in the thread's workspace behind the
+ * kernels' scratch (SL_STAGE_FLOATS of them: sl_run_chunks with SL_WS_KERNEL_BYTES +
+ * SL_STAGE_BYTES), small enough for the first-level cache: measured with sl-bench --dtype bf16 (CE
+ * 8x21x512x512, one thread), 16 KiB blocks ran the call about 13% faster than 64 KiB ones, 20%
+ * faster than 256 KiB.
  */
 enum { SL_STAGE_FLOATS = 1 << 12 };
 #define SL_STAGE_BYTES ((size_t)SL_STAGE_FLOATS * sizeof(float))

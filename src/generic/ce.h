@@ -49,14 +49,7 @@
 /* The reference's value of pixel i (loss and gradient stored, loss returned); fl & CF_FOCAL:
  * the softmax focal reference. */
 static double ce_reference(const sl_ce_row *r, int64_t i, const int fl) {
-  sl_ce_row s = *r;
-  s.x += i;
-  s.cls += i;
-  s.pw = s.pw ? s.pw + i : NULL;
-  s.gmap = s.gmap ? s.gmap + i : NULL;
-  s.loss = s.loss ? s.loss + i : NULL;
-  s.grad = s.grad ? s.grad + i : NULL;
-  s.len = 1;
+  sl_ce_row s = ce_row_at(r, i);
   return (fl & CF_FOCAL) ? sl_softmax_focal__scalar(&s) : sl_ce__scalar(&s);
 }
 
@@ -98,7 +91,7 @@ SL_V vd ce_block(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t j, in
   vd fg = d_set1(1.0), inv = d_zero(), pt = d_zero();
   vm hx = m_none();
   if (r->pw) /* a run-time test per block: one load, one product (not worth a flag) */
-    fg = d_from(LDN(r->pw + i0 + j));
+    fg = d_from(v_loadk_t(r->pw, i0 + j, n, r->pwt));
   /* x_t is the max and s1 < 1: then 1 - p_t = s1 / s (p_t > 1/2 only here) */
   vm top = m_and(v_eq(m, xt), v_lt(s1f, v_set1(1.0f)));
   if (fl & (CF_GRAD | CF_FOCAL)) {
@@ -170,9 +163,9 @@ SL_V double ce_hard(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t nh
     if (!(fl & CF_GRAD))
       continue;
     for (int64_t c = 0; c < r->classes; c++)
-      sg->xs[c * sg->ps + j] = r->grad[c * r->cstride + i];
+      sg->xs[c * sg->ps + j] = sl_elem_get(r->grad, c * r->cstride + i, r->gt);
     sg->k[j] = 1.0f;
-    sg->ft[j] = r->grad[sg->cls[j] * r->cstride + i];
+    sg->ft[j] = sl_elem_get(r->grad, sg->cls[j] * r->cstride + i, r->gt);
     if (fl & CF_SMOOTH)
       sg->gk[j] = 0.0f;
   }
@@ -192,22 +185,23 @@ SL_V vf ce_grad_block(const ce_seg *sg, const float *ep, int64_t j, int32_t c, v
  * vector-aligned (ce_body aligns the segments), ordinary ones otherwise. */
 SL_V void ce_pass3(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t S, const int fl) {
   const int64_t C = r->classes, cs = r->cstride, S1 = S & ~(int64_t)(SL_W - 1);
+  const sl_dtype gt = r->gt;
   for (int64_t c = 0; c < C; c++) {
-    float *gp = r->grad + c * cs + i0;
+    const int64_t o = c * cs + i0; /* the plane's segment in r->grad */
     const float *ep = sg->xs + c * sg->ps;
     const vf wc = v_set1((fl & CF_CW) ? r->cw[c] : 1.0f);
     int64_t j = 0;
-    if (r->stream && v_aligned(gp)) {
+    if (r->stream && v_aligned_t(r->grad, o, gt)) {
       for (; j < S1; j += SL_W)
-        v_stream(gp + j, ce_grad_block(sg, ep, j, (int32_t)c, wc, fl));
+        v_stream_t(r->grad, o + j, ce_grad_block(sg, ep, j, (int32_t)c, wc, fl), gt);
     } else {
-      for (; j < S1; j += SL_W) {
-        __builtin_prefetch(gp + S + j, 1, 3); /* the next segment's gradient lines */
-        v_store(gp + j, ce_grad_block(sg, ep, j, (int32_t)c, wc, fl));
+      for (; j < S1; j += SL_W) { /* with the next segment's gradient lines */
+        __builtin_prefetch(sl_elem_at(r->grad, o + S + j, gt), 1, 3);
+        v_store_t(r->grad, o + j, ce_grad_block(sg, ep, j, (int32_t)c, wc, fl), gt);
       }
     }
     if (j < S)
-      v_storen(gp + j, ce_grad_block(sg, ep, j, (int32_t)c, wc, fl), S - j);
+      v_storen_t(r->grad, o + j, ce_grad_block(sg, ep, j, (int32_t)c, wc, fl), S - j, gt);
   }
 }
 
@@ -247,7 +241,7 @@ SL_V double ce_body(const sl_ce_row *r, const int fl) {
    * H W is a multiple of SL_W, every plane then is), so the later ones start aligned */
   int64_t first = S;
   if ((fl & CF_GRAD) && r->stream) {
-    int64_t mis = (int64_t)((uintptr_t)r->grad / sizeof(float) % SL_W);
+    int64_t mis = (int64_t)((uintptr_t)r->grad / (r->gt == SL_DTYPE_F32 ? 4 : 2) % SL_W);
     first = mis ? SL_W - mis : S;
   }
   double sum = 0.0;

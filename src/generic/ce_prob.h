@@ -45,8 +45,7 @@ typedef struct cp_seg {
 
 /* a_c of n pixels (n <= SL_W) at plane offset off, counted lanes only */
 SL_V vf cp_a(const sl_ce_row *r, const int32_t *cls, int64_t off, int64_t n, vf wc, vf e1, vf ec) {
-  const float *qp = r->q + off;
-  vf q = n == SL_W ? v_load(qp) : v_loadn(qp, n);
+  vf q = v_loadk_t(r->q, off, n, r->qt);
   return v_keep(vi_ge0(vi_load(cls)), v_mul(wc, v_fma(e1, q, ec)));
 }
 
@@ -87,8 +86,7 @@ SL_V vd cp_block(const sl_ce_row *r, const cp_seg *cp, int64_t i0, int64_t j, in
   vd loss = d_fma(Q, ls, d_from(v_load(sg->ft + j)));
   vd pw = d_set1(1.0);
   if (r->pw) {
-    const float *pp = r->pw + i0 + j;
-    pw = d_from(n == SL_W ? v_load(pp) : v_loadn(pp, n));
+    pw = d_from(v_loadk_t(r->pw, i0 + j, n, r->pwt));
     loss = d_mul(loss, pw);
   }
   vf lf = d_to_f(loss);
@@ -121,20 +119,12 @@ SL_V double cp_hard(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t nh
   double sum = 0.0;
   for (int64_t h = 0; h < nh; h++) {
     const int64_t j = sg->hard[h], i = i0 + j;
-    sl_ce_row s = *r;
-    s.x += i;
-    s.q += i;
-    s.cls += i;
-    s.pw = s.pw ? s.pw + i : NULL;
-    s.gmap = s.gmap ? s.gmap + i : NULL;
-    s.loss = s.loss ? s.loss + i : NULL;
-    s.grad = s.grad ? s.grad + i : NULL;
-    s.len = 1;
+    sl_ce_row s = ce_row_at(r, i);
     sum += sl_ce_prob__scalar(&s);
     if (!grad)
       continue;
     for (int64_t c = 0; c < r->classes; c++)
-      sg->xs[c * sg->ps + j] = r->grad[c * r->cstride + i];
+      sg->xs[c * sg->ps + j] = sl_elem_get(r->grad, c * r->cstride + i, r->gt);
     sg->k[j] = 1.0f;
     sg->gk[j] = 0.0f;
   }
@@ -155,21 +145,21 @@ SL_V vf cp_grad_block(const sl_ce_row *r, const ce_seg *sg, const float *ep, int
 SL_V void cp_pass4(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t S) {
   const int64_t C = r->classes, cs = r->cstride, S1 = S & ~(int64_t)(SL_W - 1);
   const vf e1 = v_set1(1.0f - r->smoothing), ec = v_set1(r->smoothing / (float)C);
+  const sl_dtype gt = r->gt;
   for (int64_t c = 0; c < C; c++) {
-    float *gp = r->grad + c * cs + i0;
     const float *ep = sg->xs + c * sg->ps;
     const vf wc = v_set1(r->cw ? r->cw[c] : 1.0f);
-    const int64_t off = c * cs + i0;
+    const int64_t off = c * cs + i0; /* the plane's segment in r->q and r->grad */
     int64_t j = 0;
-    if (r->stream && v_aligned(gp)) {
+    if (r->stream && v_aligned_t(r->grad, off, gt)) {
       for (; j < S1; j += SL_W)
-        v_stream(gp + j, cp_grad_block(r, sg, ep, off, j, SL_W, wc, e1, ec));
+        v_stream_t(r->grad, off + j, cp_grad_block(r, sg, ep, off, j, SL_W, wc, e1, ec), gt);
     } else {
       for (; j < S1; j += SL_W)
-        v_store(gp + j, cp_grad_block(r, sg, ep, off, j, SL_W, wc, e1, ec));
+        v_store_t(r->grad, off + j, cp_grad_block(r, sg, ep, off, j, SL_W, wc, e1, ec), gt);
     }
     if (j < S)
-      v_storen(gp + j, cp_grad_block(r, sg, ep, off, j, S - j, wc, e1, ec), S - j);
+      v_storen_t(r->grad, off + j, cp_grad_block(r, sg, ep, off, j, S - j, wc, e1, ec), S - j, gt);
   }
 }
 

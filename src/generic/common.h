@@ -28,6 +28,43 @@
 #define SL_MCA_END(name)   (void)0
 #endif
 
+/* ---- typed element edges: element i of a tensor of element type t (float32, or a 2-byte type
+ * through the vector layer's v_load_h and friends: exact in, rounded to nearest even out); the
+ * CE-family rows' x, q, pw and grad (src/kernels.h). One branch on t per vector, the same for
+ * every vector of a row (predicted). v_aligned_t: vector-aligned for v_stream_t. */
+SL_V vf v_load_t(const void *p, int64_t i, sl_dtype t) {
+  return t == SL_DTYPE_F32 ? v_load((const float *)p + i) : v_load_h((const uint16_t *)p + i, t);
+}
+SL_V vf v_loadn_t(const void *p, int64_t i, int64_t n, sl_dtype t) {
+  return t == SL_DTYPE_F32 ? v_loadn((const float *)p + i, n)
+                           : v_loadn_h((const uint16_t *)p + i, n, t);
+}
+/* the first n (<= SL_W) lanes: all of them (a plain load) when n is SL_W */
+SL_V vf v_loadk_t(const void *p, int64_t i, int64_t n, sl_dtype t) {
+  return n == SL_W ? v_load_t(p, i, t) : v_loadn_t(p, i, n, t);
+}
+SL_V void v_store_t(void *p, int64_t i, vf v, sl_dtype t) {
+  if (t == SL_DTYPE_F32)
+    v_store((float *)p + i, v);
+  else
+    v_store_h((uint16_t *)p + i, v, t);
+}
+SL_V void v_storen_t(void *p, int64_t i, vf v, int64_t n, sl_dtype t) {
+  if (t == SL_DTYPE_F32)
+    v_storen((float *)p + i, v, n);
+  else
+    v_storen_h((uint16_t *)p + i, v, n, t);
+}
+SL_V int v_aligned_t(const void *p, int64_t i, sl_dtype t) {
+  return t == SL_DTYPE_F32 ? v_aligned((const float *)p + i) : v_aligned_h((const uint16_t *)p + i);
+}
+SL_V void v_stream_t(void *p, int64_t i, vf v, sl_dtype t) {
+  if (t == SL_DTYPE_F32)
+    v_stream((float *)p + i, v);
+  else
+    v_stream_h((uint16_t *)p + i, v, t);
+}
+
 /* An output block of n floats (all SL_W when !tail: gradient, NONE loss map; bce.h, ce.h): streamed
  * (non-temporal) when the driver asks (stream), the block is whole and vector-aligned and no lane
  * goes to the reference (which writes its lane after); otherwise as STN. */

@@ -50,18 +50,19 @@ typedef struct ce_seg {
   int64_t *hard; /* pixels for the reference */
 } ce_seg;
 
-/* input:  segment of S pixels at i0 (all counted when all), class rows of r->x
+/* input:  segment of S pixels at i0 (all counted when all), class rows of r->x (element type
+ *         r->xt, converted here: the scratch holds floats)
  * output: sg->xs (logits, uncounted pixels 0), sg->m, sg->lo */
 SL_V void ce_pass1(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t S, const int all) {
   const int64_t C = r->classes, cs = r->cstride;
   for (int64_t c = 0; c < C; c++) {
-    const float *xp = r->x + c * cs + i0;
+    const int64_t o = c * cs + i0;
     float *sp = sg->xs + c * sg->ps;
     for (int64_t j = 0; j < S; j += SL_W) {
       int64_t n = S - j < SL_W ? S - j : SL_W;
-      if (n == SL_W)
-        __builtin_prefetch(xp + S + j, 0, 3); /* the next segment's logits */
-      vf v = n == SL_W ? v_load(xp + j) : v_loadn(xp + j, n);
+      if (n == SL_W) /* the next segment's logits */
+        __builtin_prefetch(sl_elem_at(r->x, o + S + j, r->xt), 0, 3);
+      vf v = v_loadk_t(r->x, o + j, n, r->xt);
       if (!all)
         v = v_keep(vi_ge0(vi_load(sg->cls + j)), v);
       v_store(sp + j, v);
@@ -69,6 +70,20 @@ SL_V void ce_pass1(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t S, 
       v_store(sg->lo + j, c == 0 ? v : v_min(v_load(sg->lo + j), v));
     }
   }
+}
+
+/* The row r from its pixel i on, one pixel long (the reference kernel's call for that pixel) */
+SL_V sl_ce_row ce_row_at(const sl_ce_row *r, int64_t i) {
+  sl_ce_row s = *r;
+  s.x = sl_elem_at(s.x, i, s.xt);
+  s.q = s.q ? sl_elem_at(s.q, i, s.qt) : NULL;
+  s.cls += i;
+  s.pw = s.pw ? sl_elem_at(s.pw, i, s.pwt) : NULL;
+  s.gmap = s.gmap ? s.gmap + i : NULL;
+  s.loss = s.loss ? s.loss + i : NULL;
+  s.grad = s.grad ? sl_elem_at_w(s.grad, i, s.gt) : NULL;
+  s.len = 1;
+  return s;
 }
 
 /* The classes of pixel block j, in the scratch: e_c = exp(x_c - m), written over the logit;

@@ -28,25 +28,24 @@ static double ce_run(const sl_ce_row *r, int focal) {
   const double e = r->smoothing, ec = e / (double)C, gam = r->gamma;
   double sum = 0.0;
   for (int64_t i = 0; i < r->len; i++) {
-    const float *x = r->x + i;
     int32_t t = r->cls[i];
     if (t < 0) {
       if (r->loss)
         r->loss[i] = 0.0f;
       for (int64_t c = 0; r->grad && c < C; c++)
-        r->grad[c * cs + i] = 0.0f;
+        sl_elem_put(r->grad, c * cs + i, 0.0f, r->gt);
       continue;
     }
     double m = -INFINITY;
     for (int64_t c = 0; c < C; c++)
-      m = x[c * cs] > m ? x[c * cs] : m;
+      m = sl_ce_x(r, c, i) > m ? sl_ce_x(r, c, i) : m;
     /* s = sum_c exp(x_c - m) = 1 + s1, s1 = the sum over classes below the max plus (classes at
      * the max) - 1, so that log(s) = log1p(s1) keeps the digits of a tiny loss (one class
      * dominating: s - 1 ~ 1e-12 has no digits left in a double s). An infinite max gives
      * inf - inf = NaN in s1, as PyTorch's NaN. */
     double s1 = 0.0, top = -1.0;
     for (int64_t c = 0; c < C; c++) {
-      double d = x[c * cs] - m;
+      double d = sl_ce_x(r, c, i) - m;
       if (d == 0.0)
         top += 1.0;
       else
@@ -56,16 +55,16 @@ static double ce_run(const sl_ce_row *r, int focal) {
     double ls = log1p(s1); /* logp_c = (x_c - m) - log(s): never m + log(s), which loses log(s)
                               when |m| is huge (m = 1e30: p = 1 instead of 1/2) */
     double wt = r->cw ? (double)r->cw[t] : 1.0;
-    double lt = (x[t * cs] - m) - ls; /* logp_t */
+    double lt = (sl_ce_x(r, t, i) - m) - ls; /* logp_t */
     double l = -wt * lt;
     if (e != 0.0) {
       double smooth = 0.0;
       for (int64_t c = 0; c < C; c++)
-        smooth -= (r->cw ? (double)r->cw[c] : 1.0) * ((x[c * cs] - m) - ls);
+        smooth -= (r->cw ? (double)r->cw[c] : 1.0) * ((sl_ce_x(r, c, i) - m) - ls);
       l = (1.0 - e) * l + ec * smooth;
     }
     /* the per-pixel factors of the loss (fl) and of the gradient (fg) */
-    double pw = r->pw ? (double)r->pw[i] : 1.0, fl = pw, fg = pw;
+    double pw = r->pw ? (double)sl_elem_get(r->pw, i, r->pwt) : 1.0, fl = pw, fg = pw;
     if (focal && gam != 0.0) {
       double q = -expm1(lt), pt = exp(lt), qm1 = pow(q, gam - 1.0);
       double ptl = pt > 0.0 ? pt * -lt : 0.0;
@@ -86,8 +85,8 @@ static double ce_run(const sl_ce_row *r, int focal) {
       double a = (1.0 - e) * wt + ec * r->cw_sum;
       for (int64_t c = 0; c < C; c++) {
         double wc = r->cw ? (double)r->cw[c] : 1.0;
-        double d = exp((x[c * cs] - m) - ls) * a - ec * wc - (c == t ? (1.0 - e) * wt : 0.0);
-        r->grad[c * cs + i] = (float)(g * d);
+        double d = exp((sl_ce_x(r, c, i) - m) - ls) * a - ec * wc - (c == t ? (1.0 - e) * wt : 0.0);
+        sl_elem_put(r->grad, c * cs + i, (float)(g * d), r->gt);
       }
     }
   }

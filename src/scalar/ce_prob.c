@@ -30,22 +30,21 @@ double sl_ce_prob__scalar(const sl_ce_row *r) {
   const double e = r->smoothing, e1 = 1.0 - e, ec = e / (double)C;
   double sum = 0.0;
   for (int64_t i = 0; i < r->len; i++) {
-    const float *x = r->x + i, *q = r->q + i;
     if (r->cls[i] < 0) {
       if (r->loss)
         r->loss[i] = 0.0f;
       for (int64_t c = 0; r->grad && c < C; c++)
-        r->grad[c * cs + i] = 0.0f;
+        sl_elem_put(r->grad, c * cs + i, 0.0f, r->gt);
       continue;
     }
     double m = -INFINITY;
     for (int64_t c = 0; c < C; c++)
-      m = x[c * cs] > m ? x[c * cs] : m;
+      m = sl_ce_x(r, c, i) > m ? sl_ce_x(r, c, i) : m;
     /* as src/scalar/ce.c: s1 = the sum below the max + (classes at the max - 1), so that
      * log1p(s1) keeps a confident pixel's digits; an infinite max gives NaN */
     double s1 = 0.0, top = -1.0;
     for (int64_t c = 0; c < C; c++) {
-      double d = x[c * cs] - m;
+      double d = sl_ce_x(r, c, i) - m;
       if (d == 0.0)
         top += 1.0;
       else
@@ -55,11 +54,12 @@ double sl_ce_prob__scalar(const sl_ce_row *r) {
     double ls = log1p(s1);
     double l = 0.0, Q = 0.0;
     for (int64_t c = 0; c < C; c++) {
-      double a = (r->cw ? (double)r->cw[c] : 1.0) * (e1 * (double)q[c * cs] + ec);
+      double a = (r->cw ? (double)r->cw[c] : 1.0) *
+                 (e1 * (double)sl_elem_get(r->q, c * cs + i, r->qt) + ec);
       Q += a;
-      l += a * ((m - x[c * cs]) + ls);
+      l += a * ((m - sl_ce_x(r, c, i)) + ls);
     }
-    double pw = r->pw ? (double)r->pw[i] : 1.0;
+    double pw = r->pw ? (double)sl_elem_get(r->pw, i, r->pwt) : 1.0;
     if (r->pw)
       l *= pw;
     sum += l;
@@ -68,9 +68,10 @@ double sl_ce_prob__scalar(const sl_ce_row *r) {
     if (r->grad) {
       double g = (r->gmap ? (double)r->gmap[i] : r->gscale) * pw;
       for (int64_t c = 0; c < C; c++) {
-        double a = (r->cw ? (double)r->cw[c] : 1.0) * (e1 * (double)q[c * cs] + ec);
-        double p = exp((x[c * cs] - m) - ls);
-        r->grad[c * cs + i] = (float)(g * (p * Q - a));
+        double a = (r->cw ? (double)r->cw[c] : 1.0) *
+                   (e1 * (double)sl_elem_get(r->q, c * cs + i, r->qt) + ec);
+        double p = exp((sl_ce_x(r, c, i) - m) - ls);
+        sl_elem_put(r->grad, c * cs + i, (float)(g * (p * Q - a)), r->gt);
       }
     }
   }
