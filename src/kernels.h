@@ -30,19 +30,22 @@
 #include "sectionloss.h"
 
 /* One row of BCE work: len consecutive elements of one (n, c, y) row.
+ * Element types: x, y, w and grad hold elements of type xt, yt, wt and gt (float32 or 2-byte,
+ * 0 = float32), read and written through the typed edges as sl_ce_row's below.
  * input:  x (probabilities or logits), y (targets), w (weights or NULL = 1),
  *         mask (bytes, nonzero = selected, or NULL = all selected),
  *         gmap (upstream gradient per element, reduction NONE) or NULL (use gscale)
  * output: loss (per-element weighted loss, NONE) or NULL; grad (d loss / d x) or NULL */
 typedef struct sl_bce_row {
-  const float *x;
-  const float *y;
-  const float *w;
+  const void *x;
+  const void *y;
+  const void *w;
   const uint8_t *mask;
   const float *gmap;
   float *loss;
-  float *grad;
-  double gscale;     /* upstream gradient when gmap is NULL: grad_scale / normaliser (MEAN) */
+  void *grad;
+  sl_dtype xt, yt, wt, gt; /* element types of x, y, w and grad */
+  double gscale;           /* upstream gradient when gmap is NULL: grad_scale / normaliser (MEAN) */
   float pos_weight;  /* logits only: pos_weight of this row's channel (1 without pos_weight) */
   float focal_alpha; /* sigmoid focal only: alpha <= 1 (< 0: no alpha weighting) */
   float focal_gamma; /* sigmoid focal only: gamma >= 0, finite */

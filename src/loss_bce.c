@@ -19,48 +19,11 @@ typedef struct bce_ctx {
   const sl_job *job;
   sl_bce_fn fn;
   double gscale;
-  float *loss_map;     /* NONE reduction only */
-  int count_in_pass;   /* count the selected elements in the main pass (no prepass was needed) */
-  int box_stats;       /* per-box statistics (sl_box_stats_wanted) */
-  int stream;          /* non-temporal output stores (sl__stream_bytes) */
-  const sl_kernels *k; /* the call's kernel table (staging's conversions) */
-  int staged;          /* 2-byte tensors: each piece of a segment goes through float copies */
+  float *loss_map;   /* NONE reduction only */
+  int count_in_pass; /* count the selected elements in the main pass (no prepass was needed) */
+  int box_stats;     /* per-box statistics (sl_box_stats_wanted) */
+  int stream;        /* non-temporal output stores (sl__stream_bytes) */
 } bce_ctx;
-
-enum { SL_BCE_PIECE = SL_STAGE_FLOATS / 4 }; /* staged: elements of x, y, w, grad per piece */
-
-/* The covered segment [x0, x1) of tensor row r with 2-byte tensors: pieces of SL_BCE_PIECE
- * elements staged in ws (x, y, w, then the gradient rounded into grad). */
-static double bce_staged(const bce_ctx *ctx, sl_bce_row row, int64_t off, float *ws, int *err) {
-  const sl_job *j = ctx->job;
-  const sl_options *o = &j->opt;
-  float *sx = ws, *sy = sx + SL_BCE_PIECE, *sw = sy + SL_BCE_PIECE, *sg = sw + SL_BCE_PIECE;
-  const int64_t len = row.len;
-  const uint8_t *mask = row.mask;
-  const float *gmap = row.gmap;
-  float *loss = row.loss;
-  double sum = 0.0;
-  for (int64_t i = 0; i < len; i += SL_BCE_PIECE) {
-    const int64_t n = len - i < SL_BCE_PIECE ? len - i : SL_BCE_PIECE;
-    sl_stage_in(ctx->k, sx, j->x, off + i, n, o->input_dtype);
-    sl_stage_in(ctx->k, sy, j->target, off + i, n, o->target_dtype);
-    if (o->weight)
-      sl_stage_in(ctx->k, sw, o->weight, off + i, n, o->weight_dtype);
-    row.x = sx;
-    row.y = sy;
-    row.w = o->weight ? sw : NULL;
-    row.mask = mask ? mask + i : NULL;
-    row.gmap = gmap ? gmap + i : NULL;
-    row.loss = loss ? loss + i : NULL;
-    row.grad = j->grad ? sg : NULL;
-    row.len = n;
-    row.stream = 0;
-    sum += ctx->fn(&row, err);
-    if (j->grad)
-      sl_stage_out(ctx->k, j->grad, off + i, sg, n, sl_grad_dtype(j), ctx->stream);
-  }
-  return sum;
-}
 
 /* Prepass over the mask's rows (N x mask_channels x H of them; N x H without a mask, touching
  * no memory then): selected element count. */
@@ -86,13 +49,14 @@ static void bce_count_rows(const void *vctx, int64_t k, int64_t r0, int64_t r1, 
 static void bce_rows(const void *vctx, int64_t k, int64_t r0, int64_t r1, void *ws,
                      sl_chunk_acc *acc) {
   (void)k;
+  (void)ws;
   const bce_ctx *ctx = vctx;
   const sl_job *j = ctx->job;
   const sl_options *o = &j->opt;
+  const sl_dtype gt = sl_grad_dtype(j);
   int64_t w = j->w, h = j->h, ch = j->c * j->h;
   for (int64_t r = r0; r < r1; r++) {
     int64_t n = r / ch, c = (r / h) % j->c, y = r % h, off = r * w;
-    float *grad = j->grad && !ctx->staged ? j->grad + off : NULL;
     float *lmap = ctx->loss_map ? ctx->loss_map + off : NULL;
     const uint8_t *mask = sl_mask_row(j, n, c, y);
     sl_row_iter it;
@@ -107,14 +71,17 @@ static void bce_rows(const void *vctx, int64_t k, int64_t r0, int64_t r1, void *
         continue;
       }
       sl_bce_row row = {
-          /* staged (2-byte tensors): bce_staged points these at its float copies */
-          .x = ctx->staged ? NULL : j->x + off + x0,
-          .y = ctx->staged ? NULL : j->target + off + x0,
-          .w = o->weight && !ctx->staged ? o->weight + off + x0 : NULL,
+          .x = sl_elem_at(j->x, off + x0, o->input_dtype),
+          .y = sl_elem_at(j->target, off + x0, o->target_dtype),
+          .w = o->weight ? sl_elem_at(o->weight, off + x0, o->weight_dtype) : NULL,
           .mask = mask ? mask + x0 : NULL,
           .gmap = o->grad_map ? o->grad_map + off + x0 : NULL,
           .loss = lmap ? lmap + x0 : NULL,
-          .grad = grad ? grad + x0 : NULL,
+          .grad = j->grad ? sl_elem_at_w(j->grad, off + x0, gt) : NULL,
+          .xt = o->input_dtype,
+          .yt = o->target_dtype,
+          .wt = o->weight_dtype,
+          .gt = gt,
           .gscale = ctx->gscale,
           .pos_weight = o->pos_weight ? o->pos_weight[c] : 1.0f,
           .focal_alpha = o->focal_alpha,
@@ -122,8 +89,7 @@ static void bce_rows(const void *vctx, int64_t k, int64_t r0, int64_t r1, void *
           .len = x1 - x0,
           .stream = ctx->stream,
       };
-      double s =
-          ctx->staged ? bce_staged(ctx, row, off + x0, ws, &acc->err) : ctx->fn(&row, &acc->err);
+      double s = ctx->fn(&row, &acc->err);
       acc->sum += s;
       if (ctx->count_in_pass || ctx->box_stats) {
         int64_t cnt = mask ? sl_count_nonzero(row.mask, row.len) : row.len;
@@ -145,9 +111,7 @@ sl_status sl_run_bce(const sl_job *j, const sl_kernels *k) {
                  o->reduction == SL_REDUCTION_NONE ? j->loss : NULL,
                  0,
                  sl_box_stats_wanted(j),
-                 sl_stream_out(j, j->c * j->h * j->w),
-                 k,
-                 sl_staged(j)};
+                 sl_stream_out(j, j->c * j->h * j->w)};
   ctx.fn = j->op == SL_OP_BCE_PROB     ? k->bce_prob
            : j->op == SL_OP_BCE_LOGITS ? k->bce_logits
                                        : k->sigmoid_focal;
@@ -176,8 +140,7 @@ sl_status sl_run_bce(const sl_job *j, const sl_kernels *k) {
 
   sl_box_stats_clear(j, 0, j->n);
   sl_plan p = sl_make_plan(j->n * j->c * j->h, j->w, ctx.box_stats ? j->c * j->h : 0);
-  sl_chunk_acc r =
-      sl_run_chunks(&p, o->num_threads, bce_rows, &ctx, ctx.staged ? SL_STAGE_BYTES : 0);
+  sl_chunk_acc r = sl_run_chunks(&p, o->num_threads, bce_rows, &ctx, 0);
   if (r.nomem)
     return SL_ERR_NO_MEMORY;
   if (r.err)

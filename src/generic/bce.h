@@ -50,8 +50,9 @@
 enum { BF_LOSS = 1, BF_GRAD = 2, BF_W = 4, BF_GMAP = 8, BF_MASK = 16 };
 
 /* n lanes at p (all W when !tail) */
-#define LDN(p)    (tail ? v_loadn((p), n) : v_load(p))
-#define STN(p, v) (tail ? v_storen((p), (v), n) : v_store((p), (v)))
+#define LDN(p)       (tail ? v_loadn((p), n) : v_load(p))
+#define LDT(p, i, t) (tail ? v_loadn_t((p), (i), n, (t)) : v_load_t((p), (i), (t)))
+#define STN(p, v)    (tail ? v_storen((p), (v), n) : v_store((p), (v)))
 
 /* The three element-wise losses of this file. */
 enum { SL_BCE_MODE_PROB = 0, SL_BCE_MODE_LOGITS = 1, SL_BCE_MODE_FOCAL = 2 };
@@ -59,13 +60,13 @@ enum { SL_BCE_MODE_PROB = 0, SL_BCE_MODE_LOGITS = 1, SL_BCE_MODE_FOCAL = 2 };
 /* The reference's value of element i (loss and gradient stored, weighted loss returned). */
 static double bce_reference(const sl_bce_row *r, int64_t i, int mode) {
   sl_bce_row s = *r;
-  s.x += i;
-  s.y += i;
-  s.w = s.w ? s.w + i : NULL;
+  s.x = sl_elem_at(s.x, i, s.xt);
+  s.y = sl_elem_at(s.y, i, s.yt);
+  s.w = s.w ? sl_elem_at(s.w, i, s.wt) : NULL;
   s.mask = NULL;
   s.gmap = s.gmap ? s.gmap + i : NULL;
   s.loss = s.loss ? s.loss + i : NULL;
-  s.grad = s.grad ? s.grad + i : NULL;
+  s.grad = s.grad ? sl_elem_at_w(s.grad, i, s.gt) : NULL;
   s.len = 1;
   int unused = 0;
   return mode == SL_BCE_MODE_FOCAL    ? sl_sigmoid_focal__scalar(&s, &unused)
@@ -135,11 +136,11 @@ SL_V vm bce_nonfinite(vf g) {
 SL_V vm bce_prob_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, const int tail,
                        const int fl, vd *acc, vm *bad) {
   const vf one = v_set1(1.0f), zero = v_zero(), floor = v_set1(-100.0f);
-  vf p = LDN(r->x + i), t = LDN(r->y + i);
+  vf p = LDT(r->x, i, r->xt), t = LDT(r->y, i, r->yt);
   vm ok = m_and(m_and(v_ge(p, zero), v_le(p, one)), m_and(v_ge(t, zero), v_le(t, one)));
   *bad = m_or(*bad, m_andnot(sel, ok));
   vf q = v_sub(one, p);
-  vf w = (fl & BF_W) ? LDN(r->w + i) : one;
+  vf w = (fl & BF_W) ? LDT(r->w, i, r->wt) : one;
   vm tb = m_or(v_eq(t, zero), v_eq(t, one));
   vf s, s2 = zero, ws2 = zero;
   vm hard = m_none(), tiny = m_none();
@@ -176,10 +177,10 @@ SL_V vm bce_prob_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, const 
     vf den = v_max(v_mul(v_max(p, v_set1(0x1p-64f)), q), v_set1(1e-12f));
     vf gr = v_mul(gw, v_div(v_sub(p, t), den));
     hard = m_and(m_and(sel, ok), m_or(hard, bce_nonfinite(gr)));
-    sl_store_out(r->stream, r->grad + i, v_keep(sel, gr), n, tail, hard);
+    sl_store_out(r->stream, r->grad, i, r->gt, v_keep(sel, gr), n, tail, hard);
   }
   if (fl & BF_LOSS)
-    sl_store_out(r->stream, r->loss + i, l, n, tail, hard);
+    sl_store_out(r->stream, r->loss, i, SL_DTYPE_F32, l, n, tail, hard);
   *acc = d_add(*acc, d_from(v_keep(m_andnot(m_andnot(sel, tiny), hard), l)));
   if (m_any(tiny))
     *acc = d_add(*acc, d_mul(d_from(v_keep(m_andnot(tiny, hard), v_neg(ws2))), d_set1(0x1p-64)));
@@ -224,8 +225,8 @@ SL_V vm bce_logits_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, cons
                          const int fl, const bce_pwc *k, const int mode, vd *acc) {
   const vf one = v_set1(1.0f), zero = v_zero(), pw = k->pw;
   const int focal = mode == SL_BCE_MODE_FOCAL;
-  vf x = LDN(r->x + i), t = LDN(r->y + i);
-  vf w = (fl & BF_W) ? LDN(r->w + i) : one;
+  vf x = LDT(r->x, i, r->xt), t = LDT(r->y, i, r->yt);
+  vf w = (fl & BF_W) ? LDT(r->w, i, r->wt) : one;
   vf ax = v_abs(x);
   vm deep = v_gt(ax, v_set1(87.0f)); /* exp(-|x|) subnormal: the reference's lanes */
   int anydeep = m_any(deep);
@@ -303,11 +304,11 @@ SL_V vm bce_logits_block(const sl_bce_row *r, int64_t i, int64_t n, vm sel, cons
       gr = d_to_f(d_mul(d_mul(dg, AT), d_from(gw)));
     }
     hard = m_or(hard, m_or(dlost, bce_nonfinite(gr)));
-    sl_store_out(r->stream, r->grad + i, v_keep(sel, gr), n, tail, hard);
+    sl_store_out(r->stream, r->grad, i, r->gt, v_keep(sel, gr), n, tail, hard);
   }
   hard = m_and(sel, hard);
   if (fl & BF_LOSS)
-    sl_store_out(r->stream, r->loss + i, l, n, tail, hard);
+    sl_store_out(r->stream, r->loss, i, SL_DTYPE_F32, l, n, tail, hard);
   if (focal)
     *acc = d_add(*acc, d_sel(m_andnot(sel, hard), L, d_zero()));
   else
@@ -324,15 +325,15 @@ SL_V double bce_step(const sl_bce_row *r, int64_t i, int64_t n, const int tail, 
     sel = m_and(sel, tail ? m_bytesn(r->mask + i, n) : m_bytes(r->mask + i));
     if (!m_any(sel)) {
       if (fl & BF_LOSS)
-        sl_store_out(r->stream, r->loss + i, v_zero(), n, tail, m_none());
+        sl_store_out(r->stream, r->loss, i, SL_DTYPE_F32, v_zero(), n, tail, m_none());
       if (fl & BF_GRAD)
-        sl_store_out(r->stream, r->grad + i, v_zero(), n, tail, m_none());
+        sl_store_out(r->stream, r->grad, i, r->gt, v_zero(), n, tail, m_none());
       return 0.0;
     }
   }
   /* a gradient written over the logits (r->grad == r->x): the hard lanes' logits are put back
    * for the reference, which reads each before it writes it */
-  vf x0 = (fl & BF_GRAD) && r->grad == r->x ? LDN(r->x + i) : v_zero();
+  vf x0 = (fl & BF_GRAD) && r->grad == r->x ? LDT(r->x, i, r->xt) : v_zero();
   vm hard = mode != SL_BCE_MODE_PROB ? bce_logits_block(r, i, n, sel, tail, fl, k, mode, acc)
                                      : bce_prob_block(r, i, n, sel, tail, fl, acc, bad);
   if (!m_any(hard))
@@ -343,7 +344,7 @@ SL_V double bce_step(const sl_bce_row *r, int64_t i, int64_t n, const int tail, 
   for (int l = 0; l < SL_W; l++)
     if (m_lane(hard, l)) {
       if ((fl & BF_GRAD) && r->grad == r->x)
-        r->grad[i + l] = xs[l];
+        sl_elem_put(r->grad, i + l, xs[l], r->gt);
       s += bce_reference(r, i + l, mode);
     }
   return s;
@@ -434,6 +435,7 @@ double SL_FN(sl_sigmoid_focal)(const sl_bce_row *r, int *domain_error) {
 }
 
 #undef LDN
+#undef LDT
 #undef STN
 #undef SL_BCE_VARIANTS
 

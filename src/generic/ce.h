@@ -144,7 +144,7 @@ SL_V vd ce_block(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t j, in
   hard = m_and(cnt, hard);
   lf = v_keep(cnt, lf);
   if (fl & CF_LOSS)
-    sl_store_out(r->stream, r->loss + i0 + j, lf, n, n < SL_W, hard);
+    sl_store_out(r->stream, r->loss, i0 + j, SL_DTYPE_F32, lf, n, n < SL_W, hard);
   if (m_any(hard))
     for (int l = 0; l < SL_W; l++)
       if (m_lane(hard, l))

@@ -65,16 +65,18 @@ SL_V void v_stream_t(void *p, int64_t i, vf v, sl_dtype t) {
     v_stream_h((uint16_t *)p + i, v, t);
 }
 
-/* An output block of n floats (all SL_W when !tail: gradient, NONE loss map; bce.h, ce.h): streamed
+/* An output block of n elements at element i of p, of type t (all SL_W when !tail: gradient,
+ * NONE loss map; bce.h, ce.h): streamed
  * (non-temporal) when the driver asks (stream), the block is whole and vector-aligned and no lane
  * goes to the reference (which writes its lane after); otherwise as STN. */
-SL_V void sl_store_out(int stream, float *p, vf v, int64_t n, int tail, vm hard) {
-  if (!tail && stream && !m_any(hard) && v_aligned(p))
-    v_stream(p, v);
+SL_V void sl_store_out(int stream, void *p, int64_t i, sl_dtype t, vf v, int64_t n, int tail,
+                       vm hard) {
+  if (!tail && stream && !m_any(hard) && v_aligned_t(p, i, t))
+    v_stream_t(p, i, v, t);
   else if (tail)
-    v_storen(p, v, n);
+    v_storen_t(p, i, v, n, t);
   else
-    v_store(p, v);
+    v_store_t(p, i, v, t);
 }
 
 /* The focal powers of q > 0 (double lanes; both focal losses: generic/bce.h, generic/ce.h): *qm1 =

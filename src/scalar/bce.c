@@ -24,7 +24,7 @@ static int unselected(const sl_bce_row *r, int64_t i) {
   if (r->loss)
     r->loss[i] = 0.0f;
   if (r->grad)
-    r->grad[i] = 0.0f;
+    sl_elem_put(r->grad, i, 0.0f, r->gt);
   return 1;
 }
 
@@ -38,18 +38,18 @@ double sl_bce_prob__scalar(const sl_bce_row *r, int *domain_error) {
   for (int64_t i = 0; i < r->len; i++) {
     if (unselected(r, i))
       continue;
-    float pf = r->x[i], tf = r->y[i];
+    float pf = sl_elem_get(r->x, i, r->xt), tf = sl_elem_get(r->y, i, r->yt);
     if (!(pf >= 0.0f && pf <= 1.0f && tf >= 0.0f && tf <= 1.0f))
       *domain_error = 1;
     double p = pf, t = tf, q = (double)(1.0f - pf);
-    double w = r->w ? (double)r->w[i] : 1.0;
+    double w = r->w ? (double)sl_elem_get(r->w, i, r->wt) : 1.0;
     double l = -w * (t * fmax(log(p), SL_LOG_FLOOR) + (1.0 - t) * fmax(log(q), SL_LOG_FLOOR));
     sum += l;
     if (r->loss)
       r->loss[i] = (float)l;
     if (r->grad) {
       double g = r->gmap ? (double)r->gmap[i] : r->gscale;
-      r->grad[i] = (float)(g * w * (p - t) / fmax(p * q, SL_BCE_EPS));
+      sl_elem_put(r->grad, i, (float)(g * w * (p - t) / fmax(p * q, SL_BCE_EPS)), r->gt);
     }
   }
   return sum;
@@ -109,14 +109,14 @@ double sl_bce_logits__scalar(const sl_bce_row *r, int *domain_error) {
   for (int64_t i = 0; i < r->len; i++) {
     if (unselected(r, i))
       continue;
-    double w = r->w ? (double)r->w[i] : 1.0, d;
-    double l = w * logits_elem(r->x[i], r->y[i], pw, &d);
+    double w = r->w ? (double)sl_elem_get(r->w, i, r->wt) : 1.0, d;
+    double l = w * logits_elem(sl_elem_get(r->x, i, r->xt), sl_elem_get(r->y, i, r->yt), pw, &d);
     sum += l;
     if (r->loss)
       r->loss[i] = (float)l;
     if (r->grad) {
       double g = r->gmap ? (double)r->gmap[i] : r->gscale;
-      r->grad[i] = (float)(g * w * d);
+      sl_elem_put(r->grad, i, (float)(g * w * d), r->gt);
     }
   }
   return sum;
@@ -140,8 +140,8 @@ double sl_sigmoid_focal__scalar(const sl_bce_row *r, int *domain_error) {
   for (int64_t i = 0; i < r->len; i++) {
     if (unselected(r, i))
       continue;
-    double x = r->x[i], t = r->y[i], dce;
-    double w = r->w ? (double)r->w[i] : 1.0;
+    double x = sl_elem_get(r->x, i, r->xt), t = sl_elem_get(r->y, i, r->yt), dce;
+    double w = r->w ? (double)sl_elem_get(r->w, i, r->wt) : 1.0;
     double ce = logits_elem(x, t, 1.0, &dce);
     double e = exp(-fabs(x));
     double sp = x >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
@@ -158,7 +158,7 @@ double sl_sigmoid_focal__scalar(const sl_bce_row *r, int *domain_error) {
       if (gam != 0.0 && m != 0.0 && sps != 0.0)
         d1 = gam * pow(m, gam - 1.0) * sps * (1.0 - 2.0 * t) * ce;
       double d = isfinite(x) ? at * (d1 + mg * dce) : NAN;
-      r->grad[i] = (float)(g * w * d);
+      sl_elem_put(r->grad, i, (float)(g * w * d), r->gt);
     }
   }
   return sum;
