@@ -129,6 +129,21 @@ static uint16_t *to_dtype(float *v, int64_t n, sl_dtype t) {
   return h;
 }
 
+/* The first element where g16 (n elements: float with grad_f32, else of type xt) is not the float
+ * gradient g32 (rounded to xt), or -1. */
+static int64_t grad_diff(const float *g32, const void *g16, int64_t n, sl_dtype xt, int grad_f32) {
+  if (grad_f32)
+    return t_first_diff(g32, (const float *)g16, n);
+  int64_t diff = -1;
+  uint16_t *want = t_alloc((size_t)n * sizeof *want);
+  sl_kernels_scalar.cvt_out(want, g32, n, xt, 0);
+  for (int64_t i = 0; i < n && diff < 0; i++)
+    if (!same_value(want[i], ((const uint16_t *)g16)[i], xt))
+      diff = i;
+  free(want);
+  return diff;
+}
+
 typedef struct dt_case {
   t_op op;
   sl_dtype xt, tt, wt;
@@ -178,7 +193,6 @@ static int run_case(const t_spec *sp, const dt_case *d) {
   sl_status st16 = t_call(&c, &o, l16, (float *)g16);
   c.x = x32;
   c.target = t32;
-  /* expected gradient: the float one, rounded to the input's type */
   /* per-element values (NONE map, gradient) bit for bit; the sums are grouped by the staged
    * blocks (fewer pixels than float32's segments), so they may differ in the last double bits:
    * the float loss by at most one rounding, loss_sum relatively by 1e-13 */
@@ -188,17 +202,7 @@ static int run_case(const t_spec *sp, const dt_case *d) {
             !(fabs(s32.loss_sum - s16.loss_sum) <= 1e-13 * fabs(s32.loss_sum)) ||
             (none ? t_first_diff(l32, l16, lsize) >= 0
                   : !(fabs((double)l32[0] - (double)l16[0]) <= t_ulpf(l32[0])));
-  int64_t gdiff = -1;
-  if (d->grad_f32) {
-    gdiff = t_first_diff(g32, (const float *)g16, n);
-  } else {
-    uint16_t *want = t_alloc((size_t)n * sizeof *want);
-    sl_kernels_scalar.cvt_out(want, g32, n, d->xt, 0);
-    for (int64_t i = 0; i < n && gdiff < 0; i++)
-      if (!same_value(want[i], ((const uint16_t *)g16)[i], d->xt))
-        gdiff = i;
-    free(want);
-  }
+  const int64_t gdiff = grad_diff(g32, g16, n, d->xt, d->grad_f32);
   bad |= gdiff >= 0;
   char what[128];
   cr_expect(!bad,
@@ -289,17 +293,7 @@ static int run_dice_case(d_case *c, sl_dtype xt, sl_dtype tt, sl_dtype wt, int g
   int bad = st32 != SL_OK || st16 != SL_OK || memcmp(&s32, &s16, sizeof s32) != 0 ||
             memcmp(d32, d16, (size_t)(3 * C) * sizeof(double)) != 0 ||
             t_first_diff(l32, l16, lsize) >= 0;
-  int64_t gdiff = -1;
-  if (grad_f32) {
-    gdiff = t_first_diff(g32, (const float *)g16, n);
-  } else {
-    uint16_t *want = t_alloc((size_t)n * sizeof *want);
-    sl_kernels_scalar.cvt_out(want, g32, n, xt, 0);
-    for (int64_t i = 0; i < n && gdiff < 0; i++)
-      if (!same_value(want[i], ((const uint16_t *)g16)[i], xt))
-        gdiff = i;
-    free(want);
-  }
+  const int64_t gdiff = grad_diff(g32, g16, n, xt, grad_f32);
   bad |= gdiff >= 0;
   cr_expect(!bad,
             "%s [%s] x %d target %d weight %d grad_f32 %d: status %d/%d, loss %a/%a, loss_sum "
