@@ -166,7 +166,7 @@ static void dice_chunk(const void *vctx, int64_t t, int64_t r0, int64_t r1, void
 
 /* ---- multiclass: pixel rows (n, y), chunks of rows with C triples each --------------------- */
 
-/* Pixels per kernel call with C classes: SL_DICE_SEG, fewer from 128 classes on, so that the
+/* Pixels per kernel call with C classes: SL_DICE_SEG, fewer above 128 classes, so that the
  * staged [C][run] blocks stay within SL_DICE_MC_STAGE floats; a multiple of 32. */
 static int64_t dice_mc_run(int64_t C) {
   const int64_t px = SL_DICE_MC_STAGE / C / 32 * 32;
