@@ -97,15 +97,15 @@ typedef enum sl_status {
                              only a newer library knows) */
   SL_ERR_REGION_SIZE,     /* region->size: as SL_ERR_OPTIONS_SIZE, for sl_region */
   SL_ERR_NO_MEMORY,       /* the calling thread's workspace (about 150 KiB, 170 KiB with 2-byte
-                             tensors, 4 bytes a pixel more with OHEM; allocated at the
+                             tensors, up to 400 KiB with 2-byte multiclass Dice (2 KiB a class
+                             to 128 classes), 4 bytes a pixel more with OHEM; allocated at the
                              thread's first call that needs it and kept until the thread exits)
                              could not be allocated; nothing has been written. (An OpenMP thread
                              that cannot get its own takes no share of the work.) */
   SL_ERR_OHEM,            /* 1.1: ohem_thresh above 1 or NaN, ohem_min_kept < 0 (or nonzero
                              without mining), or mining with a loss other than sl_ce and
                              sl_softmax_focal */
-  SL_ERR_DTYPE,           /* 1.1: an sl_dtype value that is not one, grad_f32 not 0 or 1, an
-                             element type other than float32 with Dice, or
+  SL_ERR_DTYPE,           /* 1.1: an sl_dtype value that is not one, grad_f32 not 0 or 1, or
                              grad == logits with grad_f32 and a 2-byte input_dtype */
   SL_STATUS_COUNT_        /* number of status codes; not a status */
 } sl_status;
@@ -250,12 +250,11 @@ typedef struct sl_options {
   float ohem_thresh;     /* in [0, 1]; any value < 0 (default -1): no mining */
   int64_t ohem_min_kept; /* >= 0 per sample, default 0; must be 0 without mining */
   /* 1.1: element types (sl_dtype) of the per-element floating tensors; the tensors named here
-   * are passed through their usual parameters, cast (see sl_dtype). Not for Dice
-   * (SL_ERR_DTYPE): its tensors are float32. Class weights, pos_weight and grad_map stay
-   * float32. */
+   * are passed through their usual parameters, cast (see sl_dtype). Class weights, pos_weight
+   * and grad_map stay float32; a type given for a tensor the call does not have has no effect. */
   sl_dtype input_dtype;  /* probabilities / logits, and the gradient (unless grad_f32) */
-  sl_dtype target_dtype; /* BCE, BCE with logits, sigmoid focal: the targets; sl_ce_prob: the
-                            class probabilities */
+  sl_dtype target_dtype; /* BCE, BCE with logits, sigmoid focal, sl_dice: the targets; sl_ce_prob:
+                            the class probabilities */
   sl_dtype weight_dtype; /* BCE, BCE with logits, sigmoid focal: the per-element weight; CE,
                             softmax focal, sl_ce_prob: pixel_weight */
   int grad_f32;          /* 1: the gradient in float32 whatever input_dtype is (default 0: in

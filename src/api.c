@@ -91,15 +91,15 @@ const char *sl_status_string(sl_status s) {
                         SIZE_BOUNDS(SL_REGION_SIZE_1_0_LP64, SL_REGION_SIZE_LP64));
   case SL_ERR_NO_MEMORY:
     return "out of memory: a thread's workspace could not be allocated (about 150 KiB, 170 KiB "
-           "with 2-byte tensors, plus 4 bytes a pixel on the calling thread with OHEM; kept for "
-           "the thread's life)";
+           "with 2-byte tensors, up to 400 KiB with 2-byte multiclass Dice, plus 4 bytes a pixel "
+           "on the calling thread with OHEM; kept for the thread's life)";
   case SL_ERR_DICE:
     return "invalid options: dice_tversky, dice_log_loss and dice_from_logits must be 0 or 1; "
            "tversky_alpha, tversky_beta, dice_smooth finite and >= 0; tversky_gamma and "
            "dice_eps finite and > 0";
   case SL_ERR_DTYPE:
     return "invalid options: input_dtype, target_dtype and weight_dtype must be SL_DTYPE_F32, "
-           "_BF16 or _F16 (float32 only with Dice), grad_f32 0 or 1, and an "
+           "_BF16 or _F16, grad_f32 0 or 1, and an "
            "in-place gradient (grad == logits) needs grad_f32 0 or a float32 input";
   case SL_ERR_OHEM:
     return "invalid options: ohem_thresh must be in [0, 1] (any value < 0: no mining) and not "
@@ -247,7 +247,7 @@ static sl_status validate(sl_job *j, const sl_shape *shape, const sl_region *reg
     return st;
   const sl_dtype dts[3] = {o->input_dtype, o->target_dtype, o->weight_dtype};
   for (int k = 0; k < 3; k++)
-    if ((unsigned)dts[k] > SL_DTYPE_F16 || (dice && dts[k] != SL_DTYPE_F32))
+    if ((unsigned)dts[k] > SL_DTYPE_F16)
       return SL_ERR_DTYPE;
   if ((unsigned)o->grad_f32 > 1 ||
       (j->grad && j->grad == j->x && o->grad_f32 && o->input_dtype != SL_DTYPE_F32))

@@ -12,14 +12,17 @@
  * same NONE map bit for bit, the same count and normaliser, the loss sum within the double
  * rounding of its grouping (the staged blocks are shorter), and the gradient that call's gradient
  * rounded to the input's type (or the float gradient with grad_f32) bit for bit, in place too; for
- * every loss that takes them, with boxes, masks, weights and OHEM. Bad element types: SL_ERR_DTYPE.
+ * every loss that takes them, with boxes, masks, weights and OHEM; Dice and multiclass Dice with
+ * their sums bit for bit too. Bad element types: SL_ERR_DTYPE.
  * On every ISA (scripts/run-tests.sh). Shape legend: N, C, H, W as in sectionloss.h.
  */
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dice_ref.h"
 #include "harness.h"
 #include "kernels.h"
 #include "sectionloss.h"
@@ -126,6 +129,21 @@ static uint16_t *to_dtype(float *v, int64_t n, sl_dtype t) {
   return h;
 }
 
+/* The first element where g16 (n elements: float with grad_f32, else of type xt) is not the float
+ * gradient g32 (rounded to xt), or -1. */
+static int64_t grad_diff(const float *g32, const void *g16, int64_t n, sl_dtype xt, int grad_f32) {
+  if (grad_f32)
+    return t_first_diff(g32, (const float *)g16, n);
+  int64_t diff = -1;
+  uint16_t *want = t_alloc((size_t)n * sizeof *want);
+  sl_kernels_scalar.cvt_out(want, g32, n, xt, 0);
+  for (int64_t i = 0; i < n && diff < 0; i++)
+    if (!same_value(want[i], ((const uint16_t *)g16)[i], xt))
+      diff = i;
+  free(want);
+  return diff;
+}
+
 typedef struct dt_case {
   t_op op;
   sl_dtype xt, tt, wt;
@@ -195,17 +213,7 @@ static int run_case(const t_spec *sp, const dt_case *d) {
             memcmp(&s32.normalizer, &s16.normalizer, sizeof(double)) != 0 ||
             memcmp(&s32.loss_sum, &s16.loss_sum, sizeof(double)) != 0 ||
             t_first_diff(l32, l16, none ? lsize : 1) >= 0;
-  int64_t gdiff = -1;
-  if (d->grad_f32) {
-    gdiff = t_first_diff(g32, (const float *)g16, n);
-  } else {
-    uint16_t *want = t_alloc((size_t)n * sizeof *want);
-    sl_kernels_scalar.cvt_out(want, g32, n, d->xt, 0);
-    for (int64_t i = 0; i < n && gdiff < 0; i++)
-      if (!same_value(want[i], ((const uint16_t *)g16)[i], d->xt))
-        gdiff = i;
-    free(want);
-  }
+  const int64_t gdiff = grad_diff(g32, g16, n, d->xt, d->grad_f32);
   bad |= gdiff >= 0;
   char what[128];
   cr_expect(!bad,
@@ -257,6 +265,103 @@ Test(dtype, losses_equal_the_float_call_on_the_same_values) {
   cr_assert(fails == 0);
 }
 
+/* ---- Dice / Tversky ---------------------------------------------------------------------------
+ * The per-class sums group alike whatever the element types (src/loss_dice.c), so everything but
+ * the gradient's rounding is the float32 call's bit for bit: the loss, the NONE map, the stats
+ * and dice_sums; the gradient, which depends on those sums, is that call's rounded. */
+
+/* Case c (its x and targets rounded to xt, tt in place) against the same call on 2-byte copies;
+ * wt: weight_dtype (Dice takes no weight: accepted and without effect, as for BCE without one).
+ * Returns 1 on a difference. */
+static int run_dice_case(d_case *c, sl_dtype xt, sl_dtype tt, sl_dtype wt, int grad_f32,
+                         const char *desc) {
+  const int64_t n = c->shape.n * c->shape.c * c->shape.h * c->shape.w, C = c->shape.c;
+  const int none = c->opt.reduction == SL_REDUCTION_NONE;
+  uint16_t *xh = to_dtype(c->x, n, xt), *th = NULL;
+  if (!c->mc && tt != SL_DTYPE_F32)
+    th = to_dtype(c->target, n, tt);
+  sl_stats s32, s16;
+  float *l32 = t_alloc((size_t)C * sizeof(float)), *l16 = t_alloc((size_t)C * sizeof(float));
+  double *d32 = t_alloc((size_t)(3 * C) * sizeof(double)),
+         *d16 = t_alloc((size_t)(3 * C) * sizeof(double));
+  float *g32 = t_alloc((size_t)n * sizeof(float));
+  void *g16 = t_alloc((size_t)n * (grad_f32 ? 4 : 2));
+  t_canary(g32, (size_t)n * sizeof(float)); /* every element must be written (zeros outside) */
+  t_canary(g16, (size_t)n * (grad_f32 ? 4 : 2));
+  sl_options o = c->opt;
+  o.stats = &s32;
+  o.dice_sums = d32;
+  const sl_status st32 = d_call(c, &o, l32, g32);
+  d_case h = *c; /* the same case on the 2-byte tensors */
+  h.x = (float *)(void *)xh;
+  if (th)
+    h.target = (float *)(void *)th;
+  o.input_dtype = xt;
+  o.target_dtype = tt;
+  o.weight_dtype = wt;
+  o.grad_f32 = grad_f32;
+  o.stats = &s16;
+  o.dice_sums = d16;
+  const sl_status st16 = d_call(&h, &o, l16, (float *)g16);
+  const int64_t lsize = none ? C : 1;
+  int bad = st32 != SL_OK || st16 != SL_OK || memcmp(&s32, &s16, sizeof s32) != 0 ||
+            memcmp(d32, d16, (size_t)(3 * C) * sizeof(double)) != 0 ||
+            t_first_diff(l32, l16, lsize) >= 0;
+  const int64_t gdiff = grad_diff(g32, g16, n, xt, grad_f32);
+  bad |= gdiff >= 0;
+  cr_expect(!bad,
+            "%s [%s] x %d target %d weight %d grad_f32 %d: status %d/%d, loss %a/%a, loss_sum "
+            "%a/%a, count %lld/%lld, first grad diff %lld",
+            desc, sl_isa_name(sl_isa_active()), (int)xt, (int)tt, (int)wt, grad_f32, st32, st16,
+            (double)l32[0], (double)l16[0], s32.loss_sum, s16.loss_sum, (long long)s32.count,
+            (long long)s16.count, (long long)gdiff);
+  free(l32), free(l16), free(d32), free(d16), free(g32), free(g16), free(xh), free(th);
+  return bad;
+}
+
+/* Shapes with rows wider than sl_dice's pieces (1024 elements; there with values of many
+ * exponents, whose sums round) and than the multiclass runs (256 pixels, 192 with 150 classes);
+ * Dice and Tversky (smp's L1 intersection), probabilities and logits; boxes, box_offsets, masks
+ * (per channel too), every reduction. */
+Test(dtype, dice_equals_the_float_call_on_the_same_values) {
+  static const sl_shape shapes[] = {
+      {2, 3, 9, 37}, {1, 2, 3, 2100}, {2, 21, 4, 300}, {1, 150, 2, 230}};
+  static const int regions[] = {DR_NONE, DR_BOX, DR_OFFSETS, DR_MASK, DR_MASK_C, DR_BOX_MASK};
+  int fails = 0;
+  uint64_t seed = 7900;
+  for (int mc = 0; mc < 2; mc++)
+    for (int s = 0; s < 4; s++)
+      for (int v = 0; v < 6; v++) {
+        if (!mc && shapes[s].c > 3)
+          continue;
+        const int lg = mc || v % 2, red = v % 3;
+        d_case c;
+        d_case_make(&c, mc, shapes[s], seed++, regions[v], lg, v == 4 ? 0 : -1, (sl_reduction)red);
+        for (int64_t i = 0; !mc && s == 1 && i < t_elems(&c.shape); i++) {
+          /* values of many exponents: sums that round, so that their grouping shows */
+          c.target[i] = ldexpf(c.target[i], -(int)(i % 37));
+          if (!lg)
+            c.x[i] = ldexpf(c.x[i], -(int)(i * 3 % 29));
+        }
+        c.opt.dice_tversky = v >= 3;
+        c.opt.tversky_alpha = v == 5 ? 0.3f : 0.5f;
+        c.opt.tversky_beta = v == 5 ? 0.7f : 0.5f;
+        c.opt.tversky_gamma = v == 5 ? 2.0f : 1.0f;
+        c.opt.dice_smooth = v == 2 ? 1.0f : 0.0f;
+        c.opt.dice_log_loss = v == 1;
+        const sl_dtype xt = v % 2 ? SL_DTYPE_F16 : SL_DTYPE_BF16;
+        const sl_dtype tt = v < 2 ? xt : v < 4 ? SL_DTYPE_F32 : SL_DTYPE_BF16;
+        char desc[96];
+        snprintf(desc, sizeof desc, "%s %lldx%lldx%lldx%lld region %d red %d logits %d tversky %d",
+                 mc ? "dice_mc" : "dice", (long long)c.shape.n, (long long)c.shape.c,
+                 (long long)c.shape.h, (long long)c.shape.w, regions[v], red, lg,
+                 c.opt.dice_tversky);
+        fails += run_dice_case(&c, xt, tt, v == 3 ? SL_DTYPE_F16 : SL_DTYPE_F32, v == 2, desc);
+        d_case_free(&c);
+      }
+  cr_assert(fails == 0);
+}
+
 /* Bad element types: SL_ERR_DTYPE, nothing written. */
 Test(dtype, status) {
   t_spec sp = t_spec_default(T_CE, (sl_shape){1, 3, 4, 5}, 7800);
@@ -278,7 +383,10 @@ Test(dtype, status) {
   t_case_make(&c, &sp);
   o = c.opt;
   o.input_dtype = SL_DTYPE_F16;
-  cr_expect(t_call(&c, &o, &loss, NULL) == SL_ERR_DTYPE, "Dice on float16");
+  o.target_dtype = (sl_dtype)3;
+  cr_expect(t_call(&c, &o, &loss, NULL) == SL_ERR_DTYPE && loss == -1.0f, "Dice, bad target type");
+  o.target_dtype = SL_DTYPE_F16;
+  cr_expect(t_call(&c, &o, &loss, NULL) == SL_OK, "Dice on float16");
   t_case_free(&c);
   cr_expect(strstr(sl_status_string(SL_ERR_DTYPE), "input_dtype") != NULL);
 }

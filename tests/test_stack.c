@@ -31,8 +31,9 @@
 
 enum { STACK_BYTES = 64 << 10, DICE_CMAX = 1024 };
 
-/* CE_OHEM: sl_ce with mining; CE_PROB: sl_ce_prob; CE_BF16, BCE_LOGITS_F16: 2-byte tensors (the
- * data's bits read as such: any bits are some value), converted by the kernels as they load */
+/* CE_OHEM: sl_ce with mining; CE_PROB: sl_ce_prob; CE_BF16, BCE_LOGITS_F16, DICE_BF16,
+ * DICE_MC_F16: 2-byte tensors (the data's bits read as such: any bits are some value), converted
+ * by the kernels as they load */
 typedef enum op {
   BCE,
   BCE_LOGITS,
@@ -44,7 +45,9 @@ typedef enum op {
   CE_OHEM,
   CE_BF16,
   BCE_LOGITS_F16,
-  CE_PROB
+  CE_PROB,
+  DICE_BF16,
+  DICE_MC_F16
 } op;
 
 typedef struct call {
@@ -78,9 +81,15 @@ static sl_status run(call *c) {
   case CE_PROB:
     o.label_smoothing = 0.1f;
     return sl_ce_prob(&c->shape, c->x, c->t, NULL, &o, c->loss, c->grad);
+  case DICE_BF16:
+    o.input_dtype = o.target_dtype = SL_DTYPE_BF16;
+    /* fall through */
   case DICE:
     o.dice_from_logits = 1;
     return sl_dice(&c->shape, c->x, c->t, NULL, &o, c->loss, c->grad);
+  case DICE_MC_F16:
+    o.input_dtype = SL_DTYPE_F16;
+    return sl_dice_multiclass(&c->shape, c->x, c->labels, SL_LABEL_I32, NULL, &o, c->loss, c->grad);
   case CE_BF16:
     o.input_dtype = SL_DTYPE_BF16;
     o.ohem_thresh = 0.7f;
@@ -122,7 +131,8 @@ static float urand(void) {
  * same bits. */
 static void check(op o, sl_shape shape) {
   const int64_t n = shape.n * shape.c * shape.h * shape.w, pix = shape.n * shape.h * shape.w;
-  const int labels = o == CE || o == SOFTMAX_FOCAL || o == DICE_MC || o == CE_OHEM || o == CE_BF16;
+  const int labels = o == CE || o == SOFTMAX_FOCAL || o == DICE_MC || o == CE_OHEM ||
+                     o == CE_BF16 || o == DICE_MC_F16;
   float *x = malloc((size_t)n * sizeof(float)), *t = malloc((size_t)n * sizeof(float));
   int32_t *lab = malloc((size_t)pix * sizeof(int32_t));
   float *g[2] = {malloc((size_t)n * sizeof(float)), malloc((size_t)n * sizeof(float))};
@@ -196,6 +206,8 @@ Test(stack, dice_64k) {
   sl_shape s = {1, DICE_CMAX, 2, 24};
   check(DICE, s);
   check(DICE_MC, s);
+  check(DICE_BF16, s);
+  check(DICE_MC_F16, s);
 }
 
 /* Each op on shape in the calling thread (a fresh one, so without a workspace), every workspace

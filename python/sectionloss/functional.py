@@ -1123,7 +1123,7 @@ def _dice(fname, tversky, input, target, box, box_offsets, mask, mode, from_logi
         if not math.isfinite(float(value)):
             raise ValueError(f"{fname}: {name}={value!r} must be finite")
         _check_range(fname, name, value, 0.0, low_open=True)
-    original, input = input, _check_input(fname, input, half=False)  # Dice: float32 only
+    original, input = input, _check_input(fname, input, grad_out=grad_out)
     n, c, h, w = input.shape
     multiclass = mode == "multiclass"
     if multiclass:
@@ -1145,7 +1145,9 @@ def _dice(fname, tversky, input, target, box, box_offsets, mask, mode, from_logi
         if tuple(target.shape) != (n, c, h, w):
             raise ValueError(f"{fname}: target shape {list(target.shape)} differs from input "
                              f"shape {list(input.shape)}")
-        target = target.to(torch.float32).contiguous()  # bool / integer targets: a copy
+        # bfloat16 / float16 as they are (sl_options.target_dtype); bool / integer: a copy
+        target = target.contiguous() if target.dtype in _HALF_DTYPES else \
+            target.to(torch.float32).contiguous()
         mask = _check_mask(fname, mask, input, True)
         if ignore_index is not None and (_is_compiling() or
                                          bool((target == ignore_index).any())):

@@ -113,11 +113,45 @@ def test_autocast_keeps_bf16():
     assert lin.weight.grad is not None and torch.isfinite(lin.weight.grad).all()
 
 
-def test_dice_converts_to_float32():
-    x, _, t, _ = _case(7)
-    a = sl.dice_loss(x.bfloat16(), t, mode="multilabel")
-    b = sl.dice_loss(x.bfloat16().float(), t, mode="multilabel")
-    assert torch.equal(a, b)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dice_and_tversky(dtype):
+    """Dice / Tversky, binary / multilabel (2-byte targets too) and multiclass, every reduction:
+    the float32 call on the same values, the gradient rounded to the input's dtype."""
+    x, y, t, m = _case(7, h=6, w=300)  # rows wider than the library's multiclass runs
+    th = t.to(dtype)
+    w5 = torch.linspace(-1.0, 2.0, 5)  # reduction "none": a per-class upstream gradient
+    for red, up in (("mean", None), ("sum", None), ("none", w5)):
+        def reduce(loss):
+            return loss if up is None else (loss * up).sum()
+        for fn in (sl.dice_loss, sl.tversky_loss):
+            kw = dict(reduction=red, mask=m)
+            _check(lambda v: reduce(fn(v, th, mode="multilabel", **kw)),
+                   lambda v: reduce(fn(v, t, mode="multilabel", **kw)), x, dtype)
+            _check(lambda v: reduce(fn(v, y, mode="multiclass", box=(2, 1, 250, 5), **kw)),
+                   lambda v: reduce(fn(v, y, mode="multiclass", box=(2, 1, 250, 5), **kw)),
+                   x, dtype)
+        p = torch.sigmoid(x[:, :1])
+        _check(lambda v: reduce(sl.dice_loss(v, th[:, :1], from_logits=False, reduction=red)),
+               lambda v: reduce(sl.dice_loss(v, t[:, :1], from_logits=False, reduction=red)),
+               p, dtype)
+
+
+def test_dice_no_float32_copy(monkeypatch):
+    """Dice's C call receives the bf16 input's and target's own storage."""
+    x, _, t, _ = _case(10)
+    xb, tb = x.bfloat16(), t.bfloat16()
+    seen = {}
+    real = sl._lib.call
+
+    def spy(entry, n, c, h, w, input_ptr, target_ptr, *args, **kwargs):
+        seen.update(ptr=(input_ptr, target_ptr),
+                    dtype=(kwargs.get("input_dtype"), kwargs.get("target_dtype")))
+        return real(entry, n, c, h, w, input_ptr, target_ptr, *args, **kwargs)
+
+    monkeypatch.setattr(sl._lib, "call", spy)
+    sl.dice_loss(xb, tb, mode="multilabel")
+    assert seen == {"ptr": (xb.data_ptr(), tb.data_ptr()),
+                    "dtype": (sl._lib.DTYPE_BF16, sl._lib.DTYPE_BF16)}
 
 
 @pytest.mark.skipif(not sl.functional.HAS_CUSTOM_OP, reason="custom ops need PyTorch 2.4+")
