@@ -90,9 +90,8 @@ const char *sl_status_string(sl_status s) {
     return SIZE_MESSAGE("region", "sl_region",
                         SIZE_BOUNDS(SL_REGION_SIZE_1_0_LP64, SL_REGION_SIZE_LP64));
   case SL_ERR_NO_MEMORY:
-    return "out of memory: a thread's workspace could not be allocated (about 150 KiB, 170 KiB "
-           "with 2-byte tensors, up to 400 KiB with 2-byte multiclass Dice, plus 4 bytes a pixel "
-           "on the calling thread with OHEM; kept for the thread's life)";
+    return "out of memory: a thread's workspace could not be allocated (about 150 KiB, plus 4 "
+           "bytes a pixel on the calling thread with OHEM; kept for the thread's life)";
   case SL_ERR_DICE:
     return "invalid options: dice_tversky, dice_log_loss and dice_from_logits must be 0 or 1; "
            "tversky_alpha, tversky_beta, dice_smooth finite and >= 0; tversky_gamma and "

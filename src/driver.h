@@ -7,8 +7,8 @@
  *   driver.c                   sl_run: the loss's driver, from the registry's driver column
  *   loss.h: loss_bce.c,        one per driver family: plans its passes, cuts the section's rows
  *   loss_ce.c, loss_dice.c     into row kernel calls, reduces and writes the results
- *   section.c, runner.c        the section walk, labels, stats, zero fill and the staging of
- *                              2-byte tensors; the chunk runner
+ *   section.c, runner.c        the section walk, labels, stats and zero fill; the chunk
+ *                              runner
  *   job.h, workspace.c         the call's description; per-thread scratch
  * and below them the kernel tables (kernels.h, dispatch.c) and the generic kernels.
  */

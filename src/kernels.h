@@ -131,14 +131,15 @@ enum { SL_CE_SCR = 32768, SL_CE_PAD = 16, SL_WS_KERNEL_BYTES = 144 << 10 };
  *                l1), p and t (p = x, or sigmoid(x)), in double (a NaN p or t reaches the sums)
  * gradient pass: grad[i] = (a + b h_i) [* p_i (1 - p_i) with logits] where selected, else 0 */
 typedef struct sl_dice_row {
-  const float *x;
-  const float *y;
+  const void *x;
+  const void *y;
   const uint8_t *mask;
-  float *grad;
-  double a, b; /* gradient pass: d loss / d p_i = a + b h_i */
-  int logits;  /* 1: p = sigmoid(x) */
-  int l1;      /* 0: sums[0] += p t, h_i = t_i; 1 (smp 0.5+'s L1 intersection): sums[0] +=
-                  |p - t|, h_i = d/dp (p + t - |p - t|) / 2 = [p < t] + [p == t] / 2 */
+  void *grad;
+  sl_dtype xt, yt, gt; /* element types of x, y and grad (as sl_bce_row's) */
+  double a, b;         /* gradient pass: d loss / d p_i = a + b h_i */
+  int logits;          /* 1: p = sigmoid(x) */
+  int l1;              /* 0: sums[0] += p t, h_i = t_i; 1 (smp 0.5+'s L1 intersection): sums[0] +=
+                          |p - t|, h_i = d/dp (p + t - |p - t|) / 2 = [p < t] + [p == t] / 2 */
   int64_t len;
 } sl_dice_row;
 typedef void sl_dice_sums_kernel(const sl_dice_row *r, double sums[3]);
@@ -155,9 +156,10 @@ typedef sl_dice_grad_kernel *sl_dice_grad_fn;
  * gradient pass (grad given): with G_k = ab[2k] + ab[2k + 1] [cls == k],
  *         grad_c = p_c (G_c - sum_k p_k G_k) */
 typedef struct sl_dice_mc_row {
-  const float *x;
+  const void *x;
   const int32_t *cls;
-  float *grad;
+  void *grad;
+  sl_dtype xt, gt;  /* element types of x and grad (as sl_ce_row's) */
   const double *ab; /* gradient pass: 2 C doubles */
   double *sums;     /* sums pass: 3 C doubles (added to) */
   int64_t cstride;  /* H * W */
@@ -168,7 +170,10 @@ typedef struct sl_dice_mc_row {
 typedef void sl_dice_mc_kernel(const sl_dice_mc_row *r);
 typedef sl_dice_mc_kernel *sl_dice_mc_fn;
 
-/* ---- element types (sl_dtype; the drivers' staging, src/section.c) -------------------------
+/* ---- element types (sl_dtype) -------------------------------------------------------------
+ * The vector layer's 2-byte edges as whole-array kernels: the scalar ones are the reference
+ * kernels' sl_elem_get / sl_elem_put (above), the SIMD ones give tests every ISA's edges
+ * (v_load_h, v_store_h, ... through generic/convert.h) over all bit patterns.
  * sl_cvt_in:  dst[i] = src[i] as float, for i < n (src: n 2-byte elements of type t, bf16 or
  *             f16; exact).
  * sl_cvt_out: dst[i] = src[i] rounded to type t (nearest, ties to even; NaN stays a quiet NaN,

@@ -30,10 +30,6 @@
  *   dL/dloss_c = g gamma M^(gamma - 1) / C (MEAN, M the mean; SUM: without / C, M the sum;
  *   0 at M = 0 for every gamma != 1, where gamma < 1 has no finite derivative),
  *   grad_map[c] (NONE).
- * Element types (sl_dtype): x, sl_dice's targets and the gradient of 2-byte elements go through
- * float copies of each piece (sl_dice) or run (multiclass) in the thread's workspace (section.h,
- * staging); the zero fill outside the section writes the gradient's element type. Dice takes no
- * weight: weight_dtype (and multiclass's target_dtype) has nothing to apply to.
  * Determinism: partial sums live per chunk (sl_dice: per class and row part) in a fixed array
  * and are added in order; chunks depend on the shape only. sl_dice's chunks hold rows of one
  * class (or, with more than SL_MAX_CHUNKS classes, whole classes), multiclass's are pixel-row
@@ -53,17 +49,7 @@
 enum {
   SL_DICE_CMAX = 1024, /* classes at most (the per-class arrays of dice_ws) */
   SL_DICE_MC_D = 8192, /* multiclass: doubles of per-chunk partial sums at most (3 C a chunk) */
-  /* Kernel calls: a covered segment is cut into pieces of at most SL_DICE_PIECE elements
-   * (sl_dice) or runs of dice_mc_run(C) pixels (multiclass) whatever the element types, so a
-   * call on 2-byte tensors, whose pieces go through float copies (section.h, staging), groups
-   * its sums as the float32 call on the same values: the same sums bit for bit, hence the same
-   * per-class constants and gradient. */
-  SL_DICE_PIECE = SL_STAGE_FLOATS / 4, /* sl_dice: x, y, gradient staged in SL_STAGE_BYTES */
-  SL_DICE_SEG = 256,         /* multiclass: pixels per run at most: the kernels' longest segment
-                                (CE_SMAX), so where they take 256 pixels a segment, float32 calls
-                                group as with longer runs */
-  SL_DICE_MC_STAGE = 1 << 15 /* multiclass: floats per staged block ([C][run] logits, the same
-                                for the gradient) at most: fewer pixels a run above 128 classes */
+  SL_DICE_SEG = 1024   /* multiclass: pixels converted to class indices at a time */
 };
 
 /* A call's arrays, in the calling thread's SL_WS_DICE workspace. */
@@ -82,8 +68,6 @@ typedef struct dice_ctx {
                        class); multiclass: pixel rows per chunk in rpc */
   int64_t cpc;      /* sl_dice: classes per chunk (more than 1 only when q is 1) */
   const double *ab; /* gradient pass: a_c, b_c per class */
-  int64_t run;      /* multiclass: pixels per kernel call (dice_mc_run) */
-  int staged;       /* 2-byte tensors (sl_staged): kernels read and write float copies */
   double *part;     /* sums pass: sl_dice 3 per (class c, part i) at 3 (c q + i); multiclass 3 C
                        per chunk */
   int grad;         /* the pass: 0 sums, 1 gradient */
@@ -91,31 +75,8 @@ typedef struct dice_ctx {
 
 /* ---- sl_dice: rows (n, c, y), chunks of one class's rows or of whole classes --------------- */
 
-/* Elements [e, e + len) of a covered segment (at most SL_DICE_PIECE): sums added to s, or
- * gradient; with 2-byte tensors through float copies in ws (x, y, gradient). */
-static void dice_piece(const dice_ctx *x, sl_dice_row *row, int64_t e, int64_t len, float *ws,
-                       double s[3]) {
-  const sl_job *j = x->job;
-  float *sx = ws, *sy = sx + SL_DICE_PIECE, *sg = sy + SL_DICE_PIECE;
-  if (x->staged) {
-    sl_stage_in(x->k, sx, j->x, e, len, j->opt.input_dtype);
-    sl_stage_in(x->k, sy, j->target, e, len, j->opt.target_dtype);
-  }
-  row->x = x->staged ? sx : j->x + e;
-  row->y = x->staged ? sy : j->target + e;
-  row->grad = !x->grad ? NULL : x->staged ? sg : j->grad + e;
-  row->len = len;
-  if (!x->grad) {
-    x->k->dice_sums(row, s);
-    return;
-  }
-  x->k->dice_grad(row);
-  if (x->staged)
-    sl_stage_out(x->k, j->grad, e, sg, len, sl_grad_dtype(j), 0);
-}
-
 /* Rows [r0, r1) of class c (the class's rows numbered n H + y): sums added to s, or gradient. */
-static void dice_rows(const dice_ctx *x, int64_t c, int64_t r0, int64_t r1, float *ws, double s[3],
+static void dice_rows(const dice_ctx *x, int64_t c, int64_t r0, int64_t r1, double s[3],
                       int64_t *count) {
   const sl_job *j = x->job;
   const int64_t h = j->h, w = j->w;
@@ -132,17 +93,25 @@ static void dice_rows(const dice_ctx *x, int64_t c, int64_t r0, int64_t r1, floa
           sl_zero_grad(j, off + x0, x1 - x0, 0);
         continue;
       }
-      if (!x->grad)
-        *count += mask ? sl_count_nonzero(mask + x0, x1 - x0) : x1 - x0;
-      for (int64_t i = x0; i < x1; i += SL_DICE_PIECE) {
-        sl_dice_row row = {
-            .mask = mask ? mask + i : NULL,
-            .a = x->grad ? x->ab[2 * c] : 0.0,
-            .b = x->grad ? x->ab[2 * c + 1] : 0.0,
-            .logits = j->opt.dice_from_logits,
-            .l1 = j->opt.dice_tversky,
-        };
-        dice_piece(x, &row, off + i, x1 - i < SL_DICE_PIECE ? x1 - i : SL_DICE_PIECE, ws, s);
+      sl_dice_row row = {
+          .x = sl_elem_at(j->x, off + x0, j->opt.input_dtype),
+          .y = sl_elem_at(j->target, off + x0, j->opt.target_dtype),
+          .mask = mask ? mask + x0 : NULL,
+          .grad = x->grad ? sl_elem_at_w(j->grad, off + x0, sl_grad_dtype(j)) : NULL,
+          .xt = j->opt.input_dtype,
+          .yt = j->opt.target_dtype,
+          .gt = sl_grad_dtype(j),
+          .a = x->grad ? x->ab[2 * c] : 0.0,
+          .b = x->grad ? x->ab[2 * c + 1] : 0.0,
+          .logits = j->opt.dice_from_logits,
+          .l1 = j->opt.dice_tversky,
+          .len = x1 - x0,
+      };
+      if (x->grad) {
+        x->k->dice_grad(&row);
+      } else {
+        x->k->dice_sums(&row, s);
+        *count += mask ? sl_count_nonzero(row.mask, row.len) : row.len;
       }
     }
   }
@@ -151,50 +120,20 @@ static void dice_rows(const dice_ctx *x, int64_t c, int64_t r0, int64_t r1, floa
 /* Chunk t: row part t % q of class t / q, or (q = 1) the classes [t cpc, (t + 1) cpc). */
 static void dice_chunk(const void *vctx, int64_t t, int64_t r0, int64_t r1, void *ws,
                        sl_chunk_acc *acc) {
-  (void)r0, (void)r1;
+  (void)r0, (void)r1, (void)ws;
   const dice_ctx *x = vctx;
   const int64_t nh = x->job->n * x->job->h, C = x->job->c;
   const int64_t c0 = t / x->q * x->cpc, c1 = c0 + x->cpc < C ? c0 + x->cpc : C, i = t % x->q;
   const int64_t q0 = i * x->rpc, q1 = q0 + x->rpc < nh ? q0 + x->rpc : nh;
   for (int64_t c = c0; c < c1; c++) {
     double s[3] = {0.0, 0.0, 0.0};
-    dice_rows(x, c, q0, q1, ws, s, &acc->count);
+    dice_rows(x, c, q0, q1, s, &acc->count);
     if (!x->grad)
       memcpy(x->part + 3 * (c * x->q + i), s, sizeof s);
   }
 }
 
 /* ---- multiclass: pixel rows (n, y), chunks of rows with C triples each --------------------- */
-
-/* Pixels per kernel call with C classes: SL_DICE_SEG, fewer above 128 classes, so that the
- * staged [C][run] blocks stay within SL_DICE_MC_STAGE floats; a multiple of 32. */
-static int64_t dice_mc_run(int64_t C) {
-  const int64_t px = SL_DICE_MC_STAGE / C / 32 * 32;
-  return px < 32 ? 32 : px > SL_DICE_SEG ? SL_DICE_SEG : px;
-}
-
-/* The thread workspace of a multiclass pass: the kernels' scratch, then (2-byte tensors) the
- * staged logits and gradient, [C][run] each. */
-static size_t dice_mc_ws_bytes(const dice_ctx *x) {
-  const int64_t staged = x->staged ? 2 * x->job->c * x->run : 0;
-  return SL_WS_KERNEL_BYTES + (size_t)staged * sizeof(float);
-}
-
-/* The run of row->len pixels at element e (class c at e + c H W) to the kernel; with 2-byte
- * tensors through the staged [C][len] blocks behind the kernels' scratch in ws. */
-static void dice_mc_run_kernel(const dice_ctx *x, sl_dice_mc_row *row, int64_t e, void *ws) {
-  const sl_job *j = x->job;
-  const int64_t C = j->c, hw = j->h * j->w, len = row->len;
-  float *sx = (float *)(void *)((char *)ws + SL_WS_KERNEL_BYTES), *sg = sx + C * len;
-  for (int64_t c = 0; x->staged && c < C; c++)
-    sl_stage_in(x->k, sx + c * len, j->x, e + c * hw, len, j->opt.input_dtype);
-  row->x = x->staged ? sx : j->x + e;
-  row->grad = !x->grad ? NULL : x->staged ? sg : j->grad + e;
-  row->cstride = x->staged ? len : hw;
-  x->k->dice_mc(row);
-  for (int64_t c = 0; x->staged && x->grad && c < C; c++)
-    sl_stage_out(x->k, j->grad, e + c * hw, sg + c * len, len, sl_grad_dtype(j), 0);
-}
 
 static void dice_mc_chunk(const void *vctx, int64_t t, int64_t r0, int64_t r1, void *ws,
                           sl_chunk_acc *acc) {
@@ -218,8 +157,8 @@ static void dice_mc_chunk(const void *vctx, int64_t t, int64_t r0, int64_t r1, v
           sl_zero_grad(j, xoff + c * hw + x0, x1 - x0, 0);
         continue;
       }
-      for (int64_t xs = x0; xs < x1; xs += x->run) {
-        const int64_t len = x1 - xs < x->run ? x1 - xs : x->run;
+      for (int64_t xs = x0; xs < x1; xs += SL_DICE_SEG) {
+        const int64_t len = x1 - xs < SL_DICE_SEG ? x1 - xs : SL_DICE_SEG;
         sl_to_cls(j, r * w + xs, len, cls);
         if (!x->grad) {
           for (int64_t i = 0; i < len; i++)
@@ -228,14 +167,19 @@ static void dice_mc_chunk(const void *vctx, int64_t t, int64_t r0, int64_t r1, v
             break;
         }
         sl_dice_mc_row row = {
+            .x = sl_elem_at(j->x, xoff + xs, j->opt.input_dtype),
             .cls = cls,
+            .grad = x->grad ? sl_elem_at_w(j->grad, xoff + xs, sl_grad_dtype(j)) : NULL,
+            .xt = j->opt.input_dtype,
+            .gt = sl_grad_dtype(j),
             .ab = x->ab,
             .sums = s,
+            .cstride = hw,
             .classes = C,
             .len = len,
             .ws = ws,
         };
-        dice_mc_run_kernel(x, &row, xoff + xs, ws);
+        x->k->dice_mc(&row);
       }
     }
   }
@@ -333,14 +277,7 @@ sl_status sl_run_dice(const sl_job *j, const sl_kernels *k) {
   if (!w)
     return SL_ERR_NO_MEMORY;
   double *sums = w->sums, *ab = w->ab, *part = w->part;
-  dice_ctx x = {.job = j,
-                .k = k,
-                .q = 1,
-                .cpc = 1,
-                .ab = ab,
-                .part = part,
-                .run = dice_mc_run(C),
-                .staged = sl_staged(j)};
+  dice_ctx x = {j, k, 1, 0, 1, ab, part, 0};
   const int64_t elems = j->n * C * j->h * j->w;
   if (j->op == SL_OP_DICE) {
     /* row parts per class as the runner would cut one class's N H rows, fewer when the classes
@@ -356,10 +293,7 @@ sl_status sl_run_dice(const sl_job *j, const sl_kernels *k) {
     x.cpc = C > SL_MAX_CHUNKS ? (C + SL_MAX_CHUNKS - 1) / SL_MAX_CHUNKS : 1;
     const int64_t chunks = x.q * ((C + x.cpc - 1) / x.cpc);
     sl_plan p = {chunks, 1, chunks, elems};
-    const size_t wsb = x.staged ? SL_STAGE_BYTES : 0;
-    sl_chunk_acc r = sl_run_chunks(&p, nt, dice_chunk, &x, wsb);
-    if (r.nomem)
-      return SL_ERR_NO_MEMORY;
+    sl_chunk_acc r = sl_run_chunks(&p, nt, dice_chunk, &x, 0);
     for (int64_t c = 0; c < C; c++) {
       double s[3] = {0.0, 0.0, 0.0};
       for (int64_t i = 0; i < x.q; i++) {
@@ -372,9 +306,9 @@ sl_status sl_run_dice(const sl_job *j, const sl_kernels *k) {
       memcpy(sums + 3 * c, s, sizeof s);
     }
     dice_finish(j, sums, r.count, j->grad ? ab : NULL, w);
-    if (j->grad) { /* the calling thread has its workspace since the sums pass */
+    if (j->grad) {
       x.grad = 1;
-      sl_run_chunks(&p, nt, dice_chunk, &x, wsb);
+      sl_run_chunks(&p, nt, dice_chunk, &x, 0);
     }
     return SL_OK;
   }
@@ -385,7 +319,7 @@ sl_status sl_run_dice(const sl_job *j, const sl_kernels *k) {
     p.rows_per_chunk = (rows + maxc - 1) / maxc;
     p.chunks = (rows + p.rows_per_chunk - 1) / p.rows_per_chunk;
   }
-  sl_chunk_acc r = sl_run_chunks(&p, nt, dice_mc_chunk, &x, dice_mc_ws_bytes(&x));
+  sl_chunk_acc r = sl_run_chunks(&p, nt, dice_mc_chunk, &x, SL_WS_KERNEL_BYTES);
   if (r.nomem)
     return SL_ERR_NO_MEMORY;
   if (r.err)
@@ -402,7 +336,7 @@ sl_status sl_run_dice(const sl_job *j, const sl_kernels *k) {
   dice_finish(j, sums, count, j->grad ? ab : NULL, w);
   if (j->grad) { /* the calling thread has its workspace since the sums pass: cannot fail */
     x.grad = 1;
-    sl_run_chunks(&p, nt, dice_mc_chunk, &x, dice_mc_ws_bytes(&x));
+    sl_run_chunks(&p, nt, dice_mc_chunk, &x, SL_WS_KERNEL_BYTES);
   }
   return SL_OK;
 }

@@ -5,8 +5,6 @@
  */
 #include "section.h"
 
-#include "kernels.h"
-
 #include <string.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -207,29 +205,7 @@ void sl_stream_fence(int stream) {
   (void)stream;
 }
 
-/* ---- element types: staging ------------------------------------------------------------------ */
-
-int sl_staged(const sl_job *j) {
-  const sl_options *o = &j->opt;
-  return o->input_dtype != SL_DTYPE_F32 || o->target_dtype != SL_DTYPE_F32 ||
-         o->weight_dtype != SL_DTYPE_F32 || (j->grad && sl_grad_dtype(j) != SL_DTYPE_F32);
-}
-
-void sl_stage_in(const sl_kernels *k, float *dst, const float *base, int64_t off, int64_t n,
-                 sl_dtype t) {
-  if (t == SL_DTYPE_F32)
-    memcpy(dst, base + off, (size_t)n * sizeof(float));
-  else
-    k->cvt_in(dst, (const uint16_t *)(const void *)base + off, n, t);
-}
-
-void sl_stage_out(const sl_kernels *k, float *base, int64_t off, const float *src, int64_t n,
-                  sl_dtype t, int stream) {
-  if (t == SL_DTYPE_F32)
-    memcpy(base + off, src, (size_t)n * sizeof(float));
-  else
-    k->cvt_out((uint16_t *)(void *)base + off, src, n, t, stream);
-}
+/* ---- element types ---------------------------------------------------------------------- */
 
 void sl_zero_grad(const sl_job *j, int64_t off, int64_t len, int stream) {
   if (sl_grad_dtype(j) == SL_DTYPE_F32)

@@ -89,30 +89,10 @@ void sl_zero_out(float *p, int64_t len, int stream);
  * own streamed stores). */
 void sl_stream_fence(int stream);
 
-/* ---- element types: staging ----------------------------------------------------------------
- * The element-wise kernels (BCE family, Dice) read and write float32. A tensor of 2-byte
- * elements (sl_dtype) reaches them as a float copy of the block they work on (sl_stage_in,
- * exact), and a gradient of 2-byte elements is computed into a float block and rounded into the
- * output after the kernel (sl_stage_out, nearest even). (The softmax kernels copy each segment
- * into their scratch anyway: they convert in that copy and in their stores, src/kernels.h's
- * sl_ce_row, so the CE driver stages nothing.) The blocks live in the thread's workspace behind the
- * kernels' scratch (SL_STAGE_FLOATS of them: sl_run_chunks with SL_WS_KERNEL_BYTES +
- * SL_STAGE_BYTES), small enough for the first-level cache: measured with sl-bench --dtype bf16 (CE
- * 8x21x512x512, one thread), 16 KiB blocks ran the call about 13% faster than 64 KiB ones, 20%
- * faster than 256 KiB.
- */
-enum { SL_STAGE_FLOATS = 1 << 12 };
-#define SL_STAGE_BYTES ((size_t)SL_STAGE_FLOATS * sizeof(float))
-struct sl_kernels;
-/* 1 when the call has a 2-byte tensor (input, target, weight, pixel weight or gradient). */
-int sl_staged(const sl_job *j);
-/* dst[0 .. n) = elements [off, off + n) of base, a tensor of type t, as floats. */
-void sl_stage_in(const struct sl_kernels *k, float *dst, const float *base, int64_t off, int64_t n,
-                 sl_dtype t);
-/* Elements [off, off + n) of base, a tensor of type t, = src[0 .. n) (rounded for 2-byte types;
- * non-temporal stores with stream). */
-void sl_stage_out(const struct sl_kernels *k, float *base, int64_t off, const float *src, int64_t n,
-                  sl_dtype t, int stream);
+/* ---- element types --------------------------------------------------------------------------
+ * The kernels read and write 2-byte tensors (sl_dtype) themselves, converting at their loads
+ * and stores (src/kernels.h's rows carry the element types); the drivers only point them at the
+ * elements (sl_elem_at) and write the zeros outside the section in the gradient's type. */
 /* The gradient's element type (input_dtype, or float32 with grad_f32). */
 static inline sl_dtype sl_grad_dtype(const sl_job *j) {
   return j->opt.grad_f32 ? SL_DTYPE_F32 : j->opt.input_dtype;

@@ -8,12 +8,12 @@
  * itself; the midpoint between two neighbours rounds to the even one, a float ulp either side to
  * the nearer one; infinities, NaN (NaN for NaN) and float16's overflow and underflow edges.
  * Values are decoded here with ldexp from the bits, independently of the library.
- * Losses: a call on 2-byte tensors gives the float32 call on their (exact) float values: the
- * same NONE map bit for bit, the same count and normaliser, the loss sum within the double
- * rounding of its grouping (the staged blocks are shorter), and the gradient that call's gradient
- * rounded to the input's type (or the float gradient with grad_f32) bit for bit, in place too; for
- * every loss that takes them, with boxes, masks, weights and OHEM; Dice and multiclass Dice with
- * their sums bit for bit too. Bad element types: SL_ERR_DTYPE.
+ * Losses: a call on 2-byte tensors gives the float32 call on their (exact) float values (the
+ * kernels convert at their loads and stores, over the float32 call's runs): the same NONE map,
+ * loss, count, normaliser and loss sum bit for bit, and the gradient that call's gradient rounded
+ * to the input's type (or the float gradient with grad_f32) bit for bit, in place too; for every
+ * loss, with boxes, masks, weights, OHEM and special logits (the reference lanes); Dice and
+ * multiclass Dice with their sums bit for bit too. Bad element types: SL_ERR_DTYPE.
  * On every ISA (scripts/run-tests.sh). Shape legend: N, C, H, W as in sectionloss.h.
  */
 #include <float.h>

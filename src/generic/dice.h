@@ -46,8 +46,8 @@
 enum { DF_MASK = 1, DF_LOGITS = 2 };
 
 /* n lanes at p (all SL_W when !tail) */
-#define DLDN(p)    (tail ? v_loadn((p), n) : v_load(p))
-#define DSTN(p, v) (tail ? v_storen((p), (v), n) : v_store((p), (v)))
+#define DLDT(p, i, t)    (tail ? v_loadn_t((p), (i), n, (t)) : v_load_t((p), (i), (t)))
+#define DSTT(p, i, v, t) (tail ? v_storen_t((p), (i), (v), n, (t)) : v_store_t((p), (i), (v), (t)))
 
 /* The selected lanes of the block at i (n lanes when tail). */
 SL_V vm dice_sel(const sl_dice_row *r, int64_t i, int64_t n, const int tail, const int fl) {
@@ -72,8 +72,8 @@ SL_V vf dice_sigmoid(vf x, vf e) {
 /* The reference's sums of element i (a lane with |x| > 87 or NaN, with logits). */
 static void dice_sums_reference(const sl_dice_row *r, int64_t i, double sums[3]) {
   sl_dice_row s = *r;
-  s.x += i;
-  s.y += i;
+  s.x = sl_elem_at(s.x, i, s.xt);
+  s.y = sl_elem_at(s.y, i, s.yt);
   s.mask = NULL;
   s.len = 1;
   sl_dice_sums__scalar(&s, sums);
@@ -85,7 +85,7 @@ static void dice_sums_reference(const sl_dice_row *r, int64_t i, double sums[3])
 SL_V void dice_sums_block(const sl_dice_row *r, int64_t i, int64_t n, const int tail, const int fl,
                           vd *si, vd *sp, vd *st, double hs[3]) {
   vm sel = dice_sel(r, i, n, tail, fl);
-  vf x = DLDN(r->x + i), t = DLDN(r->y + i), p = x;
+  vf x = DLDT(r->x, i, r->xt), t = DLDT(r->y, i, r->yt), p = x;
   if (fl & DF_LOGITS) {
     vm big;
     vf e = dice_e(x, &big);
@@ -153,10 +153,10 @@ void SL_FN(sl_dice_sums)(const sl_dice_row *r, double sums[3]) {
 /* The reference's gradient of element i. */
 static void dice_grad_reference(const sl_dice_row *r, int64_t i) {
   sl_dice_row s = *r;
-  s.x += i;
-  s.y += i;
+  s.x = sl_elem_at(s.x, i, s.xt);
+  s.y = sl_elem_at(s.y, i, s.yt);
   s.mask = NULL;
-  s.grad += i;
+  s.grad = sl_elem_at_w(s.grad, i, s.gt);
   s.len = 1;
   sl_dice_grad__scalar(&s);
 }
@@ -164,7 +164,7 @@ static void dice_grad_reference(const sl_dice_row *r, int64_t i) {
 SL_V void dice_grad_block(const sl_dice_row *r, int64_t i, int64_t n, const int tail,
                           const int fl) {
   vm sel = dice_sel(r, i, n, tail, fl);
-  vf t = DLDN(r->y + i), x = DLDN(r->x + i), h = t, e = x;
+  vf t = DLDT(r->y, i, r->yt), x = DLDT(r->x, i, r->xt), h = t, e = x;
   vm hard = m_none();
   if (fl & DF_LOGITS)
     e = dice_e(x, &hard);
@@ -177,7 +177,7 @@ SL_V void dice_grad_block(const sl_dice_row *r, int64_t i, int64_t n, const int 
     vd ed = d_from(e), q = d_add(d_set1(1.0), ed);
     g = d_mul(g, d_div(ed, d_mul(q, q)));
   }
-  DSTN(r->grad + i, v_keep(sel, d_to_f(g)));
+  DSTT(r->grad, i, v_keep(sel, d_to_f(g)), r->gt);
   if (fl & DF_LOGITS) {
     hard = m_and(sel, hard);
     if (m_any(hard))
@@ -237,9 +237,9 @@ SL_V vd dmc_get(const float *p, const float *q, int64_t j) {
 /* The reference's pixel i (gradient pass). */
 static void dmc_reference(const sl_dice_mc_row *r, int64_t i) {
   sl_dice_mc_row s = *r;
-  s.x += i;
+  s.x = sl_elem_at(s.x, i, s.xt);
   s.cls += i;
-  s.grad += i;
+  s.grad = sl_elem_at_w(s.grad, i, s.gt);
   s.len = 1;
   sl_dice_mc__scalar(&s);
 }
@@ -308,7 +308,7 @@ SL_V void dmc_segment(const sl_dice_mc_row *r, const sl_ce_row *cr, ce_seg *sg, 
   const int64_t S2 = S & ~(int64_t)(SL_W - 1);
   for (int64_t c = 0; c < C; c++) {
     const float *ep = sg->xs + c * ps;
-    float *gp = r->grad + c * cs + i0;
+    const int64_t o = c * cs + i0; /* the plane's segment in r->grad */
     const vf cv = v_set1((float)c);
     const vd a = d_set1(r->ab[2 * c]), b = d_set1(r->ab[2 * c + 1]);
     for (int64_t j = 0; j < S; j += SL_W) {
@@ -317,9 +317,9 @@ SL_V void dmc_segment(const sl_dice_mc_row *r, const sl_ce_row *cr, ce_seg *sg, 
       vd g = d_add(a, d_sel(v_eq(v_load(dg->cf + j), cv), b, d_zero()));
       vf v = v_keep(cnt, d_to_f(d_mul(p, d_sub(g, dmc_get(dg->sh, dg->sl, j)))));
       if (j < S2)
-        v_store(gp + j, v);
+        v_store_t(r->grad, o + j, v, r->gt);
       else
-        v_storen(gp + j, v, S - j);
+        v_storen_t(r->grad, o + j, v, S - j, r->gt);
     }
   }
   for (int64_t h = 0; h < nh; h++)
@@ -340,7 +340,7 @@ void SL_FN(sl_dice_mc)(const sl_dice_mc_row *r) {
   ce_ws *ws = r->ws;
   ce_seg sg = {ws->scr, S + CE_PAD, ws->cls, ws->pix[0], ws->pix[1], NULL, NULL, NULL, NULL};
   dmc_seg dg = {ws->pix[2], ws->pix[3], ws->pix[4], ws->pix[5], ws->pix[6], ws->hard};
-  sl_ce_row cr = {.x = r->x, .cstride = r->cstride, .classes = C, .len = r->len};
+  sl_ce_row cr = {.x = r->x, .xt = r->xt, .cstride = r->cstride, .classes = C, .len = r->len};
   for (int64_t i0 = 0; i0 < r->len; i0 += S) {
     int64_t len = r->len - i0 < S ? r->len - i0 : S;
     cr.x = r->x; /* ce_pass1 indexes from the run's start */
@@ -348,7 +348,7 @@ void SL_FN(sl_dice_mc)(const sl_dice_mc_row *r) {
   }
 }
 
-#undef DLDN
-#undef DSTN
+#undef DLDT
+#undef DSTT
 
 #endif /* SL_GENERIC_DICE_H */

@@ -35,7 +35,9 @@ void sl_dice_sums__scalar(const sl_dice_row *r, double sums[3]) {
   for (int64_t i = 0; i < r->len; i++) {
     if (r->mask && !r->mask[i])
       continue;
-    double p = r->logits ? sig((double)r->x[i]) : (double)r->x[i], t = (double)r->y[i];
+    double p = r->logits ? sig((double)sl_elem_get(r->x, i, r->xt))
+                         : (double)sl_elem_get(r->x, i, r->xt),
+           t = (double)sl_elem_get(r->y, i, r->yt);
     i_ += r->l1 ? fabs(p - t) : p * t;
     p_ += p;
     t_ += t;
@@ -50,20 +52,21 @@ void sl_dice_sums__scalar(const sl_dice_row *r, double sums[3]) {
 void sl_dice_grad__scalar(const sl_dice_row *r) {
   for (int64_t i = 0; i < r->len; i++) {
     if (r->mask && !r->mask[i]) {
-      r->grad[i] = 0.0f;
+      sl_elem_put(r->grad, i, 0.0f, r->gt);
       continue;
     }
-    double t = (double)r->y[i], h = t;
+    double t = (double)sl_elem_get(r->y, i, r->yt), h = t;
     if (r->l1) {
-      double p = r->logits ? sig((double)r->x[i]) : (double)r->x[i];
+      double p = r->logits ? sig((double)sl_elem_get(r->x, i, r->xt))
+                           : (double)sl_elem_get(r->x, i, r->xt);
       h = p < t ? 1.0 : p == t ? 0.5 : 0.0;
     }
     double g = r->a + r->b * h;
     if (r->logits) {
-      double e = exp(-fabs((double)r->x[i]));
+      double e = exp(-fabs((double)sl_elem_get(r->x, i, r->xt)));
       g *= e / ((1.0 + e) * (1.0 + e));
     }
-    r->grad[i] = (float)g;
+    sl_elem_put(r->grad, i, (float)g, r->gt);
   }
 }
 
@@ -73,27 +76,26 @@ void sl_dice_grad__scalar(const sl_dice_row *r) {
 void sl_dice_mc__scalar(const sl_dice_mc_row *r) {
   const int64_t C = r->classes, cs = r->cstride;
   for (int64_t i = 0; i < r->len; i++) {
-    const float *x = r->x + i;
     const int32_t t = r->cls[i];
     if (t < 0) {
       for (int64_t c = 0; r->grad && c < C; c++)
-        r->grad[c * cs + i] = 0.0f;
+        sl_elem_put(r->grad, c * cs + i, 0.0f, r->gt);
       continue;
     }
     double m = -INFINITY, s = 0.0;
     int nan = 0;
     for (int64_t c = 0; c < C; c++) {
-      double v = (double)x[c * cs];
+      double v = (double)sl_elem_get(r->x, c * cs + i, r->xt);
       nan |= isnan(v);
       m = v > m ? v : m;
     }
     if (nan)
       m = NAN;
     for (int64_t c = 0; c < C; c++)
-      s += exp((double)x[c * cs] - m);
+      s += exp((double)sl_elem_get(r->x, c * cs + i, r->xt) - m);
     if (!r->grad) {
       for (int64_t c = 0; c < C; c++) {
-        double p = exp((double)x[c * cs] - m) / s;
+        double p = exp((double)sl_elem_get(r->x, c * cs + i, r->xt) - m) / s;
         r->sums[3 * c + 0] += c == t ? p : 0.0;
         r->sums[3 * c + 1] += p;
       }
@@ -102,11 +104,12 @@ void sl_dice_mc__scalar(const sl_dice_mc_row *r) {
     }
     double sg = 0.0; /* sum_k p_k G_k */
     for (int64_t c = 0; c < C; c++)
-      sg += exp((double)x[c * cs] - m) / s * (r->ab[2 * c] + (c == t ? r->ab[2 * c + 1] : 0.0));
+      sg += exp((double)sl_elem_get(r->x, c * cs + i, r->xt) - m) / s *
+            (r->ab[2 * c] + (c == t ? r->ab[2 * c + 1] : 0.0));
     for (int64_t c = 0; c < C; c++) {
-      double p = exp((double)x[c * cs] - m) / s;
+      double p = exp((double)sl_elem_get(r->x, c * cs + i, r->xt) - m) / s;
       double gc = r->ab[2 * c] + (c == t ? r->ab[2 * c + 1] : 0.0);
-      r->grad[c * cs + i] = (float)(p * (gc - sg));
+      sl_elem_put(r->grad, c * cs + i, (float)(p * (gc - sg)), r->gt);
     }
   }
 }
