@@ -11,6 +11,9 @@
 
 #include "generic/common.h"
 
+/* SL_CVT_OUT_ONLY: sl_cvt_out alone (src/avx512/cvt_bf16.c, whose input conversion would be
+ * the AVX-512 one again) */
+#if !defined(SL_CVT_OUT_ONLY)
 /* input: src, n 2-byte elements of type t; output: dst[0 .. n) as float (exact) */
 void SL_FN(sl_cvt_in)(float *dst, const void *src, int64_t n, sl_dtype t) {
   const uint16_t *h = src;
@@ -25,6 +28,7 @@ void SL_FN(sl_cvt_in)(float *dst, const void *src, int64_t n, sl_dtype t) {
   if (i < n)
     v_storen(dst + i, v_loadn_h(h + i, n - i, t), n - i);
 }
+#endif
 
 /* input: src[0 .. n); output: dst, n 2-byte elements of type t (rounded to nearest even);
  * stream: non-temporal stores from the first aligned element on (ordinary ones before it and
