@@ -7,12 +7,14 @@
  * -mavx512bf16 (Makefile: AVX512_BF16_FLAGS), and it holds this function alone, so no
  * AVX512_BF16 instruction can run on a CPU without it. float16 converts as in sl_cvt_out__avx512.
  */
-#if !defined(__AVX512BF16__)
-#error "src/avx512/cvt_bf16.c needs -mavx512bf16 (the Makefile's AVX512_BF16_FLAGS)"
-#endif
-
 #include "avx512/vec.h"
 #include "kernels.h"
+
+/* (a compile-time check, not #error: `gcc -MM` of scripts/include-graph.py reads this file
+ * without the flag) */
+#if !defined(__AVX512BF16__)
+_Static_assert(0, "src/avx512/cvt_bf16.c needs -mavx512bf16 (the Makefile's AVX512_BF16_FLAGS)");
+#endif
 
 #undef SL_SUFFIX
 #define SL_SUFFIX       avx512bf16
