@@ -13,8 +13,8 @@
 #   make NEON_SIMDE=1 test ISA=neon     NEON kernels on x86 through SIMDe, in build/simde/
 #
 # ISA flags go on the files of that ISA only (AVX2_FLAGS for src/avx2/*.c, AVX512_FLAGS for
-# src/avx512/*.c): baseline code never contains an instruction the CPU may lack. No LTO, no
-# -ffast-math, no -march=native.
+# src/avx512/*.c, AVX512_BF16_FLAGS for src/avx512/kernels_bf16.c alone): baseline code never
+# contains an instruction the CPU may lack. No LTO, no -ffast-math, no -march=native.
 # Topic makefiles in mk/ (benchmarks, sanitizers, NEON/SIMDe, fuzzing, ...) are included at the end.
 
 .DEFAULT_GOAL := all
@@ -82,9 +82,13 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 # Per-ISA flags, on those files only.
 AVX2_FLAGS := -mavx2 -mfma -mf16c
 AVX512_FLAGS := -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx2 -mfma -mf16c
+# AVX512_BF16 (VCVTNEPS2BF16) on the one object of the AVX-512 kernels that round bfloat16 with
+# it, which run only where CPUID reports it (src/avx512/kernels_bf16.c, dispatch.c)
+AVX512_BF16_FLAGS := $(AVX512_FLAGS) -mavx512bf16
 # KERNEL_EXTRA_CFLAGS: on the SIMD kernel objects only (the fuzz builds, mk/fuzz.mk)
 $(BUILD)/obj/src/avx2/%.o: ISAFLAGS := $(AVX2_FLAGS) $(KERNEL_EXTRA_CFLAGS)
 $(BUILD)/obj/src/avx512/%.o: ISAFLAGS := $(AVX512_FLAGS) $(KERNEL_EXTRA_CFLAGS)
+$(BUILD)/obj/src/avx512/kernels_bf16.o: ISAFLAGS := $(AVX512_BF16_FLAGS) $(KERNEL_EXTRA_CFLAGS)
 $(BUILD)/obj/src/neon/%.o: ISAFLAGS := $(KERNEL_EXTRA_CFLAGS)
 
 $(BUILD)/obj/%.o: %.c

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * cpu_x86.c - x86 feature detection for the AVX2 and AVX-512 kernels.
+ * cpu_x86.c - x86 feature detection for the AVX2 and AVX-512 kernels (and AVX-512's bfloat16
+ * conversion, src/avx512/kernels_bf16.c).
  *
  * An ISA is usable only when the CPU reports it (CPUID) AND the OS saves its registers across
  * context switches (CPUID.OSXSAVE, then XGETBV(0) with the matching XCR0 state bits set).
@@ -27,6 +28,19 @@ static unsigned leaf7_ebx(void) {
   return b;
 }
 
+/* CPUID leaf 7 subleaf 1 EAX, or 0 when the CPU has no such subleaf (leaf 7 subleaf 0 EAX is
+ * the largest subleaf). */
+static unsigned leaf7_1_eax(void) {
+  unsigned int a, b, c, d;
+  if (__get_cpuid_max(0, 0) < 7)
+    return 0;
+  __cpuid_count(7, 0, a, b, c, d);
+  if (a < 1)
+    return 0;
+  __cpuid_count(7, 1, a, b, c, d);
+  return a;
+}
+
 int sl_cpu_has_avx2_fma(void) {
   unsigned int a, b, c, d;
   if (!__get_cpuid(1, &a, &b, &c, &d))
@@ -51,11 +65,20 @@ int sl_cpu_has_avx512(void) {
     return 0;
   return (xgetbv0() & 0xE6) == 0xE6;
 }
+
+/* AVX512_BF16 (CPUID.(EAX=7,ECX=1):EAX bit 5: VCVTNEPS2BF16 and the BF16 dot products) on top
+ * of everything sl_cpu_has_avx512 checks, the OS state included. */
+int sl_cpu_has_avx512_bf16(void) {
+  return sl_cpu_has_avx512() && (leaf7_1_eax() & (1u << 5)) != 0;
+}
 #else
 int sl_cpu_has_avx2_fma(void) {
   return 0;
 }
 int sl_cpu_has_avx512(void) {
+  return 0;
+}
+int sl_cpu_has_avx512_bf16(void) {
   return 0;
 }
 #endif

@@ -8,6 +8,7 @@
  * available ISAs. The default is the first available ISA in preference order (avx512, avx2,
  * neon, scalar), not the highest sl_isa value: values are appended, preferences are not.
  * sl_isa_set() replaces it atomically; a call already running keeps the table it started with.
+ * Features within an ISA choose among that ISA's tables (table_of: AVX-512 with AVX512_BF16).
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -20,6 +21,15 @@ static const char *const isa_names[SL_ISA_COUNT_] = {"scalar", "avx2", "neon", "
 /* Default choice, best first (scalar, always available, is the fallback). */
 static const sl_isa preference[] = {SL_ISA_AVX512, SL_ISA_AVX2, SL_ISA_NEON};
 
+/* 0: SL_ISA_AVX512 takes the portable table as on a CPU without AVX512_BF16 (sl__avx512_bf16_allow,
+ * the tests' hook) */
+static atomic_int avx512_bf16_allowed = 1;
+
+/* The table of an ISA the CPU can run, NULL for another. SL_ISA_AVX512's is one of two tables
+ * with the same kernels: with AVX512_BF16 the one whose bfloat16 output conversion is
+ * VCVTNEPS2BF16 (sl_kernels_avx512_bf16: equal results, fewer instructions). float16 needs no
+ * second table: AVX-512F's VCVTPS2PH / VCVTPH2PS convert 16 lanes already, as AVX512-FP16's
+ * VCVTPS2PHX / VCVTPH2PSX would (src/avx512/vec.h). */
 static const sl_kernels *table_of(sl_isa isa) {
   switch (isa) {
   case SL_ISA_SCALAR:
@@ -34,7 +44,12 @@ static const sl_kernels *table_of(sl_isa isa) {
 #endif
 #if defined(SL_BUILD_AVX512)
   case SL_ISA_AVX512:
-    return sl_cpu_has_avx512() ? &sl_kernels_avx512 : NULL;
+    if (!sl_cpu_has_avx512())
+      return NULL;
+    return atomic_load_explicit(&avx512_bf16_allowed, memory_order_relaxed) &&
+                   sl_cpu_has_avx512_bf16()
+               ? &sl_kernels_avx512_bf16
+               : &sl_kernels_avx512;
 #endif
   default:
     return NULL;
@@ -101,6 +116,10 @@ sl_status sl_isa_set(sl_isa isa) {
     return SL_ERR_ISA_UNAVAILABLE;
   atomic_store_explicit(&active_table, k, memory_order_release);
   return SL_OK;
+}
+
+void sl__avx512_bf16_allow(int allow) {
+  atomic_store_explicit(&avx512_bf16_allowed, allow != 0, memory_order_relaxed);
 }
 
 void sl__kernels_use(const sl_kernels *k) {

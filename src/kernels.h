@@ -234,6 +234,10 @@ extern const sl_kernels sl_kernels_neon;
 #endif
 #if defined(SL_BUILD_AVX512)
 extern const sl_kernels sl_kernels_avx512;
+/* The AVX-512 kernels with AVX512_BF16's bfloat16 rounding (VCVTNEPS2BF16 in every bf16
+ * store: src/avx512/kernels_bf16.c), the same results bit for bit; dispatch.c gives it for
+ * SL_ISA_AVX512 when the CPU has AVX512_BF16. */
+extern const sl_kernels sl_kernels_avx512_bf16;
 #endif
 
 /* The active table (dispatch.c): filled once, thread-safely, at first use. */
@@ -241,11 +245,16 @@ const sl_kernels *sl_kernels_active(void);
 /* Makes k the active table (not exported from the shared library): sl-bench's pattern floor
  * (bench/pattern_*.c, generic/table.h's SL_PATTERN); sl_isa_set() restores a real one. */
 void sl__kernels_use(const sl_kernels *k);
+/* 0: SL_ISA_AVX512 means the portable table sl_kernels_avx512 even where the CPU has AVX512_BF16,
+ * from the next choice of the table on (sl_isa_set, or the first use); 1 (the default): the
+ * detected one. Not exported: the tests' view of a CPU without AVX512_BF16 (tests/test_dtype.c). */
+void sl__avx512_bf16_allow(int allow);
 
 /* CPU feature detection (cpu_x86.c, cpu_arm.c; each returns 0 for the ISAs of the other
  * architecture): 1 when the CPU and OS can run that ISA's kernels. Called once by dispatch.c. */
-int sl_cpu_has_avx2_fma(void); /* AVX2, FMA, F16C; XCR0 & 0x6 == 0x6 */
-int sl_cpu_has_avx512(void);   /* AVX-512 F+BW+DQ+VL, AVX2, FMA; XCR0 & 0xE6 == 0xE6 */
+int sl_cpu_has_avx2_fma(void);    /* AVX2, FMA, F16C; XCR0 & 0x6 == 0x6 */
+int sl_cpu_has_avx512(void);      /* AVX-512 F+BW+DQ+VL, AVX2, FMA; XCR0 & 0xE6 == 0xE6 */
+int sl_cpu_has_avx512_bf16(void); /* sl_cpu_has_avx512 and AVX512_BF16 (CPUID.7.1:EAX bit 5) */
 int sl_cpu_has_neon(void);
 
 #endif /* SL_KERNELS_H */

@@ -3,11 +3,14 @@
  * test_dtype.c - bfloat16 and float16 tensors (sl_options.input_dtype, target_dtype,
  * weight_dtype, grad_f32).
  *
- * Conversions (the active ISA's sl_cvt_in / sl_cvt_out and the scalar reference's): every one
- * of the 65536 bit patterns of each type converts to the float of the same value and back to
- * itself; the midpoint between two neighbours rounds to the even one, a float ulp either side to
- * the nearer one; infinities, NaN (NaN for NaN) and float16's overflow and underflow edges.
- * Values are decoded here with ldexp from the bits, independently of the library.
+ * Conversions (sl_cvt_in / sl_cvt_out of the scalar reference, the active table and every SIMD
+ * table this CPU runs, AVX512_BF16's included): every one of the 65536 bit patterns of each type
+ * converts to the float of the same value and back to itself; the midpoint between two
+ * neighbours rounds to the even one, a float ulp either side to the nearer one; infinities, NaN
+ * (NaN for NaN) and float16's overflow and underflow edges. Values are decoded here with ldexp
+ * from the bits, independently of the library. Every table against the reference at every length
+ * 0..67, misaligned, streamed or not, with and without DAZ + FTZ; the AVX-512 table dispatch picks
+ * with and without AVX512_BF16 (all 2^32 floats: make test-exhaustive-cvt).
  * Losses: a call on 2-byte tensors gives the float32 call on their (exact) float values (the
  * kernels convert at their loads and stores, over the float32 call's runs): the same NONE map,
  * loss, count, normaliser and loss sum bit for bit, and the gradient that call's gradient rounded
@@ -21,6 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <xmmintrin.h> /* MXCSR */
+#endif
 
 #include "dice_ref.h"
 #include "harness.h"
@@ -109,14 +115,197 @@ static int conversions(const sl_kernels *k, sl_dtype t, const char *isa) {
   return fails;
 }
 
+/* The conversion tables to test against the scalar reference: the active one and every SIMD
+ * table of the build this CPU runs, AVX-512's with AVX512_BF16 included (dispatch.c gives it for
+ * SL_ISA_AVX512 where the CPU has it), each once. Returns their number; names in names[]. */
+enum { MAX_TABLES = 5 };
+static int tables_here(const sl_kernels *tabs[MAX_TABLES], const char *names[MAX_TABLES]) {
+  int n = 0;
+  const sl_kernels *cand[MAX_TABLES] = {sl_kernels_active()};
+  const char *cname[MAX_TABLES] = {"active"};
+  int nc = 1;
+#if defined(SL_BUILD_AVX2)
+  if (sl_isa_available(SL_ISA_AVX2))
+    cand[nc] = &sl_kernels_avx2, cname[nc++] = "avx2";
+#endif
+#if defined(SL_BUILD_AVX512)
+  if (sl_isa_available(SL_ISA_AVX512))
+    cand[nc] = &sl_kernels_avx512, cname[nc++] = "avx512 (portable bf16)";
+  if (sl_cpu_has_avx512_bf16())
+    cand[nc] = &sl_kernels_avx512_bf16, cname[nc++] = "avx512 + AVX512_BF16";
+#endif
+#if defined(SL_BUILD_NEON)
+  if (sl_isa_available(SL_ISA_NEON))
+    cand[nc] = &sl_kernels_neon, cname[nc++] = "neon";
+#endif
+  for (int i = 0; i < nc; i++) {
+    int seen = 0;
+    for (int j = 0; j < n; j++)
+      seen |= tabs[j] == cand[i];
+    if (!seen)
+      tabs[n] = cand[i], names[n++] = cname[i];
+  }
+  return n;
+}
+
 Test(dtype, conversions) {
-  const sl_kernels *k = sl_kernels_active();
+  const sl_kernels *tabs[MAX_TABLES];
+  const char *names[MAX_TABLES];
+  const int nt = tables_here(tabs, names);
   int fails = 0;
   for (int t = SL_DTYPE_BF16; t <= SL_DTYPE_F16; t++) {
     fails += conversions(&sl_kernels_scalar, (sl_dtype)t, "scalar");
-    fails += conversions(k, (sl_dtype)t, sl_isa_name(sl_isa_active()));
+    for (int i = 0; i < nt; i++)
+      fails += conversions(tabs[i], (sl_dtype)t, names[i]);
   }
   cr_assert(fails == 0, "%d conversion failures", fails);
+}
+
+/* A float that exercises the conversions: subnormals (which VCVTNEPS2BF16 alone flushes),
+ * halfway cases of both types, NaN (quiet and signalling, both signs), infinities, float16's
+ * overflow and underflow edges, or any bit pattern. */
+static float hard_float(t_rng *r) {
+  uint32_t u = (uint32_t)t_rng_u64(r);
+  switch (t_rng_int(r, 0, 8)) {
+  case 0: /* subnormal or zero */
+    u &= 0x807fffffu;
+    break;
+  case 1: /* a bfloat16 tie or a float ulp off it */
+    u = (u & 0xffff0000u) | (uint32_t)(0x8000 + t_rng_int(r, -1, 2));
+    break;
+  case 2: /* a float16 tie or a float ulp off it, normal or subnormal in float16 */
+    u = (uint32_t)t_rng_int(r, 0x33000000, 0x47800000) | (u & 0x80000000u);
+    u = (u & ~0x1fffu) | (uint32_t)(0x1000 + t_rng_int(r, -1, 2));
+    break;
+  case 3: /* NaN, infinity */
+    u |= 0x7f800000u;
+    break;
+  case 4: /* around float16's largest finite and the smallest normal bfloat16 */
+    u = (u & 0x80000000u) | (uint32_t)(t_rng_u64(r) & 1 ? 0x477fe000 + t_rng_int(r, 0, 0x4000)
+                                                        : 0x007f0000 + t_rng_int(r, 0, 0x20000));
+    break;
+  default: /* any */
+    break;
+  }
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+/* x86: mode 1 sets MXCSR's DAZ and FTZ, as a caller may have them (PyTorch's
+ * set_flush_denormal); csr_set returns the MXCSR to restore. Elsewhere mode 0 only. */
+#if defined(__x86_64__)
+enum { CSR_MODES = 2 };
+static unsigned csr_set(int mode) {
+  const unsigned was = _mm_getcsr();
+  _mm_setcsr(mode ? was | 0x8040u : was);
+  return was;
+}
+static void csr_restore(unsigned was) {
+  _mm_setcsr(was);
+}
+#else
+enum { CSR_MODES = 1 };
+static unsigned csr_set(int mode) {
+  (void)mode;
+  return 0;
+}
+static void csr_restore(unsigned was) {
+  (void)was;
+}
+#endif
+
+/* Every table against the scalar reference on the paths of generic/convert.h: every length
+ * 0..67 (vector bodies, tails, none), source and destination 0..15 elements off a 64-byte
+ * boundary, streamed and not, on x86 with and without DAZ + FTZ (the conversions must not depend
+ * on them); outputs bit for bit (a NaN: any NaN, kernels.h), nothing written outside [0, n). */
+Test(dtype, conversion_paths) {
+  const sl_kernels *tabs[MAX_TABLES];
+  const char *names[MAX_TABLES];
+  const int nt = tables_here(tabs, names);
+  enum { MAXN = 67, OFF = 16, GUARD = 8, CAP = MAXN + OFF + 2 * GUARD };
+  float *src = aligned_alloc(64, 128 * sizeof(float)), *fin = t_alloc(CAP * sizeof(float)),
+        *fwant = t_alloc(CAP * sizeof(float));
+  uint16_t *hin = aligned_alloc(64, 128 * sizeof(uint16_t)),
+           *out = aligned_alloc(64, 128 * sizeof(uint16_t)), want[MAXN];
+  cr_assert(src && hin && out);
+  t_rng r = t_rng_seed(7900);
+  int fails = 0;
+  for (int k = 0; k < nt; k++)
+    for (int t = SL_DTYPE_BF16; t <= SL_DTYPE_F16; t++)
+      for (int n = 0; n <= MAXN; n++)
+        for (int off = 0; off < OFF; off++)
+          for (int mode = 0; mode < 2 * CSR_MODES; mode++) {
+            const int stream = mode & 1, csr = mode >> 1;
+            const sl_dtype dt = (sl_dtype)t;
+            const int so = (off * 7 + n) % OFF; /* source offset, varied against off */
+            for (int i = 0; i < n; i++)
+              src[so + i] = hard_float(&r);
+            for (int i = 0; i < 128; i++)
+              out[i] = 0xdead;
+            const unsigned was = csr_set(csr);
+            tabs[k]->cvt_out(out + GUARD + off, src + so, n, dt, stream);
+            csr_restore(was);
+            sl_kernels_scalar.cvt_out(want, src + so, n, dt, 0);
+            int bad = 0;
+            for (int i = 0; i < 128; i++) {
+              const int j = i - GUARD - off;
+              bad |= j >= 0 && j < n ? !same_value(out[i], want[j], dt) : out[i] != 0xdead;
+            }
+            /* input: n 2-byte patterns from off elements past the boundary into so floats */
+            for (int i = 0; i < n; i++)
+              hin[off + i] = (uint16_t)t_rng_u64(&r);
+            for (int i = 0; i < CAP; i++)
+              fin[i] = 12345.0f;
+            const unsigned was_in = csr_set(csr);
+            tabs[k]->cvt_in(fin + GUARD + so, hin + off, n, dt);
+            csr_restore(was_in);
+            sl_kernels_scalar.cvt_in(fwant, hin + off, n, dt);
+            for (int i = 0; i < CAP; i++) {
+              const int j = i - GUARD - so;
+              bad |= j >= 0 && j < n ? !(memcmp(&fin[i], &fwant[j], sizeof(float)) == 0 ||
+                                         (isnan(fin[i]) && isnan(fwant[j])))
+                                     : fin[i] != 12345.0f;
+            }
+            if (bad && fails++ < 10)
+              cr_log_info("%s dtype %d: n %d, offsets %d / %d, stream %d, DAZ + FTZ %d: differs "
+                          "from scalar or writes outside",
+                          names[k], t, n, off, so, stream, csr);
+          }
+  free(src), free(fin), free(fwant), free(hin), free(out);
+  cr_assert(fails == 0, "%d conversion path failures", fails);
+}
+
+/* dispatch.c: SL_ISA_AVX512 takes the AVX512_BF16 table exactly where the CPU has AVX512_BF16,
+ * and without it (sl__avx512_bf16_allow(0): the view of a CPU that lacks it) the portable one,
+ * which then converts as the reference does. */
+Test(dtype, avx512_bf16_dispatch) {
+#if defined(SL_BUILD_AVX512)
+  if (!sl_isa_available(SL_ISA_AVX512)) {
+    cr_log_info("no AVX-512 here: nothing to check");
+    return;
+  }
+  const sl_isa start = sl_isa_active();
+  sl__avx512_bf16_allow(0);
+  sl_status s0 = sl_isa_set(SL_ISA_AVX512);
+  const sl_kernels *portable = sl_kernels_active();
+  int fails = conversions(portable, SL_DTYPE_BF16, "avx512 without AVX512_BF16");
+  sl__avx512_bf16_allow(1);
+  sl_status s1 = sl_isa_set(SL_ISA_AVX512);
+  const sl_kernels *detected = sl_kernels_active();
+  sl_isa_set(start);
+  cr_expect(s0 == SL_OK && s1 == SL_OK);
+  cr_expect(portable == &sl_kernels_avx512);
+  cr_expect(detected == (sl_cpu_has_avx512_bf16() ? &sl_kernels_avx512_bf16 : &sl_kernels_avx512),
+            "AVX512_BF16 %d: the wrong AVX-512 table", sl_cpu_has_avx512_bf16());
+  cr_expect(sl_kernels_avx512_bf16.isa == SL_ISA_AVX512);
+  cr_expect(fails == 0);
+  cr_log_info("AVX512_BF16 %s: SL_ISA_AVX512 rounds bfloat16 with %s",
+              sl_cpu_has_avx512_bf16() ? "present" : "absent",
+              detected == &sl_kernels_avx512_bf16 ? "VCVTNEPS2BF16" : "integer rounding");
+#else
+  cr_log_info("not an x86-64 build: no AVX-512 tables");
+#endif
 }
 
 /* ---- losses ---------------------------------------------------------------------------------- */
@@ -230,7 +419,7 @@ static int run_case(const t_spec *sp, const dt_case *d) {
   return bad;
 }
 
-Test(dtype, losses_equal_the_float_call_on_the_same_values) {
+static int loss_cases(void) {
   static const t_op ops[] = {T_BCE_PROB, T_BCE_LOGITS,    T_SIGMOID_FOCAL,
                              T_CE,       T_SOFTMAX_FOCAL, T_CE_PROB};
   static const sl_shape shapes[] = {{2, 3, 9, 37}, {1, 21, 16, 70}, {3, 1, 5, 300}};
@@ -262,6 +451,22 @@ Test(dtype, losses_equal_the_float_call_on_the_same_values) {
                      logits && v % 2 == 1};
         fails += run_case(&sp, &d);
       }
+  return fails;
+}
+
+Test(dtype, losses_equal_the_float_call_on_the_same_values) {
+  int fails = loss_cases();
+#if defined(SL_BUILD_AVX512)
+  /* AVX-512 with AVX512_BF16 (its table's bfloat16 stores round with VCVTNEPS2BF16): the
+   * portable AVX-512 table too */
+  if (sl_isa_active() == SL_ISA_AVX512 && sl_cpu_has_avx512_bf16()) {
+    sl__avx512_bf16_allow(0);
+    sl_isa_set(SL_ISA_AVX512);
+    fails += loss_cases();
+    sl__avx512_bf16_allow(1);
+    sl_isa_set(SL_ISA_AVX512);
+  }
+#endif
   cr_assert(fails == 0);
 }
 

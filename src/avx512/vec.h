@@ -288,22 +288,45 @@ SL_V double d_hsum(vd a) {
 
 /* ---- 2-byte element types (sl_dtype bf16, f16: generic/convert.h) ---------------------------
  * As src/avx2/vec.h's, on 16 lanes: VCVTPH2PS / VCVTPS2PH (rounding in the instruction) for
- * f16, shifts and VPMOVDW for bf16, masked moves for the tails. */
+ * f16, shifts and VPMOVDW for bf16, masked moves for the tails. Compiled with -mavx512bf16
+ * (src/avx512/kernels_bf16.c, the table for CPUs with AVX512_BF16), bf16 output rounds with
+ * VCVTNEPS2BF16. AVX512-FP16 adds nothing here: its VCVTPS2PHX rounds 16 floats to float16 as
+ * AVX-512F's VCVTPS2PH does (same result, one instruction either way), and VCVTPH2PSX widens as
+ * VCVTPH2PS; neither is used. Loads of bf16 stay a widening shift: AVX512_BF16 has no widening
+ * conversion (_mm512_cvtpbh_ps is this shift). */
 SL_V vf v_load_h(const uint16_t *p, sl_dtype t) {
   __m256i h = _mm256_loadu_si256((const __m256i *)p);
   if (t == SL_DTYPE_BF16)
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
   return _mm512_cvtph_ps(h);
 }
-SL_V __m256i h_bits(vf v, sl_dtype t) {
-  if (t == SL_DTYPE_F16)
-    return _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+/* bf16 bits of 16 floats: nearest even by integer rounding, NaN quieted (as the reference) */
+SL_V __m256i bf16_bits(vf v) {
   __m512i u = _mm512_castps_si512(v);
   __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
   __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff)));
   __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
   r = _mm512_mask_or_epi32(r, nan, u, _mm512_set1_epi32(0x400000));
   return _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16));
+}
+SL_V __m256i h_bits(vf v, sl_dtype t) {
+  if (t == SL_DTYPE_F16)
+    return _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#if defined(__AVX512BF16__)
+  /* VCVTNEPS2BF16 rounds as bf16_bits (nearest even, NaN quieted with the same bits) but takes a
+   * subnormal float as a signed zero, whatever MXCSR says: those lanes (exponent field 0,
+   * significand not), rare, from bf16_bits (tests/exhaustive/cvt_out.c: all 2^32 floats). Found
+   * by integer tests: VFPCLASSPS would miss them under MXCSR.DAZ. */
+  const __m512i u = _mm512_castps_si512(v);
+  __m256i r = (__m256i)_mm512_cvtneps_pbh(v);
+  __mmask16 sub = _mm512_mask_test_epi32_mask(
+      _mm512_testn_epi32_mask(u, _mm512_set1_epi32(0x7f800000)), u, _mm512_set1_epi32(0x7fffff));
+  if (__builtin_expect(sub != 0, 0))
+    r = _mm256_mask_blend_epi16(sub, r, bf16_bits(v));
+  return r;
+#else
+  return bf16_bits(v);
+#endif
 }
 SL_V void v_store_h(uint16_t *p, vf v, sl_dtype t) {
   _mm256_storeu_si256((__m256i *)p, h_bits(v, t));
