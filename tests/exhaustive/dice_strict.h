@@ -90,7 +90,15 @@ static void dice_strict_binary(int iters, const int *ran, float *const *buf, uin
             if (l1 && urand() < 0.1) /* t == p: the step's midpoint h = 1/2 */
               y[i] = lg ? (float)(1.0 / (1.0 + exp(-(double)x[i]))) : x[i];
           }
-          sl_dice_row r = {x, y, hasm ? mask : NULL, g1, ds_const(), ds_const(), lg, l1, w};
+          sl_dice_row r = {.x = x,
+                           .y = y,
+                           .mask = hasm ? mask : NULL,
+                           .grad = g1,
+                           .a = ds_const(),
+                           .b = ds_const(),
+                           .logits = lg,
+                           .l1 = l1,
+                           .len = w};
           if (urand() < 0.3) /* a + b t cancelling at the row's first target */
             r.a = -r.b * (double)y[0];
           double s1[3] = {0, 0, 0}, abs_s[3] = {0, 0, 0};
@@ -179,7 +187,8 @@ static void dice_strict_mc(int iters, const int *ran, float *const *buf) {
           }
           for (int c = 0; c < 2 * C; c++)
             ab[c] = ds_const();
-          sl_dice_mc_row r = {x, cls, NULL, ab, NULL, cs, C, w, t_ws()};
+          sl_dice_mc_row r = {
+              .x = x, .cls = cls, .ab = ab, .cstride = cs, .classes = C, .len = w, .ws = t_ws()};
           double s1[120] = {0}, s2[120], abs_s[120] = {0};
           r.sums = s1;
           sl_kernels_scalar.dice_mc(&r);

@@ -217,7 +217,8 @@ int main(int argc, char **argv) {
               double abs_sum = 0.0;
               for (int i = 0; i < w; i++) {
                 int sel = !r.mask || r.mask[i];
-                double wi = r.w ? (double)r.w[i] : 1.0, g = r.gmap ? (double)r.gmap[i] : r.gscale;
+                double wi = r.w ? (double)((const float *)r.w)[i] : 1.0,
+                       g = r.gmap ? (double)r.gmap[i] : r.gscale;
                 double li = 0.0;
                 terms_l[i] = !sel      ? 0.0
                              : op == 0 ? ct_bce_prob_loss_terms(x[i], y[i], wi, &li)
