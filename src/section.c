@@ -171,30 +171,32 @@ void sl_write_stats(const sl_job *j, double sum, double norm, int64_t count) {
 
 /* ---- outputs outside the section --------------------------------------------------------- */
 
-static void zero(float *p, int64_t len) {
-  if (p && len > 0)
-    memset(p, 0, (size_t)len * sizeof(float));
-}
-
-/* With non-temporal stores where the kernels stream the rest of the output (x86-64:
- * SSE2 is its baseline; elsewhere memset): a line written partly by streaming and partly by
- * ordinary stores would cost a read-for-ownership and a partial write-combining flush. */
-void sl_zero_out(float *p, int64_t len, int stream) {
+/* Zeroes bytes [0, n) of p (+0 in float32, bfloat16 and float16 alike: all bits 0), with
+ * non-temporal stores where the kernels stream the rest of the output (x86-64: SSE2 is its
+ * baseline; elsewhere memset): a line written partly by streaming and partly by ordinary stores
+ * would cost a read-for-ownership and a partial write-combining flush. */
+static void zero_bytes(void *p, int64_t n, int stream) {
+  if (!p || n <= 0)
+    return;
 #if defined(__SSE2__)
-  if (stream && p && len >= 16) {
-    int64_t i = 0;
-    for (; ((uintptr_t)(p + i) & 15) != 0; i++)
-      p[i] = 0.0f;
-    const __m128 z = _mm_setzero_ps();
-    for (; i + 4 <= len; i += 4)
-      _mm_stream_ps(p + i, z);
-    for (; i < len; i++)
-      p[i] = 0.0f;
+  if (stream && n >= 64) {
+    char *c = p;
+    const int64_t head = (int64_t)((16 - ((uintptr_t)c & 15)) & 15);
+    memset(c, 0, (size_t)head);
+    const __m128i z = _mm_setzero_si128();
+    int64_t i = head;
+    for (; i + 16 <= n; i += 16)
+      _mm_stream_si128((__m128i *)(void *)(c + i), z);
+    memset(c + i, 0, (size_t)(n - i));
     return;
   }
 #endif
   (void)stream;
-  zero(p, len);
+  memset(p, 0, (size_t)n);
+}
+
+void sl_zero_out(float *p, int64_t len, int stream) {
+  zero_bytes(p, len * (int64_t)sizeof(float), stream);
 }
 
 void sl_stream_fence(int stream) {
@@ -208,8 +210,6 @@ void sl_stream_fence(int stream) {
 /* ---- element types ---------------------------------------------------------------------- */
 
 void sl_zero_grad(const sl_job *j, int64_t off, int64_t len, int stream) {
-  if (sl_grad_dtype(j) == SL_DTYPE_F32)
-    sl_zero_out(j->grad + off, len, stream);
-  else if (len > 0) /* +0 in bf16 and f16: all bits 0 */
-    memset((uint16_t *)(void *)j->grad + off, 0, (size_t)len * sizeof(uint16_t));
+  const sl_dtype t = sl_grad_dtype(j);
+  zero_bytes((char *)j->grad + off * sl_dtype_size(t), len * sl_dtype_size(t), stream);
 }
