@@ -835,10 +835,13 @@ def main():
           f"+je = jemalloc retain (LD_PRELOAD {JEMALLOC}, MALLOC_CONF={JEMALLOC_CONF})")
     csv_lines = [CSV_HEADER]
     failures = 0
-    # float32: the implementations agree to 1e-5; bf16 / f16: eager PyTorch's loss (the check's
-    # reference) is itself rounded to the input's dtype and its CE accumulated in it (bf16
-    # CE 8x21x512x512: 4.96875 where the float32 value of the same inputs is 4.887, 1.7% off)
-    loss_rel = 1e-5 if args.dtype == "f32" else 5e-2
+    # float32: the implementations agree with eager PyTorch to 1e-5. bf16 / f16: eager PyTorch
+    # accumulates CE in the input's dtype (bf16 CE 8x21x512x512: 4.96875 where the float32 value
+    # of the same inputs is 4.887; 0.5625 under the mask, about 5% off), so the reference is
+    # torch.compile's loss (Inductor accumulates in float32; the loss itself rounded to the
+    # input's dtype: 2^-8 relative for bf16), eager's where there is no compiled form
+    loss_rel = 1e-5 if args.dtype == "f32" else 1e-2
+    ref_impl = "torch" if args.dtype == "f32" else "compile"
     for mode, title in (("fwd", "forward (no_grad)"), ("fused", "forward + backward")):
         if mode not in args.mode_list:
             continue
@@ -874,7 +877,8 @@ def main():
                         line += f"  {(med('sl-py') - med('sl-C')) * 1e3:+9.3f}ms"
                     else:
                         line += f"  {'-':>11}"
-                ref = res[("torch", allocators[0]) + key]["loss"]
+                ref = (res.get((ref_impl, allocators[0]) + key)
+                       or res[("torch", allocators[0]) + key])["loss"]
                 bad = [label[c] for c, v in zip(cols, vals)
                        if v and abs(v["loss"] - ref) > loss_rel * abs(ref)]
                 failures += bool(bad)
