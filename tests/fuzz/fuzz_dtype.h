@@ -118,6 +118,14 @@ static inline int fz_dt_close(double got, double ref, double tol, int is_float) 
   return fabs(got - ref) <= tol + (is_float ? ct_ulp(fmax(fabs(got), fabs(ref))) : 0.0);
 }
 
+/* every byte of p[0, bytes) is still the canary */
+static inline int fz_untouched_bytes(const void *p, size_t bytes, uint8_t canary) {
+  for (size_t i = 0; i < bytes; i++)
+    if (((const uint8_t *)p)[i] != canary)
+      return 0;
+  return 1;
+}
+
 static inline int fz_same_f32(float a, float b) {
   return memcmp(&a, &b, sizeof a) == 0 || (isnan(a) && isnan(b));
 }

@@ -132,3 +132,81 @@ for target, op, sfocal in (("bce", 0, 0), ("bce_logits", 1, 0), ("sigmoid_focal"
     for i, s in enumerate(seeds):
         with open(os.path.join(d, "dtype%d" % i), "wb") as f:
             f.write(s)
+
+# ---- sl_ce_prob (fuzz_ce_prob.c's own format): element-type seeds ----------------------------
+# Until sl_ce_prob takes 2-byte tensors (FZ_DTYPE_CE_PROB 0) they check SL_ERR_DTYPE; after, the
+# 2-byte call against the float32 one.
+
+
+def ce_prob_seed(rng, n, h, w, c, red, weights, dtypes, grad):
+    """N, H, W, C; logits; distributions; class and pixel weights; no region; options; types"""
+    def val():  # fz_float: an ordinary value (first byte >= 24), 16 bits
+        return bytes([24 + rng.randrange(232), rng.randrange(256), rng.randrange(256)])
+    b = bytearray([n - 1, h - 1, w - 1, c - 1])
+    for _ in range(n * c * h * w):
+        b += val()  # logits
+    b += bytes([1])  # distributions
+    for _ in range(n * h * w):
+        b += bytes([rng.randrange(256)])  # (the one-hot class, unused)
+        for _ in range(c):
+            b += val()
+    for _ in range(c):
+        b += bytes([16 + rng.randrange(240), rng.randrange(256)])  # class weights 0.25 .. 2
+    for _ in range(n * h * w):
+        b += bytes([20 + rng.randrange(236)]) + val() + val()  # pixel weight, grad_map
+    b += bytes([0, 0])  # no boxes, no mask
+    b += bytes([red, 0, 0, weights, weights, 1, 3, 0])  # loss and grad, one thread
+    b += bytes(dtypes) + bytes([grad])
+    assert len(b) <= 4096
+    return bytes(b)
+
+
+d = os.path.join(HERE, "corpus", "ce_prob")
+os.makedirs(d, exist_ok=True)
+rng = random.Random(3000)
+seeds = [
+    ce_prob_seed(rng, 2, 3, 9, 4, 0, 1, [BF16, BF16, BF16], 2),
+    ce_prob_seed(rng, 1, 2, 33, 3, 1, 1, [F16, F16, F16], 2),
+    ce_prob_seed(rng, 1, 4, 7, 5, 2, 0, [BF16, F32, F32], 0),   # in place
+    ce_prob_seed(rng, 2, 1, 13, 2, 0, 1, [F32, F32, F32], 1),   # float32 in place, grad_f32
+    ce_prob_seed(rng, 1, 2, 5, 3, 0, 0, [F16, BF16, F32], 3),   # grad_f32
+    ce_prob_seed(rng, 1, 1, 4, 2, 1, 1, [BAD, F32, F32], 2),    # invalid
+]
+for i, s in enumerate(seeds):
+    with open(os.path.join(d, "dtype%d" % i), "wb") as f:
+        f.write(s)
+
+# ---- Dice (fuzz_dice_common.h): element-type seeds (SL_ERR_DTYPE until FZ_DTYPE_DICE is 1) ------
+
+
+def dice_seed(rng, n, c, h, w, ob, dtypes, grad):
+    """N, C, H, W; p (or logits) and targets 0 / 1; labels; no region; options (ob: reduction,
+    log loss, logits, grad, loss, sums, grad_map bits), valid values; the element types"""
+    b = bytearray([n - 1, c - 1, h - 1, w - 1])
+    for _ in range(n * c * h * w):
+        b += bytes([24 + rng.randrange(232), rng.randrange(256), rng.randrange(256)])  # x
+        b += bytes([rng.randrange(200), rng.randrange(256)])  # t: 0 or 1
+    b += bytes([1])  # ignore_index -100
+    b += bytes(rng.randrange(240) for _ in range(n * h * w))  # labels in [0, C)
+    b += bytes([0])  # no region
+    b += bytes([ob, 0, 0]) + bytes([6, 6, 6, 6, 6])  # Dice (not Tversky); valid constants
+    b += bytes([0] * 8)  # grad_map values (unused)
+    b += bytes(dtypes) + bytes([grad])
+    assert len(b) <= 4096
+    return bytes(b)
+
+
+for target in ("dice", "dice_mc"):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    rng = random.Random(len(target) + 4000)
+    seeds = [
+        dice_seed(rng, 2, 3, 4, 21, 0x70, [BF16, BF16, F32], 2),  # MEAN, grad, loss, sums
+        dice_seed(rng, 1, 4, 3, 33, 0x79, [F16, F16, F32], 2),    # SUM, from logits
+        dice_seed(rng, 3, 2, 2, 9, 0x70, [F32, F32, F32], 3),     # grad_f32 on float32
+        dice_seed(rng, 1, 3, 2, 5, 0x74, [BF16, F32, F32], 1),    # log loss, grad_f32
+        dice_seed(rng, 1, 2, 2, 3, 0x70, [BAD, F32, F32], 2),     # invalid
+    ]
+    for i, s in enumerate(seeds):
+        with open(os.path.join(d, "dtype%d" % i), "wb") as f:
+            f.write(s)
