@@ -24,7 +24,8 @@
  *      losses within 1e-6 of the sum of |per-pixel loss| plus the per-pixel bounds), count and
  *      normaliser equal; in place as out of place;
  *   5. element types (fuzz_dtype.h), four bytes read after every other field (an input that
- *      ends before them: float32, no second call; the first byte below 64: the same): input_dtype
+ *      ends before them: float32, no second call; the first byte outside fz_dt_on's range: the
+ *      same): input_dtype
  *      (the logits and the gradient), target_dtype (the probabilities), weight_dtype (the pixel
  *      weights), grad_f32 and a gradient over the 2-byte logits; invalid values give
  *      SL_ERR_DTYPE. With FZ_DTYPE_CE_PROB 0 (sl_ce_prob takes float32 only, for now) any other
@@ -301,7 +302,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const int use_region = rk != 0 || mk >= 2;
   /* element types, last (check 5) */
   const uint8_t dsel = u8(&in), dtsel = u8(&in), dwsel = u8(&in), dgsel = u8(&in);
-  const int dt_on = dsel >= 64;
+  const int dt_on = fz_dt_on(dsel);
   const sl_dtype xt = fz_dtype(dsel), tt = fz_dtype(dtsel), wt = fz_dtype(dwsel);
   const int gf32 = dgsel % 16 == 15 ? (dgsel / 16 % 2 ? 2 : -1) : dgsel % 2;
   const int dt_inplace = want_grad && dgsel / 2 % 4 == 0;

@@ -62,7 +62,8 @@
  * bfloat16 and float16, float32, sometimes not an sl_dtype: SL_ERR_DTYPE), grad_f32 (0, 1, or 2 /
  * -1: SL_ERR_DTYPE) and an in-place gradient (grad == the input; SL_ERR_ALIAS for sl_bce, and
  * SL_ERR_DTYPE with grad_f32 over a 2-byte input; so is the float32 call's own grad == x of
- * sl_bce, mapped onto the 2-byte input). The first byte below 64 (or no options): no second call.
+ * sl_bce, mapped onto the 2-byte input). The first byte outside [176, 232) (fz_dt_on), or no
+ * options: no second call.
  * Otherwise the decoded data are first rounded to those types (fz_half_out: nearest even, NaN
  * stays NaN, overflow to inf; the harness's own conversion, not the library's), so that checks
  * 1-5 run on the float32 call over their exact values; then fz_dt_check makes the call with the
@@ -1195,7 +1196,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
    * every check above runs on then holds their exact values), and after those checks the call
    * with the element types runs on every ISA against that ISA's float32 call (fz_dt below) -- */
   const uint8_t dsel = fz_u8(&in), dtsel = fz_u8(&in), dwsel = fz_u8(&in), dgsel = fz_u8(&in);
-  fz_dt dt = {.on = c.optp && dsel >= 64};
+  fz_dt dt = {.on = c.optp && fz_dt_on(dsel)};
   if (dt.on) {
     dt.xt = fz_dtype(dsel);
     dt.tt = fz_dtype(dtsel);

@@ -28,10 +28,10 @@
  *      that may be arbitrarily ill-conditioned for such data; the per-element gradient bound is
  *      checked on the kernels directly by make test-kernels-strict.)
  *   6. element types (fuzz_dtype.h), four bytes read after every other field (an input that
- *      ends before them, or whose first byte is below 64: no second call): input_dtype (x and
- *      the gradient), target_dtype (sl_dice's targets; float32 for the multiclass loss, which
- *      has none), weight_dtype (float32: Dice has no weight tensor), grad_f32; invalid values:
- *      SL_ERR_DTYPE. With FZ_DTYPE_DICE 0 (Dice takes float32 only, for now) bfloat16 and
+ *      ends before them, or whose first byte is outside fz_dt_on's range: no second call):
+ * input_dtype (x and the gradient), target_dtype (sl_dice's targets; float32 for the multiclass
+ * loss, which has none), weight_dtype (float32: Dice has no weight tensor), grad_f32; invalid
+ * values: SL_ERR_DTYPE. With FZ_DTYPE_DICE 0 (Dice takes float32 only, for now) bfloat16 and
  *      float16 are SL_ERR_DTYPE too, nothing written. With 1, the data are rounded to the types
  *      first, and on every ISA the 2-byte call gives the float32 call's status, count,
  *      normaliser, dice_sums within FZ_DT_SUM (another grouping), and, when those sums are the
@@ -405,7 +405,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
   /* element types (check 6), read after every other field */
   const uint8_t dsel = fd_u8(&in), dtsel = fd_u8(&in), dwsel = fd_u8(&in), dgsel = fd_u8(&in);
-  fd_dt dt = {dsel >= 64,
+  fd_dt dt = {fz_dt_on(dsel),
               fz_dtype(dsel),
               fz_dtype(dtsel),
               fz_dtype(dwsel),

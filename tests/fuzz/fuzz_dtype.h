@@ -82,6 +82,13 @@ static inline void *fz_dt_pack(const float *v, size_t n, sl_dtype t) {
   return p;
 }
 
+/* The first element-type byte turns the call with element types on: values in [176, 232), a
+ * range that no committed regression of any target has at that byte (an input whose bytes go
+ * on past the fields before decodes it; a regression then keeps its float32 call unchanged). */
+static inline int fz_dt_on(uint8_t b) {
+  return b >= 176 && b < 232;
+}
+
 /* A decoded element type: mostly bfloat16 and float16, float32, sometimes not an sl_dtype. */
 static inline sl_dtype fz_dtype(uint8_t b) {
   static const int bad[] = {3, -1, 0x100, INT32_MIN};

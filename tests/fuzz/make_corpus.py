@@ -53,8 +53,9 @@ for target in ("dice", "dice_mc"):
 
 # ---- element types (fuzz_common.h: the four bytes after OHEM's) ----------------------------------
 # fz_dtype: byte % 16 < 6 bfloat16, < 12 float16, < 15 float32, 15 not an sl_dtype; the first
-# byte >= 64 turns the call with element types on. grad byte: % 2 grad_f32, / 2 % 4 == 0 in place.
-BF16, F16, F32, BAD = 64, 70, 76, 79
+# byte in [176, 232) turns the call with element types on (fz_dt_on). grad byte: % 2 grad_f32,
+# / 2 % 4 == 0 in place.
+BF16, F16, F32, BAD = 176, 182, 188, 191
 
 
 def f32_field(rng, specials):
