@@ -48,8 +48,8 @@ FUZZ_CFLAGS := -fsanitize=fuzzer-no-link $(FUZZ_SAN)
 FUZZ_KERNEL_CFLAGS := -fno-sanitize=undefined
 FUZZ_ENV := ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1 \
             UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1 OMP_NUM_THREADS=2
-FUZZ_DEPS := tests/fuzz/fuzz_common.h tests/fuzz/fuzz_dice_common.h tests/contract.h \
-             include/sectionloss.h
+FUZZ_DEPS := tests/fuzz/fuzz_common.h tests/fuzz/fuzz_dice_common.h tests/fuzz/fuzz_dtype.h \
+             tests/contract.h include/sectionloss.h
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 FUZZ_SIMDE_BINS := $(FUZZ_TARGETS:%=$(FUZZ_SIMDE_BUILD)/fuzz_%)
 FUZZ_COV_BINS := $(FUZZ_TARGETS:%=$(FUZZ_COV_BUILD)/fuzz_%)

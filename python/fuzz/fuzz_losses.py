@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """atheris fuzz target over sectionloss's public functions.
 
-Each input decodes to one call: a loss, a shape, the input's dtype and strides, a target, a
+Each input decodes to one call: a loss, a shape, the input's dtype and strides, a target (its
+dtype too, and the per-element weight's, for the BCE losses: float32, float16, bfloat16), a
 section (box tuple / tensor / per-sample list / box_offsets, mask bool / uint8 of each allowed
 shape), options, requires_grad, grad_out or inplace; with some probability one argument is made
 invalid on purpose. A valid call must return the loss (and gradient) of a float64 PyTorch
@@ -278,6 +279,15 @@ def TestOneInput(data):
     if want_grad and mem == 1:
         extra["grad_out"] = torch.empty(x.shape)
         kind_mem = "grad_out"
+    # the targets' and the per-element weights' element types (the BCE losses): float32, or
+    # float16 / bfloat16, whose values the reference then takes (the library computes on them)
+    t_in = t
+    if loss in ("bce", "bce_logits", "sigmoid_focal"):
+        half = [torch.float32, torch.float32, torch.float16, torch.bfloat16]
+        t_in = t.to(fdp.PickValueInList(half))
+        t = t_in.float()
+        if isinstance(o.get("weight"), torch.Tensor):
+            o["weight"] = o["weight"].to(fdp.PickValueInList(half))
     opts = {k: v for k, v in o.items() if k != "mode" or loss in ("dice", "tversky")}
     fn = FN[loss]
     leaf = x_in.detach().clone().requires_grad_(want_grad)
@@ -288,7 +298,7 @@ def TestOneInput(data):
         extra["inplace"] = True
         kind_mem = "inplace"
     try:
-        out = fn(arg, t, mask=mask, **kw, **opts, **extra)
+        out = fn(arg, t_in, mask=mask, **kw, **opts, **extra)
         if want_grad:
             out.sum().backward()
     except (TypeError, ValueError) as e:
@@ -298,7 +308,8 @@ def TestOneInput(data):
     if invalid is not None:
         raise AssertionError(f"invalid {invalid} accepted: {out}")
     xr = x32.double().requires_grad_()
-    ro = {k: v for k, v in o.items()}
+    ro = {k: v.double() if isinstance(v, torch.Tensor) and v.is_floating_point() else v
+          for k, v in o.items()}
     if loss == "dice":
         ro.update(alpha=0.5, beta=0.5, gamma=1.0)
     ref = reference(loss, xr, t if t.dtype != torch.float32 else t.double(), sel, ro)

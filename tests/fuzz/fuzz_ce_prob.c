@@ -22,7 +22,18 @@
  *   4. every other available ISA gives the same status and results within the contract of
  *      tests/contract.h (ct_ce_prob_*: the shifted algorithm's bound per element, the reduced
  *      losses within 1e-6 of the sum of |per-pixel loss| plus the per-pixel bounds), count and
- *      normaliser equal; in place as out of place.
+ *      normaliser equal; in place as out of place;
+ *   5. element types (fuzz_dtype.h), four bytes read after every other field (an input that
+ *      ends before them: float32, no second call; the first byte outside fz_dt_on's range: the
+ *      same): input_dtype
+ *      (the logits and the gradient), target_dtype (the probabilities), weight_dtype (the pixel
+ *      weights), grad_f32 and a gradient over the 2-byte logits; invalid values give
+ *      SL_ERR_DTYPE. With FZ_DTYPE_CE_PROB 0 (sl_ce_prob takes float32 only, for now) any other
+ *      type is SL_ERR_DTYPE too, nothing written. With 1, the data are rounded to the types
+ *      first (checks 2-4 then hold for the float32 call on their values), and on every ISA the
+ *      2-byte call gives the float32 call's status and results on that ISA: the NONE map and the
+ *      count bit for bit, the gradient that call's rounded to its type, the sums within
+ *      FZ_DT_SUM (fuzz_common.h's rule 7 in docs/accuracy.md).
  * Shape legend N, C, H, W as in sectionloss.h.
  */
 #include <math.h>
@@ -32,7 +43,14 @@
 #include <string.h>
 
 #include "../contract.h"
+#include "fuzz_dtype.h"
 #include "sectionloss.h"
+
+/* 1 once sl_ce_prob takes 2-byte tensors: the 2-byte call against the float32 one (check 5);
+ * 0: every element type other than float32 must give SL_ERR_DTYPE */
+#ifndef FZ_DTYPE_CE_PROB
+#define FZ_DTYPE_CE_PROB 0
+#endif
 
 typedef struct fz_in {
   const uint8_t *p;
@@ -73,6 +91,130 @@ typedef struct fz_out {
   float *loss, *grad, *xin; /* xin: the logits (a copy: the in-place gradient overwrites it) */
   sl_stats stats;
 } fz_out;
+
+typedef struct fz_dt_ce_prob_types {
+  sl_dtype xt, tt, wt;
+  int grad_f32, inplace;
+} fz_dt_ce_prob_types;
+
+/* Check 5: the call with element types d on every ISA (isas[k]) against the float32 call's
+ * results there (out[k]; ok: its options without stats). dt_err: the types are an argument error
+ * (SL_ERR_DTYPE); any_bad: the float32 call's own argument errors (its status is then one). */
+static void fz_dt_ce_prob(const sl_shape *sh, const sl_region *reg, const sl_options *ok,
+                          const float *x, const float *q, const float *pw, const uint8_t *sel,
+                          const fz_out *out, const sl_isa *isas, int nout, int want_loss,
+                          int want_grad, fz_dt_ce_prob_types d, int dt_err, int any_bad,
+                          double norm, double norm_abs) {
+  const int64_t C = sh->c, E = sh->n * C * sh->h * sh->w, P = sh->n * sh->h * sh->w;
+  const int none = ok->reduction == SL_REDUCTION_NONE;
+  const int64_t nl = none ? P : 1;
+  const sl_dtype gt = d.grad_f32 == 1 || !fz_dt_half(d.xt) ? SL_DTYPE_F32 : d.xt;
+  const size_t xsz = fz_dt_size(d.xt), gsz = fz_dt_size(gt);
+  void *xd0 = fz_dt_pack(x, (size_t)E, d.xt), *xd = malloc((size_t)E * xsz);
+  void *qd = fz_dt_pack(q, (size_t)E, d.tt), *pwd = fz_dt_pack(pw, (size_t)P, d.wt);
+  float *dl = malloc((size_t)nl * 4);
+  void *dg = malloc((size_t)E * gsz);
+  double abs_sum = 0.0; /* the float32 call's sum of |terms| (fuzz_dtype.h) */
+  if (out[0].st == SL_OK) {
+    ct_call cc = {.op = T_CE_PROB,
+                  .shape = *sh,
+                  .x = x,
+                  .t = q,
+                  .weight = ok->weight,
+                  .grad_map = ok->grad_map,
+                  .reduction = ok->reduction,
+                  .grad_scale = ok->grad_scale,
+                  .normalizer = out[0].stats.normalizer,
+                  .smoothing = ok->label_smoothing,
+                  .sel = sel,
+                  .pixel_weight = ok->pixel_weight};
+    abs_sum = ct_terms(&cc, NULL, NULL);
+  }
+  const double dsum = FZ_DT_SUM(2 * E + 64) * abs_sum, dnorm = FZ_DT_SUM(P + 64) * norm_abs;
+  const sl_isa before = sl_isa_active();
+  for (int k = 0; k < nout; k++) {
+    const fz_out *r = &out[k];
+    const char *nm = sl_isa_name(isas[k]);
+    sl_options od = *ok;
+    sl_stats ds;
+    od.input_dtype = d.xt;
+    od.target_dtype = d.tt;
+    od.weight_dtype = d.wt;
+    od.grad_f32 = d.grad_f32;
+    od.pixel_weight = ok->pixel_weight ? (const float *)pwd : NULL;
+    od.stats = &ds;
+    memcpy(xd, xd0, (size_t)E * xsz);
+    memset(dl, 0xA7, (size_t)nl * 4);
+    memset(dg, 0xA7, (size_t)E * gsz);
+    memset(&ds, 0xA7, sizeof ds);
+    float *g = !want_grad ? NULL : d.inplace ? (float *)xd : (float *)dg;
+    sl_isa_set(isas[k]);
+    const sl_status st =
+        sl_ce_prob(sh, (const float *)xd, (const float *)qd, reg, &od, want_loss ? dl : NULL, g);
+    const int untouched = canary_ok(dl, (size_t)nl * 4) && canary_ok(&ds, sizeof ds) &&
+                          canary_ok(dg, (size_t)E * gsz) && memcmp(xd, xd0, (size_t)E * xsz) == 0;
+    if (dt_err || any_bad) {
+      if (!((dt_err && st == SL_ERR_DTYPE) || (any_bad && st == r->st)))
+        FZ_FAIL("%s: types %d %d %d, grad_f32 %d, in place %d: status %d (%s), float32 %d", nm,
+                (int)d.xt, (int)d.tt, (int)d.wt, d.grad_f32, d.inplace, st, sl_status_string(st),
+                r->st);
+      if (!untouched)
+        FZ_FAIL("%s: an output (or the logits) written on error %d with element types", nm, st);
+      continue;
+    }
+    if (st != r->st)
+      FZ_FAIL("%s: types %d %d %d: status %d (%s), float32 %d", nm, (int)d.xt, (int)d.tt, (int)d.wt,
+              st, sl_status_string(st), r->st);
+    if (st != SL_OK)
+      continue;
+    for (int64_t p = 0; want_loss && none && p < P; p++)
+      if (!fz_same_f32(dl[p], r->loss[p]))
+        FZ_FAIL("%s: types %d %d %d: loss[%lld] %.9g, float32 %.9g", nm, (int)d.xt, (int)d.tt,
+                (int)d.wt, (long long)p, (double)dl[p], (double)r->loss[p]);
+    if (want_loss && !none) {
+      const double nlo = fabs(norm) - 1e-12 * (norm_abs + 1.0) - dnorm;
+      const double tol = ok->reduction == SL_REDUCTION_SUM ? dsum
+                         : nlo > 0.0 ? dsum / nlo + abs_sum * dnorm / (nlo * nlo)
+                                     : INFINITY;
+      if (!(norm_abs == 0.0 && ok->reduction == SL_REDUCTION_MEAN
+                ? fz_same_f32(dl[0], r->loss[0])
+                : fz_dt_close(dl[0], r->loss[0], tol, 1)))
+        FZ_FAIL("%s: types %d %d %d: loss %.9g, float32 %.9g (tolerance %g)", nm, (int)d.xt,
+                (int)d.tt, (int)d.wt, (double)dl[0], (double)r->loss[0], tol);
+    } else if (!want_loss && !canary_ok(dl, (size_t)nl * 4)) {
+      FZ_FAIL("%s: loss written though NULL (element types)", nm);
+    }
+    if (ds.count != r->stats.count || !fz_dt_close(ds.normalizer, r->stats.normalizer, dnorm, 0) ||
+        !fz_dt_close(ds.loss_sum, r->stats.loss_sum, dsum, 0))
+      FZ_FAIL("%s: types %d %d %d: stats (%.17g, %.17g, %lld), float32 (%.17g, %.17g, %lld)", nm,
+              (int)d.xt, (int)d.tt, (int)d.wt, ds.loss_sum, ds.normalizer, (long long)ds.count,
+              r->stats.loss_sum, r->stats.normalizer, (long long)r->stats.count);
+    if (!want_grad && !canary_ok(dg, (size_t)E * gsz))
+      FZ_FAIL("%s: grad written though NULL (element types)", nm);
+    for (int64_t i = 0; want_grad && i < E; i++) {
+      if (gt == SL_DTYPE_F32) {
+        if (!fz_same_f32(g[i], r->grad[i]))
+          FZ_FAIL("%s: types %d %d %d, grad_f32 %d, in place %d: grad[%lld] %.9g, float32 %.9g", nm,
+                  (int)d.xt, (int)d.tt, (int)d.wt, d.grad_f32, d.inplace, (long long)i,
+                  (double)g[i], (double)r->grad[i]);
+        continue;
+      }
+      const uint16_t got = ((const uint16_t *)(const void *)g)[i],
+                     want = fz_half_out(r->grad[i], gt);
+      if (got != want && !(isnan(fz_half_in(got, gt)) && isnan(fz_half_in(want, gt))))
+        FZ_FAIL("%s: types %d %d %d, in place %d: grad[%lld] 0x%04x, float32 %.9g rounded 0x%04x",
+                nm, (int)d.xt, (int)d.tt, (int)d.wt, d.inplace, (long long)i, got,
+                (double)r->grad[i], want);
+    }
+  }
+  sl_isa_set(before);
+  free(xd0);
+  free(xd);
+  free(qd);
+  free(pwd);
+  free(dl);
+  free(dg);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -158,6 +300,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     o.grad_map = gm;
   o.num_threads = 1 + u8(&in) % 2;
   const int use_region = rk != 0 || mk >= 2;
+  /* element types, last (check 5) */
+  const uint8_t dsel = u8(&in), dtsel = u8(&in), dwsel = u8(&in), dgsel = u8(&in);
+  const int dt_on = fz_dt_on(dsel);
+  const sl_dtype xt = fz_dtype(dsel), tt = fz_dtype(dtsel), wt = fz_dtype(dwsel);
+  const int gf32 = dgsel % 16 == 15 ? (dgsel / 16 % 2 ? 2 : -1) : dgsel % 2;
+  const int dt_inplace = want_grad && dgsel / 2 % 4 == 0;
+  const int dt_err =
+      (unsigned)xt > SL_DTYPE_F16 || (unsigned)tt > SL_DTYPE_F16 || (unsigned)wt > SL_DTYPE_F16 ||
+      (unsigned)gf32 > 1 || (dt_inplace && gf32 == 1 && fz_dt_half(xt)) ||
+      (!FZ_DTYPE_CE_PROB && (xt != SL_DTYPE_F32 || tt != SL_DTYPE_F32 || wt != SL_DTYPE_F32));
+  if (dt_on && FZ_DTYPE_CE_PROB) {
+    fz_dt_round(x, (size_t)E, xt);
+    fz_dt_round(q, (size_t)E, tt);
+    fz_dt_round(pw, (size_t)P, wt);
+  }
 
   /* the independent validity check and selection */
   int bad_red = red >= 250,
@@ -301,6 +458,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     free(lterms);
     free(gterms);
   }
+  if (dt_on)
+    fz_dt_ce_prob(&(sl_shape){N, C, H, W}, use_region ? &reg : NULL, &o, x, q, pw, sel, out, isas,
+                  nout, want_loss, want_grad, (fz_dt_ce_prob_types){xt, tt, wt, gf32, dt_inplace},
+                  dt_err, any_bad, norm, norm_abs);
   for (int k = 0; k < nout; k++) {
     free(out[k].loss);
     free(out[k].grad);

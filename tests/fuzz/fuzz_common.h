@@ -55,7 +55,28 @@
  * every ISA against scalar), and on every ISA the mined call equals bit for bit the same call
  * without mining whose mask is the kept set (fz_check_masked: loss, grad, stats, box_stats).
  * Undecided, only the checks that do not depend on the selection remain: the status on every ISA,
- * the zeros outside the region, untouched outputs. Shape legend N, C, H, W as in sectionloss.h.
+ * the zeros outside the region, untouched outputs.
+ * Element types (bfloat16, float16): four bytes decoded after every other field (an input that
+ * ends before them decodes float32 everywhere and makes no second call; one with unused trailing
+ * bytes now decodes them) choose input_dtype, target_dtype, weight_dtype (fz_dtype: mostly
+ * bfloat16 and float16, float32, sometimes not an sl_dtype: SL_ERR_DTYPE), grad_f32 (0, 1, or 2 /
+ * -1: SL_ERR_DTYPE) and an in-place gradient (grad == the input; SL_ERR_ALIAS for sl_bce, and
+ * SL_ERR_DTYPE with grad_f32 over a 2-byte input; so is the float32 call's own grad == x of
+ * sl_bce, mapped onto the 2-byte input). The first byte outside [176, 232) (fz_dt_on), or no
+ * options: no second call.
+ * Otherwise the decoded data are first rounded to those types (fz_half_out: nearest even, NaN
+ * stays NaN, overflow to inf; the harness's own conversion, not the library's), so that checks
+ * 1-5 run on the float32 call over their exact values; then fz_dt_check makes the call with the
+ * 2-byte tensors (exactly sized buffers: x, targets, weights / pixel weights, and the gradient
+ * in 2 bytes unless grad_f32), its outputs aliased where the float32 call's are, and checks on
+ * every ISA, against the float32 call on the same ISA: an argument error from this input's
+ * (both calls' errors) with every output untouched and an in-place input unchanged; else the
+ * same status (untouched outputs as above on an error), and on success the NONE loss map and the
+ * counts bit for bit, the gradient the float32 one rounded to its type (nearest even; NaN for
+ * NaN), and the sums (loss, stats.loss_sum, box_stats' loss_sum, CE's normalisers, whose double
+ * terms the 2-byte path groups per staged piece) within FZ_DT_SUM: 4 n 2^-53 of the float32
+ * call's sum of |terms| (the float loss: plus its final rounding), far below checks 5's.
+ * Shape legend N, C, H, W as in sectionloss.h.
  */
 #ifndef SL_FUZZ_COMMON_H
 #define SL_FUZZ_COMMON_H
@@ -68,6 +89,7 @@
 #include <string.h>
 
 #include "../contract.h"
+#include "fuzz_dtype.h"
 #include "sectionloss.h"
 
 #ifndef FUZZ_OP
@@ -252,6 +274,15 @@ typedef struct fz_call {
   const uint8_t *kept; /* OHEM: the expected kept pixels (N x H x W, fz_ohem_select), narrowing
                           the section; NULL = not mining, or the selection is not decided */
 } fz_call;
+
+/* The call with element types (decoded after every other field): the types as passed (maybe not
+ * sl_dtype values), and the argument errors they add to the float32 call's. */
+typedef struct fz_dt {
+  int on; /* a second call, with these types, follows the float32 one */
+  sl_dtype xt, tt, wt;
+  int grad_f32, inplace; /* inplace: grad == the input (its 2-byte copy) */
+  uint32_t allowed;      /* argument errors due to the types or the in-place gradient */
+} fz_dt;
 
 static sl_status fz_run(const sl_shape *s, const fz_call *c) {
 #if FUZZ_OP == 0
@@ -590,6 +621,177 @@ static void fz_check_masked(sl_isa isa, const fz_case *k, const fz_call *c, cons
              "%s: OHEM box_stats differ from the masked call's", nm);
   free(ml);
   free(mg);
+}
+
+/* The call c with dt's element types (its tensors x, t, w / pixw copied into them; the data are
+ * already the types' values), after the float32 call c (status st) passed its checks: on every
+ * ISA, an argument error from this input's (c's and dt's) with every output untouched (and the
+ * input under an in-place gradient unchanged); else st, with the same outputs untouched on an
+ * error, and on success the float32 call's results on the same ISA: the NONE map, count and
+ * gradient (rounded to its type, nearest even) exactly, the sums within FZ_DT_SUM (above). */
+static void fz_dt_check(const fz_case *k, const fz_call *c, const fz_dt *dt, sl_status st,
+                        const float *x, const float *t, const float *w, const float *pixw,
+                        size_t ne, size_t np, float *loss_buf, size_t loss_bytes, float *grad_buf,
+                        sl_stats *stats_buf, sl_stats *box_buf, double abs_sum, double abs_norm,
+                        double norm, int64_t count) {
+  const int op = FUZZ_OP;
+  const sl_dtype gt = dt->grad_f32 == 1 || !fz_dt_half(dt->xt) ? SL_DTYPE_F32 : dt->xt;
+  const size_t xsz = fz_dt_size(dt->xt), gsz = fz_dt_size(gt);
+  const size_t grad_bytes = ne * 4, dgrad_bytes = ne * gsz;
+  const int none = c->opt.reduction == SL_REDUCTION_NONE;
+  const size_t nmap = none ? loss_bytes / 4 : 1;
+  const int64_t nbox = c->opt.box_stats ? c->reg.num_boxes : 0;
+  void *xd0 = fz_dt_pack(x, ne, dt->xt), *xd = malloc(ne * xsz);
+  void *td = op != 2 ? fz_dt_pack(t, ne, dt->tt) : NULL;
+  void *wd = op != 2 ? fz_dt_pack(w, ne, dt->wt) : pixw ? fz_dt_pack(pixw, np, dt->wt) : NULL;
+  float *dloss = malloc(loss_bytes), *ref_grad = malloc(grad_bytes);
+  void *dgrad = malloc(dgrad_bytes);
+  sl_stats dstats[2], dbox[FZ_MAX_BOXES + 1];
+  fz_call d = *c;
+  d.optp = &d.opt; /* (dt is on only with options) */
+  if (c->regp) {
+    d.reg = c->reg;
+    d.regp = &d.reg;
+  }
+  char *xb = xd;
+  d.x = c->x ? (const float *)xd : NULL;
+  if (op != 2) {
+    d.t = c->t ? (const float *)td : NULL;
+    d.opt.weight = c->opt.weight ? (const float *)wd : NULL;
+  } else {
+    d.opt.pixel_weight = c->opt.pixel_weight ? (const float *)wd : NULL;
+  }
+  d.opt.input_dtype = dt->xt;
+  d.opt.target_dtype = dt->tt;
+  d.opt.weight_dtype = dt->wt;
+  d.opt.grad_f32 = dt->grad_f32;
+  d.opt.stats = c->opt.stats ? dstats : NULL;
+  d.opt.box_stats = c->opt.box_stats ? dbox : NULL;
+  /* the outputs; where the float32 call's overlap an input or each other, the same overlap */
+  d.grad = !c->grad              ? NULL
+           : dt->inplace         ? (float *)xd
+           : c->grad == grad_buf ? (float *)dgrad
+                                 : (float *)(void *)(xb + (size_t)(c->grad - x) * xsz);
+  d.loss = !c->loss              ? NULL
+           : c->loss == loss_buf ? dloss
+           : c->loss == c->grad  ? d.grad
+                                 : (float *)(void *)(xb + (size_t)(c->loss - x) * xsz);
+  /* a float gradient written over 2-byte logits (here also sl_bce's overlap grad == x of the
+   * float32 call, which is SL_ERR_ALIAS there): SL_ERR_DTYPE */
+  const uint32_t allowed = k->allowed | dt->allowed |
+                           (d.grad && (const void *)d.grad == (const void *)d.x &&
+                                    dt->grad_f32 == 1 && fz_dt_half(dt->xt)
+                                ? FZ_BIT(SL_ERR_DTYPE)
+                                : 0);
+  const int must_err = k->must_err || allowed != k->allowed;
+  const double dsum = FZ_DT_SUM(2 * ne + 64) * abs_sum;
+  const double dnorm = op == 2 ? FZ_DT_SUM(ne + 64) * abs_norm : 0.0;
+  for (int isa = 0; isa < SL_ISA_COUNT_; isa++) {
+    if (!sl_isa_available((sl_isa)isa))
+      continue;
+    const char *nm = fz_run_isa((sl_isa)isa, &k->shape, c, st, loss_buf, loss_bytes, grad_buf,
+                                grad_bytes, stats_buf, 2 * sizeof(sl_stats));
+    memcpy(ref_grad, grad_buf, grad_bytes);
+    memcpy(xd, xd0, ne * xsz);
+    memset(dloss, FZ_CANARY, loss_bytes);
+    memset(dgrad, FZ_CANARY, dgrad_bytes);
+    memset(dstats, FZ_CANARY, sizeof dstats);
+    memset(dbox, FZ_CANARY, sizeof dbox);
+    const sl_status s2 = fz_run(&k->shape, &d);
+    const int arg_err = st != SL_OK && st != SL_ERR_DOMAIN && st != SL_ERR_LABEL;
+    const int untouched = fz_untouched(dloss, loss_bytes) && fz_untouched(dgrad, dgrad_bytes) &&
+                          fz_untouched(dstats, sizeof dstats) && fz_untouched(dbox, sizeof dbox) &&
+                          memcmp(xd, xd0, ne * xsz) == 0;
+    if (must_err || arg_err) {
+      FZ_CHECK((unsigned)s2 < 32 && (allowed & FZ_BIT(s2)) && (must_err || s2 == st),
+               "%s: types %d %d %d, grad_f32 %d, in place %d: status %s, want an argument error "
+               "(this input's: mask 0x%x; float32: %s)",
+               nm, (int)dt->xt, (int)dt->tt, (int)dt->wt, dt->grad_f32, dt->inplace,
+               sl_status_string(s2), allowed, sl_status_string(st));
+      FZ_CHECK(untouched, "%s: an output (or the input) written on %s with element types", nm,
+               sl_status_string(s2));
+      continue;
+    }
+    FZ_CHECK(s2 == st, "%s: types %d %d %d, grad_f32 %d, in place %d: status %s, float32 %s", nm,
+             (int)dt->xt, (int)dt->tt, (int)dt->wt, dt->grad_f32, dt->inplace, sl_status_string(s2),
+             sl_status_string(st));
+    if (st == SL_ERR_LABEL) {
+      FZ_CHECK(untouched, "%s: an output written on SL_ERR_LABEL with element types", nm);
+      continue;
+    }
+    if (st == SL_ERR_DOMAIN) {
+      FZ_CHECK((none || fz_untouched(dloss, loss_bytes)) && fz_untouched(dstats, sizeof dstats),
+               "%s: scalar loss or stats written on SL_ERR_DOMAIN with element types", nm);
+      continue;
+    }
+    /* success: the float32 call's results */
+    if (!d.loss)
+      FZ_CHECK(fz_untouched(dloss, loss_bytes), "%s: loss written though NULL (types)", nm);
+    for (size_t i = 0; d.loss && none && i < nmap; i++)
+      FZ_CHECK(fz_same_f32(d.loss[i], loss_buf[i]),
+               "%s: types %d %d %d: loss[%zu] %.9g, float32 %.9g", nm, (int)dt->xt, (int)dt->tt,
+               (int)dt->wt, i, d.loss[i], loss_buf[i]);
+    if (d.loss && !none) {
+      double tol = dsum; /* SUM; MEAN: over the normaliser */
+      int exact = 0;
+      if (c->opt.reduction == SL_REDUCTION_MEAN) {
+        const double nlo = op == 2 ? fabs(norm) - FZ_NORM_REL * abs_norm - dnorm : (double)count;
+        exact = op == 2 ? abs_norm == 0.0 : count == 0; /* a normaliser of exactly 0 */
+        tol = nlo > 0.0 ? dsum / nlo + abs_sum * dnorm / (nlo * nlo) : INFINITY;
+      }
+      FZ_CHECK(exact ? fz_same_f32(d.loss[0], loss_buf[0])
+                     : fz_dt_close(d.loss[0], loss_buf[0], tol, 1),
+               "%s: types %d %d %d: loss %.9g, float32 %.9g (tolerance %g)", nm, (int)dt->xt,
+               (int)dt->tt, (int)dt->wt, d.loss[0], loss_buf[0], tol);
+    }
+    if (!d.grad)
+      FZ_CHECK(fz_untouched(dgrad, dgrad_bytes), "%s: grad written though NULL (types)", nm);
+    for (size_t i = 0; d.grad && i < ne; i++) {
+      if (gt == SL_DTYPE_F32) {
+        FZ_CHECK(fz_same_f32(d.grad[i], ref_grad[i]),
+                 "%s: types %d %d %d, grad_f32 %d, in place %d: grad[%zu] %.9g, float32 %.9g", nm,
+                 (int)dt->xt, (int)dt->tt, (int)dt->wt, dt->grad_f32, dt->inplace, i, d.grad[i],
+                 ref_grad[i]);
+      } else {
+        const uint16_t got = ((const uint16_t *)(const void *)d.grad)[i],
+                       want = fz_half_out(ref_grad[i], gt);
+        FZ_CHECK(got == want || (isnan(fz_half_in(got, gt)) && isnan(fz_half_in(want, gt))),
+                 "%s: types %d %d %d, in place %d: grad[%zu] 0x%04x (%.9g), float32 %.9g "
+                 "rounded 0x%04x",
+                 nm, (int)dt->xt, (int)dt->tt, (int)dt->wt, dt->inplace, i, got,
+                 fz_half_in(got, gt), ref_grad[i], want);
+      }
+    }
+    if (!d.opt.stats)
+      FZ_CHECK(fz_untouched(dstats, sizeof dstats), "%s: stats written though NULL (types)", nm);
+    else
+      FZ_CHECK(fz_untouched(&dstats[1], sizeof(sl_stats)) &&
+                   dstats[0].count == stats_buf[0].count &&
+                   fz_dt_close(dstats[0].normalizer, stats_buf[0].normalizer, dnorm, 0) &&
+                   fz_dt_close(dstats[0].loss_sum, stats_buf[0].loss_sum, dsum, 0),
+               "%s: types %d %d %d: stats (%.17g, %.17g, %lld), float32 (%.17g, %.17g, %lld)", nm,
+               (int)dt->xt, (int)dt->tt, (int)dt->wt, dstats[0].loss_sum, dstats[0].normalizer,
+               (long long)dstats[0].count, stats_buf[0].loss_sum, stats_buf[0].normalizer,
+               (long long)stats_buf[0].count);
+    FZ_CHECK(fz_untouched(dbox + nbox, sizeof dbox - (size_t)nbox * sizeof(sl_stats)),
+             "%s: box_stats written past its last box (types)", nm);
+    for (int64_t b = 0; b < nbox; b++)
+      FZ_CHECK(dbox[b].count == box_buf[b].count &&
+                   fz_dt_close(dbox[b].normalizer, box_buf[b].normalizer, dnorm, 0) &&
+                   fz_dt_close(dbox[b].loss_sum, box_buf[b].loss_sum, dsum, 0),
+               "%s: types %d %d %d: box_stats[%lld] (%.17g, %.17g, %lld), float32 (%.17g, %.17g, "
+               "%lld)",
+               nm, (int)dt->xt, (int)dt->tt, (int)dt->wt, (long long)b, dbox[b].loss_sum,
+               dbox[b].normalizer, (long long)dbox[b].count, box_buf[b].loss_sum,
+               box_buf[b].normalizer, (long long)box_buf[b].count);
+  }
+  free(xd0);
+  free(xd);
+  free(td);
+  free(wd);
+  free(dloss);
+  free(ref_grad);
+  free(dgrad);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -987,8 +1189,41 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (ohem && op != 2)
       fz_allow(&k, SL_ERR_OHEM);
   }
+
+  /* -- element types (input_dtype, target_dtype, weight_dtype, grad_f32, an in-place gradient),
+   * read after every other field (an input that ends before them: float32 everywhere, no second
+   * call). When on, the data are first rounded to the decoded 2-byte types (the float32 call that
+   * every check above runs on then holds their exact values), and after those checks the call
+   * with the element types runs on every ISA against that ISA's float32 call (fz_dt below) -- */
+  const uint8_t dsel = fz_u8(&in), dtsel = fz_u8(&in), dwsel = fz_u8(&in), dgsel = fz_u8(&in);
+  fz_dt dt = {.on = c.optp && fz_dt_on(dsel)};
+  if (dt.on) {
+    dt.xt = fz_dtype(dsel);
+    dt.tt = fz_dtype(dtsel);
+    dt.wt = fz_dtype(dwsel);
+    dt.grad_f32 = dgsel % 16 == 15 ? (dgsel / 16 % 2 ? 2 : -1) : dgsel % 2;
+    /* the gradient written over (a copy of) the input: allowed for the losses on logits */
+    dt.inplace = dgsel / 2 % 4 == 0 && want_grad && !x_null && !aliased && k.small;
+    const sl_dtype ts[3] = {dt.xt, dt.tt, dt.wt};
+    for (int i = 0; i < 3; i++)
+      if ((unsigned)ts[i] > SL_DTYPE_F16)
+        dt.allowed |= FZ_BIT(SL_ERR_DTYPE);
+    if ((unsigned)dt.grad_f32 > 1 || (dt.inplace && dt.grad_f32 == 1 && fz_dt_half(dt.xt)))
+      dt.allowed |= FZ_BIT(SL_ERR_DTYPE);
+    if (dt.inplace && op == 0) /* sl_bce's gradient may not overlap its probabilities */
+      dt.allowed |= FZ_BIT(SL_ERR_ALIAS);
+    fz_dt_round(x, ne, dt.xt);
+    if (op != 2) {
+      fz_dt_round(t, ne, dt.tt);
+      fz_dt_round(w, ne, dt.wt);
+    } else {
+      fz_dt_round(pixw, pixw ? np : 0, dt.wt);
+    }
+  }
+
   uint8_t *kept = NULL;   /* OHEM: the expected selection (fz_ohem_select) */
   int ohem_undecided = 0; /* OHEM on success without a decided selection */
+  double dt_abs = 0.0;    /* on success: the reduced losses' scale (ct_terms), for fz_dt */
 
   if (!c.optp) { /* the library uses the defaults: so do the checks below */
     c.opt = sl_options_default();
@@ -1170,6 +1405,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* the sum of |per-element loss|, in double: the scale of the reduced losses' tolerance */
     const double abs_sum =
         ct_terms(&cc, none && want_loss ? lterms : NULL, want_grad ? gterms : NULL);
+    dt_abs = abs_sum;
     double box_abs[FZ_MAX_BOXES]; /* the same per box */
     if (want_box && !ohem_undecided)
       fz_check_box_counts(&k, &c, labels, ref_box, cc.abs_map, box_abs);
@@ -1249,6 +1485,9 @@ done:
                    fz_untouched(stats_buf, sizeof stats_buf),
                "%s: an output was written on %s", nm, sl_status_string(st));
   }
+  if (dt.on)
+    fz_dt_check(&k, &c, &dt, st, x, t, w, pixw, ne, np, loss_buf, loss_bytes, grad_buf, stats_buf,
+                box_buf, dt_abs, abs_norm, norm, count);
   sl_isa_set(isa0);
   free(x);
   free(t);

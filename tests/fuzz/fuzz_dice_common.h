@@ -27,6 +27,15 @@
  *      terms of its three sums, halved). (Losses and gradients are functions of the sums
  *      that may be arbitrarily ill-conditioned for such data; the per-element gradient bound is
  *      checked on the kernels directly by make test-kernels-strict.)
+ *   6. element types (fuzz_dtype.h), four bytes read after every other field (an input that
+ *      ends before them, or whose first byte is outside fz_dt_on's range: no second call):
+ * input_dtype (x and the gradient), target_dtype (sl_dice's targets; float32 for the multiclass
+ * loss, which has none), weight_dtype (float32: Dice has no weight tensor), grad_f32; invalid
+ * values: SL_ERR_DTYPE. With FZ_DTYPE_DICE 0 (Dice takes float32 only, for now) bfloat16 and
+ *      float16 are SL_ERR_DTYPE too, nothing written. With 1, the data are rounded to the types
+ *      first, and on every ISA the 2-byte call gives the float32 call's status, count,
+ *      normaliser, dice_sums within FZ_DT_SUM (another grouping), and, when those sums are the
+ *      float32 call's bit for bit, its loss and its gradient rounded to its type.
  * Shape legend N, C, H, W as in sectionloss.h.
  */
 #ifndef SL_FUZZ_DICE_COMMON_H
@@ -40,7 +49,14 @@
 #include <string.h>
 
 #include "../contract.h"
+#include "fuzz_dtype.h"
 #include "sectionloss.h"
+
+/* 1 once Dice takes 2-byte tensors: the 2-byte call against the float32 one (check 6);
+ * 0: every element type other than float32 must give SL_ERR_DTYPE */
+#ifndef FZ_DTYPE_DICE
+#define FZ_DTYPE_DICE 0
+#endif
 
 #ifndef FUZZ_DICE_MC
 #error "define FUZZ_DICE_MC (0 sl_dice, 1 sl_dice_multiclass) before including this file"
@@ -120,6 +136,159 @@ typedef struct fd_out {
   double sums[24];
   sl_status status;
 } fd_out;
+
+/* The scale of dice_sums[3 c + k] (I, P, T of class c): the sum of |terms| over the selection,
+ * plus FLT_MIN / CT_SUM_REL per element where p comes from a float exp (ct_sum_err's scale). */
+static void fd_scales(double *scale, const sl_shape *sh, const sl_options *o, const float *x,
+                      const float *t, const int64_t *lab, const uint8_t *sel) {
+  const int mc = FUZZ_DICE_MC;
+  const int64_t N = sh->n, C = sh->c, hw = sh->h * sh->w;
+  for (int64_t c = 0; c < C; c++)
+    for (int k = 0; k < 3; k++) {
+      double abs_sum = 0.0;
+      for (int64_t n = 0; n < N; n++)
+        for (int64_t i = 0; i < hw; i++) {
+          int64_t e = (n * C + c) * hw + i;
+          if (!sel[e])
+            continue;
+          double xv = x[e], p, tv;
+          if (mc) {
+            double m = -INFINITY, z = 0.0;
+            for (int64_t q = 0; q < C; q++)
+              m = fmax(m, (double)x[(n * C + q) * hw + i]);
+            for (int64_t q = 0; q < C; q++)
+              z += exp((double)x[(n * C + q) * hw + i] - m);
+            p = exp(xv - m) / z;
+            tv = lab[n * hw + i] == c;
+          } else {
+            p = o->dice_from_logits ? 1.0 / (1.0 + exp(-xv)) : xv;
+            tv = t[e];
+          }
+          double tiny = (mc || o->dice_from_logits) ? FLT_MIN / CT_SUM_REL : 0.0;
+          /* multiclass I_c adds p where the label is c and nothing elsewhere (a
+           * selection, not the product p t: a NaN p of a pixel labelled k != c must
+           * not make the scale of I_c NaN); sl_dice's I multiplies p t, or (Tversky)
+           * is (P + T - sum |p - t|) / 2 from the three sums */
+          double i_terms = mc                ? (tv != 0.0 ? fabs(p) : 0.0)
+                           : o->dice_tversky ? (fabs(p) + fabs(tv) + fabs(p - tv)) / 2.0
+                                             : fabs(p * tv);
+          abs_sum += k == 0   ? i_terms + tiny * (mc || !o->dice_tversky ? fabs(tv) : 1.0)
+                     : k == 1 ? fabs(p) + tiny
+                              : fabs(tv);
+        }
+      scale[3 * c + k] = abs_sum;
+    }
+}
+
+typedef struct fd_dt {
+  int on; /* a call with element types follows */
+  sl_dtype xt, tt, wt;
+  int grad_f32, err; /* err: an argument error (SL_ERR_DTYPE) */
+} fd_dt;
+
+/* One call on the current ISA, one thread, dice_sums always (stats always: never
+ * SL_ERR_NO_OUTPUT, so they change no status); x, t, grad in the types of *ob (cast). */
+static sl_status fd_call(const sl_shape *sh, const void *x, const void *t, const int64_t *lab,
+                         const sl_region *rg, const sl_options *ob, float *loss, void *grad,
+                         sl_stats *st, double *sums) {
+  sl_options oo = *ob;
+  oo.num_threads = 1;
+  oo.stats = st;
+  oo.dice_sums = sums;
+  return FUZZ_DICE_MC
+             ? sl_dice_multiclass(sh, (const float *)x, lab, SL_LABEL_I64, rg, &oo, loss,
+                                  (float *)grad)
+             : sl_dice(sh, (const float *)x, (const float *)t, rg, &oo, loss, (float *)grad);
+}
+
+/* Check 6: the call with element types against the float32 call on every ISA. */
+static void fd_dt_check(const sl_shape *sh, const sl_region *rg, const sl_options *o,
+                        const float *x, const float *t, const int64_t *lab, const fd_dt *dt,
+                        int valid, int bad_label, int want_loss, int want_grad,
+                        const double *scale) {
+  const int64_t C = sh->c, E = sh->n * C * sh->h * sh->w;
+  const sl_dtype gt = dt->grad_f32 == 1 || !fz_dt_half(dt->xt) ? SL_DTYPE_F32 : dt->xt;
+  const size_t gsz = fz_dt_size(gt);
+  void *xd = fz_dt_pack(x, (size_t)E, dt->xt), *td = fz_dt_pack(t, (size_t)E, dt->tt);
+  float *g32 = malloc((size_t)E * 4), l32[8], l16[8];
+  void *g16 = malloc((size_t)E * gsz);
+  sl_stats s32, s16;
+  double d32[24], d16[24];
+  sl_options od = *o;
+  od.input_dtype = dt->xt;
+  od.target_dtype = dt->tt;
+  od.weight_dtype = dt->wt;
+  od.grad_f32 = dt->grad_f32;
+  for (int isa = 0; isa < SL_ISA_COUNT_; isa++) {
+    if (!sl_isa_available((sl_isa)isa))
+      continue;
+    FD_CHECK(sl_isa_set((sl_isa)isa) == SL_OK, "isa_set");
+    const sl_status st32 =
+        fd_call(sh, x, t, lab, rg, o, want_loss ? l32 : NULL, want_grad ? g32 : NULL, &s32, d32);
+    memset(l16, 0xA7, sizeof l16);
+    memset(g16, 0xA7, (size_t)E * gsz);
+    memset(&s16, 0xA7, sizeof s16);
+    memset(d16, 0xA7, sizeof d16);
+    const sl_status st = fd_call(sh, xd, td, lab, rg, &od, want_loss ? l16 : NULL,
+                                 want_grad ? g16 : NULL, &s16, d16);
+    const int untouched = fz_untouched_bytes(l16, sizeof l16, 0xA7) &&
+                          fz_untouched_bytes(g16, (size_t)E * gsz, 0xA7) &&
+                          fz_untouched_bytes(&s16, sizeof s16, 0xA7) &&
+                          fz_untouched_bytes(d16, sizeof d16, 0xA7);
+    if (dt->err || !valid) {
+      FD_CHECK((dt->err && st == SL_ERR_DTYPE) || (!valid && st == st32 && st != SL_OK),
+               "element types: the argument error due");
+      FD_CHECK(untouched, "element types: outputs untouched on an error");
+      continue;
+    }
+    FD_CHECK(st == st32 && st == (bad_label ? SL_ERR_LABEL : SL_OK),
+             "element types: the float32 call's status");
+    if (st != SL_OK) {
+      FD_CHECK(untouched, "element types: outputs untouched on SL_ERR_LABEL");
+      continue;
+    }
+    FD_CHECK(s16.count == s32.count && s16.normalizer == s32.normalizer,
+             "element types: count and normaliser");
+    /* the sums: the 2-byte path may group them otherwise (fuzz_dtype.h) */
+    int same = 1;
+    for (int64_t k = 0; k < 3 * C; k++) {
+      same &= memcmp(&d16[k], &d32[k], sizeof(double)) == 0;
+      if (!fz_dt_close(d16[k], d32[k], FZ_DT_SUM(E + 64) * scale[k], 0))
+        fprintf(stderr, "%s: types %d %d: dice_sums[%lld] %.17g, float32 %.17g, scale %g\n",
+                sl_isa_name((sl_isa)isa), (int)dt->xt, (int)dt->tt, (long long)k, d16[k], d32[k],
+                scale[k]);
+      FD_CHECK(fz_dt_close(d16[k], d32[k], FZ_DT_SUM(E + 64) * scale[k], 0),
+               "element types: dice_sums within FZ_DT_SUM of the float32 call's");
+    }
+    FD_CHECK(fz_untouched_bytes(d16 + 3 * C, sizeof d16 - (size_t)(3 * C) * sizeof(double), 0xA7),
+             "element types: dice_sums written past 3 C");
+    if (!want_loss)
+      FD_CHECK(fz_untouched_bytes(l16, sizeof l16, 0xA7), "element types: loss untouched");
+    if (!want_grad)
+      FD_CHECK(fz_untouched_bytes(g16, (size_t)E * gsz, 0xA7), "element types: grad untouched");
+    /* the loss and the gradient are functions of the sums (ill-conditioned, check 5's note):
+     * compared, bit for bit (the gradient rounded to its type), when the sums are */
+    if (!same)
+      continue;
+    const int64_t nl = o->reduction == SL_REDUCTION_NONE ? C : 1;
+    for (int64_t k = 0; want_loss && k < nl; k++)
+      FD_CHECK(fz_same_f32(l16[k], l32[k]), "element types: the float32 call's loss");
+    for (int64_t i = 0; want_grad && i < E; i++) {
+      if (gt == SL_DTYPE_F32) {
+        FD_CHECK(fz_same_f32(((const float *)g16)[i], g32[i]),
+                 "element types: the float32 call's gradient");
+      } else {
+        const uint16_t got = ((const uint16_t *)g16)[i], want = fz_half_out(g32[i], gt);
+        FD_CHECK(got == want || (isnan(fz_half_in(got, gt)) && isnan(fz_half_in(want, gt))),
+                 "element types: the float32 call's gradient, rounded to its type");
+      }
+    }
+  }
+  free(xd);
+  free(td);
+  free(g32);
+  free(g16);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -234,9 +403,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
           sel[e] = (uint8_t)s;
           count += s && (!mc || c == 0);
         }
+  /* element types (check 6), read after every other field */
+  const uint8_t dsel = fd_u8(&in), dtsel = fd_u8(&in), dwsel = fd_u8(&in), dgsel = fd_u8(&in);
+  fd_dt dt = {fz_dt_on(dsel),
+              fz_dtype(dsel),
+              fz_dtype(dtsel),
+              fz_dtype(dwsel),
+              dgsel % 16 == 15 ? (dgsel / 16 % 2 ? 2 : -1) : dgsel % 2,
+              0};
+  if (mc && fz_dt_half(dt.tt)) /* no target tensor: float32 (or an invalid value) */
+    dt.tt = SL_DTYPE_F32;
+  if (fz_dt_half(dt.wt)) /* no weight tensor either */
+    dt.wt = SL_DTYPE_F32;
+  dt.err = (unsigned)dt.xt > SL_DTYPE_F16 || (unsigned)dt.tt > SL_DTYPE_F16 ||
+           (unsigned)dt.wt > SL_DTYPE_F16 || (unsigned)dt.grad_f32 > 1 ||
+           (!FZ_DTYPE_DICE && (dt.xt != SL_DTYPE_F32 || dt.tt != SL_DTYPE_F32));
+  if (dt.on && FZ_DTYPE_DICE) {
+    fz_dt_round(x, (size_t)E, dt.xt);
+    fz_dt_round(t, (size_t)E, dt.tt);
+  }
   sl_isa isa0 = sl_isa_active();
   fd_out ref = {0};
   ref.grad = malloc((size_t)E * sizeof(float));
+  /* the scales of the sums (ct_sum_err), for checks 5 and 6 */
+  double scale[18] = {0};
+  if (valid && !(mc && bad_label) && (want_sums || dt.on))
+    fd_scales(scale, &sh, &o, x, t, lab, sel);
   for (int isa = 0; isa < SL_ISA_COUNT_; isa++) {
     if (!sl_isa_available((sl_isa)isa))
       continue;
@@ -291,40 +483,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       } else {
         FD_CHECK(a.status == ref.status, "same status on every ISA");
         if (a.status == SL_OK && want_sums) {
-          /* the scale: the sum of |terms| of each sum, plus FLT_MIN per element */
           for (int64_t c = 0; c < C; c++)
             for (int k = 0; k < 3; k++) {
-              double abs_sum = 0.0;
-              for (int64_t n = 0; n < N; n++)
-                for (int64_t i = 0; i < hw; i++) {
-                  int64_t e = (n * C + c) * hw + i;
-                  if (!sel[e])
-                    continue;
-                  double xv = x[e], p, tv;
-                  if (mc) {
-                    double m = -INFINITY, z = 0.0;
-                    for (int64_t q = 0; q < C; q++)
-                      m = fmax(m, (double)x[(n * C + q) * hw + i]);
-                    for (int64_t q = 0; q < C; q++)
-                      z += exp((double)x[(n * C + q) * hw + i] - m);
-                    p = exp(xv - m) / z;
-                    tv = lab[n * hw + i] == c;
-                  } else {
-                    p = o.dice_from_logits ? 1.0 / (1.0 + exp(-xv)) : xv;
-                    tv = t[e];
-                  }
-                  double tiny = (mc || o.dice_from_logits) ? FLT_MIN / CT_SUM_REL : 0.0;
-                  /* multiclass I_c adds p where the label is c and nothing elsewhere (a
-                   * selection, not the product p t: a NaN p of a pixel labelled k != c must
-                   * not make the scale of I_c NaN); sl_dice's I multiplies p t, or (Tversky)
-                   * is (P + T - sum |p - t|) / 2 from the three sums */
-                  double i_terms = mc               ? (tv != 0.0 ? fabs(p) : 0.0)
-                                   : o.dice_tversky ? (fabs(p) + fabs(tv) + fabs(p - tv)) / 2.0
-                                                    : fabs(p * tv);
-                  abs_sum += k == 0   ? i_terms + tiny * (mc || !o.dice_tversky ? fabs(tv) : 1.0)
-                             : k == 1 ? fabs(p) + tiny
-                                      : fabs(tv);
-                }
+              const double abs_sum = scale[3 * c + k];
               double s1 = ref.sums[3 * c + k], s2 = a.sums[3 * c + k];
               if (!(ct_sum_err(s2, s1, abs_sum, 0) <= 1.0))
                 fprintf(stderr,
@@ -337,6 +498,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       free(a.grad);
     }
   }
+  if (dt.on)
+    fd_dt_check(&sh, use_region ? &rg : NULL, &o, x, t, lab, &dt, valid, mc && bad_label, want_loss,
+                want_grad, scale);
   sl_isa_set(isa0);
   free(ref.grad);
   free(sel);
