@@ -28,13 +28,11 @@
  *      same): input_dtype
  *      (the logits and the gradient), target_dtype (the probabilities), weight_dtype (the pixel
  *      weights), grad_f32 and a gradient over the 2-byte logits; invalid values give
- *      SL_ERR_DTYPE. With FZ_DTYPE_CE_PROB 0 (sl_ce_prob takes float32 only, for now) any other
- *      type is SL_ERR_DTYPE too, nothing written. With 1, the data are rounded to the types
- *      first (checks 2-4 then hold for the float32 call on their values), and on every ISA the
- *      2-byte call gives the float32 call's status and results on that ISA: the NONE map and the
- *      count bit for bit, the gradient that call's rounded to its type, the sums within
- *      FZ_DT_SUM (fuzz_common.h's rule 7 in docs/accuracy.md).
- * Shape legend N, C, H, W as in sectionloss.h.
+ *      SL_ERR_DTYPE. The data are rounded to the types first (checks 2-4 then hold for the float32
+ * call on their values), and on every ISA the 2-byte call gives the float32 call's status and
+ * results on that ISA: the NONE map and the count bit for bit, the gradient that call's rounded to
+ * its type, the sums within FZ_DT_SUM (fuzz_common.h's rule 7 in docs/accuracy.md). Shape legend N,
+ * C, H, W as in sectionloss.h.
  */
 #include <math.h>
 #include <stdint.h>
@@ -45,12 +43,6 @@
 #include "../contract.h"
 #include "fuzz_dtype.h"
 #include "sectionloss.h"
-
-/* 1 once sl_ce_prob takes 2-byte tensors: the 2-byte call against the float32 one (check 5);
- * 0: every element type other than float32 must give SL_ERR_DTYPE */
-#ifndef FZ_DTYPE_CE_PROB
-#define FZ_DTYPE_CE_PROB 0
-#endif
 
 typedef struct fz_in {
   const uint8_t *p;
@@ -306,11 +298,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const sl_dtype xt = fz_dtype(dsel), tt = fz_dtype(dtsel), wt = fz_dtype(dwsel);
   const int gf32 = dgsel % 16 == 15 ? (dgsel / 16 % 2 ? 2 : -1) : dgsel % 2;
   const int dt_inplace = want_grad && dgsel / 2 % 4 == 0;
-  const int dt_err =
-      (unsigned)xt > SL_DTYPE_F16 || (unsigned)tt > SL_DTYPE_F16 || (unsigned)wt > SL_DTYPE_F16 ||
-      (unsigned)gf32 > 1 || (dt_inplace && gf32 == 1 && fz_dt_half(xt)) ||
-      (!FZ_DTYPE_CE_PROB && (xt != SL_DTYPE_F32 || tt != SL_DTYPE_F32 || wt != SL_DTYPE_F32));
-  if (dt_on && FZ_DTYPE_CE_PROB) {
+  const int dt_err = (unsigned)xt > SL_DTYPE_F16 || (unsigned)tt > SL_DTYPE_F16 ||
+                     (unsigned)wt > SL_DTYPE_F16 || (unsigned)gf32 > 1 ||
+                     (dt_inplace && gf32 == 1 && fz_dt_half(xt));
+  if (dt_on) {
     fz_dt_round(x, (size_t)E, xt);
     fz_dt_round(q, (size_t)E, tt);
     fz_dt_round(pw, (size_t)P, wt);

@@ -74,7 +74,8 @@
  * same status (untouched outputs as above on an error), and on success the NONE loss map and the
  * counts bit for bit, the gradient the float32 one rounded to its type (nearest even; NaN for
  * NaN), and the sums (loss, stats.loss_sum, box_stats' loss_sum, CE's normalisers, whose double
- * terms the 2-byte path groups per staged piece) within FZ_DT_SUM: 4 n 2^-53 of the float32
+ * terms a streamed CE call groups by the gradient's lines, which depend on its element size)
+ * within FZ_DT_SUM: 4 n 2^-53 of the float32
  * call's sum of |terms| (the float loss: plus its final rounding), far below checks 5's.
  * Shape legend N, C, H, W as in sectionloss.h.
  */

@@ -100,11 +100,12 @@ static inline sl_dtype fz_dtype(uint8_t b) {
 }
 
 /* ---- sums: the 2-byte call's against the float32 call's --------------------------------------
- * Two groupings of the same double terms (the library's per-element terms, summed per staged
- * piece instead of per row or segment) differ by at most 2 (n - 1) 2^-53 of the sum of their
- * magnitudes; FZ_DT_SUM(n) is 4 n 2^-53 of it, n counting every element and the few correction
- * terms of a row. The scale is the float32 call's (ct_terms: each element's |loss| plus its
- * contract tolerance over CT_SUM_REL, which bounds the magnitude of the library's terms). */
+ * Two groupings of the same double terms (the library's per-element terms, summed over
+ * stretches cut at the gradient's lines when CE streams, whose size is the element's) differ by at
+ * most 2 (n - 1) 2^-53 of the sum of their magnitudes; FZ_DT_SUM(n) is 4 n 2^-53 of it, n counting
+ * every element and the few correction terms of a row. The scale is the float32 call's (ct_terms:
+ * each element's |loss| plus its contract tolerance over CT_SUM_REL, which bounds the magnitude of
+ * the library's terms). */
 #define FZ_DT_SUM(n) ((double)(n)*0x1p-51)
 
 /* got and ref (two groupings) within tol; the float loss: plus the float spacing of its final

@@ -135,8 +135,7 @@ for target, op, sfocal in (("bce", 0, 0), ("bce_logits", 1, 0), ("sigmoid_focal"
             f.write(s)
 
 # ---- sl_ce_prob (fuzz_ce_prob.c's own format): element-type seeds ----------------------------
-# Until sl_ce_prob takes 2-byte tensors (FZ_DTYPE_CE_PROB 0) they check SL_ERR_DTYPE; after, the
-# 2-byte call against the float32 one.
+# The 2-byte call against the float32 one.
 
 
 def ce_prob_seed(rng, n, h, w, c, red, weights, dtypes, grad):
@@ -177,7 +176,7 @@ for i, s in enumerate(seeds):
     with open(os.path.join(d, "dtype%d" % i), "wb") as f:
         f.write(s)
 
-# ---- Dice (fuzz_dice_common.h): element-type seeds (SL_ERR_DTYPE until FZ_DTYPE_DICE is 1) ------
+# ---- Dice (fuzz_dice_common.h): element-type seeds -------------------------------------------
 
 
 def dice_seed(rng, n, c, h, w, ob, dtypes, grad):
