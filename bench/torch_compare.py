@@ -837,9 +837,10 @@ def main():
     failures = 0
     # float32: the implementations agree with eager PyTorch to 1e-5. bf16 / f16: eager PyTorch
     # accumulates CE in the input's dtype (bf16 CE 8x21x512x512: 4.96875 where the float32 value
-    # of the same inputs is 4.887; 0.5625 under the mask, about 5% off), so the reference is
-    # torch.compile's loss (Inductor accumulates in float32; the loss itself rounded to the
-    # input's dtype: 2^-8 relative for bf16), eager's where there is no compiled form
+    # of the same inputs is 4.887; under the mask, 0.5625), so the reference is torch.compile's
+    # loss (Inductor accumulates in float32; the loss itself rounded to the input's dtype: 2^-8
+    # relative for bf16), eager's where there is no compiled form, and eager's own loss is shown
+    # beside the check, not checked
     loss_rel = 1e-5 if args.dtype == "f32" else 1e-2
     ref_impl = "torch" if args.dtype == "f32" else "compile"
     for mode, title in (("fwd", "forward (no_grad)"), ("fused", "forward + backward")):
@@ -879,11 +880,15 @@ def main():
                         line += f"  {'-':>11}"
                 ref = (res.get((ref_impl, allocators[0]) + key)
                        or res[("torch", allocators[0]) + key])["loss"]
+                unchecked = ref_impl != "torch" and (ref_impl, allocators[0]) + key in res
                 bad = [label[c] for c, v in zip(cols, vals)
-                       if v and abs(v["loss"] - ref) > loss_rel * abs(ref)]
+                       if v and abs(v["loss"] - ref) > loss_rel * abs(ref)
+                       and not (unchecked and c[0] == "torch")]
                 failures += bool(bad)
+                eager = res.get(("torch", allocators[0]) + key)
+                note = f", eager {eager['loss']:.7g}" if unchecked and eager else ""
                 print(f"{line}  {'ok' if not bad else 'MISMATCH: ' + ','.join(bad)}"
-                      f" (loss {ref:.7g})", flush=True)
+                      f" (loss {ref:.7g}{note})", flush=True)
                 for (i, a), v in zip(cols, vals):
                     if v is None:
                         continue
