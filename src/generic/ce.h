@@ -176,8 +176,10 @@ SL_V double ce_hard(const sl_ce_row *r, const ce_seg *sg, int64_t i0, int64_t nh
 SL_V vf ce_grad_block(const ce_seg *sg, const float *ep, int64_t j, int32_t c, vf wc,
                       const int fl) {
   vf v = v_mul(v_load(ep + j), v_load(sg->k + j));
-  if (fl & CF_SMOOTH)
-    v = v_fnma(v_load(sg->gk + j), wc, v);
+  if (fl & CF_SMOOTH) { /* gk = 0 (a reference pixel: its gradient as stored, a -0 kept): e_c k */
+    const vf gk = v_load(sg->gk + j);
+    v = v_sel(v_eq(gk, v_zero()), v, v_fnma(gk, wc, v));
+  }
   return v_sel(vi_eq(vi_load(sg->cls + j), vi_set1(c)), v_load(sg->ft + j), v);
 }
 
